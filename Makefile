@@ -1,0 +1,40 @@
+# Luotsi: `make run` installs everything and serves the demo; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+HTMX := luotsi/web/static/vendor/htmx.min.js
+
+.PHONY: install run test test-e2e lint format clean
+
+install: $(BIN)/luotsi $(HTMX)
+
+$(BIN)/luotsi: pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet
+	touch $@
+
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p $(dir $(HTMX))
+	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+
+run: install
+	LUOTSI_DEBUG=$${LUOTSI_DEBUG-1} $(BIN)/luotsi db upgrade
+	LUOTSI_DEBUG=$${LUOTSI_DEBUG-1} $(BIN)/luotsi demo
+	LUOTSI_DEBUG=$${LUOTSI_DEBUG-1} $(BIN)/luotsi serve
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules $(dir $(HTMX)) .pytest_cache

@@ -1,0 +1,119 @@
+"""``luotsi`` commands: serve, worker, db upgrade, demo, create-operator."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import signal
+import sys
+
+import click
+
+from luotsi.platform.settings import load_settings
+
+
+@click.group()
+def main() -> None:
+    """Luotsi: practice management for work-supervision firms."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (LUOTSI_HOST).")
+@click.option("--port", default=None, type=int, help="Port (LUOTSI_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web server (and, in embedded mode, the worker in the same process)."""
+    import uvicorn
+
+    from luotsi.web.app import create_app
+
+    settings = load_settings()
+    host = host or settings.host
+    port = port or settings.port
+    app = create_app(settings)
+    click.echo(
+        f"Luotsi is serving on http://{host}:{port}  (database: {_backend(settings)}, "
+        f"worker: {'in-process' if settings.worker_in_process else 'separate'})"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+@main.command()
+def worker() -> None:
+    """Deliver the outbox (e-mail) until stopped."""
+    from luotsi.platform.db import make_engine, make_sessionmaker
+    from luotsi.platform.mail import Mailer
+    from luotsi.platform.outbox import run_forever
+    from luotsi.web.app import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+
+    async def run() -> None:
+        engine = make_engine(settings.runtime_database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_forever(make_sessionmaker(engine), Mailer(settings), stop=stop)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations (and on PostgreSQL set up the app's role)."""
+    from luotsi.platform.migrate import upgrade
+
+    settings = load_settings()
+    asyncio.run(upgrade(settings, revision))
+    click.echo(f"Database is at {revision} ({_backend(settings)}).")
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo firm (idempotent)."""
+    from luotsi.demo import load_demo
+
+    settings = load_settings()
+    created = asyncio.run(load_demo(settings))
+    if created:
+        click.echo("Demo firm created: sign in as omistaja@demo.luotsi.localhost / demo-salasana")
+    else:
+        click.echo("Demo firm already present.")
+
+
+@main.command("create-operator")
+@click.option("--email", prompt=True)
+@click.option("--name", prompt=True)
+def create_operator(email: str, name: str) -> None:
+    """Create a platform operator account (or make an existing account one)."""
+    from luotsi.platform.operators import create_operator as create
+
+    password = ""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password (empty keeps an existing one): ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    settings = load_settings()
+    try:
+        asyncio.run(create(settings, email, name, password))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{email} is a platform operator.")
+
+
+def _backend(settings: object) -> str:
+    return "PostgreSQL" if getattr(settings, "is_postgres", False) else "SQLite"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Database base classes, engines and automatic tenant scoping.
+
+Every tenant-owned table derives from :class:`TenantScoped`: its primary key is
+``(tenant_id, id)``. A session knows its tenant through ``session.info["tenant_id"]``; every ORM
+query then gets a ``tenant_id`` criterion added, and every new row gets (or is checked against)
+the session's tenant. A query of a tenant table in a session without a tenant raises
+:class:`TenantNotSet`; code that must cross tenants opens :func:`unscoped_session` and says so.
+On PostgreSQL the tenant is also set as ``app.tenant_id`` for row-level security.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, Uuid, event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+from luotsi.platform.errors import TenantNotSet
+
+TENANT_KEY = "tenant_id"
+USER_KEY = "user_id"
+UNSCOPED_KEY = "unscoped"
+ALL_TENANTS_OF_USER = "all_tenants_of_user"
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, uuid.UUID: Uuid}
+
+
+class TenantScoped:
+    """Mixin for tenant-owned tables: ``tenant_id`` NOT NULL, primary key ``(tenant_id, id)``."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(
+            ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, sort_order=-20
+        )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, sort_order=-10)
+
+
+def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:
+    """A portable column type for a string enum, storing its values (not its names)."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def tenant_tables() -> list[str]:
+    """Names of every tenant-owned table in the metadata."""
+    return sorted(
+        mapper.local_table.name
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, TenantScoped)
+    )
+
+
+# --- scoping --------------------------------------------------------------------------------
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_orm_execute(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(ALL_TENANTS_OF_USER) is not None:
+        # A user's own rows across firms (the firm switcher); the query filters on user_id and
+        # on PostgreSQL the ``own_memberships`` policy admits exactly those rows.
+        return
+    info = state.session.info
+    tenant_id = info.get(TENANT_KEY)
+    if tenant_id is None:
+        if info.get(UNSCOPED_KEY):
+            return
+        if any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
+            raise TenantNotSet("tenant table queried in a session without a tenant")
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_tenant(session: Session, flush_context: Any, instances: Any) -> None:
+    tenant_id = session.info.get(TENANT_KEY)
+    unscoped = session.info.get(UNSCOPED_KEY)
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if obj.tenant_id is None:
+            if tenant_id is None:
+                raise TenantNotSet(f"new {type(obj).__name__} in a session without a tenant")
+            obj.tenant_id = tenant_id
+        elif tenant_id is not None and obj.tenant_id != tenant_id:
+            raise TenantNotSet(f"{type(obj).__name__} of another tenant in this session")
+        elif tenant_id is None and not unscoped:
+            raise TenantNotSet(f"{type(obj).__name__} written in a session without a tenant")
+
+
+@event.listens_for(Session, "after_begin")
+def _set_rls_settings(session: Session, transaction: Any, connection: Any) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    _apply_settings(connection, session.info)
+
+
+def _apply_settings(connection: Any, info: dict[str, Any]) -> None:
+    tenant_id = info.get(TENANT_KEY)
+    user_id = info.get(USER_KEY)
+    connection.execute(
+        text("select set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true)"),
+        {"t": str(tenant_id) if tenant_id else "", "u": str(user_id) if user_id else ""},
+    )
+
+
+async def scope_to_tenant(db: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Put ``tenant_id`` on the session; from now on every query and row is this tenant's."""
+    current = db.info.get(TENANT_KEY)
+    if current is not None and current != tenant_id:
+        raise TenantNotSet("session is already scoped to another tenant")
+    db.info[TENANT_KEY] = tenant_id
+    await _refresh_settings(db)
+
+
+async def set_session_user(db: AsyncSession, user_id: uuid.UUID | None) -> None:
+    """Name the signed-in user for the ``memberships`` policy that lists a user's own firms."""
+    db.info[USER_KEY] = user_id
+    await _refresh_settings(db)
+
+
+async def _refresh_settings(db: AsyncSession) -> None:
+    if db.in_transaction() and db.bind.dialect.name == "postgresql":
+        conn = await db.connection()
+        await conn.run_sync(lambda c: _apply_settings(c, db.info))
+
+
+# --- engines and sessions ---------------------------------------------------------------
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def unscope_session(db: AsyncSession) -> None:
+    """Let this request's session cross tenants (signup, invitation links). Use rarely."""
+    db.info[UNSCOPED_KEY] = True
+
+
+@asynccontextmanager
+async def unscoped_session(
+    maker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session for code that crosses tenants (signup, worker, operator console).
+
+    It reads global tables freely; tenant tables only after :func:`scope_to_tenant` or, on
+    SQLite, by explicit choice. Under PostgreSQL RLS still hides every tenant row until a tenant
+    is set, so this is no master key.
+    """
+    async with maker() as db:
+        db.info[UNSCOPED_KEY] = True
+        yield db
+
+
+@asynccontextmanager
+async def tenant_session(
+    maker: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID
+) -> AsyncIterator[AsyncSession]:
+    """A session scoped to one tenant, committed when the block ends without error."""
+    async with maker() as db:
+        db.info[TENANT_KEY] = tenant_id
+        async with db.begin():
+            yield db

@@ -1,0 +1,119 @@
+"""Translations (fi default, sv, en) and locale-aware formatting with Babel.
+
+The catalogs are the ``.po`` files under ``luotsi/locale``; they are compiled in memory when
+first used, so no compiled ``.mo`` files are kept in the repository. The current language lives
+in a context variable that the web layer sets per request and the mailer per recipient.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date as _format_date
+from babel.dates import format_datetime as _format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+
+LANGUAGES = ("fi", "sv", "en")
+DEFAULT_LANGUAGE = "fi"
+LANGUAGE_NAMES = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
+HELSINKI = ZoneInfo("Europe/Helsinki")
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+_current: ContextVar[str] = ContextVar("luotsi_language", default=DEFAULT_LANGUAGE)
+
+
+@cache
+def translations(language: str) -> _gettext.NullTranslations:
+    po_path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    if not po_path.exists():
+        return _gettext.NullTranslations()
+    with po_path.open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return _gettext.GNUTranslations(buffer)
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+def set_language(language: str) -> None:
+    _current.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+@contextmanager
+def language(lang: str) -> Iterator[None]:
+    token = _current.set(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def gettext(message: str) -> str:
+    return translations(_current.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(_current.get()).ngettext(singular, plural, n)
+
+
+def pick_language(accept_language: str | None) -> str:
+    """The first of our languages named in an ``Accept-Language`` header, else Finnish."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    weighted: list[tuple[float, str]] = []
+    for part in accept_language.split(","):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weighted.append((quality, tag.split("-")[0].lower()))
+    for _q, tag in sorted(weighted, key=lambda pair: -pair[0]):
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT_LANGUAGE
+
+
+def _locale() -> Locale:
+    return Locale.parse({"fi": "fi_FI", "sv": "sv_FI", "en": "en_FI"}[_current.get()])
+
+
+def format_date(value: date | datetime | None, format: str = "short") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(HELSINKI).date()
+    if _current.get() == "fi" and format == "short":
+        return f"{value.day}.{value.month}.{value.year}"
+    return _format_date(value, format=format, locale=_locale())
+
+
+def format_datetime(value: datetime | None, format: str = "short") -> str:
+    if value is None:
+        return ""
+    return _format_datetime(value, format=format, tzinfo=HELSINKI, locale=_locale())
+
+
+def format_money(cents: int) -> str:
+    return format_currency(cents / 100, "EUR", locale=_locale())
+
+
+def format_number(value: float | int) -> str:
+    return format_decimal(value, locale=_locale())

@@ -1,0 +1,302 @@
+"""People and signing in: users, password hashes, server-side sessions, single-use links."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from luotsi.platform.db import Base, str_enum, utcnow
+from luotsi.platform.errors import Invalid, NotFound, RateLimited
+from luotsi.platform.i18n import gettext as _
+
+SESSION_LIFETIME = timedelta(days=14)
+MIN_PASSWORD_LENGTH = 10
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_IP = 20
+
+
+class User(Base):
+    """A person. Global: one account may belong to several firms."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(5), default="fi")
+    email_verified_at: Mapped[datetime | None]
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random token; the table holds its hash."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+class TokenPurpose(enum.StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a secret
+
+
+TOKEN_LIFETIME = {
+    TokenPurpose.VERIFY_EMAIL: timedelta(days=2),
+    TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
+}
+
+
+class AuthToken(Base):
+    """A single-use, expiring link sent by e-mail. Only the hash is stored."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    purpose: Mapped[TokenPurpose] = mapped_column(str_enum(TokenPurpose))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins, counted per account and per address for rate limiting."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip: Mapped[str] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+
+@dataclass
+class PasswordPolicy:
+    hasher: PasswordHasher
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        if not password_hash:
+            return False
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+_policy = PasswordPolicy(PasswordHasher())
+# Hash checked when the account does not exist, so a miss costs as much time as a hit.
+_DUMMY_HASH: str | None = None
+
+
+def configure_password_hashing(time_cost: int, memory_kib: int) -> None:
+    global _DUMMY_HASH
+    _policy.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _DUMMY_HASH = None
+
+
+def hash_password(password: str) -> str:
+    return _policy.hash(password)
+
+
+def check_password_rules(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid.field(field, _("Use at least %(n)d characters.") % {"n": MIN_PASSWORD_LENGTH})
+    if len(password) > 512:
+        raise Invalid.field(field, _("That password is too long."))
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_email(email: str, field: str = "email") -> str:
+    email = normalize_email(email)
+    local, _at, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 254:
+        raise Invalid.field(field, _("Enter a valid e-mail address."))
+    return email
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+# --- users and sign-in ---------------------------------------------------------------------
+
+
+async def get_user_by_email(db: AsyncSession, email: str) -> User | None:
+    return await db.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+async def authenticate(db: AsyncSession, email: str, password: str, ip: str) -> User:
+    """Check a sign-in; failures are recorded and limited per account and per address."""
+    global _DUMMY_HASH
+    email = normalize_email(email)
+    since = utcnow() - LOGIN_WINDOW
+    by_account = await db.scalar(
+        select(func.count()).where(LoginAttempt.email == email, LoginAttempt.at > since)
+    )
+    by_ip = await db.scalar(
+        select(func.count()).where(LoginAttempt.ip == ip, LoginAttempt.at > since)
+    )
+    if (by_account or 0) >= MAX_FAILURES_PER_ACCOUNT or (by_ip or 0) >= MAX_FAILURES_PER_IP:
+        oldest = await db.scalar(
+            select(func.min(LoginAttempt.at)).where(
+                (LoginAttempt.email == email) | (LoginAttempt.ip == ip), LoginAttempt.at > since
+            )
+        )
+        wait = LOGIN_WINDOW - (utcnow() - oldest) if oldest else LOGIN_WINDOW
+        raise RateLimited(max(1, int(wait.total_seconds() // 60) + 1))
+
+    user = await get_user_by_email(db, email)
+    if user is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hash_password(secrets.token_hex(8))
+        _policy.verify(_DUMMY_HASH, password)
+    ok = user is not None and user.is_active and _policy.verify(user.password_hash, password)
+    if not ok or user is None:
+        db.add(LoginAttempt(email=email, ip=ip))
+        await db.flush()
+        raise Invalid.field("password", _("The e-mail address or password is wrong."))
+    if user.email_verified_at is None:
+        raise Invalid.field(
+            "email", _("Verify your e-mail address first: follow the link we sent you.")
+        )
+    await db.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    return user
+
+
+async def start_session(db: AsyncSession, user: User, ip: str) -> str:
+    """A new server-side session for ``user``; returns the cookie value."""
+    token, hashed = new_token()
+    db.add(UserSession(id=hashed, user_id=user.id, ip=ip, expires_at=utcnow() + SESSION_LIFETIME))
+    await db.flush()
+    return token
+
+
+async def end_session(db: AsyncSession, token: str) -> None:
+    await db.execute(delete(UserSession).where(UserSession.id == token_hash(token)))
+
+
+async def user_for_session(db: AsyncSession, token: str) -> User | None:
+    row = await db.execute(
+        select(User, UserSession)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.id == token_hash(token), UserSession.expires_at > utcnow())
+    )
+    found = row.first()
+    if found is None or not found[0].is_active:
+        return None
+    return found[0]
+
+
+async def issue_token(
+    db: AsyncSession, user: User, purpose: TokenPurpose, tenant_id: uuid.UUID | None = None
+) -> str:
+    token, hashed = new_token()
+    db.add(
+        AuthToken(
+            id=hashed,
+            purpose=purpose,
+            user_id=user.id,
+            tenant_id=tenant_id,
+            expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+        )
+    )
+    await db.flush()
+    return token
+
+
+async def use_token(db: AsyncSession, token: str, purpose: TokenPurpose) -> AuthToken:
+    """Consume a single-use token; raises NotFound when unknown, used or expired."""
+    row = await db.get(AuthToken, token_hash(token))
+    if (
+        row is None
+        or row.purpose != purpose
+        or row.used_at is not None
+        or row.expires_at < utcnow()
+    ):
+        raise NotFound("token")
+    row.used_at = utcnow()
+    await db.flush()
+    return row
+
+
+async def peek_token(db: AsyncSession, token: str, purpose: TokenPurpose) -> AuthToken:
+    row = await db.get(AuthToken, token_hash(token))
+    if (
+        row is None
+        or row.purpose != purpose
+        or row.used_at is not None
+        or row.expires_at < utcnow()
+    ):
+        raise NotFound("token")
+    return row
+
+
+async def set_password(
+    db: AsyncSession, user: User, password: str, field: str = "password"
+) -> None:
+    """Set a new password and sign the user out everywhere else."""
+    check_password_rules(password, field)
+    user.password_hash = hash_password(password)
+    await db.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    await db.flush()
+
+
+async def change_password(
+    db: AsyncSession, user: User, current: str, new: str, confirm: str
+) -> None:
+    """Change a signed-in user's password after checking the current one."""
+    if not _policy.verify(user.password_hash, current):
+        raise Invalid.field("current_password", _("The current password is wrong."))
+    if new != confirm:
+        raise Invalid.field("confirm_password", _("The passwords do not match."))
+    await set_password(db, user, new, "new_password")
+
+
+async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("user")
+    return user

@@ -1,0 +1,242 @@
+"""Inviting people into a firm, and managing who belongs to it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, String, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from luotsi.platform import permissions
+from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import (
+    User,
+    check_email,
+    check_password_rules,
+    get_user_by_email,
+    hash_password,
+    new_token,
+    token_hash,
+)
+from luotsi.platform.tenancy import Membership, Role, Tenant
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+class Invitation(TenantScoped, Base):
+    """An e-mailed, single-use invitation to join a firm with a role."""
+
+    __tablename__ = "invitations"
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > utcnow()
+
+
+async def list_members(db: AsyncSession, actor: Membership) -> list[Membership]:
+    """The firm's staff, owners first."""
+    if not permissions.can_view_members(actor):
+        raise Forbidden("members")
+    rows = await db.scalars(
+        select(Membership).join(Membership.user).order_by(Membership.role, User.name)
+    )
+    return list(rows.unique())
+
+
+async def list_open_invitations(db: AsyncSession, actor: Membership) -> list[Invitation]:
+    if not permissions.can_view_members(actor):
+        raise Forbidden("invitations")
+    rows = await db.scalars(
+        select(Invitation)
+        .where(
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+        .order_by(Invitation.created_at.desc())
+    )
+    return list(rows)
+
+
+async def invite_member(
+    db: AsyncSession, actor: Membership, email: str, role: str
+) -> tuple[Invitation, str]:
+    """Create an invitation; returns it and the raw token for the e-mailed link."""
+    if not permissions.can_invite_members(actor):
+        raise Forbidden("invite")
+    errors: dict[str, str] = {}
+    try:
+        email = check_email(email)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    try:
+        wanted = Role(role)
+    except ValueError:
+        wanted = None
+    if wanted is None or not permissions.can_invite_role(actor, wanted):
+        errors["role"] = _("Choose a role.")
+    if errors:
+        raise Invalid(errors)
+    assert wanted is not None
+    existing = await get_user_by_email(db, email)
+    if existing is not None:
+        already = await db.scalar(select(func.count()).where(Membership.user_id == existing.id))
+        if already:
+            raise Invalid.field("email", _("This person is already a member of the firm."))
+    # A new invitation replaces an open one for the same address.
+    for old in await db.scalars(
+        select(Invitation).where(Invitation.email == email, Invitation.accepted_at.is_(None))
+    ):
+        old.revoked_at = old.revoked_at or utcnow()
+    token, hashed = new_token()
+    invitation = Invitation(
+        email=email,
+        role=wanted,
+        token_hash=hashed,
+        invited_by_id=actor.user_id,
+        expires_at=utcnow() + INVITATION_LIFETIME,
+    )
+    db.add(invitation)
+    await db.flush()
+    return invitation, token
+
+
+async def revoke_invitation(db: AsyncSession, actor: Membership, invitation_id: uuid.UUID) -> None:
+    if not permissions.can_invite_members(actor):
+        raise Forbidden("invite")
+    invitation = await db.get(Invitation, (actor.tenant_id, invitation_id))
+    if invitation is None or not invitation.is_open:
+        raise NotFound("invitation")
+    invitation.revoked_at = utcnow()
+    await db.flush()
+
+
+async def find_open_invitation(db: AsyncSession, token: str) -> Invitation:
+    """The open invitation behind a link, in the tenant the session is scoped to."""
+    invitation = await db.scalar(
+        select(Invitation).where(Invitation.token_hash == token_hash(token))
+    )
+    if invitation is None or not invitation.is_open:
+        raise NotFound("invitation")
+    return invitation
+
+
+async def accept_invitation(
+    db: AsyncSession,
+    invitation: Invitation,
+    user: User | None,
+    name: str = "",
+    password: str = "",
+) -> tuple[User, Membership]:
+    """Turn an invitation into a membership.
+
+    A signed-in user accepts for their own account (whose e-mail must match); otherwise a new
+    account is made for the invited address with the given name and password. Following the
+    e-mailed link proves the address, so the new account counts as verified.
+    """
+    if user is None:
+        existing = await get_user_by_email(db, invitation.email)
+        if existing is not None:
+            raise Invalid.field("email", _("You already have an account: sign in to accept."))
+        errors: dict[str, str] = {}
+        if not name.strip():
+            errors["name"] = _("Enter your name.")
+        try:
+            check_password_rules(password)
+        except Invalid as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise Invalid(errors)
+        user = User(
+            email=invitation.email,
+            name=name.strip()[:200],
+            password_hash=hash_password(password),
+            email_verified_at=utcnow(),
+        )
+        db.add(user)
+        await db.flush()
+    elif user.email != invitation.email:
+        raise Invalid.field(
+            "email",
+            _("This invitation was sent to %(email)s. Sign in with that address to accept.")
+            % {"email": invitation.email},
+        )
+    already = await db.scalar(select(Membership).where(Membership.user_id == user.id))
+    if already is not None:
+        invitation.accepted_at = utcnow()
+        invitation.user_id = user.id
+        await db.flush()
+        return user, already
+    membership = Membership(user_id=user.id, role=invitation.role)
+    db.add(membership)
+    invitation.accepted_at = utcnow()
+    invitation.user_id = user.id
+    await db.flush()
+    return user, membership
+
+
+async def get_member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
+    member = await db.scalar(select(Membership).where(Membership.id == membership_id))
+    if member is None:
+        raise NotFound("membership")
+    return member
+
+
+async def _owner_count(db: AsyncSession) -> int:
+    return int(await db.scalar(select(func.count()).where(Membership.role == Role.OWNER)) or 0)
+
+
+async def change_role(
+    db: AsyncSession, actor: Membership, membership_id: uuid.UUID, role: str
+) -> Membership:
+    """Give a member another staff role; the firm always keeps at least one owner."""
+    if not permissions.can_change_roles(actor):
+        raise Forbidden("roles")
+    target = await get_member(db, membership_id)
+    try:
+        wanted = Role(role)
+    except ValueError:
+        raise Invalid.field("role", _("Choose a role.")) from None
+    if wanted not in (Role.OWNER, Role.ADMIN, Role.SUPERVISOR) or not target.is_staff:
+        raise Invalid.field("role", _("Choose a role."))
+    if target.role == Role.OWNER and wanted != Role.OWNER and await _owner_count(db) <= 1:
+        raise Invalid.field("role", _("The firm must keep at least one owner."))
+    target.role = wanted
+    await db.flush()
+    return target
+
+
+async def remove_member(
+    db: AsyncSession, actor: Membership, membership_id: uuid.UUID
+) -> Membership:
+    """End a membership; the last owner cannot be removed."""
+    target = await get_member(db, membership_id)
+    if not permissions.can_remove_member(actor, target):
+        raise Forbidden("remove")
+    if target.role == Role.OWNER and await _owner_count(db) <= 1:
+        raise Invalid.field("member", _("The firm must keep at least one owner."))
+    await db.delete(target)
+    await db.flush()
+    return target
+
+
+async def tenant_of(db: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    tenant = await db.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("tenant")
+    return tenant

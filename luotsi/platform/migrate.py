@@ -1,0 +1,92 @@
+"""Schema migrations (Alembic is the only way the schema is built) and the app's database role."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from alembic import command, op
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from luotsi.platform.db import make_engine
+from luotsi.platform.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+TENANT_POLICY = "tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid"
+USER_POLICY = "user_id = nullif(current_setting('app.user_id', true), '')::uuid"
+
+
+def enable_tenant_rls(table: str) -> None:
+    """Row-level security for a tenant table, failing closed when no tenant is set.
+
+    Call it in the migration that creates the table; a test fails for any tenant table
+    without it.
+    """
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} "
+        f"USING ({TENANT_POLICY}) WITH CHECK ({TENANT_POLICY})"
+    )
+
+
+def enable_own_rows_policy(table: str) -> None:
+    """A second, read-only policy: the signed-in user sees their own rows in every tenant."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"CREATE POLICY own_rows ON {table} FOR SELECT USING ({USER_POLICY})")
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _run(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
+
+
+async def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Apply migrations as the schema owner; on PostgreSQL also set up the app's role."""
+    if not settings.is_postgres:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.owner_database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, revision)
+            if settings.is_postgres:
+                await ensure_app_role(conn, settings)
+    finally:
+        await engine.dispose()
+
+
+ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+async def ensure_app_role(conn: object, settings: Settings) -> None:
+    """Create the login role the app uses: owns nothing, no BYPASSRLS, DML only."""
+    role = settings.app_db_role
+    if not ROLE_RE.match(role):
+        raise ValueError(f"invalid role name {role!r}")
+    run = conn.execute  # type: ignore[attr-defined]
+    exists = (await run(text("select 1 from pg_roles where rolname = :r"), {"r": role})).scalar()
+    if not exists:
+        await run(text(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"))
+    if settings.app_db_password:
+        quoted = settings.app_db_password.replace("'", "''")
+        await run(text(f"ALTER ROLE {role} PASSWORD '{quoted}'"))
+    db_name = (await run(text("select current_database()"))).scalar()
+    await run(text(f'GRANT CONNECT ON DATABASE "{db_name}" TO {role}'))
+    await run(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+    await run(
+        text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+    )
+    await run(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+    await run(text(f"REVOKE ALL ON alembic_version FROM {role}"))

@@ -1,0 +1,123 @@
+"""The transactional outbox and the worker that delivers it.
+
+Code that changes data enqueues the e-mail in the same transaction; ``luotsi worker`` (or the
+in-process worker of ``luotsi serve``) delivers at least once, with exponential backoff. On
+PostgreSQL several workers can run: rows are claimed with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from luotsi.platform.db import Base, unscoped_session, utcnow
+from luotsi.platform.mail import Mailer
+
+log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 8
+BASE_BACKOFF = timedelta(seconds=30)
+
+
+class OutboxMessage(Base):
+    """One unit of work to deliver. Global table; ``tenant_id`` says whose work it is."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+def backoff(attempts: int) -> timedelta:
+    return BASE_BACKOFF * (2 ** max(0, attempts - 1))
+
+
+def enqueue_email(
+    db: AsyncSession, message: dict[str, Any], tenant_id: uuid.UUID | None = None
+) -> OutboxMessage:
+    """Queue a rendered e-mail (see :func:`luotsi.platform.mail.render_email`)."""
+    row = OutboxMessage(kind="email", payload=message, tenant_id=tenant_id)
+    db.add(row)
+    return row
+
+
+async def _claim(db: AsyncSession, batch: int) -> list[OutboxMessage]:
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(batch)
+    )
+    if db.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(await db.scalars(query))
+
+
+async def deliver(row: OutboxMessage, mailer: Mailer) -> None:
+    if row.kind == "email":
+        await mailer.send(row.payload)
+    else:
+        raise ValueError(f"unknown outbox kind {row.kind!r}")
+
+
+async def run_once(maker: async_sessionmaker[AsyncSession], mailer: Mailer, batch: int = 20) -> int:
+    """Deliver what is due; returns how many rows were handled (sent or rescheduled)."""
+    handled = 0
+    async with unscoped_session(maker) as db, db.begin():
+        for row in await _claim(db, batch):
+            handled += 1
+            row.attempts += 1
+            try:
+                await deliver(row, mailer)
+            except Exception as exc:
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+                    log.error("outbox.failed", id=str(row.id), kind=row.kind, error=row.last_error)
+                else:
+                    row.next_attempt_at = utcnow() + backoff(row.attempts)
+                    log.warning("outbox.retry", id=str(row.id), attempt=row.attempts)
+                continue
+            row.status = "sent"
+            row.done_at = utcnow()
+            # The body may hold a single-use link: keep only what is needed to audit delivery.
+            row.payload = {"to": row.payload.get("to"), "subject": row.payload.get("subject")}
+            log.info("outbox.sent", id=str(row.id), kind=row.kind)
+    return handled
+
+
+async def run_forever(
+    maker: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    interval: float = 2.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """The worker loop: deliver what is due, then sleep a little."""
+    stop = stop or asyncio.Event()
+    log.info("worker.started")
+    while not stop.is_set():
+        try:
+            handled = await run_once(maker, mailer)
+        except Exception:
+            log.exception("worker.error")
+            handled = 0
+        if handled == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+    log.info("worker.stopped")

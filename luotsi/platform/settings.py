@@ -1,0 +1,142 @@
+"""Settings read once from ``LUOTSI_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    app_database_url: str = ""
+    app_db_role: str = "luotsi_app"
+    app_db_password: str = ""
+    debug: bool = False
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mail_from: str = "Luotsi <no-reply@luotsi.localhost>"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    run_worker_in_process: bool | None = None
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    log_level: str = "INFO"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def owner_database_url(self) -> str:
+        """The URL migrations run with: the schema owner."""
+        return self.database_url
+
+    @cached_property
+    def runtime_database_url(self) -> str:
+        """The URL the app connects with.
+
+        On PostgreSQL that is a role that owns nothing and has no BYPASSRLS, so row-level
+        security applies to every query the app makes.
+        """
+        if not self.is_postgres:
+            return self.database_url
+        if self.app_database_url:
+            return _async_url(self.app_database_url)
+        url = make_url(self.database_url).set(
+            username=self.app_db_role, password=self.app_db_password or None
+        )
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def worker_in_process(self) -> bool:
+        if self.run_worker_in_process is not None:
+            return self.run_worker_in_process
+        return not self.is_postgres
+
+
+def _async_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    return url
+
+
+def _secret_key(var_dir: Path, configured: str) -> str:
+    """The configured key, or one generated once into ``var/secret_key`` (never committed)."""
+    if configured:
+        return configured
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
+    """Read ``LUOTSI_*`` variables; a ``.env`` file fills in what the environment lacks."""
+    values: dict[str, str] = {}
+    if env_file and Path(env_file).exists():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str, default: str = "") -> str:
+        return values.get(f"LUOTSI_{name}", default)
+
+    var_dir = Path(get("VAR_DIR", "var"))
+    database_url = _async_url(get("DATABASE_URL", f"sqlite:///{var_dir / 'luotsi.db'}"))
+    worker = get("WORKER_IN_PROCESS")
+    return Settings(
+        var_dir=var_dir,
+        database_url=database_url,
+        app_database_url=get("APP_DATABASE_URL"),
+        app_db_role=get("APP_DB_ROLE", "luotsi_app"),
+        app_db_password=get("APP_DB_PASSWORD"),
+        debug=_flag(get("DEBUG")),
+        secret_key=_secret_key(var_dir, get("SECRET_KEY")),
+        base_url=get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        host=get("HOST", "127.0.0.1"),
+        port=int(get("PORT", "8000")),
+        mail_from=get("MAIL_FROM", "Luotsi <no-reply@luotsi.localhost>"),
+        smtp_host=get("SMTP_HOST"),
+        smtp_port=int(get("SMTP_PORT", "25")),
+        smtp_user=get("SMTP_USER"),
+        smtp_password=get("SMTP_PASSWORD"),
+        smtp_starttls=_flag(get("SMTP_STARTTLS")),
+        run_worker_in_process=_flag(worker) if worker else None,
+        argon2_time_cost=int(get("ARGON2_TIME_COST", "3")),
+        argon2_memory_kib=int(get("ARGON2_MEMORY_KIB", "65536")),
+        log_level=get("LOG_LEVEL", "INFO"),
+    )

@@ -1,0 +1,138 @@
+"""A firm signs up on its own: the tenant, its owner, and the e-mail check that opens it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum.exceptions import ValidationError
+from stdnum.fi import ytunnus
+
+from luotsi.platform.db import scope_to_tenant, utcnow
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import (
+    TokenPurpose,
+    User,
+    check_email,
+    check_password_rules,
+    get_user_by_email,
+    hash_password,
+    issue_token,
+    use_token,
+)
+from luotsi.platform.tenancy import (
+    RESERVED_SLUGS,
+    SLUG_RE,
+    Membership,
+    Role,
+    Tenant,
+    TenantStatus,
+    slug_taken,
+)
+
+
+@dataclass
+class SignupForm:
+    firm_name: str = ""
+    business_id: str = ""
+    slug: str = ""
+    name: str = ""
+    email: str = ""
+    password: str = ""
+
+
+def clean_business_id(value: str) -> str:
+    try:
+        return ytunnus.validate(value.strip())
+    except ValidationError:
+        raise Invalid.field(
+            "business_id", _("Check the business ID: it should look like 1234567-8.")
+        ) from None
+
+
+async def check_slug(db: AsyncSession, slug: str) -> str:
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise Invalid.field(
+            "slug",
+            _(
+                "Use 3-40 lower-case letters, digits and hyphens; "
+                "start and end with a letter or digit."
+            ),
+        )
+    if slug in RESERVED_SLUGS:
+        raise Invalid.field("slug", _("This address is reserved. Choose another."))
+    if await slug_taken(db, slug):
+        raise Invalid.field("slug", _("This address is already in use. Choose another."))
+    return slug
+
+
+async def sign_up_firm(
+    db: AsyncSession, form: SignupForm, language: str
+) -> tuple[Tenant, User, str]:
+    """Create a pending firm and its owner; returns the verification token to e-mail.
+
+    The session must be unscoped: it writes the global ``tenants`` row, then scopes itself to
+    the new tenant before writing the owner's membership. When the e-mail already has an
+    account the password given here is ignored and the existing account becomes the owner once
+    the link is followed, so the form never tells whether an address is registered.
+    """
+    errors: dict[str, str] = {}
+    firm_name = form.firm_name.strip()
+    if not firm_name:
+        errors["firm_name"] = _("Enter the firm's name.")
+    elif len(firm_name) > 200:
+        errors["firm_name"] = _("The name is too long.")
+    if not form.name.strip():
+        errors["name"] = _("Enter your name.")
+    business_id = ""
+    for field, check in (
+        ("business_id", lambda: clean_business_id(form.business_id)),
+        ("email", lambda: check_email(form.email)),
+        ("password", lambda: check_password_rules(form.password)),
+    ):
+        try:
+            value = check()
+            if field == "business_id":
+                business_id = value or ""
+        except Invalid as exc:
+            errors.update(exc.errors)
+    try:
+        slug = await check_slug(db, form.slug)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+
+    tenant = Tenant(slug=slug, name=firm_name, business_id=business_id)
+    db.add(tenant)
+    await db.flush()
+    user = await get_user_by_email(db, form.email)
+    if user is None:
+        user = User(
+            email=check_email(form.email),
+            name=form.name.strip()[:200],
+            password_hash=hash_password(form.password),
+            locale=language,
+        )
+        db.add(user)
+        await db.flush()
+    await scope_to_tenant(db, tenant.id)
+    db.add(Membership(user_id=user.id, role=Role.OWNER))
+    token = await issue_token(db, user, TokenPurpose.VERIFY_EMAIL, tenant_id=tenant.id)
+    return tenant, user, token
+
+
+async def verify_signup(db: AsyncSession, token: str) -> tuple[Tenant, User]:
+    """Follow the e-mailed link: the address is verified and the firm opens."""
+    row = await use_token(db, token, TokenPurpose.VERIFY_EMAIL)
+    user = await db.get(User, row.user_id)
+    tenant = await db.get(Tenant, row.tenant_id) if row.tenant_id else None
+    if user is None or tenant is None:
+        raise NotFound("signup")
+    user.email_verified_at = user.email_verified_at or utcnow()
+    if tenant.status == TenantStatus.PENDING:
+        tenant.status = TenantStatus.ACTIVE
+    await db.flush()
+    return tenant, user

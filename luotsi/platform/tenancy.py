@@ -1,0 +1,149 @@
+"""Firms (tenants) and who belongs to them."""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform.errors import NotFound
+
+
+class TenantStatus(enum.StrEnum):
+    PENDING = "pending"  # signed up, owner's e-mail not yet verified
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    CLIENT_CONTACT = "client_contact"
+    SUPERVISEE = "supervisee"
+
+
+STAFF_ROLES = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
+INVITABLE_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+
+
+class Tenant(Base):
+    """A supervision firm. Global table: holds no content, only what routing needs."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    business_id: Mapped[str] = mapped_column(String(9))
+    status: Mapped[TenantStatus] = mapped_column(
+        str_enum(TenantStatus), default=TenantStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Membership(TenantScoped, Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user = relationship("User", lazy="joined")
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+# --- slugs ----------------------------------------------------------------------------------
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
+RESERVED_SLUGS = frozenset(
+    [
+        "admin",
+        "api",
+        "app",
+        "assets",
+        "auth",
+        "billing",
+        "blog",
+        "dashboard",
+        "demo",
+        "dev",
+        "docs",
+        "f",
+        "help",
+        "join",
+        "login",
+        "logout",
+        "luotsi",
+        "mail",
+        "new",
+        "operator",
+        "password",
+        "platform",
+        "pricing",
+        "privacy",
+        "register",
+        "reset",
+        "schema",
+        "settings",
+        "signup",
+        "static",
+        "status",
+        "support",
+        "t",
+        "terms",
+        "verify",
+        "www",
+    ]
+)
+
+
+def suggest_slug(name: str) -> str:
+    """A URL name from a firm name: ASCII, lower case, words joined by hyphens."""
+    folded = unicodedata.normalize("NFKD", name.lower())
+    ascii_only = folded.encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")
+    slug = re.sub(r"-(oy|ab|ky|tmi|ay|oyj|ry)$", "", slug)
+    return slug[:40].strip("-")
+
+
+async def get_tenant_by_slug(db: AsyncSession, slug: str) -> Tenant:
+    tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise NotFound(slug)
+    return tenant
+
+
+async def slug_taken(db: AsyncSession, slug: str) -> bool:
+    return bool(await db.scalar(select(func.count()).where(Tenant.slug == slug)))
+
+
+async def memberships_of_user(
+    db: AsyncSession, user_id: uuid.UUID
+) -> list[tuple[Membership, Tenant]]:
+    """The firms a user belongs to, across tenants.
+
+    Reads ``memberships`` without a tenant: on PostgreSQL the ``own_memberships`` policy lets
+    the signed-in user see exactly their own rows (``app.user_id``).
+    """
+    rows = await db.execute(
+        select(Membership, Tenant)
+        .join(Tenant, Tenant.id == Membership.tenant_id)
+        .where(Membership.user_id == user_id, Tenant.status == TenantStatus.ACTIVE)
+        .order_by(Tenant.name)
+        .execution_options(all_tenants_of_user=user_id)
+    )
+    return [(m, t) for m, t in rows.tuples()]

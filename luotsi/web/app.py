@@ -1,0 +1,144 @@
+"""The one Litestar app: ``create_app()`` wires settings, database, templates and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import (
+    autocommit_handler_maker,
+)
+from litestar import Litestar, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+
+from luotsi.platform.db import make_engine, make_sessionmaker
+from luotsi.platform.identity import configure_password_hashing
+from luotsi.platform.mail import Mailer
+from luotsi.platform.outbox import run_forever
+from luotsi.platform.settings import Settings, load_settings
+from luotsi.web import pages
+from luotsi.web.auth import AuthController
+from luotsi.web.dashboard import dashboard
+from luotsi.web.errors import EXCEPTION_HANDLERS
+from luotsi.web.members import JoinController, MembersController
+from luotsi.web.middleware import visitor_middleware
+from luotsi.web.signup import SignupController
+from luotsi.web.templating import template_config
+from luotsi.web.workspace import workspace_router
+
+STATIC = Path(__file__).resolve().parent / "static"
+CSRF_COOKIE = "luotsi_csrf"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.format_exc_info,
+            structlog.dev.ConsoleRenderer(colors=False)
+            if settings.debug
+            else structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+
+
+def security_headers(response: Response[Any]) -> Response[Any]:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging(settings)
+    configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
+
+    engine = make_engine(settings.runtime_database_url)
+    db_config = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_dependency_key="db",
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler=autocommit_handler_maker(commit_on_redirect=True),
+        create_all=False,
+    )
+    maker = make_sessionmaker(engine)
+    mailer = Mailer(settings)
+
+    @asynccontextmanager
+    async def worker_lifespan(app: Litestar) -> AsyncIterator[None]:
+        if not settings.worker_in_process:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_forever(maker, mailer, stop=stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    handlers: list[Any] = [
+        pages.home,
+        AuthController,
+        SignupController,
+        JoinController,
+        workspace_router([dashboard, MembersController]),
+        create_static_files_router(path="/static", directories=[STATIC], name="static"),
+    ]
+    if settings.debug:
+        handlers += [pages.dev_mailbox, pages.dev_mail]
+
+    return Litestar(
+        route_handlers=handlers,
+        plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
+        middleware=[visitor_middleware],
+        template_config=template_config(),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name=CSRF_COOKIE,
+            header_name="x-csrftoken",
+            cookie_secure=not settings.debug,
+            cookie_samesite="lax",
+            cookie_httponly=True,
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        after_request=security_headers,
+        state=State(
+            {
+                "settings": settings,
+                "luotsi_db_config": db_config,
+                "sessionmaker": maker,
+                "mailer": mailer,
+            }
+        ),
+        lifespan=[worker_lifespan],
+        openapi_config=OpenAPIConfig(title="Luotsi", version="1", path="/schema"),
+        debug=False,
+    )

@@ -1,0 +1,246 @@
+"""Signing in and out, forgotten passwords, the account page and the language switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotAuthorizedException
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import i18n
+from luotsi.platform.db import utcnow
+from luotsi.platform.errors import Invalid, NotFound, RateLimited
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import (
+    TokenPurpose,
+    User,
+    authenticate,
+    change_password,
+    end_session,
+    get_user_by_email,
+    issue_token,
+    peek_token,
+    set_password,
+    start_session,
+    use_token,
+)
+from luotsi.platform.mail import render_email
+from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.tenancy import memberships_of_user
+from luotsi.web.forms import form_value, read_form
+from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, visitor
+from luotsi.web.templating import redirect, render
+
+
+def safe_next(value: str | None) -> str | None:
+    """Only a local path is followed after sign-in (no open redirect)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return None
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def signed_in_user(request: Request[Any, Any, Any]) -> User:
+    user = visitor(request).user
+    if user is None:
+        raise NotAuthorizedException("sign in")
+    return user
+
+
+async def landing_path(db: AsyncSession, user: User) -> str:
+    firms = await memberships_of_user(db, user.id)
+    if len(firms) == 1:
+        return f"/t/{firms[0][1].slug}/"
+    return "/account"
+
+
+async def sign_in(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    user: User,
+    next_path: str | None = None,
+    flash: str | None = None,
+) -> Response[Any]:
+    """Start a fresh session (the old cookie's session ends: no fixation) and go on."""
+    old = visitor(request).session_token
+    if old:
+        await end_session(db, old)
+    token = await start_session(db, user, client_ip(request))
+    response = redirect(request, safe_next(next_path) or await landing_path(db, user), flash)
+    settings = request.app.state["settings"]
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=not settings.debug,
+        max_age=14 * 24 * 3600,
+    )
+    return response
+
+
+@dataclass
+class LoginForm:
+    email: str = ""
+    password: str = ""
+    next: str = ""
+
+
+@dataclass
+class PasswordForm:
+    current_password: str = ""
+    new_password: str = ""
+    confirm_password: str = ""
+
+
+class AuthController(Controller):
+    @get("/login", name="login")
+    async def login_page(self, request: Request[Any, Any, Any], next: str | None = None) -> Any:
+        if visitor(request).user is not None and safe_next(next):
+            return redirect(request, safe_next(next) or "/account")
+        return render(request, "auth/login.html", {"form": LoginForm(next=safe_next(next) or "")})
+
+    @post("/login")
+    async def login(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        form = await read_form(request, LoginForm)
+        try:
+            user = await authenticate(db, form.email, form.password, client_ip(request))
+        except RateLimited as exc:
+            message = _("Too many failed sign-ins. Try again in %(n)d minutes.") % {
+                "n": exc.retry_after_minutes
+            }
+            return render(
+                request,
+                "auth/login.html",
+                {"form": form, "errors": {"password": message}},
+                block="form",
+                status_code=429,
+            )
+        except Invalid as exc:
+            form.password = ""
+            return render(
+                request,
+                "auth/login.html",
+                {"form": form, "errors": exc.errors},
+                block="form",
+                status_code=422,
+            )
+        return await sign_in(request, db, user, form.next)
+
+    @post("/logout", name="logout")
+    async def logout(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        token = visitor(request).session_token
+        if token:
+            await end_session(db, token)
+        response = redirect(request, "/login", flash="signed_out")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @get("/password/forgot", name="forgot_password")
+    async def forgot_page(self, request: Request[Any, Any, Any]) -> Any:
+        return render(request, "auth/forgot.html", {"email": ""})
+
+    @post("/password/forgot")
+    async def forgot(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        email = (await form_value(request, "email")).strip()
+        user = await get_user_by_email(db, email) if email else None
+        if user is not None and user.is_active:
+            token = await issue_token(db, user, TokenPurpose.RESET_PASSWORD)
+            settings = request.app.state["settings"]
+            enqueue_email(
+                db,
+                render_email(
+                    "reset_password",
+                    user.email,
+                    user.locale,
+                    name=user.name,
+                    link=f"{settings.base_url}/password/reset/{token}",
+                ),
+            )
+            await db.flush()
+        # The same answer whether or not the address has an account.
+        return render(request, "auth/forgot_sent.html", {"email": email})
+
+    @get("/password/reset/{token:str}", name="reset_password")
+    async def reset_page(
+        self, request: Request[Any, Any, Any], db: AsyncSession, token: str
+    ) -> Any:
+        try:
+            await peek_token(db, token, TokenPurpose.RESET_PASSWORD)
+        except NotFound:
+            return render(request, "auth/link_invalid.html", status_code=404)
+        return render(request, "auth/reset.html", {"token": token})
+
+    @post("/password/reset/{token:str}")
+    async def reset(self, request: Request[Any, Any, Any], db: AsyncSession, token: str) -> Any:
+        password = await form_value(request, "new_password")
+        confirm = await form_value(request, "confirm_password")
+        try:
+            row = await peek_token(db, token, TokenPurpose.RESET_PASSWORD)
+        except NotFound:
+            return render(request, "auth/link_invalid.html", status_code=404)
+        user = await db.get(User, row.user_id)
+        try:
+            if password != confirm:
+                raise Invalid.field("confirm_password", _("The passwords do not match."))
+            assert user is not None
+            await set_password(db, user, password, "new_password")
+        except Invalid as exc:
+            return render(
+                request,
+                "auth/reset.html",
+                {"token": token, "errors": exc.errors},
+                block="form",
+                status_code=422,
+            )
+        await use_token(db, token, TokenPurpose.RESET_PASSWORD)
+        # Following the e-mailed link proves the address.
+        user.email_verified_at = user.email_verified_at or utcnow()
+        response = redirect(request, "/login", flash="password_reset")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @get("/account", name="account")
+    async def account(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        user = signed_in_user(request)
+        firms = await memberships_of_user(db, user.id)
+        return render(request, "auth/account.html", {"firms": firms, "form": PasswordForm()})
+
+    @post("/account/password", name="change_password")
+    async def change_password(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        user = signed_in_user(request)
+        form = await read_form(request, PasswordForm)
+        try:
+            await change_password(
+                db, user, form.current_password, form.new_password, form.confirm_password
+            )
+        except Invalid as exc:
+            firms = await memberships_of_user(db, user.id)
+            return render(
+                request,
+                "auth/account.html",
+                {"firms": firms, "form": PasswordForm(), "errors": exc.errors},
+                block="password_form",
+                status_code=422,
+            )
+        # Every other session ended with the change; this browser gets a new one.
+        return await sign_in(request, db, user, "/account")
+
+    @post("/language", name="language")
+    async def set_language(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        language = await form_value(request, "language")
+        if language not in i18n.LANGUAGES:
+            language = i18n.DEFAULT_LANGUAGE
+        user = visitor(request).user
+        if user is not None:
+            user.locale = language
+            await db.flush()
+        next_path = safe_next(await form_value(request, "next")) or "/"
+        response = redirect(request, next_path)
+        response.set_cookie(LANG_COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
+        return response

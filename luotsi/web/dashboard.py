@@ -1,0 +1,35 @@
+"""The firm's dashboard: the landing page of the workspace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import permissions
+from luotsi.platform.db import utcnow
+from luotsi.platform.members import Invitation
+from luotsi.platform.tenancy import Membership, Role
+from luotsi.web.templating import render
+from luotsi.web.workspace import Workspace
+
+
+@get("/", name="dashboard")
+async def dashboard(request: Request[Any, Any, Any], db: AsyncSession, ws: Workspace) -> Any:
+    counts: dict[str, int] = {}
+    if permissions.can_view_members(ws.membership):
+        rows = await db.execute(select(Membership.role, func.count()).group_by(Membership.role))
+        counts = {Role(role).value: n for role, n in rows.tuples()}
+        counts["invitations"] = int(
+            await db.scalar(
+                select(func.count()).where(
+                    Invitation.accepted_at.is_(None),
+                    Invitation.revoked_at.is_(None),
+                    Invitation.expires_at > utcnow(),
+                )
+            )
+            or 0
+        )
+    return render(request, "workspace/dashboard.html", {"ws": ws, "counts": counts})

@@ -1,0 +1,78 @@
+"""Error pages: every failure gets a page in the layout (or a short fragment for htmx)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from luotsi.platform import i18n
+from luotsi.platform.errors import Forbidden, NotFound
+from luotsi.web.middleware import LANG_COOKIE
+from luotsi.web.templating import render
+
+log = structlog.get_logger(__name__)
+
+
+def _ensure_language(request: Request[Any, Any, Any]) -> None:
+    # Unknown routes fail before the middleware runs; pick the language here then.
+    if request.state.get("visitor") is None:
+        cookie = request.cookies.get(LANG_COOKIE)
+        i18n.set_language(
+            cookie
+            if cookie in i18n.LANGUAGES
+            else i18n.pick_language(request.headers.get("accept-language"))
+        )
+
+
+def error_page(
+    request: Request[Any, Any, Any], status_code: int, detail: str = ""
+) -> Response[Any]:
+    _ensure_language(request)
+    return render(
+        request,
+        "errors/error.html",
+        {"status_code": status_code, "detail": detail},
+        status_code=status_code,
+        block="error",
+    )
+
+
+def http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotAuthorizedException):
+        path = request.url.path
+        if request.url.query:
+            path += "?" + request.url.query
+        return Redirect(path=f"/login?next={quote(path, safe='/')}", status_code=303)
+    detail = ""
+    if exc.status_code in (400, 405, 413, 415, 422, 429) or (
+        exc.status_code == 403 and "CSRF" in str(exc.detail)
+    ):
+        detail = str(exc.detail)
+    return error_page(request, exc.status_code, detail)
+
+
+def domain_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
+    return error_page(request, 404)
+
+
+def domain_forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[Any]:
+    return error_page(request, 403)
+
+
+def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("request.failed", path=request.url.path, method=request.method)
+    return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    HTTPException: http_exception,
+    NotFound: domain_not_found,
+    Forbidden: domain_forbidden,
+    Exception: server_error,
+}

@@ -1,0 +1,89 @@
+"""A firm signs up: the form, the slug suggestion, and the verification link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import i18n
+from luotsi.platform.db import unscope_session
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.mail import render_email
+from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.signup import SignupForm, check_slug, sign_up_firm, verify_signup
+from luotsi.platform.tenancy import suggest_slug
+from luotsi.web.auth import sign_in
+from luotsi.web.forms import form_value, read_form
+from luotsi.web.templating import render
+
+
+class SignupController(Controller):
+    path = "/signup"
+
+    @get("/", name="signup")
+    async def page(self, request: Request[Any, Any, Any]) -> Any:
+        return render(request, "signup/signup.html", {"form": SignupForm()})
+
+    @post("/slug", name="signup_slug")
+    async def slug_hint(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        """htmx: suggest a URL name from the firm name, or check the one typed."""
+        slug = (await form_value(request, "slug")).strip()
+        if not slug:
+            slug = suggest_slug(await form_value(request, "firm_name"))
+        error = None
+        if slug:
+            try:
+                slug = await check_slug(db, slug)
+            except Invalid as exc:
+                error = exc.errors["slug"]
+        return render(
+            request,
+            "signup/signup.html",
+            {"form": SignupForm(slug=slug), "slug_error": error, "slug_checked": bool(slug)},
+            block="slug_field",
+        )
+
+    @post("/")
+    async def submit(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+        form = await read_form(request, SignupForm)
+        if not form.slug.strip():
+            form.slug = suggest_slug(form.firm_name)
+        language = i18n.current_language()
+        # Signup crosses tenants: it writes the global tenants row before the tenant exists.
+        unscope_session(db)
+        try:
+            tenant, user, token = await sign_up_firm(db, form, language)
+        except Invalid as exc:
+            form.password = ""
+            return render(
+                request,
+                "signup/signup.html",
+                {"form": form, "errors": exc.errors},
+                block="form",
+                status_code=422,
+            )
+        settings = request.app.state["settings"]
+        enqueue_email(
+            db,
+            render_email(
+                "verify_email",
+                user.email,
+                user.locale if user.email_verified_at else language,
+                name=user.name,
+                firm=tenant.name,
+                link=f"{settings.base_url}/signup/verify/{token}",
+            ),
+            tenant_id=tenant.id,
+        )
+        await db.flush()
+        return render(request, "signup/check_email.html", {"email": user.email}, block="form")
+
+    @get("/verify/{token:str}", name="signup_verify")
+    async def verify(self, request: Request[Any, Any, Any], db: AsyncSession, token: str) -> Any:
+        try:
+            tenant, user = await verify_signup(db, token)
+        except NotFound:
+            return render(request, "auth/link_invalid.html", status_code=404)
+        return await sign_in(request, db, user, f"/t/{tenant.slug}/", flash="verified")

@@ -1,0 +1,100 @@
+"""Jinja set-up and the one way a handler renders a page or, for htmx, a fragment of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2_fragments.litestar import HTMXBlockTemplate
+from litestar import Request, Response
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.template.config import TemplateConfig
+
+from luotsi.platform import i18n, permissions
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+FLASH_COOKIE = "luotsi_flash"
+
+
+# Flash messages travel as a key in a short-lived cookie; the text is looked up and
+# translated when shown, so nothing a user typed is echoed back from a cookie.
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated when shown."""
+    return message
+
+
+FLASH_MESSAGES = {
+    "signed_out": N_("You have signed out."),
+    "password_changed": N_("Your password has been changed."),
+    "password_reset": N_("Your password has been changed. Sign in with the new password."),
+    "invited": N_("The invitation has been sent."),
+    "invitation_revoked": N_("The invitation has been withdrawn."),
+    "role_changed": N_("The role has been changed."),
+    "member_removed": N_("The member has been removed."),
+    "left_firm": N_("You have left the firm."),
+    "joined": N_("Welcome! You are now a member of the firm."),
+    "verified": N_("Your e-mail address is confirmed and the workspace is open."),
+}
+
+
+def _engine_callback(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        languages=i18n.LANGUAGES,
+        language_names=i18n.LANGUAGE_NAMES,
+        current_language=i18n.current_language,
+        can=permissions,
+    )
+    env.filters.update(
+        date=i18n.format_date,
+        datetime=i18n.format_datetime,
+        money=i18n.format_money,
+        number=i18n.format_number,
+    )
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(
+        directory=TEMPLATES,
+        engine=JinjaTemplateEngine,
+        engine_callback=_engine_callback,
+    )
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    """The whole page, or for an htmx request only ``block`` of it."""
+    context = dict(context or {})
+    flash = request.cookies.get(FLASH_COOKIE)
+    if flash in FLASH_MESSAGES:
+        context.setdefault("flash", i18n.gettext(FLASH_MESSAGES[flash]))
+    if block and getattr(request, "htmx", False):
+        response: Template = HTMXBlockTemplate(
+            template_name=template, block_name=block, context=context, status_code=status_code
+        )
+    else:
+        response = Template(template_name=template, context=context, status_code=status_code)
+    if flash:
+        response.delete_cookie(FLASH_COOKIE)
+    return response
+
+
+def redirect(request: Request[Any, Any, Any], path: str, flash: str | None = None) -> Response[Any]:
+    """POST, then redirect (303) so a reload never repeats the action; htmx follows too."""
+    response: Response[Any]
+    if getattr(request, "htmx", False):
+        response = Response(content=b"", headers={"HX-Redirect": path})
+    else:
+        response = Redirect(path=path, status_code=303)
+    if flash:
+        response.set_cookie(FLASH_COOKIE, flash, max_age=60, httponly=True, samesite="lax")
+    return response
