@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 HTMX := luotsi/web/static/vendor/htmx.min.js
 
-.PHONY: install run test test-e2e lint format clean
+.PHONY: install run test lint format clean messages
 
 install: $(BIN)/luotsi $(HTMX)
 
@@ -38,3 +38,7 @@ format: install
 
 clean:
 	rm -rf $(VENV) node_modules $(dir $(HTMX)) .pytest_cache
+
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o luotsi/locale/messages.pot .
+	$(BIN)/pybabel update -i luotsi/locale/messages.pot -d luotsi/locale --no-fuzzy-matching --ignore-obsolete

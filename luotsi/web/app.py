@@ -85,8 +85,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_instance=engine,
         session_dependency_key="db",
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler=autocommit_handler_maker(commit_on_redirect=True),
         create_all=False,
+    )
+    # Commit on 2xx and on redirects (POST, then redirect). The handler must look for the
+    # session under this config's key: advanced-alchemy renames keys when a process builds
+    # more than one app (the tests do).
+    db_config.before_send_handler = autocommit_handler_maker(
+        commit_on_redirect=True, session_scope_key=db_config.session_scope_key
     )
     maker = make_sessionmaker(engine)
     mailer = Mailer(settings)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n
@@ -29,6 +30,7 @@ from luotsi.platform.identity import (
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import memberships_of_user
+from luotsi.web.deps import DB, Req
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, visitor
 from luotsi.web.templating import redirect, render
@@ -41,11 +43,11 @@ def safe_next(value: str | None) -> str | None:
     return None
 
 
-def client_ip(request: Request[Any, Any, Any]) -> str:
+def client_ip(request: Req) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def signed_in_user(request: Request[Any, Any, Any]) -> User:
+def signed_in_user(request: Req) -> User:
     user = visitor(request).user
     if user is None:
         raise NotAuthorizedException("sign in")
@@ -60,8 +62,8 @@ async def landing_path(db: AsyncSession, user: User) -> str:
 
 
 async def sign_in(
-    request: Request[Any, Any, Any],
-    db: AsyncSession,
+    request: Req,
+    db: DB,
     user: User,
     next_path: str | None = None,
     flash: str | None = None,
@@ -100,13 +102,13 @@ class PasswordForm:
 
 class AuthController(Controller):
     @get("/login", name="login")
-    async def login_page(self, request: Request[Any, Any, Any], next: str | None = None) -> Any:
+    async def login_page(self, request: Req, next: FromQuery[str | None] = None) -> Any:
         if visitor(request).user is not None and safe_next(next):
             return redirect(request, safe_next(next) or "/account")
         return render(request, "auth/login.html", {"form": LoginForm(next=safe_next(next) or "")})
 
     @post("/login")
-    async def login(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def login(self, request: Req, db: DB) -> Any:
         form = await read_form(request, LoginForm)
         try:
             user = await authenticate(db, form.email, form.password, client_ip(request))
@@ -133,7 +135,7 @@ class AuthController(Controller):
         return await sign_in(request, db, user, form.next)
 
     @post("/logout", name="logout")
-    async def logout(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def logout(self, request: Req, db: DB) -> Any:
         token = visitor(request).session_token
         if token:
             await end_session(db, token)
@@ -142,11 +144,11 @@ class AuthController(Controller):
         return response
 
     @get("/password/forgot", name="forgot_password")
-    async def forgot_page(self, request: Request[Any, Any, Any]) -> Any:
+    async def forgot_page(self, request: Req) -> Any:
         return render(request, "auth/forgot.html", {"email": ""})
 
     @post("/password/forgot")
-    async def forgot(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def forgot(self, request: Req, db: DB) -> Any:
         email = (await form_value(request, "email")).strip()
         user = await get_user_by_email(db, email) if email else None
         if user is not None and user.is_active:
@@ -167,9 +169,7 @@ class AuthController(Controller):
         return render(request, "auth/forgot_sent.html", {"email": email})
 
     @get("/password/reset/{token:str}", name="reset_password")
-    async def reset_page(
-        self, request: Request[Any, Any, Any], db: AsyncSession, token: str
-    ) -> Any:
+    async def reset_page(self, request: Req, db: DB, token: FromPath[str]) -> Any:
         try:
             await peek_token(db, token, TokenPurpose.RESET_PASSWORD)
         except NotFound:
@@ -177,7 +177,7 @@ class AuthController(Controller):
         return render(request, "auth/reset.html", {"token": token})
 
     @post("/password/reset/{token:str}")
-    async def reset(self, request: Request[Any, Any, Any], db: AsyncSession, token: str) -> Any:
+    async def reset(self, request: Req, db: DB, token: FromPath[str]) -> Any:
         password = await form_value(request, "new_password")
         confirm = await form_value(request, "confirm_password")
         try:
@@ -206,13 +206,13 @@ class AuthController(Controller):
         return response
 
     @get("/account", name="account")
-    async def account(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def account(self, request: Req, db: DB) -> Any:
         user = signed_in_user(request)
         firms = await memberships_of_user(db, user.id)
         return render(request, "auth/account.html", {"firms": firms, "form": PasswordForm()})
 
     @post("/account/password", name="change_password")
-    async def change_password(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def change_password(self, request: Req, db: DB) -> Any:
         user = signed_in_user(request)
         form = await read_form(request, PasswordForm)
         try:
@@ -232,7 +232,7 @@ class AuthController(Controller):
         return await sign_in(request, db, user, "/account")
 
     @post("/language", name="language")
-    async def set_language(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def set_language(self, request: Req, db: DB) -> Any:
         language = await form_value(request, "language")
         if language not in i18n.LANGUAGES:
             language = i18n.DEFAULT_LANGUAGE

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import permissions
 from luotsi.platform.db import utcnow
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
+from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
-from luotsi.web.workspace import Workspace
 
 
 @get("/", name="dashboard")
-async def dashboard(request: Request[Any, Any, Any], db: AsyncSession, ws: Workspace) -> Any:
+async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     counts: dict[str, int] = {}
     if permissions.can_view_members(ws.membership):
         rows = await db.execute(select(Membership.role, func.count()).group_by(Membership.role))

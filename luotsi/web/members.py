@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import members, permissions
@@ -18,10 +19,11 @@ from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import INVITABLE_ROLES, Role, TenantStatus, get_tenant_by_slug
 from luotsi.web.auth import sign_in
+from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.middleware import visitor
 from luotsi.web.templating import redirect, render
-from luotsi.web.workspace import Workspace, requires
+from luotsi.web.workspace import requires
 
 
 def role_label(role: Role | str) -> str:
@@ -44,9 +46,7 @@ class MembersController(Controller):
     path = "/members"
     guards = [requires(permissions.can_view_members)]
 
-    async def _page(
-        self, request: Request[Any, Any, Any], db: AsyncSession, ws: Workspace, **extra: Any
-    ) -> dict[str, Any]:
+    async def _page(self, request: Req, db: DB, ws: WS, **extra: Any) -> dict[str, Any]:
         return {
             "ws": ws,
             "members": await members.list_members(db, ws.membership),
@@ -63,11 +63,11 @@ class MembersController(Controller):
         }
 
     @get("/", name="members")
-    async def index(self, request: Request[Any, Any, Any], db: AsyncSession, ws: Workspace) -> Any:
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
         return render(request, "workspace/members.html", await self._page(request, db, ws))
 
     @post("/invite", name="invite_member")
-    async def invite(self, request: Request[Any, Any, Any], db: AsyncSession, ws: Workspace) -> Any:
+    async def invite(self, request: Req, db: DB, ws: WS) -> Any:
         form = await read_form(request, InviteForm)
         try:
             invitation, token = await members.invite_member(
@@ -98,10 +98,10 @@ class MembersController(Controller):
     @post("/invitations/{invitation_id:uuid}/revoke", name="revoke_invitation")
     async def revoke(
         self,
-        request: Request[Any, Any, Any],
-        db: AsyncSession,
-        ws: Workspace,
-        invitation_id: uuid.UUID,
+        request: Req,
+        db: DB,
+        ws: WS,
+        invitation_id: FromPath[uuid.UUID],
     ) -> Any:
         await members.revoke_invitation(db, ws.membership, invitation_id)
         return redirect(request, ws.url("members/"), flash="invitation_revoked")
@@ -109,10 +109,10 @@ class MembersController(Controller):
     @post("/{membership_id:uuid}/role", name="change_role")
     async def change_role(
         self,
-        request: Request[Any, Any, Any],
-        db: AsyncSession,
-        ws: Workspace,
-        membership_id: uuid.UUID,
+        request: Req,
+        db: DB,
+        ws: WS,
+        membership_id: FromPath[uuid.UUID],
     ) -> Any:
         role = await form_value(request, "role")
         try:
@@ -125,10 +125,10 @@ class MembersController(Controller):
     @get("/{membership_id:uuid}/remove", name="confirm_remove_member")
     async def confirm_remove(
         self,
-        request: Request[Any, Any, Any],
-        db: AsyncSession,
-        ws: Workspace,
-        membership_id: uuid.UUID,
+        request: Req,
+        db: DB,
+        ws: WS,
+        membership_id: FromPath[uuid.UUID],
     ) -> Any:
         target = await members.get_member(db, membership_id)
         return render(
@@ -140,10 +140,10 @@ class MembersController(Controller):
     @post("/{membership_id:uuid}/remove", name="remove_member")
     async def remove(
         self,
-        request: Request[Any, Any, Any],
-        db: AsyncSession,
-        ws: Workspace,
-        membership_id: uuid.UUID,
+        request: Req,
+        db: DB,
+        ws: WS,
+        membership_id: FromPath[uuid.UUID],
     ) -> Any:
         try:
             await members.remove_member(db, ws.membership, membership_id)
@@ -164,7 +164,9 @@ class JoinController(Controller):
 
     path = "/join/{tenant_slug:str}/{token:str}"
 
-    async def _invitation(self, db: AsyncSession, tenant_slug: str, token: str) -> Any:
+    async def _invitation(
+        self, db: AsyncSession, tenant_slug: FromPath[str], token: FromPath[str]
+    ) -> Any:
         try:
             tenant = await get_tenant_by_slug(db, tenant_slug)
             if tenant.status != TenantStatus.ACTIVE:
@@ -176,7 +178,7 @@ class JoinController(Controller):
 
     @get("/", name="join")
     async def page(
-        self, request: Request[Any, Any, Any], db: AsyncSession, tenant_slug: str, token: str
+        self, request: Req, db: DB, tenant_slug: FromPath[str], token: FromPath[str]
     ) -> Any:
         tenant, invitation = await self._invitation(db, tenant_slug, token)
         if invitation is None:
@@ -192,7 +194,7 @@ class JoinController(Controller):
 
     @post("/")
     async def accept(
-        self, request: Request[Any, Any, Any], db: AsyncSession, tenant_slug: str, token: str
+        self, request: Req, db: DB, tenant_slug: FromPath[str], token: FromPath[str]
     ) -> Any:
         tenant, invitation = await self._invitation(db, tenant_slug, token)
         if invitation is None:

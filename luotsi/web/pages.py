@@ -6,24 +6,26 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from luotsi.platform.mail import read_mail_file, read_mailbox
+from luotsi.web.deps import Req
 from luotsi.web.templating import render
 
 
 @get("/", name="home")
-async def home(request: Request[Any, Any, Any]) -> Any:
+async def home(request: Req) -> Any:
     return render(request, "pages/home.html")
 
 
 @get("/_dev/mailbox", name="dev_mailbox")
-async def dev_mailbox(request: Request[Any, Any, Any]) -> Any:
+async def dev_mailbox(request: Req) -> Any:
     settings = request.app.state["settings"]
     return render(request, "pages/mailbox.html", {"messages": read_mailbox(settings.outbox_dir)})
 
 
 @get("/_dev/mailbox/{message_id:str}", name="dev_mail")
-async def dev_mail(request: Request[Any, Any, Any], message_id: str) -> Any:
+async def dev_mail(request: Request[Any, Any, Any], message_id: FromPath[str]) -> Any:
     settings = request.app.state["settings"]
     path = settings.outbox_dir / f"{message_id}.eml"
     if "/" in message_id or ".." in message_id or not path.exists():

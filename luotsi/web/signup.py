@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar import Controller, get, post
+from litestar.params import FromPath
 
 from luotsi.platform import i18n
 from luotsi.platform.db import unscope_session
@@ -15,6 +15,7 @@ from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.signup import SignupForm, check_slug, sign_up_firm, verify_signup
 from luotsi.platform.tenancy import suggest_slug
 from luotsi.web.auth import sign_in
+from luotsi.web.deps import DB, Req
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.templating import render
 
@@ -23,11 +24,11 @@ class SignupController(Controller):
     path = "/signup"
 
     @get("/", name="signup")
-    async def page(self, request: Request[Any, Any, Any]) -> Any:
+    async def page(self, request: Req) -> Any:
         return render(request, "signup/signup.html", {"form": SignupForm()})
 
     @post("/slug", name="signup_slug")
-    async def slug_hint(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def slug_hint(self, request: Req, db: DB) -> Any:
         """htmx: suggest a URL name from the firm name, or check the one typed."""
         slug = (await form_value(request, "slug")).strip()
         if not slug:
@@ -46,7 +47,7 @@ class SignupController(Controller):
         )
 
     @post("/")
-    async def submit(self, request: Request[Any, Any, Any], db: AsyncSession) -> Any:
+    async def submit(self, request: Req, db: DB) -> Any:
         form = await read_form(request, SignupForm)
         if not form.slug.strip():
             form.slug = suggest_slug(form.firm_name)
@@ -81,7 +82,7 @@ class SignupController(Controller):
         return render(request, "signup/check_email.html", {"email": user.email}, block="form")
 
     @get("/verify/{token:str}", name="signup_verify")
-    async def verify(self, request: Request[Any, Any, Any], db: AsyncSession, token: str) -> Any:
+    async def verify(self, request: Req, db: DB, token: FromPath[str]) -> Any:
         try:
             tenant, user = await verify_signup(db, token)
         except NotFound:

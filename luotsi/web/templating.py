@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request, Response
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 

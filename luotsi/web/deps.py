@@ -1,0 +1,15 @@
+"""Type aliases for what handlers receive, so every signature says it the same way."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from litestar import Request
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.web.workspace import Workspace
+
+Req: TypeAlias = Request[Any, Any, Any]
+DB: TypeAlias = NamedDependency[AsyncSession]  # the request's session (advanced-alchemy)
+WS: TypeAlias = NamedDependency[Workspace]  # the firm and membership, from the /t/ router

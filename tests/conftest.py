@@ -1,0 +1,217 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL, with two firms by default."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from luotsi.platform.db import Base, make_engine, make_sessionmaker
+from luotsi.platform.mail import MailboxEntry, Mailer, read_mailbox
+from luotsi.platform.migrate import upgrade
+from luotsi.platform.outbox import run_once
+from luotsi.platform.settings import Settings, load_settings
+from luotsi.web.app import create_app
+from tests.backends import PostgresServer, find_postgres, in_ci, settings_env
+from tests.factories import Firms, make_two_firms
+
+BASE_URL = "https://testserver.local"
+_state: dict[str, Any] = {"ran": set()}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    server, how = find_postgres()
+    _state["pg"] = server
+    _state["pg_how"] = how
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import asyncio
+
+    server: PostgresServer | None = _state.get("pg")
+    if server is not None:
+        asyncio.run(server.drop_databases())
+        if server.container is not None:
+            server.container.stop()  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    ran = ", ".join(sorted(_state["ran"])) or "none"
+    terminalreporter.write_sep("=", "database backends")
+    terminalreporter.write_line(f"backends that ran: {ran}")
+    terminalreporter.write_line(f"PostgreSQL: {_state['pg_how']}")
+
+
+# Row-level security and database roles exist only on PostgreSQL.
+postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
+
+@dataclass
+class Backend:
+    name: str
+    settings: Settings
+    owner: AsyncEngine  # connects as the schema owner: for arranging and inspecting only
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.name == "postgres"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Backend]:
+    name = request.param
+    var_dir = tmp_path_factory.mktemp(name)
+    if name == "sqlite":
+        url = f"sqlite:///{var_dir / 'luotsi.db'}"
+    else:
+        server: PostgresServer | None = _state["pg"]
+        if server is None:
+            if in_ci():
+                pytest.fail(f"PostgreSQL expected in CI but unreachable: {_state['pg_how']}")
+            pytest.skip(f"PostgreSQL not available: {_state['pg_how']}")
+        url = server.url_for(await server.create_database())
+    settings = load_settings(settings_env(var_dir, url), env_file="")
+    await upgrade(settings)
+    owner = make_engine(settings.owner_database_url)
+    _state["ran"].add(name)
+    yield Backend(name=name, settings=settings, owner=owner)
+    await owner.dispose()
+
+
+async def _clean(backend: Backend) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with backend.owner.begin() as conn:
+        if backend.is_postgres:
+            # A transaction the app left open would block TRUNCATE forever: fail instead.
+            await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+    shutil.rmtree(backend.settings.outbox_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def app(backend: Backend) -> AsyncIterator[Litestar]:
+    application = create_app(backend.settings)
+    # The lifespan is entered and left by one task (anyio requires it); fixtures set up and
+    # tear down in different tasks.
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run())
+    await started.wait()
+    yield application
+    stop.set()
+    await task
+
+
+@pytest.fixture
+async def clean_db(backend: Backend) -> AsyncIterator[Backend]:
+    await _clean(backend)
+    yield backend
+
+
+@pytest.fixture
+async def firms(clean_db: Backend) -> Firms:
+    return await make_two_firms(clean_db)
+
+
+class Browser:
+    """One person's browser: cookies, CSRF token on every unsafe request, and helpers."""
+
+    def __init__(self, app: Litestar) -> None:
+        # httpx's ASGI transport runs the app in the test's own event loop (asyncpg needs
+        # that; Litestar's test client runs it in another thread's loop).
+        self.app = app
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)), base_url=BASE_URL
+        )
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self.client.get(path, **kwargs)
+
+    async def _csrf(self) -> str:
+        token = self.client.cookies.get("luotsi_csrf")
+        if not token:
+            await self.client.get("/login")
+            token = self.client.cookies.get("luotsi_csrf")
+        assert token, "no CSRF cookie was set"
+        return token
+
+    async def post(
+        self, path: str, data: dict[str, str] | None = None, htmx: bool = False, **kwargs: Any
+    ) -> Any:
+        headers = {"x-csrftoken": await self._csrf(), **kwargs.pop("headers", {})}
+        if htmx:
+            headers["HX-Request"] = "true"
+        return await self.client.post(path, data=data or {}, headers=headers, **kwargs)
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"x-csrftoken": await self._csrf()}
+        return await self.client.request(method, path, headers=headers, **kwargs)
+
+    async def login(self, email: str, password: str = "correct horse battery") -> Any:
+        response = await self.post("/login", {"email": email, "password": password})
+        assert response.status_code == 303, response.text
+        return response
+
+
+@pytest.fixture
+def browser_factory(app: Litestar, clean_db: Backend) -> Any:
+    def make() -> Browser:
+        return Browser(app)
+
+    return make
+
+
+@pytest.fixture
+def browser(browser_factory: Any) -> Browser:
+    return browser_factory()
+
+
+@dataclass
+class Outbox:
+    backend: Backend
+
+    async def deliver(self) -> list[MailboxEntry]:
+        """Run the worker once; returns every e-mail in the local outbox folder."""
+        engine = make_engine(self.backend.settings.runtime_database_url)
+        try:
+            await run_once(make_sessionmaker(engine), Mailer(self.backend.settings))
+        finally:
+            await engine.dispose()
+        return read_mailbox(self.backend.settings.outbox_dir)
+
+    async def last_to(self, address: str) -> MailboxEntry:
+        for mail in await self.deliver():
+            if mail.to == address:
+                return mail
+        raise AssertionError(f"no e-mail to {address}")
+
+
+@pytest.fixture
+def outbox(clean_db: Backend) -> Outbox:
+    return Outbox(clean_db)
+
+
+def link_in(mail: MailboxEntry) -> str:
+    """The path of the first link to our site in an e-mail's text."""
+    match = re.search(re.escape(BASE_URL) + r"(/\S+)", mail.text)
+    assert match, f"no link in {mail.text!r}"
+    return match.group(1)

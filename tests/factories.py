@@ -1,0 +1,122 @@
+"""Arranging data: firms, people and invitations, written through the models as the owner.
+
+``make_two_firms`` builds the default world: two firms with overlapping names and data, so
+every test that touches one can check the other stays invisible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform.identity import User, hash_password
+from luotsi.platform.members import Invitation
+from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+
+if TYPE_CHECKING:
+    from tests.conftest import Backend
+
+PASSWORD = "correct horse battery"
+_hashes: dict[str, str] = {}
+
+
+def password_hash(password: str = PASSWORD) -> str:
+    if password not in _hashes:
+        _hashes[password] = hash_password(password)
+    return _hashes[password]
+
+
+@dataclass
+class Firm:
+    tenant: Tenant
+    owner: Membership
+    admin: Membership
+    supervisor: Membership
+    invitation: Invitation
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
+
+
+@dataclass
+class Firms:
+    a: Firm
+    b: Firm
+    both: User  # a person who belongs to both firms
+
+
+async def make_user(engine: AsyncEngine, email: str, name: str, verified: bool = True) -> User:
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[UNSCOPED_KEY] = True
+        user = User(
+            email=email,
+            name=name,
+            password_hash=password_hash(),
+            email_verified_at=utcnow() if verified else None,
+        )
+        db.add(user)
+    return user
+
+
+async def make_firm(engine: AsyncEngine, slug: str, name: str, business_id: str) -> Tenant:
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[UNSCOPED_KEY] = True
+        tenant = Tenant(slug=slug, name=name, business_id=business_id, status=TenantStatus.ACTIVE)
+        db.add(tenant)
+    return tenant
+
+
+async def add_member(engine: AsyncEngine, tenant: Tenant, user: User, role: Role) -> Membership:
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        membership = Membership(user_id=user.id, role=role)
+        db.add(membership)
+    membership.user = user
+    return membership
+
+
+async def add_invitation(engine: AsyncEngine, tenant: Tenant, email: str, role: Role) -> Invitation:
+    from datetime import timedelta
+
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        invitation = Invitation(
+            email=email,
+            role=role,
+            token_hash=uuid.uuid4().hex,
+            expires_at=utcnow() + timedelta(days=7),
+        )
+        db.add(invitation)
+    return invitation
+
+
+async def make_two_firms(backend: Backend) -> Firms:
+    engine = backend.owner
+    firms = []
+    for key, slug, name, business_id in (
+        ("a", "alfa", "Alfa Työnohjaus Oy", "0737546-2"),
+        ("b", "beeta", "Beeta Työnohjaus Oy", "1234567-1"),
+    ):
+        tenant = await make_firm(engine, slug, name, business_id)
+        people = {}
+        for role in (Role.OWNER, Role.ADMIN, Role.SUPERVISOR):
+            # Same names in both firms on purpose: overlapping data.
+            user = await make_user(
+                engine, f"{role.value}@{slug}.example", f"Maija {role.value.title()}"
+            )
+            people[role] = await add_member(engine, tenant, user, role)
+        invitation = await add_invitation(engine, tenant, "invitee@shared.example", Role.SUPERVISOR)
+        firms.append(
+            Firm(
+                tenant, people[Role.OWNER], people[Role.ADMIN], people[Role.SUPERVISOR], invitation
+            )
+        )
+    both = await make_user(engine, "both@shared.example", "Kaisa Kahdessa")
+    await add_member(engine, firms[0].tenant, both, Role.SUPERVISOR)
+    await add_member(engine, firms[1].tenant, both, Role.ADMIN)
+    return Firms(a=firms[0], b=firms[1], both=both)

@@ -1,0 +1,109 @@
+"""A firm signs up, verifies its e-mail, and lands in its own workspace."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from tests.conftest import Backend, Browser, Outbox, link_in
+from tests.factories import Firms
+
+GOOD = {
+    "firm_name": "Kolmas Työnohjaus Oy",
+    "business_id": "2345678-0",
+    "slug": "kolmas",
+    "name": "Kerttu Kolmas",
+    "email": "kerttu@kolmas.example",
+    "password": "a long enough password",
+}
+
+
+async def test_signup_verify_and_land_on_dashboard(browser: Browser, outbox: Outbox) -> None:
+    page = await browser.post("/signup/", GOOD)
+    assert page.status_code == 200
+    assert "kerttu@kolmas.example" in page.text
+
+    # Not usable before the e-mail is verified.
+    assert (
+        await browser.post("/login", {"email": GOOD["email"], "password": GOOD["password"]})
+    ).status_code == 422
+
+    mail = await outbox.last_to("kerttu@kolmas.example")
+    assert "Kolmas Työnohjaus Oy" in mail.subject
+    assert "<html" in mail.html and mail.text  # multipart: text and HTML
+    verified = await browser.get(link_in(mail), follow_redirects=False)
+    assert verified.status_code == 303
+    assert verified.headers["location"] == "/t/kolmas/"
+    dashboard = await browser.get("/t/kolmas/")
+    assert dashboard.status_code == 200
+    assert "Kolmas Työnohjaus Oy" in dashboard.text
+
+    # The link works once.
+    again = await browser.get(link_in(mail))
+    assert again.status_code == 404
+
+
+async def test_signup_mail_is_in_the_signup_language(browser: Browser, outbox: Outbox) -> None:
+    await browser.post("/language", {"language": "sv", "next": "/signup/"})
+    await browser.post("/signup/", GOOD)
+    mail = await outbox.last_to("kerttu@kolmas.example")
+    assert "Bekräfta" in mail.subject or "e-post" in mail.subject
+
+
+async def test_signup_rejects_bad_business_id(browser: Browser) -> None:
+    page = await browser.post("/signup/", {**GOOD, "business_id": "1234567-2"})
+    assert page.status_code == 422
+    assert "1234567-8" in page.text or "Y-tunnus" in page.text
+
+
+async def test_signup_rejects_reserved_and_taken_slugs(browser: Browser, firms: Firms) -> None:
+    reserved = await browser.post("/signup/", {**GOOD, "slug": "admin"})
+    assert reserved.status_code == 422
+    taken = await browser.post("/signup/", {**GOOD, "slug": firms.a.slug})
+    assert taken.status_code == 422
+    malformed = await browser.post("/signup/", {**GOOD, "slug": "-x"})
+    assert malformed.status_code == 422
+
+
+async def test_signup_suggests_slug_from_name(browser: Browser) -> None:
+    hint = await browser.post(
+        "/signup/slug", {"firm_name": "Äänekosken Työnohjaus Oy", "slug": ""}, htmx=True
+    )
+    assert hint.status_code == 200
+    assert 'value="aanekosken-tyonohjaus"' in hint.text
+    assert "<html" not in hint.text  # an htmx fragment, not the page
+
+
+async def test_signup_form_errors_keep_what_was_typed(browser: Browser) -> None:
+    page = await browser.post("/signup/", {**GOOD, "password": "short"})
+    assert page.status_code == 422
+    assert 'value="Kolmas Työnohjaus Oy"' in page.text
+    assert "a long enough password" not in page.text
+
+
+async def test_signup_with_existing_account_confirms_by_email(
+    browser: Browser, outbox: Outbox, firms: Firms, clean_db: Backend
+) -> None:
+    existing = firms.a.owner.user.email
+    page = await browser.post(
+        "/signup/", {**GOOD, "email": existing, "password": "not their password!"}
+    )
+    assert page.status_code == 200  # the same answer as for a new address
+    mail = await outbox.last_to(existing)
+    await browser.get(link_in(mail))
+    # Their own password still works; the one typed in the form was ignored.
+    fresh = Browser(browser.app)
+    assert (
+        await fresh.post("/login", {"email": existing, "password": "not their password!"})
+    ).status_code == 422
+    await fresh.login(existing)
+    account = await fresh.get("/account")
+    assert "Kolmas Työnohjaus Oy" in account.text and "Alfa Työnohjaus Oy" in account.text
+
+
+async def test_unverified_firm_is_not_reachable(browser: Browser, clean_db: Backend) -> None:
+    await browser.post("/signup/", GOOD)
+    async with clean_db.owner.connect() as conn:
+        status = (
+            await conn.execute(text("select status from tenants where slug = 'kolmas'"))
+        ).scalar()
+    assert status == "pending"
