@@ -98,9 +98,9 @@ async def add_invitation(engine: AsyncEngine, tenant: Tenant, email: str, role: 
 async def make_two_firms(backend: Backend) -> Firms:
     engine = backend.owner
     firms = []
-    for key, slug, name, business_id in (
-        ("a", "alfa", "Alfa Työnohjaus Oy", "0737546-2"),
-        ("b", "beeta", "Beeta Työnohjaus Oy", "1234567-1"),
+    for slug, name, business_id in (
+        ("alfa", "Alfa Työnohjaus Oy", "0737546-2"),
+        ("beeta", "Beeta Työnohjaus Oy", "1234567-1"),
     ):
         tenant = await make_firm(engine, slug, name, business_id)
         people = {}

@@ -33,6 +33,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
 from luotsi.platform.errors import TenantNotSet
@@ -104,6 +105,24 @@ def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:
     )
 
 
+class _TenantTableNames:
+    """The names of tenant tables, recomputed only when a model is added."""
+
+    def __init__(self) -> None:
+        self._names: frozenset[str] = frozenset()
+        self._mapper_count = -1
+
+    def __contains__(self, name: object) -> bool:
+        count = len(Base.registry.mappers)
+        if count != self._mapper_count:
+            self._names = frozenset(tenant_tables())
+            self._mapper_count = count
+        return name in self._names
+
+
+_TENANT_TABLE_NAMES = _TenantTableNames()
+
+
 def tenant_tables() -> list[str]:
     """Names of every tenant-owned table in the metadata."""
     return sorted(
@@ -131,7 +150,9 @@ def _scope_orm_execute(state: ORMExecuteState) -> None:
             return
         if any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
             raise TenantNotSet("tenant table queried in a session without a tenant")
+        _refuse_tables_without_entities(state)
         return
+    _refuse_tables_without_entities(state)
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,
@@ -139,6 +160,29 @@ def _scope_orm_execute(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+def _refuse_tables_without_entities(state: ORMExecuteState) -> None:
+    """Fail closed on a tenant table that the tenant criterion cannot reach.
+
+    The criterion is attached to ORM entities; a table named only in a WHERE clause (as in
+    ``select(func.count()).where(Model.x == y)``) has none and would go unfiltered. Such a query
+    must name its entity: ``select(func.count()).select_from(Model)``.
+    """
+    statement = state.statement
+    covered = {m.local_table.name for m in state.all_mappers}
+    # Entities named by select_from() and join() get the criterion too. SQLAlchemy keeps
+    # them in these attributes; tests cover every shape, so an upgrade that moves them fails.
+    explicit = list(getattr(statement, "_from_obj", ())) + [
+        join[0] for join in getattr(statement, "_setup_joins", ())
+    ]
+    for obj in explicit:
+        mapper = getattr(obj, "_annotations", {}).get("parentmapper")
+        if mapper is not None:
+            covered.add(mapper.local_table.name)
+    for table in find_tables(statement, include_joins=True, include_aliases=True):
+        if table.name in _TENANT_TABLE_NAMES and table.name not in covered:
+            raise TenantNotSet(f"{table.name} queried without its entity; use select_from()")
 
 
 @event.listens_for(Session, "before_flush")

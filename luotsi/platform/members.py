@@ -95,7 +95,9 @@ async def invite_member(
     assert wanted is not None
     existing = await get_user_by_email(db, email)
     if existing is not None:
-        already = await db.scalar(select(func.count()).where(Membership.user_id == existing.id))
+        already = await db.scalar(
+            select(func.count()).select_from(Membership).where(Membership.user_id == existing.id)
+        )
         if already:
             raise Invalid.field("email", _("This person is already a member of the firm."))
     # A new invitation replaces an open one for the same address.
@@ -198,7 +200,12 @@ async def get_member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
 
 
 async def _owner_count(db: AsyncSession) -> int:
-    return int(await db.scalar(select(func.count()).where(Membership.role == Role.OWNER)) or 0)
+    return int(
+        await db.scalar(
+            select(func.count()).select_from(Membership).where(Membership.role == Role.OWNER)
+        )
+        or 0
+    )
 
 
 async def change_role(

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n
-from luotsi.platform.db import utcnow
+from luotsi.platform.db import set_session_user, utcnow
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import (
@@ -73,6 +73,7 @@ async def sign_in(
     if old:
         await end_session(db, old)
     token = await start_session(db, user, client_ip(request))
+    await set_session_user(db, user.id)
     response = redirect(request, safe_next(next_path) or await landing_path(db, user), flash)
     settings = request.app.state["settings"]
     response.set_cookie(
@@ -124,6 +125,9 @@ class AuthController(Controller):
                 status_code=429,
             )
         except Invalid as exc:
+            # The failure is counted for rate limiting even though the response is an error
+            # (error responses roll back), so it is committed here.
+            await db.commit()
             form.password = ""
             return render(
                 request,

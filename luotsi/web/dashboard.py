@@ -23,7 +23,9 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
         counts = {Role(role).value: n for role, n in rows.tuples()}
         counts["invitations"] = int(
             await db.scalar(
-                select(func.count()).where(
+                select(func.count())
+                .select_from(Invitation)
+                .where(
                     Invitation.accepted_at.is_(None),
                     Invitation.revoked_at.is_(None),
                     Invitation.expires_at > utcnow(),

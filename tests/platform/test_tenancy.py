@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import ForeignKeyConstraint, select, text
 from sqlalchemy.exc import DBAPIError
 
-import luotsi.models  # noqa: F401
+import luotsi.models
 from luotsi.platform.db import (
     TENANT_KEY,
     Base,
@@ -164,3 +164,29 @@ async def test_app_role_cannot_bypass_rls(clean_db: Backend) -> None:
             )
         ).one()
     assert tuple(row) == (False, False)
+
+
+async def test_count_without_entity_fails_closed_and_with_entity_is_scoped(
+    clean_db: Backend, firms: Firms
+) -> None:
+    from sqlalchemy import func
+
+    engine = make_engine(clean_db.settings.runtime_database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            db.info[TENANT_KEY] = firms.a.tenant.id
+            # The table appears only in WHERE: the criterion could not reach it.
+            with pytest.raises(TenantNotSet):
+                await db.scalar(select(func.count()).where(Membership.role == Role.ADMIN))
+            admins = await db.scalar(
+                select(func.count()).select_from(Membership).where(Membership.role == Role.ADMIN)
+            )
+            joined = await db.scalar(
+                select(func.count())
+                .select_from(luotsi.models.Tenant)
+                .join(Membership, Membership.tenant_id == luotsi.models.Tenant.id)
+            )
+    finally:
+        await engine.dispose()
+    assert admins == 1  # firm A's admin only; firm B's admin and "both" are not counted
+    assert joined == 4
