@@ -58,9 +58,10 @@ def build_message(payload: dict[str, Any], sender: str) -> EmailMessage:
     msg["Subject"] = payload["subject"]
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = payload["message_id"]
-    msg["Content-Language"] = payload.get("language", "fi")
     msg.set_content(payload["text"])
     msg.add_alternative(payload["html"], subtype="html")
+    # After the content: set_content() clears Content-* headers.
+    msg["Content-Language"] = payload.get("language", "fi")
     return msg
 
 

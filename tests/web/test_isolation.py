@@ -1,0 +1,110 @@
+"""Tenant isolation over every workspace route, read from the app's route table.
+
+New routes under ``/t/{tenant_slug}`` are picked up automatically; a route with a path
+parameter this test cannot fill makes it fail until a sample object is added below.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+
+from tests.conftest import Browser
+from tests.factories import Firm, Firms
+
+PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def workspace_routes(app: Litestar) -> list[tuple[str, str]]:
+    found = []
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path.startswith("/t/{tenant_slug"):
+            for method in sorted(route.methods - SKIPPED_METHODS):
+                found.append((method, route.path))
+    return found
+
+
+def sample_ids(firm: Firm) -> dict[str, uuid.UUID]:
+    """One real object of ``firm`` per path parameter name."""
+    return {
+        "membership_id": firm.supervisor.id,
+        "invitation_id": firm.invitation.id,
+    }
+
+
+def fill(path: str, slug: str, ids: dict[str, Any]) -> str:
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "tenant_slug":
+            return slug
+        assert name in ids, f"add a sample object for path parameter {name!r} ({path})"
+        return str(ids[name])
+
+    return PARAM.sub(one, path)
+
+
+def has_object_params(path: str) -> bool:
+    return any(name != "tenant_slug" for name in PARAM.findall(path))
+
+
+async def test_route_table_is_found(app: Litestar) -> None:
+    routes = workspace_routes(app)
+    assert ("GET", "/t/{tenant_slug:str}") in routes
+    assert ("POST", "/t/{tenant_slug:str}/members/{membership_id:uuid}/remove") in routes
+
+
+async def test_member_of_another_firm_gets_404_everywhere(
+    app: Litestar, browser: Browser, firms: Firms
+) -> None:
+    await browser.login(firms.b.owner.user.email)
+    a_ids = sample_ids(firms.a)
+    leaks = []
+    for method, path in workspace_routes(app):
+        for slug in (firms.a.slug, firms.b.slug):
+            if slug == firms.b.slug and not has_object_params(path):
+                continue  # B's own pages without firm A's objects are B's to see
+            url = fill(path, slug, a_ids)
+            response = await browser.request(method, url, data={"role": "admin", "email": "x@y.fi"})
+            if response.status_code != 404:
+                leaks.append(f"{method} {url} -> {response.status_code}")
+    assert leaks == []
+    # Nothing of firm A changed through those requests.
+    owner_a = Browser(app)
+    await owner_a.login(firms.a.owner.user.email)
+    members = await owner_a.get("/t/alfa/members/")
+    assert "supervisor@alfa.example" in members.text and "invitee@shared.example" in members.text
+
+
+async def test_unknown_firm_and_non_member_get_the_same_page(
+    app: Litestar, browser: Browser, firms: Firms
+) -> None:
+    await browser.login(firms.b.owner.user.email)
+    foreign = await browser.get("/t/alfa/")
+    unknown = await browser.get("/t/no-such-firm/")
+    assert foreign.status_code == unknown.status_code == 404
+    strip = re.compile(r'x-csrftoken": "[^"]+"|value="[0-9a-f]{64,}"|value="/t/[^"]*"')
+    assert strip.sub("", foreign.text) == strip.sub("", unknown.text)
+
+
+async def test_samples_are_real_objects_for_their_own_firm(
+    app: Litestar, browser: Browser, firms: Firms
+) -> None:
+    # Guards the isolation test against passing because its URLs are wrong.
+    await browser.login(firms.a.owner.user.email)
+    for method, path in workspace_routes(app):
+        if method == "GET":
+            response = await browser.get(fill(path, firms.a.slug, sample_ids(firms.a)))
+            assert response.status_code == 200, path
+
+
+async def test_anonymous_visitor_is_sent_to_sign_in(app: Litestar, browser: Browser, firms: Firms) -> None:
+    for method, path in workspace_routes(app):
+        url = fill(path, firms.a.slug, sample_ids(firms.a))
+        response = await browser.request(method, url, follow_redirects=False)
+        assert response.status_code == 303, f"{method} {url}"
+        assert response.headers["location"].startswith("/login?next=")
