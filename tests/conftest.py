@@ -132,8 +132,8 @@ async def firms(clean_db: Backend) -> Firms:
     return await make_two_firms(clean_db)
 
 
-class Browser:
-    """One person's browser: cookies, CSRF token on every unsafe request, and helpers."""
+class Client:
+    """One person's client: cookies, CSRF token on every unsafe request, and helpers."""
 
     def __init__(self, app: Litestar) -> None:
         # httpx's ASGI transport runs the app in the test's own event loop (asyncpg needs
@@ -173,16 +173,16 @@ class Browser:
 
 
 @pytest.fixture
-def browser_factory(app: Litestar, clean_db: Backend) -> Any:
-    def make() -> Browser:
-        return Browser(app)
+def client_factory(app: Litestar, clean_db: Backend) -> Any:
+    def make() -> Client:
+        return Client(app)
 
     return make
 
 
 @pytest.fixture
-def browser(browser_factory: Any) -> Browser:
-    return browser_factory()
+def client(client_factory: Any) -> Client:
+    return client_factory()
 
 
 @dataclass

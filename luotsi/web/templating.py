@@ -7,6 +7,7 @@ from typing import Any
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
@@ -79,10 +80,19 @@ def render(
         context.setdefault("flash", i18n.gettext(FLASH_MESSAGES[flash]))
     if block and getattr(request, "htmx", False):
         response: Template = HTMXBlockTemplate(
-            template_name=template, block_name=block, context=context, status_code=status_code
+            template_name=template,
+            block_name=block,
+            context=context,
+            status_code=status_code,
+            media_type=MediaType.HTML,
         )
     else:
-        response = Template(template_name=template, context=context, status_code=status_code)
+        response = Template(
+            template_name=template,
+            context=context,
+            status_code=status_code,
+            media_type=MediaType.HTML,
+        )
     if flash:
         response.delete_cookie(FLASH_COOKIE)
     return response

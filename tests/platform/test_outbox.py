@@ -24,7 +24,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
@@ -39,7 +39,9 @@ async def _enqueue(backend: Backend, to: str = "hr@client.example") -> None:
     engine = make_engine(backend.settings.runtime_database_url)
     try:
         async with unscoped_session(make_sessionmaker(engine)) as db, db.begin():
-            enqueue_email(db, render_email("reset_password", to, "fi", name="Hanna", link="https://x/y"))
+            enqueue_email(
+                db, render_email("reset_password", to, "fi", name="Hanna", link="https://x/y")
+            )
     finally:
         await engine.dispose()
 
@@ -134,8 +136,12 @@ def test_backoff_grows_exponentially() -> None:
 
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 def test_email_is_rendered_in_the_recipients_language(language: str) -> None:
-    payload = render_email("invitation", "x@y.example", language, inviter="Outi", firm="Firma", role="R", link="L")
-    english = render_email("invitation", "x@y.example", "en", inviter="Outi", firm="Firma", role="R", link="L")
+    payload = render_email(
+        "invitation", "x@y.example", language, inviter="Outi", firm="Firma", role="R", link="L"
+    )
+    english = render_email(
+        "invitation", "x@y.example", "en", inviter="Outi", firm="Firma", role="R", link="L"
+    )
     assert payload["subject"]
     assert (payload["subject"] == english["subject"]) == (language == "en")
 
@@ -145,7 +151,9 @@ async def test_worker_loop_stops_on_request(clean_db: Backend) -> None:
 
     engine = make_engine(clean_db.settings.runtime_database_url)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_forever(make_sessionmaker(engine), Mailer(clean_db.settings), interval=0.05, stop=stop))
+    task = asyncio.create_task(
+        run_forever(make_sessionmaker(engine), Mailer(clean_db.settings), interval=0.05, stop=stop)
+    )
     await _enqueue(clean_db)
     for _ in range(100):
         if read_mailbox(clean_db.settings.outbox_dir):

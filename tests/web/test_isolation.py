@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tests.conftest import Browser
+from tests.conftest import Client
 from tests.factories import Firm, Firms
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
@@ -59,9 +59,9 @@ async def test_route_table_is_found(app: Litestar) -> None:
 
 
 async def test_member_of_another_firm_gets_404_everywhere(
-    app: Litestar, browser: Browser, firms: Firms
+    app: Litestar, client: Client, firms: Firms
 ) -> None:
-    await browser.login(firms.b.owner.user.email)
+    await client.login(firms.b.owner.user.email)
     a_ids = sample_ids(firms.a)
     leaks = []
     for method, path in workspace_routes(app):
@@ -69,42 +69,44 @@ async def test_member_of_another_firm_gets_404_everywhere(
             if slug == firms.b.slug and not has_object_params(path):
                 continue  # B's own pages without firm A's objects are B's to see
             url = fill(path, slug, a_ids)
-            response = await browser.request(method, url, data={"role": "admin", "email": "x@y.fi"})
+            response = await client.request(method, url, data={"role": "admin", "email": "x@y.fi"})
             if response.status_code != 404:
                 leaks.append(f"{method} {url} -> {response.status_code}")
     assert leaks == []
     # Nothing of firm A changed through those requests.
-    owner_a = Browser(app)
+    owner_a = Client(app)
     await owner_a.login(firms.a.owner.user.email)
     members = await owner_a.get("/t/alfa/members/")
     assert "supervisor@alfa.example" in members.text and "invitee@shared.example" in members.text
 
 
 async def test_unknown_firm_and_non_member_get_the_same_page(
-    app: Litestar, browser: Browser, firms: Firms
+    app: Litestar, client: Client, firms: Firms
 ) -> None:
-    await browser.login(firms.b.owner.user.email)
-    foreign = await browser.get("/t/alfa/")
-    unknown = await browser.get("/t/no-such-firm/")
+    await client.login(firms.b.owner.user.email)
+    foreign = await client.get("/t/alfa/")
+    unknown = await client.get("/t/no-such-firm/")
     assert foreign.status_code == unknown.status_code == 404
     strip = re.compile(r'x-csrftoken": "[^"]+"|value="[0-9a-f]{64,}"|value="/t/[^"]*"')
     assert strip.sub("", foreign.text) == strip.sub("", unknown.text)
 
 
 async def test_samples_are_real_objects_for_their_own_firm(
-    app: Litestar, browser: Browser, firms: Firms
+    app: Litestar, client: Client, firms: Firms
 ) -> None:
     # Guards the isolation test against passing because its URLs are wrong.
-    await browser.login(firms.a.owner.user.email)
+    await client.login(firms.a.owner.user.email)
     for method, path in workspace_routes(app):
         if method == "GET":
-            response = await browser.get(fill(path, firms.a.slug, sample_ids(firms.a)))
+            response = await client.get(fill(path, firms.a.slug, sample_ids(firms.a)))
             assert response.status_code == 200, path
 
 
-async def test_anonymous_visitor_is_sent_to_sign_in(app: Litestar, browser: Browser, firms: Firms) -> None:
+async def test_anonymous_visitor_is_sent_to_sign_in(
+    app: Litestar, client: Client, firms: Firms
+) -> None:
     for method, path in workspace_routes(app):
         url = fill(path, firms.a.slug, sample_ids(firms.a))
-        response = await browser.request(method, url, follow_redirects=False)
+        response = await client.request(method, url, follow_redirects=False)
         assert response.status_code == 303, f"{method} {url}"
         assert response.headers["location"].startswith("/login?next=")

@@ -7,26 +7,26 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from luotsi.platform.db import utcnow
-from tests.conftest import Backend, Browser, Outbox, link_in
+from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import Firms
 
 
-async def _invite(owner: Browser, email: str, role: str = "supervisor") -> None:
+async def _invite(owner: Client, email: str, role: str = "supervisor") -> None:
     response = await owner.post("/t/alfa/members/invite", {"email": email, "role": role})
     assert response.status_code == 303, response.text
 
 
 async def test_invited_supervisor_creates_account_and_joins(
-    browser_factory, outbox: Outbox, firms: Firms
+    client_factory, outbox: Outbox, firms: Firms
 ) -> None:  # type: ignore[no-untyped-def]
-    owner = browser_factory()
+    owner = client_factory()
     await owner.login(firms.a.owner.user.email)
     await _invite(owner, "new.supervisor@example.fi")
     mail = await outbox.last_to("new.supervisor@example.fi")
     assert "Alfa Työnohjaus Oy" in mail.subject
     link = link_in(mail)
 
-    invitee = browser_factory()
+    invitee = client_factory()
     page = await invitee.get(link)
     assert page.status_code == 200 and "new.supervisor@example.fi" in page.text
     short = await invitee.post(link, {"name": "Uusi Ohjaaja", "password": "short"})
@@ -37,21 +37,21 @@ async def test_invited_supervisor_creates_account_and_joins(
     # A supervisor does not manage people.
     assert (await invitee.get("/t/alfa/members/")).status_code == 403
     # The link was single-use.
-    assert (await browser_factory().get(link)).status_code == 404
+    assert (await client_factory().get(link)).status_code == 404
 
     members = await owner.get("/t/alfa/members/")
     assert "Uusi Ohjaaja" in members.text
 
 
 async def test_existing_account_accepts_after_signing_in(
-    browser_factory, outbox: Outbox, firms: Firms
+    client_factory, outbox: Outbox, firms: Firms
 ) -> None:  # type: ignore[no-untyped-def]
-    owner = browser_factory()
+    owner = client_factory()
     await owner.login(firms.a.owner.user.email)
     existing = firms.b.supervisor.user.email
     await _invite(owner, existing)
     link = link_in(await outbox.last_to(existing))
-    person = browser_factory()
+    person = client_factory()
     page = await person.get(link)
     assert "/login?next=" in page.text
     await person.login(existing)
@@ -62,13 +62,13 @@ async def test_existing_account_accepts_after_signing_in(
 
 
 async def test_invitation_for_another_address_is_refused(
-    browser_factory, outbox: Outbox, firms: Firms
+    client_factory, outbox: Outbox, firms: Firms
 ) -> None:  # type: ignore[no-untyped-def]
-    owner = browser_factory()
+    owner = client_factory()
     await owner.login(firms.a.owner.user.email)
     await _invite(owner, "someone.else@example.fi")
     link = link_in(await outbox.last_to("someone.else@example.fi"))
-    intruder = browser_factory()
+    intruder = client_factory()
     await intruder.login(firms.b.owner.user.email)
     response = await intruder.post(link, {})
     assert response.status_code == 422
@@ -76,9 +76,9 @@ async def test_invitation_for_another_address_is_refused(
 
 
 async def test_invitation_expires_after_seven_days(
-    browser_factory, outbox: Outbox, firms: Firms, clean_db: Backend
+    client_factory, outbox: Outbox, firms: Firms, clean_db: Backend
 ) -> None:  # type: ignore[no-untyped-def]
-    owner = browser_factory()
+    owner = client_factory()
     await owner.login(firms.a.owner.user.email)
     await _invite(owner, "late@example.fi")
     link = link_in(await outbox.last_to("late@example.fi"))
@@ -87,82 +87,76 @@ async def test_invitation_expires_after_seven_days(
             text("update invitations set expires_at = :t where email = 'late@example.fi'"),
             {"t": utcnow() - timedelta(minutes=1)},
         )
-    assert (await browser_factory().get(link)).status_code == 404
+    assert (await client_factory().get(link)).status_code == 404
 
 
 async def test_revoked_invitation_no_longer_works(
-    browser_factory, outbox: Outbox, firms: Firms
+    client_factory, outbox: Outbox, firms: Firms
 ) -> None:  # type: ignore[no-untyped-def]
-    owner = browser_factory()
+    owner = client_factory()
     await owner.login(firms.a.owner.user.email)
     response = await owner.post(f"/t/alfa/members/invitations/{firms.a.invitation.id}/revoke")
     assert response.status_code == 303
     assert "invitee@shared.example" not in (await owner.get("/t/alfa/members/")).text
     # Firm B's invitation to the same address is untouched.
-    other = Browser(owner.app)
+    other = Client(owner.app)
     await other.login(firms.b.owner.user.email)
     assert "invitee@shared.example" in (await other.get("/t/beeta/members/")).text
 
 
-async def test_invite_form_errors(browser: Browser, firms: Firms) -> None:
-    await browser.login(firms.a.owner.user.email)
-    bad_email = await browser.post(
+async def test_invite_form_errors(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.owner.user.email)
+    bad_email = await client.post(
         "/t/alfa/members/invite", {"email": "not-an-address", "role": "supervisor"}, htmx=True
     )
     assert bad_email.status_code == 422 and "<html" not in bad_email.text
-    member = await browser.post(
+    member = await client.post(
         "/t/alfa/members/invite", {"email": firms.a.admin.user.email, "role": "admin"}
     )
     assert member.status_code == 422
-    bad_role = await browser.post(
+    bad_role = await client.post(
         "/t/alfa/members/invite", {"email": "x@example.fi", "role": "emperor"}
     )
     assert bad_role.status_code == 422
 
 
-async def test_admin_cannot_invite_an_owner(browser: Browser, firms: Firms) -> None:
-    await browser.login(firms.a.admin.user.email)
-    response = await browser.post(
+async def test_admin_cannot_invite_an_owner(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.admin.user.email)
+    response = await client.post(
         "/t/alfa/members/invite", {"email": "x@example.fi", "role": "owner"}
     )
     assert response.status_code == 422
 
 
-async def test_owner_changes_roles_but_keeps_one_owner(browser: Browser, firms: Firms) -> None:
-    await browser.login(firms.a.owner.user.email)
-    promoted = await browser.post(
-        f"/t/alfa/members/{firms.a.supervisor.id}/role", {"role": "admin"}
-    )
+async def test_owner_changes_roles_but_keeps_one_owner(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.owner.user.email)
+    promoted = await client.post(f"/t/alfa/members/{firms.a.supervisor.id}/role", {"role": "admin"})
     assert promoted.status_code == 303
-    last_owner = await browser.post(f"/t/alfa/members/{firms.a.owner.id}/role", {"role": "admin"})
+    last_owner = await client.post(f"/t/alfa/members/{firms.a.owner.id}/role", {"role": "admin"})
     assert last_owner.status_code == 422
 
 
-async def test_admin_cannot_change_roles(browser: Browser, firms: Firms) -> None:
-    await browser.login(firms.a.admin.user.email)
-    response = await browser.post(
-        f"/t/alfa/members/{firms.a.supervisor.id}/role", {"role": "owner"}
-    )
+async def test_admin_cannot_change_roles(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.admin.user.email)
+    response = await client.post(f"/t/alfa/members/{firms.a.supervisor.id}/role", {"role": "owner"})
     assert response.status_code == 403
 
 
-async def test_remove_member_asks_first_and_last_owner_stays(
-    browser: Browser, firms: Firms
-) -> None:
-    await browser.login(firms.a.owner.user.email)
-    confirm = await browser.get(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
+async def test_remove_member_asks_first_and_last_owner_stays(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.owner.user.email)
+    confirm = await client.get(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
     assert confirm.status_code == 200 and "Maija Supervisor" in confirm.text
-    removed = await browser.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
+    removed = await client.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
     assert removed.status_code == 303
-    assert "supervisor@alfa.example" not in (await browser.get("/t/alfa/members/")).text
-    last = await browser.post(f"/t/alfa/members/{firms.a.owner.id}/remove")
+    assert "supervisor@alfa.example" not in (await client.get("/t/alfa/members/")).text
+    last = await client.post(f"/t/alfa/members/{firms.a.owner.id}/remove")
     assert last.status_code == 422
 
 
-async def test_removed_member_loses_access(browser_factory, firms: Firms) -> None:  # type: ignore[no-untyped-def]
-    supervisor = browser_factory()
+async def test_removed_member_loses_access(client_factory, firms: Firms) -> None:  # type: ignore[no-untyped-def]
+    supervisor = client_factory()
     await supervisor.login(firms.a.supervisor.user.email)
-    owner = browser_factory()
+    owner = client_factory()
     await owner.login(firms.a.owner.user.email)
     await owner.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
     assert (await supervisor.get("/t/alfa/")).status_code == 404

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.conftest import Backend, Browser, Outbox, link_in
+from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import Firms
 
 GOOD = {
@@ -17,55 +17,55 @@ GOOD = {
 }
 
 
-async def test_signup_verify_and_land_on_dashboard(browser: Browser, outbox: Outbox) -> None:
-    page = await browser.post("/signup/", GOOD)
+async def test_signup_verify_and_land_on_dashboard(client: Client, outbox: Outbox) -> None:
+    page = await client.post("/signup/", GOOD)
     assert page.status_code == 200
     assert "kerttu@kolmas.example" in page.text
 
     # Not usable before the e-mail is verified.
     assert (
-        await browser.post("/login", {"email": GOOD["email"], "password": GOOD["password"]})
+        await client.post("/login", {"email": GOOD["email"], "password": GOOD["password"]})
     ).status_code == 422
 
     mail = await outbox.last_to("kerttu@kolmas.example")
     assert "Kolmas Työnohjaus Oy" in mail.subject
     assert "<html" in mail.html and mail.text  # multipart: text and HTML
-    verified = await browser.get(link_in(mail), follow_redirects=False)
+    verified = await client.get(link_in(mail), follow_redirects=False)
     assert verified.status_code == 303
     assert verified.headers["location"] == "/t/kolmas/"
-    dashboard = await browser.get("/t/kolmas/")
+    dashboard = await client.get("/t/kolmas/")
     assert dashboard.status_code == 200
     assert "Kolmas Työnohjaus Oy" in dashboard.text
 
     # The link works once.
-    again = await browser.get(link_in(mail))
+    again = await client.get(link_in(mail))
     assert again.status_code == 404
 
 
-async def test_signup_mail_is_in_the_signup_language(browser: Browser, outbox: Outbox) -> None:
-    await browser.post("/language", {"language": "sv", "next": "/signup/"})
-    await browser.post("/signup/", GOOD)
+async def test_signup_mail_is_in_the_signup_language(client: Client, outbox: Outbox) -> None:
+    await client.post("/language", {"language": "sv", "next": "/signup/"})
+    await client.post("/signup/", GOOD)
     mail = await outbox.last_to("kerttu@kolmas.example")
     assert "Bekräfta" in mail.subject or "e-post" in mail.subject
 
 
-async def test_signup_rejects_bad_business_id(browser: Browser) -> None:
-    page = await browser.post("/signup/", {**GOOD, "business_id": "1234567-2"})
+async def test_signup_rejects_bad_business_id(client: Client) -> None:
+    page = await client.post("/signup/", {**GOOD, "business_id": "1234567-2"})
     assert page.status_code == 422
     assert "1234567-8" in page.text or "Y-tunnus" in page.text
 
 
-async def test_signup_rejects_reserved_and_taken_slugs(browser: Browser, firms: Firms) -> None:
-    reserved = await browser.post("/signup/", {**GOOD, "slug": "admin"})
+async def test_signup_rejects_reserved_and_taken_slugs(client: Client, firms: Firms) -> None:
+    reserved = await client.post("/signup/", {**GOOD, "slug": "admin"})
     assert reserved.status_code == 422
-    taken = await browser.post("/signup/", {**GOOD, "slug": firms.a.slug})
+    taken = await client.post("/signup/", {**GOOD, "slug": firms.a.slug})
     assert taken.status_code == 422
-    malformed = await browser.post("/signup/", {**GOOD, "slug": "-x"})
+    malformed = await client.post("/signup/", {**GOOD, "slug": "-x"})
     assert malformed.status_code == 422
 
 
-async def test_signup_suggests_slug_from_name(browser: Browser) -> None:
-    hint = await browser.post(
+async def test_signup_suggests_slug_from_name(client: Client) -> None:
+    hint = await client.post(
         "/signup/slug", {"firm_name": "Äänekosken Työnohjaus Oy", "slug": ""}, htmx=True
     )
     assert hint.status_code == 200
@@ -73,25 +73,25 @@ async def test_signup_suggests_slug_from_name(browser: Browser) -> None:
     assert "<html" not in hint.text  # an htmx fragment, not the page
 
 
-async def test_signup_form_errors_keep_what_was_typed(browser: Browser) -> None:
-    page = await browser.post("/signup/", {**GOOD, "password": "short"})
+async def test_signup_form_errors_keep_what_was_typed(client: Client) -> None:
+    page = await client.post("/signup/", {**GOOD, "password": "short"})
     assert page.status_code == 422
     assert 'value="Kolmas Työnohjaus Oy"' in page.text
     assert "a long enough password" not in page.text
 
 
 async def test_signup_with_existing_account_confirms_by_email(
-    browser: Browser, outbox: Outbox, firms: Firms, clean_db: Backend
+    client: Client, outbox: Outbox, firms: Firms, clean_db: Backend
 ) -> None:
     existing = firms.a.owner.user.email
-    page = await browser.post(
+    page = await client.post(
         "/signup/", {**GOOD, "email": existing, "password": "not their password!"}
     )
     assert page.status_code == 200  # the same answer as for a new address
     mail = await outbox.last_to(existing)
-    await browser.get(link_in(mail))
+    await client.get(link_in(mail))
     # Their own password still works; the one typed in the form was ignored.
-    fresh = Browser(browser.app)
+    fresh = Client(client.app)
     assert (
         await fresh.post("/login", {"email": existing, "password": "not their password!"})
     ).status_code == 422
@@ -100,8 +100,8 @@ async def test_signup_with_existing_account_confirms_by_email(
     assert "Kolmas Työnohjaus Oy" in account.text and "Alfa Työnohjaus Oy" in account.text
 
 
-async def test_unverified_firm_is_not_reachable(browser: Browser, clean_db: Backend) -> None:
-    await browser.post("/signup/", GOOD)
+async def test_unverified_firm_is_not_reachable(client: Client, clean_db: Backend) -> None:
+    await client.post("/signup/", GOOD)
     async with clean_db.owner.connect() as conn:
         status = (
             await conn.execute(text("select status from tenants where slug = 'kolmas'"))

@@ -1,0 +1,82 @@
+"""Browser tests: a real ``luotsi serve`` process driven by Playwright in Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = os.environ.get("LUOTSI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server in embedded mode (SQLite, in-process worker, dev mailbox on)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see .ci/run)")
+    var_dir = tmp_path_factory.mktemp("e2e")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LUOTSI_VAR_DIR": str(var_dir),
+        "LUOTSI_DATABASE_URL": f"sqlite:///{var_dir / 'luotsi.db'}",
+        "LUOTSI_DEBUG": "1",
+        "LUOTSI_PORT": str(port),
+        "LUOTSI_BASE_URL": f"http://127.0.0.1:{port}",
+        "LUOTSI_ARGON2_TIME_COST": "1",
+        "LUOTSI_ARGON2_MEMORY_KIB": "8192",
+    }
+    luotsi = [sys.executable, "-m", "luotsi.cli"]
+    subprocess.run([*luotsi, "db", "upgrade"], env=env, check=True, capture_output=True)
+    log = (var_dir / "server.log").open("w")
+    server = subprocess.Popen([*luotsi, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError((var_dir / "server.log").read_text())
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, object]:
+    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
