@@ -34,6 +34,15 @@ def pytest_configure(config: pytest.Config) -> None:
     _state["pg_how"] = how
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in this
+    thread until its fixtures end, and the async tests need the thread's loop free."""
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     import asyncio
 

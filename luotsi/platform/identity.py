@@ -141,11 +141,12 @@ def check_password_rules(password: str, field: str = "password") -> None:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    # Longer than any valid address (254) cannot match an account; cut it to fit the column.
+    return email.strip().lower()[:254]
 
 
 def check_email(email: str, field: str = "email") -> str:
-    email = normalize_email(email)
+    email = email.strip().lower()
     local, _at, domain = email.partition("@")
     if not local or "." not in domain or " " in email or len(email) > 254:
         raise Invalid.field(field, _("Enter a valid e-mail address."))

@@ -116,7 +116,7 @@ async def test_writing_another_tenants_row_is_refused(clean_db: Backend, firms: 
         await engine.dispose()
 
 
-async def test_tenant_scoped_mixin_marks_tables() -> None:
+def test_tenant_scoped_mixin_marks_tables() -> None:
     assert issubclass(Membership, TenantScoped)
 
 

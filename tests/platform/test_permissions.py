@@ -1,0 +1,77 @@
+"""Every role against every permission in ``platform/permissions.py``."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from luotsi.platform import permissions
+from luotsi.platform.tenancy import Membership, Role
+
+ROLES = list(Role)
+
+
+def member(role: Role) -> Membership:
+    return Membership(id=uuid.uuid4(), tenant_id=uuid.uuid4(), user_id=uuid.uuid4(), role=role)
+
+
+EXPECTED = {
+    "can_view_workspace": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
+    "can_view_members": {Role.OWNER, Role.ADMIN},
+    "can_invite_members": {Role.OWNER, Role.ADMIN},
+    "can_change_roles": {Role.OWNER},
+    "can_manage_firm_settings": {Role.OWNER},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("role", ROLES)
+def test_single_member_permissions(name: str, role: Role) -> None:
+    assert getattr(permissions, name)(member(role)) == (role in EXPECTED[name])
+
+
+def test_every_single_member_permission_is_in_the_matrix() -> None:
+    single = {
+        name
+        for name in dir(permissions)
+        if name.startswith("can_") and permissions.__dict__[name].__code__.co_argcount == 1
+    }
+    assert single == set(EXPECTED)
+
+
+@pytest.mark.parametrize(
+    ("actor", "invited", "allowed"),
+    [
+        (Role.OWNER, Role.OWNER, True),
+        (Role.OWNER, Role.SUPERVISOR, True),
+        (Role.ADMIN, Role.OWNER, False),
+        (Role.ADMIN, Role.ADMIN, True),
+        (Role.ADMIN, Role.SUPERVISOR, True),
+        (Role.SUPERVISOR, Role.SUPERVISOR, False),
+        (Role.CLIENT_CONTACT, Role.SUPERVISOR, False),
+        (Role.OWNER, Role.CLIENT_CONTACT, False),
+    ],
+)
+def test_who_may_invite_whom(actor: Role, invited: Role, allowed: bool) -> None:
+    assert permissions.can_invite_role(member(actor), invited) is allowed
+
+
+@pytest.mark.parametrize(
+    ("actor", "target", "allowed"),
+    [
+        (Role.OWNER, Role.ADMIN, True),
+        (Role.OWNER, Role.OWNER, True),
+        (Role.ADMIN, Role.SUPERVISOR, True),
+        (Role.ADMIN, Role.ADMIN, False),
+        (Role.ADMIN, Role.OWNER, False),
+        (Role.SUPERVISOR, Role.SUPERVISOR, False),
+    ],
+)
+def test_who_may_remove_whom(actor: Role, target: Role, allowed: bool) -> None:
+    assert permissions.can_remove_member(member(actor), member(target)) is allowed
+
+
+def test_anyone_may_leave() -> None:
+    me = member(Role.SUPERVISOR)
+    assert permissions.can_remove_member(me, me)
