@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, Uuid, event, text
 from sqlalchemy.ext.asyncio import (
@@ -33,6 +33,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
@@ -126,7 +127,7 @@ _TENANT_TABLE_NAMES = _TenantTableNames()
 def tenant_tables() -> list[str]:
     """Names of every tenant-owned table in the metadata."""
     return sorted(
-        mapper.local_table.name
+        mapper.local_table.description
         for mapper in Base.registry.mappers
         if issubclass(mapper.class_, TenantScoped)
     )
@@ -170,7 +171,7 @@ def _refuse_tables_without_entities(state: ORMExecuteState) -> None:
     must name its entity: ``select(func.count()).select_from(Model)``.
     """
     statement = state.statement
-    covered = {m.local_table.name for m in state.all_mappers}
+    covered = {m.local_table.description for m in state.all_mappers}
     # Entities named by select_from() and join() get the criterion too. SQLAlchemy keeps
     # them in these attributes; tests cover every shape, so an upgrade that moves them fails.
     explicit = list(getattr(statement, "_from_obj", ())) + [
@@ -179,8 +180,10 @@ def _refuse_tables_without_entities(state: ORMExecuteState) -> None:
     for obj in explicit:
         mapper = getattr(obj, "_annotations", {}).get("parentmapper")
         if mapper is not None:
-            covered.add(mapper.local_table.name)
-    for table in find_tables(statement, include_joins=True, include_aliases=True):
+            covered.add(mapper.local_table.description)
+    for table in find_tables(
+        cast(ClauseElement, statement), include_joins=True, include_aliases=True
+    ):
         if table.name in _TENANT_TABLE_NAMES and table.name not in covered:
             raise TenantNotSet(f"{table.name} queried without its entity; use select_from()")
 

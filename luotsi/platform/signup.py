@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.exceptions import ValidationError
 from stdnum.fi import ytunnus
@@ -12,6 +13,7 @@ from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import (
+    TOKEN_LIFETIME,
     TokenPurpose,
     User,
     check_email,
@@ -51,6 +53,16 @@ def clean_business_id(value: str) -> str:
         ) from None
 
 
+async def release_abandoned_slug(db: AsyncSession, slug: str) -> None:
+    """A signup never verified within the link's lifetime gives its address back."""
+    cutoff = utcnow() - TOKEN_LIFETIME[TokenPurpose.VERIFY_EMAIL]
+    await db.execute(
+        delete(Tenant).where(
+            Tenant.slug == slug, Tenant.status == TenantStatus.PENDING, Tenant.created_at < cutoff
+        )
+    )
+
+
 async def check_slug(db: AsyncSession, slug: str) -> str:
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
@@ -63,6 +75,7 @@ async def check_slug(db: AsyncSession, slug: str) -> str:
         )
     if slug in RESERVED_SLUGS:
         raise Invalid.field("slug", _("This address is reserved. Choose another."))
+    await release_abandoned_slug(db, slug)
     if await slug_taken(db, slug):
         raise Invalid.field("slug", _("This address is already in use. Choose another."))
     return slug
@@ -74,8 +87,8 @@ async def sign_up_firm(
     """Create a pending firm and its owner; returns the verification token to e-mail.
 
     The session must be unscoped: it writes the global ``tenants`` row, then scopes itself to
-    the new tenant before writing the owner's membership. When the e-mail already has an
-    account the password given here is ignored and the existing account becomes the owner once
+    the new tenant before writing the owner's membership. When the e-mail already has a
+    verified account the password given here is ignored and the existing account becomes the owner once
     the link is followed, so the form never tells whether an address is registered.
     """
     errors: dict[str, str] = {}
@@ -118,6 +131,11 @@ async def sign_up_firm(
         )
         db.add(user)
         await db.flush()
+    elif user.email_verified_at is None:
+        # Nobody has proved this address yet: the latest signup's details win.
+        user.name = form.name.strip()[:200]
+        user.password_hash = hash_password(form.password)
+        user.locale = language
     await scope_to_tenant(db, tenant.id)
     db.add(Membership(user_id=user.id, role=Role.OWNER))
     token = await issue_token(db, user, TokenPurpose.VERIFY_EMAIL, tenant_id=tenant.id)
