@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, func, select
+from sqlalchemy import ForeignKey, String, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,9 +52,8 @@ async def list_members(db: AsyncSession, actor: Membership) -> list[Membership]:
     """The firm's staff, owners first."""
     if not permissions.can_view_members(actor):
         raise Forbidden("members")
-    rows = await db.scalars(
-        select(Membership).join(Membership.user).order_by(Membership.role, User.name)
-    )
+    rank = case({Role.OWNER: 0, Role.ADMIN: 1, Role.SUPERVISOR: 2}, value=Membership.role, else_=3)
+    rows = await db.scalars(select(Membership).join(Membership.user).order_by(rank, User.name))
     return list(rows.unique())
 
 
