@@ -33,7 +33,6 @@ FLASH_MESSAGES = {
     "invitation_revoked": N_("The invitation has been withdrawn."),
     "role_changed": N_("The role has been changed."),
     "member_removed": N_("The member has been removed."),
-    "left_firm": N_("You have left the firm."),
     "joined": N_("Welcome! You are now a member of the firm."),
     "verified": N_("Your e-mail address is confirmed and the workspace is open."),
 }
