@@ -1,0 +1,1 @@
+"""Luotsi: practice management for Finnish work-supervision firms."""

@@ -1,0 +1,1 @@
+"""Client invoices, Finvoice and the firm's Luotsi subscription (a later issue)."""

@@ -1,0 +1,1 @@
+"""What every tenant shares: settings, database and tenancy, identity, mail, signup."""

@@ -88,8 +88,8 @@ async def sign_up_firm(
 
     The session must be unscoped: it writes the global ``tenants`` row, then scopes itself to
     the new tenant before writing the owner's membership. When the e-mail already has a
-    verified account the password given here is ignored and the existing account becomes the owner once
-    the link is followed, so the form never tells whether an address is registered.
+    verified account the password given here is ignored and that account becomes the owner
+    once the link is followed, so the form never tells whether an address is registered.
     """
     errors: dict[str, str] = {}
     firm_name = form.firm_name.strip()

@@ -1,0 +1,1 @@
+"""The one Litestar server: app factory, controllers, templates, static files."""

@@ -79,12 +79,14 @@ class MembersController(Controller):
                 request, "workspace/members.html", context, block="invite_form", status_code=422
             )
         settings = request.app.state["settings"]
+        # An invitee with an account gets their own language; a new one the inviter's.
+        invitee = await get_user_by_email(db, invitation.email)
         enqueue_email(
             db,
             render_email(
                 "invitation",
                 invitation.email,
-                ws.user.locale,
+                invitee.locale if invitee else ws.user.locale,
                 inviter=ws.user.name,
                 firm=ws.tenant.name,
                 role=role_label(invitation.role),

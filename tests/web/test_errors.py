@@ -71,3 +71,26 @@ async def test_dev_mailbox_exists_only_in_debug_mode(
         debug_app.lifespan(),
     ):
         assert (await debug.get("/_dev/mailbox")).status_code == 200
+
+
+async def test_unexpected_failure_is_a_500_page_without_details(
+    app: Litestar, clean_db: Backend
+) -> None:
+    from litestar import get
+
+    @get("/_test/boom", sync_to_thread=False)
+    def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    failing_app = create_app(clean_db.settings)
+    failing_app.register(boom)
+    async with (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=failing_app), base_url=BASE_URL
+        ) as http,
+        failing_app.lifespan(),
+    ):
+        response = await http.get("/_test/boom")
+    assert response.status_code == 500
+    assert "<html" in response.text
+    assert "secret internal detail" not in response.text and "Traceback" not in response.text

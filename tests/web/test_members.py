@@ -165,5 +165,9 @@ async def test_removed_member_loses_access(client_factory, firms: Firms) -> None
 async def test_member_list_shows_owners_first(client: Client, firms: Firms) -> None:
     await client.login(firms.a.admin.user.email)
     page = (await client.get("/t/alfa/members/")).text
-    assert page.index("owner@alfa.example") < page.index("admin@alfa.example") < page.index("supervisor@alfa.example")
+    assert (
+        page.index("owner@alfa.example")
+        < page.index("admin@alfa.example")
+        < page.index("supervisor@alfa.example")
+    )
     assert "beeta.example" not in page

@@ -111,8 +111,12 @@ async def test_unverified_firm_is_not_reachable(client: Client, clean_db: Backen
 
 async def test_abandoned_signup_frees_its_address(client: Client, clean_db: Backend) -> None:
     await client.post("/signup/", GOOD)
-    assert (await client.post("/signup/", {**GOOD, "email": "other@kolmas.example"})).status_code == 422
+    assert (
+        await client.post("/signup/", {**GOOD, "email": "other@kolmas.example"})
+    ).status_code == 422
     async with clean_db.owner.begin() as conn:
-        await conn.execute(text("update tenants set created_at = '2020-01-01 00:00:00+00' where slug = 'kolmas'"))
+        await conn.execute(
+            text("update tenants set created_at = '2020-01-01 00:00:00+00' where slug = 'kolmas'")
+        )
     again = await client.post("/signup/", {**GOOD, "email": "other@kolmas.example"})
     assert again.status_code == 200
