@@ -3,14 +3,37 @@
 from luotsi.platform.identity import AuthToken, LoginAttempt, User, UserSession
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import OutboxMessage
+from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.tenants.directory import FirmProfile
+from luotsi.tenants.inquiries import Inquiry
+from luotsi.tenants.regions import FirmArea, FirmAreaPart, Municipality, Region
+from luotsi.tenants.staff import (
+    Qualification,
+    ServiceArea,
+    Specialty,
+    StaffProfile,
+    StaffSpecialty,
+)
 
 __all__ = [
     "AuthToken",
+    "FirmArea",
+    "FirmAreaPart",
+    "FirmProfile",
+    "Inquiry",
     "Invitation",
     "LoginAttempt",
     "Membership",
+    "Municipality",
     "OutboxMessage",
+    "Qualification",
+    "RateEvent",
+    "Region",
+    "ServiceArea",
+    "Specialty",
+    "StaffProfile",
+    "StaffSpecialty",
     "Tenant",
     "User",
     "UserSession",

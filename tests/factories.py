@@ -16,6 +16,7 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcn
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+from luotsi.tenants.regions import FirmArea, FirmAreaPart
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -37,6 +38,7 @@ class Firm:
     admin: Membership
     supervisor: Membership
     invitation: Invitation
+    area: FirmArea
 
     @property
     def slug(self) -> str:
@@ -95,6 +97,23 @@ async def add_invitation(engine: AsyncEngine, tenant: Tenant, email: str, role: 
     return invitation
 
 
+async def add_area(
+    engine: AsyncEngine,
+    tenant: Tenant,
+    name: str,
+    regions: tuple[str, ...] | list[str] = (),
+    municipalities: tuple[str, ...] | list[str] = (),
+) -> FirmArea:
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        area = FirmArea(name=name)
+        area.parts = [FirmAreaPart(region_code=c) for c in regions] + [
+            FirmAreaPart(municipality_code=c) for c in municipalities
+        ]
+        db.add(area)
+    return area
+
+
 async def make_two_firms(backend: Backend) -> Firms:
     engine = backend.owner
     firms = []
@@ -111,9 +130,18 @@ async def make_two_firms(backend: Backend) -> Firms:
             )
             people[role] = await add_member(engine, tenant, user, role)
         invitation = await add_invitation(engine, tenant, "invitee@shared.example", Role.SUPERVISOR)
+        # Same area name in both firms on purpose; different contents.
+        area = await add_area(
+            engine, tenant, "Etelä-Suomi", regions=["01", "02", "05"] if slug == "alfa" else ["01"]
+        )
         firms.append(
             Firm(
-                tenant, people[Role.OWNER], people[Role.ADMIN], people[Role.SUPERVISOR], invitation
+                tenant,
+                people[Role.OWNER],
+                people[Role.ADMIN],
+                people[Role.SUPERVISOR],
+                invitation,
+                area,
             )
         )
     both = await make_user(engine, "both@shared.example", "Kaisa Kahdessa")

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, Uuid, event, text
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, Uuid, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -296,3 +296,30 @@ async def tenant_session(
         db.info[TENANT_KEY] = tenant_id
         async with db.begin():
             yield db
+
+
+class CodeSet(TypeDecorator[frozenset[str]]):
+    """A small set of short codes ("fi", "group") kept in one text column as ``,a,b,``.
+
+    The delimiters on both ends let :func:`has_code` match a whole code with ``LIKE`` on every
+    backend, so a filter such as "speaks Swedish" stays a plain SQL condition.
+    """
+
+    impl = String(200)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str:
+        codes = sorted(value or ())
+        if not all(code.isidentifier() for code in codes):
+            raise ValueError(f"codes are identifiers: {codes!r}")
+        return f",{','.join(codes)}," if codes else ""
+
+    def process_result_value(self, value: str | None, dialect: Any) -> frozenset[str]:
+        return frozenset(code for code in (value or "").split(",") if code)
+
+
+def has_code(column: Any, code: str) -> Any:
+    """SQL condition: the :class:`CodeSet` column contains ``code``."""
+    if not code.isidentifier():
+        raise ValueError(f"codes are identifiers: {code!r}")
+    return column.like(f"%,{code.replace('_', '!_')},%", escape="!")

@@ -63,6 +63,11 @@ def language(lang: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated where it is shown."""
+    return message
+
+
 def gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)
 

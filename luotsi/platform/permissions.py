@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from luotsi.platform.tenancy import Membership, Role
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role
 
 
 def can_view_workspace(membership: Membership) -> bool:
@@ -39,5 +39,42 @@ def can_remove_member(membership: Membership, target: Membership) -> bool:
     return membership.role == Role.ADMIN and target.role == Role.SUPERVISOR
 
 
+def can_manage_areas(membership: Membership) -> bool:
+    """Firm areas ("Southern Finland") are the firm's shared vocabulary: owners and admins."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
 def can_manage_firm_settings(membership: Membership) -> bool:
     return membership.role == Role.OWNER
+
+
+def can_view_staff(membership: Membership) -> bool:
+    """The staff list and colleagues' profiles: everyone on the staff."""
+    return membership.role in STAFF_ROLES
+
+
+def can_edit_staff_profile(membership: Membership, target: Membership) -> bool:
+    """Owners and admins keep everyone's profile; a supervisor keeps their own."""
+    if membership.role in (Role.OWNER, Role.ADMIN):
+        return target.role in STAFF_ROLES
+    return membership.role == Role.SUPERVISOR and membership.id == target.id
+
+
+def can_manage_specialties(membership: Membership) -> bool:
+    """The firm's specialty vocabulary: owners and admins."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_edit_firm_profile(membership: Membership) -> bool:
+    """The firm's public description in the directory: owners and admins."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_view_inquiries(membership: Membership) -> bool:
+    """The inquiry inbox: owners and admins see all; a supervisor those assigned to them."""
+    return membership.role in STAFF_ROLES
+
+
+def can_manage_inquiries(membership: Membership) -> bool:
+    """Assigning any inquiry and seeing the whole inbox: owners and admins."""
+    return membership.role in (Role.OWNER, Role.ADMIN)

@@ -31,6 +31,7 @@ from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import run_forever
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.web import pages
+from luotsi.web.areas import AreasController
 from luotsi.web.auth import AuthController
 from luotsi.web.dashboard import dashboard
 from luotsi.web.errors import EXCEPTION_HANDLERS
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AuthController,
         SignupController,
         JoinController,
-        workspace_router([dashboard, MembersController]),
+        workspace_router([dashboard, MembersController, AreasController]),
         create_static_files_router(path="/static", directories=[STATIC], name="static"),
     ]
     if settings.debug:

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
 from luotsi.platform import i18n, permissions
+from luotsi.platform.i18n import N_
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "luotsi_flash"
@@ -20,11 +21,6 @@ FLASH_COOKIE = "luotsi_flash"
 
 # Flash messages travel as a key in a short-lived cookie; the text is looked up and
 # translated when shown, so nothing a user typed is echoed back from a cookie.
-def N_(message: str) -> str:
-    """Marks a message for extraction; it is translated when shown."""
-    return message
-
-
 FLASH_MESSAGES = {
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your password has been changed."),
@@ -35,6 +31,8 @@ FLASH_MESSAGES = {
     "member_removed": N_("The member has been removed."),
     "joined": N_("Welcome! You are now a member of the firm."),
     "verified": N_("Your e-mail address is confirmed and the workspace is open."),
+    "area_saved": N_("The area has been saved."),
+    "area_deleted": N_("The area has been deleted."),
 }
 
 

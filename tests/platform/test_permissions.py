@@ -22,6 +22,12 @@ EXPECTED = {
     "can_invite_members": {Role.OWNER, Role.ADMIN},
     "can_change_roles": {Role.OWNER},
     "can_manage_firm_settings": {Role.OWNER},
+    "can_manage_areas": {Role.OWNER, Role.ADMIN},
+    "can_view_staff": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
+    "can_manage_specialties": {Role.OWNER, Role.ADMIN},
+    "can_edit_firm_profile": {Role.OWNER, Role.ADMIN},
+    "can_view_inquiries": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
+    "can_manage_inquiries": {Role.OWNER, Role.ADMIN},
 }
 
 
@@ -75,3 +81,25 @@ def test_who_may_remove_whom(actor: Role, target: Role, allowed: bool) -> None:
 def test_anyone_may_leave() -> None:
     me = member(Role.SUPERVISOR)
     assert permissions.can_remove_member(me, me)
+
+
+@pytest.mark.parametrize(
+    ("actor", "target", "allowed"),
+    [
+        (Role.OWNER, Role.OWNER, True),
+        (Role.OWNER, Role.SUPERVISOR, True),
+        (Role.ADMIN, Role.OWNER, True),
+        (Role.ADMIN, Role.SUPERVISOR, True),
+        (Role.SUPERVISOR, Role.SUPERVISOR, False),
+        (Role.SUPERVISOR, Role.ADMIN, False),
+        (Role.CLIENT_CONTACT, Role.SUPERVISOR, False),
+        (Role.OWNER, Role.CLIENT_CONTACT, False),
+    ],
+)
+def test_who_may_edit_whose_staff_profile(actor: Role, target: Role, allowed: bool) -> None:
+    assert permissions.can_edit_staff_profile(member(actor), member(target)) is allowed
+
+
+def test_a_supervisor_edits_their_own_profile() -> None:
+    me = member(Role.SUPERVISOR)
+    assert permissions.can_edit_staff_profile(me, me)

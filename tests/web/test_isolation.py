@@ -34,6 +34,7 @@ def sample_ids(firm: Firm) -> dict[str, uuid.UUID]:
     return {
         "membership_id": firm.supervisor.id,
         "invitation_id": firm.invitation.id,
+        "area_id": firm.area.id,
     }
 
 

@@ -1,0 +1,92 @@
+"""The firm's public face: its description in the directory at ``/f/{slug}/``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text, UniqueConstraint, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from luotsi.platform import permissions
+from luotsi.platform.db import Base, TenantScoped, utcnow
+from luotsi.platform.errors import Forbidden, Invalid
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import check_email
+from luotsi.platform.tenancy import Membership
+from luotsi.tenants.staff import normalise_phone
+
+MAX_DESCRIPTION = 4000
+
+
+class FirmProfile(TenantScoped, Base):
+    """One row per firm: what the public directory says about it."""
+
+    __tablename__ = "firm_profiles"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    description_fi: Mapped[str] = mapped_column(Text, default="")
+    description_sv: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    public_email: Mapped[str] = mapped_column(String(254), default="")
+    public_phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
+    directory_enabled: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def description(self, language: str) -> str:
+        texts = {"fi": self.description_fi, "sv": self.description_sv, "en": self.description_en}
+        return texts.get(language) or next((t for t in texts.values() if t), "")
+
+
+async def firm_profile(db: AsyncSession) -> FirmProfile:
+    """The firm's profile; a firm that never wrote one gets an empty, enabled one."""
+    profile = await db.scalar(select(FirmProfile))
+    return profile if profile is not None else FirmProfile(directory_enabled=True)
+
+
+async def save_firm_profile(
+    db: AsyncSession,
+    actor: Membership,
+    *,
+    descriptions: dict[str, str],
+    public_email: str,
+    public_phone: str,
+    directory_enabled: bool,
+) -> FirmProfile:
+    if not permissions.can_edit_firm_profile(actor):
+        raise Forbidden("firm profile")
+    errors: dict[str, str] = {}
+    texts = {}
+    for lang in ("fi", "sv", "en"):
+        text = descriptions.get(lang, "").strip()
+        if len(text) > MAX_DESCRIPTION:
+            errors[f"description_{lang}"] = _("Shorten this to %(n)d characters.") % {
+                "n": MAX_DESCRIPTION
+            }
+        texts[lang] = text
+    email = phone = ""
+    if public_email.strip():
+        try:
+            email = check_email(public_email, "public_email")
+        except Invalid as exc:
+            errors.update(exc.errors)
+    try:
+        phone = normalise_phone(public_phone, "public_phone")
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+    profile = await db.scalar(select(FirmProfile))
+    if profile is None:
+        profile = FirmProfile()
+        db.add(profile)
+    profile.description_fi, profile.description_sv, profile.description_en = (
+        texts["fi"],
+        texts["sv"],
+        texts["en"],
+    )
+    profile.public_email = email
+    profile.public_phone = phone
+    profile.directory_enabled = directory_enabled
+    await db.flush()
+    return profile

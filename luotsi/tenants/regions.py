@@ -1,0 +1,311 @@
+"""Finland's geography (shared, read-only) and each firm's own areas on top of it.
+
+The reference is Statistics Finland's classification: 19 regions (maakunnat) and the
+municipalities (kunnat) of the year in ``data/``, each in exactly one region. A firm adds its
+own areas ("Southern Finland" = some regions; "Capital area" = some municipalities). Matching is
+by containment: a municipality is inside its region, and inside every firm area that lists it
+or its region.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    String,
+    UniqueConstraint,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from luotsi.platform import i18n
+from luotsi.platform.db import Base, TenantScoped, utcnow
+from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.permissions import can_manage_areas
+from luotsi.platform.tenancy import Membership
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "regions_fi.csv"
+
+
+class Region(Base):
+    """A maakunta. Global reference data."""
+
+    __tablename__ = "regions"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    name_fi: Mapped[str] = mapped_column(String(80))
+    name_sv: Mapped[str] = mapped_column(String(80))
+
+    def name(self, language: str | None = None) -> str:
+        return self.name_sv if (language or i18n.current_language()) == "sv" else self.name_fi
+
+
+class Municipality(Base):
+    """A kunta, inside exactly one region. Global reference data."""
+
+    __tablename__ = "municipalities"
+
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    name_fi: Mapped[str] = mapped_column(String(80), index=True)
+    name_sv: Mapped[str] = mapped_column(String(80), index=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+
+    region: Mapped[Region] = relationship(lazy="joined")
+
+    def name(self, language: str | None = None) -> str:
+        return self.name_sv if (language or i18n.current_language()) == "sv" else self.name_fi
+
+
+class FirmArea(TenantScoped, Base):
+    """A firm's own area: any set of regions and municipalities."""
+
+    __tablename__ = "firm_areas"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parts: Mapped[list[FirmAreaPart]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="FirmAreaPart.id"
+    )
+
+
+class FirmAreaPart(TenantScoped, Base):
+    """One region or one municipality inside a firm area."""
+
+    __tablename__ = "firm_area_parts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "area_id"], ["firm_areas.tenant_id", "firm_areas.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint(
+            "tenant_id",
+            "area_id",
+            "region_code",
+            "municipality_code",
+            name="uq_firm_area_parts_part",
+        ),
+        CheckConstraint("(region_code IS NULL) <> (municipality_code IS NULL)", name="one_place"),
+    )
+
+    area_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
+
+
+# --- reference data -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    kind: str
+    code: str
+    name_fi: str
+    name_sv: str
+    region_code: str
+
+
+def read_reference(path: Path = DATA_FILE) -> list[ReferenceRow]:
+    """The bundled classification, as rows (comments at the top name its source and year)."""
+    with path.open(encoding="utf-8") as fh:
+        lines = [line for line in fh if not line.startswith("#")]
+    return [ReferenceRow(**row) for row in csv.DictReader(lines)]
+
+
+async def list_regions(db: AsyncSession) -> list[Region]:
+    return list(await db.scalars(select(Region).order_by(Region.name_fi)))
+
+
+@dataclass(frozen=True)
+class Place:
+    """A search hit: a municipality or a region, named in the reader's language."""
+
+    kind: str  # "municipality" or "region"
+    code: str
+    label: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind[0]}{self.code}"  # m091, r01: one value for forms and URLs
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, so "hameenlinna" finds Hämeenlinna and "abo" Åbo."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str
+    code: str
+    name_fi: str
+    name_sv: str
+    region_code: str
+    folded: tuple[str, ...]
+
+    def place(self, language: str, regions: dict[str, _Entry]) -> Place:
+        name = self.name_sv if language == "sv" else self.name_fi
+        if self.kind == "region":
+            return Place("region", self.code, name)
+        region = regions[self.region_code]
+        region_name = region.name_sv if language == "sv" else region.name_fi
+        return Place("municipality", self.code, f"{name} ({region_name})")
+
+
+class PlaceIndex:
+    """Every region and municipality of the bundled reference, searchable by fi/sv name.
+
+    The reference is small (a few hundred names) and read-only, so it is searched in memory:
+    the same accent-insensitive result on SQLite and PostgreSQL, and no query per keystroke.
+    The migration loads the same file into the database for foreign keys and joins.
+    """
+
+    def __init__(self, rows: list[ReferenceRow]) -> None:
+        entries = [
+            _Entry(
+                r.kind,
+                r.code,
+                r.name_fi,
+                r.name_sv,
+                r.region_code,
+                (fold(r.name_fi), fold(r.name_sv)),
+            )
+            for r in rows
+        ]
+        self.regions = {e.code: e for e in entries if e.kind == "region"}
+        self.municipalities = {e.code: e for e in entries if e.kind == "municipality"}
+        self._ordered = sorted(self.regions.values(), key=lambda e: e.folded[0]) + sorted(
+            self.municipalities.values(), key=lambda e: e.folded[0]
+        )
+
+    def search(self, text: str, limit: int = 10) -> list[Place]:
+        """Regions, then municipalities, whose Finnish or Swedish name starts with ``text``."""
+        folded = fold(text)
+        if not folded:
+            return []
+        language = i18n.current_language()
+        hits = [e for e in self._ordered if any(n.startswith(folded) for n in e.folded)]
+        return [e.place(language, self.regions) for e in hits[:limit]]
+
+    def resolve(self, key: str) -> Place | None:
+        """A place from its key (``m091``, ``r01``), a search label or an exact fi/sv name."""
+        key = key.strip()
+        language = i18n.current_language()
+        if len(key) >= 3 and key[0] in "mr" and key[1:].isdigit():
+            table = self.municipalities if key[0] == "m" else self.regions
+            entry = table.get(key[1:])
+            return entry.place(language, self.regions) if entry else None
+        name = fold(key.split(" (")[0])  # "Hyvinkää (Uusimaa)", as the autocomplete offers
+        for entry in [*self.municipalities.values(), *self.regions.values()]:
+            if name in entry.folded:
+                return entry.place(language, self.regions)
+        return None
+
+    def region_of(self, municipality_code: str) -> str:
+        return self.municipalities[municipality_code].region_code
+
+    def name(self, key: str) -> str:
+        """The display name of ``r01`` or ``m106`` in the reader's language ("" if unknown)."""
+        table = self.municipalities if key[:1] == "m" else self.regions
+        entry = table.get(key[1:])
+        if entry is None:
+            return ""
+        return entry.name_sv if i18n.current_language() == "sv" else entry.name_fi
+
+
+@functools.cache
+def places() -> PlaceIndex:
+    return PlaceIndex(read_reference())
+
+
+# --- firm areas ---------------------------------------------------------------------------
+
+
+async def list_areas(db: AsyncSession) -> list[FirmArea]:
+    return list(await db.scalars(select(FirmArea).order_by(FirmArea.name)))
+
+
+async def get_area(db: AsyncSession, area_id: uuid.UUID) -> FirmArea:
+    area = await db.scalar(select(FirmArea).where(FirmArea.id == area_id))
+    if area is None:
+        raise NotFound("area")
+    return area
+
+
+async def save_area(
+    db: AsyncSession,
+    actor: Membership,
+    name: str,
+    region_codes: list[str],
+    municipality_codes: list[str],
+    area_id: uuid.UUID | None = None,
+) -> FirmArea:
+    """Create or update a firm area from a name and its regions and municipalities."""
+    if not can_manage_areas(actor):
+        raise Forbidden("areas")
+    errors: dict[str, str] = {}
+    name = name.strip()
+    if not name:
+        errors["name"] = _("Give the area a name.")
+    elif len(name) > 120:
+        errors["name"] = _("The name is too long.")
+    regions = set(region_codes)
+    municipalities = set(municipality_codes)
+    known_regions = set(await db.scalars(select(Region.code).where(Region.code.in_(regions))))
+    known_municipalities = set(
+        await db.scalars(select(Municipality.code).where(Municipality.code.in_(municipalities)))
+    )
+    if regions - known_regions or municipalities - known_municipalities:
+        errors["parts"] = _("Choose regions and municipalities from the list.")
+    elif not regions and not municipalities:
+        errors["parts"] = _("Choose at least one region or municipality.")
+    area = await get_area(db, area_id) if area_id else None
+    duplicate = await db.scalar(
+        select(FirmArea.id).where(FirmArea.name == name, FirmArea.id != (area_id or uuid.uuid4()))
+    )
+    if duplicate:
+        errors["name"] = _("The firm already has an area with this name.")
+    if errors:
+        raise Invalid(errors)
+    if area is None:
+        area = FirmArea(name=name)
+        db.add(area)
+    area.name = name
+    area.parts = [FirmAreaPart(region_code=code) for code in sorted(regions)] + [
+        FirmAreaPart(municipality_code=code) for code in sorted(municipalities)
+    ]
+    await db.flush()
+    return area
+
+
+async def delete_area(db: AsyncSession, actor: Membership, area_id: uuid.UUID) -> None:
+    if not can_manage_areas(actor):
+        raise Forbidden("areas")
+    area = await get_area(db, area_id)
+    await db.delete(area)
+    await db.flush()
+
+
+async def areas_containing(db: AsyncSession, place: Place) -> list[uuid.UUID]:
+    """The firm areas a place lies in (a municipality also lies in any area with its region)."""
+    if place.kind == "municipality":
+        condition = or_(
+            FirmAreaPart.municipality_code == place.code,
+            FirmAreaPart.region_code == places().region_of(place.code),
+        )
+    else:
+        condition = FirmAreaPart.region_code == place.code
+    return list(await db.scalars(select(FirmAreaPart.area_id).where(condition).distinct()))

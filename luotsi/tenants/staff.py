@@ -1,0 +1,700 @@
+"""Staff profiles, the firm's specialties, and where each supervisor works.
+
+Every staff membership (owner, admin, supervisor) has one profile: the public face of the
+person in the firm's directory and the facts the office uses to match a client with a
+supervisor. Where someone works is a mix of municipalities, regions and the firm's own areas
+(plus "remote, anywhere in Finland"); a search for a place finds everyone whose service area
+contains it (see :func:`covering`).
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import phonenumbers
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
+
+from luotsi.platform import permissions
+from luotsi.platform.db import Base, CodeSet, TenantScoped, has_code, utcnow
+from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import User, check_email
+from luotsi.platform.paging import Page
+from luotsi.platform.tenancy import STAFF_ROLES, Membership
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
+from luotsi.tenants.regions import FirmArea, FirmAreaPart, Municipality, Place, Region
+
+BIO_LANGUAGES = ("fi", "sv", "en")
+MAX_BIO = 2000
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+PHOTO_SIZE = 600  # longest side of the stored photo, in pixels
+PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+class Specialty(TenantScoped, Base):
+    """One word of the firm's own vocabulary ("workplace mediation", "social work")."""
+
+    __tablename__ = "specialties"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffProfile(TenantScoped, Base):
+    __tablename__ = "staff_profiles"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "membership_id"],
+            ["memberships.tenant_id", "memberships.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("tenant_id", "membership_id"),
+    )
+
+    membership_id: Mapped[uuid.UUID]
+    display_name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(160), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
+    public_email: Mapped[str] = mapped_column(String(254), default="")
+    bio_fi: Mapped[str] = mapped_column(Text, default="")
+    bio_sv: Mapped[str] = mapped_column(Text, default="")
+    bio_en: Mapped[str] = mapped_column(Text, default="")
+    languages: Mapped[frozenset[str]] = mapped_column(CodeSet, default=frozenset)
+    kinds: Mapped[frozenset[str]] = mapped_column(CodeSet, default=frozenset)
+    remote_anywhere: Mapped[bool] = mapped_column(default=False)
+    visible: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    photo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    photo_updated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    membership: Mapped[Membership] = relationship(lazy="joined", viewonly=True)
+    specialty_links: Mapped[list[StaffSpecialty]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+    qualifications: Mapped[list[Qualification]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="Qualification.position"
+    )
+    areas: Mapped[list[ServiceArea]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+    @property
+    def specialties(self) -> list[Specialty]:
+        return sorted((link.specialty for link in self.specialty_links), key=lambda s: s.name)
+
+    @property
+    def has_photo(self) -> bool:
+        return self.photo_updated_at is not None
+
+    @property
+    def phone_display(self) -> str:
+        return format_phone(self.phone)
+
+    @property
+    def kind_list(self) -> list[SupervisionKind]:
+        return [k for k in SupervisionKind if k.value in self.kinds]
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in SPOKEN_LANGUAGES if code in self.languages]
+
+    def bio(self, language: str) -> str:
+        """The bio in ``language``, else the first one written."""
+        texts = {"fi": self.bio_fi, "sv": self.bio_sv, "en": self.bio_en}
+        return texts.get(language) or next((t for t in texts.values() if t), "")
+
+
+class StaffSpecialty(TenantScoped, Base):
+    __tablename__ = "staff_specialties"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "profile_id"],
+            ["staff_profiles.tenant_id", "staff_profiles.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "specialty_id"],
+            ["specialties.tenant_id", "specialties.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("tenant_id", "profile_id", "specialty_id"),
+    )
+
+    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    specialty_id: Mapped[uuid.UUID] = mapped_column(index=True)
+
+    specialty: Mapped[Specialty] = relationship(lazy="joined", viewonly=True)
+
+
+class Qualification(TenantScoped, Base):
+    """A qualification as the person states it ("Certified supervisor (STOry)", 2015)."""
+
+    __tablename__ = "qualifications"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "profile_id"],
+            ["staff_profiles.tenant_id", "staff_profiles.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(160))
+    year: Mapped[int | None]
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class ServiceArea(TenantScoped, Base):
+    """One place a supervisor works in: a region, a municipality or one of the firm's areas."""
+
+    __tablename__ = "service_areas"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "profile_id"],
+            ["staff_profiles.tenant_id", "staff_profiles.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "firm_area_id"],
+            ["firm_areas.tenant_id", "firm_areas.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(
+            "CASE WHEN region_code IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN municipality_code IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN firm_area_id IS NULL THEN 0 ELSE 1 END = 1",
+            name="one_place",
+        ),
+    )
+
+    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
+    firm_area_id: Mapped[uuid.UUID | None]
+
+    @property
+    def key(self) -> str:
+        if self.region_code:
+            return f"r{self.region_code}"
+        if self.municipality_code:
+            return f"m{self.municipality_code}"
+        return f"a{self.firm_area_id}"
+
+
+# --- phone numbers --------------------------------------------------------------------------
+
+
+def normalise_phone(text: str, field_name: str = "phone") -> str:
+    """A Finnish or international number as E.164 (``+358405551234``); empty stays empty."""
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        number = phonenumbers.parse(text, "FI")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise Invalid.field(field_name, _("Enter a valid phone number, e.g. 040 555 1234."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    """Finnish numbers as Finns write them (040 555 1234); others internationally."""
+    if not e164:
+        return ""
+    number = phonenumbers.parse(e164, None)
+    if number.country_code == 358:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# --- who works where ------------------------------------------------------------------------
+
+
+def covering(place: Place) -> ColumnElement[bool]:
+    """Profiles whose service area meets ``place``.
+
+    A municipality is found inside its region and inside every firm area that lists it or its
+    region. A region search also finds those who work somewhere in it (one of its
+    municipalities, or an area listing one), since they can serve clients there.
+    """
+    if place.kind == "municipality":
+        region = select(Municipality.region_code).where(Municipality.code == place.code)
+        part = or_(
+            FirmAreaPart.municipality_code == place.code,
+            FirmAreaPart.region_code.in_(region.scalar_subquery()),
+        )
+        direct = or_(
+            ServiceArea.municipality_code == place.code,
+            ServiceArea.region_code.in_(region.scalar_subquery()),
+        )
+    else:
+        municipalities = select(Municipality.code).where(Municipality.region_code == place.code)
+        part = or_(
+            FirmAreaPart.region_code == place.code,
+            FirmAreaPart.municipality_code.in_(municipalities),
+        )
+        direct = or_(
+            ServiceArea.region_code == place.code,
+            ServiceArea.municipality_code.in_(municipalities),
+        )
+    areas = select(FirmAreaPart.area_id).where(part)
+    matching = select(ServiceArea.profile_id).where(
+        or_(direct, ServiceArea.firm_area_id.in_(areas))
+    )
+    return StaffProfile.id.in_(matching)
+
+
+@dataclass
+class StaffFilter:
+    """What the staff list and the public directory can be narrowed by; empty means all."""
+
+    text: str = ""
+    place: Place | None = None
+    specialty_id: uuid.UUID | None = None
+    kind: str = ""
+    language: str = ""
+    status: str = ""  # "active", "inactive" or "" (workspace only)
+    public: bool = False  # only visible, active people (the public directory)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.public:
+            conditions += [StaffProfile.visible.is_(True), StaffProfile.active.is_(True)]
+        elif self.status in ("active", "inactive"):
+            conditions.append(StaffProfile.active.is_(self.status == "active"))
+        if self.text.strip():
+            words = self.text.strip().lower().split()
+            for word in words[:5]:
+                like = f"%{word.replace('!', '!!').replace('%', '!%').replace('_', '!_')}%"
+                conditions.append(
+                    or_(
+                        func.lower(StaffProfile.display_name).like(like, escape="!"),
+                        func.lower(StaffProfile.title).like(like, escape="!"),
+                    )
+                )
+        if self.place is not None:
+            local = covering(self.place)
+            conditions.append(or_(local, StaffProfile.remote_anywhere.is_(True)))
+        if self.specialty_id is not None:
+            conditions.append(
+                StaffProfile.id.in_(
+                    select(StaffSpecialty.profile_id).where(
+                        StaffSpecialty.specialty_id == self.specialty_id
+                    )
+                )
+            )
+        if self.kind in {k.value for k in SupervisionKind}:
+            conditions.append(has_code(StaffProfile.kinds, self.kind))
+        if self.language in SPOKEN_LANGUAGES:
+            conditions.append(has_code(StaffProfile.languages, self.language))
+        return conditions
+
+
+async def search_staff(
+    db: AsyncSession, filters: StaffFilter, page: int = 1, per_page: int = 20
+) -> Page[StaffProfile]:
+    """Profiles matching ``filters``, people working locally before remote-only ones."""
+    conditions = filters.conditions()
+    order = [StaffProfile.display_name, StaffProfile.id]
+    if filters.place is not None:
+        order.insert(0, case((covering(filters.place), 0), else_=1))
+    total = await db.scalar(select(func.count()).select_from(StaffProfile).where(*conditions))
+    page = max(1, min(page, Page.last_page(total or 0, per_page)))
+    rows = await db.scalars(
+        select(StaffProfile)
+        .where(*conditions)
+        .order_by(*order)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return Page(list(rows.unique()), page, per_page, total or 0)
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+async def ensure_profiles(db: AsyncSession) -> None:
+    """Give every staff member without a profile one, named as their account."""
+    missing = await db.execute(
+        select(Membership.id, User.name)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.role.in_(STAFF_ROLES),
+            Membership.id.not_in(select(StaffProfile.membership_id)),
+        )
+    )
+    for membership_id, name in missing.tuples():
+        db.add(StaffProfile(membership_id=membership_id, display_name=name))
+    await db.flush()
+
+
+async def get_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffProfile:
+    profile = await db.scalar(select(StaffProfile).where(StaffProfile.id == profile_id))
+    if profile is None:
+        raise NotFound("profile")
+    return profile
+
+
+async def get_public_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffProfile:
+    """A profile the public may see: visible and active, else not found."""
+    profile = await db.scalar(
+        select(StaffProfile).where(
+            StaffProfile.id == profile_id, *StaffFilter(public=True).conditions()
+        )
+    )
+    if profile is None:
+        raise NotFound("profile")
+    return profile
+
+
+async def profile_of_membership(db: AsyncSession, membership_id: uuid.UUID) -> StaffProfile:
+    profile = await db.scalar(
+        select(StaffProfile).where(StaffProfile.membership_id == membership_id)
+    )
+    if profile is None:
+        membership = await db.scalar(select(Membership).where(Membership.id == membership_id))
+        if membership is None or not membership.is_staff:
+            raise NotFound("profile")
+        await ensure_profiles(db)
+        return await profile_of_membership(db, membership_id)
+    return profile
+
+
+@dataclass
+class ProfileInput:
+    """A profile as submitted; :func:`save_profile` validates every part."""
+
+    display_name: str = ""
+    title: str = ""
+    phone: str = ""
+    public_email: str = ""
+    bio_fi: str = ""
+    bio_sv: str = ""
+    bio_en: str = ""
+    languages: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    qualifications: list[tuple[str, str]] = field(default_factory=list)  # (name, year)
+    place_keys: list[str] = field(default_factory=list)  # r01, m106, a<uuid>
+    remote_anywhere: bool = False
+    specialty_ids: list[str] = field(default_factory=list)
+    visible: bool = False
+    active: bool = True
+
+
+def _check_text(errors: dict[str, str], name: str, value: str, limit: int) -> str:
+    value = value.strip()
+    if len(value) > limit:
+        errors[name] = _("Shorten this to %(n)d characters.") % {"n": limit}
+    return value
+
+
+async def save_profile(
+    db: AsyncSession, actor: Membership, profile: StaffProfile, data: ProfileInput
+) -> StaffProfile:
+    if not permissions.can_edit_staff_profile(actor, profile.membership):
+        raise Forbidden("profile")
+    errors: dict[str, str] = {}
+    display_name = _check_text(errors, "display_name", data.display_name, 120)
+    if not display_name:
+        errors["display_name"] = _("Enter the name shown to clients.")
+    title = _check_text(errors, "title", data.title, 160)
+    bios = {
+        lang: _check_text(errors, f"bio_{lang}", getattr(data, f"bio_{lang}"), MAX_BIO)
+        for lang in BIO_LANGUAGES
+    }
+    phone = email = ""
+    try:
+        phone = normalise_phone(data.phone)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if data.public_email.strip():
+        try:
+            email = check_email(data.public_email, "public_email")
+        except Invalid as exc:
+            errors.update(exc.errors)
+    languages = set(data.languages)
+    kinds = set(data.kinds)
+    if not languages <= set(SPOKEN_LANGUAGES):
+        errors["languages"] = _("Choose languages from the list.")
+    if not kinds <= {k.value for k in SupervisionKind}:
+        errors["kinds"] = _("Choose forms of supervision from the list.")
+    qualifications = _check_qualifications(errors, data.qualifications)
+    areas = await _check_places(db, errors, data.place_keys)
+    specialty_ids = await _check_specialties(db, errors, data.specialty_ids)
+    if errors:
+        raise Invalid(errors)
+
+    profile.display_name = display_name
+    profile.title = title
+    profile.phone = phone
+    profile.public_email = email
+    profile.bio_fi, profile.bio_sv, profile.bio_en = bios["fi"], bios["sv"], bios["en"]
+    profile.languages = frozenset(languages)
+    profile.kinds = frozenset(kinds)
+    profile.remote_anywhere = data.remote_anywhere
+    profile.visible = data.visible
+    profile.active = data.active
+    profile.qualifications = qualifications
+    profile.areas = areas
+    profile.specialty_links = [StaffSpecialty(specialty_id=s) for s in specialty_ids]
+    await db.flush()
+    return profile
+
+
+def _check_qualifications(
+    errors: dict[str, str], rows: list[tuple[str, str]]
+) -> list[Qualification]:
+    this_year = utcnow().year
+    result = []
+    for name, year_text in rows:
+        name, year_text = name.strip(), year_text.strip()
+        if not name and not year_text:
+            continue
+        if not name or len(name) > 160:
+            errors["qualifications"] = _(
+                "Each qualification needs a name (at most 160 characters)."
+            )
+            continue
+        year = None
+        if year_text:
+            if not year_text.isdigit() or not 1950 <= int(year_text) <= this_year:
+                errors["qualifications"] = _("A year is written like 2015.")
+                continue
+            year = int(year_text)
+        result.append(Qualification(name=name, year=year, position=len(result)))
+    if len(result) > 20:
+        errors["qualifications"] = _("List at most 20 qualifications.")
+    return result
+
+
+async def _check_places(
+    db: AsyncSession, errors: dict[str, str], keys: list[str]
+) -> list[ServiceArea]:
+    regions = {k[1:] for k in keys if k[:1] == "r"}
+    municipalities = {k[1:] for k in keys if k[:1] == "m"}
+    area_ids: set[uuid.UUID] = set()
+    bad = [k for k in keys if k[:1] not in ("r", "m", "a")]
+    for key in keys:
+        if key[:1] == "a":
+            try:
+                area_ids.add(uuid.UUID(key[1:]))
+            except ValueError:
+                bad.append(key)
+    known_regions = set(await db.scalars(select(Region.code).where(Region.code.in_(regions))))
+    known_municipalities = set(
+        await db.scalars(select(Municipality.code).where(Municipality.code.in_(municipalities)))
+    )
+    known_areas = set(await db.scalars(select(FirmArea.id).where(FirmArea.id.in_(area_ids))))
+    if (
+        bad
+        or regions - known_regions
+        or municipalities - known_municipalities
+        or area_ids - known_areas
+    ):
+        errors["places"] = _("Choose places from the list.")
+        return []
+    return (
+        [ServiceArea(region_code=c) for c in sorted(regions)]
+        + [ServiceArea(municipality_code=c) for c in sorted(municipalities)]
+        + [ServiceArea(firm_area_id=a) for a in sorted(area_ids)]
+    )
+
+
+async def _check_specialties(
+    db: AsyncSession, errors: dict[str, str], values: list[str]
+) -> list[uuid.UUID]:
+    try:
+        ids = {uuid.UUID(v) for v in values}
+    except ValueError:
+        errors["specialties"] = _("Choose specialties from the list.")
+        return []
+    known = set(await db.scalars(select(Specialty.id).where(Specialty.id.in_(ids))))
+    if ids - known:
+        errors["specialties"] = _("Choose specialties from the list.")
+    return sorted(ids & known)
+
+
+# --- photos ---------------------------------------------------------------------------------
+
+
+def reencode_photo(data: bytes) -> bytes:
+    """A checked, re-encoded JPEG of an uploaded portrait, without its metadata.
+
+    Only JPEG, PNG and WebP are accepted; the image is decoded in full (so a corrupt file is
+    refused here, not when someone views it), turned upright, shrunk and saved anew: nothing
+    of the uploaded bytes (EXIF location, embedded scripts) reaches a visitor.
+    """
+    if not data:
+        raise Invalid.field("photo", _("Choose a photo to upload."))
+    if len(data) > MAX_PHOTO_BYTES:
+        raise Invalid.field("photo", _("The photo is too large; the limit is 5 MB."))
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.format not in PHOTO_FORMATS:
+                raise Invalid.field("photo", _("Upload a JPEG, PNG or WebP image."))
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = image.convert("RGB")
+            image.thumbnail((PHOTO_SIZE, PHOTO_SIZE))
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=85, optimize=True)
+    except Invalid:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise Invalid.field("photo", _("Upload a JPEG, PNG or WebP image.")) from None
+    except (OSError, SyntaxError, ValueError):
+        raise Invalid.field("photo", _("The image file is damaged; try another file.")) from None
+    return out.getvalue()
+
+
+async def set_photo(
+    db: AsyncSession, actor: Membership, profile: StaffProfile, data: bytes
+) -> None:
+    if not permissions.can_edit_staff_profile(actor, profile.membership):
+        raise Forbidden("profile")
+    profile.photo = reencode_photo(data)
+    profile.photo_updated_at = utcnow()
+    await db.flush()
+
+
+async def remove_photo(db: AsyncSession, actor: Membership, profile: StaffProfile) -> None:
+    if not permissions.can_edit_staff_profile(actor, profile.membership):
+        raise Forbidden("profile")
+    profile.photo = None
+    profile.photo_updated_at = None
+    await db.flush()
+
+
+async def photo_bytes(db: AsyncSession, profile: StaffProfile) -> bytes:
+    await db.refresh(profile, ["photo"])
+    if profile.photo is None:
+        raise NotFound("photo")
+    return profile.photo
+
+
+# --- specialties ----------------------------------------------------------------------------
+
+
+async def list_specialties(db: AsyncSession) -> list[tuple[Specialty, int]]:
+    """The firm's specialties with how many people have each."""
+    count = (
+        select(func.count())
+        .select_from(StaffSpecialty)
+        .where(StaffSpecialty.specialty_id == Specialty.id)
+        .correlate(Specialty)
+        .scalar_subquery()
+    )
+    rows = await db.execute(select(Specialty, count).order_by(func.lower(Specialty.name)))
+    return [(s, n) for s, n in rows.tuples()]
+
+
+async def get_specialty(db: AsyncSession, specialty_id: uuid.UUID) -> Specialty:
+    specialty = await db.scalar(select(Specialty).where(Specialty.id == specialty_id))
+    if specialty is None:
+        raise NotFound("specialty")
+    return specialty
+
+
+async def _check_specialty_name(
+    db: AsyncSession, name: str, except_id: uuid.UUID | None = None
+) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise Invalid.field("name", _("Enter a name for the specialty."))
+    if len(name) > 80:
+        raise Invalid.field("name", _("Shorten this to %(n)d characters.") % {"n": 80})
+    clash = await db.scalar(
+        select(Specialty.id).where(
+            func.lower(Specialty.name) == name.lower(),
+            Specialty.id != (except_id or uuid.uuid4()),
+        )
+    )
+    if clash:
+        raise Invalid.field("name", _("The firm already has this specialty."))
+    return name
+
+
+async def create_specialty(db: AsyncSession, actor: Membership, name: str) -> Specialty:
+    if not permissions.can_manage_specialties(actor):
+        raise Forbidden("specialties")
+    specialty = Specialty(name=await _check_specialty_name(db, name))
+    db.add(specialty)
+    await db.flush()
+    return specialty
+
+
+async def rename_specialty(
+    db: AsyncSession, actor: Membership, specialty_id: uuid.UUID, name: str
+) -> Specialty:
+    if not permissions.can_manage_specialties(actor):
+        raise Forbidden("specialties")
+    specialty = await get_specialty(db, specialty_id)
+    specialty.name = await _check_specialty_name(db, name, specialty.id)
+    await db.flush()
+    return specialty
+
+
+async def merge_specialty(
+    db: AsyncSession, actor: Membership, source_id: uuid.UUID, target_id: uuid.UUID
+) -> Specialty:
+    """Fold ``source`` into ``target``: everyone with either keeps ``target``; source goes."""
+    if not permissions.can_manage_specialties(actor):
+        raise Forbidden("specialties")
+    source = await get_specialty(db, source_id)
+    try:
+        target = await get_specialty(db, target_id)
+    except NotFound:
+        raise Invalid.field("target", _("Choose the specialty to merge into.")) from None
+    if source.id == target.id:
+        raise Invalid.field("target", _("Choose a different specialty to merge into."))
+    links = list(
+        await db.scalars(select(StaffSpecialty).where(StaffSpecialty.specialty_id == source.id))
+    )
+    having_target = set(
+        await db.scalars(
+            select(StaffSpecialty.profile_id).where(StaffSpecialty.specialty_id == target.id)
+        )
+    )
+    for link in links:
+        if link.profile_id in having_target:
+            await db.delete(link)
+        else:
+            link.specialty_id = target.id
+    await db.flush()
+    await db.delete(source)
+    await db.flush()
+    return target
+
+
+async def delete_specialty(db: AsyncSession, actor: Membership, specialty_id: uuid.UUID) -> None:
+    if not permissions.can_manage_specialties(actor):
+        raise Forbidden("specialties")
+    specialty = await get_specialty(db, specialty_id)
+    for link in await db.scalars(
+        select(StaffSpecialty).where(StaffSpecialty.specialty_id == specialty.id)
+    ):
+        await db.delete(link)
+    await db.delete(specialty)
+    await db.flush()

@@ -1,0 +1,101 @@
+"""The firm's own areas, built from regions and municipalities."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.params import FromPath
+from sqlalchemy import select
+
+from luotsi.platform import permissions
+from luotsi.platform.errors import Invalid
+from luotsi.tenants import regions
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import requires
+
+
+async def _form_context(db: Any, **extra: Any) -> dict[str, Any]:
+    all_regions = await regions.list_regions(db)
+    municipalities = list(
+        await db.scalars(select(regions.Municipality).order_by(regions.Municipality.name_fi))
+    )
+    by_region: dict[str, list[regions.Municipality]] = {r.code: [] for r in all_regions}
+    for municipality in municipalities:
+        by_region[municipality.region_code].append(municipality)
+    return {"regions": all_regions, "municipalities_by_region": by_region, **extra}
+
+
+class AreasController(Controller):
+    path = "/areas"
+    guards = [requires(permissions.can_manage_areas)]
+
+    @get("/", name="areas")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        areas = await regions.list_areas(db)
+        names = await _names(db)
+        return render(request, "workspace/areas.html", {"ws": ws, "areas": areas, "names": names})
+
+    @get("/new", name="new_area")
+    async def new(self, request: Req, db: DB, ws: WS) -> Any:
+        context = await _form_context(db, ws=ws, area=None, chosen=set())
+        return render(request, "workspace/area_form.html", context)
+
+    @post("/new")
+    async def create(self, request: Req, db: DB, ws: WS) -> Any:
+        return await self._save(request, db, ws, None)
+
+    @get("/{area_id:uuid}", name="edit_area")
+    async def edit(self, request: Req, db: DB, ws: WS, area_id: FromPath[uuid.UUID]) -> Any:
+        area = await regions.get_area(db, area_id)
+        chosen = {f"r{p.region_code}" for p in area.parts if p.region_code} | {
+            f"m{p.municipality_code}" for p in area.parts if p.municipality_code
+        }
+        context = await _form_context(db, ws=ws, area=area, name=area.name, chosen=chosen)
+        return render(request, "workspace/area_form.html", context)
+
+    @post("/{area_id:uuid}")
+    async def update(self, request: Req, db: DB, ws: WS, area_id: FromPath[uuid.UUID]) -> Any:
+        return await self._save(request, db, ws, area_id)
+
+    @get("/{area_id:uuid}/delete", name="confirm_delete_area")
+    async def confirm_delete(
+        self, request: Req, db: DB, ws: WS, area_id: FromPath[uuid.UUID]
+    ) -> Any:
+        area = await regions.get_area(db, area_id)
+        return render(request, "workspace/area_delete.html", {"ws": ws, "area": area})
+
+    @post("/{area_id:uuid}/delete", name="delete_area")
+    async def delete(self, request: Req, db: DB, ws: WS, area_id: FromPath[uuid.UUID]) -> Any:
+        await regions.delete_area(db, ws.membership, area_id)
+        return redirect(request, ws.url("areas/"), flash="area_deleted")
+
+    async def _save(self, request: Req, db: DB, ws: WS, area_id: uuid.UUID | None) -> Any:
+        form = await request.form()
+        name = str(form.get("name", ""))[:200]
+        region_codes = [str(v) for v in form.getall("region")] if "region" in form else []
+        municipality_codes = (
+            [str(v) for v in form.getall("municipality")] if "municipality" in form else []
+        )
+        try:
+            await regions.save_area(
+                db, ws.membership, name, region_codes, municipality_codes, area_id
+            )
+        except Invalid as exc:
+            area = await regions.get_area(db, area_id) if area_id else None
+            chosen = {f"r{c}" for c in region_codes} | {f"m{c}" for c in municipality_codes}
+            context = await _form_context(
+                db, ws=ws, area=area, name=name, chosen=chosen, errors=exc.errors
+            )
+            return render(request, "workspace/area_form.html", context, status_code=422)
+        return redirect(request, ws.url("areas/"), flash="area_saved")
+
+
+async def _names(db: Any) -> dict[str, str]:
+    """Display names of every region (rNN) and municipality (mNNN) in the reader's language."""
+    names = {f"r{r.code}": r.name() for r in await regions.list_regions(db)}
+    for municipality in await db.scalars(select(regions.Municipality)):
+        names[f"m{municipality.code}"] = municipality.name()
+    return names
