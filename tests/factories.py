@@ -16,7 +16,10 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcn
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+from luotsi.tenants.inquiries import Inquiry
+from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.regions import FirmArea, FirmAreaPart
+from luotsi.tenants.staff import ServiceArea, Specialty, StaffProfile, StaffSpecialty
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
@@ -39,6 +42,9 @@ class Firm:
     supervisor: Membership
     invitation: Invitation
     area: FirmArea
+    specialty: Specialty
+    profile: StaffProfile  # the supervisor's, visible in the directory
+    inquiry: Inquiry
 
     @property
     def slug(self) -> str:
@@ -114,6 +120,61 @@ async def add_area(
     return area
 
 
+async def add_specialty(engine: AsyncEngine, tenant: Tenant, name: str) -> Specialty:
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        specialty = Specialty(name=name)
+        db.add(specialty)
+    return specialty
+
+
+async def add_profile(
+    engine: AsyncEngine,
+    tenant: Tenant,
+    membership: Membership,
+    display_name: str,
+    *,
+    places: tuple[str, ...] | list[str] = (),  # r01, m106, a<uuid>
+    specialties: tuple[Specialty, ...] | list[Specialty] = (),
+    **fields: object,
+) -> StaffProfile:
+    """A staff profile; visible and active unless ``fields`` say otherwise."""
+    fields.setdefault("visible", True)
+    fields.setdefault("active", True)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        profile = StaffProfile(membership_id=membership.id, display_name=display_name, **fields)
+        profile.areas = [
+            ServiceArea(region_code=key[1:])
+            if key[0] == "r"
+            else ServiceArea(municipality_code=key[1:])
+            if key[0] == "m"
+            else ServiceArea(firm_area_id=uuid.UUID(key[1:]))
+            for key in places
+        ]
+        profile.specialty_links = [StaffSpecialty(specialty_id=s.id) for s in specialties]
+        db.add(profile)
+    return profile
+
+
+async def add_inquiry(engine: AsyncEngine, tenant: Tenant, **fields: object) -> Inquiry:
+    values: dict[str, object] = {
+        "organisation": "Esimerkkikunta",
+        "name": "Heikki Henkilöstö",
+        "email": "heikki@esimerkki.example",
+        "message": "Tarvitsemme ryhmätyönohjausta keväästä alkaen.",
+        "consent_at": utcnow(),
+        "kind": SupervisionKind.GROUP,
+        "municipality_code": "106",
+    }
+    values.update(fields)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        inquiry = Inquiry(**values)
+        db.add(inquiry)
+    return inquiry
+
+
 async def make_two_firms(backend: Backend) -> Firms:
     engine = backend.owner
     firms = []
@@ -134,6 +195,20 @@ async def make_two_firms(backend: Backend) -> Firms:
         area = await add_area(
             engine, tenant, "Etelä-Suomi", regions=["01", "02", "05"] if slug == "alfa" else ["01"]
         )
+        specialty = await add_specialty(engine, tenant, "Työyhteisösovittelu")
+        profile = await add_profile(
+            engine,
+            tenant,
+            people[Role.SUPERVISOR],
+            "Maija Supervisor",
+            title="Sosiaalityöntekijä, työnohjaaja",
+            phone="+358405551234",
+            places=["m106", f"a{area.id}"],
+            specialties=[specialty],
+            kinds=frozenset({"individual", "group"}),
+            languages=frozenset({"fi", "sv"}),
+        )
+        inquiry = await add_inquiry(engine, tenant, requested_profile_id=profile.id)
         firms.append(
             Firm(
                 tenant,
@@ -142,6 +217,9 @@ async def make_two_firms(backend: Backend) -> Firms:
                 people[Role.SUPERVISOR],
                 invitation,
                 area,
+                specialty,
+                profile,
+                inquiry,
             )
         )
     both = await make_user(engine, "both@shared.example", "Kaisa Kahdessa")

@@ -34,10 +34,14 @@ from luotsi.web import pages
 from luotsi.web.areas import AreasController
 from luotsi.web.auth import AuthController
 from luotsi.web.dashboard import dashboard
+from luotsi.web.directory import DirectoryController, FirmProfileController
 from luotsi.web.errors import EXCEPTION_HANDLERS
+from luotsi.web.inquiries import InquiriesController, InquiryFormController
 from luotsi.web.members import JoinController, MembersController
 from luotsi.web.middleware import visitor_middleware
+from luotsi.web.public import public_router
 from luotsi.web.signup import SignupController
+from luotsi.web.staff import SpecialtiesController, StaffController
 from luotsi.web.templating import template_config
 from luotsi.web.workspace import workspace_router
 
@@ -115,7 +119,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AuthController,
         SignupController,
         JoinController,
-        workspace_router([dashboard, MembersController, AreasController]),
+        workspace_router(
+            [
+                dashboard,
+                MembersController,
+                AreasController,
+                StaffController,
+                SpecialtiesController,
+                FirmProfileController,
+                InquiriesController,
+            ]
+        ),
+        public_router([DirectoryController, InquiryFormController]),
         create_static_files_router(path="/static", directories=[STATIC], name="static"),
     ]
     if settings.debug:

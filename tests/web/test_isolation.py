@@ -35,6 +35,9 @@ def sample_ids(firm: Firm) -> dict[str, uuid.UUID]:
         "membership_id": firm.supervisor.id,
         "invitation_id": firm.invitation.id,
         "area_id": firm.area.id,
+        "specialty_id": firm.specialty.id,
+        "profile_id": firm.profile.id,
+        "inquiry_id": firm.inquiry.id,
     }
 
 
