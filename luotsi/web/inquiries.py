@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller
+
+from luotsi.tenants.staff import StaffProfile
+from luotsi.web.deps import Req
+from luotsi.web.public import PublicFirm
+
+
+def inquiry_form_context(
+    request: Req,
+    firm: PublicFirm,
+    profile: StaffProfile | None = None,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What ``public/_inquiry_form.html`` needs, for a page that includes the form.
+
+    ``profile`` is the supervisor whose page the form is on (None on the firm page).
+    """
+    return {
+        "inquiry": {
+            "firm": firm,
+            "profile": profile,
+            "values": values or {},
+            "errors": errors or {},
+        }
+    }
 
 
 class InquiryFormController(Controller):
