@@ -33,6 +33,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql import Select, visitors
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
@@ -168,19 +169,26 @@ def _refuse_tables_without_entities(state: ORMExecuteState) -> None:
 
     The criterion is attached to ORM entities; a table named only in a WHERE clause (as in
     ``select(func.count()).where(Model.x == y)``) has none and would go unfiltered. Such a query
-    must name its entity: ``select(func.count()).select_from(Model)``.
+    must name its entity: ``select(func.count()).select_from(Model)``. Entities of subqueries
+    (``Model.id.in_(select(Other.model_id))``) get the criterion too, so they count as covered.
     """
     statement = state.statement
     covered = {m.local_table.description for m in state.all_mappers}
-    # Entities named by select_from() and join() get the criterion too. SQLAlchemy keeps
-    # them in these attributes; tests cover every shape, so an upgrade that moves them fails.
-    explicit = list(getattr(statement, "_from_obj", ())) + [
-        join[0] for join in getattr(statement, "_setup_joins", ())
-    ]
-    for obj in explicit:
-        mapper = getattr(obj, "_annotations", {}).get("parentmapper")
-        if mapper is not None:
-            covered.add(mapper.local_table.description)
+    for element in visitors.iterate(cast(ClauseElement, statement)):
+        if not isinstance(element, Select):
+            continue
+        # Column entities, select_from() and join() targets of every SELECT in the tree get
+        # the criterion. SQLAlchemy keeps them in these attributes; tests cover every shape,
+        # so an upgrade that moves them fails loudly.
+        explicit = (
+            list(element._raw_columns)
+            + list(element._from_obj)
+            + [join[0] for join in element._setup_joins]
+        )
+        for obj in explicit:
+            mapper = getattr(obj, "_annotations", {}).get("parentmapper")
+            if mapper is not None:
+                covered.add(mapper.local_table.description)
     for table in find_tables(
         cast(ClauseElement, statement), include_joins=True, include_aliases=True
     ):

@@ -190,3 +190,31 @@ async def test_count_without_entity_fails_closed_and_with_entity_is_scoped(
         await engine.dispose()
     assert admins == 1  # firm A's admin only; firm B's admin and "both" are not counted
     assert joined == 4
+
+
+async def test_subquery_entities_are_scoped_and_entityless_subqueries_refused(
+    clean_db: Backend, firms: Firms
+) -> None:
+    from sqlalchemy import func
+
+    from luotsi.tenants.staff import ServiceArea, StaffProfile
+
+    engine = make_engine(clean_db.settings.runtime_database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            db.info[TENANT_KEY] = firms.a.tenant.id
+            # Both firms' supervisors work in Hyvinkää; the subquery is scoped to firm A.
+            in_hyvinkaa = select(ServiceArea.profile_id).where(
+                ServiceArea.municipality_code == "106"
+            )
+            found = list(
+                await db.scalars(select(StaffProfile.id).where(StaffProfile.id.in_(in_hyvinkaa)))
+            )
+            with pytest.raises(TenantNotSet):
+                entityless = select(func.max(ServiceArea.profile_id)).where(
+                    ServiceArea.municipality_code == "106"
+                )
+                await db.scalars(select(StaffProfile.id).where(StaffProfile.id.in_(entityless)))
+    finally:
+        await engine.dispose()
+    assert found == [firms.a.profile.id]

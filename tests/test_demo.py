@@ -1,0 +1,31 @@
+"""``luotsi demo``: a firm worth looking at, created once."""
+
+from __future__ import annotations
+
+from luotsi.demo import DEMO_SLUG, SUPERVISORS, load_demo
+from luotsi.platform.db import make_sessionmaker, scope_to_tenant, unscoped_session
+from luotsi.platform.tenancy import get_tenant_by_slug
+from luotsi.tenants.regions import places
+from luotsi.tenants.staff import StaffFilter, search_staff
+from tests.conftest import Backend
+
+
+async def test_demo_has_about_ten_supervisors_across_regions(clean_db: Backend) -> None:
+    assert await load_demo(clean_db.settings) is True
+    assert await load_demo(clean_db.settings) is False  # idempotent
+    async with unscoped_session(make_sessionmaker(clean_db.owner)) as db:
+        tenant = await get_tenant_by_slug(db, DEMO_SLUG)
+        await scope_to_tenant(db, tenant.id)
+        public = await search_staff(db, StaffFilter(public=True), per_page=50)
+        everyone = await search_staff(db, StaffFilter(), per_page=50)
+        in_hameenlinna = await search_staff(
+            db, StaffFilter(public=True, place=places().resolve("Hämeenlinna")), per_page=50
+        )
+    assert len(SUPERVISORS) >= 10
+    # The inactive supervisor and the owner and admin (hidden) stay out of the directory.
+    assert public.total == len(SUPERVISORS) - 1
+    assert everyone.total == len(SUPERVISORS) + 2
+    assert {p.display_name for p in in_hameenlinna.items} >= {"Aino Ohjaaja", "Ville Ohjaaja"}
+    assert "Juha Järvinen" not in {p.display_name for p in in_hameenlinna.items}  # Lapland
+    assert all(p.phone.startswith("+35840555") for p in public.items)
+    assert len({s.name for p in public.items for s in p.specialties}) >= 8
