@@ -6,10 +6,12 @@ every test that touches one can check the other stays invisible.
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
@@ -157,6 +159,13 @@ async def add_profile(
     return profile
 
 
+def portrait() -> bytes:
+    """A small JPEG, as :func:`luotsi.tenants.staff.reencode_photo` stores them."""
+    out = io.BytesIO()
+    Image.new("RGB", (60, 80), (120, 160, 200)).save(out, format="JPEG")
+    return out.getvalue()
+
+
 async def add_inquiry(engine: AsyncEngine, tenant: Tenant, **fields: object) -> Inquiry:
     values: dict[str, object] = {
         "organisation": "Esimerkkikunta",
@@ -207,6 +216,8 @@ async def make_two_firms(backend: Backend) -> Firms:
             specialties=[specialty],
             kinds=frozenset({"individual", "group"}),
             languages=frozenset({"fi", "sv"}),
+            photo=portrait(),
+            photo_updated_at=utcnow(),
         )
         inquiry = await add_inquiry(engine, tenant, requested_profile_id=profile.id)
         firms.append(

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, Uuid, event, text
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, Uuid, event, literal, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -330,4 +330,5 @@ def has_code(column: Any, code: str) -> Any:
     """SQL condition: the :class:`CodeSet` column contains ``code``."""
     if not code.isidentifier():
         raise ValueError(f"codes are identifiers: {code!r}")
-    return column.like(f"%,{code.replace('_', '!_')},%", escape="!")
+    pattern = literal(f"%,{code.replace('_', '!_')},%", String())  # a pattern, not a CodeSet
+    return column.like(pattern, escape="!")

@@ -13,6 +13,7 @@ import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import phonenumbers
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -315,7 +316,7 @@ async def search_staff(
 ) -> Page[StaffProfile]:
     """Profiles matching ``filters``, people working locally before remote-only ones."""
     conditions = filters.conditions()
-    order = [StaffProfile.display_name, StaffProfile.id]
+    order: list[Any] = [StaffProfile.display_name, StaffProfile.id]
     if filters.place is not None:
         order.insert(0, case((covering(filters.place), 0), else_=1))
     total = await db.scalar(select(func.count()).select_from(StaffProfile).where(*conditions))
@@ -456,7 +457,12 @@ async def save_profile(
     profile.active = data.active
     profile.qualifications = qualifications
     profile.areas = areas
-    profile.specialty_links = [StaffSpecialty(specialty_id=s) for s in specialty_ids]
+    # Keep the links that stay: a flush inserts before it deletes, and a link is unique.
+    kept = [link for link in profile.specialty_links if link.specialty_id in specialty_ids]
+    kept_ids = {link.specialty_id for link in kept}
+    profile.specialty_links = kept + [
+        StaffSpecialty(specialty_id=s) for s in specialty_ids if s not in kept_ids
+    ]
     await db.flush()
     return profile
 
@@ -465,7 +471,7 @@ def _check_qualifications(
     errors: dict[str, str], rows: list[tuple[str, str]]
 ) -> list[Qualification]:
     this_year = utcnow().year
-    result = []
+    result: list[Qualification] = []
     for name, year_text in rows:
         name, year_text = name.strip(), year_text.strip()
         if not name and not year_text:
@@ -553,10 +559,9 @@ def reencode_photo(data: bytes) -> bytes:
             if probe.format not in PHOTO_FORMATS:
                 raise Invalid.field("photo", _("Upload a JPEG, PNG or WebP image."))
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            image = image.convert("RGB")
+        with Image.open(io.BytesIO(data)) as uploaded:
+            uploaded.load()
+            image = ImageOps.exif_transpose(uploaded).convert("RGB")
             image.thumbnail((PHOTO_SIZE, PHOTO_SIZE))
             out = io.BytesIO()
             image.save(out, format="JPEG", quality=85, optimize=True)
@@ -696,5 +701,6 @@ async def delete_specialty(db: AsyncSession, actor: Membership, specialty_id: uu
         select(StaffSpecialty).where(StaffSpecialty.specialty_id == specialty.id)
     ):
         await db.delete(link)
+    await db.flush()  # links first: the unit of work does not order them before the specialty
     await db.delete(specialty)
     await db.flush()

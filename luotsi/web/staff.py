@@ -2,12 +2,338 @@
 
 from __future__ import annotations
 
-from litestar import Controller
+import uuid
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath
+
+from luotsi.platform import permissions
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import page_number
+from luotsi.tenants import staff
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
+from luotsi.tenants.regions import list_areas, list_regions, places
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.forms import MAX_FIELD
+from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import requires
+
+PER_PAGE = 20
+QUALIFICATION_ROWS = 3  # empty rows offered below the filled ones
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name, "")
+    return value[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+def _all(form: Any, name: str) -> list[str]:
+    return [v[:200] for v in form.getall(name) if isinstance(v, str)] if name in form else []
+
+
+def _uuid(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _filters_from_query(request: Req) -> staff.StaffFilter:
+    query = request.query_params
+    region = query.get("region", "")
+    place = places().resolve(f"r{region}") if region.isdigit() else None
+    return staff.StaffFilter(
+        text=query.get("q", "")[:100],
+        place=place,
+        specialty_id=_uuid(query.get("specialty")),
+        kind=query.get("kind", ""),
+        status=query.get("status", "active"),
+    )
+
+
+async def _choices(db: DB) -> dict[str, Any]:
+    """What the profile form and the filters offer: the firm's own words and the map."""
+    specialties = [s for s, _count in await staff.list_specialties(db)]
+    return {
+        "specialties": specialties,
+        "regions": await list_regions(db),
+        "firm_areas": await list_areas(db),
+        "kinds": list(SupervisionKind),
+        "spoken_languages": [(code, language_name(code)) for code in SPOKEN_LANGUAGES],
+    }
+
+
+def _place_names(profile: staff.StaffProfile, area_names: dict[str, str]) -> list[str]:
+    names = []
+    for area in profile.areas:
+        key = area.key
+        names.append(area_names.get(key, "") if key.startswith("a") else places().name(key))
+    return [n for n in names if n]
 
 
 class StaffController(Controller):
     path = "/staff"
+    guards = [requires(permissions.can_view_staff)]
+
+    @get("/", name="staff")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        await staff.ensure_profiles(db)
+        filters = _filters_from_query(request)
+        page = await staff.search_staff(
+            db, filters, page_number(request.query_params.get("page")), PER_PAGE
+        )
+        choices = await _choices(db)
+        area_names = {f"a{a.id}": a.name for a in choices["firm_areas"]}
+        context = {
+            "ws": ws,
+            "page": page,
+            "filters": filters,
+            "query": request.query_params,
+            "place_names": {p.id: _place_names(p, area_names) for p in page.items},
+            "own": await _own_profile_id(db, ws),
+            **choices,
+        }
+        return render(request, "workspace/staff.html", context, block="results")
+
+    @get("/{profile_id:uuid}", name="staff_profile")
+    async def show(self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Any:
+        profile = await staff.get_profile(db, profile_id)
+        area_names = {f"a{a.id}": a.name for a in await list_areas(db)}
+        context = {
+            "ws": ws,
+            "profile": profile,
+            "place_names": _place_names(profile, area_names),
+            "can_edit": permissions.can_edit_staff_profile(ws.membership, profile.membership),
+        }
+        return render(request, "workspace/staff_profile.html", context)
+
+    @get("/{profile_id:uuid}/edit", name="edit_staff_profile")
+    async def edit(self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Any:
+        profile = await self._editable(db, ws, profile_id)
+        return await self._form(request, db, ws, profile, _saved_values(profile))
+
+    @post("/{profile_id:uuid}/edit")
+    async def update(self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Any:
+        profile = await self._editable(db, ws, profile_id)
+        form = await request.form()
+        names = _all(form, "qualification_name")
+        years = _all(form, "qualification_year")
+        values = staff.ProfileInput(
+            display_name=_text(form, "display_name"),
+            title=_text(form, "title"),
+            phone=_text(form, "phone"),
+            public_email=_text(form, "public_email"),
+            bio_fi=_text(form, "bio_fi"),
+            bio_sv=_text(form, "bio_sv"),
+            bio_en=_text(form, "bio_en"),
+            languages=_all(form, "languages"),
+            kinds=_all(form, "kinds"),
+            qualifications=list(zip(names, years + [""] * (len(names) - len(years)), strict=False)),
+            place_keys=_all(form, "region") + _all(form, "municipality") + _all(form, "area"),
+            remote_anywhere="remote_anywhere" in form,
+            specialty_ids=_all(form, "specialties"),
+            visible="visible" in form,
+            active="active" in form,
+        )
+        try:
+            await staff.save_profile(db, ws.membership, profile, values)
+        except Invalid as exc:
+            return await self._form(request, db, ws, profile, values, exc.errors)
+        return redirect(request, ws.url(f"staff/{profile.id}"), flash="profile_saved")
+
+    @post("/{profile_id:uuid}/photo", name="upload_staff_photo")
+    async def upload_photo(
+        self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]
+    ) -> Any:
+        profile = await self._editable(db, ws, profile_id)
+        form = await request.form()
+        upload = form.get("photo")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        try:
+            await staff.set_photo(db, ws.membership, profile, data)
+        except Invalid as exc:
+            return await self._form(request, db, ws, profile, _saved_values(profile), exc.errors)
+        return redirect(request, ws.url(f"staff/{profile.id}/edit"), flash="photo_saved")
+
+    @post("/{profile_id:uuid}/photo/delete", name="delete_staff_photo")
+    async def delete_photo(
+        self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]
+    ) -> Any:
+        profile = await self._editable(db, ws, profile_id)
+        await staff.remove_photo(db, ws.membership, profile)
+        return redirect(request, ws.url(f"staff/{profile.id}/edit"), flash="photo_removed")
+
+    @get("/{profile_id:uuid}/photo", name="staff_photo")
+    async def photo(self, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Response[bytes]:
+        profile = await staff.get_profile(db, profile_id)
+        data = await staff.photo_bytes(db, profile)
+        return Response(
+            data,
+            media_type="image/jpeg",
+            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
+
+    async def _editable(self, db: DB, ws: WS, profile_id: uuid.UUID) -> staff.StaffProfile:
+        profile = await staff.get_profile(db, profile_id)
+        if not permissions.can_edit_staff_profile(ws.membership, profile.membership):
+            raise NotFound("profile")  # colleagues' forms are not theirs to see
+        return profile
+
+    async def _form(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        profile: staff.StaffProfile,
+        values: staff.ProfileInput,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        qualifications = list(values.qualifications) + [("", "")] * QUALIFICATION_ROWS
+        context = {
+            "ws": ws,
+            "profile": profile,
+            "values": values,
+            "qualification_rows": qualifications,
+            "chosen_places": set(values.place_keys),
+            "errors": errors or {},
+            "municipalities_by_region": _municipalities_by_region(),
+            **await _choices(db),
+        }
+        status = 422 if errors else 200
+        return render(request, "workspace/staff_form.html", context, status_code=status)
+
+
+def _saved_values(profile: staff.StaffProfile) -> staff.ProfileInput:
+    """The saved profile as form values."""
+    return staff.ProfileInput(
+        display_name=profile.display_name,
+        title=profile.title,
+        phone=profile.phone_display,
+        public_email=profile.public_email,
+        bio_fi=profile.bio_fi,
+        bio_sv=profile.bio_sv,
+        bio_en=profile.bio_en,
+        languages=sorted(profile.languages),
+        kinds=sorted(profile.kinds),
+        qualifications=[(q.name, str(q.year or "")) for q in profile.qualifications],
+        place_keys=[a.key for a in profile.areas],
+        remote_anywhere=profile.remote_anywhere,
+        specialty_ids=[str(link.specialty_id) for link in profile.specialty_links],
+        visible=profile.visible,
+        active=profile.active,
+    )
+
+
+def _municipalities_by_region() -> dict[str, list[tuple[str, str]]]:
+    index = places()
+    grouped: dict[str, list[tuple[str, str]]] = {code: [] for code in index.regions}
+    for code, entry in sorted(index.municipalities.items(), key=lambda kv: kv[1].folded[0]):
+        grouped[entry.region_code].append((code, index.name(f"m{code}")))
+    return grouped
+
+
+async def _own_profile_id(db: DB, ws: WS) -> uuid.UUID | None:
+    try:
+        return (await staff.profile_of_membership(db, ws.membership.id)).id
+    except NotFound:
+        return None
 
 
 class SpecialtiesController(Controller):
     path = "/specialties"
+    guards = [requires(permissions.can_manage_specialties)]
+
+    @get("/", name="specialties")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        return await self._list(request, db, ws)
+
+    @post("/")
+    async def create(self, request: Req, db: DB, ws: WS) -> Any:
+        form = await request.form()
+        name = _text(form, "name")
+        try:
+            await staff.create_specialty(db, ws.membership, name)
+        except Invalid as exc:
+            return await self._list(request, db, ws, name=name, errors=exc.errors)
+        return redirect(request, ws.url("specialties/"), flash="specialty_saved")
+
+    @get("/{specialty_id:uuid}", name="edit_specialty")
+    async def edit(self, request: Req, db: DB, ws: WS, specialty_id: FromPath[uuid.UUID]) -> Any:
+        specialty = await staff.get_specialty(db, specialty_id)
+        return await self._edit_page(request, db, ws, specialty, specialty.name)
+
+    @post("/{specialty_id:uuid}")
+    async def rename(self, request: Req, db: DB, ws: WS, specialty_id: FromPath[uuid.UUID]) -> Any:
+        form = await request.form()
+        name = _text(form, "name")
+        try:
+            await staff.rename_specialty(db, ws.membership, specialty_id, name)
+        except Invalid as exc:
+            specialty = await staff.get_specialty(db, specialty_id)
+            return await self._edit_page(request, db, ws, specialty, name, exc.errors)
+        return redirect(request, ws.url("specialties/"), flash="specialty_saved")
+
+    @post("/{specialty_id:uuid}/merge", name="merge_specialty")
+    async def merge(self, request: Req, db: DB, ws: WS, specialty_id: FromPath[uuid.UUID]) -> Any:
+        form = await request.form()
+        target = _uuid(_text(form, "target"))
+        try:
+            if target is None:
+                raise Invalid.field("target", _("Choose the specialty to merge into."))
+            await staff.merge_specialty(db, ws.membership, specialty_id, target)
+        except Invalid as exc:
+            specialty = await staff.get_specialty(db, specialty_id)
+            return await self._edit_page(request, db, ws, specialty, specialty.name, exc.errors)
+        return redirect(request, ws.url("specialties/"), flash="specialty_merged")
+
+    @get("/{specialty_id:uuid}/delete", name="confirm_delete_specialty")
+    async def confirm_delete(
+        self, request: Req, db: DB, ws: WS, specialty_id: FromPath[uuid.UUID]
+    ) -> Any:
+        specialty = await staff.get_specialty(db, specialty_id)
+        used = dict((s.id, n) for s, n in await staff.list_specialties(db)).get(specialty.id, 0)
+        context = {"ws": ws, "specialty": specialty, "used": used}
+        return render(request, "workspace/specialty_delete.html", context)
+
+    @post("/{specialty_id:uuid}/delete", name="delete_specialty")
+    async def delete(self, request: Req, db: DB, ws: WS, specialty_id: FromPath[uuid.UUID]) -> Any:
+        await staff.delete_specialty(db, ws.membership, specialty_id)
+        return redirect(request, ws.url("specialties/"), flash="specialty_deleted")
+
+    async def _list(
+        self, request: Req, db: DB, ws: WS, name: str = "", errors: dict[str, str] | None = None
+    ) -> Any:
+        context = {
+            "ws": ws,
+            "specialties": await staff.list_specialties(db),
+            "name": name,
+            "errors": errors or {},
+        }
+        return render(
+            request, "workspace/specialties.html", context, status_code=422 if errors else 200
+        )
+
+    async def _edit_page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        specialty: staff.Specialty,
+        name: str,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        others = [s for s, _n in await staff.list_specialties(db) if s.id != specialty.id]
+        context = {
+            "ws": ws,
+            "specialty": specialty,
+            "name": name,
+            "others": others,
+            "errors": errors or {},
+        }
+        return render(
+            request, "workspace/specialty_form.html", context, status_code=422 if errors else 200
+        )
+

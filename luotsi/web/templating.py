@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
@@ -14,6 +15,7 @@ from litestar.template.config import TemplateConfig
 
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import N_
+from luotsi.tenants.kinds import language_name
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "luotsi_flash"
@@ -33,6 +35,16 @@ FLASH_MESSAGES = {
     "verified": N_("Your e-mail address is confirmed and the workspace is open."),
     "area_saved": N_("The area has been saved."),
     "area_deleted": N_("The area has been deleted."),
+    "firm_profile_saved": N_("The public page has been saved."),
+    "inquiry_status_changed": N_("The status of the inquiry has been changed."),
+    "inquiry_assigned": N_("The inquiry has been assigned."),
+    "inquiry_unassigned": N_("The inquiry is no longer assigned to anyone."),
+    "profile_saved": N_("The profile has been saved."),
+    "photo_saved": N_("The photo has been saved."),
+    "photo_removed": N_("The photo has been removed."),
+    "specialty_saved": N_("The specialty has been saved."),
+    "specialty_merged": N_("The specialties have been merged."),
+    "specialty_deleted": N_("The specialty has been deleted."),
 }
 
 
@@ -45,6 +57,8 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
         language_names=i18n.LANGUAGE_NAMES,
         current_language=i18n.current_language,
         can=permissions,
+        language_name=language_name,
+        query_string=query_string,
     )
     env.filters.update(
         date=i18n.format_date,
@@ -52,6 +66,13 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
         money=i18n.format_money,
         number=i18n.format_number,
     )
+
+
+def query_string(query: Any, **changes: Any) -> str:
+    """The request's query string with ``changes`` applied (for pager and filter links)."""
+    pairs = [(k, v) for k, v in (query.multi_items() if query else []) if k not in changes]
+    pairs += [(k, str(v)) for k, v in changes.items() if v is not None]
+    return urlencode(pairs)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
