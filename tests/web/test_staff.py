@@ -191,3 +191,14 @@ async def test_supervisor_cannot_manage_specialties(client: Client, firms: Firms
     await client.login(firms.a.supervisor.user.email)
     assert (await client.get("/t/alfa/specialties/")).status_code == 403
     assert (await client.post("/t/alfa/specialties/", {"name": "X"})).status_code == 403
+
+
+async def test_a_removed_member_leaves_the_staff_list_and_the_directory(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.owner.user.email)
+    assert "Maija Supervisor" in (await client.get("/t/alfa/staff/")).text
+    removed = await client.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
+    assert removed.status_code == 303
+    assert "Maija Supervisor" not in (await client.get("/t/alfa/staff/")).text
+    assert (await client.get(f"/t/alfa/staff/{firms.a.profile.id}")).status_code == 404
