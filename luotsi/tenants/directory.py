@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint, select
+from sqlalchemy import String, Text, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,7 +15,14 @@ from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import check_email
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.staff import normalise_phone
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
+from luotsi.tenants.staff import (
+    Specialty,
+    StaffFilter,
+    StaffProfile,
+    StaffSpecialty,
+    normalise_phone,
+)
 
 MAX_DESCRIPTION = 4000
 
@@ -90,3 +98,43 @@ async def save_firm_profile(
     profile.directory_enabled = directory_enabled
     await db.flush()
     return profile
+
+
+@dataclass
+class DirectoryChoices:
+    """What the public directory's filters offer: only what someone the public sees has."""
+
+    specialties: list[Specialty]
+    kinds: list[SupervisionKind]
+    languages: list[str]
+
+
+async def directory_choices(db: AsyncSession) -> DirectoryChoices:
+    """Specialties, forms and languages of the firm's visible, active supervisors.
+
+    Hidden and inactive people are left out, so a filter never offers a choice that only they
+    would match (and their specialties are not published through it).
+    """
+    public = StaffFilter(public=True).conditions()
+    holders = (
+        select(StaffSpecialty.specialty_id)
+        .join(
+            StaffProfile,
+            (StaffProfile.tenant_id == StaffSpecialty.tenant_id)
+            & (StaffProfile.id == StaffSpecialty.profile_id),
+        )
+        .where(*public)
+    )
+    specialties = await db.scalars(
+        select(Specialty).where(Specialty.id.in_(holders)).order_by(func.lower(Specialty.name))
+    )
+    kinds: set[str] = set()
+    languages: set[str] = set()
+    for row in await db.execute(select(StaffProfile.kinds, StaffProfile.languages).where(*public)):
+        kinds |= row.kinds
+        languages |= row.languages
+    return DirectoryChoices(
+        specialties=list(specialties),
+        kinds=[k for k in SupervisionKind if k.value in kinds],
+        languages=[code for code in SPOKEN_LANGUAGES if code in languages],
+    )

@@ -231,6 +231,27 @@ def places() -> PlaceIndex:
     return PlaceIndex(read_reference())
 
 
+def named_places(errors: dict[str, str], field: str, text: str) -> list[Place]:
+    """Places typed by name, comma-separated, in Finnish or Swedish ("Hyvinkää, Tusby").
+
+    Unknown names are reported under ``field`` in ``errors``.
+    """
+    found, unknown = [], []
+    for name in (part.strip() for part in text.split(",")):
+        if not name:
+            continue
+        place = places().resolve(name)
+        if place is None:
+            unknown.append(name)
+        else:
+            found.append(place)
+    if unknown:
+        errors[field] = _("No municipality or region is called %(names)s.") % {
+            "names": ", ".join(unknown)
+        }
+    return found
+
+
 # --- firm areas ---------------------------------------------------------------------------
 
 
@@ -252,11 +273,18 @@ async def save_area(
     region_codes: list[str],
     municipality_codes: list[str],
     area_id: uuid.UUID | None = None,
+    place_names: str = "",
 ) -> FirmArea:
-    """Create or update a firm area from a name and its regions and municipalities."""
+    """Create or update a firm area from a name and its regions and municipalities.
+
+    ``place_names`` adds more of either by name (see :func:`named_places`).
+    """
     if not can_manage_areas(actor):
         raise Forbidden("areas")
     errors: dict[str, str] = {}
+    region_codes, municipality_codes = list(region_codes), list(municipality_codes)
+    for place in named_places(errors, "place_names", place_names):
+        (region_codes if place.kind == "region" else municipality_codes).append(place.code)
     name = name.strip()
     if not name:
         errors["name"] = _("Give the area a name.")
@@ -270,7 +298,7 @@ async def save_area(
     )
     if regions - known_regions or municipalities - known_municipalities:
         errors["parts"] = _("Choose regions and municipalities from the list.")
-    elif not regions and not municipalities:
+    elif not regions and not municipalities and "place_names" not in errors:
         errors["parts"] = _("Choose at least one region or municipality.")
     area = await get_area(db, area_id) if area_id else None
     duplicate = await db.scalar(

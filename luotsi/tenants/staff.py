@@ -42,7 +42,14 @@ from luotsi.platform.identity import User, check_email
 from luotsi.platform.paging import Page
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
-from luotsi.tenants.regions import FirmArea, FirmAreaPart, Municipality, Place, Region
+from luotsi.tenants.regions import (
+    FirmArea,
+    FirmAreaPart,
+    Municipality,
+    Place,
+    Region,
+    named_places,
+)
 
 BIO_LANGUAGES = ("fi", "sv", "en")
 MAX_BIO = 2000
@@ -396,6 +403,7 @@ class ProfileInput:
     kinds: list[str] = field(default_factory=list)
     qualifications: list[tuple[str, str]] = field(default_factory=list)  # (name, year)
     place_keys: list[str] = field(default_factory=list)  # r01, m106, a<uuid>
+    place_names: str = ""  # more places by name, comma-separated: "Hyvinkää, Tusby"
     remote_anywhere: bool = False
     specialty_ids: list[str] = field(default_factory=list)
     visible: bool = False
@@ -440,7 +448,8 @@ async def save_profile(
     if not kinds <= {k.value for k in SupervisionKind}:
         errors["kinds"] = _("Choose forms of supervision from the list.")
     qualifications = _check_qualifications(errors, data.qualifications)
-    areas = await _check_places(db, errors, data.place_keys)
+    named = [place.key for place in named_places(errors, "place_names", data.place_names)]
+    areas = await _check_places(db, errors, data.place_keys + named)
     specialty_ids = await _check_specialties(db, errors, data.specialty_ids)
     if errors:
         raise Invalid(errors)

@@ -7,7 +7,6 @@ from typing import Any
 
 from litestar import Controller, get, post
 from litestar.params import FromPath
-from sqlalchemy import select
 
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
@@ -17,15 +16,18 @@ from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
 
-async def _form_context(db: Any, **extra: Any) -> dict[str, Any]:
-    all_regions = await regions.list_regions(db)
-    municipalities = list(
-        await db.scalars(select(regions.Municipality).order_by(regions.Municipality.name_fi))
+async def _form_context(db: Any, chosen: set[str], **extra: Any) -> dict[str, Any]:
+    """The area form: every region to tick, and the chosen municipalities by name."""
+    chosen_municipalities = sorted(
+        ((key[1:], regions.places().name(key)) for key in chosen if key.startswith("m")),
+        key=lambda pair: pair[1],
     )
-    by_region: dict[str, list[regions.Municipality]] = {r.code: [] for r in all_regions}
-    for municipality in municipalities:
-        by_region[municipality.region_code].append(municipality)
-    return {"regions": all_regions, "municipalities_by_region": by_region, **extra}
+    return {
+        "regions": await regions.list_regions(db),
+        "chosen": chosen,
+        "chosen_municipalities": chosen_municipalities,
+        **extra,
+    }
 
 
 class AreasController(Controller):
@@ -35,12 +37,12 @@ class AreasController(Controller):
     @get("/", name="areas")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         areas = await regions.list_areas(db)
-        names = await _names(db)
+        names = {area.id: _names(area) for area in areas}
         return render(request, "workspace/areas.html", {"ws": ws, "areas": areas, "names": names})
 
     @get("/new", name="new_area")
     async def new(self, request: Req, db: DB, ws: WS) -> Any:
-        context = await _form_context(db, ws=ws, area=None, chosen=set())
+        context = await _form_context(db, set(), ws=ws, area=None)
         return render(request, "workspace/area_form.html", context)
 
     @post("/new")
@@ -53,7 +55,7 @@ class AreasController(Controller):
         chosen = {f"r{p.region_code}" for p in area.parts if p.region_code} | {
             f"m{p.municipality_code}" for p in area.parts if p.municipality_code
         }
-        context = await _form_context(db, ws=ws, area=area, name=area.name, chosen=chosen)
+        context = await _form_context(db, chosen, ws=ws, area=area, name=area.name)
         return render(request, "workspace/area_form.html", context)
 
     @post("/{area_id:uuid}")
@@ -79,23 +81,25 @@ class AreasController(Controller):
         municipality_codes = (
             [str(v) for v in form.getall("municipality")] if "municipality" in form else []
         )
+        place_names = str(form.get("place_names", ""))[:2000]
         try:
             await regions.save_area(
-                db, ws.membership, name, region_codes, municipality_codes, area_id
+                db, ws.membership, name, region_codes, municipality_codes, area_id, place_names
             )
         except Invalid as exc:
             area = await regions.get_area(db, area_id) if area_id else None
             chosen = {f"r{c}" for c in region_codes} | {f"m{c}" for c in municipality_codes}
             context = await _form_context(
-                db, ws=ws, area=area, name=name, chosen=chosen, errors=exc.errors
+                db, chosen, ws=ws, area=area, name=name, place_names=place_names, errors=exc.errors
             )
             return render(request, "workspace/area_form.html", context, status_code=422)
         return redirect(request, ws.url("areas/"), flash="area_saved")
 
 
-async def _names(db: Any) -> dict[str, str]:
-    """Display names of every region (rNN) and municipality (mNNN) in the reader's language."""
-    names = {f"r{r.code}": r.name() for r in await regions.list_regions(db)}
-    for municipality in await db.scalars(select(regions.Municipality)):
-        names[f"m{municipality.code}"] = municipality.name()
-    return names
+def _names(area: regions.FirmArea) -> list[str]:
+    """The regions and municipalities of an area, named in the reader's language."""
+    index = regions.places()
+    return [
+        index.name(f"r{p.region_code}" if p.region_code else f"m{p.municipality_code}")
+        for p in area.parts
+    ]

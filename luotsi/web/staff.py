@@ -133,6 +133,7 @@ class StaffController(Controller):
             kinds=_all(form, "kinds"),
             qualifications=list(zip(names, years + [""] * (len(names) - len(years)), strict=False)),
             place_keys=_all(form, "region") + _all(form, "municipality") + _all(form, "area"),
+            place_names=_text(form, "place_names"),
             remote_anywhere="remote_anywhere" in form,
             specialty_ids=_all(form, "specialties"),
             visible="visible" in form,
@@ -198,8 +199,11 @@ class StaffController(Controller):
             "values": values,
             "qualification_rows": qualifications,
             "chosen_places": set(values.place_keys),
+            "chosen_municipalities": sorted(
+                ((k, places().name(k)) for k in set(values.place_keys) if k.startswith("m")),
+                key=lambda pair: pair[1],
+            ),
             "errors": errors or {},
-            "municipalities_by_region": _municipalities_by_region(),
             **await _choices(db),
         }
         status = 422 if errors else 200
@@ -225,14 +229,6 @@ def _saved_values(profile: staff.StaffProfile) -> staff.ProfileInput:
         visible=profile.visible,
         active=profile.active,
     )
-
-
-def _municipalities_by_region() -> dict[str, list[tuple[str, str]]]:
-    index = places()
-    grouped: dict[str, list[tuple[str, str]]] = {code: [] for code in index.regions}
-    for code, entry in sorted(index.municipalities.items(), key=lambda kv: kv[1].folded[0]):
-        grouped[entry.region_code].append((code, index.name(f"m{code}")))
-    return grouped
 
 
 async def _own_profile_id(db: DB, ws: WS) -> uuid.UUID | None:
@@ -336,4 +332,3 @@ class SpecialtiesController(Controller):
         return render(
             request, "workspace/specialty_form.html", context, status_code=422 if errors else 200
         )
-

@@ -162,9 +162,29 @@ async def test_deleting_an_area_asks_first(client: Client, firms: Firms) -> None
     assert confirm.status_code == 200 and "Etelä-Suomi" in confirm.text
     deleted = await client.post(f"/t/alfa/areas/{firms.a.area.id}/delete")
     assert deleted.status_code == 303
-    assert "Etelä-Suomi" not in (await client.get("/t/alfa/areas/")).text
+    assert f"/t/alfa/areas/{firms.a.area.id}" not in (await client.get("/t/alfa/areas/")).text
 
 
 async def test_supervisor_does_not_manage_areas(client: Client, firms: Firms) -> None:
     await client.login(firms.a.supervisor.user.email)
     assert (await client.get("/t/alfa/areas/")).status_code == 403
+
+
+async def test_area_municipalities_can_be_added_by_name(client: Client, firms: Firms) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    await client.login(firms.a.owner.user.email)
+    unknown = await client.post(
+        "/t/alfa/areas/new", {"name": "Kehyskunnat", "place_names": "Kerava, Nowhere"}
+    )
+    assert unknown.status_code == 422
+    assert "No municipality or region is called Nowhere." in unknown.text
+    assert 'value="Kerava, Nowhere"' in unknown.text
+    created = await client.post(
+        "/t/alfa/areas/new",
+        {"name": "Kehyskunnat", "municipality": "245", "place_names": "Träskända, Sibbo"},
+    )
+    assert created.status_code == 303
+    listing = (await client.get("/t/alfa/areas/")).text
+    assert "Kerava, Järvenpää, Sipoo" in listing or all(
+        name in listing for name in ("Kerava", "Järvenpää", "Sipoo")
+    )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid
+from luotsi.platform.i18n import language
 from luotsi.platform.tenancy import Tenant
 from luotsi.tenants import staff
 from luotsi.tenants.regions import places
@@ -270,6 +271,6 @@ def test_photos_are_checked_and_re_encoded() -> None:
     ids=["empty", "gif-header", "gif", "svg", "truncated-jpeg", "oversized"],
 )
 def test_bad_photos_are_refused_with_a_reason(data: bytes, message: str) -> None:
-    with pytest.raises(Invalid) as caught:
+    with language("en"), pytest.raises(Invalid) as caught:
         staff.reencode_photo(data)
     assert message in caught.value.errors["photo"]

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from tests.conftest import Backend, Client
 from tests.factories import Firms, add_member, add_profile, make_user
+
+
+@pytest.fixture(autouse=True)
+def english(client: Client) -> None:
+    """Messages are asserted in English; the default language is Finnish."""
+    client.client.cookies.set("luotsi_lang", "en")
 
 
 def _png(size: tuple[int, int] = (900, 600)) -> bytes:
@@ -92,7 +99,8 @@ async def test_supervisor_edits_own_profile_but_not_a_colleagues(
             "qualification_name": ["Työnohjaaja (STOry)", ""],
             "qualification_year": ["2015", ""],
             "region": ["r05"],
-            "municipality": ["m106", "m543"],
+            "municipality": ["m106"],
+            "place_names": "Nurmijärvi, Tusby",
             "specialties": [str(firms.a.specialty.id)],
             "visible": "on",
             "active": "on",
@@ -102,6 +110,7 @@ async def test_supervisor_edits_own_profile_but_not_a_colleagues(
     profile = await client.get(f"/t/alfa/staff/{firms.a.profile.id}")
     for text in ("Maija Mallikas", "050 5550199", "Kanta-Häme", "Hyvinkää", "Nurmijärvi", "2015"):
         assert text in profile.text
+    assert "Tuusula" in profile.text  # "Tusby" is its Swedish name
 
     # Colleagues' profiles can be read, not edited (the form does not exist for them).
     await client.login(firms.a.supervisor.user.email)
@@ -118,12 +127,20 @@ async def test_profile_form_errors_keep_what_was_typed(client: Client, firms: Fi
     await client.login(firms.a.owner.user.email)
     response = await client.post(
         f"/t/alfa/staff/{firms.a.profile.id}/edit",
-        {"display_name": "Uusi Nimi", "phone": "123", "public_email": "x@", "region": "r99"},
+        {
+            "display_name": "Uusi Nimi",
+            "phone": "123",
+            "public_email": "x@",
+            "region": "r99",
+            "place_names": "Hyvinkää, Atlantis",
+        },
     )
     assert response.status_code == 422
     assert 'value="Uusi Nimi"' in response.text and 'value="123"' in response.text
     assert "Enter a valid phone number" in response.text
     assert "Choose places from the list" in response.text
+    assert "No municipality or region is called Atlantis." in response.text
+    assert 'value="Hyvinkää, Atlantis"' in response.text
     # Nothing was saved.
     assert "Uusi Nimi" not in (await client.get(f"/t/alfa/staff/{firms.a.profile.id}")).text
 
