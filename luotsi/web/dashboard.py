@@ -11,6 +11,7 @@ from luotsi.platform import permissions
 from luotsi.platform.db import utcnow
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
+from luotsi.tenants.inquiries import count_new_inquiries
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
 
@@ -33,4 +34,11 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
             )
             or 0
         )
-    return render(request, "workspace/dashboard.html", {"ws": ws, "counts": counts})
+    new_inquiries = None
+    if permissions.can_view_inquiries(ws.membership):
+        new_inquiries = await count_new_inquiries(db, ws.membership)
+    return render(
+        request,
+        "workspace/dashboard.html",
+        {"ws": ws, "counts": counts, "new_inquiries": new_inquiries},
+    )

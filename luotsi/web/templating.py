@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request, Response

@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real server in embedded mode (SQLite, in-process worker, dev mailbox on)."""
+    """A real server in embedded mode (SQLite, in-process worker, dev mailbox on, demo firm)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see .ci/run)")
     var_dir = tmp_path_factory.mktemp("e2e")
@@ -50,6 +50,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     luotsi = [sys.executable, "-m", "luotsi.cli"]
     subprocess.run([*luotsi, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([*luotsi, "demo"], env=env, check=True, capture_output=True)
     log = (var_dir / "server.log").open("w")
     server = subprocess.Popen([*luotsi, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
