@@ -165,6 +165,9 @@ class _Entry:
         return Place("municipality", self.code, f"{name} ({region_name})")
 
 
+KINDS = ("region", "municipality")
+
+
 class PlaceIndex:
     """Every region and municipality of the bundled reference, searchable by fi/sv name.
 
@@ -199,6 +202,27 @@ class PlaceIndex:
         language = i18n.current_language()
         hits = [e for e in self._ordered if any(n.startswith(folded) for n in e.folded)]
         return [e.place(language, self.regions) for e in hits[:limit]]
+
+    def suggest(self, text: str, limit: int = 10, kinds: tuple[str, ...] = KINDS) -> list[str]:
+        """Autocomplete labels for what was typed, each in the language it was typed in.
+
+        "åbo" offers "Åbo (Egentliga Finland)" even to a Finnish reader: a browser shows a
+        datalist suggestion only if it contains what was typed, and :meth:`resolve` reads the
+        label back in either language.
+        """
+        folded = fold(text)
+        other = "fi" if i18n.current_language() == "sv" else "sv"
+        labels = []
+        for place in self.search(text, limit=len(self._ordered)):
+            if place.kind not in kinds:
+                continue
+            if not fold(self.name(place.key)).startswith(folded):
+                with i18n.language(other):
+                    place = self.resolve(place.key) or place
+            labels.append(place.label)
+            if len(labels) == limit:
+                break
+        return labels
 
     def resolve(self, key: str) -> Place | None:
         """A place from its key (``m091``, ``r01``), a search label or an exact fi/sv name."""

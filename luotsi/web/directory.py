@@ -141,27 +141,6 @@ def read_query(request: Req, choices: DirectoryChoices) -> DirectoryQuery:
     return query
 
 
-def place_suggestions(text: str, limit: int = 10) -> list[str]:
-    """Autocomplete labels for what was typed, each in the language it was typed in.
-
-    "åbo" offers "Åbo (Egentliga Finland)" even to a Finnish reader: the browser shows a
-    suggestion only if it contains what was typed, and :meth:`PlaceIndex.resolve` reads the
-    label back in either language.
-    """
-    index = places()
-    folded = fold(text)
-    other = "fi" if i18n.current_language() == "sv" else "sv"
-    labels = []
-    for place in index.search(text, limit):
-        if fold(index.name(place.key)).startswith(folded):
-            labels.append(place.label)
-            continue
-        with i18n.language(other):
-            resolved = index.resolve(place.key)
-        labels.append(resolved.label if resolved else place.label)
-    return labels
-
-
 # --- what the pages show --------------------------------------------------------------------
 
 
@@ -351,9 +330,7 @@ class DirectoryController(Controller):
         """``<option>``s for the place box's ``<datalist>``, refreshed by htmx while typing."""
         raw = request.query_params
         text = str(raw.get("q") or raw.get("place") or "")[:MAX_PLACE_TEXT]
-        response = render(
-            request, "public/_place_options.html", {"labels": place_suggestions(text)}
-        )
+        response = render(request, "public/_place_options.html", {"labels": places().suggest(text)})
         response.headers["Cache-Control"] = "private, max-age=3600"  # labels follow the language
         return response
 

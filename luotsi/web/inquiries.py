@@ -17,7 +17,7 @@ from luotsi.platform.paging import page_number
 from luotsi.tenants import inquiries
 from luotsi.tenants.inquiries import InquiryInput, InquiryStatus
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.regions import fold, places
+from luotsi.tenants.regions import places
 from luotsi.tenants.staff import StaffProfile, format_phone
 from luotsi.web.auth import client_ip
 from luotsi.web.deps import DB, FIRM, WS, Req
@@ -63,27 +63,6 @@ def inquiry_form_context(
             "places_url": firm.url("inquiry/places"),
         }
     }
-
-
-def municipality_suggestions(text: str) -> list[str]:
-    """Labels of municipalities whose Finnish or Swedish name starts with ``text``.
-
-    Each label is in the language it was typed in ("Tavastehus (Egentliga Tavastland)" for
-    "tavast" even on a Finnish page): a browser shows a datalist option only if it contains
-    what was typed, and :meth:`PlaceIndex.resolve` reads either language back.
-    """
-    index = places()
-    folded = fold(text)
-    other = "fi" if i18n.current_language() == "sv" else "sv"
-    labels = []
-    for place in index.search(text, limit=40):
-        if place.kind != "municipality":
-            continue
-        if not fold(index.name(place.key)).startswith(folded):
-            with i18n.language(other):
-                place = index.resolve(place.key) or place
-        labels.append(place.label)
-    return labels[:PLACE_SUGGESTIONS]
 
 
 class InquiryFormController(Controller):
@@ -137,7 +116,9 @@ class InquiryFormController(Controller):
         """Municipalities starting with what was typed, as ``<option>``s for the datalist."""
         text = request.query_params.get("municipality", "")[:80]
         return render(
-            request, "public/_place_options.html", {"labels": municipality_suggestions(text)}
+            request,
+            "public/_place_options.html",
+            {"labels": places().suggest(text, PLACE_SUGGESTIONS, kinds=("municipality",))},
         )
 
     def _form(
