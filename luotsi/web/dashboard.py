@@ -11,6 +11,8 @@ from luotsi.platform import permissions
 from luotsi.platform.db import utcnow
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
+from luotsi.tenants import staff
+from luotsi.tenants.directory import firm_profile
 from luotsi.tenants.inquiries import count_new_inquiries
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
@@ -37,8 +39,18 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     new_inquiries = None
     if permissions.can_view_inquiries(ws.membership):
         new_inquiries = await count_new_inquiries(db, ws.membership)
+    profile, public = None, False
+    if ws.membership.is_staff:
+        profile = await staff.profile_of_membership(db, ws.membership.id)
+        public = profile.visible and profile.active and (await firm_profile(db)).directory_enabled
     return render(
         request,
         "workspace/dashboard.html",
-        {"ws": ws, "counts": counts, "new_inquiries": new_inquiries},
+        {
+            "ws": ws,
+            "counts": counts,
+            "new_inquiries": new_inquiries,
+            "profile": profile,
+            "public": public,
+        },
     )

@@ -219,3 +219,15 @@ async def test_a_removed_member_leaves_the_staff_list_and_the_directory(
     assert removed.status_code == 303
     assert "Maija Supervisor" not in (await client.get("/t/alfa/staff/")).text
     assert (await client.get(f"/t/alfa/staff/{firms.a.profile.id}")).status_code == 404
+
+
+async def test_the_dashboard_leads_to_ones_own_profile(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    dashboard = await client.get("/t/alfa/")
+    assert "Clients find you in the firm's public directory." in dashboard.text
+    assert f"/t/alfa/staff/{firms.a.profile.id}/edit" in dashboard.text
+    assert f"/f/alfa/people/{firms.a.profile.id}" in dashboard.text
+    # The owner had no profile yet: the dashboard makes one, hidden until they choose.
+    await client.login(firms.a.owner.user.email)
+    owner = await client.get("/t/alfa/")
+    assert "Your profile is not shown in the firm's public directory." in owner.text
