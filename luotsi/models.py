@@ -5,9 +5,20 @@ from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.tenants.agreements import (
+    Acceptance,
+    Agreement,
+    AgreementDocument,
+    AgreementEvent,
+    AgreementSupervisee,
+    AgreementSupervisor,
+    Review,
+)
+from luotsi.tenants.clients import ClientOrg, ClientPerson
 from luotsi.tenants.directory import FirmProfile
 from luotsi.tenants.inquiries import Inquiry
 from luotsi.tenants.regions import FirmArea, FirmAreaPart, Municipality, Region
+from luotsi.tenants.sessions import CalendarFeed, SessionChange, SupervisionSession
 from luotsi.tenants.staff import (
     Qualification,
     ServiceArea,
@@ -17,7 +28,16 @@ from luotsi.tenants.staff import (
 )
 
 __all__ = [
+    "Acceptance",
+    "Agreement",
+    "AgreementDocument",
+    "AgreementEvent",
+    "AgreementSupervisee",
+    "AgreementSupervisor",
     "AuthToken",
+    "CalendarFeed",
+    "ClientOrg",
+    "ClientPerson",
     "FirmArea",
     "FirmAreaPart",
     "FirmProfile",
@@ -30,10 +50,13 @@ __all__ = [
     "Qualification",
     "RateEvent",
     "Region",
+    "Review",
     "ServiceArea",
+    "SessionChange",
     "Specialty",
     "StaffProfile",
     "StaffSpecialty",
+    "SupervisionSession",
     "Tenant",
     "User",
     "UserSession",

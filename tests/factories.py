@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -18,9 +19,19 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcn
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+from luotsi.tenants.agreements import (
+    Agreement,
+    AgreementStatus,
+    AgreementSupervisee,
+    AgreementSupervisor,
+    Review,
+    ReviewDecision,
+)
+from luotsi.tenants.clients import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.inquiries import Inquiry
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.regions import FirmArea, FirmAreaPart
+from luotsi.tenants.sessions import SupervisionSession
 from luotsi.tenants.staff import ServiceArea, Specialty, StaffProfile, StaffSpecialty
 
 if TYPE_CHECKING:
@@ -47,6 +58,13 @@ class Firm:
     specialty: Specialty
     profile: StaffProfile  # the supervisor's, visible in the directory
     inquiry: Inquiry
+    org: ClientOrg
+    hr_contact: ClientPerson
+    manager: ClientPerson
+    supervisee: ClientPerson
+    agreement: Agreement  # active, individual, the supervisor's, with a planned session
+    session: SupervisionSession
+    review: Review
 
     @property
     def slug(self) -> str:
@@ -184,6 +202,105 @@ async def add_inquiry(engine: AsyncEngine, tenant: Tenant, **fields: object) -> 
     return inquiry
 
 
+async def add_client_org(
+    engine: AsyncEngine, tenant: Tenant, name: str = "Esimerkkikunta", **fields: object
+) -> ClientOrg:
+    values: dict[str, object] = {
+        "business_id": "0737546-2",
+        "org_type": OrgType.MUNICIPALITY,
+        "billing_street": "Kunnantie 1",
+        "billing_postal_code": "05800",
+        "billing_city": "Hyvinkää",
+    }
+    values.update(fields)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        org = ClientOrg(name=name, **values)
+        db.add(org)
+    return org
+
+
+async def add_person(
+    engine: AsyncEngine,
+    tenant: Tenant,
+    org: ClientOrg,
+    role: PersonRole,
+    name: str,
+    **fields: object,
+) -> ClientPerson:
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        person = ClientPerson(org_id=org.id, role=role, name=name, **fields)
+        db.add(person)
+    return person
+
+
+async def add_agreement(
+    engine: AsyncEngine,
+    tenant: Tenant,
+    org: ClientOrg,
+    supervisor: Membership,
+    supervisees: list[ClientPerson],
+    **fields: object,
+) -> Agreement:
+    """An agreement (active unless ``status`` says otherwise) for one year from 1.9.2026."""
+    values: dict[str, object] = {
+        "kind": SupervisionKind.INDIVIDUAL,
+        "start_date": date(2026, 9, 1),
+        "end_date": date(2027, 8, 31),
+        "session_minutes": 60,
+        "cadence_weeks": 3,
+        "session_quota": 15,
+        "price_cents": 12000,
+        "status": AgreementStatus.ACTIVE,
+    }
+    values.update(fields)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        agreement = Agreement(org_id=org.id, **values)
+        agreement.supervisors = [AgreementSupervisor(membership_id=supervisor.id)]
+        agreement.supervisees = [AgreementSupervisee(person_id=p.id) for p in supervisees]
+        db.add(agreement)
+    return agreement
+
+
+async def add_session(
+    engine: AsyncEngine,
+    tenant: Tenant,
+    agreement: Agreement,
+    supervisor: Membership,
+    **fields: object,
+) -> SupervisionSession:
+    values: dict[str, object] = {
+        "starts_at": datetime(2026, 12, 3, 8, 0, tzinfo=UTC),  # 10.00 in Helsinki
+        "duration_minutes": agreement.session_minutes,
+        "address": "Kunnantie 1, Hyvinkää",
+    }
+    values.update(fields)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        session = SupervisionSession(
+            agreement_id=agreement.id,
+            supervisor_id=supervisor.id,
+            uid=f"{uuid.uuid4()}@luotsi",
+            **values,
+        )
+        db.add(session)
+    return session
+
+
+async def add_review(
+    engine: AsyncEngine, tenant: Tenant, agreement: Agreement, **fields: object
+) -> Review:
+    values: dict[str, object] = {"held_on": date(2026, 11, 2), "decision": ReviewDecision.CONTINUE}
+    values.update(fields)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        review = Review(agreement_id=agreement.id, **values)
+        db.add(review)
+    return review
+
+
 async def make_two_firms(backend: Backend) -> Firms:
     engine = backend.owner
     firms = []
@@ -220,6 +337,43 @@ async def make_two_firms(backend: Backend) -> Firms:
             photo_updated_at=utcnow(),
         )
         inquiry = await add_inquiry(engine, tenant, requested_profile_id=profile.id)
+        # Same organisation and people names in both firms on purpose.
+        org = await add_client_org(engine, tenant)
+        hr = await add_person(
+            engine,
+            tenant,
+            org,
+            PersonRole.HR_CONTACT,
+            "Hanna HR",
+            email=f"hr@{slug}-client.example",
+        )
+        manager = await add_person(
+            engine,
+            tenant,
+            org,
+            PersonRole.MANAGER,
+            "Matti Manager",
+            email=f"manager@{slug}-client.example",
+        )
+        supervisee = await add_person(
+            engine,
+            tenant,
+            org,
+            PersonRole.SUPERVISEE,
+            "Sanna Supervisee",
+            email=f"sanna@{slug}-client.example",
+        )
+        agreement = await add_agreement(
+            engine,
+            tenant,
+            org,
+            people[Role.SUPERVISOR],
+            [supervisee],
+            manager_id=manager.id,
+            hr_contact_id=hr.id,
+        )
+        session = await add_session(engine, tenant, agreement, people[Role.SUPERVISOR])
+        review = await add_review(engine, tenant, agreement)
         firms.append(
             Firm(
                 tenant,
@@ -231,6 +385,13 @@ async def make_two_firms(backend: Backend) -> Firms:
                 specialty,
                 profile,
                 inquiry,
+                org,
+                hr,
+                manager,
+                supervisee,
+                agreement,
+                session,
+                review,
             )
         )
     both = await make_user(engine, "both@shared.example", "Kaisa Kahdessa")

@@ -78,3 +78,37 @@ def can_view_inquiries(membership: Membership) -> bool:
 def can_manage_inquiries(membership: Membership) -> bool:
     """Assigning any inquiry and seeing the whole inbox: owners and admins."""
     return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_view_clients(membership: Membership) -> bool:
+    """Client organisations and their people: the whole staff (supervisors need contacts)."""
+    return membership.role in STAFF_ROLES
+
+
+def can_manage_clients(membership: Membership) -> bool:
+    """Creating, editing and archiving organisations and people; inviting HR contacts."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_manage_agreements(membership: Membership) -> bool:
+    """Drafting, sending and changing any agreement, and seeing all of them."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_work_on_agreements(membership: Membership) -> bool:
+    """Agreements the person supervises: planning sessions, marking them, recording reviews.
+
+    Owners and admins may do this on every agreement; a supervisor on their own only (the
+    services check that they are on the agreement).
+    """
+    return membership.role in STAFF_ROLES
+
+
+def can_view_all_calendars(membership: Membership) -> bool:
+    """Every supervisor's calendar, not only one's own."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_use_client_portal(membership: Membership) -> bool:
+    """The HR contact's portal: their own organisation's agreements, sessions and reviews."""
+    return membership.role == Role.CLIENT_CONTACT

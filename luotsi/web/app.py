@@ -31,15 +31,19 @@ from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import run_forever
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.web import pages
+from luotsi.web.agreements import AcceptanceController, AgreementsController
 from luotsi.web.areas import AreasController
 from luotsi.web.auth import AuthController
+from luotsi.web.clients import ClientsController
 from luotsi.web.dashboard import dashboard
 from luotsi.web.directory import DirectoryController, FirmProfileController
 from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.inquiries import InquiriesController, InquiryFormController
 from luotsi.web.members import JoinController, MembersController
 from luotsi.web.middleware import visitor_middleware
+from luotsi.web.portal import PortalController
 from luotsi.web.public import public_router
+from luotsi.web.sessions import CalendarController, FeedController, SessionsController
 from luotsi.web.signup import SignupController
 from luotsi.web.staff import SpecialtiesController, StaffController
 from luotsi.web.templating import template_config
@@ -128,8 +132,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 SpecialtiesController,
                 FirmProfileController,
                 InquiriesController,
+                ClientsController,
+                PortalController,
+                AgreementsController,
+                SessionsController,
+                CalendarController,
             ]
         ),
+        AcceptanceController,
+        FeedController,
         public_router([DirectoryController, InquiryFormController]),
         create_static_files_router(path="/static", directories=[STATIC], name="static"),
     ]

@@ -38,6 +38,11 @@ def sample_ids(firm: Firm) -> dict[str, uuid.UUID]:
         "specialty_id": firm.specialty.id,
         "profile_id": firm.profile.id,
         "inquiry_id": firm.inquiry.id,
+        "org_id": firm.org.id,
+        "person_id": firm.supervisee.id,
+        "agreement_id": firm.agreement.id,
+        "session_id": firm.session.id,
+        "review_id": firm.review.id,
     }
 
 

@@ -1,0 +1,258 @@
+"""Agreements (sopimukset): who is supervised by whom, for how long, on what terms.
+
+An agreement moves draft -> pending (sent for acceptance) -> active -> (paused) -> ended, and
+every move is an :class:`AgreementEvent` with who and when. It is extended or ended only through
+a recorded continuation :class:`Review` (supervisee, supervisor and manager decide together).
+Nothing here is confidential content: content (notes, goals, evaluations) lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from luotsi.platform import i18n
+from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform.i18n import N_
+from luotsi.tenants.clients import ClientOrg, ClientPerson
+from luotsi.tenants.kinds import SupervisionKind
+
+DEFAULT_VAT_BASIS_POINTS = 2550  # 25.5 % (general rate since 1 Sept 2024)
+DEFAULT_CANCELLATION_HOURS = 24
+DEFAULT_REVIEW_MONTHS = 6
+DEFAULT_CADENCE_WEEKS = 3
+MIN_SESSION_MINUTES, MAX_SESSION_MINUTES = 45, 90
+
+
+class AgreementStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending"  # sent to the parties for acceptance
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+    @property
+    def label(self) -> str:
+        return i18n.gettext(_STATUS_LABELS[self])
+
+
+_STATUS_LABELS = {
+    AgreementStatus.DRAFT: N_("Draft"),
+    AgreementStatus.PENDING: N_("Waiting for acceptance"),
+    AgreementStatus.ACTIVE: N_("Active"),
+    AgreementStatus.PAUSED: N_("Paused"),
+    AgreementStatus.ENDED: N_("Ended"),
+}
+
+
+class Party(enum.StrEnum):
+    """Who accepts an agreement besides the firm."""
+
+    SUPERVISEE = "supervisee"
+    MANAGER = "manager"
+    HR_CONTACT = "hr_contact"
+
+
+class ReviewDecision(enum.StrEnum):
+    CONTINUE = "continue"
+    EXTEND = "extend"
+    END = "end"
+
+
+class Agreement(TenantScoped, Base):
+    __tablename__ = "agreements"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "org_id"], ["client_orgs.tenant_id", "client_orgs.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "manager_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "hr_contact_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+        Index("ix_agreements_tenant_org", "tenant_id", "org_id"),
+        Index("ix_agreements_tenant_status", "tenant_id", "status"),
+    )
+
+    org_id: Mapped[uuid.UUID]
+    kind: Mapped[SupervisionKind] = mapped_column(str_enum(SupervisionKind))
+    title: Mapped[str] = mapped_column(String(200), default="")  # e.g. the team's name
+    manager_id: Mapped[uuid.UUID | None]
+    hr_contact_id: Mapped[uuid.UUID | None]
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    session_minutes: Mapped[int] = mapped_column(default=60)
+    cadence_weeks: Mapped[int] = mapped_column(default=DEFAULT_CADENCE_WEEKS)
+    session_quota: Mapped[int | None]  # None: open-ended until the end date
+    price_cents: Mapped[int] = mapped_column(default=0)  # per session, VAT excluded
+    vat_basis_points: Mapped[int] = mapped_column(default=DEFAULT_VAT_BASIS_POINTS)
+    cancellation_hours: Mapped[int] = mapped_column(default=DEFAULT_CANCELLATION_HOURS)
+    review_interval_months: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_MONTHS)
+    reminders_enabled: Mapped[bool] = mapped_column(default=True)  # 48 h before sessions
+    status: Mapped[AgreementStatus] = mapped_column(
+        str_enum(AgreementStatus), default=AgreementStatus.DRAFT
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_changed_by: Mapped[uuid.UUID | None]  # a user id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
+    manager: Mapped[ClientPerson | None] = relationship(
+        lazy="joined",
+        viewonly=True,
+        primaryjoin="and_(ClientPerson.tenant_id == Agreement.tenant_id,"
+        " ClientPerson.id == foreign(Agreement.manager_id))",
+    )
+    hr_contact: Mapped[ClientPerson | None] = relationship(
+        lazy="joined",
+        viewonly=True,
+        primaryjoin="and_(ClientPerson.tenant_id == Agreement.tenant_id,"
+        " ClientPerson.id == foreign(Agreement.hr_contact_id))",
+    )
+    supervisors: Mapped[list[AgreementSupervisor]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+    supervisees: Mapped[list[AgreementSupervisee]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class AgreementSupervisor(TenantScoped, Base):
+    """A supervisor (a staff membership) on an agreement."""
+
+    __tablename__ = "agreement_supervisors"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("tenant_id", "agreement_id", "membership_id"),
+        Index("ix_agreement_supervisors_tenant_membership", "tenant_id", "membership_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    # A plain id: a supervisor who leaves the firm stays in the agreement's history.
+    membership_id: Mapped[uuid.UUID]
+
+
+class AgreementSupervisee(TenantScoped, Base):
+    """A supervisee (a client person) on an agreement: one for individual, several for group."""
+
+    __tablename__ = "agreement_supervisees"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "person_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+        UniqueConstraint("tenant_id", "agreement_id", "person_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    person_id: Mapped[uuid.UUID]
+
+    person: Mapped[ClientPerson] = relationship(lazy="joined", viewonly=True)
+
+
+class AgreementEvent(TenantScoped, Base):
+    """One step in an agreement's life: created, sent, accepted, activated, paused, ended..."""
+
+    __tablename__ = "agreement_events"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_agreement_events_tenant_agreement", "tenant_id", "agreement_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_user_id: Mapped[uuid.UUID | None]  # None: a party through an acceptance link
+    actor_name: Mapped[str] = mapped_column(String(120), default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # never confidential content
+
+
+class Acceptance(TenantScoped, Base):
+    """One party's single-use link to accept an agreement or ask for a change."""
+
+    __tablename__ = "agreement_acceptances"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "person_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+    )
+
+    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    party: Mapped[Party] = mapped_column(str_enum(Party))
+    person_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    response: Mapped[str] = mapped_column(String(20), default="")  # accepted, change_requested
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    person: Mapped[ClientPerson] = relationship(lazy="joined", viewonly=True)
+
+
+class AgreementDocument(TenantScoped, Base):
+    """The PDF of an agreement as accepted (terms and parties only, no content)."""
+
+    __tablename__ = "agreement_documents"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    filename: Mapped[str] = mapped_column(String(120))
+    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+
+
+class Review(TenantScoped, Base):
+    """A three-party continuation review and its decision.
+
+    The only way an agreement is extended or ended. ``note`` is an administrative summary
+    ("continue as agreed"), never what was discussed.
+    """
+
+    __tablename__ = "agreement_reviews"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_agreement_reviews_tenant_agreement", "tenant_id", "agreement_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    held_on: Mapped[date]
+    decision: Mapped[ReviewDecision] = mapped_column(str_enum(ReviewDecision))
+    new_end_date: Mapped[date | None]
+    supervisee_present: Mapped[bool] = mapped_column(default=True)
+    supervisor_present: Mapped[bool] = mapped_column(default=True)
+    manager_present: Mapped[bool] = mapped_column(default=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[uuid.UUID | None]  # a user id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
