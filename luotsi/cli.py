@@ -40,6 +40,7 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 def worker() -> None:
     """Deliver the outbox (e-mail) until stopped."""
+    import luotsi.models  # noqa: F401  (every model, and the scheduled jobs they register)
     from luotsi.platform.db import make_engine, make_sessionmaker
     from luotsi.platform.mail import Mailer
     from luotsi.platform.outbox import run_forever

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from luotsi.platform.db import Base, unscoped_session, utcnow
+from luotsi.platform.jobs import run_due_jobs
 from luotsi.platform.mail import Mailer
 
 log = structlog.get_logger(__name__)
@@ -113,7 +114,8 @@ async def run_forever(
     log.info("worker.started")
     while not stop.is_set():
         try:
-            handled = await run_once(maker, mailer)
+            handled = await run_due_jobs(maker)
+            handled += await run_once(maker, mailer)
         except Exception:
             log.exception("worker.error")
             handled = 0
