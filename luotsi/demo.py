@@ -6,8 +6,12 @@ added when the firm has none yet (so a demo created by an older version gains th
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
+import holidays
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,11 +22,24 @@ from luotsi.platform.db import (
     unscoped_session,
     utcnow,
 )
+from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.identity import User, configure_password_hashing, hash_password
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+from luotsi.tenants.agreements import (
+    Agreement,
+    AgreementEvent,
+    AgreementStatus,
+    AgreementSupervisee,
+    AgreementSupervisor,
+    Review,
+    ReviewDecision,
+)
+from luotsi.tenants.clients import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.directory import FirmProfile
+from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.regions import FirmArea, FirmAreaPart
+from luotsi.tenants.sessions import SessionStatus, SupervisionSession
 from luotsi.tenants.staff import (
     Qualification,
     ServiceArea,
@@ -246,6 +263,9 @@ async def load_demo(settings: Settings) -> bool:
             if not await db.scalar(select(func.count()).select_from(StaffProfile)):
                 await _staff(db, password_hash)
                 created = True
+            if not await db.scalar(select(func.count()).select_from(ClientOrg)):
+                await _clients(db, password_hash)
+                created = True
             return created
     finally:
         await engine.dispose()
@@ -329,3 +349,295 @@ def _service_area(key: str, areas: dict[str, FirmArea]) -> ServiceArea:
     if key.startswith("r"):
         return ServiceArea(region_code=key[1:])
     return ServiceArea(municipality_code=key[1:])
+
+
+# --- clients, agreements and a year of sessions --------------------------------------------
+
+CLIENT_DOMAIN = "asiakas.demo.luotsi.localhost"
+
+
+@dataclass
+class DemoOrg:
+    name: str
+    business_id: str  # fictional numbers with a valid check digit
+    org_type: OrgType
+    city: str
+    hr: str
+    managers: list[str]
+    supervisees: list[str]
+    einvoice: tuple[str, str] = ("", "")  # OVT address, operator
+
+
+ORGS = [
+    DemoOrg(
+        "Kuvitteellisen kaupungin sosiaalipalvelut",
+        "2345678-0",
+        OrgType.MUNICIPALITY,
+        "Hyvinkää",
+        "Hilkka Henkilöstö",
+        ["Markku Esihenkilö", "Maarit Päällikkö"],
+        ["Sari Sosiaalityö", "Pasi Perhetyö", "Liisa Lastensuojelu", "Teemu Tiimi"],
+        ("003723456780", "003721291126"),
+    ),
+    DemoOrg(
+        "Esimerkin hyvinvointialue",
+        "4567891-5",
+        OrgType.WELLBEING_COUNTY,
+        "Hämeenlinna",
+        "Helena Hyvinvointi",
+        ["Mikael Osastonhoitaja"],
+        ["Kirsi Kotihoito", "Olli Osasto", "Tuula Terapia"],
+        ("003745678915", "003721291126"),
+    ),
+    DemoOrg(
+        "Mallilan Rakennus Oy",
+        "5678912-7",
+        OrgType.COMPANY,
+        "Turku",
+        "Henna Hallinto",
+        ["Jussi Johtaja"],
+        ["Pekka Projekti", "Riitta Rakennus"],
+    ),
+    DemoOrg(
+        "Tukiyhdistys ry",
+        "7654321-2",
+        OrgType.ASSOCIATION,
+        "Tampere",
+        "Heikki Hallitus",
+        ["Aila Toiminnanjohtaja"],
+        ["Vesa Vapaaehtoinen"],
+    ),
+]
+
+
+@dataclass
+class DemoAgreement:
+    org: int  # index in ORGS
+    kind: SupervisionKind
+    supervisor: str  # login of a demo supervisor
+    supervisees: list[str]
+    start: date
+    months: int = 12
+    status: AgreementStatus = AgreementStatus.ACTIVE
+    quota: int | None = 15
+    minutes: int = 60
+    cadence: int = 3
+    price_cents: int = 12000
+    hour: int = 9
+    remote: bool = False
+
+
+AGREEMENTS = [
+    DemoAgreement(
+        0, SupervisionKind.INDIVIDUAL, "ville.ohjaaja", ["Sari Sosiaalityö"], date(2025, 12, 1)
+    ),
+    DemoAgreement(
+        0, SupervisionKind.INDIVIDUAL, "ville.ohjaaja", ["Pasi Perhetyö"], date(2026, 3, 2), hour=13
+    ),
+    DemoAgreement(
+        0,
+        SupervisionKind.GROUP,
+        "aino.ohjaaja",
+        ["Liisa Lastensuojelu", "Teemu Tiimi", "Sari Sosiaalityö"],
+        date(2026, 1, 12),
+        minutes=90,
+        cadence=4,
+        quota=12,
+        price_cents=32000,
+    ),
+    DemoAgreement(
+        1,
+        SupervisionKind.INDIVIDUAL,
+        "kaisu.kettunen",
+        ["Kirsi Kotihoito"],
+        date(2026, 2, 2),
+        remote=True,
+        hour=15,
+    ),
+    DemoAgreement(
+        1,
+        SupervisionKind.WORK_COMMUNITY,
+        "elina.eskola",
+        ["Olli Osasto", "Tuula Terapia"],
+        date(2025, 9, 1),
+        months=12,
+        status=AgreementStatus.ENDED,
+        minutes=90,
+        cadence=4,
+        quota=10,
+        price_cents=38000,
+    ),
+    DemoAgreement(
+        2,
+        SupervisionKind.LEADERSHIP,
+        "aino.ohjaaja",
+        ["Pekka Projekti"],
+        date(2026, 8, 3),
+        minutes=75,
+        price_cents=15000,
+        hour=8,
+    ),
+    DemoAgreement(
+        2,
+        SupervisionKind.MEDIATION,
+        "saara.sovittelija",
+        ["Riitta Rakennus"],
+        date(2026, 10, 5),
+        months=3,
+        quota=5,
+        cadence=2,
+        minutes=90,
+        price_cents=25000,
+    ),
+    DemoAgreement(
+        3,
+        SupervisionKind.INDIVIDUAL,
+        "matti.manninen",
+        ["Vesa Vapaaehtoinen"],
+        date(2026, 12, 1),
+        status=AgreementStatus.DRAFT,
+        price_cents=9000,
+    ),
+    DemoAgreement(
+        1,
+        SupervisionKind.INDIVIDUAL,
+        "riikka.rantanen",
+        ["Tuula Terapia"],
+        date(2026, 4, 6),
+        status=AgreementStatus.PAUSED,
+        hour=10,
+    ),
+]
+
+
+def _working_day(day: date, fi_holidays: holidays.HolidayBase) -> date:
+    while day.weekday() >= 5 or day in fi_holidays:
+        day += timedelta(days=1)
+    return day
+
+
+async def _clients(db: AsyncSession, password_hash: str) -> None:
+    """Four fictional client organisations, their people, agreements and their sessions."""
+    people: dict[str, ClientPerson] = {}
+    orgs = []
+    for org_spec in ORGS:
+        org = ClientOrg(
+            name=org_spec.name,
+            business_id=org_spec.business_id,
+            org_type=org_spec.org_type,
+            billing_street="Laskutuskuja 1",
+            billing_postal_code="00100",
+            billing_city=org_spec.city,
+            einvoice_address=org_spec.einvoice[0],
+            einvoice_operator=org_spec.einvoice[1],
+            invoice_email="" if org_spec.einvoice[0] else f"laskut@{CLIENT_DOMAIN}",
+        )
+        db.add(org)
+        await db.flush()
+        orgs.append(org)
+        named = [(org_spec.hr, PersonRole.HR_CONTACT)]
+        named += [(name, PersonRole.MANAGER) for name in org_spec.managers]
+        named += [(name, PersonRole.SUPERVISEE) for name in org_spec.supervisees]
+        for name, role in named:
+            login = name.lower().replace(" ", ".").translate(_ASCII)
+            person = ClientPerson(
+                org_id=org.id, role=role, name=name, email=f"{login}@{CLIENT_DOMAIN}"
+            )
+            db.add(person)
+            people[name] = person
+    await db.flush()
+    logins = {f"{p.login}@{DEMO_DOMAIN}": p.login for p in SUPERVISORS}
+    memberships = {}
+    for row in await db.execute(
+        select(Membership.id, User.email).join(User, User.id == Membership.user_id)
+    ):
+        if row.email in logins:
+            memberships[logins[row.email]] = row.id
+    fi_holidays = holidays.country_holidays("FI", years=range(2025, 2029))
+    today = utcnow().astimezone(HELSINKI).date()
+    for spec in AGREEMENTS:
+        org = orgs[spec.org]
+        spec_org = ORGS[spec.org]
+        end = spec.start + relativedelta(months=spec.months) - timedelta(days=1)
+        agreement = Agreement(
+            org_id=org.id,
+            kind=spec.kind,
+            manager_id=people[spec_org.managers[0]].id,
+            hr_contact_id=people[spec_org.hr].id,
+            start_date=spec.start,
+            end_date=end,
+            session_minutes=spec.minutes,
+            cadence_weeks=spec.cadence,
+            session_quota=spec.quota,
+            price_cents=spec.price_cents,
+            status=spec.status,
+        )
+        agreement.supervisors = [AgreementSupervisor(membership_id=memberships[spec.supervisor])]
+        agreement.supervisees = [
+            AgreementSupervisee(person_id=people[name].id) for name in spec.supervisees
+        ]
+        db.add(agreement)
+        await db.flush()
+        db.add(AgreementEvent(agreement_id=agreement.id, kind="created", actor_name="Demo"))
+        if spec.status == AgreementStatus.DRAFT:
+            continue
+        db.add(AgreementEvent(agreement_id=agreement.id, kind="activated", actor_name="Demo"))
+        if spec.start + relativedelta(months=6) <= today:
+            db.add(
+                Review(
+                    agreement_id=agreement.id,
+                    held_on=_working_day(spec.start + relativedelta(months=6), fi_holidays),
+                    decision=ReviewDecision.CONTINUE,
+                    note="Jatketaan sovitusti.",
+                )
+            )
+        _sessions(db, agreement, spec, memberships[spec.supervisor], fi_holidays, today)
+    await db.flush()
+
+
+def _sessions(
+    db: AsyncSession,
+    agreement: Agreement,
+    spec: DemoAgreement,
+    supervisor_id: uuid.UUID,
+    fi_holidays: holidays.HolidayBase,
+    today: date,
+) -> None:
+    """Sessions every ``cadence`` weeks: held before today (a few cancelled), planned after."""
+    day = spec.start
+    count = 0
+    stop = agreement.end_date
+    if spec.status == AgreementStatus.PAUSED:
+        stop = min(stop, today - timedelta(days=30))
+    while day <= stop and (spec.quota is None or count < spec.quota):
+        held_day = _working_day(day, fi_holidays)
+        if held_day > agreement.end_date:
+            break
+        starts = datetime.combine(held_day, time(spec.hour), HELSINKI).astimezone(UTC)
+        past = held_day < today
+        status = SessionStatus.HELD if past else SessionStatus.PLANNED
+        if past and count % 7 == 5:
+            status = SessionStatus.CANCELLED_BY_CLIENT
+        db.add(
+            SupervisionSession(
+                agreement_id=agreement.id,
+                supervisor_id=supervisor_id,
+                starts_at=starts,
+                duration_minutes=spec.minutes,
+                status=status,
+                billable=status == SessionStatus.HELD,
+                actual_minutes=spec.minutes if status == SessionStatus.HELD else None,
+                cancelled_at=starts - timedelta(days=3)
+                if status != SessionStatus.HELD and past
+                else None,
+                remote=spec.remote,
+                address="" if spec.remote else "Työnohjaustila, Asemakatu 2",
+                meeting_url="https://meet.example/demo" if spec.remote else "",
+                uid=f"{uuid.uuid4()}@luotsi",
+            )
+        )
+        count += 1
+        day += timedelta(weeks=spec.cadence)
+
+
+_ASCII = str.maketrans("äöåÄÖÅ", "aoaAOA")

@@ -29,3 +29,34 @@ async def test_demo_has_about_ten_supervisors_across_regions(clean_db: Backend) 
     assert "Juha Järvinen" not in {p.display_name for p in in_hameenlinna.items}  # Lapland
     assert all(p.phone.startswith("+35840555") for p in public.items)
     assert len({s.name for p in public.items for s in p.specialties}) >= 8
+
+
+async def test_demo_has_clients_agreements_and_a_year_of_sessions(clean_db: Backend) -> None:
+    import holidays
+    from sqlalchemy import select
+
+    from luotsi.demo import AGREEMENTS, ORGS
+    from luotsi.platform.i18n import HELSINKI
+    from luotsi.tenants.agreements import Agreement, AgreementStatus
+    from luotsi.tenants.clients import ClientOrg
+    from luotsi.tenants.sessions import SessionStatus, SupervisionSession
+
+    await load_demo(clean_db.settings)
+    async with unscoped_session(make_sessionmaker(clean_db.owner)) as db:
+        tenant = await get_tenant_by_slug(db, DEMO_SLUG)
+        await scope_to_tenant(db, tenant.id)
+        orgs = list(await db.scalars(select(ClientOrg)))
+        agreements = list(await db.scalars(select(Agreement)))
+        sessions = list(await db.scalars(select(SupervisionSession)))
+    assert len(orgs) == len(ORGS) and len(agreements) == len(AGREEMENTS)
+    assert {a.status for a in agreements} == set(AgreementStatus) - {AgreementStatus.PENDING}
+    held = [s for s in sessions if s.status == SessionStatus.HELD]
+    planned = [s for s in sessions if s.status == SessionStatus.PLANNED]
+    assert len(held) > 30 and len(planned) > 10
+    span = max(s.starts_at for s in sessions) - min(s.starts_at for s in sessions)
+    assert span.days > 365
+    fi_holidays = holidays.country_holidays("FI", years=range(2025, 2029))
+    for session in sessions:
+        local = session.starts_at.astimezone(HELSINKI)
+        assert local.weekday() < 5 and local.date() not in fi_holidays
+        assert local.minute == 0 and 8 <= local.hour <= 15  # whole hours, DST respected
