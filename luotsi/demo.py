@@ -591,6 +591,16 @@ async def _clients(db: AsyncSession, password_hash: str) -> None:
                     note="Jatketaan sovitusti.",
                 )
             )
+        if spec.status == AgreementStatus.ENDED:  # ended, as always, through a review
+            db.add(
+                Review(
+                    agreement_id=agreement.id,
+                    held_on=_working_day(end - timedelta(days=14), fi_holidays),
+                    decision=ReviewDecision.END,
+                    note="Tavoitteet saavutettu; päätetään sovitusti.",
+                )
+            )
+            db.add(AgreementEvent(agreement_id=agreement.id, kind="ended", actor_name="Demo"))
         _sessions(db, agreement, spec, memberships[spec.supervisor], fi_holidays, today)
     await db.flush()
 
