@@ -44,6 +44,7 @@ from luotsi.web.middleware import visitor_middleware
 from luotsi.web.portal import PortalController
 from luotsi.web.public import public_router
 from luotsi.web.sessions import CalendarController, FeedController, SessionsController
+from luotsi.web.settings import settings_hub
 from luotsi.web.signup import SignupController
 from luotsi.web.staff import SpecialtiesController, StaffController
 from luotsi.web.templating import template_config
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         workspace_router(
             [
                 dashboard,
+                settings_hub,
                 MembersController,
                 AreasController,
                 StaffController,
