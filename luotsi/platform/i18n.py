@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_time as _format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -114,6 +115,13 @@ def format_datetime(value: datetime | None, format: str = "short") -> str:
     if value is None:
         return ""
     return _format_datetime(value, format=format, tzinfo=HELSINKI, locale=_locale())
+
+
+def format_time(value: datetime | None, format: str = "short") -> str:
+    """The time of day in Helsinki (10.00 in Finnish, 10:00 in Swedish and English)."""
+    if value is None:
+        return ""
+    return _format_time(value, format=format, tzinfo=HELSINKI, locale=_locale())
 
 
 def format_money(cents: int) -> str:

@@ -73,9 +73,13 @@ async def list_open_invitations(db: AsyncSession, actor: Membership) -> list[Inv
 
 
 async def invite_member(
-    db: AsyncSession, actor: Membership, email: str, role: str
+    db: AsyncSession, actor: Membership, email: str, role: str, *, bound: bool = False
 ) -> tuple[Invitation, str]:
-    """Create an invitation; returns it and the raw token for the e-mailed link."""
+    """Create an invitation; returns it and the raw token for the e-mailed link.
+
+    ``bound``: the caller ties the invitation to a record of its own (see
+    :func:`permissions.can_invite_role`); the member list never passes it.
+    """
     if not permissions.can_invite_members(actor):
         raise Forbidden("invite")
     errors: dict[str, str] = {}
@@ -87,7 +91,7 @@ async def invite_member(
         wanted = Role(role)
     except ValueError:
         wanted = None
-    if wanted is None or not permissions.can_invite_role(actor, wanted):
+    if wanted is None or not permissions.can_invite_role(actor, wanted, bound=bound):
         errors["role"] = _("Choose a role.")
     if errors:
         raise Invalid(errors)

@@ -17,8 +17,15 @@ def can_invite_members(membership: Membership) -> bool:
     return membership.role in (Role.OWNER, Role.ADMIN)
 
 
-def can_invite_role(membership: Membership, role: Role) -> bool:
-    """Admins invite supervisors and admins; only an owner makes another owner."""
+def can_invite_role(membership: Membership, role: Role, *, bound: bool = False) -> bool:
+    """Admins invite supervisors and admins; only an owner makes another owner.
+
+    ``bound``: the invitation is tied to a record that gives the role its scope (an HR
+    contact's person record). Owners and admins grant ``client_contact`` only that way, never
+    from the member list, so no client login exists without its organisation.
+    """
+    if role == Role.CLIENT_CONTACT:
+        return bound and membership.role in (Role.OWNER, Role.ADMIN)
     if membership.role == Role.OWNER:
         return role in (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
     if membership.role == Role.ADMIN:

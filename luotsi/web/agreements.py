@@ -2,16 +2,416 @@
 
 from __future__ import annotations
 
-from litestar import Controller
+import uuid
+from dataclasses import fields
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath
+
+from luotsi.platform import permissions
+from luotsi.platform.db import scope_to_tenant, utcnow
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.paging import page_number
+from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
+from luotsi.tenants import agreements
+from luotsi.tenants.agreements import (
+    Acceptance,
+    AgreementFilter,
+    AgreementInput,
+    AgreementStatus,
+    ReviewDecision,
+    ReviewInput,
+)
+from luotsi.tenants.kinds import SupervisionKind
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.forms import MAX_FIELD, form_value
+from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import requires
+
+PER_PAGE = 20
+MAX_CHOICES = 100  # checkboxes read from one form field
+STATUS_ACTIONS = ("pause", "resume", "withdraw", "paper")
+MANAGE = [requires(permissions.can_manage_agreements)]
+
+
+def _uuid(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def _read(request: Req, cls: type[Any]) -> Any:
+    """A dataclass of the posted form: text fields, lists of checkboxes and booleans."""
+    form = await request.form()
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.default_factory is list:  # checkboxes sharing a name
+            ticked = form.getall(f.name) if f.name in form else []
+            values[f.name] = [v[:100] for v in ticked[:MAX_CHOICES] if isinstance(v, str)]
+        elif isinstance(f.default, bool):  # one checkbox: present when ticked
+            values[f.name] = f.name in form
+        else:
+            raw = form.get(f.name, "")
+            values[f.name] = raw[:MAX_FIELD] if isinstance(raw, str) else ""
+    return cls(**values)
+
+
+def _filters(request: Req, ws: WS) -> AgreementFilter:
+    query = request.query_params
+    status = query.get("status", "current")
+    return AgreementFilter(
+        status=status if status in agreements.STATUS_FILTERS else "current",
+        kind=query.get("kind", ""),
+        org_id=_uuid(query.get("org")),
+        supervisor_id=_uuid(query.get("supervisor"))
+        if permissions.can_manage_agreements(ws.membership)
+        else None,
+        text=query.get("q", "")[:100],
+    )
 
 
 class AgreementsController(Controller):
     """Workspace: list, draft, send for acceptance, status changes, reviews, the PDF."""
 
     path = "/agreements"
+    guards = [requires(permissions.can_work_on_agreements)]
+
+    @get("/", name="agreements")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        filters = _filters(request, ws)
+        page = await agreements.search_agreements(
+            db, ws.membership, filters, page_number(request.query_params.get("page")), PER_PAGE
+        )
+        manager = permissions.can_manage_agreements(ws.membership)
+        context = {
+            "ws": ws,
+            "page": page,
+            "filters": filters,
+            "query": request.query_params,
+            "statuses": list(AgreementStatus),
+            "kinds": list(SupervisionKind),
+            "orgs": await agreements.org_choices(db, include_archived=True),
+            "staff": await agreements.staff_choices(db) if manager else [],
+            "can_manage": manager,
+        }
+        return render(request, "workspace/agreements.html", context, block="results")
+
+    @get("/new", name="new_agreement", guards=MANAGE)
+    async def new(self, request: Req, db: DB, ws: WS) -> Any:
+        """The draft form; for htmx, only the chosen organisation's people."""
+        values = AgreementInput(org_id=request.query_params.get("org_id", "")[:40])
+        return await self._form(request, db, ws, None, values, block="people")
+
+    @post("/", guards=MANAGE)
+    async def create(self, request: Req, db: DB, ws: WS) -> Any:
+        values: AgreementInput = await _read(request, AgreementInput)
+        if await form_value(request, "pick_org"):  # "show the organisation's people"
+            return await self._form(request, db, ws, None, values)
+        try:
+            agreement = await agreements.create_agreement(db, ws.membership, values)
+        except Invalid as exc:
+            return await self._form(request, db, ws, None, values, exc.errors)
+        return redirect(request, ws.url(f"agreements/{agreement.id}"), flash="agreement_created")
+
+    @get("/{agreement_id:uuid}", name="agreement")
+    async def show(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        return await self._page(request, db, ws, agreement_id)
+
+    @get(
+        "/{agreement_id:uuid}/edit",
+        name="edit_agreement",
+        guards=MANAGE,
+    )
+    async def edit(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        values = AgreementInput.of(agreement)
+        return await self._form(request, db, ws, agreement, values)
+
+    @post("/{agreement_id:uuid}/edit", guards=MANAGE)
+    async def update(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        values: AgreementInput = await _read(request, AgreementInput)
+        if agreement.status == AgreementStatus.DRAFT and await form_value(request, "pick_org"):
+            return await self._form(request, db, ws, agreement, values)
+        try:
+            await agreements.update_draft(db, ws.membership, agreement_id, values)
+        except Invalid as exc:
+            if "status" in exc.errors:  # not a draft: nothing here may change
+                return await self._form(
+                    request, db, ws, agreement, AgreementInput.of(agreement), status_code=409
+                )
+            return await self._form(request, db, ws, agreement, values, exc.errors)
+        return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_saved")
+
+    @post("/{agreement_id:uuid}/send", name="send_agreement", guards=MANAGE)
+    async def send(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        base_url = request.app.state["settings"].base_url
+        try:
+            await agreements.send_for_acceptance(db, ws.membership, agreement_id, base_url=base_url)
+        except Invalid as exc:
+            return await self._page(request, db, ws, agreement_id, errors=exc.errors)
+        return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_sent")
+
+    @get("/{agreement_id:uuid}/status", name="agreement_status", guards=MANAGE)
+    async def status(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        """Confirmation before a status change: pause, resume, withdraw, accepted on paper."""
+        action = request.query_params.get("action", "")
+        return await self._status_page(request, db, ws, agreement_id, action)
+
+    @post("/{agreement_id:uuid}/pause", name="pause_agreement", guards=MANAGE)
+    async def pause(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        note = await form_value(request, "note")
+        try:
+            await agreements.pause_agreement(db, ws.membership, agreement_id, note)
+        except Invalid as exc:
+            return await self._status_page(request, db, ws, agreement_id, "pause", exc.errors)
+        return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_paused")
+
+    @post("/{agreement_id:uuid}/resume", name="resume_agreement", guards=MANAGE)
+    async def resume(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        note = await form_value(request, "note")
+        try:
+            await agreements.resume_agreement(db, ws.membership, agreement_id, note)
+        except Invalid as exc:
+            return await self._status_page(request, db, ws, agreement_id, "resume", exc.errors)
+        return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_resumed")
+
+    @post("/{agreement_id:uuid}/withdraw", name="withdraw_agreement", guards=MANAGE)
+    async def withdraw(
+        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Any:
+        try:
+            await agreements.withdraw_from_acceptance(db, ws.membership, agreement_id)
+        except Invalid as exc:
+            return await self._status_page(request, db, ws, agreement_id, "withdraw", exc.errors)
+        return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_withdrawn")
+
+    @post(
+        "/{agreement_id:uuid}/accepted-on-paper", name="agreement_accepted_on_paper", guards=MANAGE
+    )
+    async def accepted_on_paper(
+        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Any:
+        form = await request.form()
+        note = form.get("note", "")
+        try:
+            await agreements.mark_accepted_on_paper(
+                db,
+                ws.membership,
+                agreement_id,
+                confirmed="confirm" in form,
+                note=note[:MAX_FIELD] if isinstance(note, str) else "",
+                base_url=request.app.state["settings"].base_url,
+            )
+        except Invalid as exc:
+            return await self._status_page(request, db, ws, agreement_id, "paper", exc.errors)
+        return redirect(
+            request, ws.url(f"agreements/{agreement_id}"), flash="agreement_accepted_on_paper"
+        )
+
+    @post("/{agreement_id:uuid}/reviews", name="record_review")
+    async def record_review(
+        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Any:
+        await agreements.get_agreement(db, ws.membership, agreement_id)
+        values: ReviewInput = await _read(request, ReviewInput)
+        try:
+            await agreements.record_review(db, ws.membership, agreement_id, values)
+        except Invalid as exc:
+            return await self._page(request, db, ws, agreement_id, review=values, errors=exc.errors)
+        return redirect(
+            request, ws.url(f"agreements/{agreement_id}#reviews"), flash="review_recorded"
+        )
+
+    @get("/{agreement_id:uuid}/pdf", name="agreement_pdf")
+    async def pdf(self, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Response[bytes]:
+        filename, data = await agreements.agreement_pdf(db, ws.membership, agreement_id)
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    async def _page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: uuid.UUID,
+        *,
+        review: ReviewInput | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        overview = await agreements.agreement_overview(db, ws.membership, agreement_id)
+        today = agreements.helsinki_today()
+        context = {
+            "ws": ws,
+            "o": overview,
+            "agreement": overview.agreement,
+            "review": review or ReviewInput(held_on=today.isoformat()),
+            "decisions": list(ReviewDecision),
+            "today": today,
+            "max_end": agreements.max_end_date(overview.agreement.start_date),
+            "can_manage": permissions.can_manage_agreements(ws.membership),
+            "can_review": agreements.can_record_review(ws.membership, overview.agreement),
+            "event_label": agreements.event_label,
+            "response_label": agreements.response_label,
+            "now": utcnow(),
+            "errors": errors or {},
+        }
+        status = 422 if errors else 200
+        return render(request, "workspace/agreement.html", context, status_code=status)
+
+    async def _form(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement: agreements.Agreement | None,
+        values: AgreementInput,
+        errors: dict[str, str] | None = None,
+        *,
+        block: str | None = None,
+        status_code: int | None = None,
+    ) -> Any:
+        org_id = _uuid(values.org_id)
+        context = {
+            "ws": ws,
+            "agreement": agreement,
+            "editable": agreement is None or agreement.status == AgreementStatus.DRAFT,
+            "not_editable": agreements.not_editable_message(),
+            "values": values,
+            "errors": errors or {},
+            "kinds": list(SupervisionKind),
+            "orgs": await agreements.org_choices(db),
+            "staff": await agreements.staff_choices(db),
+            "people": await agreements.people_choices(db, org_id),
+            "org_chosen": org_id is not None,
+        }
+        status = status_code or (422 if errors else 200)
+        return render(
+            request, "workspace/agreement_form.html", context, block=block, status_code=status
+        )
+
+    async def _status_page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: uuid.UUID,
+        action: str,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        status = agreement.status
+        possible = {
+            "pause": status == AgreementStatus.ACTIVE,
+            "resume": status == AgreementStatus.PAUSED,
+            "withdraw": status == AgreementStatus.PENDING,
+            "paper": status in (AgreementStatus.DRAFT, AgreementStatus.PENDING),
+        }
+        action = action if action in STATUS_ACTIONS else ""
+        context = {
+            "ws": ws,
+            "agreement": agreement,
+            "possible": possible,
+            "shown": [action] if action else [a for a in STATUS_ACTIONS if possible[a]],
+            "errors": errors or {},
+        }
+        return render(
+            request,
+            "workspace/agreement_status.html",
+            context,
+            status_code=422 if errors else 200,
+        )
 
 
 class AcceptanceController(Controller):
     """Public: a party's single-use link to accept an agreement or ask for a change."""
 
     path = "/accept/{tenant_slug:str}"
+
+    async def _find(self, db: DB, tenant_slug: str, token: str) -> tuple[Tenant, Acceptance] | None:
+        try:
+            tenant = await get_tenant_by_slug(db, tenant_slug)
+            if tenant.status != TenantStatus.ACTIVE:
+                return None
+            await scope_to_tenant(db, tenant.id)
+            return tenant, await agreements.acceptance_by_token(db, token)
+        except NotFound:
+            return None
+
+    @get("/{token:str}", name="acceptance")
+    async def page(
+        self, request: Req, db: DB, tenant_slug: FromPath[str], token: FromPath[str]
+    ) -> Any:
+        found = await self._find(db, tenant_slug, token)
+        if found is None:
+            return render(request, "accept/invalid.html", {"state": "unknown"}, status_code=404)
+        tenant, acceptance = found
+        return await self._answer_page(request, db, tenant, acceptance)
+
+    @post("/{token:str}")
+    async def respond(
+        self, request: Req, db: DB, tenant_slug: FromPath[str], token: FromPath[str]
+    ) -> Any:
+        found = await self._find(db, tenant_slug, token)
+        if found is None:
+            return render(request, "accept/invalid.html", {"state": "unknown"}, status_code=404)
+        tenant, acceptance = found
+        form = await request.form()
+        choice = form.get("response", "")
+        comment = form.get("comment", "")
+        comment = comment[:MAX_FIELD] if isinstance(comment, str) else ""
+        if choice not in ("accept", "change"):
+            return await self._answer_page(request, db, tenant, acceptance, comment=comment)
+        try:
+            agreement = await agreements.respond_to_acceptance(
+                db,
+                acceptance,
+                accept=choice == "accept",
+                comment=comment,
+                base_url=request.app.state["settings"].base_url,
+            )
+        except Invalid as exc:
+            if "link" in exc.errors:
+                return await self._answer_page(request, db, tenant, acceptance)
+            return await self._answer_page(
+                request, db, tenant, acceptance, comment=comment, errors=exc.errors
+            )
+        context = {"tenant": tenant, "acceptance": acceptance, "agreement": agreement}
+        return render(request, "accept/thanks.html", context)
+
+    async def _answer_page(
+        self,
+        request: Req,
+        db: DB,
+        tenant: Tenant,
+        acceptance: Acceptance,
+        *,
+        comment: str = "",
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        """The terms and the two answers, or why the link no longer works (410)."""
+        agreement = await agreements.agreement_of(db, acceptance)
+        state = acceptance.link_state(utcnow())
+        if state == "open" and agreement.status != AgreementStatus.PENDING:
+            state = "voided"
+        if state != "open":
+            context = {"state": state, "tenant": tenant, "acceptance": acceptance}
+            return render(request, "accept/invalid.html", context, status_code=410)
+        context = {
+            "tenant": tenant,
+            "acceptance": acceptance,
+            "agreement": agreement,
+            "terms": await agreements.terms_of(db, agreement),
+            "comment": comment,
+            "errors": errors or {},
+        }
+        return render(request, "accept/agreement.html", context, status_code=422 if errors else 200)

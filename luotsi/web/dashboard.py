@@ -11,15 +11,20 @@ from luotsi.platform import permissions
 from luotsi.platform.db import utcnow
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import staff
+from luotsi.tenants import agreements, overview, staff
 from luotsi.tenants.directory import firm_profile
 from luotsi.tenants.inquiries import count_new_inquiries
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.templating import render
+from luotsi.web.templating import redirect, render
+
+REVIEWS_WITHIN_DAYS = 14
+ENDING_WITHIN_DAYS = 60
 
 
 @get("/", name="dashboard")
 async def dashboard(request: Req, db: DB, ws: WS) -> Any:
+    if permissions.can_use_client_portal(ws.membership):
+        return redirect(request, ws.url("portal/"))  # an HR contact's landing page
     counts: dict[str, int] = {}
     if permissions.can_view_members(ws.membership):
         rows = await db.execute(select(Membership.role, func.count()).group_by(Membership.role))
@@ -39,6 +44,18 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     new_inquiries = None
     if permissions.can_view_inquiries(ws.membership):
         new_inquiries = await count_new_inquiries(db, ws.membership)
+    now = utcnow()
+    work = None
+    if permissions.can_work_on_agreements(ws.membership):
+        work = {
+            "agenda": await overview.agenda(db, ws.membership, now),
+            "reviews": await agreements.reviews_due(db, ws.membership, REVIEWS_WITHIN_DAYS),
+            "ending": await agreements.agreements_ending_within(
+                db, ws.membership, ENDING_WITHIN_DAYS
+            ),
+            "overruns": await agreements.quota_overruns(db, ws.membership),
+            "today": agreements.helsinki_today(now),
+        }
     profile, public = None, False
     if ws.membership.is_staff:
         profile = await staff.profile_of_membership(db, ws.membership.id)
@@ -52,5 +69,6 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
             "new_inquiries": new_inquiries,
             "profile": profile,
             "public": public,
+            "work": work,
         },
     )

@@ -16,6 +16,7 @@ from litestar.template.config import TemplateConfig
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import N_
 from luotsi.tenants.kinds import language_name
+from luotsi.tenants.overview import agreement_names
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "luotsi_flash"
@@ -45,6 +46,37 @@ FLASH_MESSAGES = {
     "specialty_saved": N_("The specialty has been saved."),
     "specialty_merged": N_("The specialties have been merged."),
     "specialty_deleted": N_("The specialty has been deleted."),
+    # sessions and calendars
+    "sessions_planned": N_("The sessions have been planned and the invitations sent."),
+    "session_planned": N_("The meeting has been planned and the invitations sent."),
+    "session_held": N_("The session is marked held."),
+    "session_cancelled": N_("The session is cancelled and the participants told."),
+    "session_no_show": N_("The session is marked as a no-show."),
+    "session_rescheduled": N_("The session has been changed and the participants told."),
+    "manager_invited": N_("The manager is invited to the evaluation meeting."),
+    "manager_uninvited": N_("The manager's invitation has been withdrawn."),
+    "calendar_feed_revoked": N_("The calendar address has been switched off."),
+    # client organisations, people and the HR contact's portal
+    "client_saved": N_("The organisation has been saved."),
+    "client_archived": N_("The organisation has been archived."),
+    "client_restored": N_("The organisation has been restored."),
+    "client_deleted": N_("The organisation has been deleted."),
+    "person_saved": N_("The person has been saved."),
+    "person_archived": N_("The person has been archived."),
+    "person_restored": N_("The person has been restored."),
+    "person_deleted": N_("The person has been deleted."),
+    "contact_invited": N_("The invitation to the portal has been sent."),
+    "billing_saved": N_("The billing details have been saved."),
+    "agreement_requested": N_("Your request has been sent to the firm. They will contact you."),
+    # agreements, acceptance and reviews
+    "agreement_created": N_("The draft agreement has been saved."),
+    "agreement_saved": N_("The draft has been saved."),
+    "agreement_sent": N_("The agreement has been sent to the parties for acceptance."),
+    "agreement_withdrawn": N_("The agreement is a draft again; the links sent no longer work."),
+    "agreement_accepted_on_paper": N_("The agreement is marked as accepted and is now active."),
+    "agreement_paused": N_("The agreement has been paused."),
+    "agreement_resumed": N_("The agreement is active again."),
+    "review_recorded": N_("The review has been recorded."),
 }
 
 
@@ -58,11 +90,13 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
         current_language=i18n.current_language,
         can=permissions,
         language_name=language_name,
+        agreement_names=agreement_names,
         query_string=query_string,
     )
     env.filters.update(
         date=i18n.format_date,
         datetime=i18n.format_datetime,
+        time=i18n.format_time,
         money=i18n.format_money,
         number=i18n.format_number,
     )

@@ -75,3 +75,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, object]:
     return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture(scope="session")
+def live_database_url(live_server: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The live server's SQLite database (sync URL), for arranging what the UI cannot make yet."""
+    found = sorted(
+        tmp_path_factory.getbasetemp().glob("e2e*/luotsi.db"), key=lambda p: p.stat().st_mtime
+    )
+    assert found, "the live server's database was not found"
+    return f"sqlite:///{found[-1]}"

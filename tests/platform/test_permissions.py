@@ -109,3 +109,20 @@ def test_who_may_edit_whose_staff_profile(actor: Role, target: Role, allowed: bo
 def test_a_supervisor_edits_their_own_profile() -> None:
     me = member(Role.SUPERVISOR)
     assert permissions.can_edit_staff_profile(me, me)
+
+
+@pytest.mark.parametrize(
+    ("actor", "allowed"),
+    [
+        (Role.OWNER, True),
+        (Role.ADMIN, True),
+        (Role.SUPERVISOR, False),
+        (Role.CLIENT_CONTACT, False),
+        (Role.SUPERVISEE, False),
+    ],
+)
+def test_hr_contacts_are_invited_only_bound_to_their_person_record(
+    actor: Role, allowed: bool
+) -> None:
+    assert permissions.can_invite_role(member(actor), Role.CLIENT_CONTACT, bound=True) is allowed
+    assert permissions.can_invite_role(member(actor), Role.CLIENT_CONTACT) is False

@@ -106,6 +106,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=20), nullable=False),
         sa.Column("title", sa.String(length=160), nullable=False),
         sa.Column("membership_id", sa.Uuid(), nullable=True),
+        sa.Column("invitation_id", sa.Uuid(), nullable=True),
         sa.Column("archived_at", luotsi.platform.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", luotsi.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -177,6 +178,7 @@ def upgrade() -> None:
             "status_changed_at", luotsi.platform.db.UTCDateTime(timezone=True), nullable=False
         ),
         sa.Column("status_changed_by", sa.Uuid(), nullable=True),
+        sa.Column("review_reminder_for", sa.Date(), nullable=True),
         sa.Column("created_at", luotsi.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", luotsi.platform.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,518 @@
+"""Agreements: drafting rules and defaults, quota and review dates, reviews and reminders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
+from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.i18n import language
+from luotsi.platform.jobs import JOBS, run_job
+from luotsi.platform.tenancy import Role, Tenant
+from luotsi.tenants import agreements
+from luotsi.tenants.agreements import (
+    Agreement,
+    AgreementInput,
+    AgreementStatus,
+    ReviewInput,
+    parse_date,
+    parse_hundredths,
+)
+from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.kinds import SupervisionKind
+from luotsi.tenants.sessions import MeetingKind, SessionStatus
+from tests.conftest import Backend, Outbox
+from tests.factories import (
+    Firms,
+    add_agreement,
+    add_client_org,
+    add_member,
+    add_person,
+    add_review,
+    add_session,
+    make_user,
+)
+
+
+@asynccontextmanager
+async def scoped(backend: Backend, tenant: Tenant) -> AsyncIterator[AsyncSession]:
+    """A session scoped to ``tenant``, through the app's database role."""
+    engine = make_engine(backend.settings.runtime_database_url)
+    session = make_sessionmaker(engine)()
+    session.info[TENANT_KEY] = tenant.id
+    try:
+        yield session
+    finally:
+        await session.close()
+        await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Messages are asserted in English (the default language is Finnish)."""
+    with language("en"):
+        yield
+
+
+@pytest.fixture
+async def db(clean_db: Backend, firms: Firms) -> AsyncIterator[AsyncSession]:
+    async with scoped(clean_db, firms.a.tenant) as session:
+        yield session
+
+
+def valid_input(firms: Firms, **changes: Any) -> AgreementInput:
+    """Firm A's individual agreement for its supervisee, as the form sends it."""
+    values = AgreementInput(
+        org_id=str(firms.a.org.id),
+        supervisor_ids=[str(firms.a.supervisor.id)],
+        supervisee_ids=[str(firms.a.supervisee.id)],
+        manager_id=str(firms.a.manager.id),
+        hr_contact_id=str(firms.a.hr_contact.id),
+        start_date="1.1.2027",
+        session_quota="12",
+        price="120",
+    )
+    for name, value in changes.items():
+        setattr(values, name, value)
+    return values
+
+
+async def _count(db: AsyncSession) -> int:
+    return await db.scalar(select(func.count()).select_from(Agreement)) or 0
+
+
+async def test_a_draft_gets_the_usual_defaults(db: AsyncSession, firms: Firms) -> None:
+    agreement = await agreements.create_agreement(db, firms.a.owner, valid_input(firms))
+    assert agreement.status == AgreementStatus.DRAFT
+    assert agreement.vat_basis_points == 2550
+    assert agreement.cancellation_hours == 24
+    assert agreement.review_interval_months == 6
+    assert agreement.cadence_weeks == 3
+    assert agreement.session_minutes == 60
+    assert agreement.reminders_enabled is True
+    assert (agreement.start_date, agreement.end_date) == (date(2027, 1, 1), date(2027, 12, 31))
+    assert agreement.price_cents == 12000 and agreement.price_with_vat_cents == 15060
+    events = await agreements.list_events(db, agreement)
+    assert [(e.kind, e.actor_name) for e in events] == [("created", "Maija Owner")]
+
+
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [("120", 12000), ("120,50", 12050), ("1 234,50", 123450), ("99.5", 9950), ("0", 0)],
+)
+def test_euros_are_read_as_finns_write_them(text: str, cents: int) -> None:
+    assert parse_hundredths(text) == cents
+
+
+@pytest.mark.parametrize(("text", "basis_points"), [("25,5", 2550), ("0", 0), ("14", 1400)])
+def test_vat_rates_are_read_in_per_cent(text: str, basis_points: int) -> None:
+    assert parse_hundredths(text) == basis_points
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1.234,50", "-5", "12,345", "1e3"])
+def test_nonsense_amounts_are_refused(text: str) -> None:
+    assert parse_hundredths(text) is None
+
+
+def test_saved_amounts_are_written_back_as_the_reader_writes_them() -> None:
+    assert agreements.decimal_text(12050, cents=True) == "120.50"
+    assert agreements.decimal_text(12000, cents=True) == "120"
+    with language("fi"):
+        assert agreements.decimal_text(12050, cents=True) == "120,50"
+        assert agreements.decimal_text(2550, cents=False) == "25,5"
+        assert agreements.decimal_text(1350, cents=False) == "13,5"
+        assert parse_hundredths(agreements.decimal_text(123456, cents=True)) == 123456
+
+
+def test_dates_are_read_in_finnish_and_iso_form() -> None:
+    assert parse_date("1.9.2026") == parse_date("2026-09-01") == date(2026, 9, 1)
+    assert parse_date("31.2.2026") is None and parse_date("tomorrow") is None
+    assert parse_date("1.9.1850") is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"kind": "therapy"}, "kind"),
+        ({"org_id": "not-a-uuid"}, "org_id"),
+        ({"supervisor_ids": []}, "supervisor_ids"),
+        ({"supervisor_ids": ["nonsense"]}, "supervisor_ids"),
+        ({"supervisee_ids": []}, "supervisee_ids"),
+        ({"manager_id": ""}, "manager_id"),
+        ({"hr_contact_id": "not-a-uuid"}, "hr_contact_id"),
+        ({"start_date": ""}, "start_date"),
+        ({"start_date": "31.2.2027"}, "start_date"),
+        ({"end_date": "31.12.2026"}, "end_date"),
+        ({"end_date": "1.1.2030"}, "end_date"),
+        ({"end_date": "someday"}, "end_date"),
+        ({"session_minutes": "44"}, "session_minutes"),
+        ({"session_minutes": "91"}, "session_minutes"),
+        ({"session_minutes": "sixty"}, "session_minutes"),
+        ({"cadence_weeks": "0"}, "cadence_weeks"),
+        ({"cadence_weeks": "13"}, "cadence_weeks"),
+        ({"session_quota": ""}, "session_quota"),
+        ({"session_quota": "0"}, "session_quota"),
+        ({"price": ""}, "price"),
+        ({"price": "lots"}, "price"),
+        ({"price": "-120"}, "price"),
+        ({"vat_rate": "100"}, "vat_rate"),
+        ({"vat_rate": "x"}, "vat_rate"),
+        ({"cancellation_hours": "169"}, "cancellation_hours"),
+        ({"review_interval_months": "0"}, "review_interval_months"),
+        ({"review_interval_months": "13"}, "review_interval_months"),
+        ({"title": "x" * 201}, "title"),
+    ],
+)
+async def test_each_drafting_rule_is_checked_and_nothing_is_saved(
+    db: AsyncSession, firms: Firms, changes: dict[str, Any], field: str
+) -> None:
+    before = await _count(db)
+    with pytest.raises(Invalid) as caught:
+        await agreements.create_agreement(db, firms.a.owner, valid_input(firms, **changes))
+    assert field in caught.value.errors
+    assert await _count(db) == before
+
+
+async def test_three_years_is_the_longest_term(db: AsyncSession, firms: Firms) -> None:
+    longest = await agreements.create_agreement(
+        db, firms.a.owner, valid_input(firms, end_date="31.12.2029")
+    )
+    assert longest.end_date == date(2029, 12, 31)
+    with pytest.raises(Invalid) as caught:
+        await agreements.create_agreement(
+            db, firms.a.owner, valid_input(firms, end_date="1.1.2030")
+        )
+    assert "31/12/2029" in caught.value.errors["end_date"]
+
+
+async def test_individual_supervision_has_one_supervisee_and_a_manager(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    second = await add_person(
+        clean_db.owner, firms.a.tenant, firms.a.org, PersonRole.SUPERVISEE, "Toinen Ohjattava"
+    )
+    both = [str(firms.a.supervisee.id), str(second.id)]
+    with pytest.raises(Invalid) as two:
+        await agreements.create_agreement(
+            db, firms.a.owner, valid_input(firms, supervisee_ids=both)
+        )
+    assert "exactly one" in two.value.errors["supervisee_ids"]
+    with pytest.raises(Invalid) as no_manager:
+        await agreements.create_agreement(db, firms.a.owner, valid_input(firms, manager_id=""))
+    assert "manager" in no_manager.value.errors["manager_id"]
+    group = await agreements.create_agreement(
+        db,
+        firms.a.owner,
+        valid_input(firms, kind="group", supervisee_ids=both, manager_id="", open_ended=True),
+    )
+    assert group.kind == SupervisionKind.GROUP and group.session_quota is None
+    assert sorted(p.name for p in group.supervisee_people) == [
+        "Sanna Supervisee",
+        "Toinen Ohjattava",
+    ]
+
+
+async def test_people_must_belong_to_the_organisation_in_their_role(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    other_org = await add_client_org(clean_db.owner, firms.a.tenant, "Toinen Oy")
+    outsider = await add_person(
+        clean_db.owner, firms.a.tenant, other_org, PersonRole.SUPERVISEE, "Ulko Puolinen"
+    )
+    archived = await add_client_org(
+        clean_db.owner, firms.a.tenant, "Vanha Oy", archived_at=datetime.now(UTC)
+    )
+    cases = {
+        "supervisee_ids": {"supervisee_ids": [str(outsider.id)]},
+        "manager_id": {"manager_id": str(firms.a.hr_contact.id)},
+        "hr_contact_id": {"hr_contact_id": str(firms.a.manager.id)},
+        "org_id": {"org_id": str(archived.id)},
+    }
+    for field, changes in cases.items():
+        with pytest.raises(Invalid) as caught:
+            await agreements.create_agreement(db, firms.a.owner, valid_input(firms, **changes))
+        assert field in caught.value.errors
+    # Firm B's supervisor is no one in firm A.
+    with pytest.raises(Invalid) as caught:
+        await agreements.create_agreement(
+            db, firms.a.owner, valid_input(firms, supervisor_ids=[str(firms.b.supervisor.id)])
+        )
+    assert "supervisor_ids" in caught.value.errors
+
+
+async def test_only_owners_and_admins_draft(db: AsyncSession, firms: Firms) -> None:
+    with pytest.raises(Forbidden):
+        await agreements.create_agreement(db, firms.a.supervisor, valid_input(firms))
+    assert await agreements.create_agreement(db, firms.a.admin, valid_input(firms))
+
+
+async def test_only_a_draft_is_edited(db: AsyncSession, firms: Firms) -> None:
+    draft = await agreements.create_agreement(db, firms.a.owner, valid_input(firms))
+    edited = await agreements.update_draft(
+        db, firms.a.owner, draft.id, valid_input(firms, price="130,50", end_date="30.6.2027")
+    )
+    assert (edited.price_cents, edited.end_date) == (13050, date(2027, 6, 30))
+    with pytest.raises(Invalid) as caught:
+        await agreements.update_draft(
+            db, firms.a.owner, firms.a.agreement.id, valid_input(firms, end_date="31.12.2027")
+        )
+    assert "status" in caught.value.errors
+    fixture = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    assert fixture.end_date == date(2027, 8, 31)
+
+
+async def test_next_review_follows_the_last_review_or_the_start(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    reviews = await agreements.list_reviews(db, agreement)  # the fixture's 2.11.2026
+    assert agreements.next_review_due(agreement, reviews) == date(2027, 5, 2)
+    assert agreements.next_review_due(agreement, []) == date(2027, 3, 1)  # 1.9.2026 + 6 months
+    assert agreements.review_state(date(2027, 5, 2), date(2027, 4, 18)) == "due"
+    assert agreements.review_state(date(2027, 5, 2), date(2027, 4, 17)) == ""
+    assert agreements.review_state(date(2027, 5, 2), date(2027, 5, 3)) == "overdue"
+
+
+async def test_reviews_due_and_agreements_ending_are_listed_for_whom_may_see_them(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    admins = await add_agreement(
+        clean_db.owner,
+        firms.a.tenant,
+        firms.a.org,
+        firms.a.admin,
+        [firms.a.supervisee],
+        start_date=date(2026, 1, 1),
+        end_date=date(2027, 2, 28),
+    )
+    today = date(2027, 2, 1)
+    owner_due = await agreements.reviews_due(db, firms.a.owner, 14, today=today)
+    assert [(a.id, d) for a, d in owner_due] == [(admins.id, date(2026, 7, 1))]  # overdue
+    later = await agreements.reviews_due(db, firms.a.owner, 120, today=today)
+    assert [a.id for a, _d in later] == [admins.id, firms.a.agreement.id]
+    assert await agreements.reviews_due(db, firms.a.supervisor, 14, today=today) == []
+    ending = await agreements.agreements_ending_within(db, firms.a.owner, 60, today=today)
+    assert [a.id for a in ending] == [admins.id]
+    assert await agreements.agreements_ending_within(db, firms.a.supervisor, 60, today=today) == []
+
+
+async def test_quota_counts_held_and_billable_sessions_and_warns(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    tenant, supervisor = firms.a.tenant, firms.a.supervisor
+    small = await add_agreement(
+        clean_db.owner,
+        tenant,
+        firms.a.org,
+        supervisor,
+        [firms.a.supervisee],
+        session_quota=4,
+        end_date=date(2026, 12, 31),
+    )
+    at = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    for status, billable in (
+        (SessionStatus.HELD, True),
+        (SessionStatus.NO_SHOW, True),
+        (SessionStatus.CANCELLED_BY_CLIENT, True),  # late: billable
+        (SessionStatus.CANCELLED_BY_CLIENT, False),  # in time
+        (SessionStatus.CANCELLED_BY_SUPERVISOR, False),
+    ):
+        await add_session(
+            clean_db.owner, tenant, small, supervisor, status=status, billable=billable
+        )
+    await add_session(clean_db.owner, tenant, small, supervisor, starts_at=at)
+    # 1.1.2027 00:30 in Helsinki is after the end date 31.12.2026, though still 2026 in UTC.
+    late = datetime(2026, 12, 31, 22, 30, tzinfo=UTC)
+    await add_session(clean_db.owner, tenant, small, supervisor, starts_at=late)
+    await add_session(clean_db.owner, tenant, small, supervisor, kind=MeetingKind.EVALUATION)
+
+    agreement = await agreements.get_agreement(db, firms.a.owner, small.id)
+    assert await agreements.quota_usage(db, agreement) == (3, 2, 0)
+    assert await agreements.sessions_allowed(db, agreement, 5) == 0
+    warnings = await agreements.quota_warnings(db, agreement)
+    assert warnings == [
+        "3 sessions used and 2 planned exceed the quota of 4 sessions.",
+        "1 planned session falls after the end date 31/12/2026.",
+    ]
+    fixture = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    assert await agreements.quota_usage(db, fixture) == (0, 1, 14)
+    assert await agreements.sessions_allowed(db, fixture, 20) == 14
+    assert await agreements.quota_warnings(db, fixture) == []
+
+
+async def test_a_supervisor_sees_only_their_own_agreements(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    others = await add_agreement(
+        clean_db.owner, firms.a.tenant, firms.a.org, firms.a.admin, [firms.a.supervisee]
+    )
+    with pytest.raises(NotFound):
+        await agreements.get_agreement(db, firms.a.supervisor, others.id)
+    page = await agreements.search_agreements(
+        db, firms.a.supervisor, agreements.AgreementFilter(status="all")
+    )
+    assert [row.agreement.id for row in page.items] == [firms.a.agreement.id]
+    with pytest.raises(NotFound):  # another firm's agreement does not exist here
+        await agreements.get_agreement(db, firms.a.owner, firms.b.agreement.id)
+
+
+def _review(**changes: Any) -> ReviewInput:
+    values = ReviewInput(held_on="1.3.2027", decision="continue")
+    for name, value in changes.items():
+        setattr(values, name, value)
+    return values
+
+
+async def test_extending_needs_a_later_end_date_within_three_years(
+    db: AsyncSession, firms: Firms
+) -> None:
+    today = date(2027, 3, 5)
+    agreement_id = firms.a.agreement.id
+    for new_end, message in (("", "new end date"), ("31.8.2027", "after"), ("1.9.2029", "three")):
+        with pytest.raises(Invalid) as caught:
+            await agreements.record_review(
+                db,
+                firms.a.supervisor,
+                agreement_id,
+                _review(decision="extend", new_end_date=new_end),
+                today=today,
+            )
+        assert message in caught.value.errors["new_end_date"]
+    review = await agreements.record_review(
+        db,
+        firms.a.supervisor,
+        agreement_id,
+        _review(decision="extend", new_end_date="31.8.2029"),
+        today=today,
+    )
+    agreement = await agreements.get_agreement(db, firms.a.owner, agreement_id)
+    assert agreement.end_date == date(2029, 8, 31) and review.new_end_date == date(2029, 8, 31)
+    kinds = [(e.kind, e.actor_name) for e in await agreements.list_events(db, agreement)]
+    assert ("extended", "Maija Supervisor") in kinds and ("reviewed", "Maija Supervisor") in kinds
+
+
+async def test_a_review_decision_to_end_ends_the_agreement_on_the_review_date(
+    db: AsyncSession, firms: Firms
+) -> None:
+    await agreements.record_review(
+        db, firms.a.owner, firms.a.agreement.id, _review(decision="end"), today=date(2027, 3, 5)
+    )
+    agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    assert agreement.status == AgreementStatus.ENDED
+    assert agreement.end_date == date(2027, 3, 1)
+    assert agreement.status_changed_by == firms.a.owner.user_id
+    with pytest.raises(Invalid) as caught:  # an ended agreement is not reviewed again
+        await agreements.record_review(
+            db, firms.a.owner, agreement.id, _review(), today=date(2027, 3, 5)
+        )
+    assert "status" in caught.value.errors
+
+
+async def test_continuing_changes_nothing_but_the_review_clock(
+    db: AsyncSession, firms: Firms
+) -> None:
+    await agreements.record_review(
+        db, firms.a.supervisor, firms.a.agreement.id, _review(), today=date(2027, 3, 5)
+    )
+    agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    assert (agreement.status, agreement.end_date) == (AgreementStatus.ACTIVE, date(2027, 8, 31))
+    reviews = await agreements.list_reviews(db, agreement)
+    # Six months after the review would be past the end: the review is due by the end date.
+    assert agreements.next_review_due(agreement, reviews) == date(2027, 8, 31)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"held_on": "2.3.2027"}, "held_on"),  # tomorrow
+        ({"held_on": "31.8.2026"}, "held_on"),  # before the start
+        ({"held_on": "soon"}, "held_on"),
+        ({"decision": "maybe"}, "decision"),
+        (
+            {"supervisee_present": False, "supervisor_present": False, "manager_present": False},
+            "present",
+        ),
+        ({"note": "x" * 1001}, "note"),
+    ],
+)
+async def test_review_rules(
+    db: AsyncSession, firms: Firms, changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        await agreements.record_review(
+            db, firms.a.owner, firms.a.agreement.id, _review(**changes), today=date(2027, 3, 1)
+        )
+    assert field in caught.value.errors
+
+
+async def test_pause_and_resume_are_recorded_with_who(db: AsyncSession, firms: Firms) -> None:
+    with pytest.raises(Forbidden):
+        await agreements.pause_agreement(db, firms.a.supervisor, firms.a.agreement.id)
+    paused = await agreements.pause_agreement(db, firms.a.admin, firms.a.agreement.id, "leave")
+    assert paused.status == AgreementStatus.PAUSED
+    assert paused.status_changed_by == firms.a.admin.user_id
+    with pytest.raises(Invalid):
+        await agreements.pause_agreement(db, firms.a.admin, firms.a.agreement.id)
+    resumed = await agreements.resume_agreement(db, firms.a.owner, firms.a.agreement.id)
+    assert resumed.status == AgreementStatus.ACTIVE
+    events = [(e.kind, e.actor_name, e.note) for e in await agreements.list_events(db, resumed)]
+    assert ("paused", "Maija Admin", "leave") in events and ("resumed", "Maija Owner", "") in events
+
+
+def _maker(backend: Backend) -> Any:
+    return make_sessionmaker(make_engine(backend.settings.runtime_database_url))
+
+
+async def test_review_reminder_goes_once_two_weeks_before(
+    clean_db: Backend, firms: Firms, outbox: Outbox
+) -> None:
+    # Firm A's agreement: reviewed 2.11.2026, every 6 months: the next review is due 2.5.2027.
+    job = JOBS["review_reminders"]
+    maker = _maker(clean_db)
+    assert await run_job(maker, job, now=datetime(2027, 4, 17, 9, tzinfo=UTC)) == 0
+    assert await run_job(maker, job, now=datetime(2027, 4, 18, 9, tzinfo=UTC)) == 2  # A and B
+    assert await run_job(maker, job, now=datetime(2027, 4, 19, 9, tzinfo=UTC)) == 0
+    mails = await outbox.deliver()
+    to_a = sorted(m.to for m in mails if "alfa" in m.to)
+    assert to_a == ["hr@alfa-client.example", "supervisor@alfa.example"]
+    reminder = next(m for m in mails if m.to == "supervisor@alfa.example")
+    assert "2.5.2027" in reminder.subject and "Esimerkkikunta" in reminder.subject
+    # A review held moves the due date; the next one is reminded of in its turn.
+    await add_review(clean_db.owner, firms.a.tenant, firms.a.agreement, held_on=date(2027, 4, 20))
+    assert await run_job(maker, job, now=datetime(2027, 4, 21, 9, tzinfo=UTC)) == 0
+    # A's next review is due 20.10.2027; B's (2.5.2027, still not held) was already reminded.
+    assert await run_job(maker, job, now=datetime(2027, 10, 10, 9, tzinfo=UTC)) == 1
+
+
+async def test_paused_and_ended_agreements_get_no_reminder(
+    clean_db: Backend, firms: Firms, db: AsyncSession
+) -> None:
+    await agreements.pause_agreement(db, firms.a.owner, firms.a.agreement.id)
+    await db.commit()
+    job = JOBS["review_reminders"]
+    assert await run_job(_maker(clean_db), job, now=datetime(2027, 4, 18, 9, tzinfo=UTC)) == 1
+
+
+async def test_every_agreement_due_is_reminded_of_to_its_own_supervisor(
+    clean_db: Backend, firms: Firms, outbox: Outbox
+) -> None:
+    user = await make_user(clean_db.owner, "toinen@alfa.example", "Toinen Ohjaaja")
+    member = await add_member(clean_db.owner, firms.a.tenant, user, Role.SUPERVISOR)
+    await add_agreement(
+        clean_db.owner,
+        firms.a.tenant,
+        firms.a.org,
+        member,
+        [firms.a.supervisee],
+        start_date=date(2026, 11, 1),
+    )
+    job = JOBS["review_reminders"]
+    assert await run_job(_maker(clean_db), job, now=datetime(2027, 4, 25, 9, tzinfo=UTC)) == 3
+    assert "toinen@alfa.example" in [m.to for m in await outbox.deliver()]

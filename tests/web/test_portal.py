@@ -1,0 +1,299 @@
+"""The HR contact's portal: invitation, their own organisation only, billing details and
+requests for new agreements; and a client contact sees nothing else of the workspace."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from litestar import Litestar
+
+from luotsi.platform.i18n import format_date, language
+from luotsi.platform.tenancy import Role
+from luotsi.tenants.agreements import AgreementStatus
+from luotsi.tenants.clients import ClientOrg, ClientPerson, PersonRole
+from luotsi.tenants.sessions import SessionStatus
+from tests.conftest import Backend, Client, Outbox, link_in
+from tests.factories import (
+    Firm,
+    Firms,
+    add_agreement,
+    add_client_org,
+    add_member,
+    add_person,
+    add_session,
+    make_user,
+)
+from tests.web.test_isolation import fill, sample_ids, workspace_routes
+
+BILLING = {
+    "billing_street": "Uusikatu 2",
+    "billing_postal_code": "05830",
+    "billing_city": "Hyvinkää",
+    "einvoice_address": "003707375462",
+    "einvoice_operator": "NDEAFIHH",
+    "invoice_email": "laskut@esimerkki.fi",
+    "invoice_language": "sv",
+}
+
+
+@pytest.fixture(autouse=True)
+def english(client: Client) -> None:
+    """Messages are asserted in English; the default language is Finnish."""
+    client.client.cookies.set("luotsi_lang", "en")
+
+
+async def _contact(
+    backend: Backend, firm: Firm, org: ClientOrg, email: str, name: str = "Helmi HR"
+) -> ClientPerson:
+    """An HR contact of ``org`` with a bound portal login (as after an accepted invitation)."""
+    user = await make_user(backend.owner, email, name)
+    login = await add_member(backend.owner, firm.tenant, user, Role.CLIENT_CONTACT)
+    return await add_person(
+        backend.owner,
+        firm.tenant,
+        org,
+        PersonRole.HR_CONTACT,
+        name,
+        email=email,
+        membership_id=login.id,
+    )
+
+
+async def _session(backend: Backend, firm: Firm, day: int, **fields: Any) -> None:
+    starts_at = datetime(2026, 10, day, 7, tzinfo=UTC)
+    await add_session(
+        backend.owner, firm.tenant, firm.agreement, firm.supervisor, starts_at=starts_at, **fields
+    )
+
+
+def _stat(page: str, label: str) -> str:
+    """The number shown before ``label`` in the portal's counts."""
+    before = page.split(f"</span>{label}", 1)[0]
+    return before.rsplit('<span class="stat-number">', 1)[1]
+
+
+async def test_hr_contact_is_invited_accepts_and_lands_in_the_portal(
+    client_factory: Any, outbox: Outbox, firms: Firms, clean_db: Backend
+) -> None:
+    await _session(clean_db, firms.a, 1, status=SessionStatus.HELD, billable=True)
+    await _session(clean_db, firms.a, 8, status=SessionStatus.CANCELLED_BY_CLIENT, billable=True)
+    owner = client_factory()
+    await owner.login(firms.a.owner.user.email)
+    person_url = f"/t/alfa/clients/people/{firms.a.hr_contact.id}"
+    assert "Invite to the portal" in (await owner.get(person_url)).text
+    invited = await owner.post(person_url + "/invite")
+    assert invited.status_code == 303
+    assert "Invited on" in (await owner.get(person_url)).text
+
+    mail = await outbox.last_to("hr@alfa-client.example")
+    assert "Esimerkkikunta" in mail.text and "Alfa Työnohjaus Oy" in mail.subject
+    hr = client_factory()
+    hr.client.cookies.set("luotsi_lang", "en")
+    link = link_in(mail)
+    join = await hr.get(link)
+    assert join.status_code == 200 and "HR contact" in join.text
+    joined = await hr.post(link, {"name": "Hanna HR", "password": "a good long password"})
+    assert joined.status_code == 303 and joined.headers["location"] == "/t/alfa/"
+    landing = await hr.get("/t/alfa/")
+    assert landing.status_code == 303 and landing.headers["location"] == "/t/alfa/portal/"
+    page = await hr.get("/t/alfa/portal/")
+    assert page.status_code == 200
+    text = page.text
+    assert "Esimerkkikunta" in text and "Individual supervision" in text
+    assert "Maija Supervisor" in text and "Sanna Supervisee" in text
+    assert _stat(text, "held") == "1"
+    assert _stat(text, "planned") == "1"
+    assert _stat(text, "cancelled") == "1"
+    assert _stat(text, "left of 15 sessions") == "13"  # a held one and a late cancellation
+    # Never the place of a session, nor the firm's internal notes or payment term.
+    assert "Kunnantie 1, Hyvinkää" not in text and "payment_term_days" not in text
+    # The login is now bound: the firm sees it on the person page.
+    assert "Has a portal login" in (await owner.get(person_url)).text
+
+
+async def test_the_portal_shows_no_other_organisation_nor_firm(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    other = await add_client_org(clean_db.owner, a.tenant, "Naapurikunta", business_id="1234567-1")
+    olli = await add_person(clean_db.owner, a.tenant, other, PersonRole.SUPERVISEE, "Olli Other")
+    await add_agreement(clean_db.owner, a.tenant, other, a.admin, [olli], title="Naapurin tiimi")
+    b = firms.b
+    beata = await add_person(clean_db.owner, b.tenant, b.org, PersonRole.SUPERVISEE, "Beata Beeta")
+    await add_agreement(clean_db.owner, b.tenant, b.org, b.supervisor, [beata])
+    await _contact(clean_db, a, a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    page = await client.get("/t/alfa/portal/")
+    assert page.status_code == 200 and "Sanna Supervisee" in page.text
+    for foreign in ("Naapurikunta", "Olli Other", "Naapurin tiimi", "Beata Beeta", "Maija Admin"):
+        assert foreign not in page.text
+    # The preview parameter is the firm's, not the contact's.
+    assert "Naapurikunta" not in (await client.get(f"/t/alfa/portal/?org={other.id}")).text
+    assert (await client.get("/t/beeta/portal/")).status_code == 404
+
+
+async def test_a_client_contact_gets_nothing_else_of_the_workspace(
+    app: Litestar, client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    await _contact(clean_db, firms.a, firms.a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    ids = sample_ids(firms.a)
+    opened = []
+    for method, path in workspace_routes(app):
+        url = fill(path, "alfa", ids)
+        if path.startswith("/t/{tenant_slug:str}/portal") or path == "/t/{tenant_slug:str}":
+            continue
+        response = await client.request(method, url, data={"name": "x", "role": "admin"})
+        if response.status_code not in (403, 404):
+            opened.append(f"{method} {url} -> {response.status_code}")
+    assert opened == []
+    dashboard = await client.get("/t/alfa/")
+    assert dashboard.headers["location"] == "/t/alfa/portal/"
+
+
+async def test_billing_details_are_updated_and_checked(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    await _contact(clean_db, firms.a, firms.a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    bad = await client.post(
+        "/t/alfa/portal/billing",
+        {**BILLING, "billing_postal_code": "5830", "einvoice_operator": ""},
+    )
+    assert bad.status_code == 422
+    assert "A postal code has five digits" in bad.text
+    assert "Enter the operator of the e-invoice address." in bad.text
+    assert 'value="Uusikatu 2"' in bad.text  # kept for correcting
+    unchanged = await client.get("/t/alfa/portal/")
+    assert 'value="Kunnantie 1"' in unchanged.text
+    saved = await client.post(
+        "/t/alfa/portal/billing",
+        # Fields the contact may not change are ignored if sent.
+        {**BILLING, "payment_term_days": "120", "internal_notes": "hacked", "name": "X"},
+    )
+    assert saved.status_code == 303
+    page = await client.get("/t/alfa/portal/")
+    assert "The billing details have been saved." in page.text
+    assert 'value="Uusikatu 2"' in page.text and 'value="laskut@esimerkki.fi"' in page.text
+    owner = Client(client.app)
+    owner.client.cookies.set("luotsi_lang", "en")
+    await owner.login(firms.a.owner.user.email)
+    org = await owner.get(f"/t/alfa/clients/{firms.a.org.id}")
+    assert "05830 Hyvinkää" in org.text and "NDEAFIHH" in org.text
+    assert "14 days" in org.text
+    assert "hacked" not in org.text and "Esimerkkikunta" in org.text
+
+
+async def test_an_agreement_request_reaches_the_owners_and_admins(
+    client: Client, firms: Firms, clean_db: Backend, outbox: Outbox
+) -> None:
+    await _contact(clean_db, firms.a, firms.a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    empty = await client.post("/t/alfa/portal/request", {"kind": "group", "message": "  "})
+    assert empty.status_code == 422
+    assert "Tell the firm briefly what you need." in empty.text
+    bad_kind = await client.post("/t/alfa/portal/request", {"kind": "therapy", "message": "x"})
+    assert bad_kind.status_code == 422
+    sent = await client.post(
+        "/t/alfa/portal/request",
+        {"kind": "group", "message": "Ryhmätyönohjausta kuudelle\nkeväästä alkaen."},
+    )
+    assert sent.status_code == 303
+    page = await client.get(sent.headers["location"])
+    assert "Your request has been sent to the firm." in page.text
+    mails = await outbox.deliver()
+    to = sorted(m.to for m in mails)
+    assert to == ["admin@alfa.example", "owner@alfa.example"]
+    mail = mails[0]
+    assert "Esimerkkikunta" in mail.subject
+    assert "Ryhmätyönohjausta kuudelle" in mail.text and "helmi@esimerkki.fi" in mail.text
+    assert f"/t/alfa/clients/{firms.a.org.id}" in link_in(mail)
+
+
+async def test_agreement_requests_are_limited_per_day(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    await _contact(clean_db, firms.a, firms.a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    for _n in range(5):
+        ok = await client.post("/t/alfa/portal/request", {"kind": "", "message": "Uusi tarve"})
+        assert ok.status_code == 303
+    limited = await client.post("/t/alfa/portal/request", {"kind": "", "message": "Uusi tarve"})
+    assert limited.status_code == 429
+    assert "several requests today" in limited.text
+
+
+async def test_an_archived_contact_or_organisation_loses_the_portal(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    person = await _contact(clean_db, firms.a, firms.a.org, "helmi@esimerkki.fi")
+    owner = Client(client.app)
+    await owner.login(firms.a.owner.user.email)
+    await client.login("helmi@esimerkki.fi")
+    assert (await client.get("/t/alfa/portal/")).status_code == 200
+    assert (await owner.post(f"/t/alfa/clients/people/{person.id}/archive")).status_code == 303
+    refused = await client.get("/t/alfa/portal/")
+    assert refused.status_code == 403 and "not linked to a client organisation" in refused.text
+    assert (await client.post("/t/alfa/portal/billing", BILLING)).status_code == 403
+    assert (await owner.post(f"/t/alfa/clients/people/{person.id}/restore")).status_code == 303
+    assert (await client.get("/t/alfa/portal/")).status_code == 200
+
+
+async def test_owners_preview_an_organisations_portal_and_supervisors_do_not(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.admin.user.email)
+    start = await client.get("/t/alfa/portal/")
+    assert start.status_code == 200 and "Invite to the portal" in html.unescape(start.text)
+    preview = await client.get(f"/t/alfa/portal/?org={firms.a.org.id}")
+    assert preview.status_code == 200
+    assert "Preview: this is what the HR contacts of Esimerkkikunta see" in preview.text
+    assert "Sanna Supervisee" in preview.text and "disabled" in preview.text
+    assert (await client.get("/t/alfa/portal/?org=nonsense")).status_code == 404
+    assert (await client.get(f"/t/alfa/portal/?org={firms.b.org.id}")).status_code == 404
+    assert (await client.post("/t/alfa/portal/billing", BILLING)).status_code == 403
+    supervisor = Client(client.app)
+    await supervisor.login(firms.a.supervisor.user.email)
+    assert (await supervisor.get("/t/alfa/portal/")).status_code == 403
+
+
+async def test_a_paused_agreement_shows_its_review_and_ended_ones_none(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    ended = AgreementStatus.ENDED
+    await add_agreement(
+        clean_db.owner, a.tenant, a.org, a.supervisor, [a.supervisee], title="Vanha", status=ended
+    )
+    await _contact(clean_db, a, a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    page = await client.get("/t/alfa/portal/")
+    reviews = page.text.split('id="reviews"')[1].split("</section>")[0]
+    with language("en"):
+        due = format_date(date(2027, 5, 2))  # six months after the review of 2.11.2026
+    assert due in reviews
+    assert reviews.count("<li>") == 1
+    assert "Vanha" in page.text  # the ended agreement is listed with its status
+
+
+async def test_hr_contact_logins_are_not_granted_from_the_member_list(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.owner.user.email)
+    forged = await client.post(
+        "/t/alfa/members/invite", {"email": "someone@example.fi", "role": "client_contact"}
+    )
+    assert forged.status_code == 422 and "Choose a role." in forged.text
+    members = await client.get("/t/alfa/members/")
+    assert 'value="client_contact"' not in members.text
+
+
+async def test_only_hr_contacts_are_invited_to_the_portal(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.owner.user.email)
+    manager = f"/t/alfa/clients/people/{firms.a.manager.id}"
+    assert "Invite to the portal" not in (await client.get(manager)).text
+    refused = await client.post(manager + "/invite")
+    assert refused.status_code == 422 and "Only HR contacts get a portal login." in refused.text
