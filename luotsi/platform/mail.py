@@ -1,6 +1,7 @@
 """E-mail: rendering in the recipient's language, and delivery to files or SMTP.
 
-Every e-mail is multipart (plain text + HTML). By default messages are written to
+Every e-mail is multipart (plain text + HTML), optionally with text attachments such as a
+calendar invitation (see :func:`calendar_attachment`). By default messages are written to
 ``var/outbox/`` (and shown on the dev mailbox page); with ``LUOTSI_SMTP_HOST`` set they go to
 that server. Each message carries a stable Message-ID so a retried delivery can be recognised.
 """
@@ -51,6 +52,20 @@ def render_email(template: str, to: str, language: str, **context: Any) -> dict[
     }
 
 
+def calendar_attachment(ics: str, method: str, filename: str = "invite.ics") -> dict[str, Any]:
+    """An ``.ics`` for a payload's ``attachments`` (``method``: REQUEST or CANCEL).
+
+    Kept as text so the outbox payload stays JSON; mail programs recognise an invitation by the
+    ``text/calendar; method=...`` content type.
+    """
+    return {
+        "filename": filename,
+        "subtype": "calendar",
+        "params": {"method": method},
+        "text": ics,
+    }
+
+
 def build_message(payload: dict[str, Any], sender: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
@@ -60,7 +75,15 @@ def build_message(payload: dict[str, Any], sender: str) -> EmailMessage:
     msg["Message-ID"] = payload["message_id"]
     msg.set_content(payload["text"])
     msg.add_alternative(payload["html"], subtype="html")
-    # After the content: set_content() clears Content-* headers.
+    for attachment in payload.get("attachments") or ():
+        msg.add_attachment(
+            attachment["text"],
+            subtype=attachment["subtype"],
+            filename=attachment["filename"],
+            params=attachment.get("params") or {},
+        )
+    # After the content and attachments: set_content() clears Content-* headers and
+    # add_attachment() moves them into the first part.
     msg["Content-Language"] = payload.get("language", "fi")
     return msg
 

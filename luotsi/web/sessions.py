@@ -2,22 +2,585 @@
 
 from __future__ import annotations
 
-from litestar import Controller
+import contextlib
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+from luotsi.platform import i18n, permissions
+from luotsi.platform.db import scope_to_tenant, utcnow
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import HELSINKI
+from luotsi.platform.paging import page_number
+from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
+from luotsi.tenants import sessions
+from luotsi.tenants.agreements import Agreement, AgreementStatus
+from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.forms import read_form
+from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import requires
+
+PER_PAGE = 25
+VIEWS = ("week", "month")
+
+
+def _mailing(request: Req) -> sessions.Mailing:
+    return sessions.Mailing.from_settings(request.app.state["settings"])
+
+
+def weekday_date(value: date | datetime) -> str:
+    """ "torstai 3.12.2026": the weekday matters when planning."""
+    if isinstance(value, datetime):
+        value = value.astimezone(HELSINKI).date()
+    return f"{i18n.format_date(value, 'EEEE')} {i18n.format_date(value)}"
+
+
+def _helpers() -> dict[str, Any]:
+    """Template helpers for times (Helsinki) shared by every page here."""
+    return {
+        "time_of": sessions.format_time,
+        "weekday_date": weekday_date,
+        "ends_at": sessions.ends_at,
+        "week_of": lambda value: _iso_week(sessions.to_local(value).date()),
+        "week_of_day": lambda day: _iso_week(day),
+        "statuses": list(SessionStatus),
+        "meeting_kinds": list(MeetingKind),
+    }
+
+
+async def _agreement_context(db: DB, ws: WS, agreement: Agreement) -> dict[str, Any]:
+    names = await sessions.supervisor_names(db)
+    return {
+        "agreement": agreement,
+        "agreement_url": ws.url(f"agreements/{agreement.id}"),
+        "agreement_supervisors": [
+            (s.membership_id, names.get(s.membership_id, "")) for s in agreement.supervisors
+        ],
+        "supervisee_names": [link.person.name for link in agreement.supervisees],
+        "active": agreement.status == AgreementStatus.ACTIVE,
+        "counts": await sessions.session_counts(db, agreement),
+    }
+
+
+def _last(items: list[SupervisionSession]) -> SupervisionSession | None:
+    return items[-1] if items else None
 
 
 class SessionsController(Controller):
     """Workspace: sessions of agreements, planning a series, status changes."""
 
     path = "/sessions"
+    guards = [requires(permissions.can_work_on_agreements)]
+
+    # --- the list ---------------------------------------------------------------------------
+
+    @get("/", name="sessions")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        query = request.query_params
+        filters = sessions.SessionFilter(
+            when=query.get("when", "upcoming")
+            if query.get("when") in ("upcoming", "past", "all")
+            else "upcoming",
+            status=query.get("status", "")[:30],
+            supervisor=query.get("supervisor", "")[:40],
+            text=query.get("q", "")[:100],
+        )
+        page = await sessions.list_sessions(
+            db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
+        )
+        context = {
+            "ws": ws,
+            "page": page,
+            "filters": filters,
+            "query": query,
+            "supervisors": await sessions.calendar_supervisors(db, ws.membership),
+            "names": await sessions.supervisor_names(db),
+            **_helpers(),
+        }
+        return render(request, "workspace/sessions.html", context, block="results")
+
+    # --- planning a series ------------------------------------------------------------------
+
+    @get("/plan/{agreement_id:uuid}", name="plan_sessions")
+    async def plan(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+        today = utcnow().astimezone(HELSINKI).date()
+        values = sessions.SeriesInput.defaults(agreement, ws.membership, _last(existing), today)
+        return await self._plan_page(request, db, ws, agreement, values, existing=existing)
+
+    @post("/plan/{agreement_id:uuid}")
+    async def preview(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        values = await read_form(request, sessions.SeriesInput)
+        try:
+            preview = await sessions.preview_series(db, ws.membership, agreement.id, values)
+        except Invalid as exc:
+            return await self._plan_page(request, db, ws, agreement, values, errors=exc.errors)
+        return await self._plan_page(request, db, ws, agreement, values, preview=preview)
+
+    @post("/plan/{agreement_id:uuid}/confirm")
+    async def confirm(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        values = await read_form(request, sessions.SeriesInput)
+        form = await request.form()
+        include = [int(v) for v in form.getall("include") if isinstance(v, str) and v.isdigit()]
+        digest = form.get("digest", "")
+        try:
+            await sessions.plan_series(
+                db,
+                ws.membership,
+                agreement.id,
+                values,
+                include,
+                digest if isinstance(digest, str) else "",
+                _mailing(request),
+            )
+        except sessions.SeriesChanged as exc:
+            return await self._plan_page(
+                request, db, ws, agreement, values, preview=exc.preview, errors=exc.errors
+            )
+        except Invalid as exc:
+            return await self._plan_page(request, db, ws, agreement, values, errors=exc.errors)
+        return redirect(request, ws.url(f"sessions/plan/{agreement.id}"), flash="sessions_planned")
+
+    async def _plan_page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement: Agreement,
+        values: sessions.SeriesInput,
+        *,
+        preview: sessions.SeriesPreview | None = None,
+        errors: dict[str, str] | None = None,
+        existing: list[SupervisionSession] | None = None,
+    ) -> Any:
+        if existing is None:
+            existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+        context = {
+            "ws": ws,
+            "values": values,
+            "preview": preview,
+            "errors": errors or {},
+            "existing": existing,
+            **await _agreement_context(db, ws, agreement),
+            **_helpers(),
+        }
+        status = 422 if errors else 200
+        return render(
+            request, "workspace/session_plan.html", context, block="planner", status_code=status
+        )
+
+    # --- one-off meetings -------------------------------------------------------------------
+
+    @get("/new/{agreement_id:uuid}", name="new_session")
+    async def new(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+        values = sessions.MeetingInput.defaults(agreement, ws.membership, _last(existing))
+        kind = request.query_params.get("kind", "")
+        if kind in {k.value for k in MeetingKind}:
+            values.kind = kind
+        return await self._meeting_form(request, db, ws, agreement, values)
+
+    @post("/new/{agreement_id:uuid}")
+    async def create(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
+        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        values = await read_form(request, sessions.MeetingInput)
+        try:
+            session = await sessions.plan_meeting(
+                db, ws.membership, agreement.id, values, _mailing(request)
+            )
+        except Invalid as exc:
+            return await self._meeting_form(request, db, ws, agreement, values, exc.errors)
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="session_planned")
+
+    async def _meeting_form(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement: Agreement,
+        values: sessions.MeetingInput,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        context = {
+            "ws": ws,
+            "values": values,
+            "errors": errors or {},
+            **await _agreement_context(db, ws, agreement),
+            **_helpers(),
+        }
+        status = 422 if errors else 200
+        return render(request, "workspace/session_form.html", context, status_code=status)
+
+    # --- one session ------------------------------------------------------------------------
+
+    @get("/{session_id:uuid}", name="session")
+    async def show(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        return await self._session_page(request, db, ws, session)
+
+    @post("/{session_id:uuid}/held")
+    async def held(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        minutes = await _field(request, "actual_minutes")
+        try:
+            await sessions.mark_held(db, ws.membership, session.id, minutes)
+        except Invalid as exc:
+            return await self._session_page(
+                request, db, ws, session, exc.errors, actual_minutes=minutes
+            )
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="session_held")
+
+    @get("/{session_id:uuid}/cancel", name="cancel_session")
+    async def cancel_form(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        now = utcnow().astimezone(HELSINKI)
+        values = sessions.CancelInput(
+            by="client", date=now.date().isoformat(), time=now.strftime("%H:%M")
+        )
+        return await self._cancel_page(request, db, ws, session, values)
+
+    @post("/{session_id:uuid}/cancel")
+    async def cancel(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        values = await read_form(request, sessions.CancelInput)
+        try:
+            await sessions.cancel_session(db, ws.membership, session.id, values, _mailing(request))
+        except Invalid as exc:
+            return await self._cancel_page(request, db, ws, session, values, exc.errors)
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="session_cancelled")
+
+    async def _cancel_page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session: SupervisionSession,
+        values: sessions.CancelInput,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        notice = timedelta(hours=session.agreement.cancellation_hours)
+        context = {
+            "ws": ws,
+            "session": session,
+            "values": values,
+            "errors": errors or {},
+            "late_from": session.starts_at - notice,
+            "billable_kind": sessions.billable_kind(session),
+            **_helpers(),
+        }
+        status = 422 if errors else 200
+        return render(request, "workspace/session_cancel.html", context, status_code=status)
+
+    @get("/{session_id:uuid}/no-show", name="no_show_session")
+    async def no_show_form(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        return await self._no_show_page(request, ws, session)
+
+    @post("/{session_id:uuid}/no-show")
+    async def no_show(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        try:
+            await sessions.mark_no_show(db, ws.membership, session.id)
+        except Invalid as exc:
+            return await self._no_show_page(request, ws, session, exc.errors)
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="session_no_show")
+
+    async def _no_show_page(
+        self,
+        request: Req,
+        ws: WS,
+        session: SupervisionSession,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        context = {
+            "ws": ws,
+            "session": session,
+            "errors": errors or {},
+            "billable_kind": sessions.billable_kind(session),
+            **_helpers(),
+        }
+        status = 422 if errors else 200
+        return render(request, "workspace/session_no_show.html", context, status_code=status)
+
+    @get("/{session_id:uuid}/reschedule", name="reschedule_session")
+    async def reschedule_form(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        values = sessions.RescheduleInput.of(session)
+        return await self._reschedule_page(request, ws, session, values)
+
+    @post("/{session_id:uuid}/reschedule")
+    async def reschedule(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        values = await read_form(request, sessions.RescheduleInput)
+        try:
+            await sessions.reschedule_session(
+                db, ws.membership, session.id, values, _mailing(request)
+            )
+        except Invalid as exc:
+            return await self._reschedule_page(request, ws, session, values, exc.errors)
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="session_rescheduled")
+
+    async def _reschedule_page(
+        self,
+        request: Req,
+        ws: WS,
+        session: SupervisionSession,
+        values: sessions.RescheduleInput,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        context = {"ws": ws, "session": session, "values": values, "errors": errors or {}}
+        status = 422 if errors else 200
+        return render(
+            request,
+            "workspace/session_reschedule.html",
+            {**context, **_helpers()},
+            status_code=status,
+        )
+
+    @post("/{session_id:uuid}/manager")
+    async def invite_manager(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        supervisee = await _field(request, "supervisee")
+        try:
+            await sessions.invite_manager(
+                db, ws.membership, session.id, supervisee, _mailing(request)
+            )
+        except Invalid as exc:
+            return await self._session_page(request, db, ws, session, exc.errors)
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_invited")
+
+    @post("/{session_id:uuid}/manager/withdraw")
+    async def withdraw_manager(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        try:
+            await sessions.withdraw_manager_invitation(
+                db, ws.membership, session.id, _mailing(request)
+            )
+        except Invalid as exc:
+            return await self._session_page(request, db, ws, session, exc.errors)
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_uninvited")
+
+    async def _session_page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session: SupervisionSession,
+        errors: dict[str, str] | None = None,
+        *,
+        actual_minutes: str | None = None,
+    ) -> Any:
+        agreement = session.agreement
+        names = await sessions.supervisor_names(db)
+        supervisees = [link.person for link in agreement.supervisees]
+        inviter = next((p for p in supervisees if p.id == session.manager_invited_by), None)
+        context = {
+            "ws": ws,
+            "session": session,
+            "agreement": agreement,
+            "agreement_url": ws.url(f"agreements/{agreement.id}"),
+            "supervisor_name": names.get(session.supervisor_id, ""),
+            "supervisees": supervisees,
+            "manager_takes_part": sessions.manager_takes_part(session),
+            "inviter": inviter,
+            "participants": await sessions.participants(db, session),
+            "history": await sessions.session_history(db, session),
+            "errors": errors or {},
+            "actual_minutes": actual_minutes or str(session.duration_minutes),
+            "planned": session.status == SessionStatus.PLANNED,
+            **_helpers(),
+        }
+        status = 422 if errors else 200
+        return render(request, "workspace/session.html", context, status_code=status)
+
+
+async def _field(request: Req, name: str) -> str:
+    value = (await request.form()).get(name, "")
+    return value[:200] if isinstance(value, str) else ""
+
+
+# --- calendars --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarRange:
+    """What a calendar page shows: a week or a month, and the links around it."""
+
+    view: str
+    first: date  # the first day shown (a Monday)
+    last: date  # the last day shown (a Sunday)
+    month: date | None  # the first of the month in the month view
+    previous: str  # query value for the previous week or month
+    next: str
+    today: date
+
+    @property
+    def weeks(self) -> list[list[date]]:
+        days = (self.last - self.first).days + 1
+        every = [self.first + timedelta(days=i) for i in range(days)]
+        return [every[i : i + 7] for i in range(0, len(every), 7)]
+
+
+def _iso_week(day: date) -> str:
+    year, week, _weekday = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _month_key(day: date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def calendar_range(view: str, week: str, month: str, today: date) -> CalendarRange:
+    """The week (``2026-W49``) or month (``2026-12``) asked for; this one if the value is odd."""
+    if view == "month":
+        try:
+            year, number = (int(p) for p in month.split("-"))
+            first_of_month = date(year, number, 1)
+        except ValueError:
+            first_of_month = today.replace(day=1)
+        if not 1900 < first_of_month.year < 3000:
+            first_of_month = today.replace(day=1)
+        next_month = (first_of_month + timedelta(days=32)).replace(day=1)
+        previous_month = (first_of_month - timedelta(days=1)).replace(day=1)
+        first = first_of_month - timedelta(days=first_of_month.weekday())
+        last_of_month = next_month - timedelta(days=1)
+        last = last_of_month + timedelta(days=6 - last_of_month.weekday())
+        return CalendarRange(
+            "month",
+            first,
+            last,
+            first_of_month,
+            _month_key(previous_month),
+            _month_key(next_month),
+            today,
+        )
+    monday = today - timedelta(days=today.weekday())
+    try:
+        iso_year, iso_week = week.split("-W")
+        monday = date.fromisocalendar(int(iso_year), int(iso_week), 1)
+    except ValueError:
+        pass
+    if not 1900 < monday.year < 3000:
+        monday = today - timedelta(days=today.weekday())
+    return CalendarRange(
+        "week",
+        monday,
+        monday + timedelta(days=6),
+        None,
+        _iso_week(monday - timedelta(days=7)),
+        _iso_week(monday + timedelta(days=7)),
+        today,
+    )
 
 
 class CalendarController(Controller):
     """Workspace: week and month views; the supervisor's feed URL (create, revoke)."""
 
     path = "/calendar"
+    guards = [requires(permissions.can_work_on_agreements)]
+
+    @get("/", name="calendar")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        query = request.query_params
+        today = utcnow().astimezone(HELSINKI).date()
+        shown = calendar_range(
+            query.get("view", "week"), query.get("week", ""), query.get("month", ""), today
+        )
+        supervisors = await sessions.calendar_supervisors(db, ws.membership)
+        chosen: uuid.UUID | None = ws.membership.id
+        if permissions.can_view_all_calendars(ws.membership):
+            wanted = query.get("supervisor", "")
+            ids = {str(i) for i, _n in supervisors}
+            chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
+        entries = await sessions.calendar_entries(
+            db, ws.membership, shown.first, shown.last, chosen
+        )
+        by_day: dict[date, list[sessions.CalendarEntry]] = {}
+        for entry in entries:
+            by_day.setdefault(entry.day, []).append(entry)
+        context = {
+            "ws": ws,
+            "shown": shown,
+            "entries": entries,
+            "by_day": by_day,
+            "supervisors": supervisors,
+            "chosen": chosen,
+            "query": query,
+            "feed": await sessions.active_feed(db, ws.membership),
+            "in_month": (lambda d: shown.month is None or d.month == shown.month.month),
+            **_helpers(),
+        }
+        return render(request, "workspace/calendar.html", context)
+
+    @post("/feed", name="create_calendar_feed")
+    async def create_feed(self, request: Req, db: DB, ws: WS) -> Any:
+        token = await sessions.create_feed(db, ws.membership)
+        base = request.app.state["settings"].base_url.rstrip("/")
+        url = f"{base}/ical/{ws.tenant.slug}/{token}.ics"
+        # The address is shown once, on this response: only its hash is stored.
+        response = render(request, "workspace/calendar_feed.html", {"ws": ws, "feed_url": url})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @get("/feed/revoke", name="confirm_revoke_calendar_feed")
+    async def confirm_revoke(self, request: Req, db: DB, ws: WS) -> Any:
+        feed = await sessions.active_feed(db, ws.membership)
+        return render(request, "workspace/calendar_feed_revoke.html", {"ws": ws, "feed": feed})
+
+    @post("/feed/revoke", name="revoke_calendar_feed")
+    async def revoke(self, request: Req, db: DB, ws: WS) -> Any:
+        with contextlib.suppress(NotFound):  # already off: the result the user wanted
+            await sessions.revoke_feed(db, ws.membership)
+        return redirect(request, ws.url("calendar/"), flash="calendar_feed_revoked")
 
 
 class FeedController(Controller):
     """Public: a supervisor's private ICS feed by secret token."""
 
     path = "/ical/{tenant_slug:str}"
+
+    # Calendar programs fetch this without cookies; no CSRF cookie may be set on it.
+    @get("/{filename:str}", name="calendar_feed", opt={"exclude_from_csrf": True})
+    async def feed(self, db: DB, tenant_slug: FromPath[str], filename: FromPath[str]) -> Any:
+        token = filename.removesuffix(".ics")
+        if token == filename or not 20 <= len(token) <= 100:
+            raise NotFoundException()
+        try:
+            tenant = await get_tenant_by_slug(db, tenant_slug)
+            if tenant.status != TenantStatus.ACTIVE:
+                raise NotFound(tenant_slug)
+            await scope_to_tenant(db, tenant.id)
+            body = await sessions.feed_calendar(db, tenant, token)
+        except NotFound:
+            raise NotFoundException() from None
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={
+                "Cache-Control": "private, max-age=300",
+                "Content-Disposition": 'inline; filename="luotsi.ics"',
+                "X-Robots-Tag": "noindex",
+            },
+        )

@@ -48,7 +48,8 @@ def test_signup_verify_invite_accept_and_sign_in(page: Page, live_server: str) -
     expect(page.get_by_role("heading", name="Selkeä Työnohjaus Oy")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("confirmed")
 
-    page.get_by_role("link", name="People", exact=True).click()
+    page.get_by_role("link", name="Settings", exact=True).click()
+    page.get_by_role("link", name="People and roles", exact=True).click()
     page.locator("#invite-form").get_by_label("E-mail").fill("olli@selkea.example")
     page.locator("#invite-form").get_by_label("Role").select_option("supervisor")
     page.get_by_role("button", name="Send the invitation").click()

@@ -1,0 +1,573 @@
+"""Sessions through HTTP: planning, marking, the calendars and the private feed."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from icalendar import Calendar
+from litestar import Litestar
+from sqlalchemy import func, select
+
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform.i18n import HELSINKI
+from luotsi.platform.outbox import OutboxMessage
+from luotsi.platform.tenancy import Role
+from luotsi.tenants.agreements import AgreementStatus
+from luotsi.tenants.sessions import (
+    MeetingKind,
+    SessionStatus,
+    SupervisionSession,
+    is_working_day,
+)
+from tests.conftest import Backend, Client
+from tests.factories import Firm, Firms, add_agreement, add_member, add_session, make_user
+
+
+@pytest.fixture(autouse=True)
+def english(client: Client) -> None:
+    """Messages are asserted in English; the default language is Finnish."""
+    client.client.cookies.set("luotsi_lang", "en")
+
+
+def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=HELSINKI).astimezone(UTC)
+
+
+def series_form(**fields: str) -> dict[str, str]:
+    values = {
+        "time": "10:00",
+        "every_weeks": "1",
+        "minutes": "60",
+        "place": "address",
+        "address": "Kunnantie 1, Hyvinkää",
+        "meeting_url": "",
+        "count": "",
+        "supervisor": "",
+    }
+    values.update(fields)
+    return values
+
+
+def move_form(day: str, at: str) -> dict[str, str]:
+    return {"date": day, "time": at, "minutes": "60", "place": "address", "address": "X"}
+
+
+def digest_in(html: str) -> str:
+    match = re.search(r'name="digest" value="([0-9a-f]+)"', html)
+    assert match, "no preview on the page"
+    return match.group(1)
+
+
+async def _sessions_of(backend: Backend, firm: Firm, agreement_id: Any) -> list[SupervisionSession]:
+    async with make_sessionmaker(backend.owner)() as db:
+        db.info[TENANT_KEY] = firm.tenant.id
+        rows = await db.scalars(
+            select(SupervisionSession)
+            .where(SupervisionSession.agreement_id == agreement_id)
+            .order_by(SupervisionSession.starts_at)
+        )
+        return list(rows.unique())
+
+
+async def _session(backend: Backend, firm: Firm, session_id: Any) -> SupervisionSession:
+    async with make_sessionmaker(backend.owner)() as db:
+        db.info[TENANT_KEY] = firm.tenant.id
+        row = await db.scalar(select(SupervisionSession).where(SupervisionSession.id == session_id))
+        assert row is not None
+        return row
+
+
+def _next_working_day(after: date) -> date:
+    day = after
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+# --- planning -------------------------------------------------------------------------------
+
+
+async def test_a_supervisor_previews_and_plans_a_series_over_midsummer(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    await client.login(a.supervisor.user.email)
+    url = f"/t/alfa/sessions/plan/{a.agreement.id}"
+    page = await client.get(url)
+    assert page.status_code == 200
+    assert "15 sessions: 0 used, 1 planned, 14 left" in page.text
+    assert 'value="3"' in page.text  # the agreement's cadence is suggested
+
+    form = series_form(first_date="2027-06-18", count="3")
+    preview = await client.post(url, form)
+    assert preview.status_code == 200
+    assert "Public holiday: Midsummer Eve" in preview.text
+    assert "Moved to Monday 28/06/2027" in preview.text
+    assert preview.text.count('name="include"') == 3
+    assert len(await _sessions_of(clean_db, a, a.agreement.id)) == 1  # nothing saved yet
+
+    # The user leaves the last date out.
+    confirm = await client.post(
+        url + "/confirm", {**form, "digest": digest_in(preview.text), "include": ["0", "1"]}
+    )
+    assert confirm.status_code == 303
+    planned = await _sessions_of(clean_db, a, a.agreement.id)
+    assert [s.starts_at for s in planned] == [
+        local(2026, 12, 3),
+        local(2027, 6, 18),
+        local(2027, 6, 28),
+    ]
+    assert all(s.supervisor_id == a.supervisor.id for s in planned)
+    after = await client.get(confirm.headers["location"])
+    assert "The sessions have been planned" in after.text
+    assert "15 sessions: 0 used, 3 planned, 12 left" in after.text
+
+
+async def test_confirming_sends_invitations_with_calendar_files(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    today = utcnow().astimezone(HELSINKI).date()
+    agreement = await add_agreement(
+        clean_db.owner,
+        a.tenant,
+        a.org,
+        a.supervisor,
+        [a.supervisee],
+        start_date=today,
+        end_date=today + timedelta(days=365),
+    )
+    first = _next_working_day(today + timedelta(days=14))
+    await client.login(a.supervisor.user.email)
+    url = f"/t/alfa/sessions/plan/{agreement.id}"
+    form = series_form(
+        first_date=first.isoformat(),
+        count="1",
+        place="remote",
+        meeting_url="https://meet.example.fi/abc",
+    )
+    preview = await client.post(url, form)
+    confirm = await client.post(
+        url + "/confirm", {**form, "digest": digest_in(preview.text), "include": "0"}
+    )
+    assert confirm.status_code == 303
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        payloads = [r.payload for r in await db.scalars(select(OutboxMessage))]
+    assert sorted(p["to"] for p in payloads) == [
+        "sanna@alfa-client.example",
+        "supervisor@alfa.example",
+    ]
+    calendar = Calendar.from_ical(payloads[0]["attachments"][0]["text"])
+    assert str(calendar["method"]) == "REQUEST"
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["url"]) == "https://meet.example.fi/abc"
+
+
+async def test_bad_series_input_is_shown_with_the_values_kept(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    url = f"/t/alfa/sessions/plan/{firms.a.agreement.id}"
+    response = await client.post(
+        url,
+        series_form(
+            first_date="31.2.2027",
+            time="25:61",
+            every_weeks="x",
+            place="remote",
+            meeting_url="http://meet.example.fi/abc",
+        ),
+    )
+    assert response.status_code == 422
+    assert "Enter the date of the first session" in response.text
+    assert "Enter the time as hours and minutes" in response.text
+    assert "Enter a whole number of weeks" in response.text
+    assert "full https address" in response.text
+    assert 'value="http://meet.example.fi/abc"' in response.text
+    # A tampered confirmation is refused too, not a server error.
+    bad = await client.post(url + "/confirm", {**series_form(first_date="x"), "include": "zz"})
+    assert bad.status_code == 422
+
+
+async def test_the_preview_is_an_htmx_fragment(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    response = await client.post(
+        f"/t/alfa/sessions/plan/{firms.a.agreement.id}",
+        series_form(first_date="2027-01-07", count="2"),
+        htmx=True,
+    )
+    assert response.status_code == 200
+    assert "<html" not in response.text and 'id="planner"' in response.text
+
+
+async def test_an_agreement_that_is_not_active_cannot_be_planned(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    draft = await add_agreement(
+        clean_db.owner, a.tenant, a.org, a.supervisor, [a.supervisee], status=AgreementStatus.DRAFT
+    )
+    await client.login(a.supervisor.user.email)
+    page = await client.get(f"/t/alfa/sessions/plan/{draft.id}")
+    assert page.status_code == 200
+    assert "only for an active agreement" in page.text and 'id="series-form"' not in page.text
+    refused = await client.post(
+        f"/t/alfa/sessions/plan/{draft.id}", series_form(first_date="2027-01-07")
+    )
+    assert refused.status_code == 422
+    assert (await client.get(f"/t/alfa/sessions/new/{draft.id}")).status_code == 200
+
+
+async def test_a_supervisor_of_another_agreement_gets_404(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    user = await make_user(clean_db.owner, "toinen@alfa.example", "Toini Toinen")
+    await add_member(clean_db.owner, a.tenant, user, Role.SUPERVISOR)
+    await client.login("toinen@alfa.example")
+    for path in (
+        f"/t/alfa/sessions/plan/{a.agreement.id}",
+        f"/t/alfa/sessions/new/{a.agreement.id}",
+        f"/t/alfa/sessions/{a.session.id}",
+        f"/t/alfa/sessions/{a.session.id}/cancel",
+        f"/t/alfa/sessions/{a.session.id}/reschedule",
+    ):
+        assert (await client.get(path)).status_code == 404, path
+    held = await client.post(f"/t/alfa/sessions/{a.session.id}/held", {"actual_minutes": "60"})
+    assert held.status_code == 404
+    assert (await _session(clean_db, a, a.session.id)).status == SessionStatus.PLANNED
+    calendar = await client.get("/t/alfa/calendar/?week=2026-W49")
+    assert "Sanna Supervisee" not in calendar.text
+    listing = await client.get("/t/alfa/sessions/?when=all")
+    assert "No meetings match" in listing.text
+
+
+# --- one session ----------------------------------------------------------------------------
+
+
+async def _yesterdays_session(backend: Backend, firm: Firm) -> SupervisionSession:
+    start = (utcnow() - timedelta(days=1)).replace(second=0, microsecond=0)
+    return await add_session(
+        backend.owner, firm.tenant, firm.agreement, firm.supervisor, starts_at=start
+    )
+
+
+async def test_marking_held_records_the_length_and_shows_on_the_calendar(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    session = await _yesterdays_session(clean_db, a)
+    await client.login(a.supervisor.user.email)
+    page = await client.get(f"/t/alfa/sessions/{session.id}")
+    assert page.status_code == 200 and "Mark held" in page.text
+    bad = await client.post(f"/t/alfa/sessions/{session.id}/held", {"actual_minutes": "500"})
+    assert bad.status_code == 422 and "from 1 to 240" in bad.text
+    done = await client.post(f"/t/alfa/sessions/{session.id}/held", {"actual_minutes": "50"})
+    assert done.status_code == 303
+    shown = await client.get(done.headers["location"])
+    assert "The session is marked held." in shown.text and "50 min" in shown.text
+    again = await client.post(f"/t/alfa/sessions/{session.id}/held", {"actual_minutes": "50"})
+    assert again.status_code == 422 and "already marked held" in again.text
+    moved = await client.post(
+        f"/t/alfa/sessions/{session.id}/reschedule",
+        {
+            "date": "2027-01-07",
+            "time": "10:00",
+            "minutes": "60",
+            "place": "address",
+            "address": "X",
+        },
+    )
+    assert moved.status_code == 422 and "A held session can&#39;t be rescheduled." in moved.text
+    week = session.starts_at.astimezone(HELSINKI).strftime("%G-W%V")
+    calendar = await client.get(f"/t/alfa/calendar/?week={week}")
+    assert "status-held" in calendar.text
+
+
+async def test_a_late_client_cancellation_is_billable_and_cannot_be_held(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    session = await _yesterdays_session(clean_db, a)
+    await client.login(a.supervisor.user.email)
+    confirm = await client.get(f"/t/alfa/sessions/{session.id}/cancel")
+    assert confirm.status_code == 200 and "late and billable" in confirm.text
+    when = (session.starts_at - timedelta(hours=2)).astimezone(HELSINKI)
+    response = await client.post(
+        f"/t/alfa/sessions/{session.id}/cancel",
+        {"by": "client", "date": when.strftime("%Y-%m-%d"), "time": when.strftime("%H:%M")},
+    )
+    assert response.status_code == 303
+    stored = await _session(clean_db, a, session.id)
+    assert stored.status == SessionStatus.CANCELLED_BY_CLIENT
+    assert stored.late_cancellation and stored.billable
+    page = await client.get(f"/t/alfa/sessions/{session.id}")
+    assert "late" in page.text and 'id="billable">Yes' in page.text
+    held = await client.post(f"/t/alfa/sessions/{session.id}/held", {"actual_minutes": "60"})
+    assert held.status_code == 422
+    assert "A cancelled session can&#39;t be marked held." in held.text
+
+
+async def test_cancel_form_errors_keep_the_page(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    response = await client.post(
+        f"/t/alfa/sessions/{firms.a.session.id}/cancel",
+        {"by": "", "date": "nonsense", "time": "10:00"},
+    )
+    assert response.status_code == 422
+    assert (
+        "Choose who cancelled." in response.text and "Enter when the cancellation" in response.text
+    )
+
+
+async def test_a_no_show_is_confirmed_then_billable(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    session = await _yesterdays_session(clean_db, a)
+    await client.login(a.supervisor.user.email)
+    assert (await client.get(f"/t/alfa/sessions/{session.id}/no-show")).status_code == 200
+    assert (await client.post(f"/t/alfa/sessions/{session.id}/no-show")).status_code == 303
+    stored = await _session(clean_db, a, session.id)
+    assert stored.status == SessionStatus.NO_SHOW and stored.billable
+    future = await client.post(f"/t/alfa/sessions/{a.session.id}/no-show")
+    if a.session.starts_at.astimezone(HELSINKI).date() > utcnow().astimezone(HELSINKI).date():
+        assert future.status_code == 422 and "on its day or later" in future.text
+
+
+async def test_rescheduling_keeps_the_history(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    await client.login(a.supervisor.user.email)
+    form = await client.get(f"/t/alfa/sessions/{a.session.id}/reschedule")
+    assert (
+        form.status_code == 200
+        and 'value="2026-12-03"' in form.text
+        and 'value="10:00"' in form.text
+    )
+    bad = await client.post(
+        f"/t/alfa/sessions/{a.session.id}/reschedule",
+        {
+            "date": "2027-13-01",
+            "time": "10:00",
+            "minutes": "60",
+            "place": "address",
+            "address": "X",
+        },
+    )
+    assert bad.status_code == 422 and "Enter the date" in bad.text
+    holiday = await client.post(
+        f"/t/alfa/sessions/{a.session.id}/reschedule",
+        {
+            "date": "2026-12-24",
+            "time": "10:00",
+            "minutes": "60",
+            "place": "address",
+            "address": "X",
+        },
+    )
+    assert holiday.status_code == 422 and "Christmas Eve" in holiday.text
+    done = await client.post(
+        f"/t/alfa/sessions/{a.session.id}/reschedule",
+        {
+            "date": "2026-12-04",
+            "time": "12:00",
+            "minutes": "60",
+            "place": "address",
+            "address": "X",
+        },
+    )
+    assert done.status_code == 303
+    page = await client.get(f"/t/alfa/sessions/{a.session.id}")
+    assert "Moved from" in page.text and "Maija Supervisor" in page.text
+    stored = await _session(clean_db, a, a.session.id)
+    assert stored.sequence == 1 and stored.starts_at == local(2026, 12, 4, 12)
+
+
+async def test_an_evaluation_meeting_and_the_supervisees_invitation_of_the_manager(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    await client.login(a.supervisor.user.email)
+    form = await client.get(f"/t/alfa/sessions/new/{a.agreement.id}?kind=evaluation")
+    assert form.status_code == 200 and 'value="evaluation" selected' in form.text
+    created = await client.post(
+        f"/t/alfa/sessions/new/{a.agreement.id}",
+        {
+            "kind": "evaluation",
+            "date": "2027-01-12",
+            "time": "13:00",
+            "minutes": "60",
+            "place": "address",
+            "address": "Kunnantie 1",
+        },
+    )
+    assert created.status_code == 303
+    page = await client.get(created.headers["location"])
+    assert "Evaluation meeting" in page.text and "Matti Manager" not in page.text
+    invite = await client.post(
+        created.headers["location"] + "/manager", {"supervisee": str(a.supervisee.id)}
+    )
+    assert invite.status_code == 303
+    page = await client.get(created.headers["location"])
+    assert "Matti Manager" in page.text and "invited their manager" in page.text
+    # Not for an ordinary session.
+    refused = await client.post(
+        f"/t/alfa/sessions/{a.session.id}/manager", {"supervisee": str(a.supervisee.id)}
+    )
+    assert refused.status_code == 422
+
+
+async def test_a_single_meeting_form_shows_errors(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    response = await client.post(
+        f"/t/alfa/sessions/new/{firms.a.agreement.id}",
+        {"kind": "party", "date": "", "time": "x", "minutes": "5", "place": "moon"},
+    )
+    assert response.status_code == 422
+    for message in ("Choose what kind of meeting", "Enter the date", "Enter the length"):
+        assert message in response.text
+
+
+# --- lists and calendars --------------------------------------------------------------------
+
+
+async def test_the_session_list_filters_and_pages(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    await client.login(firms.a.admin.user.email)
+    page = await client.get("/t/alfa/sessions/?when=all")
+    assert page.status_code == 200 and "Esimerkkikunta" in page.text
+    fragment = await client.get(
+        "/t/alfa/sessions/?when=all&q=nobody", headers={"HX-Request": "true"}
+    )
+    assert "<html" not in fragment.text and "No meetings match" in fragment.text
+    by_name = await client.get("/t/alfa/sessions/?when=all&q=sanna")
+    assert "Esimerkkikunta" in by_name.text
+    odd = await client.get("/t/alfa/sessions/?when=x&status=y&supervisor=z&page=-1")
+    assert odd.status_code == 200
+
+
+async def test_a_supervisor_sees_their_own_week_and_an_admin_everyones(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=local(2026, 12, 2, 14, 15)
+    )
+    await client.login(a.supervisor.user.email)
+    own = await client.get("/t/alfa/calendar/?week=2026-W49")
+    assert own.status_code == 200
+    assert "Week 49" in own.text and "10.00–11.00" in own.text and "14.15" not in own.text
+    assert "Esimerkkikunta" in own.text and "Sanna Supervisee" in own.text
+    assert 'id="supervisor-picker"' not in own.text
+    sneaky = await client.get(f"/t/alfa/calendar/?week=2026-W49&supervisor={a.owner.id}")
+    assert "14.15" not in sneaky.text
+
+    admin = Client(client.app)
+    admin.client.cookies.set("luotsi_lang", "en")
+    await admin.login(a.admin.user.email)
+    everyone = await admin.get("/t/alfa/calendar/?week=2026-W49")
+    assert "10.00–11.00" in everyone.text and "14.15–15.15" in everyone.text
+    one = await admin.get(f"/t/alfa/calendar/?week=2026-W49&supervisor={a.supervisor.id}")
+    assert "10.00–11.00" in one.text and "14.15" not in one.text
+    assert "week=2026-W48" in one.text and "week=2026-W50" in one.text  # previous, next
+
+
+async def test_the_month_view_and_the_empty_state(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    month = await client.get("/t/alfa/calendar/?view=month&month=2026-12")
+    assert month.status_code == 200
+    assert "December 2026" in month.text and "10.00–11.00" in month.text
+    assert "month=2026-11" in month.text and "month=2027-01" in month.text
+    assert ">49</a>" in month.text  # ISO week numbers link to the week view
+    empty = await client.get("/t/alfa/calendar/?week=2031-W02")
+    assert "No meetings this week." in empty.text
+    for odd in ("?view=month&month=2026-13", "?week=banana", "?view=month&month=99999-01"):
+        assert (await client.get("/t/alfa/calendar/" + odd)).status_code == 200
+
+
+async def test_the_private_feed_is_created_shown_once_and_revoked(
+    app: Litestar, client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    created = await client.post("/t/alfa/calendar/feed")
+    assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
+    match = re.search(r'value="https://testserver\.local(/ical/alfa/[^"]+\.ics)"', created.text)
+    assert match, created.text
+    feed_path = match.group(1)
+
+    anonymous = Client(app)
+    feed = await anonymous.get(feed_path)
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("text/calendar")
+    assert "set-cookie" not in feed.headers
+    calendar = Calendar.from_ical(feed.text)
+    assert [str(e["uid"]) for e in calendar.walk("VEVENT")] == [firms.a.session.uid]
+    assert "Sanna" not in feed.text and "Esimerkkikunta" not in feed.text
+
+    page = await client.get("/t/alfa/calendar/")
+    assert "Your calendar address is on since" in page.text and feed_path not in page.text
+    assert (await anonymous.get(feed_path.replace("/alfa/", "/beeta/"))).status_code == 404
+    assert (await anonymous.get("/ical/alfa/" + "x" * 43 + ".ics")).status_code == 404
+    assert (await anonymous.get(feed_path.removesuffix(".ics"))).status_code == 404
+
+    confirm = await client.get("/t/alfa/calendar/feed/revoke")
+    assert confirm.status_code == 200 and "Switch it off" in confirm.text
+    revoked = await client.post("/t/alfa/calendar/feed/revoke")
+    assert revoked.status_code == 303
+    assert (await anonymous.get(feed_path)).status_code == 404
+    assert "Create my calendar address" in (await client.get("/t/alfa/calendar/")).text
+
+
+async def test_owner_sees_every_page_of_the_fixture_session(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.owner.user.email)
+    for path in (
+        "/t/alfa/sessions/",
+        f"/t/alfa/sessions/plan/{firms.a.agreement.id}",
+        f"/t/alfa/sessions/new/{firms.a.agreement.id}",
+        f"/t/alfa/sessions/{firms.a.session.id}",
+        f"/t/alfa/sessions/{firms.a.session.id}/cancel",
+        f"/t/alfa/sessions/{firms.a.session.id}/no-show",
+        f"/t/alfa/sessions/{firms.a.session.id}/reschedule",
+        "/t/alfa/calendar/",
+        "/t/alfa/calendar/?view=month",
+        "/t/alfa/calendar/feed/revoke",
+    ):
+        assert (await client.get(path)).status_code == 200, path
+
+
+async def test_counts_on_the_plan_page_follow_statuses(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    for status, billable in ((SessionStatus.HELD, True), (SessionStatus.NO_SHOW, True)):
+        await add_session(
+            clean_db.owner,
+            a.tenant,
+            a.agreement,
+            a.supervisor,
+            starts_at=local(2026, 10, 1),
+            status=status,
+            billable=billable,
+        )
+    await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=local(2026, 10, 8),
+        kind=MeetingKind.REVIEW,
+    )
+    await client.login(a.supervisor.user.email)
+    page = await client.get(f"/t/alfa/sessions/plan/{a.agreement.id}")
+    assert "15 sessions: 2 used, 1 planned, 12 left" in page.text
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[TENANT_KEY] = a.tenant.id
+        total = await db.scalar(select(func.count()).select_from(SupervisionSession))
+    assert total == 4
