@@ -416,7 +416,7 @@ class DemoAgreement:
     kind: SupervisionKind
     supervisor: str  # login of a demo supervisor
     supervisees: list[str]
-    start: date
+    start: tuple[int, int]  # (weeks before this week's Monday, weekday): the demo stays current
     months: int = 12
     status: AgreementStatus = AgreementStatus.ACTIVE
     quota: int | None = 15
@@ -429,17 +429,17 @@ class DemoAgreement:
 
 AGREEMENTS = [
     DemoAgreement(
-        0, SupervisionKind.INDIVIDUAL, "ville.ohjaaja", ["Sari Sosiaalityö"], date(2025, 12, 1)
+        0, SupervisionKind.INDIVIDUAL, "ville.ohjaaja", ["Sari Sosiaalityö"], (51, 0), quota=18
     ),
     DemoAgreement(
-        0, SupervisionKind.INDIVIDUAL, "ville.ohjaaja", ["Pasi Perhetyö"], date(2026, 3, 2), hour=13
+        0, SupervisionKind.INDIVIDUAL, "ville.ohjaaja", ["Pasi Perhetyö"], (39, 0), hour=13
     ),
     DemoAgreement(
         0,
         SupervisionKind.GROUP,
         "aino.ohjaaja",
         ["Liisa Lastensuojelu", "Teemu Tiimi", "Sari Sosiaalityö"],
-        date(2026, 1, 12),
+        (44, 1),
         minutes=90,
         cadence=4,
         quota=12,
@@ -450,7 +450,7 @@ AGREEMENTS = [
         SupervisionKind.INDIVIDUAL,
         "kaisu.kettunen",
         ["Kirsi Kotihoito"],
-        date(2026, 2, 2),
+        (42, 2),
         remote=True,
         hour=15,
     ),
@@ -459,7 +459,7 @@ AGREEMENTS = [
         SupervisionKind.WORK_COMMUNITY,
         "elina.eskola",
         ["Olli Osasto", "Tuula Terapia"],
-        date(2025, 9, 1),
+        (64, 0),
         months=12,
         status=AgreementStatus.ENDED,
         minutes=90,
@@ -472,7 +472,7 @@ AGREEMENTS = [
         SupervisionKind.LEADERSHIP,
         "aino.ohjaaja",
         ["Pekka Projekti"],
-        date(2026, 8, 3),
+        (15, 3),
         minutes=75,
         price_cents=15000,
         hour=8,
@@ -482,7 +482,7 @@ AGREEMENTS = [
         SupervisionKind.MEDIATION,
         "saara.sovittelija",
         ["Riitta Rakennus"],
-        date(2026, 10, 5),
+        (8, 4),
         months=3,
         quota=5,
         cadence=2,
@@ -494,7 +494,7 @@ AGREEMENTS = [
         SupervisionKind.INDIVIDUAL,
         "matti.manninen",
         ["Vesa Vapaaehtoinen"],
-        date(2026, 12, 1),
+        (-1, 1),
         status=AgreementStatus.DRAFT,
         price_cents=9000,
     ),
@@ -503,7 +503,7 @@ AGREEMENTS = [
         SupervisionKind.INDIVIDUAL,
         "riikka.rantanen",
         ["Tuula Terapia"],
-        date(2026, 4, 6),
+        (33, 3),
         status=AgreementStatus.PAUSED,
         hour=10,
     ),
@@ -553,18 +553,20 @@ async def _clients(db: AsyncSession, password_hash: str) -> None:
     ):
         if row.email in logins:
             memberships[logins[row.email]] = row.id
-    fi_holidays = holidays.country_holidays("FI", years=range(2025, 2029))
     today = utcnow().astimezone(HELSINKI).date()
+    fi_holidays = holidays.country_holidays("FI", years=range(today.year - 2, today.year + 3))
     for spec in AGREEMENTS:
         org = orgs[spec.org]
         spec_org = ORGS[spec.org]
-        end = spec.start + relativedelta(months=spec.months) - timedelta(days=1)
+        monday = today - timedelta(days=today.weekday())
+        start = monday - timedelta(weeks=spec.start[0]) + timedelta(days=spec.start[1])
+        end = start + relativedelta(months=spec.months) - timedelta(days=1)
         agreement = Agreement(
             org_id=org.id,
             kind=spec.kind,
             manager_id=people[spec_org.managers[0]].id,
             hr_contact_id=people[spec_org.hr].id,
-            start_date=spec.start,
+            start_date=start,
             end_date=end,
             session_minutes=spec.minutes,
             cadence_weeks=spec.cadence,
@@ -582,11 +584,11 @@ async def _clients(db: AsyncSession, password_hash: str) -> None:
         if spec.status == AgreementStatus.DRAFT:
             continue
         db.add(AgreementEvent(agreement_id=agreement.id, kind="activated", actor_name="Demo"))
-        if spec.start + relativedelta(months=6) <= today:
+        if start + relativedelta(months=6) <= today:
             db.add(
                 Review(
                     agreement_id=agreement.id,
-                    held_on=_working_day(spec.start + relativedelta(months=6), fi_holidays),
+                    held_on=_working_day(start + relativedelta(months=6), fi_holidays),
                     decision=ReviewDecision.CONTINUE,
                     note="Jatketaan sovitusti.",
                 )
@@ -614,7 +616,7 @@ def _sessions(
     today: date,
 ) -> None:
     """Sessions every ``cadence`` weeks: held before today (a few cancelled), planned after."""
-    day = spec.start
+    day = agreement.start_date
     count = 0
     stop = agreement.end_date
     if spec.status == AgreementStatus.PAUSED:
