@@ -14,7 +14,7 @@ from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
-from luotsi.tenants import agreements
+from luotsi.tenants import agreements, sessions
 from luotsi.tenants.agreements import (
     Acceptance,
     AgreementFilter,
@@ -260,6 +260,8 @@ class AgreementsController(Controller):
             "max_end": agreements.max_end_date(overview.agreement.start_date),
             "can_manage": permissions.can_manage_agreements(ws.membership),
             "can_review": agreements.can_record_review(ws.membership, overview.agreement),
+            "can_work": permissions.can_work_on_agreements(ws.membership),
+            "sessions": await sessions.sessions_of_agreement(db, ws.membership, agreement_id),
             "event_label": agreements.event_label,
             "response_label": agreements.response_label,
             "now": utcnow(),

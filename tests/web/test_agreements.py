@@ -385,3 +385,15 @@ async def test_the_terms_download_as_pdf(client: Client, firms: Firms) -> None:
     words = " ".join(page.extract_text() for page in pdf.pages).replace("\xa0", " ")
     assert "Esimerkkikunta" in words and "Sanna Supervisee" in words
     assert "120,00 €" in words and "150,60 €" in words  # in the organisation's language
+
+
+async def test_the_agreement_page_lists_its_sessions_and_leads_to_planning(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    page = await client.get(f"/t/alfa/agreements/{firms.a.agreement.id}")
+    assert page.status_code == 200
+    sessions = page.text.split('id="sessions"')[1].split("</section>")[0]
+    assert f"/t/alfa/sessions/{firms.a.session.id}" in sessions
+    assert "10.00" in sessions and "Planned" in sessions  # 08.00 UTC is 10.00 in Helsinki
+    assert f"/t/alfa/sessions/plan/{firms.a.agreement.id}" in sessions
