@@ -1,10 +1,17 @@
-"""Imports every model so the metadata is complete (migrations, tests)."""
+"""Imports every model so the metadata is complete (migrations, tests).
+
+It also imports the modules that register scheduled jobs (``@scheduled``), so the worker
+knows them all.
+"""
 
 from luotsi.platform.identity import AuthToken, LoginAttempt, User, UserSession
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
+
+# Modules that register scheduled jobs (review_reminders, session_reminders):
+from luotsi.tenants import agreement_reviews, calendars  # noqa: F401
 from luotsi.tenants.agreements import (
     Acceptance,
     Agreement,

@@ -26,13 +26,8 @@ from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants import clients
-from luotsi.tenants.agreements import (
-    Agreement,
-    AgreementStatus,
-    AgreementSupervisor,
-    Review,
-    review_due_after,
-)
+from luotsi.tenants.agreement_reviews import review_due_after
+from luotsi.tenants.agreements import Agreement, AgreementStatus, AgreementSupervisor, Review
 from luotsi.tenants.clients import BillingInput, ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession

@@ -14,15 +14,18 @@ from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
-from luotsi.tenants import agreements, sessions
-from luotsi.tenants.agreements import (
-    Acceptance,
-    AgreementFilter,
-    AgreementInput,
-    AgreementStatus,
-    ReviewDecision,
-    ReviewInput,
+from luotsi.tenants import (
+    agreement_acceptance,
+    agreement_drafts,
+    agreement_reviews,
+    agreement_summaries,
+    agreements,
+    sessions,
 )
+from luotsi.tenants.agreement_drafts import AgreementInput
+from luotsi.tenants.agreement_reviews import ReviewInput
+from luotsi.tenants.agreement_summaries import AgreementFilter
+from luotsi.tenants.agreements import Acceptance, AgreementStatus, ReviewDecision
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import MAX_FIELD, form_value
@@ -62,7 +65,7 @@ def _filters(request: Req, ws: WS) -> AgreementFilter:
     query = request.query_params
     status = query.get("status", "current")
     return AgreementFilter(
-        status=status if status in agreements.STATUS_FILTERS else "current",
+        status=status if status in agreement_summaries.STATUS_FILTERS else "current",
         kind=query.get("kind", ""),
         org_id=_uuid(query.get("org")),
         supervisor_id=_uuid(query.get("supervisor"))
@@ -81,7 +84,7 @@ class AgreementsController(Controller):
     @get("/", name="agreements")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         filters = _filters(request, ws)
-        page = await agreements.search_agreements(
+        page = await agreement_summaries.search_agreements(
             db, ws.membership, filters, page_number(request.query_params.get("page")), PER_PAGE
         )
         manager = permissions.can_manage_agreements(ws.membership)
@@ -110,7 +113,7 @@ class AgreementsController(Controller):
         if await form_value(request, "pick_org"):  # "show the organisation's people"
             return await self._form(request, db, ws, None, values)
         try:
-            agreement = await agreements.create_agreement(db, ws.membership, values)
+            agreement = await agreement_drafts.create_agreement(db, ws.membership, values)
         except Invalid as exc:
             return await self._form(request, db, ws, None, values, exc.errors)
         return redirect(request, ws.url(f"agreements/{agreement.id}"), flash="agreement_created")
@@ -136,7 +139,7 @@ class AgreementsController(Controller):
         if agreement.status == AgreementStatus.DRAFT and await form_value(request, "pick_org"):
             return await self._form(request, db, ws, agreement, values)
         try:
-            await agreements.update_draft(db, ws.membership, agreement_id, values)
+            await agreement_drafts.update_draft(db, ws.membership, agreement_id, values)
         except Invalid as exc:
             if "status" in exc.errors:  # not a draft: nothing here may change
                 return await self._form(
@@ -149,7 +152,9 @@ class AgreementsController(Controller):
     async def send(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         base_url = request.app.state["settings"].base_url
         try:
-            await agreements.send_for_acceptance(db, ws.membership, agreement_id, base_url=base_url)
+            await agreement_acceptance.send_for_acceptance(
+                db, ws.membership, agreement_id, base_url=base_url
+            )
         except Invalid as exc:
             return await self._page(request, db, ws, agreement_id, errors=exc.errors)
         return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_sent")
@@ -183,7 +188,7 @@ class AgreementsController(Controller):
         self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
     ) -> Any:
         try:
-            await agreements.withdraw_from_acceptance(db, ws.membership, agreement_id)
+            await agreement_acceptance.withdraw_from_acceptance(db, ws.membership, agreement_id)
         except Invalid as exc:
             return await self._status_page(request, db, ws, agreement_id, "withdraw", exc.errors)
         return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_withdrawn")
@@ -197,7 +202,7 @@ class AgreementsController(Controller):
         form = await request.form()
         note = form.get("note", "")
         try:
-            await agreements.mark_accepted_on_paper(
+            await agreement_acceptance.mark_accepted_on_paper(
                 db,
                 ws.membership,
                 agreement_id,
@@ -218,7 +223,7 @@ class AgreementsController(Controller):
         await agreements.get_agreement(db, ws.membership, agreement_id)
         values: ReviewInput = await _read(request, ReviewInput)
         try:
-            await agreements.record_review(db, ws.membership, agreement_id, values)
+            await agreement_reviews.record_review(db, ws.membership, agreement_id, values)
         except Invalid as exc:
             return await self._page(request, db, ws, agreement_id, review=values, errors=exc.errors)
         return redirect(
@@ -227,7 +232,7 @@ class AgreementsController(Controller):
 
     @get("/{agreement_id:uuid}/pdf", name="agreement_pdf")
     async def pdf(self, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Response[bytes]:
-        filename, data = await agreements.agreement_pdf(db, ws.membership, agreement_id)
+        filename, data = await agreement_acceptance.agreement_pdf(db, ws.membership, agreement_id)
         return Response(
             data,
             media_type="application/pdf",
@@ -248,7 +253,7 @@ class AgreementsController(Controller):
         review: ReviewInput | None = None,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        overview = await agreements.agreement_overview(db, ws.membership, agreement_id)
+        overview = await agreement_summaries.agreement_overview(db, ws.membership, agreement_id)
         today = agreements.helsinki_today()
         context = {
             "ws": ws,
@@ -259,7 +264,7 @@ class AgreementsController(Controller):
             "today": today,
             "max_end": agreements.max_end_date(overview.agreement.start_date),
             "can_manage": permissions.can_manage_agreements(ws.membership),
-            "can_review": agreements.can_record_review(ws.membership, overview.agreement),
+            "can_review": agreement_reviews.can_record_review(ws.membership, overview.agreement),
             "can_work": permissions.can_work_on_agreements(ws.membership),
             "sessions": await sessions.sessions_of_agreement(db, ws.membership, agreement_id),
             "event_label": agreements.event_label,
@@ -287,7 +292,7 @@ class AgreementsController(Controller):
             "ws": ws,
             "agreement": agreement,
             "editable": agreement is None or agreement.status == AgreementStatus.DRAFT,
-            "not_editable": agreements.not_editable_message(),
+            "not_editable": agreement_drafts.not_editable_message(),
             "values": values,
             "errors": errors or {},
             "kinds": list(SupervisionKind),
@@ -345,7 +350,7 @@ class AcceptanceController(Controller):
             if tenant.status != TenantStatus.ACTIVE:
                 return None
             await scope_to_tenant(db, tenant.id)
-            return tenant, await agreements.acceptance_by_token(db, token)
+            return tenant, await agreement_acceptance.acceptance_by_token(db, token)
         except NotFound:
             return None
 
@@ -374,7 +379,7 @@ class AcceptanceController(Controller):
         if choice not in ("accept", "change"):
             return await self._answer_page(request, db, tenant, acceptance, comment=comment)
         try:
-            agreement = await agreements.respond_to_acceptance(
+            agreement = await agreement_acceptance.respond_to_acceptance(
                 db,
                 acceptance,
                 accept=choice == "accept",
@@ -401,7 +406,7 @@ class AcceptanceController(Controller):
         errors: dict[str, str] | None = None,
     ) -> Any:
         """The terms and the two answers, or why the link no longer works (410)."""
-        agreement = await agreements.agreement_of(db, acceptance)
+        agreement = await agreement_acceptance.agreement_of(db, acceptance)
         state = acceptance.link_state(utcnow())
         if state == "open" and agreement.status != AgreementStatus.PENDING:
             state = "voided"
@@ -412,7 +417,7 @@ class AcceptanceController(Controller):
             "tenant": tenant,
             "acceptance": acceptance,
             "agreement": agreement,
-            "terms": await agreements.terms_of(db, agreement),
+            "terms": await agreement_acceptance.terms_of(db, agreement),
             "comment": comment,
             "errors": errors or {},
         }

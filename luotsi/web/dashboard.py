@@ -11,7 +11,7 @@ from luotsi.platform import permissions
 from luotsi.platform.db import utcnow
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import agreements, overview, staff
+from luotsi.tenants import agreement_quota, agreement_reviews, agreements, overview, staff
 from luotsi.tenants.directory import firm_profile
 from luotsi.tenants.inquiries import count_new_inquiries
 from luotsi.web.deps import DB, WS, Req
@@ -49,11 +49,11 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     if permissions.can_work_on_agreements(ws.membership):
         work = {
             "agenda": await overview.agenda(db, ws.membership, now),
-            "reviews": await agreements.reviews_due(db, ws.membership, REVIEWS_WITHIN_DAYS),
-            "ending": await agreements.agreements_ending_within(
+            "reviews": await agreement_reviews.reviews_due(db, ws.membership, REVIEWS_WITHIN_DAYS),
+            "ending": await agreement_reviews.agreements_ending_within(
                 db, ws.membership, ENDING_WITHIN_DAYS
             ),
-            "overruns": await agreements.quota_overruns(db, ws.membership),
+            "overruns": await agreement_quota.quota_overruns(db, ws.membership),
             "today": agreements.helsinki_today(now),
         }
     profile, public = None, False

@@ -18,7 +18,7 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
-from luotsi.tenants import sessions
+from luotsi.tenants import calendars, session_changes, session_planning, sessions
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
 from luotsi.web.deps import DB, WS, Req
@@ -99,7 +99,7 @@ class SessionsController(Controller):
             "page": page,
             "filters": filters,
             "query": query,
-            "supervisors": await sessions.calendar_supervisors(db, ws.membership),
+            "supervisors": await calendars.calendar_supervisors(db, ws.membership),
             "names": await sessions.supervisor_names(db),
             **_helpers(),
         }
@@ -112,15 +112,17 @@ class SessionsController(Controller):
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
         existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
         today = utcnow().astimezone(HELSINKI).date()
-        values = sessions.SeriesInput.defaults(agreement, ws.membership, _last(existing), today)
+        values = session_planning.SeriesInput.defaults(
+            agreement, ws.membership, _last(existing), today
+        )
         return await self._plan_page(request, db, ws, agreement, values, existing=existing)
 
     @post("/plan/{agreement_id:uuid}")
     async def preview(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
-        values = await read_form(request, sessions.SeriesInput)
+        values = await read_form(request, session_planning.SeriesInput)
         try:
-            preview = await sessions.preview_series(db, ws.membership, agreement.id, values)
+            preview = await session_planning.preview_series(db, ws.membership, agreement.id, values)
         except Invalid as exc:
             return await self._plan_page(request, db, ws, agreement, values, errors=exc.errors)
         return await self._plan_page(request, db, ws, agreement, values, preview=preview)
@@ -128,12 +130,12 @@ class SessionsController(Controller):
     @post("/plan/{agreement_id:uuid}/confirm")
     async def confirm(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
-        values = await read_form(request, sessions.SeriesInput)
+        values = await read_form(request, session_planning.SeriesInput)
         form = await request.form()
         include = [int(v) for v in form.getall("include") if isinstance(v, str) and v.isdigit()]
         digest = form.get("digest", "")
         try:
-            await sessions.plan_series(
+            await session_planning.plan_series(
                 db,
                 ws.membership,
                 agreement.id,
@@ -142,7 +144,7 @@ class SessionsController(Controller):
                 digest if isinstance(digest, str) else "",
                 _mailing(request),
             )
-        except sessions.SeriesChanged as exc:
+        except session_planning.SeriesChanged as exc:
             return await self._plan_page(
                 request, db, ws, agreement, values, preview=exc.preview, errors=exc.errors
             )
@@ -156,9 +158,9 @@ class SessionsController(Controller):
         db: DB,
         ws: WS,
         agreement: Agreement,
-        values: sessions.SeriesInput,
+        values: session_planning.SeriesInput,
         *,
-        preview: sessions.SeriesPreview | None = None,
+        preview: session_planning.SeriesPreview | None = None,
         errors: dict[str, str] | None = None,
         existing: list[SupervisionSession] | None = None,
     ) -> Any:
@@ -184,7 +186,7 @@ class SessionsController(Controller):
     async def new(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
         existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
-        values = sessions.MeetingInput.defaults(agreement, ws.membership, _last(existing))
+        values = session_planning.MeetingInput.defaults(agreement, ws.membership, _last(existing))
         kind = request.query_params.get("kind", "")
         if kind in {k.value for k in MeetingKind}:
             values.kind = kind
@@ -193,9 +195,9 @@ class SessionsController(Controller):
     @post("/new/{agreement_id:uuid}")
     async def create(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
-        values = await read_form(request, sessions.MeetingInput)
+        values = await read_form(request, session_planning.MeetingInput)
         try:
-            session = await sessions.plan_meeting(
+            session = await session_planning.plan_meeting(
                 db, ws.membership, agreement.id, values, _mailing(request)
             )
         except Invalid as exc:
@@ -208,7 +210,7 @@ class SessionsController(Controller):
         db: DB,
         ws: WS,
         agreement: Agreement,
-        values: sessions.MeetingInput,
+        values: session_planning.MeetingInput,
         errors: dict[str, str] | None = None,
     ) -> Any:
         context = {
@@ -233,7 +235,7 @@ class SessionsController(Controller):
         session = await sessions.get_session(db, ws.membership, session_id)
         minutes = await _field(request, "actual_minutes")
         try:
-            await sessions.mark_held(db, ws.membership, session.id, minutes)
+            await session_changes.mark_held(db, ws.membership, session.id, minutes)
         except Invalid as exc:
             return await self._session_page(
                 request, db, ws, session, exc.errors, actual_minutes=minutes
@@ -246,7 +248,7 @@ class SessionsController(Controller):
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
         now = utcnow().astimezone(HELSINKI)
-        values = sessions.CancelInput(
+        values = session_changes.CancelInput(
             by="client", date=now.date().isoformat(), time=now.strftime("%H:%M")
         )
         return await self._cancel_page(request, db, ws, session, values)
@@ -254,9 +256,11 @@ class SessionsController(Controller):
     @post("/{session_id:uuid}/cancel")
     async def cancel(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        values = await read_form(request, sessions.CancelInput)
+        values = await read_form(request, session_changes.CancelInput)
         try:
-            await sessions.cancel_session(db, ws.membership, session.id, values, _mailing(request))
+            await session_changes.cancel_session(
+                db, ws.membership, session.id, values, _mailing(request)
+            )
         except Invalid as exc:
             return await self._cancel_page(request, db, ws, session, values, exc.errors)
         return redirect(request, ws.url(f"sessions/{session.id}"), flash="session_cancelled")
@@ -267,7 +271,7 @@ class SessionsController(Controller):
         db: DB,
         ws: WS,
         session: SupervisionSession,
-        values: sessions.CancelInput,
+        values: session_changes.CancelInput,
         errors: dict[str, str] | None = None,
     ) -> Any:
         notice = timedelta(hours=session.agreement.cancellation_hours)
@@ -277,7 +281,7 @@ class SessionsController(Controller):
             "values": values,
             "errors": errors or {},
             "late_from": session.starts_at - notice,
-            "billable_kind": sessions.billable_kind(session),
+            "billable_kind": session_changes.billable_kind(session),
             **_helpers(),
         }
         status = 422 if errors else 200
@@ -294,7 +298,7 @@ class SessionsController(Controller):
     async def no_show(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
         try:
-            await sessions.mark_no_show(db, ws.membership, session.id)
+            await session_changes.mark_no_show(db, ws.membership, session.id)
         except Invalid as exc:
             return await self._no_show_page(request, ws, session, exc.errors)
         return redirect(request, ws.url(f"sessions/{session.id}"), flash="session_no_show")
@@ -310,7 +314,7 @@ class SessionsController(Controller):
             "ws": ws,
             "session": session,
             "errors": errors or {},
-            "billable_kind": sessions.billable_kind(session),
+            "billable_kind": session_changes.billable_kind(session),
             **_helpers(),
         }
         status = 422 if errors else 200
@@ -321,7 +325,7 @@ class SessionsController(Controller):
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        values = sessions.RescheduleInput.of(session)
+        values = session_changes.RescheduleInput.of(session)
         return await self._reschedule_page(request, ws, session, values)
 
     @post("/{session_id:uuid}/reschedule")
@@ -329,9 +333,9 @@ class SessionsController(Controller):
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        values = await read_form(request, sessions.RescheduleInput)
+        values = await read_form(request, session_changes.RescheduleInput)
         try:
-            await sessions.reschedule_session(
+            await session_changes.reschedule_session(
                 db, ws.membership, session.id, values, _mailing(request)
             )
         except Invalid as exc:
@@ -343,7 +347,7 @@ class SessionsController(Controller):
         request: Req,
         ws: WS,
         session: SupervisionSession,
-        values: sessions.RescheduleInput,
+        values: session_changes.RescheduleInput,
         errors: dict[str, str] | None = None,
     ) -> Any:
         context = {"ws": ws, "session": session, "values": values, "errors": errors or {}}
@@ -362,7 +366,7 @@ class SessionsController(Controller):
         session = await sessions.get_session(db, ws.membership, session_id)
         supervisee = await _field(request, "supervisee")
         try:
-            await sessions.invite_manager(
+            await session_changes.invite_manager(
                 db, ws.membership, session.id, supervisee, _mailing(request)
             )
         except Invalid as exc:
@@ -375,7 +379,7 @@ class SessionsController(Controller):
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
         try:
-            await sessions.withdraw_manager_invitation(
+            await session_changes.withdraw_manager_invitation(
                 db, ws.membership, session.id, _mailing(request)
             )
         except Invalid as exc:
@@ -406,7 +410,7 @@ class SessionsController(Controller):
             "manager_takes_part": sessions.manager_takes_part(session),
             "inviter": inviter,
             "participants": await sessions.participants(db, session),
-            "history": await sessions.session_history(db, session),
+            "history": await session_changes.session_history(db, session),
             "errors": errors or {},
             "actual_minutes": actual_minutes or str(session.duration_minutes),
             "planned": session.status == SessionStatus.PLANNED,
@@ -508,16 +512,16 @@ class CalendarController(Controller):
         shown = calendar_range(
             query.get("view", "week"), query.get("week", ""), query.get("month", ""), today
         )
-        supervisors = await sessions.calendar_supervisors(db, ws.membership)
+        supervisors = await calendars.calendar_supervisors(db, ws.membership)
         chosen: uuid.UUID | None = ws.membership.id
         if permissions.can_view_all_calendars(ws.membership):
             wanted = query.get("supervisor", "")
             ids = {str(i) for i, _n in supervisors}
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
-        entries = await sessions.calendar_entries(
+        entries = await calendars.calendar_entries(
             db, ws.membership, shown.first, shown.last, chosen
         )
-        by_day: dict[date, list[sessions.CalendarEntry]] = {}
+        by_day: dict[date, list[calendars.CalendarEntry]] = {}
         for entry in entries:
             by_day.setdefault(entry.day, []).append(entry)
         context = {
@@ -528,7 +532,7 @@ class CalendarController(Controller):
             "supervisors": supervisors,
             "chosen": chosen,
             "query": query,
-            "feed": await sessions.active_feed(db, ws.membership),
+            "feed": await calendars.active_feed(db, ws.membership),
             "in_month": (lambda d: shown.month is None or d.month == shown.month.month),
             **_helpers(),
         }
@@ -536,7 +540,7 @@ class CalendarController(Controller):
 
     @post("/feed", name="create_calendar_feed")
     async def create_feed(self, request: Req, db: DB, ws: WS) -> Any:
-        token = await sessions.create_feed(db, ws.membership)
+        token = await calendars.create_feed(db, ws.membership)
         base = request.app.state["settings"].base_url.rstrip("/")
         url = f"{base}/ical/{ws.tenant.slug}/{token}.ics"
         # The address is shown once, on this response: only its hash is stored.
@@ -546,13 +550,13 @@ class CalendarController(Controller):
 
     @get("/feed/revoke", name="confirm_revoke_calendar_feed")
     async def confirm_revoke(self, request: Req, db: DB, ws: WS) -> Any:
-        feed = await sessions.active_feed(db, ws.membership)
+        feed = await calendars.active_feed(db, ws.membership)
         return render(request, "workspace/calendar_feed_revoke.html", {"ws": ws, "feed": feed})
 
     @post("/feed/revoke", name="revoke_calendar_feed")
     async def revoke(self, request: Req, db: DB, ws: WS) -> Any:
         with contextlib.suppress(NotFound):  # already off: the result the user wanted
-            await sessions.revoke_feed(db, ws.membership)
+            await calendars.revoke_feed(db, ws.membership)
         return redirect(request, ws.url("calendar/"), flash="calendar_feed_revoked")
 
 
@@ -572,7 +576,7 @@ class FeedController(Controller):
             if tenant.status != TenantStatus.ACTIVE:
                 raise NotFound(tenant_slug)
             await scope_to_tenant(db, tenant.id)
-            body = await sessions.feed_calendar(db, tenant, token)
+            body = await calendars.feed_calendar(db, tenant, token)
         except NotFound:
             raise NotFoundException() from None
         return Response(

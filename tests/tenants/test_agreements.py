@@ -16,15 +16,16 @@ from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import language
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.tenancy import Role, Tenant
-from luotsi.tenants import agreements
-from luotsi.tenants.agreements import (
-    Agreement,
-    AgreementInput,
-    AgreementStatus,
-    ReviewInput,
-    parse_date,
-    parse_hundredths,
+from luotsi.tenants import (
+    agreement_drafts,
+    agreement_quota,
+    agreement_reviews,
+    agreement_summaries,
+    agreements,
 )
+from luotsi.tenants.agreement_drafts import AgreementInput, parse_date, parse_hundredths
+from luotsi.tenants.agreement_reviews import ReviewInput
+from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.clients import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions import MeetingKind, SessionStatus
@@ -89,7 +90,7 @@ async def _count(db: AsyncSession) -> int:
 
 
 async def test_a_draft_gets_the_usual_defaults(db: AsyncSession, firms: Firms) -> None:
-    agreement = await agreements.create_agreement(db, firms.a.owner, valid_input(firms))
+    agreement = await agreement_drafts.create_agreement(db, firms.a.owner, valid_input(firms))
     assert agreement.status == AgreementStatus.DRAFT
     assert agreement.vat_basis_points == 2550
     assert agreement.cancellation_hours == 24
@@ -122,13 +123,13 @@ def test_nonsense_amounts_are_refused(text: str) -> None:
 
 
 def test_saved_amounts_are_written_back_as_the_reader_writes_them() -> None:
-    assert agreements.decimal_text(12050, cents=True) == "120.50"
-    assert agreements.decimal_text(12000, cents=True) == "120"
+    assert agreement_drafts.decimal_text(12050, cents=True) == "120.50"
+    assert agreement_drafts.decimal_text(12000, cents=True) == "120"
     with language("fi"):
-        assert agreements.decimal_text(12050, cents=True) == "120,50"
-        assert agreements.decimal_text(2550, cents=False) == "25,5"
-        assert agreements.decimal_text(1350, cents=False) == "13,5"
-        assert parse_hundredths(agreements.decimal_text(123456, cents=True)) == 123456
+        assert agreement_drafts.decimal_text(12050, cents=True) == "120,50"
+        assert agreement_drafts.decimal_text(2550, cents=False) == "25,5"
+        assert agreement_drafts.decimal_text(1350, cents=False) == "13,5"
+        assert parse_hundredths(agreement_drafts.decimal_text(123456, cents=True)) == 123456
 
 
 def test_dates_are_read_in_finnish_and_iso_form() -> None:
@@ -175,18 +176,18 @@ async def test_each_drafting_rule_is_checked_and_nothing_is_saved(
 ) -> None:
     before = await _count(db)
     with pytest.raises(Invalid) as caught:
-        await agreements.create_agreement(db, firms.a.owner, valid_input(firms, **changes))
+        await agreement_drafts.create_agreement(db, firms.a.owner, valid_input(firms, **changes))
     assert field in caught.value.errors
     assert await _count(db) == before
 
 
 async def test_three_years_is_the_longest_term(db: AsyncSession, firms: Firms) -> None:
-    longest = await agreements.create_agreement(
+    longest = await agreement_drafts.create_agreement(
         db, firms.a.owner, valid_input(firms, end_date="31.12.2029")
     )
     assert longest.end_date == date(2029, 12, 31)
     with pytest.raises(Invalid) as caught:
-        await agreements.create_agreement(
+        await agreement_drafts.create_agreement(
             db, firms.a.owner, valid_input(firms, end_date="1.1.2030")
         )
     assert "31/12/2029" in caught.value.errors["end_date"]
@@ -200,14 +201,16 @@ async def test_individual_supervision_has_one_supervisee_and_a_manager(
     )
     both = [str(firms.a.supervisee.id), str(second.id)]
     with pytest.raises(Invalid) as two:
-        await agreements.create_agreement(
+        await agreement_drafts.create_agreement(
             db, firms.a.owner, valid_input(firms, supervisee_ids=both)
         )
     assert "exactly one" in two.value.errors["supervisee_ids"]
     with pytest.raises(Invalid) as no_manager:
-        await agreements.create_agreement(db, firms.a.owner, valid_input(firms, manager_id=""))
+        await agreement_drafts.create_agreement(
+            db, firms.a.owner, valid_input(firms, manager_id="")
+        )
     assert "manager" in no_manager.value.errors["manager_id"]
-    group = await agreements.create_agreement(
+    group = await agreement_drafts.create_agreement(
         db,
         firms.a.owner,
         valid_input(firms, kind="group", supervisee_ids=both, manager_id="", open_ended=True),
@@ -237,11 +240,13 @@ async def test_people_must_belong_to_the_organisation_in_their_role(
     }
     for field, changes in cases.items():
         with pytest.raises(Invalid) as caught:
-            await agreements.create_agreement(db, firms.a.owner, valid_input(firms, **changes))
+            await agreement_drafts.create_agreement(
+                db, firms.a.owner, valid_input(firms, **changes)
+            )
         assert field in caught.value.errors
     # Firm B's supervisor is no one in firm A.
     with pytest.raises(Invalid) as caught:
-        await agreements.create_agreement(
+        await agreement_drafts.create_agreement(
             db, firms.a.owner, valid_input(firms, supervisor_ids=[str(firms.b.supervisor.id)])
         )
     assert "supervisor_ids" in caught.value.errors
@@ -249,18 +254,18 @@ async def test_people_must_belong_to_the_organisation_in_their_role(
 
 async def test_only_owners_and_admins_draft(db: AsyncSession, firms: Firms) -> None:
     with pytest.raises(Forbidden):
-        await agreements.create_agreement(db, firms.a.supervisor, valid_input(firms))
-    assert await agreements.create_agreement(db, firms.a.admin, valid_input(firms))
+        await agreement_drafts.create_agreement(db, firms.a.supervisor, valid_input(firms))
+    assert await agreement_drafts.create_agreement(db, firms.a.admin, valid_input(firms))
 
 
 async def test_only_a_draft_is_edited(db: AsyncSession, firms: Firms) -> None:
-    draft = await agreements.create_agreement(db, firms.a.owner, valid_input(firms))
-    edited = await agreements.update_draft(
+    draft = await agreement_drafts.create_agreement(db, firms.a.owner, valid_input(firms))
+    edited = await agreement_drafts.update_draft(
         db, firms.a.owner, draft.id, valid_input(firms, price="130,50", end_date="30.6.2027")
     )
     assert (edited.price_cents, edited.end_date) == (13050, date(2027, 6, 30))
     with pytest.raises(Invalid) as caught:
-        await agreements.update_draft(
+        await agreement_drafts.update_draft(
             db, firms.a.owner, firms.a.agreement.id, valid_input(firms, end_date="31.12.2027")
         )
     assert "status" in caught.value.errors
@@ -272,12 +277,14 @@ async def test_next_review_follows_the_last_review_or_the_start(
     clean_db: Backend, db: AsyncSession, firms: Firms
 ) -> None:
     agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
-    reviews = await agreements.list_reviews(db, agreement)  # the fixture's 2.11.2026
-    assert agreements.next_review_due(agreement, reviews) == date(2027, 5, 2)
-    assert agreements.next_review_due(agreement, []) == date(2027, 3, 1)  # 1.9.2026 + 6 months
-    assert agreements.review_state(date(2027, 5, 2), date(2027, 4, 18)) == "due"
-    assert agreements.review_state(date(2027, 5, 2), date(2027, 4, 17)) == ""
-    assert agreements.review_state(date(2027, 5, 2), date(2027, 5, 3)) == "overdue"
+    reviews = await agreement_reviews.list_reviews(db, agreement)  # the fixture's 2.11.2026
+    assert agreement_reviews.next_review_due(agreement, reviews) == date(2027, 5, 2)
+    assert agreement_reviews.next_review_due(agreement, []) == date(
+        2027, 3, 1
+    )  # 1.9.2026 + 6 months
+    assert agreement_reviews.review_state(date(2027, 5, 2), date(2027, 4, 18)) == "due"
+    assert agreement_reviews.review_state(date(2027, 5, 2), date(2027, 4, 17)) == ""
+    assert agreement_reviews.review_state(date(2027, 5, 2), date(2027, 5, 3)) == "overdue"
 
 
 async def test_reviews_due_and_agreements_ending_are_listed_for_whom_may_see_them(
@@ -293,14 +300,17 @@ async def test_reviews_due_and_agreements_ending_are_listed_for_whom_may_see_the
         end_date=date(2027, 2, 28),
     )
     today = date(2027, 2, 1)
-    owner_due = await agreements.reviews_due(db, firms.a.owner, 14, today=today)
+    owner_due = await agreement_reviews.reviews_due(db, firms.a.owner, 14, today=today)
     assert [(a.id, d) for a, d in owner_due] == [(admins.id, date(2026, 7, 1))]  # overdue
-    later = await agreements.reviews_due(db, firms.a.owner, 120, today=today)
+    later = await agreement_reviews.reviews_due(db, firms.a.owner, 120, today=today)
     assert [a.id for a, _d in later] == [admins.id, firms.a.agreement.id]
-    assert await agreements.reviews_due(db, firms.a.supervisor, 14, today=today) == []
-    ending = await agreements.agreements_ending_within(db, firms.a.owner, 60, today=today)
+    assert await agreement_reviews.reviews_due(db, firms.a.supervisor, 14, today=today) == []
+    ending = await agreement_reviews.agreements_ending_within(db, firms.a.owner, 60, today=today)
     assert [a.id for a in ending] == [admins.id]
-    assert await agreements.agreements_ending_within(db, firms.a.supervisor, 60, today=today) == []
+    assert (
+        await agreement_reviews.agreements_ending_within(db, firms.a.supervisor, 60, today=today)
+        == []
+    )
 
 
 async def test_quota_counts_held_and_billable_sessions_and_warns(
@@ -334,17 +344,17 @@ async def test_quota_counts_held_and_billable_sessions_and_warns(
     await add_session(clean_db.owner, tenant, small, supervisor, kind=MeetingKind.EVALUATION)
 
     agreement = await agreements.get_agreement(db, firms.a.owner, small.id)
-    assert await agreements.quota_usage(db, agreement) == (3, 2, 0)
-    assert await agreements.sessions_allowed(db, agreement, 5) == 0
-    warnings = await agreements.quota_warnings(db, agreement)
+    assert await agreement_quota.quota_usage(db, agreement) == (3, 2, 0)
+    assert await agreement_quota.sessions_allowed(db, agreement, 5) == 0
+    warnings = await agreement_quota.quota_warnings(db, agreement)
     assert warnings == [
         "3 sessions used and 2 planned exceed the quota of 4 sessions.",
         "1 planned session falls after the end date 31/12/2026.",
     ]
     fixture = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
-    assert await agreements.quota_usage(db, fixture) == (0, 1, 14)
-    assert await agreements.sessions_allowed(db, fixture, 20) == 14
-    assert await agreements.quota_warnings(db, fixture) == []
+    assert await agreement_quota.quota_usage(db, fixture) == (0, 1, 14)
+    assert await agreement_quota.sessions_allowed(db, fixture, 20) == 14
+    assert await agreement_quota.quota_warnings(db, fixture) == []
 
 
 async def test_a_supervisor_sees_only_their_own_agreements(
@@ -355,8 +365,8 @@ async def test_a_supervisor_sees_only_their_own_agreements(
     )
     with pytest.raises(NotFound):
         await agreements.get_agreement(db, firms.a.supervisor, others.id)
-    page = await agreements.search_agreements(
-        db, firms.a.supervisor, agreements.AgreementFilter(status="all")
+    page = await agreement_summaries.search_agreements(
+        db, firms.a.supervisor, agreement_summaries.AgreementFilter(status="all")
     )
     assert [row.agreement.id for row in page.items] == [firms.a.agreement.id]
     with pytest.raises(NotFound):  # another firm's agreement does not exist here
@@ -377,7 +387,7 @@ async def test_extending_needs_a_later_end_date_within_three_years(
     agreement_id = firms.a.agreement.id
     for new_end, message in (("", "new end date"), ("31.8.2027", "after"), ("1.9.2029", "three")):
         with pytest.raises(Invalid) as caught:
-            await agreements.record_review(
+            await agreement_reviews.record_review(
                 db,
                 firms.a.supervisor,
                 agreement_id,
@@ -385,7 +395,7 @@ async def test_extending_needs_a_later_end_date_within_three_years(
                 today=today,
             )
         assert message in caught.value.errors["new_end_date"]
-    review = await agreements.record_review(
+    review = await agreement_reviews.record_review(
         db,
         firms.a.supervisor,
         agreement_id,
@@ -401,7 +411,7 @@ async def test_extending_needs_a_later_end_date_within_three_years(
 async def test_a_review_decision_to_end_ends_the_agreement_on_the_review_date(
     db: AsyncSession, firms: Firms
 ) -> None:
-    await agreements.record_review(
+    await agreement_reviews.record_review(
         db, firms.a.owner, firms.a.agreement.id, _review(decision="end"), today=date(2027, 3, 5)
     )
     agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
@@ -409,7 +419,7 @@ async def test_a_review_decision_to_end_ends_the_agreement_on_the_review_date(
     assert agreement.end_date == date(2027, 3, 1)
     assert agreement.status_changed_by == firms.a.owner.user_id
     with pytest.raises(Invalid) as caught:  # an ended agreement is not reviewed again
-        await agreements.record_review(
+        await agreement_reviews.record_review(
             db, firms.a.owner, agreement.id, _review(), today=date(2027, 3, 5)
         )
     assert "status" in caught.value.errors
@@ -418,14 +428,14 @@ async def test_a_review_decision_to_end_ends_the_agreement_on_the_review_date(
 async def test_continuing_changes_nothing_but_the_review_clock(
     db: AsyncSession, firms: Firms
 ) -> None:
-    await agreements.record_review(
+    await agreement_reviews.record_review(
         db, firms.a.supervisor, firms.a.agreement.id, _review(), today=date(2027, 3, 5)
     )
     agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert (agreement.status, agreement.end_date) == (AgreementStatus.ACTIVE, date(2027, 8, 31))
-    reviews = await agreements.list_reviews(db, agreement)
+    reviews = await agreement_reviews.list_reviews(db, agreement)
     # Six months after the review would be past the end: the review is due by the end date.
-    assert agreements.next_review_due(agreement, reviews) == date(2027, 8, 31)
+    assert agreement_reviews.next_review_due(agreement, reviews) == date(2027, 8, 31)
 
 
 @pytest.mark.parametrize(
@@ -446,7 +456,7 @@ async def test_review_rules(
     db: AsyncSession, firms: Firms, changes: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(Invalid) as caught:
-        await agreements.record_review(
+        await agreement_reviews.record_review(
             db, firms.a.owner, firms.a.agreement.id, _review(**changes), today=date(2027, 3, 1)
         )
     assert field in caught.value.errors

@@ -19,16 +19,10 @@ from luotsi.platform.errors import NotFound
 from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants import ics, sessions
-from luotsi.tenants.sessions import (
-    CancelInput,
-    Mailing,
-    MeetingInput,
-    MeetingKind,
-    RescheduleInput,
-    SessionStatus,
-    SupervisionSession,
-)
+from luotsi.tenants import calendars, ics, session_changes, session_planning
+from luotsi.tenants.session_changes import CancelInput, RescheduleInput
+from luotsi.tenants.session_planning import MeetingInput
+from luotsi.tenants.sessions import Mailing, MeetingKind, SessionStatus, SupervisionSession
 from tests.conftest import Backend
 from tests.factories import Firm, Firms, add_session
 from tests.platform.test_outbox import Inbox, free_port
@@ -87,11 +81,13 @@ async def test_invitation_update_and_cancellation_parse_back(
     data = MeetingInput(
         kind="session", date="2027-01-12", time="13:00", minutes="60", address="K 1"
     )
-    session = await _call(open_db, a, sessions.plan_meeting, a.agreement.id, data, MAILING, now=NOW)
+    session = await _call(
+        open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
+    )
     move = RescheduleInput(date="2027-01-13", time="14:30", minutes="90", address="K 1")
-    await _call(open_db, a, sessions.reschedule_session, session.id, move, MAILING, now=NOW)
+    await _call(open_db, a, session_changes.reschedule_session, session.id, move, MAILING, now=NOW)
     cancel = CancelInput(by="supervisor")
-    await _call(open_db, a, sessions.cancel_session, session.id, cancel, MAILING, now=NOW)
+    await _call(open_db, a, session_changes.cancel_session, session.id, cancel, MAILING, now=NOW)
 
     mails = await _payloads(clean_db, "sanna@alfa-client.example")
     assert len(mails) == 3
@@ -158,7 +154,7 @@ async def test_an_uninvited_manager_is_no_attendee_of_an_evaluation(
         kind="evaluation", date="2027-01-12", time="13:00", minutes="60", address="K"
     )
     evaluation = await _call(
-        open_db, a, sessions.plan_meeting, a.agreement.id, data, MAILING, now=NOW
+        open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
     )
     (first,) = await _payloads(clean_db, "sanna@alfa-client.example")
     _c, event = _event(first["attachments"][0]["text"])
@@ -166,7 +162,13 @@ async def test_an_uninvited_manager_is_no_attendee_of_an_evaluation(
     assert await _payloads(clean_db, "manager@alfa-client.example") == []
 
     await _call(
-        open_db, a, sessions.invite_manager, evaluation.id, str(a.supervisee.id), MAILING, now=NOW
+        open_db,
+        a,
+        session_changes.invite_manager,
+        evaluation.id,
+        str(a.supervisee.id),
+        MAILING,
+        now=NOW,
     )
     (to_manager,) = await _payloads(clean_db, "manager@alfa-client.example")
     _c, event = _event(to_manager["attachments"][0]["text"])
@@ -179,7 +181,7 @@ async def test_invitations_travel_over_smtp_with_the_calendar_part(
 ) -> None:
     a = firms.a
     data = MeetingInput(kind="session", date="2027-01-12", time="13:00", minutes="60", address="K")
-    await _call(open_db, a, sessions.plan_meeting, a.agreement.id, data, MAILING, now=NOW)
+    await _call(open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW)
     inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -204,7 +206,7 @@ async def test_invitations_travel_over_smtp_with_the_calendar_part(
 
 async def _feed(open_db: Opener, firm: Firm, tenant: Tenant, token: str, now: datetime) -> str:
     async with open_db(firm) as db:
-        return await sessions.feed_calendar(db, tenant, token, now=now)
+        return await calendars.feed_calendar(db, tenant, token, now=now)
 
 
 async def test_the_feed_lists_the_supervisors_own_meetings_with_neutral_titles(
@@ -229,7 +231,7 @@ async def test_the_feed_lists_the_supervisors_own_meetings_with_neutral_titles(
     owners = await add_session(
         clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=start + timedelta(days=1)
     )
-    token = await _call(open_db, a, sessions.create_feed)
+    token = await _call(open_db, a, calendars.create_feed)
     text = await _feed(open_db, a, a.tenant, token, now=start)
     calendar = Calendar.from_ical(text)
     uids = {str(e["uid"]) for e in calendar.walk("VEVENT")}
@@ -244,19 +246,19 @@ async def test_a_revoked_unknown_or_other_firms_token_finds_nothing(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a, b = firms.a, firms.b
-    token = await _call(open_db, a, sessions.create_feed)
+    token = await _call(open_db, a, calendars.create_feed)
     assert await _feed(open_db, a, a.tenant, token, NOW)
     with pytest.raises(NotFound):
         await _feed(open_db, b, b.tenant, token, NOW)  # firm B knows no such token
     with pytest.raises(NotFound):
         await _feed(open_db, a, a.tenant, "x" * 43, NOW)
     # A new address replaces the old one.
-    newer = await _call(open_db, a, sessions.create_feed)
+    newer = await _call(open_db, a, calendars.create_feed)
     with pytest.raises(NotFound):
         await _feed(open_db, a, a.tenant, token, NOW)
-    await _call(open_db, a, sessions.revoke_feed)
+    await _call(open_db, a, calendars.revoke_feed)
     with pytest.raises(NotFound):
         await _feed(open_db, a, a.tenant, newer, NOW)
     with pytest.raises(NotFound):
-        await _call(open_db, a, sessions.revoke_feed)
-    assert await _call(open_db, a, sessions.active_feed) is None
+        await _call(open_db, a, calendars.revoke_feed)
+    assert await _call(open_db, a, calendars.active_feed) is None

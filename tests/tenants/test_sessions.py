@@ -18,16 +18,14 @@ from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import sessions
+from luotsi.tenants import session_changes, session_planning, sessions
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.clients import ClientOrg, PersonRole
+from luotsi.tenants.session_changes import CancelInput, RescheduleInput
+from luotsi.tenants.session_planning import MeetingInput, SeriesInput
 from luotsi.tenants.sessions import (
-    CancelInput,
     Mailing,
-    MeetingInput,
     MeetingKind,
-    RescheduleInput,
-    SeriesInput,
     SessionChange,
     SessionStatus,
     SupervisionSession,
@@ -84,10 +82,12 @@ def _series(**fields: str) -> SeriesInput:
 
 async def _preview(
     open_db: Opener, firm: Firm, agreement_id: uuid.UUID, actor: Membership | None = None, **f: str
-) -> sessions.SeriesPreview:
+) -> session_planning.SeriesPreview:
     async with open_db(firm) as db, db.begin():
         member = await _member(db, (actor or firm.supervisor).id)
-        return await sessions.preview_series(db, member, agreement_id, _series(**f), now=NOW)
+        return await session_planning.preview_series(
+            db, member, agreement_id, _series(**f), now=NOW
+        )
 
 
 async def _plan(
@@ -96,7 +96,7 @@ async def _plan(
     preview = await _preview(open_db, firm, agreement_id, **f)
     async with open_db(firm) as db, db.begin():
         member = await _member(db, firm.supervisor.id)
-        return await sessions.plan_series(
+        return await session_planning.plan_series(
             db,
             member,
             agreement_id,
@@ -357,11 +357,11 @@ async def test_a_stale_preview_is_not_planned(
     await add_session(
         clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=local(2027, 1, 21)
     )
-    with pytest.raises(sessions.SeriesChanged) as changed:
+    with pytest.raises(session_planning.SeriesChanged) as changed:
         await _call(
             open_db,
             a,
-            sessions.plan_series,
+            session_planning.plan_series,
             a.agreement.id,
             _series(first_date="14.1.2027", count="2"),
             [0, 1],
@@ -424,7 +424,7 @@ async def test_a_supervisor_of_another_agreement_finds_nothing(
     with pytest.raises(NotFound):
         await _call(open_db, a, sessions.get_session, a.session.id, actor_id=other.id)
     with pytest.raises(NotFound):
-        await _call(open_db, a, sessions.mark_held, a.session.id, "60", actor_id=other.id)
+        await _call(open_db, a, session_changes.mark_held, a.session.id, "60", actor_id=other.id)
     # The owner works on every agreement of the firm.
     found = await _call(open_db, a, sessions.get_session, a.session.id, actor_id=a.owner.id)
     assert found.id == a.session.id
@@ -439,15 +439,21 @@ async def test_a_single_meeting_on_a_holiday_needs_the_anyway_box_and_never_clas
     a = firms.a
     data = MeetingInput(kind="review", date="6.12.2026", time="12:00", minutes="90", address="X 1")
     with pytest.raises(Invalid) as holiday:
-        await _call(open_db, a, sessions.plan_meeting, a.agreement.id, data, MAILING, now=NOW)
+        await _call(
+            open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
+        )
     assert "Itsenäisyyspäivä" in holiday.value.errors["date"]
     data.anyway = "on"
-    review = await _call(open_db, a, sessions.plan_meeting, a.agreement.id, data, MAILING, now=NOW)
+    review = await _call(
+        open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
+    )
     assert review.kind == MeetingKind.REVIEW and review.duration_minutes == 90
 
     clash = MeetingInput(kind="session", date="3.12.2026", time="10:30", minutes="60", address="Y")
     with pytest.raises(Invalid) as caught:
-        await _call(open_db, a, sessions.plan_meeting, a.agreement.id, clash, MAILING, now=NOW)
+        await _call(
+            open_db, a, session_planning.plan_meeting, a.agreement.id, clash, MAILING, now=NOW
+        )
     assert set(caught.value.errors) == {"time"}
 
 
@@ -460,7 +466,7 @@ async def _cancel(
     when = at.astimezone(HELSINKI)
     data = CancelInput(by=by, date=when.strftime("%Y-%m-%d"), time=when.strftime("%H:%M"))
     return await _call(  # type: ignore[no-any-return]
-        open_db, firm, sessions.cancel_session, session_id, data, MAILING, now=now
+        open_db, firm, session_changes.cancel_session, session_id, data, MAILING, now=now
     )
 
 
@@ -516,8 +522,10 @@ async def test_a_no_show_is_billable_and_only_from_its_day_on(
 ) -> None:
     a = firms.a
     with pytest.raises(Invalid):
-        await _call(open_db, a, sessions.mark_no_show, a.session.id, now=NOW)
-    missed = await _call(open_db, a, sessions.mark_no_show, a.session.id, now=a.session.starts_at)
+        await _call(open_db, a, session_changes.mark_no_show, a.session.id, now=NOW)
+    missed = await _call(
+        open_db, a, session_changes.mark_no_show, a.session.id, now=a.session.starts_at
+    )
     assert missed.status == SessionStatus.NO_SHOW and missed.billable
 
 
@@ -529,14 +537,20 @@ async def test_held_records_the_length_and_held_cannot_move_nor_cancelled_be_hel
     with i18n.language("en"):
         for bad in ("0", "241", "abc", ""):
             with pytest.raises(Invalid) as caught:
-                await _call(open_db, a, sessions.mark_held, a.session.id, bad, now=after)
+                await _call(open_db, a, session_changes.mark_held, a.session.id, bad, now=after)
             assert "actual_minutes" in caught.value.errors
-        held = await _call(open_db, a, sessions.mark_held, a.session.id, "55", now=after)
+        held = await _call(open_db, a, session_changes.mark_held, a.session.id, "55", now=after)
         assert (held.status, held.actual_minutes, held.billable) == (SessionStatus.HELD, 55, True)
         move = RescheduleInput(date="2027-01-07", time="10:00", minutes="60", address="X")
         with pytest.raises(Invalid) as caught:
             await _call(
-                open_db, a, sessions.reschedule_session, a.session.id, move, MAILING, now=after
+                open_db,
+                a,
+                session_changes.reschedule_session,
+                a.session.id,
+                move,
+                MAILING,
+                now=after,
             )
         assert caught.value.errors == {"status": "A held session can't be rescheduled."}
 
@@ -545,7 +559,9 @@ async def test_held_records_the_length_and_held_cannot_move_nor_cancelled_be_hel
         )
         await _cancel(open_db, a, other.id, "supervisor", NOW, now=NOW)
         with pytest.raises(Invalid) as cancelled:
-            await _call(open_db, a, sessions.mark_held, other.id, "60", now=local(2026, 12, 11))
+            await _call(
+                open_db, a, session_changes.mark_held, other.id, "60", now=local(2026, 12, 11)
+            )
         assert cancelled.value.errors == {"status": "A cancelled session can't be marked held."}
 
 
@@ -555,7 +571,9 @@ async def test_reschedule_keeps_the_history_and_raises_the_sequence(
     a = firms.a
     original = a.session.starts_at
     first = RescheduleInput(date="2026-12-04", time="12:15", minutes="60", address="Kunnantie 1")
-    await _call(open_db, a, sessions.reschedule_session, a.session.id, first, MAILING, now=NOW)
+    await _call(
+        open_db, a, session_changes.reschedule_session, a.session.id, first, MAILING, now=NOW
+    )
     second = RescheduleInput(
         date="2026-12-04",
         time="12:15",
@@ -564,7 +582,7 @@ async def test_reschedule_keeps_the_history_and_raises_the_sequence(
         meeting_url="https://meet.example.fi/abc",
     )
     moved = await _call(
-        open_db, a, sessions.reschedule_session, a.session.id, second, MAILING, now=NOW
+        open_db, a, session_changes.reschedule_session, a.session.id, second, MAILING, now=NOW
     )
     assert moved.sequence == 2 and moved.remote and moved.duration_minutes == 45
     assert moved.starts_at == local(2026, 12, 4, 12, 15)
@@ -591,7 +609,13 @@ async def test_reschedule_keeps_the_history_and_raises_the_sequence(
     )
     with pytest.raises(Invalid):
         await _call(
-            open_db, a, sessions.reschedule_session, a.session.id, unchanged, MAILING, now=NOW
+            open_db,
+            a,
+            session_changes.reschedule_session,
+            a.session.id,
+            unchanged,
+            MAILING,
+            now=NOW,
         )
 
 
@@ -606,7 +630,7 @@ async def test_a_rescheduled_session_gets_a_new_reminder(
         row.reminder_sent_at = NOW
     move = RescheduleInput(date="2026-12-10", time="10:00", minutes="60", address="Kunnantie 1")
     moved = await _call(
-        open_db, a, sessions.reschedule_session, a.session.id, move, MAILING, now=NOW
+        open_db, a, session_changes.reschedule_session, a.session.id, move, MAILING, now=NOW
     )
     assert moved.reminder_sent_at is None
 
@@ -622,7 +646,7 @@ async def test_the_manager_takes_part_in_an_evaluation_only_when_invited(
         kind="evaluation", date="2027-01-12", time="13:00", minutes="60", address="X"
     )
     evaluation = await _call(
-        open_db, a, sessions.plan_meeting, a.agreement.id, data, MAILING, now=NOW
+        open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
     )
     sent = [p["to"] for p in await _outbox(clean_db)]
     assert sorted(sent) == ["sanna@alfa-client.example", "supervisor@alfa.example"]
@@ -638,17 +662,31 @@ async def test_the_manager_takes_part_in_an_evaluation_only_when_invited(
     assert await people() == ["supervisee", "supervisor"]
     with pytest.raises(Invalid):  # the inviter must be a supervisee of the agreement
         await _call(
-            open_db, a, sessions.invite_manager, evaluation.id, str(a.manager.id), MAILING, now=NOW
+            open_db,
+            a,
+            session_changes.invite_manager,
+            evaluation.id,
+            str(a.manager.id),
+            MAILING,
+            now=NOW,
         )
     invited = await _call(
-        open_db, a, sessions.invite_manager, evaluation.id, str(a.supervisee.id), MAILING, now=NOW
+        open_db,
+        a,
+        session_changes.invite_manager,
+        evaluation.id,
+        str(a.supervisee.id),
+        MAILING,
+        now=NOW,
     )
     assert invited.manager_invited_by == a.supervisee.id and invited.manager_invited_at == NOW
     assert invited.sequence == 1
     assert await people() == ["manager", "supervisee", "supervisor"]
     assert "manager@alfa-client.example" in [p["to"] for p in await _outbox(clean_db)]
 
-    await _call(open_db, a, sessions.withdraw_manager_invitation, evaluation.id, MAILING, now=NOW)
+    await _call(
+        open_db, a, session_changes.withdraw_manager_invitation, evaluation.id, MAILING, now=NOW
+    )
     assert await people() == ["supervisee", "supervisor"]
     last_to_manager = [
         p for p in await _outbox(clean_db) if p["to"] == "manager@alfa-client.example"
@@ -664,7 +702,7 @@ async def test_a_manager_cannot_be_invited_to_an_ordinary_session(
         await _call(
             open_db,
             a,
-            sessions.invite_manager,
+            session_changes.invite_manager,
             a.session.id,
             str(a.supervisee.id),
             MAILING,

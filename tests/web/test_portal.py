@@ -81,6 +81,7 @@ async def test_hr_contact_is_invited_accepts_and_lands_in_the_portal(
     await _session(clean_db, firms.a, 1, status=SessionStatus.HELD, billable=True)
     await _session(clean_db, firms.a, 8, status=SessionStatus.CANCELLED_BY_CLIENT, billable=True)
     owner = client_factory()
+    owner.client.cookies.set("luotsi_lang", "en")
     await owner.login(firms.a.owner.user.email)
     person_url = f"/t/alfa/clients/people/{firms.a.hr_contact.id}"
     assert "Invite to the portal" in (await owner.get(person_url)).text

@@ -16,12 +16,7 @@ from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.agreements import AgreementStatus
-from luotsi.tenants.sessions import (
-    MeetingKind,
-    SessionStatus,
-    SupervisionSession,
-    is_working_day,
-)
+from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession, is_working_day
 from tests.conftest import Backend, Client
 from tests.factories import Firm, Firms, add_agreement, add_member, add_session, make_user
 

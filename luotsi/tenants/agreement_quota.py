@@ -1,0 +1,144 @@
+"""Sessions of an agreement against its quota and its term (used, planned, remaining)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import i18n, permissions
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.tenancy import Membership
+from luotsi.tenants.agreements import Agreement, AgreementStatus, visible_to
+from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
+
+
+class QuotaUsage(NamedTuple):
+    """Sessions of an agreement against its quota.
+
+    ``used``: held sessions plus billable cancellations and no-shows; ``planned``: sessions
+    still planned; ``remaining``: what the quota leaves to plan (never below 0), or None for an
+    open-ended agreement.
+    """
+
+    used: int
+    planned: int
+    remaining: int | None
+
+
+def usage_from_counts(agreement: Agreement, used: int, planned: int) -> QuotaUsage:
+    """The :class:`QuotaUsage` of ``agreement`` from its counts (see :func:`session_counts`)."""
+    if agreement.session_quota is None:
+        return QuotaUsage(used, planned, None)
+    return QuotaUsage(used, planned, max(0, agreement.session_quota - used - planned))
+
+
+async def session_counts(
+    db: AsyncSession, agreement_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """(used, planned) supervision sessions per agreement; other meetings do not count."""
+    if not agreement_ids:
+        return {}
+    s = SupervisionSession
+    used = or_(
+        s.status == SessionStatus.HELD,
+        s.status == SessionStatus.NO_SHOW,
+        and_(s.status == SessionStatus.CANCELLED_BY_CLIENT, s.billable.is_(True)),
+    )
+    rows = await db.execute(
+        select(
+            s.agreement_id,
+            func.sum(case((used, 1), else_=0)),
+            func.sum(case((s.status == SessionStatus.PLANNED, 1), else_=0)),
+        )
+        .where(s.agreement_id.in_(agreement_ids), s.kind == MeetingKind.SESSION)
+        .group_by(s.agreement_id)
+    )
+    return {aid: (int(u or 0), int(p or 0)) for aid, u, p in rows.tuples()}
+
+
+async def quota_usage(db: AsyncSession, agreement: Agreement) -> QuotaUsage:
+    """Used, planned and remaining sessions of ``agreement`` (see :class:`QuotaUsage`)."""
+    used, planned = (await session_counts(db, [agreement.id])).get(agreement.id, (0, 0))
+    return usage_from_counts(agreement, used, planned)
+
+
+async def quota_overruns(db: AsyncSession, actor: Membership) -> list[tuple[Agreement, QuotaUsage]]:
+    """Active agreements ``actor`` may see whose used and planned sessions exceed the quota."""
+    if not permissions.can_work_on_agreements(actor):
+        return []
+    running = list(
+        await db.scalars(
+            select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE, *visible_to(actor))
+        )
+    )
+    counts = await session_counts(db, [a.id for a in running])
+    overruns = []
+    for agreement in running:
+        used, planned = counts.get(agreement.id, (0, 0))
+        quota = agreement.session_quota
+        if quota is not None and used + planned > quota:
+            overruns.append((agreement, usage_from_counts(agreement, used, planned)))
+    return overruns
+
+
+async def sessions_allowed(db: AsyncSession, agreement: Agreement, count: int) -> int:
+    """How many of ``count`` new sessions the quota still allows (all of them if open-ended).
+
+    For session planning: plan at most this many; the end date is checked with
+    :func:`within_term`.
+    """
+    usage = await quota_usage(db, agreement)
+    if usage.remaining is None:
+        return max(0, count)
+    return max(0, min(count, usage.remaining))
+
+
+def within_term(agreement: Agreement, day: date) -> bool:
+    """Whether ``day`` (a date in Finland) falls within the agreement's start and end date."""
+    return agreement.start_date <= day <= agreement.end_date
+
+
+def _end_of_term_utc(agreement: Agreement) -> datetime:
+    """The first moment after the end date, in UTC (the end date is a day in Finland)."""
+    after = datetime.combine(agreement.end_date + timedelta(days=1), time(0), i18n.HELSINKI)
+    return after.astimezone(UTC)
+
+
+async def quota_warnings(db: AsyncSession, agreement: Agreement) -> list[str]:
+    """Notices for the agreement page: planned sessions beyond the quota or the end date."""
+    warnings = []
+    usage = await quota_usage(db, agreement)
+    quota = agreement.session_quota
+    if quota is not None and usage.used + usage.planned > quota:
+        warnings.append(
+            _(
+                "%(used)d sessions used and %(planned)d planned exceed the quota of %(quota)d"
+                " sessions."
+            )
+            % {"used": usage.used, "planned": usage.planned, "quota": quota}
+        )
+    late = await db.scalar(
+        select(func.count())
+        .select_from(SupervisionSession)
+        .where(
+            SupervisionSession.agreement_id == agreement.id,
+            SupervisionSession.kind == MeetingKind.SESSION,
+            SupervisionSession.status == SessionStatus.PLANNED,
+            SupervisionSession.starts_at >= _end_of_term_utc(agreement),
+        )
+    )
+    if late:
+        warnings.append(
+            i18n.ngettext(
+                "%(num)d planned session falls after the end date %(date)s.",
+                "%(num)d planned sessions fall after the end date %(date)s.",
+                late,
+            )
+            % {"num": late, "date": i18n.format_date(agreement.end_date)}
+        )
+    return warnings

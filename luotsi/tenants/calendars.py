@@ -1,0 +1,217 @@
+"""The calendar page, the supervisor's private calendar feed and session reminders by e-mail."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import i18n, permissions
+from luotsi.platform.db import utcnow
+from luotsi.platform.errors import Forbidden, NotFound
+from luotsi.platform.identity import new_token, token_hash
+from luotsi.platform.jobs import scheduled
+from luotsi.platform.mail import render_email
+from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
+from luotsi.tenants import ics
+from luotsi.tenants.agreements import (
+    Agreement,
+)
+from luotsi.tenants.sessions import (
+    CANCELLED,
+    FEED_HISTORY,
+    REMINDER_AHEAD,
+    CalendarFeed,
+    SessionStatus,
+    SupervisionSession,
+    client_language,
+    ends_at,
+    from_local,
+    meeting_context,
+    supervisor_names,
+    to_local,
+)
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """A meeting as the calendar shows it: time, kind, organisation, supervisees (no content)."""
+
+    session: SupervisionSession
+    starts: datetime  # Helsinki
+    ends: datetime  # Helsinki
+    organisation: str
+    supervisees: list[str]
+    supervisor: str
+
+    @property
+    def day(self) -> date:
+        return self.starts.date()
+
+
+async def calendar_supervisors(db: AsyncSession, actor: Membership) -> list[tuple[uuid.UUID, str]]:
+    """Whose calendars ``actor`` may open: everyone's for owners and admins, else their own."""
+    names = await supervisor_names(db)
+    if not permissions.can_view_all_calendars(actor):
+        return [(actor.id, names.get(actor.id, ""))]
+    return sorted(names.items(), key=lambda pair: pair[1].lower())
+
+
+async def calendar_entries(
+    db: AsyncSession,
+    actor: Membership,
+    first_day: date,
+    last_day: date,
+    supervisor_id: uuid.UUID | None,
+) -> list[CalendarEntry]:
+    """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor.
+
+    A supervisor always gets their own; owners and admins pick anyone, or everyone (None).
+    """
+    if not permissions.can_work_on_agreements(actor):
+        raise NotFound("calendar")
+    if not permissions.can_view_all_calendars(actor):
+        supervisor_id = actor.id
+    conditions = [
+        SupervisionSession.starts_at >= from_local(first_day, time(0)),
+        SupervisionSession.starts_at < from_local(last_day + timedelta(days=1), time(0)),
+    ]
+    if supervisor_id is not None:
+        conditions.append(SupervisionSession.supervisor_id == supervisor_id)
+    rows = await db.scalars(
+        select(SupervisionSession)
+        .where(*conditions)
+        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+    )
+    names = await supervisor_names(db)
+    entries = []
+    for session in rows.unique():
+        agreement = session.agreement
+        entries.append(
+            CalendarEntry(
+                session=session,
+                starts=to_local(session.starts_at),
+                ends=to_local(ends_at(session)),
+                organisation=agreement.org.name if agreement.org else "",
+                supervisees=[link.person.name for link in agreement.supervisees],
+                supervisor=names.get(session.supervisor_id, ""),
+            )
+        )
+    return entries
+
+
+# --- the supervisor's private feed ----------------------------------------------------------
+
+
+async def active_feed(db: AsyncSession, actor: Membership) -> CalendarFeed | None:
+    """``actor``'s feed, if they have one that is not revoked."""
+    return await db.scalar(
+        select(CalendarFeed)
+        .where(CalendarFeed.membership_id == actor.id, CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.created_at.desc())
+        .limit(1)
+    )
+
+
+async def create_feed(db: AsyncSession, actor: Membership) -> str:
+    """A new secret feed address for ``actor``; an older one stops working. Returns the token."""
+    if not permissions.can_work_on_agreements(actor):
+        raise Forbidden("feed")
+    for old in await db.scalars(
+        select(CalendarFeed).where(
+            CalendarFeed.membership_id == actor.id, CalendarFeed.revoked_at.is_(None)
+        )
+    ):
+        old.revoked_at = utcnow()
+    token, hashed = new_token()
+    db.add(CalendarFeed(membership_id=actor.id, token_hash=hashed))
+    await db.flush()
+    return token
+
+
+async def revoke_feed(db: AsyncSession, actor: Membership) -> None:
+    """Switch ``actor``'s feed off: the address answers "not found" from now on."""
+    feed = await active_feed(db, actor)
+    if feed is None:
+        raise NotFound("feed")
+    feed.revoked_at = utcnow()
+    await db.flush()
+
+
+async def feed_calendar(
+    db: AsyncSession, tenant: Tenant, token: str, *, now: datetime | None = None
+) -> str:
+    """The ICS feed behind a secret token: the holder's meetings from 60 days back onward.
+
+    Unknown or revoked tokens, and people no longer on the staff, are not found.
+    """
+    now = now or utcnow()
+    feed = await db.scalar(
+        select(CalendarFeed).where(
+            CalendarFeed.token_hash == token_hash(token), CalendarFeed.revoked_at.is_(None)
+        )
+    )
+    if feed is None:
+        raise NotFound("feed")
+    member = await db.scalar(select(Membership).where(Membership.id == feed.membership_id))
+    if member is None or member.role not in STAFF_ROLES or not member.user.is_active:
+        raise NotFound("feed")
+    sessions = await db.scalars(
+        select(SupervisionSession)
+        .where(
+            SupervisionSession.supervisor_id == member.id,
+            SupervisionSession.status.not_in(CANCELLED),
+            SupervisionSession.starts_at >= now - FEED_HISTORY,
+        )
+        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+    )
+    with i18n.language(member.user.locale):
+        return ics.feed(sessions.unique(), tenant.name, f"Luotsi · {tenant.name}", stamp=now)
+
+
+# --- reminders ------------------------------------------------------------------------------
+
+
+@scheduled("session_reminders", 900)
+async def send_session_reminders(db: AsyncSession, tenant: Tenant, now: datetime) -> int:
+    """E-mail supervisees 48 hours before each planned meeting (if the agreement wants it).
+
+    Each session is reminded once: ``reminder_sent_at`` is set in the same transaction that
+    queues the e-mail, and on PostgreSQL the rows are locked so parallel workers skip them.
+    """
+    query = (
+        select(SupervisionSession)
+        .join(Agreement, SupervisionSession.agreement_id == Agreement.id)
+        .where(
+            SupervisionSession.status == SessionStatus.PLANNED,
+            SupervisionSession.starts_at > now,
+            SupervisionSession.starts_at <= now + REMINDER_AHEAD,
+            SupervisionSession.reminder_sent_at.is_(None),
+            Agreement.reminders_enabled.is_(True),
+        )
+        .order_by(SupervisionSession.starts_at)
+    )
+    if db.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=SupervisionSession)
+    sent = 0
+    for session in (await db.scalars(query)).unique():
+        agreement = session.agreement
+        language = client_language(agreement)
+        with i18n.language(language):
+            context = meeting_context(session, tenant)
+            context["notice_hours"] = agreement.cancellation_hours
+        for link in agreement.supervisees:
+            if link.person.email and link.person.archived_at is None:
+                enqueue_email(
+                    db,
+                    render_email("session_reminder", link.person.email, language, **context),
+                    tenant_id=tenant.id,
+                )
+                sent += 1
+        session.reminder_sent_at = now
+    await db.flush()
+    return sent

@@ -1,0 +1,403 @@
+"""Changes to a planned meeting: held, no-show, cancelled, rescheduled, the manager invited.
+
+Every change is a :class:`SessionChange` with who and when; the participants' calendars are
+updated in place (same ``uid``, a higher ``sequence``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform.db import utcnow
+from luotsi.platform.errors import Invalid
+from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import User
+from luotsi.platform.tenancy import Membership
+from luotsi.tenants import ics
+from luotsi.tenants.sessions import (
+    HELD_MINUTES,
+    SESSION_MINUTES,
+    Mailing,
+    MeetingKind,
+    Place,
+    SessionChange,
+    SessionStatus,
+    SupervisionSession,
+    check_day,
+    check_in_period,
+    check_place,
+    day_errors,
+    from_local,
+    get_session,
+    invite_if_ahead,
+    parse_date,
+    parse_int,
+    parse_time,
+    participants,
+    record_change,
+    send_invitations,
+    supervisor_busy,
+    to_local,
+)
+
+# --- status changes -------------------------------------------------------------------------
+
+_NOT_PLANNED = {
+    "held": {
+        SessionStatus.HELD: N_("The session is already marked held."),
+        SessionStatus.CANCELLED_BY_CLIENT: N_("A cancelled session can't be marked held."),
+        SessionStatus.CANCELLED_BY_SUPERVISOR: N_("A cancelled session can't be marked held."),
+        SessionStatus.NO_SHOW: N_("A no-show can't be marked held."),
+    },
+    "reschedule": {
+        SessionStatus.HELD: N_("A held session can't be rescheduled."),
+        SessionStatus.CANCELLED_BY_CLIENT: N_(
+            "A cancelled session can't be rescheduled. Plan a new one instead."
+        ),
+        SessionStatus.CANCELLED_BY_SUPERVISOR: N_(
+            "A cancelled session can't be rescheduled. Plan a new one instead."
+        ),
+        SessionStatus.NO_SHOW: N_("A no-show can't be rescheduled. Plan a new session instead."),
+    },
+    "cancel": {
+        SessionStatus.HELD: N_("A held session can't be cancelled."),
+        SessionStatus.CANCELLED_BY_CLIENT: N_("The session is already cancelled."),
+        SessionStatus.CANCELLED_BY_SUPERVISOR: N_("The session is already cancelled."),
+        SessionStatus.NO_SHOW: N_("A no-show can't be cancelled."),
+    },
+    "no_show": {
+        SessionStatus.HELD: N_("A held session can't be a no-show."),
+        SessionStatus.CANCELLED_BY_CLIENT: N_("A cancelled session can't be a no-show."),
+        SessionStatus.CANCELLED_BY_SUPERVISOR: N_("A cancelled session can't be a no-show."),
+        SessionStatus.NO_SHOW: N_("The session is already marked as a no-show."),
+    },
+    "manager": {
+        SessionStatus.HELD: N_("The meeting has been held."),
+        SessionStatus.CANCELLED_BY_CLIENT: N_("The meeting is cancelled."),
+        SessionStatus.CANCELLED_BY_SUPERVISOR: N_("The meeting is cancelled."),
+        SessionStatus.NO_SHOW: N_("The meeting is marked as a no-show."),
+    },
+}
+
+
+def _require_planned(session: SupervisionSession, action: str) -> None:
+    if session.status != SessionStatus.PLANNED:
+        raise Invalid.field("status", _(_NOT_PLANNED[action][session.status]))
+
+
+def _require_started_day(session: SupervisionSession, now: datetime, message: str) -> None:
+    """Held or missed is known from the meeting's day on, not before."""
+    if to_local(session.starts_at).date() > to_local(now).date():
+        raise Invalid.field("status", message)
+
+
+def billable_kind(session: SupervisionSession) -> bool:
+    """Only supervision sessions are billed; evaluation and review meetings are not."""
+    return session.kind == MeetingKind.SESSION
+
+
+async def mark_held(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    actual_minutes: str,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """Record that a planned session took place and how long it lasted (1-240 minutes)."""
+    now = now or utcnow()
+    session = await get_session(db, actor, session_id)
+    _require_planned(session, "held")
+    _require_started_day(session, now, _("A session can be marked held on its day or later."))
+    minutes = parse_int(actual_minutes, *HELD_MINUTES)
+    if minutes is None:
+        raise Invalid.field(
+            "actual_minutes",
+            _("Enter the actual length in minutes, from %(low)d to %(high)d.")
+            % {"low": HELD_MINUTES[0], "high": HELD_MINUTES[1]},
+        )
+    session.status = SessionStatus.HELD
+    session.actual_minutes = minutes
+    session.billable = billable_kind(session)
+    record_change(db, actor, session, SessionStatus.HELD.value)
+    await db.flush()
+    return session
+
+
+async def mark_no_show(
+    db: AsyncSession, actor: Membership, session_id: uuid.UUID, *, now: datetime | None = None
+) -> SupervisionSession:
+    """The supervisee did not come and did not cancel: the session is billable."""
+    now = now or utcnow()
+    session = await get_session(db, actor, session_id)
+    _require_planned(session, "no_show")
+    _require_started_day(
+        session, now, _("A session can be marked as a no-show on its day or later.")
+    )
+    session.status = SessionStatus.NO_SHOW
+    session.billable = billable_kind(session)
+    record_change(db, actor, session, SessionStatus.NO_SHOW.value)
+    await db.flush()
+    return session
+
+
+@dataclass
+class CancelInput:
+    by: str = ""  # client or supervisor
+    date: str = ""  # when the client cancelled (Helsinki); empty: now
+    time: str = ""
+
+
+def is_late_cancellation(session: SupervisionSession, cancelled_at: datetime) -> bool:
+    """Late: less than the agreement's ``cancellation_hours`` before the start."""
+    notice = timedelta(hours=session.agreement.cancellation_hours)
+    return session.starts_at - cancelled_at < notice
+
+
+async def cancel_session(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    data: CancelInput,
+    mailing: Mailing,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """Cancel a planned meeting and send everyone the cancellation (``METHOD:CANCEL``).
+
+    By the client: late (billable) when they cancelled less than the agreement's cancellation
+    hours before the start, exactly that many hours is on time. By the supervisor: never billable.
+    """
+    now = now or utcnow()
+    session = await get_session(db, actor, session_id)
+    _require_planned(session, "cancel")
+    errors: dict[str, str] = {}
+    if data.by not in ("client", "supervisor"):
+        errors["by"] = _("Choose who cancelled.")
+    cancelled_at = now
+    if data.date.strip() or data.time.strip():
+        day, at = parse_date(data.date), parse_time(data.time)
+        if day is None or at is None:
+            errors["cancelled_at"] = _(
+                "Enter when the cancellation came as a date and a time, e.g. 2.12.2026 9:30."
+            )
+        else:
+            cancelled_at = from_local(day, at)
+            if cancelled_at > now + timedelta(minutes=1):
+                errors["cancelled_at"] = _("The cancellation can't be in the future.")
+    if errors:
+        raise Invalid(errors)
+    session.cancelled_at = cancelled_at
+    if data.by == "client":
+        session.status = SessionStatus.CANCELLED_BY_CLIENT
+        session.late_cancellation = is_late_cancellation(session, cancelled_at)
+        session.billable = session.late_cancellation and billable_kind(session)
+    else:
+        session.status = SessionStatus.CANCELLED_BY_SUPERVISOR
+        session.late_cancellation = False
+        session.billable = False
+    session.sequence += 1
+    record_change(db, actor, session, session.status.value)
+    await db.flush()
+    await invite_if_ahead(db, session, mailing, ics.CANCEL, now)
+    await db.flush()
+    return session
+
+
+@dataclass
+class RescheduleInput:
+    date: str = ""
+    time: str = ""
+    minutes: str = ""
+    place: str = "address"
+    address: str = ""
+    meeting_url: str = ""
+    anyway: str = ""
+
+    @classmethod
+    def of(cls, session: SupervisionSession) -> RescheduleInput:
+        local = to_local(session.starts_at)
+        return cls(
+            date=local.date().isoformat(),
+            time=local.strftime("%H:%M"),
+            minutes=str(session.duration_minutes),
+            place="remote" if session.remote else "address",
+            address=session.address,
+            meeting_url=session.meeting_url,
+        )
+
+
+async def reschedule_session(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    data: RescheduleInput,
+    mailing: Mailing,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """Move a planned meeting (time, length or place); the change is kept in its history.
+
+    The ICS ``sequence`` grows and everyone gets the update; a new reminder goes out before the
+    new time. Held, cancelled and missed sessions can't be moved.
+    """
+    now = now or utcnow()
+    session = await get_session(db, actor, session_id)
+    _require_planned(session, "reschedule")
+    agreement = session.agreement
+    errors: dict[str, str] = {}
+    day = parse_date(data.date)
+    if day is None:
+        errors["date"] = _("Enter the date, e.g. 3.12.2026.")
+    else:
+        check_in_period(agreement, day, "date", errors)
+    at = parse_time(data.time)
+    if at is None:
+        errors["time"] = _("Enter the time as hours and minutes, e.g. 10:00.")
+    minutes = parse_int(data.minutes, *SESSION_MINUTES)
+    if minutes is None:
+        errors["minutes"] = _("Enter the length in minutes, from %(low)d to %(high)d.") % {
+            "low": SESSION_MINUTES[0],
+            "high": SESSION_MINUTES[1],
+        }
+    place = check_place(data.place, data.address, data.meeting_url, errors)
+    if not errors:
+        assert day and at and minutes
+        start = from_local(day, at)
+        busy = await supervisor_busy(
+            db,
+            session.supervisor_id,
+            start,
+            start + timedelta(minutes=minutes),
+            exclude=session.id,
+        )
+        anyway = data.anyway == "on" or to_local(session.starts_at).date() == day
+        day_errors(check_day(start, minutes, busy), day, anyway, errors)
+    if errors:
+        raise Invalid(errors)
+    assert day and at and minutes and place
+    old = session.starts_at
+    new = from_local(day, at)
+    unchanged = (
+        new == old
+        and minutes == session.duration_minutes
+        and place == Place(session.remote, session.address, session.meeting_url)
+    )
+    if unchanged:
+        raise Invalid.field("date", _("Nothing changed: enter a new time, length or place."))
+    session.starts_at = new
+    session.duration_minutes = minutes
+    session.remote, session.address, session.meeting_url = (
+        place.remote,
+        place.address,
+        place.meeting_url,
+    )
+    session.sequence += 1
+    if new != old:
+        session.reminder_sent_at = None
+    record_change(db, actor, session, "rescheduled" if new != old else "changed", old=old, new=new)
+    await db.flush()
+    await invite_if_ahead(db, session, mailing, ics.REQUEST, now, update=True)
+    await db.flush()
+    return session
+
+
+async def invite_manager(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    supervisee: str,
+    mailing: Mailing,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """Record that a supervisee invited their manager to an evaluation meeting.
+
+    Only then is the manager a participant: they get the invitation, the others an update.
+    """
+    now = now or utcnow()
+    session = await get_session(db, actor, session_id)
+    if session.kind != MeetingKind.EVALUATION:
+        raise Invalid.field(
+            "manager", _("Only the supervisee can invite their manager, to an evaluation meeting.")
+        )
+    _require_planned(session, "manager")
+    agreement = session.agreement
+    if agreement.manager is None:
+        raise Invalid.field("manager", _("The agreement names no manager."))
+    if session.manager_invited_by is not None:
+        raise Invalid.field("manager", _("The manager is already invited."))
+    people = {link.person_id for link in agreement.supervisees}
+    try:
+        inviter = uuid.UUID(supervisee.strip())
+    except ValueError:
+        inviter = None
+    if inviter not in people:
+        raise Invalid.field("supervisee", _("Choose the supervisee who invited their manager."))
+    session.manager_invited_by = inviter
+    session.manager_invited_at = now
+    session.sequence += 1
+    record_change(db, actor, session, "manager_invited")
+    await db.flush()
+    await invite_if_ahead(db, session, mailing, ics.REQUEST, now, update=True)
+    await db.flush()
+    return session
+
+
+async def withdraw_manager_invitation(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    mailing: Mailing,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """The supervisee took the invitation back: the manager gets a cancellation."""
+    now = now or utcnow()
+    session = await get_session(db, actor, session_id)
+    _require_planned(session, "manager")
+    if session.manager_invited_by is None:
+        raise Invalid.field("manager", _("The manager is not invited."))
+    before = await participants(db, session)
+    session.manager_invited_by = None
+    session.manager_invited_at = None
+    session.sequence += 1
+    record_change(db, actor, session, "manager_uninvited")
+    await db.flush()
+    if session.starts_at > now:
+        managers = [p for p in before if p.role == "manager"]
+        await send_invitations(db, session, mailing, ics.CANCEL, only=managers, everyone=before)
+        await send_invitations(db, session, mailing, ics.REQUEST, update=True)
+    await db.flush()
+    return session
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    change: SessionChange
+    actor_name: str
+
+
+async def session_history(db: AsyncSession, session: SupervisionSession) -> list[HistoryLine]:
+    """The session's changes, oldest first, with who made them."""
+    changes = list(
+        await db.scalars(
+            select(SessionChange)
+            .where(SessionChange.session_id == session.id)
+            .order_by(SessionChange.at, SessionChange.id)
+        )
+    )
+    user_ids = {c.actor_user_id for c in changes if c.actor_user_id}
+    names = {}
+    if user_ids:
+        users = await db.scalars(select(User).where(User.id.in_(user_ids)))
+        names = {u.id: u.name for u in users}
+    return [
+        HistoryLine(c, names.get(c.actor_user_id, "") if c.actor_user_id else "") for c in changes
+    ]
