@@ -9,13 +9,17 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from luotsi.platform.mail import read_mail_file, read_mailbox
-from luotsi.web.deps import Req
+from luotsi.platform.tenancy import memberships_of_user
+from luotsi.web.deps import DB, Req
+from luotsi.web.middleware import visitor
 from luotsi.web.templating import render
 
 
 @get("/", name="home")
-async def home(request: Req) -> Any:
-    return render(request, "pages/home.html")
+async def home(request: Req, db: DB) -> Any:
+    user = visitor(request).user
+    firms = await memberships_of_user(db, user.id) if user else []
+    return render(request, "pages/home.html", {"firms": firms})
 
 
 @get("/_dev/mailbox", name="dev_mailbox")

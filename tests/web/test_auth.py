@@ -198,3 +198,13 @@ async def test_pages_are_html(client: Client) -> None:
     for path in ("/", "/login", "/signup/", "/no-such-page"):
         response = await client.get(path)
         assert response.headers["content-type"].startswith("text/html"), path
+
+
+async def test_the_front_page_leads_a_signed_in_member_to_their_firms(
+    client: Client, firms: Firms
+) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    await client.login("both@shared.example")
+    page = await client.get("/")
+    assert 'href="/t/alfa/"' in page.text and 'href="/t/beeta/"' in page.text
+    assert 'href="/login"' not in page.text.split("<main")[1]
