@@ -1,4 +1,4 @@
-"""``luotsi`` commands: serve, worker, db upgrade, demo, create-operator."""
+"""``luotsi`` commands: serve, worker, db upgrade, demo, create-operator, keys rotate."""
 
 from __future__ import annotations
 
@@ -110,6 +110,44 @@ def create_operator(email: str, name: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{email} is a platform operator.")
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys of content at rest."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt all content with the current (highest) master key version.
+
+    To rotate: add a new, higher version to LUOTSI_MASTER_KEYS (or var/master_keys) on every
+    node, run this (a second run re-encrypts nothing), then remove the old version.
+    """
+    import luotsi.models  # noqa: F401  (every model, so the metadata is complete)
+    from luotsi.platform.crypto import ContentUnreadable
+    from luotsi.platform.db import make_engine, make_sessionmaker
+    from luotsi.tenants.content import rotate_keys_all_tenants
+
+    settings = load_settings()
+
+    async def run() -> None:
+        engine = make_engine(settings.runtime_database_url)
+        try:
+            result = await rotate_keys_all_tenants(make_sessionmaker(engine), settings.content_keys)
+        finally:
+            await engine.dispose()
+        for slug, count in result.per_tenant.items():
+            click.echo(f"{slug}: {count} re-encrypted")
+        click.echo(
+            f"Re-encrypted {result.reencrypted} values in {result.tenants} firms; every value "
+            f"now uses key version {result.key_version}."
+        )
+
+    try:
+        asyncio.run(run())
+    except ContentUnreadable as exc:  # names the row, never the content
+        raise click.ClickException(str(exc)) from None
 
 
 def _backend(settings: object) -> str:

@@ -4,6 +4,7 @@ It also imports the modules that register scheduled jobs (``@scheduled``), so th
 knows them all.
 """
 
+from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import AuthToken, LoginAttempt, User, UserSession
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import OutboxMessage
@@ -22,6 +23,7 @@ from luotsi.tenants.agreements import (
     Review,
 )
 from luotsi.tenants.clients import ClientOrg, ClientPerson
+from luotsi.tenants.content import SessionNote
 from luotsi.tenants.directory import FirmProfile
 from luotsi.tenants.inquiries import Inquiry
 from luotsi.tenants.regions import FirmArea, FirmAreaPart, Municipality, Region
@@ -41,6 +43,7 @@ __all__ = [
     "AgreementEvent",
     "AgreementSupervisee",
     "AgreementSupervisor",
+    "AuditEvent",
     "AuthToken",
     "CalendarFeed",
     "ClientOrg",
@@ -60,6 +63,7 @@ __all__ = [
     "Review",
     "ServiceArea",
     "SessionChange",
+    "SessionNote",
     "Specialty",
     "StaffProfile",
     "StaffSpecialty",

@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from luotsi.platform import audit
 from luotsi.platform.db import Base, str_enum, utcnow
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
@@ -169,8 +170,14 @@ async def get_user_by_email(db: AsyncSession, email: str) -> User | None:
     return await db.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-async def authenticate(db: AsyncSession, email: str, password: str, ip: str) -> User:
-    """Check a sign-in; failures are recorded and limited per account and per address."""
+async def authenticate(
+    db: AsyncSession, email: str, password: str, ip: str, *, user_agent: str = ""
+) -> User:
+    """Check a sign-in; failures are recorded and limited per account and per address.
+
+    Every checked sign-in is audited as a platform event (an account is not a firm's); the
+    caller commits a failure's rows even though it answers with an error.
+    """
     global _DUMMY_HASH
     email = normalize_email(email)
     since = utcnow() - LOGIN_WINDOW
@@ -195,15 +202,28 @@ async def authenticate(db: AsyncSession, email: str, password: str, ip: str) -> 
             _DUMMY_HASH = hash_password(secrets.token_hex(8))
         _policy.verify(_DUMMY_HASH, password)
     ok = user is not None and user.is_active and _policy.verify(user.password_hash, password)
+    where = audit.Origin(ip=ip, user_agent=user_agent)
     if not ok or user is None:
         db.add(LoginAttempt(email=email, ip=ip))
-        await db.flush()
+        await audit.record(
+            db,
+            audit.LOGIN_FAILED,
+            actor_user_id=user.id if user else None,
+            actor_name=user.name if user else "",
+            **where,
+        )
         raise Invalid.field("password", _("The e-mail address or password is wrong."))
     if user.email_verified_at is None:
+        await audit.record(
+            db, audit.LOGIN_FAILED, actor_user_id=user.id, actor_name=user.name, **where
+        )
         raise Invalid.field(
             "email", _("Verify your e-mail address first: follow the link we sent you.")
         )
     await db.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    await audit.record(
+        db, audit.LOGIN_SUCCEEDED, actor_user_id=user.id, actor_name=user.name, **where
+    )
     return user
 
 

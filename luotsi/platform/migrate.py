@@ -16,6 +16,8 @@ from luotsi.platform.settings import Settings
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 TENANT_POLICY = "tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid"
 USER_POLICY = "user_id = nullif(current_setting('app.user_id', true), '')::uuid"
+# Tables the app may add to and read, never change: the blanket grant below is taken back.
+APPEND_ONLY_TABLES = ("audit_events",)
 
 
 def enable_tenant_rls(table: str) -> None:
@@ -71,7 +73,10 @@ ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 async def ensure_app_role(conn: object, settings: Settings) -> None:
-    """Create the login role the app uses: owns nothing, no BYPASSRLS, DML only."""
+    """Create the login role the app uses: owns nothing, no BYPASSRLS, DML only.
+
+    On :data:`APPEND_ONLY_TABLES` it may only INSERT and SELECT.
+    """
     role = settings.app_db_role
     if not ROLE_RE.match(role):
         raise ValueError(f"invalid role name {role!r}")
@@ -90,3 +95,6 @@ async def ensure_app_role(conn: object, settings: Settings) -> None:
     )
     await run(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
     await run(text(f"REVOKE ALL ON alembic_version FROM {role}"))
+    for table in APPEND_ONLY_TABLES:
+        if (await run(text("select to_regclass(:t)"), {"t": table})).scalar() is not None:
+            await run(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {role}"))

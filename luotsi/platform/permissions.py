@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role
 
 
@@ -119,3 +121,18 @@ def can_view_all_calendars(membership: Membership) -> bool:
 def can_use_client_portal(membership: Membership) -> bool:
     """The HR contact's portal: their own organisation's agreements, sessions and reviews."""
     return membership.role == Role.CLIENT_CONTACT
+
+
+def can_view_audit(membership: Membership) -> bool:
+    """The firm's audit log (who did what, when, from where; never content): the owner."""
+    return membership.role == Role.OWNER
+
+
+def can_write_session_notes(membership: Membership, session_supervisor_id: uuid.UUID) -> bool:
+    """Private session notes: only the staff member who holds the session writes them."""
+    return membership.role in STAFF_ROLES and membership.id == session_supervisor_id
+
+
+def can_read_session_note(membership: Membership, author_membership_id: uuid.UUID) -> bool:
+    """A session note is its author's alone: no owner, admin or other supervisor reads it."""
+    return membership.role in STAFF_ROLES and membership.id == author_membership_id

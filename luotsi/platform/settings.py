@@ -11,6 +11,8 @@ from pathlib import Path
 from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 
+from luotsi.platform.crypto import MasterKeys
+
 
 def _flag(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
@@ -40,6 +42,8 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     log_level: str = "INFO"
+    # Versioned master keys for content at rest ("1:<base64>,2:<base64>"); never shown.
+    master_keys: str = field(default="", repr=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -65,6 +69,11 @@ class Settings:
             username=self.app_db_role, password=self.app_db_password or None
         )
         return url.render_as_string(hide_password=False)
+
+    @cached_property
+    def content_keys(self) -> MasterKeys:
+        """The master keys that encrypt content; the highest version is current."""
+        return MasterKeys.parse(self.master_keys)
 
     @property
     def outbox_dir(self) -> Path:
@@ -105,6 +114,35 @@ def _secret_key(var_dir: Path, configured: str) -> str:
     return key
 
 
+def _master_keys(var_dir: Path, configured: str) -> str:
+    """The configured master keys, or version 1 generated once into ``var/master_keys``.
+
+    The file is created 0600 (never committed, never logged). A deployment with several app
+    nodes sets ``LUOTSI_MASTER_KEYS`` instead: every node must hold the same keys.
+    """
+    if configured:
+        MasterKeys.parse(configured)  # fail at start-up, not at the first note
+        return configured
+    path = var_dir / "master_keys"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        # Written whole into a private temporary file, then linked into place: a process
+        # starting at the same moment sees either no file or a complete one.
+        temporary = var_dir / f".master_keys.{secrets.token_hex(8)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"1:{MasterKeys.new_key()}\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    value = path.read_text().strip()
+    MasterKeys.parse(value)
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
     """Read ``LUOTSI_*`` variables; a ``.env`` file fills in what the environment lacks."""
     values: dict[str, str] = {}
@@ -139,4 +177,5 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         argon2_time_cost=int(get("ARGON2_TIME_COST", "3")),
         argon2_memory_kib=int(get("ARGON2_MEMORY_KIB", "65536")),
         log_level=get("LOG_LEVEL", "INFO"),
+        master_keys=_master_keys(var_dir, get("MASTER_KEYS")),
     )

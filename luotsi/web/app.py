@@ -33,6 +33,7 @@ from luotsi.platform.settings import Settings, load_settings
 from luotsi.web import pages
 from luotsi.web.agreements import AcceptanceController, AgreementsController
 from luotsi.web.areas import AreasController
+from luotsi.web.audit import AuditController
 from luotsi.web.auth import AuthController
 from luotsi.web.clients import ClientsController
 from luotsi.web.dashboard import dashboard
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 AgreementsController,
                 SessionsController,
                 CalendarController,
+                AuditController,
             ]
         ),
         AcceptanceController,

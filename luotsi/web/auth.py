@@ -30,6 +30,7 @@ from luotsi.platform.identity import (
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import memberships_of_user
+from luotsi.web.audit import origin
 from luotsi.web.deps import DB, Req
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, visitor
@@ -112,7 +113,13 @@ class AuthController(Controller):
     async def login(self, request: Req, db: DB) -> Any:
         form = await read_form(request, LoginForm)
         try:
-            user = await authenticate(db, form.email, form.password, client_ip(request))
+            user = await authenticate(
+                db,
+                form.email,
+                form.password,
+                client_ip(request),
+                user_agent=origin(request)["user_agent"],
+            )
         except RateLimited as exc:
             message = _("Too many failed sign-ins. Try again in %(n)d minutes.") % {
                 "n": exc.retry_after_minutes
@@ -125,8 +132,8 @@ class AuthController(Controller):
                 status_code=429,
             )
         except Invalid as exc:
-            # The failure is counted for rate limiting even though the response is an error
-            # (error responses roll back), so it is committed here.
+            # The failure is counted for rate limiting and audited even though the response is
+            # an error (error responses roll back), so it is committed here.
             await db.commit()
             form.password = ""
             return render(

@@ -10,7 +10,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import members, permissions
+from luotsi.platform import audit, members, permissions
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
@@ -18,6 +18,7 @@ from luotsi.platform.identity import get_user_by_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import INVITABLE_ROLES, Role, TenantStatus, get_tenant_by_slug
+from luotsi.web.audit import record_in_workspace
 from luotsi.web.auth import sign_in
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value, read_form
@@ -94,7 +95,9 @@ class MembersController(Controller):
             ),
             tenant_id=ws.tenant.id,
         )
-        await db.flush()
+        await record_in_workspace(
+            request, db, ws, audit.MEMBER_INVITED, "invitation", invitation.id
+        )
         return redirect(request, ws.url("members/"), flash="invited")
 
     @post("/invitations/{invitation_id:uuid}/revoke", name="revoke_invitation")
@@ -122,6 +125,9 @@ class MembersController(Controller):
         except Invalid as exc:
             context = await self._page(request, db, ws, errors=exc.errors, error_row=membership_id)
             return render(request, "workspace/members.html", context, status_code=422)
+        await record_in_workspace(
+            request, db, ws, audit.MEMBER_ROLE_CHANGED, "membership", membership_id
+        )
         return redirect(request, ws.url("members/"), flash="role_changed")
 
     @get("/{membership_id:uuid}/remove", name="confirm_remove_member")
@@ -152,6 +158,9 @@ class MembersController(Controller):
         except Invalid as exc:
             context = await self._page(request, db, ws, errors=exc.errors, error_row=membership_id)
             return render(request, "workspace/members.html", context, status_code=422)
+        await record_in_workspace(
+            request, db, ws, audit.MEMBER_REMOVED, "membership", membership_id
+        )
         return redirect(request, ws.url("members/"), flash="member_removed")
 
 

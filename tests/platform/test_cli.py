@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from luotsi.platform.crypto import MasterKeys
+from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
+from luotsi.platform.tenancy import Role
+from luotsi.tenants.content import write_note
 from tests.backends import settings_env
+from tests.factories import (
+    add_agreement,
+    add_client_org,
+    add_member,
+    add_session,
+    make_firm,
+    make_user,
+)
 
 
 def luotsi(
@@ -77,3 +91,63 @@ def test_create_operator(var_dir: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert "ops@luotsi.example" in ok.stdout
+
+
+KEY1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+KEY2 = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM="
+
+
+async def _write_notes(var_dir: Path, texts: list[str]) -> None:
+    """A firm, a supervisor's session and notes on it, encrypted with key version 1."""
+    engine = make_engine(f"sqlite+aiosqlite:///{var_dir / 'luotsi.db'}")
+    try:
+        tenant = await make_firm(engine, "alfa", "Alfa Työnohjaus Oy", "0737546-2")
+        user = await make_user(engine, "ohjaaja@alfa.example", "Olli Ohjaaja")
+        supervisor = await add_member(engine, tenant, user, Role.SUPERVISOR)
+        org = await add_client_org(engine, tenant)
+        agreement = await add_agreement(engine, tenant, org, supervisor, [])
+        session = await add_session(engine, tenant, agreement, supervisor)
+        async with make_sessionmaker(engine)() as db, db.begin():
+            db.info[TENANT_KEY] = tenant.id
+            for body in texts:
+                await write_note(
+                    db, supervisor, session.id, body, keys=MasterKeys.parse(f"1:{KEY1}")
+                )
+    finally:
+        await engine.dispose()
+
+
+def _key_versions(var_dir: Path) -> list[int]:
+    with sqlite3.connect(var_dir / "luotsi.db") as conn:
+        return [v for (v,) in conn.execute("select key_version from session_notes")]
+
+
+def test_keys_rotate_reencrypts_with_the_new_version_and_is_idempotent(var_dir: Path) -> None:
+    old = {"LUOTSI_MASTER_KEYS": f"1:{KEY1}"}
+    both = {"LUOTSI_MASTER_KEYS": f"1:{KEY1},2:{KEY2}"}
+    assert luotsi(var_dir, "db", "upgrade", extra=old).returncode == 0
+    asyncio.run(_write_notes(var_dir, ["ensimmäinen", "toinen"]))
+    assert _key_versions(var_dir) == [1, 1]
+
+    first = luotsi(var_dir, "keys", "rotate", extra=both)
+    assert first.returncode == 0, first.stderr
+    assert "alfa: 2 re-encrypted" in first.stdout
+    assert "Re-encrypted 2 values in 1 firms" in first.stdout and "version 2" in first.stdout
+    assert _key_versions(var_dir) == [2, 2]
+    assert KEY1 not in first.stdout + first.stderr and KEY2 not in first.stdout + first.stderr
+
+    again = luotsi(var_dir, "keys", "rotate", extra={"LUOTSI_MASTER_KEYS": f"2:{KEY2}"})
+    assert again.returncode == 0, again.stderr
+    assert "Re-encrypted 0 values" in again.stdout
+
+
+def test_keys_rotate_without_the_old_version_fails_clearly(var_dir: Path) -> None:
+    assert (
+        luotsi(var_dir, "db", "upgrade", extra={"LUOTSI_MASTER_KEYS": f"1:{KEY1}"}).returncode == 0
+    )
+    asyncio.run(_write_notes(var_dir, ["ensimmäinen"]))
+    failed = luotsi(var_dir, "keys", "rotate", extra={"LUOTSI_MASTER_KEYS": f"2:{KEY2}"})
+    assert failed.returncode != 0
+    assert "version 1 is not configured" in failed.stderr
+    assert "ensimmäinen" not in failed.stderr + failed.stdout
+    assert _key_versions(var_dir) == [1]

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from luotsi.platform import permissions
-from luotsi.platform.tenancy import Membership, Role
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role
 
 ROLES = list(Role)
 
@@ -34,6 +34,7 @@ EXPECTED = {
     "can_work_on_agreements": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
     "can_view_all_calendars": {Role.OWNER, Role.ADMIN},
     "can_use_client_portal": {Role.CLIENT_CONTACT},
+    "can_view_audit": {Role.OWNER},
 }
 
 
@@ -126,3 +127,17 @@ def test_hr_contacts_are_invited_only_bound_to_their_person_record(
 ) -> None:
     assert permissions.can_invite_role(member(actor), Role.CLIENT_CONTACT, bound=True) is allowed
     assert permissions.can_invite_role(member(actor), Role.CLIENT_CONTACT) is False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_sessions_own_staff_supervisor_writes_its_notes(role: Role) -> None:
+    me = member(role)
+    assert permissions.can_write_session_notes(me, me.id) is (role in STAFF_ROLES)
+    assert permissions.can_write_session_notes(me, uuid.uuid4()) is False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_session_note_is_read_by_its_author_only(role: Role) -> None:
+    me = member(role)
+    assert permissions.can_read_session_note(me, me.id) is (role in STAFF_ROLES)
+    assert permissions.can_read_session_note(me, uuid.uuid4()) is False

@@ -21,7 +21,7 @@ from tests.conftest import Backend, postgres_only
 from tests.factories import Firms
 
 # Global tables: no RLS, no content. Any other table with tenant_id must be TenantScoped.
-GLOBAL_TABLES_WITH_TENANT_REFERENCE = {"outbox", "auth_tokens"}
+GLOBAL_TABLES_WITH_TENANT_REFERENCE = {"outbox", "auth_tokens", "audit_events"}
 
 
 def test_every_tenant_table_has_composite_keys() -> None:

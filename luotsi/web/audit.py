@@ -1,0 +1,102 @@
+"""The owner's audit view, and reading an audit row's origin off a request."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, get
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import audit, permissions
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import page_number
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.templating import render
+from luotsi.web.workspace import Workspace, requires
+
+PER_PAGE = 50
+
+
+def origin(request: Req) -> audit.Origin:
+    """The client's address (as sign-in rate limiting sees it) and its user agent."""
+    return audit.Origin(
+        ip=request.client.host if request.client else "unknown",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+async def record_in_workspace(
+    request: Req,
+    db: AsyncSession,
+    ws: Workspace,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID,
+) -> None:
+    """Audit what the signed-in member just did in their firm, in the request's transaction."""
+    await audit.record(
+        db,
+        action,
+        actor_user_id=ws.user.id,
+        actor_name=ws.user.name,
+        tenant_id=ws.tenant.id,
+        object_type=object_type,
+        object_id=object_id,
+        **origin(request),
+    )
+
+
+def action_label(action: str) -> str:
+    labels = {
+        audit.LOGIN_SUCCEEDED: _("Signed in"),
+        audit.LOGIN_FAILED: _("Sign-in failed"),
+        audit.MEMBER_INVITED: _("Invited a person"),
+        audit.MEMBER_ROLE_CHANGED: _("Changed a role"),
+        audit.MEMBER_REMOVED: _("Removed a member"),
+        audit.CONTENT_READ: _("Read confidential content"),
+        audit.CONTENT_WRITTEN: _("Wrote confidential content"),
+    }
+    return labels.get(action, action)
+
+
+def _uuid_or_none(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+class AuditController(Controller):
+    """``/t/{slug}/audit/``: the firm's audit log for its owner. Rows hold no content."""
+
+    path = "/audit"
+    guards = [requires(permissions.can_view_audit)]
+
+    @get("/", name="audit")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        query = request.query_params
+        actions, people = await audit.audit_filter_choices(db, ws.membership)
+        action = query.get("action", "")
+        action = action if action in actions else ""
+        person = _uuid_or_none(query.get("person"))
+        person = person if person in {user_id for user_id, _name in people} else None
+        page = await audit.list_audit_events(
+            db,
+            ws.membership,
+            action=action,
+            actor_user_id=person,
+            page=page_number(query.get("page")),
+            per_page=PER_PAGE,
+        )
+        context = {
+            "ws": ws,
+            "page": page,
+            "query": query,
+            "actions": actions,
+            "people": people,
+            "action": action,
+            "person": person,
+            "action_label": action_label,
+        }
+        return render(request, "workspace/audit.html", context, block="audit_list")
