@@ -6,6 +6,7 @@ import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +14,14 @@ import httpx
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from luotsi.platform.db import Base, make_engine, make_sessionmaker
+from luotsi.platform.db import TENANT_KEY, Base, make_engine, make_sessionmaker
 from luotsi.platform.mail import MailboxEntry, Mailer, read_mailbox
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.outbox import run_once
 from luotsi.platform.settings import Settings, load_settings
+from luotsi.platform.tenancy import Tenant
 from luotsi.web.app import create_app
 from tests.backends import PostgresServer, find_postgres, in_ci, settings_env
 from tests.factories import Firms, make_two_firms
@@ -142,6 +144,26 @@ async def clean_db(backend: Backend) -> AsyncIterator[Backend]:
 @pytest.fixture
 async def firms(clean_db: Backend) -> Firms:
     return await make_two_firms(clean_db)
+
+
+@asynccontextmanager
+async def scoped(backend: Backend, tenant: Tenant) -> AsyncIterator[AsyncSession]:
+    """A session scoped to ``tenant``, through the app's database role (as requests are)."""
+    engine = make_engine(backend.settings.runtime_database_url)
+    session = make_sessionmaker(engine)()
+    session.info[TENANT_KEY] = tenant.id
+    try:
+        yield session
+    finally:
+        await session.close()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def db(clean_db: Backend, firms: Firms) -> AsyncIterator[AsyncSession]:
+    """Firm A's scoped session, for tests of the service layer."""
+    async with scoped(clean_db, firms.a.tenant) as session:
+        yield session
 
 
 class Client:

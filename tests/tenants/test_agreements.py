@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
+from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import language
 from luotsi.platform.jobs import JOBS, run_job
-from luotsi.platform.tenancy import Role, Tenant
+from luotsi.platform.tenancy import Role
 from luotsi.tenants import (
     agreement_drafts,
     agreement_quota,
@@ -42,30 +41,11 @@ from tests.factories import (
 )
 
 
-@asynccontextmanager
-async def scoped(backend: Backend, tenant: Tenant) -> AsyncIterator[AsyncSession]:
-    """A session scoped to ``tenant``, through the app's database role."""
-    engine = make_engine(backend.settings.runtime_database_url)
-    session = make_sessionmaker(engine)()
-    session.info[TENANT_KEY] = tenant.id
-    try:
-        yield session
-    finally:
-        await session.close()
-        await engine.dispose()
-
-
 @pytest.fixture(autouse=True)
 def english() -> Iterator[None]:
     """Messages are asserted in English (the default language is Finnish)."""
     with language("en"):
         yield
-
-
-@pytest.fixture
-async def db(clean_db: Backend, firms: Firms) -> AsyncIterator[AsyncSession]:
-    async with scoped(clean_db, firms.a.tenant) as session:
-        yield session
 
 
 def valid_input(firms: Firms, **changes: Any) -> AgreementInput:

@@ -3,19 +3,17 @@ contact's binding to a portal login, and what the portal counts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker, utcnow
+from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.identity import User
 from luotsi.platform.members import Invitation
-from luotsi.platform.tenancy import Membership, Role, Tenant
+from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import clients, portal
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.clients import (
@@ -38,25 +36,6 @@ from tests.factories import (
     add_session,
     make_user,
 )
-
-
-@asynccontextmanager
-async def scoped(backend: Backend, tenant: Tenant) -> AsyncIterator[AsyncSession]:
-    """A session scoped to ``tenant``, through the app's database role."""
-    engine = make_engine(backend.settings.runtime_database_url)
-    session = make_sessionmaker(engine)()
-    session.info[TENANT_KEY] = tenant.id
-    try:
-        yield session
-    finally:
-        await session.close()
-        await engine.dispose()
-
-
-@pytest.fixture
-async def db(clean_db: Backend, firms: Firms) -> AsyncIterator[AsyncSession]:
-    async with scoped(clean_db, firms.a.tenant) as session:
-        yield session
 
 
 def _org(**changes: str) -> OrgInput:

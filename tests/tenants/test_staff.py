@@ -3,41 +3,18 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.i18n import language
-from luotsi.platform.tenancy import Tenant
 from luotsi.tenants import staff
 from luotsi.tenants.regions import places
 from luotsi.tenants.staff import ProfileInput, StaffFilter
-from tests.conftest import Backend
+from tests.conftest import Backend, scoped
 from tests.factories import Firms, add_area, add_member, add_profile, add_specialty, make_user
-
-
-@asynccontextmanager
-async def scoped(backend: Backend, tenant: Tenant) -> AsyncIterator[AsyncSession]:
-    """A session scoped to ``tenant``, through the app's database role."""
-    engine = make_engine(backend.settings.runtime_database_url)
-    session = make_sessionmaker(engine)()
-    session.info[TENANT_KEY] = tenant.id
-    try:
-        yield session
-    finally:
-        await session.close()
-        await engine.dispose()
-
-
-@pytest.fixture
-async def db(clean_db: Backend, firms: Firms) -> AsyncIterator[AsyncSession]:
-    async with scoped(clean_db, firms.a.tenant) as session:
-        yield session
 
 
 async def _person(clean_db: Backend, firms: Firms, name: str, **fields: object) -> str:
