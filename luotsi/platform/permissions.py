@@ -28,6 +28,8 @@ def can_invite_role(membership: Membership, role: Role, *, bound: bool = False) 
     """
     if role == Role.CLIENT_CONTACT:
         return bound and membership.role in (Role.OWNER, Role.ADMIN)
+    if role == Role.SUPERVISEE:  # bound to the supervisee's person record, the same way
+        return bound and membership.role in (Role.OWNER, Role.ADMIN)
     if membership.role == Role.OWNER:
         return role in (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
     if membership.role == Role.ADMIN:
@@ -136,3 +138,8 @@ def can_write_session_notes(membership: Membership, session_supervisor_id: uuid.
 def can_read_session_note(membership: Membership, author_membership_id: uuid.UUID) -> bool:
     """A session note is its author's alone: no owner, admin or other supervisor reads it."""
     return membership.role in STAFF_ROLES and membership.id == author_membership_id
+
+
+def can_use_supervisee_portal(membership: Membership) -> bool:
+    """The supervisee's portal: their own sessions and agreements, nobody else's."""
+    return membership.role == Role.SUPERVISEE

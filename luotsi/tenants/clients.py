@@ -808,7 +808,10 @@ async def _revoke_invitation(db: AsyncSession, person: ClientPerson) -> None:
     person.invitation_id = None
 
 
-# --- the HR contact's portal login ----------------------------------------------------------
+# --- portal logins: an HR contact's (client portal) and a supervisee's -----------------------
+
+# The membership role a person's login has; other people (managers) get no login.
+LOGIN_ROLES = {PersonRole.HR_CONTACT: Role.CLIENT_CONTACT, PersonRole.SUPERVISEE: Role.SUPERVISEE}
 
 
 class PortalStatus(enum.StrEnum):
@@ -825,7 +828,7 @@ class PortalAccess:
 
 
 async def portal_access(db: AsyncSession, person: ClientPerson) -> PortalAccess:
-    """Where an HR contact's portal login stands; binds an accepted invitation on the way."""
+    """Where a person's portal login stands; binds an accepted invitation on the way."""
     if person.membership_id is not None:
         login = await db.scalar(select(Membership).where(Membership.id == person.membership_id))
         if login is not None:
@@ -838,7 +841,7 @@ async def portal_access(db: AsyncSession, person: ClientPerson) -> PortalAccess:
         )
     if invitation is not None and invitation.accepted_at is not None:
         login = await db.scalar(select(Membership).where(Membership.user_id == invitation.user_id))
-        if login is not None and login.role == Role.CLIENT_CONTACT:
+        if login is not None and login.role == LOGIN_ROLES.get(person.role):
             person.membership_id, person.invitation_id = login.id, None
             await db.flush()
             return PortalAccess(PortalStatus.ACTIVE)
@@ -852,12 +855,20 @@ async def portal_access(db: AsyncSession, person: ClientPerson) -> PortalAccess:
 
 
 async def person_of_contact(db: AsyncSession, membership: Membership) -> ClientPerson | None:
-    """The HR contact record a ``client_contact`` membership speaks for, or None.
+    """The HR contact record a ``client_contact`` membership speaks for, or None."""
+    if membership.role != Role.CLIENT_CONTACT:
+        return None
+    return await person_of_login(db, membership)
+
+
+async def person_of_login(db: AsyncSession, membership: Membership) -> ClientPerson | None:
+    """The person record a ``client_contact`` or ``supervisee`` membership speaks for, or None.
 
     The first time after the invitation was accepted the binding is made here: the person
     record remembers the invitation it was sent, and the invitation the account that used it.
     """
-    if membership.role != Role.CLIENT_CONTACT:
+    person_role = next((p for p, r in LOGIN_ROLES.items() if r == membership.role), None)
+    if person_role is None:
         return None
     person = await db.scalar(
         select(ClientPerson).where(ClientPerson.membership_id == membership.id).limit(1)
@@ -866,14 +877,14 @@ async def person_of_contact(db: AsyncSession, membership: Membership) -> ClientP
         accepted = select(Invitation.id).where(
             Invitation.user_id == membership.user_id,
             Invitation.accepted_at.is_not(None),
-            Invitation.role == Role.CLIENT_CONTACT,
+            Invitation.role == membership.role,
         )
         person = await db.scalar(
             select(ClientPerson)
             .where(
                 ClientPerson.invitation_id.in_(accepted),
                 ClientPerson.membership_id.is_(None),
-                ClientPerson.role == PersonRole.HR_CONTACT,
+                ClientPerson.role == person_role,
             )
             .order_by(ClientPerson.created_at.desc())
             .limit(1)
@@ -891,12 +902,40 @@ async def invite_hr_contact(
     """E-mail an HR contact a single-use link to the firm's client portal.
 
     The invitation (role ``client_contact``) is remembered on the person record; whoever
-    accepts it with that address becomes this person's login (:func:`person_of_contact`).
+    accepts it with that address becomes this person's login (:func:`person_of_login`).
     """
     _require(permissions.can_manage_clients(actor), "clients")
     person = await get_person(db, actor, person_id)
     if person.role != PersonRole.HR_CONTACT:
         raise Invalid.field("invite", _("Only HR contacts get a portal login."))
+    return await _invite_login(
+        db, actor, tenant, person, "client_contact_invitation", base_url=base_url
+    )
+
+
+async def invite_supervisee(
+    db: AsyncSession, actor: Membership, tenant: Tenant, person_id: uuid.UUID, *, base_url: str
+) -> Invitation:
+    """E-mail a supervisee a single-use link to their own portal (role ``supervisee``), bound
+    to their person record the same way as an HR contact's."""
+    _require(permissions.can_manage_clients(actor), "clients")
+    person = await get_person(db, actor, person_id)
+    if person.role != PersonRole.SUPERVISEE:
+        raise Invalid.field("invite", _("Only supervisees are invited to the supervisee portal."))
+    return await _invite_login(
+        db, actor, tenant, person, "supervisee_invitation", base_url=base_url
+    )
+
+
+async def _invite_login(
+    db: AsyncSession,
+    actor: Membership,
+    tenant: Tenant,
+    person: ClientPerson,
+    template: str,
+    *,
+    base_url: str,
+) -> Invitation:
     if person.is_archived or person.org.is_archived:
         raise Invalid.field("invite", _("Restore the person and the organisation first."))
     if not person.email:
@@ -905,7 +944,7 @@ async def invite_hr_contact(
         raise Invalid.field("invite", _("The person already has a portal login."))
     try:
         invitation, token = await members.invite_member(
-            db, actor, person.email, Role.CLIENT_CONTACT.value, bound=True
+            db, actor, person.email, LOGIN_ROLES[person.role].value, bound=True
         )
     except Invalid as exc:
         raise Invalid.field("invite", next(iter(exc.errors.values()))) from None
@@ -914,7 +953,7 @@ async def invite_hr_contact(
     enqueue_email(
         db,
         render_email(
-            "client_contact_invitation",
+            template,
             person.email,
             invitee.locale if invitee else person.org.invoice_language,
             inviter=actor.user.name,

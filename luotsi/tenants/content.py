@@ -7,6 +7,10 @@ row and field. Every function here takes the acting membership and checks
 content gets :class:`NotFound`, the same answer as for something that does not exist. Nothing
 here logs content; SQL parameters are hidden by the engines (``hide_parameters``).
 
+Every read and every write of a piece of content adds an audit row (``content.read`` /
+``content.written``, the object's type and id, the actor, where the request came from; never
+the text) in the caller's transaction, here rather than in the callers, so none can forget it.
+
 Each encrypted column is listed in :data:`ENCRYPTED_FIELDS`, which key rotation walks, next to
 the integer column that says which master key version encrypted it.
 """
@@ -24,15 +28,17 @@ from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import permissions
+from luotsi.platform import audit, permissions
 from luotsi.platform.crypto import Binding, ContentCipher, MasterKeys
 from luotsi.platform.db import Base, TenantScoped, tenant_session, unscoped_session, utcnow
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import User
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
 from luotsi.tenants.sessions import SupervisionSession
 
 NOTE_MAX_CHARS = 20_000
+NOTE_OBJECT = "session_note"  # the audit log's object type of a note
 
 
 class SessionNote(TenantScoped, Base):
@@ -127,19 +133,55 @@ async def _session_supervisor(db: AsyncSession, session_id: uuid.UUID) -> uuid.U
     return supervisor_id
 
 
+async def _audit(
+    db: AsyncSession,
+    actor: Membership,
+    action: str,
+    object_ids: Sequence[uuid.UUID],
+    ip: str,
+    user_agent: str,
+) -> None:
+    """One audit row per piece of content touched; ids and codes only."""
+    if not object_ids:
+        return
+    name = await db.scalar(select(User.name).where(User.id == actor.user_id)) or ""
+    for object_id in object_ids:
+        await audit.record(
+            db,
+            action,
+            actor_user_id=actor.user_id,
+            actor_name=name,
+            tenant_id=actor.tenant_id,
+            object_type=NOTE_OBJECT,
+            object_id=object_id,
+            ip=ip,
+            user_agent=user_agent,
+        )
+
+
 async def write_note(
-    db: AsyncSession, actor: Membership, session_id: uuid.UUID, text: str, *, keys: MasterKeys
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    text: str,
+    *,
+    keys: MasterKeys,
+    ip: str = "",
+    user_agent: str = "",
 ) -> Note:
     """Add a private note to a session; only the supervisor who holds the session may.
 
-    Anyone else (owners and admins included) gets :class:`NotFound`.
+    Anyone else (owners and admins included) gets :class:`NotFound`. Invalid text raises
+    :class:`Invalid` before anything is added to the session, so a caller may still commit
+    (e.g. the audit rows of re-showing the author's notes). The write is audited
+    (``content.written``) with ``ip`` and ``user_agent``, in the caller's transaction.
     """
     if actor.role not in STAFF_ROLES:
         raise NotFound("session")
     supervisor_id = await _session_supervisor(db, session_id)
     if not permissions.can_write_session_notes(actor, supervisor_id):
         raise NotFound("session")
-    clean = clean_note_text(text)
+    clean = clean_note_text(text)  # before any change: see the docstring
     cipher = ContentCipher(keys)
     note_id = uuid.uuid4()  # known before the insert: the ciphertext is bound to it
     now = utcnow()
@@ -155,17 +197,26 @@ async def write_note(
     )
     db.add(note)
     await db.flush()
+    await _audit(db, actor, audit.CONTENT_WRITTEN, [note.id], ip, user_agent)
     return Note(note.id, session_id, clean, now, now)
 
 
 async def read_notes(
-    db: AsyncSession, actor: Membership, session_id: uuid.UUID, *, keys: MasterKeys
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    *,
+    keys: MasterKeys,
+    ip: str = "",
+    user_agent: str = "",
 ) -> list[Note]:
     """The actor's own notes on a session, oldest first.
 
     Notes are their author's alone: the session's supervisor gets their notes (maybe none); an
     earlier supervisor of the session keeps reading the notes they wrote; everyone else gets
-    :class:`NotFound`, whatever their role.
+    :class:`NotFound`, whatever their role. Each note decrypted is audited (``content.read``)
+    with ``ip`` and ``user_agent``, in the caller's transaction: commit it whenever the notes
+    are shown.
     """
     if actor.role not in STAFF_ROLES:
         raise NotFound("session")
@@ -188,6 +239,7 @@ async def read_notes(
             raise NotFound("session")
         text = cipher.decrypt(row.body, NOTE_BODY.binding(row.tenant_id, row.id))
         notes.append(Note(row.id, row.session_id, text, row.created_at, row.updated_at))
+    await _audit(db, actor, audit.CONTENT_READ, [note.id for note in notes], ip, user_agent)
     return notes
 
 

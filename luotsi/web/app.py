@@ -48,6 +48,7 @@ from luotsi.web.sessions import CalendarController, FeedController, SessionsCont
 from luotsi.web.settings import settings_hub
 from luotsi.web.signup import SignupController
 from luotsi.web.staff import SpecialtiesController, StaffController
+from luotsi.web.supervisee import SuperviseePortalController
 from luotsi.web.templating import template_config
 from luotsi.web.workspace import workspace_router
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 InquiriesController,
                 ClientsController,
                 PortalController,
+                SuperviseePortalController,
                 AgreementsController,
                 SessionsController,
                 CalendarController,

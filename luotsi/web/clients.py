@@ -285,10 +285,14 @@ class ClientsController(Controller):
     @post("/people/{person_id:uuid}/invite", name="invite_client_contact", guards=MANAGE)
     async def invite(self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]) -> Any:
         settings = request.app.state["settings"]
+        person = await clients.get_person(db, ws.membership, person_id)
+        invite = (
+            clients.invite_supervisee
+            if person.role == PersonRole.SUPERVISEE
+            else clients.invite_hr_contact
+        )
         try:
-            await clients.invite_hr_contact(
-                db, ws.membership, ws.tenant, person_id, base_url=settings.base_url
-            )
+            await invite(db, ws.membership, ws.tenant, person_id, base_url=settings.base_url)
         except Invalid as exc:
             return await self._person_page(request, db, ws, person_id, exc.errors)
         return redirect(request, ws.url(f"clients/people/{person_id}"), flash="contact_invited")
@@ -342,7 +346,7 @@ class ClientsController(Controller):
     ) -> Any:
         person = await clients.get_person(db, ws.membership, person_id)
         access = None
-        if person.role == PersonRole.HR_CONTACT:
+        if person.role in clients.LOGIN_ROLES:
             access = await clients.portal_access(db, person)
         context = {
             "ws": ws,

@@ -25,6 +25,8 @@ ENDING_WITHIN_DAYS = 60
 async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     if permissions.can_use_client_portal(ws.membership):
         return redirect(request, ws.url("portal/"))  # an HR contact's landing page
+    if permissions.can_use_supervisee_portal(ws.membership):
+        return redirect(request, ws.url("me/"))  # a supervisee's landing page
     counts: dict[str, int] = {}
     if permissions.can_view_members(ws.membership):
         rows = await db.execute(select(Membership.role, func.count()).group_by(Membership.role))

@@ -18,9 +18,10 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
-from luotsi.tenants import calendars, session_changes, session_planning, sessions
+from luotsi.tenants import calendars, content, session_changes, session_planning, sessions
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.web.audit import origin
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import read_form
 from luotsi.web.templating import redirect, render
@@ -228,7 +229,33 @@ class SessionsController(Controller):
     @get("/{session_id:uuid}", name="session")
     async def show(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        return await self._session_page(request, db, ws, session)
+        return await self._session_page(request, db, ws, session, show_notes=True)
+
+    # --- the supervisor's private notes (read and written only through tenants.content) ------
+
+    @post("/{session_id:uuid}/notes", name="add_session_note")
+    async def add_note(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
+        session = await sessions.get_session(db, ws.membership, session_id)
+        if not permissions.can_write_session_notes(ws.membership, session.supervisor_id):
+            raise NotFoundException()  # no hint that notes exist
+        text = (await request.form()).get("text", "")
+        text = text if isinstance(text, str) else ""
+        keys = request.app.state["settings"].content_keys
+        try:
+            await content.write_note(
+                db, ws.membership, session.id, text, keys=keys, **origin(request)
+            )
+        except Invalid as exc:
+            # write_note refuses the text before changing anything: what the 422 commits is
+            # only the audit of showing the author's notes again.
+            response = await self._session_page(
+                request, db, ws, session, note_errors=exc.errors, note_text=text, show_notes=True
+            )
+            await db.commit()
+            return response
+        if getattr(request, "htmx", False):
+            return await self._session_page(request, db, ws, session, show_notes=True)
+        return redirect(request, ws.url(f"sessions/{session.id}") + "#my-notes")
 
     @post("/{session_id:uuid}/held")
     async def held(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
@@ -395,7 +422,16 @@ class SessionsController(Controller):
         errors: dict[str, str] | None = None,
         *,
         actual_minutes: str | None = None,
+        show_notes: bool = False,
+        note_errors: dict[str, str] | None = None,
+        note_text: str = "",
     ) -> Any:
+        """The session page; for an htmx note form, only its notes section.
+
+        The notes section exists only for the session's supervisor. Their notes are decrypted
+        (and the read audited) only when ``show_notes``: a 422 of another form rolls the
+        transaction back, and with it the audit of any read, so it shows no notes.
+        """
         agreement = session.agreement
         names = await sessions.supervisor_names(db)
         supervisees = [link.person for link in agreement.supervisees]
@@ -414,10 +450,31 @@ class SessionsController(Controller):
             "errors": errors or {},
             "actual_minutes": actual_minutes or str(session.duration_minutes),
             "planned": session.status == SessionStatus.PLANNED,
+            **await _notes_context(request, db, ws, session, show_notes),
+            "note_errors": note_errors or {},
+            "note_text": note_text,
             **_helpers(),
         }
-        status = 422 if errors else 200
-        return render(request, "workspace/session.html", context, status_code=status)
+        status = 422 if errors or note_errors else 200
+        # The notes form's answers (it alone posts with show_notes) swap only its section.
+        block = "my_notes" if request.method == "POST" and show_notes else None
+        return render(request, "workspace/session.html", context, block=block, status_code=status)
+
+
+async def _notes_context(
+    request: Req, db: DB, ws: WS, session: SupervisionSession, show: bool
+) -> dict[str, Any]:
+    """The "My notes" section: nothing at all for anyone but the session's supervisor."""
+    if not permissions.can_write_session_notes(ws.membership, session.supervisor_id):
+        return {"notes_section": False, "notes": None}
+    notes = None
+    if show:
+        keys = request.app.state["settings"].content_keys
+        found = await content.read_notes(
+            db, ws.membership, session.id, keys=keys, **origin(request)
+        )
+        notes = list(reversed(found))  # newest first
+    return {"notes_section": True, "notes": notes}
 
 
 async def _field(request: Req, name: str) -> str:

@@ -35,6 +35,7 @@ EXPECTED = {
     "can_view_all_calendars": {Role.OWNER, Role.ADMIN},
     "can_use_client_portal": {Role.CLIENT_CONTACT},
     "can_view_audit": {Role.OWNER},
+    "can_use_supervisee_portal": {Role.SUPERVISEE},
 }
 
 
@@ -141,3 +142,20 @@ def test_a_session_note_is_read_by_its_author_only(role: Role) -> None:
     me = member(role)
     assert permissions.can_read_session_note(me, me.id) is (role in STAFF_ROLES)
     assert permissions.can_read_session_note(me, uuid.uuid4()) is False
+
+
+@pytest.mark.parametrize(
+    ("actor", "allowed"),
+    [
+        (Role.OWNER, True),
+        (Role.ADMIN, True),
+        (Role.SUPERVISOR, False),
+        (Role.CLIENT_CONTACT, False),
+        (Role.SUPERVISEE, False),
+    ],
+)
+def test_supervisees_are_invited_only_bound_to_their_person_record(
+    actor: Role, allowed: bool
+) -> None:
+    assert permissions.can_invite_role(member(actor), Role.SUPERVISEE, bound=True) is allowed
+    assert permissions.can_invite_role(member(actor), Role.SUPERVISEE) is False

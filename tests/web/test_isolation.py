@@ -119,3 +119,18 @@ async def test_anonymous_visitor_is_sent_to_sign_in(
         response = await client.request(method, url, follow_redirects=False)
         assert response.status_code == 303, f"{method} {url}"
         assert response.headers["location"].startswith("/login?next=")
+
+
+async def test_every_workspace_page_also_renders_as_an_htmx_fragment(
+    app: Litestar, client: Client, firms: Firms
+) -> None:
+    """A page's htmx fragment renders on its own (macros imported inside the block)."""
+    await client.login(firms.a.owner.user.email)
+    broken = []
+    for method, path in workspace_routes(app):
+        if method == "GET":
+            url = fill(path, firms.a.slug, sample_ids(firms.a))
+            response = await client.get(url, headers={"HX-Request": "true"})
+            if response.status_code >= 500:
+                broken.append(url)
+    assert broken == []

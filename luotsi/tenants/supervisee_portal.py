@@ -1,0 +1,249 @@
+"""The supervisee's portal: their own sessions and agreements, and two things they may do.
+
+A ``supervisee`` login speaks for one person record (bound like an HR contact's, see
+:func:`luotsi.tenants.clients.person_of_login`) and sees only the agreements that person is a
+supervisee on, never a draft: per agreement its kind, dates, status, supervisors and when the
+next continuation review is due; and the meetings of those agreements (in a group agreement the
+group's meetings, which are theirs too) with date, time, kind and status, and for the ones ahead
+their place or meeting link. No content is shown here (notes are never the supervisee's;
+assignments, goals and evaluations come through the content module).
+
+What they may do: cancel a meeting ahead of them within the agreement's terms (the page says
+first whether the cancellation is late and so billable), and invite their manager to an
+evaluation meeting; both go into the meeting's history and everyone's calendar as the staff's
+changes do (:mod:`luotsi.tenants.session_changes` holds the rules reused here).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import permissions
+from luotsi.platform.db import utcnow
+from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.tenancy import Membership
+from luotsi.tenants import clients, ics
+from luotsi.tenants.agreement_reviews import last_reviews, review_due_after, review_state
+from luotsi.tenants.agreements import Agreement, AgreementStatus, AgreementSupervisee
+from luotsi.tenants.clients import ClientPerson
+from luotsi.tenants.session_changes import billable_kind, is_late_cancellation
+from luotsi.tenants.sessions import (
+    Mailing,
+    MeetingKind,
+    SessionStatus,
+    SupervisionSession,
+    invite_if_ahead,
+    record_change,
+    supervisor_names,
+    to_local,
+)
+
+# A review is due only while the agreement runs (the HR portal's rule, too).
+REVIEW_STATUSES = (AgreementStatus.PENDING, AgreementStatus.ACTIVE, AgreementStatus.PAUSED)
+
+
+async def supervisee_person(db: AsyncSession, actor: Membership) -> ClientPerson:
+    """The signed-in supervisee's person record; :class:`Forbidden` when the login is not (or
+    no longer) bound to a current supervisee of a current organisation."""
+    if not permissions.can_use_supervisee_portal(actor):
+        raise Forbidden("supervisee_portal")
+    person = await clients.person_of_login(db, actor)
+    if person is None or person.is_archived or person.org.is_archived:
+        raise Forbidden("supervisee_portal")
+    return person
+
+
+def _own_agreements(person: ClientPerson) -> Select[tuple[uuid.UUID]]:
+    """The ids of the agreements ``person`` is a supervisee on (drafts are not theirs yet)."""
+    return select(AgreementSupervisee.agreement_id).where(
+        AgreementSupervisee.person_id == person.id
+    )
+
+
+@dataclass
+class OwnAgreement:
+    """One of the supervisee's agreements as they see it."""
+
+    agreement: Agreement
+    supervisors: list[str] = field(default_factory=list)
+    last_review_on: date | None = None
+    next_review_on: date | None = None
+    review_state: str = ""  # "overdue", "due" (soon) or ""
+
+
+@dataclass
+class SuperviseeView:
+    person: ClientPerson
+    agreements: list[OwnAgreement]
+    upcoming: list[SupervisionSession]  # earliest first
+    past: list[SupervisionSession]  # latest first
+    now: datetime
+
+    def may_cancel(self, session: SupervisionSession) -> bool:
+        return can_cancel(session, self.now)
+
+    def may_invite_manager(self, session: SupervisionSession) -> bool:
+        return can_invite_manager(session, self.now)
+
+
+async def own_view(
+    db: AsyncSession, actor: Membership, *, now: datetime | None = None
+) -> SuperviseeView:
+    """Everything the portal shows the signed-in supervisee: only what the module docstring
+    lists, and only of their own agreements."""
+    now = now or utcnow()
+    person = await supervisee_person(db, actor)
+    rows = await db.scalars(
+        select(Agreement)
+        .where(Agreement.id.in_(_own_agreements(person)), Agreement.status != AgreementStatus.DRAFT)
+        .order_by(Agreement.start_date.desc(), Agreement.id)
+    )
+    agreements = list(rows.unique())
+    ids = [a.id for a in agreements]
+    names = await supervisor_names(db)
+    reviewed = await last_reviews(db, ids)
+    today = to_local(now).date()
+    own = []
+    for agreement in agreements:
+        line = OwnAgreement(
+            agreement,
+            supervisors=sorted(
+                names[s.membership_id] for s in agreement.supervisors if s.membership_id in names
+            ),
+            last_review_on=reviewed.get(agreement.id),
+        )
+        if agreement.status in REVIEW_STATUSES:
+            line.next_review_on = review_due_after(agreement, line.last_review_on)
+            line.review_state = review_state(line.next_review_on, today)
+        own.append(line)
+    meetings: list[SupervisionSession] = []
+    if ids:
+        found = await db.scalars(
+            select(SupervisionSession)
+            .where(SupervisionSession.agreement_id.in_(ids))
+            .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+        )
+        meetings = list(found.unique())
+    upcoming = [m for m in meetings if m.starts_at > now]
+    past = [m for m in reversed(meetings) if m.starts_at <= now]
+    return SuperviseeView(person, own, upcoming, past, now)
+
+
+def can_cancel(session: SupervisionSession, now: datetime) -> bool:
+    """A planned meeting ahead, of an agreement with this supervisee alone: a group's meeting
+    is not called off by one member (they tell the supervisor they can't come)."""
+    return (
+        session.status == SessionStatus.PLANNED
+        and session.starts_at > now
+        and len(session.agreement.supervisees) == 1
+    )
+
+
+def can_invite_manager(session: SupervisionSession, now: datetime) -> bool:
+    """An evaluation meeting ahead whose agreement names a manager not yet invited."""
+    return (
+        session.kind == MeetingKind.EVALUATION
+        and session.status == SessionStatus.PLANNED
+        and session.starts_at > now
+        and session.agreement.manager is not None
+        and session.manager_invited_by is None
+    )
+
+
+async def own_session(
+    db: AsyncSession, actor: Membership, session_id: uuid.UUID
+) -> tuple[ClientPerson, SupervisionSession]:
+    """A meeting of one of the signed-in supervisee's agreements; not found otherwise (the same
+    answer for a colleague's meeting and one that does not exist)."""
+    person = await supervisee_person(db, actor)
+    session = await db.scalar(
+        select(SupervisionSession).where(
+            SupervisionSession.id == session_id,
+            SupervisionSession.agreement_id.in_(_own_agreements(person)),
+        )
+    )
+    if session is None or session.agreement.status == AgreementStatus.DRAFT:
+        raise NotFound("session")
+    return person, session
+
+
+@dataclass(frozen=True)
+class CancellationTerms:
+    """What cancelling ``session`` now would mean, shown before the supervisee confirms."""
+
+    session: SupervisionSession
+    late: bool  # less than the agreement's cancellation hours before the start
+    billable: bool  # late, and a kind of meeting that is billed
+
+    @property
+    def hours(self) -> int:
+        return self.session.agreement.cancellation_hours
+
+
+async def cancellation_terms(
+    db: AsyncSession, actor: Membership, session_id: uuid.UUID, *, now: datetime | None = None
+) -> CancellationTerms:
+    """Whether the supervisee may cancel the meeting now, and whether that would be billable."""
+    now = now or utcnow()
+    _person, session = await own_session(db, actor, session_id)
+    if not can_cancel(session, now):
+        raise NotFound("session")
+    late = is_late_cancellation(session, now)
+    return CancellationTerms(session, late, late and billable_kind(session))
+
+
+async def cancel_own_session(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    mailing: Mailing,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """The supervisee cancels a meeting ahead: a cancellation by the client, late (billable)
+    under the same rule as when the staff record it, and everyone gets the cancellation."""
+    now = now or utcnow()
+    terms = await cancellation_terms(db, actor, session_id, now=now)
+    session = terms.session
+    session.cancelled_at = now
+    session.status = SessionStatus.CANCELLED_BY_CLIENT
+    session.late_cancellation = terms.late
+    session.billable = terms.billable
+    session.sequence += 1
+    record_change(db, actor, session, session.status.value)
+    await db.flush()
+    await invite_if_ahead(db, session, mailing, ics.CANCEL, now)
+    await db.flush()
+    return session
+
+
+async def invite_own_manager(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    mailing: Mailing,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """The supervisee invites their manager to an evaluation meeting ahead: the only way a
+    manager becomes a participant. The manager gets the invitation, the others an update."""
+    now = now or utcnow()
+    person, session = await own_session(db, actor, session_id)
+    if not can_invite_manager(session, now):
+        raise Invalid.field(
+            "manager", _("The manager can be invited only to a planned evaluation meeting ahead.")
+        )
+    session.manager_invited_by = person.id
+    session.manager_invited_at = now
+    session.sequence += 1
+    record_change(db, actor, session, "manager_invited")
+    await db.flush()
+    await invite_if_ahead(db, session, mailing, ics.REQUEST, now, update=True)
+    await db.flush()
+    return session

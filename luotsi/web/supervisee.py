@@ -1,0 +1,110 @@
+"""The supervisee's portal at ``/t/{slug}/me``: their own sessions and agreements only.
+
+A ``supervisee`` sees what :mod:`luotsi.tenants.supervisee_portal` gives them; the firm's owners
+and admins get a page that explains the portal (it is personal: there is no preview of a
+supervisee's portal). Everyone else is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.params import FromPath
+
+from luotsi.platform import permissions
+from luotsi.platform.errors import Forbidden, Invalid
+from luotsi.tenants import supervisee_portal
+from luotsi.tenants.sessions import Mailing, get_session
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.templating import redirect, render
+
+
+def _mailing(request: Req) -> Mailing:
+    return Mailing.from_settings(request.app.state["settings"])
+
+
+class SuperviseePortalController(Controller):
+    path = "/me"
+
+    @get("/", name="supervisee_portal")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        if permissions.can_use_supervisee_portal(ws.membership):
+            return await self._page(request, db, ws)
+        return _about(request, ws)
+
+    @get("/sessions/{session_id:uuid}/cancel", name="supervisee_confirm_cancel")
+    async def confirm_cancel(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        if not permissions.can_use_supervisee_portal(ws.membership):
+            await _session_of_firm(db, ws, session_id)
+            return _about(request, ws)
+        try:
+            terms = await supervisee_portal.cancellation_terms(db, ws.membership, session_id)
+        except Forbidden:
+            return _no_access(request, ws)
+        return render(request, "supervisee/cancel.html", {"ws": ws, "terms": terms})
+
+    @post("/sessions/{session_id:uuid}/cancel", name="supervisee_cancel")
+    async def cancel(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
+        await _only_supervisees(db, ws, session_id)
+        await supervisee_portal.cancel_own_session(db, ws.membership, session_id, _mailing(request))
+        return redirect(request, ws.url("me/"), flash="session_cancelled")
+
+    @post("/sessions/{session_id:uuid}/manager", name="supervisee_invite_manager")
+    async def invite_manager(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        await _only_supervisees(db, ws, session_id)
+        try:
+            await supervisee_portal.invite_own_manager(
+                db, ws.membership, session_id, _mailing(request)
+            )
+        except Invalid as exc:
+            return await self._page(request, db, ws, errors=exc.errors, status_code=422)
+        return redirect(request, ws.url("me/"), flash="manager_invited")
+
+    async def _page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        *,
+        errors: dict[str, str] | None = None,
+        status_code: int = 200,
+    ) -> Any:
+        """The supervisee's own page; a login no longer bound to a current supervisee gets a
+        page that says so (403)."""
+        try:
+            view = await supervisee_portal.own_view(db, ws.membership)
+        except Forbidden:
+            return _no_access(request, ws)
+        context = {"ws": ws, "view": view, "errors": errors or {}}
+        return render(request, "supervisee/index.html", context, status_code=status_code)
+
+
+def _about(request: Req, ws: WS) -> Any:
+    """What the portal is, for the firm's owners and admins; nobody else of the staff."""
+    if not permissions.can_manage_clients(ws.membership):
+        raise Forbidden("supervisee_portal")
+    return render(request, "supervisee/about.html", {"ws": ws})
+
+
+def _no_access(request: Req, ws: WS) -> Any:
+    return render(request, "supervisee/no_access.html", {"ws": ws}, status_code=403)
+
+
+async def _session_of_firm(db: DB, ws: WS, session_id: uuid.UUID) -> None:
+    """For anyone but a supervisee, a meeting id answers like the staff pages do: 404 unless
+    it is a meeting of this firm they work on (so no id of another firm is confirmed)."""
+    await get_session(db, ws.membership, session_id)
+
+
+async def _only_supervisees(db: DB, ws: WS, session_id: uuid.UUID) -> None:
+    """The portal's actions are the supervisee's alone: the staff get 403 for their firm's
+    meetings, 404 for any other id."""
+    if not permissions.can_use_supervisee_portal(ws.membership):
+        await _session_of_firm(db, ws, session_id)
+        raise Forbidden("supervisee_portal")
