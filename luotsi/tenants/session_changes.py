@@ -193,10 +193,31 @@ async def cancel_session(
                 errors["cancelled_at"] = _("The cancellation can't be in the future.")
     if errors:
         raise Invalid(errors)
-    session.cancelled_at = cancelled_at
-    if data.by == "client":
+    await apply_cancellation(
+        db, actor, session, mailing, by_client=data.by == "client", at=cancelled_at, now=now
+    )
+    return session
+
+
+async def apply_cancellation(
+    db: AsyncSession,
+    actor: Membership,
+    session: SupervisionSession,
+    mailing: Mailing,
+    *,
+    by_client: bool,
+    at: datetime,
+    now: datetime,
+) -> None:
+    """Cancel a planned meeting the caller may change (staff or its own supervisee).
+
+    By the client: late (billable) when it came less than the agreement's cancellation hours
+    before the start. By the supervisor: never billable. Everyone gets ``METHOD:CANCEL``.
+    """
+    session.cancelled_at = at
+    if by_client:
         session.status = SessionStatus.CANCELLED_BY_CLIENT
-        session.late_cancellation = is_late_cancellation(session, cancelled_at)
+        session.late_cancellation = is_late_cancellation(session, at)
         session.billable = session.late_cancellation and billable_kind(session)
     else:
         session.status = SessionStatus.CANCELLED_BY_SUPERVISOR
@@ -207,7 +228,6 @@ async def cancel_session(
     await db.flush()
     await invite_if_ahead(db, session, mailing, ics.CANCEL, now)
     await db.flush()
-    return session
 
 
 @dataclass
@@ -340,6 +360,22 @@ async def invite_manager(
         inviter = None
     if inviter not in people:
         raise Invalid.field("supervisee", _("Choose the supervisee who invited their manager."))
+    await apply_manager_invitation(db, actor, session, inviter, mailing, now=now)
+    return session
+
+
+async def apply_manager_invitation(
+    db: AsyncSession,
+    actor: Membership,
+    session: SupervisionSession,
+    inviter: uuid.UUID,
+    mailing: Mailing,
+    *,
+    now: datetime,
+) -> None:
+    """Record that supervisee ``inviter`` invited their manager to this evaluation meeting:
+    the only way a manager becomes a participant. The manager gets the invitation, the others
+    an update."""
     session.manager_invited_by = inviter
     session.manager_invited_at = now
     session.sequence += 1
@@ -347,7 +383,6 @@ async def invite_manager(
     await db.flush()
     await invite_if_ahead(db, session, mailing, ics.REQUEST, now, update=True)
     await db.flush()
-    return session
 
 
 async def withdraw_manager_invitation(

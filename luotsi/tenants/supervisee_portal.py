@@ -28,18 +28,21 @@ from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants import clients, ics
+from luotsi.tenants import clients
 from luotsi.tenants.agreement_reviews import last_reviews, review_due_after, review_state
 from luotsi.tenants.agreements import Agreement, AgreementStatus, AgreementSupervisee
 from luotsi.tenants.clients import ClientPerson
-from luotsi.tenants.session_changes import billable_kind, is_late_cancellation
+from luotsi.tenants.session_changes import (
+    apply_cancellation,
+    apply_manager_invitation,
+    billable_kind,
+    is_late_cancellation,
+)
 from luotsi.tenants.sessions import (
     Mailing,
     MeetingKind,
     SessionStatus,
     SupervisionSession,
-    invite_if_ahead,
-    record_change,
     supervisor_names,
     to_local,
 )
@@ -211,15 +214,7 @@ async def cancel_own_session(
     now = now or utcnow()
     terms = await cancellation_terms(db, actor, session_id, now=now)
     session = terms.session
-    session.cancelled_at = now
-    session.status = SessionStatus.CANCELLED_BY_CLIENT
-    session.late_cancellation = terms.late
-    session.billable = terms.billable
-    session.sequence += 1
-    record_change(db, actor, session, session.status.value)
-    await db.flush()
-    await invite_if_ahead(db, session, mailing, ics.CANCEL, now)
-    await db.flush()
+    await apply_cancellation(db, actor, session, mailing, by_client=True, at=now, now=now)
     return session
 
 
@@ -239,11 +234,5 @@ async def invite_own_manager(
         raise Invalid.field(
             "manager", _("The manager can be invited only to a planned evaluation meeting ahead.")
         )
-    session.manager_invited_by = person.id
-    session.manager_invited_at = now
-    session.sequence += 1
-    record_change(db, actor, session, "manager_invited")
-    await db.flush()
-    await invite_if_ahead(db, session, mailing, ics.REQUEST, now, update=True)
-    await db.flush()
+    await apply_manager_invitation(db, actor, session, person.id, mailing, now=now)
     return session
