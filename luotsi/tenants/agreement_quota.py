@@ -7,14 +7,19 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements import Agreement, AgreementStatus, visible_to
-from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions import (
+    MeetingKind,
+    SessionStatus,
+    SupervisionSession,
+    uses_quota_sql,
+)
 
 
 class QuotaUsage(NamedTuple):
@@ -44,11 +49,7 @@ async def session_counts(
     if not agreement_ids:
         return {}
     s = SupervisionSession
-    used = or_(
-        s.status == SessionStatus.HELD,
-        s.status == SessionStatus.NO_SHOW,
-        and_(s.status == SessionStatus.CANCELLED_BY_CLIENT, s.billable.is_(True)),
-    )
+    used = uses_quota_sql()
     rows = await db.execute(
         select(
             s.agreement_id,

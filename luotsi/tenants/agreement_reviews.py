@@ -82,6 +82,17 @@ def review_due_after(agreement: Agreement, last_review: date | None) -> date:
     return min(due, agreement.end_date)
 
 
+REVIEWED_STATUSES = (AgreementStatus.PENDING, AgreementStatus.ACTIVE, AgreementStatus.PAUSED)
+
+
+def running_review_due(agreement: Agreement, last_review: date | None) -> date | None:
+    """The next review of an agreement that is still running (see :func:`review_due_after`);
+    None for a draft or an ended agreement. What the portals show."""
+    if agreement.status not in REVIEWED_STATUSES:
+        return None
+    return review_due_after(agreement, last_review)
+
+
 async def reviews_due(
     db: AsyncSession, actor: Membership, within_days: int, *, today: date | None = None
 ) -> list[tuple[Agreement, date]]:

@@ -26,30 +26,22 @@ from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants import clients
-from luotsi.tenants.agreement_reviews import review_due_after
+from luotsi.tenants.agreement_reviews import running_review_due
 from luotsi.tenants.agreements import Agreement, AgreementStatus, AgreementSupervisor, Review
 from luotsi.tenants.clients import BillingInput, ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession, uses_quota
 from luotsi.tenants.staff import StaffProfile
 
 MAX_REQUEST = 2000
 REQUEST_BUCKET = "agreement_request"
 REQUEST_LIMIT = 5  # per contact and day: a message to the firm, not a chat
 REQUEST_WINDOW = timedelta(days=1)
-REVIEW_STATUSES = (AgreementStatus.PENDING, AgreementStatus.ACTIVE, AgreementStatus.PAUSED)
 CANCELLED = (SessionStatus.CANCELLED_BY_CLIENT, SessionStatus.CANCELLED_BY_SUPERVISOR)
 
 
 def today_in_finland() -> date:
     return utcnow().astimezone(i18n.HELSINKI).date()
-
-
-def next_review_due(agreement: Agreement, last_review_on: date | None) -> date | None:
-    """When the next continuation review is due (the workspace's rule); none once ended."""
-    if agreement.status not in REVIEW_STATUSES:
-        return None
-    return review_due_after(agreement, last_review_on)
 
 
 @dataclass
@@ -88,7 +80,7 @@ class AgreementSummary:
     @property
     def used(self) -> int:
         """Held sessions and billable ones that were not held (late cancellations, no-shows)."""
-        return sum(1 for s in self.sessions if s.status == SessionStatus.HELD or s.billable)
+        return sum(1 for s in self.sessions if uses_quota(s.status, s.billable))
 
     @property
     def remaining(self) -> int | None:
@@ -161,7 +153,7 @@ async def portal_view(db: AsyncSession, org: ClientOrg, today: date | None = Non
         for agreement_id, held_on in reviews.tuples():
             summaries[agreement_id].last_review_on = held_on
     for summary in summaries.values():
-        summary.next_review_on = next_review_due(summary.agreement, summary.last_review_on)
+        summary.next_review_on = running_review_due(summary.agreement, summary.last_review_on)
     return PortalView(org, list(summaries.values()), today or today_in_finland())
 
 

@@ -20,10 +20,20 @@ from urllib.parse import urlsplit
 
 import holidays
 from babel.dates import format_time as format_babel_time
-from sqlalchemy import ForeignKeyConstraint, Index, String, UniqueConstraint, func, or_, select
+from sqlalchemy import (
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import i18n, permissions
 from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
@@ -339,6 +349,23 @@ def require_active(agreement: Agreement) -> None:
 # --- quota ----------------------------------------------------------------------------------
 
 
+def uses_quota(status: SessionStatus, billable: bool) -> bool:
+    """Whether a supervision session counts as used: held, a no-show, or a billable (late)
+    cancellation by the client. The one rule behind every quota figure."""
+    return status in (SessionStatus.HELD, SessionStatus.NO_SHOW) or (
+        status == SessionStatus.CANCELLED_BY_CLIENT and billable
+    )
+
+
+def uses_quota_sql() -> ColumnElement[bool]:
+    """:func:`uses_quota` as an SQL condition on :class:`SupervisionSession`."""
+    s = SupervisionSession
+    return or_(
+        s.status.in_((SessionStatus.HELD, SessionStatus.NO_SHOW)),
+        and_(s.status == SessionStatus.CANCELLED_BY_CLIENT, s.billable.is_(True)),
+    )
+
+
 @dataclass(frozen=True)
 class SessionCounts:
     """Supervision sessions of one agreement by what they mean for the quota."""
@@ -377,7 +404,7 @@ async def session_counts(db: AsyncSession, agreement: Agreement) -> SessionCount
             held += n
         elif status == SessionStatus.PLANNED:
             planned += n
-        elif is_billable or status == SessionStatus.NO_SHOW:
+        elif uses_quota(status, is_billable):
             billable += n
         else:
             cancelled += n

@@ -29,7 +29,7 @@ from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants import clients
-from luotsi.tenants.agreement_reviews import last_reviews, review_due_after, review_state
+from luotsi.tenants.agreement_reviews import last_reviews, review_state, running_review_due
 from luotsi.tenants.agreements import Agreement, AgreementStatus, AgreementSupervisee
 from luotsi.tenants.clients import ClientPerson
 from luotsi.tenants.session_changes import (
@@ -46,9 +46,6 @@ from luotsi.tenants.sessions import (
     supervisor_names,
     to_local,
 )
-
-# A review is due only while the agreement runs (the HR portal's rule, too).
-REVIEW_STATUSES = (AgreementStatus.PENDING, AgreementStatus.ACTIVE, AgreementStatus.PAUSED)
 
 
 async def supervisee_person(db: AsyncSession, actor: Membership) -> ClientPerson:
@@ -121,8 +118,8 @@ async def own_view(
             ),
             last_review_on=reviewed.get(agreement.id),
         )
-        if agreement.status in REVIEW_STATUSES:
-            line.next_review_on = review_due_after(agreement, line.last_review_on)
+        line.next_review_on = running_review_due(agreement, line.last_review_on)
+        if line.next_review_on is not None:
             line.review_state = review_state(line.next_review_on, today)
         own.append(line)
     meetings: list[SupervisionSession] = []

@@ -14,7 +14,7 @@ from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.identity import User
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import clients, portal
+from luotsi.tenants import agreement_reviews, clients, portal
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.clients import (
     ClientOrg,
@@ -319,16 +319,18 @@ def _agreement(**fields: object) -> Agreement:
 
 
 def test_next_review_is_due_the_interval_after_the_last_review_or_the_start() -> None:
-    assert portal.next_review_due(_agreement(), None) == date(2027, 3, 1)
-    assert portal.next_review_due(_agreement(), date(2026, 11, 2)) == date(2027, 5, 2)
+    assert agreement_reviews.running_review_due(_agreement(), None) == date(2027, 3, 1)
+    assert agreement_reviews.running_review_due(_agreement(), date(2026, 11, 2)) == date(2027, 5, 2)
     # Month ends are kept by relativedelta: 31 August + 6 months is 28/29 February.
     later = _agreement(start_date=date(2026, 8, 31), end_date=date(2028, 8, 31))
-    assert portal.next_review_due(later, None) == date(2027, 2, 28)
+    assert agreement_reviews.running_review_due(later, None) == date(2027, 2, 28)
 
 
 def test_next_review_is_at_the_latest_on_the_end_date_and_none_once_ended() -> None:
-    assert portal.next_review_due(_agreement(), date(2027, 5, 1)) == date(2027, 8, 31)
-    assert portal.next_review_due(_agreement(status=AgreementStatus.ENDED), None) is None
+    assert agreement_reviews.running_review_due(_agreement(), date(2027, 5, 1)) == date(2027, 8, 31)
+    assert (
+        agreement_reviews.running_review_due(_agreement(status=AgreementStatus.ENDED), None) is None
+    )
 
 
 async def test_the_portal_counts_used_planned_and_remaining_sessions(
