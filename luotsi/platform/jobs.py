@@ -12,9 +12,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luotsi.platform.db import tenant_session, unscoped_session, utcnow
@@ -46,6 +47,15 @@ def scheduled(name: str, every_seconds: float) -> Callable[[TenantJob], TenantJo
         return fn
 
     return register
+
+
+def claimed(db: AsyncSession, query: Select[Any], entity: Any) -> Select[Any]:
+    """``query`` with its ``entity`` rows locked for this worker: on PostgreSQL ``FOR UPDATE
+    SKIP LOCKED``, so two workers never handle (and e-mail about) the same row; SQLite has one
+    writer anyway."""
+    if db.bind.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True, of=entity)
+    return query
 
 
 async def run_job(

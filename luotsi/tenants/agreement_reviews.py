@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.jobs import scheduled
+from luotsi.platform.jobs import claimed, scheduled
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreement_drafts import parse_date
 from luotsi.tenants.agreements import (
@@ -267,9 +267,8 @@ async def send_review_reminders(db: AsyncSession, tenant: Tenant, now: datetime)
     next one is reminded of in its turn. Returns how many agreements were reminded of.
     """
     today = helsinki_today(now)
-    active = list(
-        await db.scalars(select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE))
-    )
+    query = select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE)
+    active = list((await db.scalars(claimed(db, query, Agreement))).unique())
     last = await last_reviews(db, [a.id for a in active])
     reminded = 0
     for agreement in active:

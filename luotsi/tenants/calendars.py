@@ -13,7 +13,7 @@ from luotsi.platform import i18n, permissions
 from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Forbidden, NotFound
 from luotsi.platform.identity import new_token, token_hash
-from luotsi.platform.jobs import scheduled
+from luotsi.platform.jobs import claimed, scheduled
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
@@ -195,8 +195,7 @@ async def send_session_reminders(db: AsyncSession, tenant: Tenant, now: datetime
         )
         .order_by(SupervisionSession.starts_at)
     )
-    if db.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=SupervisionSession)
+    query = claimed(db, query, SupervisionSession)
     sent = 0
     for session in (await db.scalars(query)).unique():
         agreement = session.agreement
