@@ -23,7 +23,16 @@ from luotsi.tenants.agreements import (
     Review,
 )
 from luotsi.tenants.clients import ClientOrg, ClientPerson
-from luotsi.tenants.content import SessionNote
+from luotsi.tenants.content import (
+    Assignment,
+    AssignmentResponse,
+    ConfidentialityLimits,
+    ErasureRequest,
+    Evaluation,
+    Goal,
+    SessionNote,
+    lifecycle,  # noqa: F401  (content_retention)
+)
 from luotsi.tenants.directory import FirmProfile
 from luotsi.tenants.inquiries import Inquiry
 from luotsi.tenants.regions import FirmArea, FirmAreaPart, Municipality, Region
@@ -43,14 +52,20 @@ __all__ = [
     "AgreementEvent",
     "AgreementSupervisee",
     "AgreementSupervisor",
+    "Assignment",
+    "AssignmentResponse",
     "AuditEvent",
     "AuthToken",
     "CalendarFeed",
     "ClientOrg",
     "ClientPerson",
+    "ConfidentialityLimits",
+    "ErasureRequest",
+    "Evaluation",
     "FirmArea",
     "FirmAreaPart",
     "FirmProfile",
+    "Goal",
     "Inquiry",
     "Invitation",
     "LoginAttempt",

@@ -81,7 +81,8 @@ async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
     a = firms.a
     keys = clean_db.settings.content_keys
     async with scoped(clean_db, a.tenant) as db, db.begin():
-        await content.write_note(db, a.supervisor, a.session.id, f"Keskustelu: {MARKER}", keys=keys)
+        reader = content.Reader(a.supervisor, keys)
+        await content.write_note(db, reader, a.session.id, f"Keskustelu: {MARKER}")
         feed_token = await calendars.create_feed(db, a.supervisor)
         _invitation, join_token = await invite_member(
             db, a.owner, "kutsuttu@alfa.example", Role.SUPERVISOR.value

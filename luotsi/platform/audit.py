@@ -35,6 +35,14 @@ MEMBER_ROLE_CHANGED = "member.role_changed"
 MEMBER_REMOVED = "member.removed"
 CONTENT_READ = "content.read"
 CONTENT_WRITTEN = "content.written"
+CONTENT_DELETED = "content.deleted"
+CONTENT_HANDED_OVER = "content.handed_over"
+CONTENT_ERASED = "content.erased"
+DATA_EXPORTED = "data.exported"
+ERASURE_REQUESTED = "erasure.requested"
+ERASURE_CONFIRMED = "erasure.confirmed"
+ERASURE_DECLINED = "erasure.declined"
+SETTINGS_CHANGED = "settings.changed"
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40
@@ -58,6 +66,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_tenant_id_at", "tenant_id", "at"),
         Index("ix_audit_events_actor_user_id", "actor_user_id"),
+        Index("ix_audit_events_tenant_id_context_id", "tenant_id", "context_id"),
     )
 
     # Ids, not foreign keys: the log outlives the people, memberships and objects it names.
@@ -69,6 +78,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(ACTION_LENGTH))
     object_type: Mapped[str] = mapped_column(String(OBJECT_TYPE_LENGTH), default="")
     object_id: Mapped[uuid.UUID | None]
+    # The record the object belongs to (an agreement, a supervisee): whose history it is in.
+    context_id: Mapped[uuid.UUID | None]
     ip: Mapped[str] = mapped_column(String(IP_LENGTH), default="")
     user_agent: Mapped[str] = mapped_column(String(USER_AGENT_LENGTH), default="")
 
@@ -82,6 +93,7 @@ async def record(
     tenant_id: uuid.UUID | None = None,
     object_type: str = "",
     object_id: uuid.UUID | None = None,
+    context_id: uuid.UUID | None = None,
     ip: str = "",
     user_agent: str = "",
 ) -> AuditEvent:
@@ -108,6 +120,7 @@ async def record(
         action=action,
         object_type=object_type[:OBJECT_TYPE_LENGTH],
         object_id=object_id,
+        context_id=context_id,
         ip=ip[:IP_LENGTH],
         user_agent=user_agent[:USER_AGENT_LENGTH],
     )

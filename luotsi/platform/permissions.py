@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role
 
@@ -136,8 +137,42 @@ def can_write_session_notes(membership: Membership, session_supervisor_id: uuid.
 
 
 def can_read_session_note(membership: Membership, author_membership_id: uuid.UUID) -> bool:
-    """A session note is its author's alone: no owner, admin or other supervisor reads it."""
+    """A session note is its keeper's alone (its author, or whom the author handed it to): no
+    owner, admin or other supervisor reads it."""
     return membership.role in STAFF_ROLES and membership.id == author_membership_id
+
+
+def can_receive_handed_over_notes(
+    membership: Membership, recipient: Membership, agreement_supervisor_ids: Collection[uuid.UUID]
+) -> bool:
+    """A supervisor hands their notes of an agreement only to another of its supervisors."""
+    return (
+        membership.role in STAFF_ROLES
+        and recipient.role in STAFF_ROLES
+        and recipient.id != membership.id
+        and recipient.tenant_id == membership.tenant_id
+        and recipient.id in agreement_supervisor_ids
+    )
+
+
+def can_work_with_shared_content(
+    membership: Membership, agreement_supervisor_ids: Collection[uuid.UUID]
+) -> bool:
+    """An agreement's assignments, goals, evaluations and limits of confidentiality: its own
+    supervisors (never the owner or an admin as such, never another supervisor)."""
+    return membership.role in STAFF_ROLES and membership.id in agreement_supervisor_ids
+
+
+def can_share_content_as_supervisee(
+    membership: Membership, person_id: uuid.UUID, agreement_supervisee_ids: Collection[uuid.UUID]
+) -> bool:
+    """A supervisee sees their agreements' shared content (of the group, and their own)."""
+    return membership.role == Role.SUPERVISEE and person_id in agreement_supervisee_ids
+
+
+def can_manage_retention(membership: Membership) -> bool:
+    """How long content is kept, and supervisees' erasure requests: the owner."""
+    return membership.role == Role.OWNER
 
 
 def can_use_supervisee_portal(membership: Membership) -> bool:

@@ -30,6 +30,9 @@ class Role(enum.StrEnum):
     SUPERVISEE = "supervisee"
 
 
+DEFAULT_RETENTION_MONTHS = 24
+RETENTION_MONTHS_CHOICES = (6, 12, 24, 36, 60)
+
 STAFF_ROLES = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
 INVITABLE_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 
@@ -46,6 +49,8 @@ class Tenant(Base):
     status: Mapped[TenantStatus] = mapped_column(
         str_enum(TenantStatus), default=TenantStatus.PENDING
     )
+    # How long confidential content is kept after an agreement ends (the worker erases it then).
+    content_retention_months: Mapped[int] = mapped_column(default=DEFAULT_RETENTION_MONTHS)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -198,6 +198,8 @@ class Agreement(TenantScoped, Base):
     status_changed_by: Mapped[uuid.UUID | None]  # a user id
     # The review due date the last reminder was sent for: one reminder per due date.
     review_reminder_for: Mapped[date | None]
+    # When the retention rule erased its confidential content (notes, goals...): kept facts only.
+    content_erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import audit, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
+from luotsi.tenants import content
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
 from luotsi.web.workspace import Workspace, requires
@@ -23,6 +24,13 @@ def origin(request: Req) -> audit.Origin:
     return audit.Origin(
         ip=request.client.host if request.client else "unknown",
         user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+def content_reader(request: Req, ws: Workspace) -> content.Reader:
+    """The signed-in member as the content module needs them: with the keys and the origin."""
+    return content.Reader(
+        ws.membership, request.app.state["settings"].content_keys, origin(request)
     )
 
 

@@ -21,7 +21,7 @@ from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
 from luotsi.tenants import calendars, content, session_changes, session_planning, sessions
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
-from luotsi.web.audit import origin
+from luotsi.web.audit import content_reader
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import read_form
 from luotsi.web.templating import redirect, render
@@ -240,11 +240,8 @@ class SessionsController(Controller):
             raise NotFoundException()  # no hint that notes exist
         text = (await request.form()).get("text", "")
         text = text if isinstance(text, str) else ""
-        keys = request.app.state["settings"].content_keys
         try:
-            await content.write_note(
-                db, ws.membership, session.id, text, keys=keys, **origin(request)
-            )
+            await content.write_note(db, content_reader(request, ws), session.id, text)
         except Invalid as exc:
             # write_note refuses the text before changing anything: what the 422 commits is
             # only the audit of showing the author's notes again.
@@ -469,10 +466,7 @@ async def _notes_context(
         return {"notes_section": False, "notes": None}
     notes = None
     if show:
-        keys = request.app.state["settings"].content_keys
-        found = await content.read_notes(
-            db, ws.membership, session.id, keys=keys, **origin(request)
-        )
+        found = await content.read_notes(db, content_reader(request, ws), session.id)
         notes = list(reversed(found))  # newest first
     return {"notes_section": True, "notes": notes}
 

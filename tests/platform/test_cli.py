@@ -14,7 +14,7 @@ import pytest
 from luotsi.platform.crypto import MasterKeys
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.tenancy import Role
-from luotsi.tenants.content import write_note
+from luotsi.tenants.content import Reader, write_note
 from tests.backends import settings_env
 from tests.factories import (
     add_agreement,
@@ -110,9 +110,8 @@ async def _write_notes(var_dir: Path, texts: list[str]) -> None:
         async with make_sessionmaker(engine)() as db, db.begin():
             db.info[TENANT_KEY] = tenant.id
             for body in texts:
-                await write_note(
-                    db, supervisor, session.id, body, keys=MasterKeys.parse(f"1:{KEY1}")
-                )
+                reader = Reader(supervisor, MasterKeys.parse(f"1:{KEY1}"))
+                await write_note(db, reader, session.id, body)
     finally:
         await engine.dispose()
 

@@ -36,6 +36,7 @@ EXPECTED = {
     "can_use_client_portal": {Role.CLIENT_CONTACT},
     "can_view_audit": {Role.OWNER},
     "can_use_supervisee_portal": {Role.SUPERVISEE},
+    "can_manage_retention": {Role.OWNER},
 }
 
 
@@ -159,3 +160,32 @@ def test_supervisees_are_invited_only_bound_to_their_person_record(
 ) -> None:
     assert permissions.can_invite_role(member(actor), Role.SUPERVISEE, bound=True) is allowed
     assert permissions.can_invite_role(member(actor), Role.SUPERVISEE) is False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_shared_content_is_for_the_agreements_own_supervisors(role: Role) -> None:
+    me = member(role)
+    assert permissions.can_work_with_shared_content(me, {me.id}) is (role in STAFF_ROLES)
+    assert permissions.can_work_with_shared_content(me, {uuid.uuid4()}) is False
+    assert permissions.can_work_with_shared_content(me, set()) is False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_a_supervisee_of_the_agreement_shares_its_content(role: Role) -> None:
+    me, person = member(role), uuid.uuid4()
+    assert permissions.can_share_content_as_supervisee(me, person, {person}) is (
+        role == Role.SUPERVISEE
+    )
+    assert permissions.can_share_content_as_supervisee(me, person, {uuid.uuid4()}) is False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_notes_are_handed_only_to_another_supervisor_of_the_agreement(role: Role) -> None:
+    me, other = member(Role.SUPERVISOR), member(role)
+    other.tenant_id = me.tenant_id
+    on_agreement = {me.id, other.id}
+    assert permissions.can_receive_handed_over_notes(me, other, on_agreement) is (
+        role in STAFF_ROLES
+    )
+    assert permissions.can_receive_handed_over_notes(me, other, {me.id}) is False
+    assert permissions.can_receive_handed_over_notes(me, me, on_agreement) is False

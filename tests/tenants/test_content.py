@@ -52,9 +52,8 @@ class App:
         session: SupervisionSession | None = None,
     ) -> Note:
         async with self.scoped(firm) as db, db.begin():
-            return await content.write_note(
-                db, actor, (session or firm.session).id, body, keys=keys
-            )
+            reader = content.Reader(actor, keys)
+            return await content.write_note(db, reader, (session or firm.session).id, body)
 
     async def read(
         self,
@@ -64,7 +63,8 @@ class App:
         session: SupervisionSession | None = None,
     ) -> list[Note]:
         async with self.scoped(firm) as db, db.begin():
-            return await content.read_notes(db, actor, (session or firm.session).id, keys=keys)
+            reader = content.Reader(actor, keys)
+            return await content.read_notes(db, reader, (session or firm.session).id)
 
 
 @pytest.fixture

@@ -1,0 +1,234 @@
+"""A supervisor's private session notes: readable by their keeper alone.
+
+The keeper is the supervisor who wrote the note, until they hand their notes of an agreement
+over to another of its supervisors (a supervisor who takes over an agreement inherits nothing
+otherwise); the hand-over is recorded on each note and in the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.platform import audit, permissions
+from luotsi.platform.db import utcnow
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.tenancy import STAFF_ROLES, Membership
+from luotsi.tenants.agreements import AgreementSupervisor
+from luotsi.tenants.content.access import TEXT_MAX_CHARS, Reader, clean_text
+from luotsi.tenants.content.models import NOTE_BODY, SessionNote
+from luotsi.tenants.sessions import SupervisionSession
+
+NOTE_OBJECT = "session_note"  # the audit log's object type of a note
+NOTE_MAX_CHARS = TEXT_MAX_CHARS
+
+
+@dataclass(frozen=True)
+class Note:
+    """A decrypted session note, as its keeper sees it."""
+
+    id: uuid.UUID
+    session_id: uuid.UUID
+    text: str
+    created_at: datetime
+    updated_at: datetime
+    handed_over_from: uuid.UUID | None = None
+    handed_over_at: datetime | None = None
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in re.split(r"\n\s*\n", self.text) if p.strip()]
+
+
+def clean_note_text(raw: str) -> str:
+    """Plain text with paragraphs, as :func:`.access.clean_text`, with a note's own words."""
+    if not raw.strip():
+        raise Invalid.field("text", _("Write the note first."))
+    if len(raw.strip()) > NOTE_MAX_CHARS:
+        raise Invalid.field("text", _("A note holds at most 20,000 characters."))
+    return clean_text(raw, "text", max_chars=NOTE_MAX_CHARS)
+
+
+async def _session(db: AsyncSession, session_id: uuid.UUID) -> SupervisionSession:
+    session = await db.scalar(select(SupervisionSession).where(SupervisionSession.id == session_id))
+    if session is None:
+        raise NotFound("session")
+    return session
+
+
+def _note(row: SessionNote, text: str) -> Note:
+    return Note(
+        row.id,
+        row.session_id,
+        text,
+        row.created_at,
+        row.updated_at,
+        row.handed_over_from,
+        row.handed_over_at,
+    )
+
+
+async def write_note(db: AsyncSession, reader: Reader, session_id: uuid.UUID, text: str) -> Note:
+    """Add a private note to a session; only the supervisor who holds the session may.
+
+    Anyone else (owners and admins included) gets :class:`NotFound`. Invalid text raises
+    :class:`Invalid` before anything is added to the session, so a caller may still commit
+    (e.g. the audit rows of re-showing the author's notes). Audited (``content.written``).
+    """
+    actor = reader.actor
+    if actor.role not in STAFF_ROLES:
+        raise NotFound("session")
+    session = await _session(db, session_id)
+    if not permissions.can_write_session_notes(actor, session.supervisor_id):
+        raise NotFound("session")
+    clean = clean_note_text(text)  # before any change: see the docstring
+    note_id = uuid.uuid4()  # known before the insert: the ciphertext is bound to it
+    body, version = reader.seal(NOTE_BODY, note_id, clean)
+    now = utcnow()
+    row = SessionNote(
+        id=note_id,
+        tenant_id=actor.tenant_id,
+        session_id=session_id,
+        author_membership_id=actor.id,
+        body=body,
+        key_version=version,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(row)
+    await db.flush()
+    await reader.audit(db, audit.CONTENT_WRITTEN, NOTE_OBJECT, [row.id], session.agreement_id)
+    return _note(row, clean)
+
+
+async def read_notes(db: AsyncSession, reader: Reader, session_id: uuid.UUID) -> list[Note]:
+    """The actor's own notes on a session, oldest first.
+
+    The session's supervisor gets their notes (maybe none); an earlier supervisor of the session
+    keeps reading the notes they keep; everyone else gets :class:`NotFound`, whatever their
+    role. Each note decrypted is audited (``content.read``) in the caller's transaction.
+    """
+    actor = reader.actor
+    if actor.role not in STAFF_ROLES:
+        raise NotFound("session")
+    session = await _session(db, session_id)
+    rows = (
+        await db.scalars(
+            select(SessionNote)
+            .where(
+                SessionNote.session_id == session_id, SessionNote.author_membership_id == actor.id
+            )
+            .order_by(SessionNote.created_at, SessionNote.id)
+        )
+    ).all()
+    if not rows and not permissions.can_write_session_notes(actor, session.supervisor_id):
+        raise NotFound("session")
+    notes = []
+    for row in rows:
+        if not permissions.can_read_session_note(actor, row.author_membership_id):
+            raise NotFound("session")
+        notes.append(_note(row, reader.open(NOTE_BODY, row.id, row.body)))
+    await reader.audit(
+        db, audit.CONTENT_READ, NOTE_OBJECT, [n.id for n in notes], session.agreement_id
+    )
+    return notes
+
+
+async def _own_note(db: AsyncSession, reader: Reader, note_id: uuid.UUID) -> SessionNote:
+    row = await db.scalar(select(SessionNote).where(SessionNote.id == note_id))
+    if row is None or not permissions.can_read_session_note(reader.actor, row.author_membership_id):
+        raise NotFound("session_note")
+    return row
+
+
+async def edit_note(db: AsyncSession, reader: Reader, note_id: uuid.UUID, text: str) -> Note:
+    """Replace the text of one of the actor's notes (audited as a write)."""
+    row = await _own_note(db, reader, note_id)
+    clean = clean_note_text(text)
+    row.body, row.key_version = reader.seal(NOTE_BODY, row.id, clean)
+    row.updated_at = utcnow()
+    await db.flush()
+    session = await _session(db, row.session_id)
+    await reader.audit(db, audit.CONTENT_WRITTEN, NOTE_OBJECT, [row.id], session.agreement_id)
+    return _note(row, clean)
+
+
+async def delete_note(db: AsyncSession, reader: Reader, note_id: uuid.UUID) -> uuid.UUID:
+    """Delete one of the actor's notes for good; returns its session's id. Audited."""
+    row = await _own_note(db, reader, note_id)
+    session = await _session(db, row.session_id)
+    await db.delete(row)
+    await db.flush()
+    await reader.audit(db, audit.CONTENT_DELETED, NOTE_OBJECT, [note_id], session.agreement_id)
+    return session.id
+
+
+async def notes_to_hand_over(db: AsyncSession, actor: Membership, agreement_id: uuid.UUID) -> int:
+    """How many notes the actor keeps on an agreement's sessions (nothing is decrypted)."""
+    if actor.role not in STAFF_ROLES:
+        return 0
+    return len(
+        (
+            await db.scalars(
+                select(SessionNote.id)
+                .join(SupervisionSession, SupervisionSession.id == SessionNote.session_id)
+                .where(
+                    SupervisionSession.agreement_id == agreement_id,
+                    SessionNote.author_membership_id == actor.id,
+                )
+            )
+        ).all()
+    )
+
+
+async def hand_over_notes(
+    db: AsyncSession, reader: Reader, agreement_id: uuid.UUID, recipient: Membership
+) -> int:
+    """Hand the actor's notes on an agreement's sessions to another of its supervisors.
+
+    The recipient becomes their keeper and the actor stops reading them; each note remembers
+    who wrote it and when it was handed over, and each gets a ``content.handed_over`` audit row.
+    Returns how many notes moved (0 is refused with :class:`Invalid`).
+    """
+    actor = reader.actor
+    supervisor_ids = set(
+        await db.scalars(
+            select(AgreementSupervisor.membership_id).where(
+                AgreementSupervisor.agreement_id == agreement_id
+            )
+        )
+    )
+    if actor.id not in supervisor_ids and not await notes_to_hand_over(db, actor, agreement_id):
+        raise NotFound("agreement")
+    if not permissions.can_receive_handed_over_notes(actor, recipient, supervisor_ids):
+        raise Invalid.field(
+            "recipient", _("Notes can be handed over only to another supervisor of the agreement.")
+        )
+    rows = (
+        await db.scalars(
+            select(SessionNote)
+            .join(SupervisionSession, SupervisionSession.id == SessionNote.session_id)
+            .where(
+                SupervisionSession.agreement_id == agreement_id,
+                SessionNote.author_membership_id == actor.id,
+            )
+        )
+    ).all()
+    if not rows:
+        raise Invalid.field("recipient", _("You have no notes on this agreement to hand over."))
+    now = utcnow()
+    for row in rows:
+        row.handed_over_from = row.handed_over_from or actor.id
+        row.handed_over_at = now
+        row.author_membership_id = recipient.id
+    await db.flush()
+    await reader.audit(
+        db, audit.CONTENT_HANDED_OVER, NOTE_OBJECT, [row.id for row in rows], agreement_id
+    )
+    return len(rows)
