@@ -398,3 +398,80 @@ async def make_two_firms(backend: Backend) -> Firms:
     await add_member(engine, firms[0].tenant, both, Role.SUPERVISOR)
     await add_member(engine, firms[1].tenant, both, Role.ADMIN)
     return Firms(a=firms[0], b=firms[1], both=both)
+
+
+async def bind_supervisee_login(
+    backend: Backend, firm: Firm, person: ClientPerson, email: str
+) -> Membership:
+    """Give ``person`` a bound supervisee login (as after an accepted invitation)."""
+    user = await make_user(backend.owner, email, person.name)
+    login = await add_member(backend.owner, firm.tenant, user, Role.SUPERVISEE)
+    async with make_sessionmaker(backend.owner)() as db, db.begin():
+        db.info[TENANT_KEY] = firm.tenant.id
+        row = await db.get(ClientPerson, (firm.tenant.id, person.id))
+        assert row is not None
+        row.membership_id = login.id
+    return login
+
+
+@dataclass
+class Content:
+    """One of each piece of content on a firm's agreement, written through the content module.
+
+    ``marker`` is in every text, so a test can look for it anywhere.
+    """
+
+    marker: str
+    supervisee_login: Membership  # Sanna's portal login
+    note_id: uuid.UUID
+    assignment_id: uuid.UUID
+    response_id: uuid.UUID
+    goal_id: uuid.UUID  # Sanna's own goal
+    org_goal_id: uuid.UUID
+    evaluation_id: uuid.UUID
+    request_id: uuid.UUID  # Sanna's erasure request, waiting for the owner
+
+
+async def add_content(backend: Backend, firm: Firm, marker: str = "") -> Content:
+    """Write a note, an assignment and its response, two goals, an evaluation and the limits
+    of confidentiality on ``firm``'s agreement, and an erasure request by its supervisee."""
+    from luotsi.tenants import content
+
+    marker = marker or f"SISALTO-{firm.tenant.slug}-{uuid.uuid4().hex[:8]}"
+    login = await bind_supervisee_login(
+        backend, firm, firm.supervisee, f"sanna.login@{firm.tenant.slug}-client.example"
+    )
+    keys = backend.settings.content_keys
+    staff = content.Reader(firm.supervisor, keys)
+    sanna = content.Reader(login, keys)
+    async with make_sessionmaker(backend.owner)() as db, db.begin():
+        db.info[TENANT_KEY] = firm.tenant.id
+        note = await content.write_note(db, staff, firm.session.id, f"Muistiinpano {marker}")
+        assignment = await content.set_assignment(
+            db, staff, firm.session.id, f"Välitehtävä {marker}"
+        )
+        response = await content.respond_to_assignment(
+            db, sanna, assignment.id, f"Vastaus {marker}", done=True
+        )
+        goal = await content.add_goal(
+            db, sanna, firm.agreement.id, content.GoalSource.OWN, f"Oma tavoite {marker}"
+        )
+        org_goal = await content.add_goal(
+            db, staff, firm.agreement.id, content.GoalSource.ORGANISATION, f"Tavoite {marker}"
+        )
+        evaluation = await content.record_evaluation(
+            db, staff, goal.id, 3, f"Arvio {marker}", evaluated_on=date(2026, 11, 2)
+        )
+        await content.write_limits(db, staff, firm.agreement.id, f"Rajat {marker}")
+        request = await content.request_erasure(db, login)
+    return Content(
+        marker,
+        login,
+        note.id,
+        assignment.id,
+        response.id,
+        goal.id,
+        org_goal.id,
+        evaluation.id,
+        request.id,
+    )

@@ -10,11 +10,12 @@ import re
 import uuid
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tests.conftest import Client
-from tests.factories import Firm, Firms
+from tests.conftest import Backend, Client
+from tests.factories import Content, Firm, Firms, add_content
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -29,9 +30,16 @@ def workspace_routes(app: Litestar) -> list[tuple[str, str]]:
     return found
 
 
-def sample_ids(firm: Firm) -> dict[str, uuid.UUID]:
-    """One real object of ``firm`` per path parameter name."""
-    return {
+@pytest.fixture
+async def a_content(clean_db: Backend, firms: Firms) -> Content:
+    """Content on firm A's agreement, so content routes have real objects to name."""
+    return await add_content(clean_db, firms.a)
+
+
+def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUID]:
+    """One real object of ``firm`` per path parameter name; content ids are real when
+    ``content`` is given, else ids of nothing (a route must then answer 404)."""
+    ids = {
         "membership_id": firm.supervisor.id,
         "invitation_id": firm.invitation.id,
         "area_id": firm.area.id,
@@ -44,6 +52,14 @@ def sample_ids(firm: Firm) -> dict[str, uuid.UUID]:
         "session_id": firm.session.id,
         "review_id": firm.review.id,
     }
+    ids |= {
+        "note_id": content.note_id if content else uuid.uuid4(),
+        "assignment_id": content.assignment_id if content else uuid.uuid4(),
+        "goal_id": content.goal_id if content else uuid.uuid4(),
+        "evaluation_id": content.evaluation_id if content else uuid.uuid4(),
+        "request_id": content.request_id if content else uuid.uuid4(),
+    }
+    return ids
 
 
 def fill(path: str, slug: str, ids: dict[str, Any]) -> str:
@@ -68,10 +84,10 @@ async def test_route_table_is_found(app: Litestar) -> None:
 
 
 async def test_member_of_another_firm_gets_404_everywhere(
-    app: Litestar, client: Client, firms: Firms
+    app: Litestar, client: Client, firms: Firms, a_content: Content
 ) -> None:
     await client.login(firms.b.owner.user.email)
-    a_ids = sample_ids(firms.a)
+    a_ids = sample_ids(firms.a, a_content)
     leaks = []
     for method, path in workspace_routes(app):
         for slug in (firms.a.slug, firms.b.slug):
@@ -100,36 +116,54 @@ async def test_unknown_firm_and_non_member_get_the_same_page(
     assert strip.sub("", foreign.text) == strip.sub("", unknown.text)
 
 
+CONTENT_PARAMS = ("{note_id", "{assignment_id", "{goal_id", "{evaluation_id")
+
+
+def sample_reader(path: str, firm: Firm, content: Content) -> str:
+    """Who may open a sample URL: content is its supervisor's (or, in the portal, its
+    supervisee's); everything else the owner's."""
+    if any(param in path for param in CONTENT_PARAMS):
+        if path.startswith("/t/{tenant_slug:str}/me/"):
+            return content.supervisee_login.user.email
+        return firm.supervisor.user.email
+    return firm.owner.user.email
+
+
 async def test_samples_are_real_objects_for_their_own_firm(
-    app: Litestar, client: Client, firms: Firms
+    app: Litestar, firms: Firms, a_content: Content
 ) -> None:
     # Guards the isolation test against passing because its URLs are wrong.
-    await client.login(firms.a.owner.user.email)
+    ids = sample_ids(firms.a, a_content)
+    clients: dict[str, Client] = {}
     for method, path in workspace_routes(app):
         if method == "GET":
-            response = await client.get(fill(path, firms.a.slug, sample_ids(firms.a)))
+            email = sample_reader(path, firms.a, a_content)
+            if email not in clients:
+                clients[email] = Client(app)
+                await clients[email].login(email)
+            response = await clients[email].get(fill(path, firms.a.slug, ids))
             assert response.status_code == 200, path
 
 
 async def test_anonymous_visitor_is_sent_to_sign_in(
-    app: Litestar, client: Client, firms: Firms
+    app: Litestar, client: Client, firms: Firms, a_content: Content
 ) -> None:
     for method, path in workspace_routes(app):
-        url = fill(path, firms.a.slug, sample_ids(firms.a))
+        url = fill(path, firms.a.slug, sample_ids(firms.a, a_content))
         response = await client.request(method, url, follow_redirects=False)
         assert response.status_code == 303, f"{method} {url}"
         assert response.headers["location"].startswith("/login?next=")
 
 
 async def test_every_workspace_page_also_renders_as_an_htmx_fragment(
-    app: Litestar, client: Client, firms: Firms
+    app: Litestar, client: Client, firms: Firms, a_content: Content
 ) -> None:
     """A page's htmx fragment renders on its own (macros imported inside the block)."""
     await client.login(firms.a.owner.user.email)
     broken = []
     for method, path in workspace_routes(app):
         if method == "GET":
-            url = fill(path, firms.a.slug, sample_ids(firms.a))
+            url = fill(path, firms.a.slug, sample_ids(firms.a, a_content))
             response = await client.get(url, headers={"HX-Request": "true"})
             if response.status_code >= 500:
                 broken.append(url)
