@@ -26,6 +26,7 @@ from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.identity import User, configure_password_hashing, hash_password
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+from luotsi.tenants import content
 from luotsi.tenants.agreements import (
     Agreement,
     AgreementEvent,
@@ -36,6 +37,7 @@ from luotsi.tenants.agreements import (
     ReviewDecision,
 )
 from luotsi.tenants.clients import ClientOrg, ClientPerson, OrgType, PersonRole
+from luotsi.tenants.content import Goal
 from luotsi.tenants.directory import FirmProfile
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.regions import FirmArea, FirmAreaPart
@@ -265,6 +267,9 @@ async def load_demo(settings: Settings) -> bool:
                 created = True
             if not await db.scalar(select(func.count()).select_from(ClientOrg)):
                 await _clients(db, password_hash)
+                created = True
+            if not await db.scalar(select(func.count()).select_from(Goal)):
+                await _content(db, settings, password_hash)
                 created = True
             return created
     finally:
@@ -605,6 +610,105 @@ async def _clients(db: AsyncSession, password_hash: str) -> None:
             db.add(AgreementEvent(agreement_id=agreement.id, kind="ended", actor_name="Demo"))
         _sessions(db, agreement, spec, memberships[spec.supervisor], fi_holidays, today)
     await db.flush()
+
+
+DEMO_SUPERVISEE = "Sari Sosiaalityö"  # signs in to the supervisee portal of the demo
+DEMO_CONTENT_SUPERVISOR = "ville.ohjaaja"
+
+
+async def _content(db: AsyncSession, settings: Settings, password_hash: str) -> None:
+    """Sari's portal login, and content on her individual agreement with Ville: limits of
+    confidentiality, goals evaluated over time, an assignment with her response and a note.
+    Written through the content module, so it is encrypted and audited like any other."""
+    person = await db.scalar(select(ClientPerson).where(ClientPerson.name == DEMO_SUPERVISEE))
+    supervisor_user = await db.scalar(
+        select(User).where(User.email == f"{DEMO_CONTENT_SUPERVISOR}@{DEMO_DOMAIN}")
+    )
+    if person is None or supervisor_user is None:
+        return
+    supervisor = await db.scalar(select(Membership).where(Membership.user_id == supervisor_user.id))
+    agreement = await db.scalar(
+        select(Agreement)
+        .join(AgreementSupervisee, AgreementSupervisee.agreement_id == Agreement.id)
+        .where(
+            AgreementSupervisee.person_id == person.id,
+            Agreement.kind == SupervisionKind.INDIVIDUAL,
+            Agreement.status == AgreementStatus.ACTIVE,
+        )
+    )
+    if supervisor is None or agreement is None:
+        return
+    user = User(
+        email=person.email,
+        name=person.name,
+        password_hash=password_hash,
+        email_verified_at=utcnow(),
+    )
+    db.add(user)
+    await db.flush()
+    login = Membership(user_id=user.id, role=Role.SUPERVISEE)
+    db.add(login)
+    await db.flush()
+    person.membership_id = login.id
+    keys = settings.content_keys
+    ville, sari = content.Reader(supervisor, keys), content.Reader(login, keys)
+    held = list(
+        await db.scalars(
+            select(SupervisionSession)
+            .where(
+                SupervisionSession.agreement_id == agreement.id,
+                SupervisionSession.status == SessionStatus.HELD,
+            )
+            .order_by(SupervisionSession.starts_at)
+        )
+    )
+    await content.write_limits(
+        db,
+        ville,
+        agreement.id,
+        "Keskustelut jäävät meidän kahden väliin. Esihenkilölle kerrotaan vain tapaamisten "
+        "määrä ja päivät. Jos esiin tulee vakava vaara jollekulle, sovimme yhdessä, miten "
+        "asia viedään eteenpäin.",
+    )
+    goals = [
+        await content.add_goal(
+            db, sari, agreement.id, content.GoalSource.OWN, "Rajaan työpäivän ja palaudun paremmin."
+        ),
+        await content.add_goal(
+            db,
+            ville,
+            agreement.id,
+            content.GoalSource.ORGANISATION,
+            "Asiakastyön kirjaaminen sujuu ja perehdytän uusia kollegoita.",
+        ),
+    ]
+    for step, session in enumerate(held[2 : len(held) : max(1, len(held) // 4)][:4]):
+        day = session.starts_at.astimezone(HELSINKI).date()
+        for goal, start in zip(goals, (2, 3), strict=True):
+            await content.record_evaluation(
+                db,
+                ville,
+                goal.id,
+                min(5, start + step // 2 + step % 2),
+                "Arvioitu yhdessä tapaamisessa.",
+                evaluated_on=day,
+                session_id=session.id,
+            )
+    if held:
+        last = held[-1]
+        assignment = await content.set_assignment(
+            db, ville, last.id, "Kirjaa viikon ajan, milloin lopetat työt ja miltä se tuntui."
+        )
+        await content.respond_to_assignment(
+            db,
+            sari,
+            assignment.id,
+            "Kolmena päivänä lähdin ajoissa; se tuntui hyvältä.",
+            done=False,
+        )
+        await content.write_note(
+            db, ville, last.id, "Puhuttiin työpäivän rajaamisesta.\n\nSeuraavaksi: palautuminen."
+        )
 
 
 def _sessions(

@@ -1,22 +1,30 @@
-"""Confidentiality: a session note's text reaches its author and nobody else, anywhere.
+"""Confidentiality: content reaches its author (and, where shared, the supervisee), nobody else.
 
-A marker string is written into a note of firm A's session by its supervisor. Then every GET
-route of the app, read from the route table (so new pages are covered without editing this
-file), is requested as firm A's owner, admin, another supervisor and an HR contact with a
-portal login, as a full page and as an htmx fragment; none may show the marker. Neither may
-the e-mails in the outbox, the supervisor's ICS feed, the audit log or the log output. The
-author's own session page shows it, so the test cannot pass by looking in the wrong place.
-
-Later content (assignments, goals, evaluations) and principals (supervisee, manager,
-platform operator) join the same crawl when they exist.
+Firm A's agreement gets one of every piece of content, each carrying a marker string: a
+private session note (``NOTE_MARKER``, the supervisor's alone) and the shared content
+(``MARKER``: assignment, response, goals, evaluation, limits of confidentiality). Then every
+GET route of the app, read from the route table (so new pages are covered without editing this
+file), is requested as firm A's owner, admin, another supervisor, an HR contact with a portal
+login, a supervisee of another agreement and a platform operator, as a full page and as an htmx
+fragment; none may show either marker (zip downloads are opened and searched too). The
+agreement's own supervisee may see the shared content but never the note. The manager, who has
+no login, is a participant by invitation: the e-mails (with their calendar attachments) in the
+outbox carry no marker, nor do the ICS feed, the audit log or the log output. Positive controls
+show the markers are really there for their owners, so the test cannot pass by looking in the
+wrong place. There is no JSON API yet; when one comes its GET routes join the crawl by themselves.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
@@ -32,11 +40,25 @@ from luotsi.platform.members import invite_member
 from luotsi.platform.tenancy import Role
 from luotsi.tenants import calendars, content
 from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.sessions import MeetingKind
 from tests.conftest import Backend, Client, Outbox, scoped
-from tests.factories import Firm, Firms, add_member, add_person, make_user
+from tests.factories import (
+    Content,
+    Firm,
+    Firms,
+    add_agreement,
+    add_content,
+    add_member,
+    add_person,
+    add_session,
+    bind_supervisee_login,
+    make_user,
+)
 from tests.web.test_isolation import PARAM, fill, sample_ids
 
-MARKER = "LUOTTAMUKSELLINEN-7c1e-MERKKI"
+MARKER = "LUOTTAMUKSELLINEN-7c1e-MERKKI"  # in every piece of shared content
+NOTE_MARKER = "MUISTIINPANO-4b2d-MERKKI"  # in the supervisor's private note only
+MARKERS = (MARKER.encode(), NOTE_MARKER.encode())
 STATIC_FILE = "luotsi.css"
 SCHEMA_PAGE = "openapi.json"
 
@@ -51,11 +73,13 @@ UNCONSTRUCTED_TOKENS = {
 
 @dataclass
 class World:
-    """Firm A with a marked note, the people who must not see it, and the secrets in URLs."""
+    """Firm A with marked content, the people who must not see it, and the secrets in URLs."""
 
     firm: Firm
+    content: Content
     readers: dict[str, tuple[str, str]]  # principal -> e-mail and name; must never see it
     author: str
+    supervisee: str  # the agreement's supervisee: sees the shared content, never the note
     tokens: dict[str, str]  # route path -> token for its {token} parameter
     feed_url: str
 
@@ -76,19 +100,49 @@ async def _member(backend: Backend, firm: Firm, email: str, name: str, role: Rol
     return user
 
 
+async def _other_supervisee(backend: Backend, firm: Firm) -> User:
+    """A supervisee of the same organisation on an agreement of their own."""
+    person = await add_person(
+        backend.owner, firm.tenant, firm.org, PersonRole.SUPERVISEE, "Olga Ohjattava"
+    )
+    await add_agreement(backend.owner, firm.tenant, firm.org, firm.supervisor, [person])
+    login = await bind_supervisee_login(backend, firm, person, "olga@alfa-client.example")
+    return login.user
+
+
+async def _operator(backend: Backend) -> User:
+    user = await make_user(backend.owner, "operaattori@luotsi.example", "Oona Operaattori")
+    async with make_sessionmaker(backend.owner)() as db, db.begin():
+        db.info[UNSCOPED_KEY] = True
+        row = await db.get(User, user.id)
+        assert row is not None
+        row.is_operator = True
+    return user
+
+
 @pytest.fixture
 async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
     a = firms.a
-    keys = clean_db.settings.content_keys
+    marked = await add_content(clean_db, a, marker=MARKER)
+    evaluation_meeting = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        kind=MeetingKind.EVALUATION,
+        starts_at=datetime(2027, 1, 14, 8, 0, tzinfo=UTC),
+    )
     async with scoped(clean_db, a.tenant) as db, db.begin():
-        reader = content.Reader(a.supervisor, keys)
-        await content.write_note(db, reader, a.session.id, f"Keskustelu: {MARKER}")
+        reader = content.Reader(a.supervisor, clean_db.settings.content_keys)
+        await content.write_note(db, reader, a.session.id, f"Keskustelu: {NOTE_MARKER}")
         feed_token = await calendars.create_feed(db, a.supervisor)
         _invitation, join_token = await invite_member(
             db, a.owner, "kutsuttu@alfa.example", Role.SUPERVISOR.value
         )
     other = await _member(clean_db, a, "toinen@alfa.example", "Olli Other", Role.SUPERVISOR)
     hr = await _member(clean_db, a, "helmi@alfa-client.example", "Helmi HR", Role.CLIENT_CONTACT)
+    olga = await _other_supervisee(clean_db, a)
+    operator = await _operator(clean_db)
     async with make_sessionmaker(clean_db.owner)() as db, db.begin():
         db.info[UNSCOPED_KEY] = True
         reset_token = await issue_token(db, a.owner.user, TokenPurpose.RESET_PASSWORD)
@@ -107,15 +161,25 @@ async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
         },
     )
     assert moved.status_code == 303, moved.text
+    # The manager becomes a participant of the evaluation meeting the supervisee invites
+    # them to: their only way in, by e-mail with a calendar invitation.
+    sanna = Client(client.app)
+    await sanna.login(marked.supervisee_login.user.email)
+    invited = await sanna.post(f"/t/{a.slug}/me/sessions/{evaluation_meeting.id}/manager", {})
+    assert invited.status_code == 303, invited.text
     return World(
         firm=a,
+        content=marked,
         readers={
             "owner": (a.owner.user.email, a.owner.user.name),
             "admin": (a.admin.user.email, a.admin.user.name),
             "other_supervisor": (other.email, other.name),
             "hr_contact": (hr.email, hr.name),
+            "other_supervisee": (olga.email, olga.name),
+            "platform_operator": (operator.email, operator.name),
         },
         author=a.supervisor.user.email,
+        supervisee=marked.supervisee_login.user.email,
         tokens={
             "/password/reset/{token:str}": reset_token,
             "/join/{tenant_slug:str}/{token:str}": join_token,
@@ -136,7 +200,7 @@ def get_routes(app: Litestar) -> list[str]:
 
 def url_of(path: str, world: World, tokens: dict[str, str] | None = None) -> str:
     ids: dict[str, Any] = {
-        **sample_ids(world.firm),
+        **sample_ids(world.firm, world.content),
         "file_path": STATIC_FILE,
         "path": SCHEMA_PAGE,
         "filename": world.feed_url.rsplit("/", 1)[1],
@@ -148,8 +212,17 @@ def url_of(path: str, world: World, tokens: dict[str, str] | None = None) -> str
     return fill(path, world.firm.slug, ids)
 
 
-def leaks_in(response: Any) -> bool:
-    return MARKER.encode() in response.content
+def bodies(response: Any) -> list[bytes]:
+    """The response's bytes, and each file inside it when it is a zip (exports)."""
+    found = [response.content]
+    if response.content[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+            found += [archive.read(name) for name in archive.namelist()]
+    return found
+
+
+def leaks_in(response: Any, markers: tuple[bytes, ...] = MARKERS) -> bool:
+    return any(marker in body for body in bodies(response) for marker in markers)
 
 
 @pytest.fixture
@@ -181,50 +254,94 @@ async def test_route_crawl_covers_every_get_route(app: Litestar, world: World) -
     assert set(UNCONSTRUCTED_TOKENS) <= set(world.tokens)
 
 
-async def test_the_author_sees_the_marker_on_the_session_page(client: Client, world: World) -> None:
-    """Positive control: the marker is really there to be found."""
+async def test_the_author_sees_the_markers_on_the_session_page(
+    client: Client, world: World
+) -> None:
+    """Positive control: the markers are really there to be found."""
     await client.login(world.author)
     page = await client.get(f"/t/{world.firm.slug}/sessions/{world.firm.session.id}")
     assert page.status_code == 200
-    assert leaks_in(page)
+    assert leaks_in(page, (NOTE_MARKER.encode(),))
+    assert leaks_in(page, (MARKER.encode(),))  # the assignment and Sanna's response
 
 
-@pytest.mark.parametrize("principal", ["owner", "admin", "other_supervisor", "hr_contact"])
-async def test_no_page_or_fragment_shows_a_note_to_anyone_but_its_author(
-    app: Litestar, client: Client, world: World, clean_db: Backend, principal: str
-) -> None:
-    email, name = world.readers[principal]
+async def crawl(
+    app: Litestar, client: Client, world: World, backend: Backend, email: str
+) -> tuple[list[str], list[str], int]:
+    """Every GET route as ``email``, page and fragment: URLs showing the note's marker, URLs
+    showing the shared marker, and how many answered 200."""
     await client.login(email)
-    tokens = await verify_token_of(clean_db, email)
-    leaks, answered = [], 0
+    tokens = await verify_token_of(backend, email)
+    notes, shared, answered = [], [], 0
     for path in get_routes(app):
         url = url_of(path, world, tokens)
         for headers in ({}, {"HX-Request": "true"}):
             response = await client.get(url, headers=headers)
             answered += response.status_code == 200
-            if leaks_in(response):
-                leaks.append(f"{url} {headers} -> {response.status_code}")
-    assert leaks == []
+            seen = f"{url} {headers} -> {response.status_code}"
+            if leaks_in(response, (NOTE_MARKER.encode(),)):
+                notes.append(seen)
+            if leaks_in(response, (MARKER.encode(),)):
+                shared.append(seen)
+    return notes, shared, answered
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        "owner",
+        "admin",
+        "other_supervisor",
+        "hr_contact",
+        "other_supervisee",
+        "platform_operator",
+    ],
+)
+async def test_no_page_or_fragment_shows_content_to_anyone_else(
+    app: Litestar, client: Client, world: World, clean_db: Backend, principal: str
+) -> None:
+    email, name = world.readers[principal]
+    notes, shared, answered = await crawl(app, client, world, clean_db, email)
+    assert notes == []
+    assert shared == []
     assert answered > 10  # signed in and really crawling, not bounced at every door
     account = await client.get("/account")
     assert f'class="account-link">{name}<' in account.text  # still the same person at the end
 
 
-async def test_no_email_shows_a_note(outbox: Outbox, world: World) -> None:
+async def test_the_supervisee_sees_the_shared_content_and_never_the_note(
+    app: Litestar, client: Client, world: World, clean_db: Backend
+) -> None:
+    notes, shared, _answered = await crawl(app, client, world, clean_db, world.supervisee)
+    assert notes == []
+    assert shared  # positive control: their portal shows what they share with the supervisor
+    assert all("/t/alfa/me/" in url for url in shared), shared
+
+
+async def test_no_email_or_calendar_attachment_shows_content(
+    outbox: Outbox, world: World, clean_db: Backend
+) -> None:
     mails = await outbox.deliver()
-    assert mails, "the fixture's reschedule should have told the participants"
-    for mail in mails:
-        assert MARKER not in f"{mail.subject}\n{mail.text}\n{mail.html}", mail.to
+    manager = world.firm.manager.email
+    assert any(mail.to == manager for mail in mails), "the manager was invited by e-mail"
+    files = sorted(clean_db.settings.outbox_dir.glob("*.eml"))
+    assert files
+    for path in files:
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        for part in message.walk():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                assert not any(marker in payload for marker in MARKERS), path.name
 
 
-async def test_the_supervisors_ics_feed_shows_no_note(client: Client, world: World) -> None:
+async def test_the_supervisors_ics_feed_shows_no_content(client: Client, world: World) -> None:
     feed = await client.get(world.feed_url)
     assert feed.status_code == 200
     assert "BEGIN:VEVENT" in feed.text  # the session is in it, its note is not
     assert not leaks_in(feed)
 
 
-async def test_the_audit_log_never_holds_a_note(
+async def test_the_audit_log_never_holds_content(
     client: Client, world: World, clean_db: Backend
 ) -> None:
     await client.login(world.author)
@@ -235,10 +352,11 @@ async def test_the_audit_log_never_holds_a_note(
     assert {row.action for row in rows} >= {"content.read", "content.written"}
     for row in rows:
         for column in AuditEvent.__table__.columns:
-            assert MARKER not in str(getattr(row, column.key)), (row.action, column.key)
+            value = str(getattr(row, column.key))
+            assert MARKER not in value and NOTE_MARKER not in value, (row.action, column.key)
 
 
-async def test_no_log_line_shows_a_note(
+async def test_no_log_line_shows_content(
     app: Litestar,
     client: Client,
     world: World,
@@ -256,11 +374,18 @@ async def test_no_log_line_shows_a_note(
     await client.login(world.readers["owner"][0])
     await client.get(session_url)
     await client.post(f"{session_url}/notes", {"text": MARKER})
+    # The supervisee opens every page of their portal (content shown, export downloaded).
+    sanna = Client(app)
+    await sanna.login(world.supervisee)
+    for path in get_routes(app):
+        if path.startswith("/t/{tenant_slug:str}/me"):
+            await sanna.get(url_of(path, world))
     out = capsys.readouterr()
-    assert MARKER not in caplog.text
-    assert MARKER not in repr(logs)
-    # The posted text echoes back in the author's own 422 page, never into the logs.
-    assert MARKER not in out.out and MARKER not in out.err
+    for marker in (MARKER, NOTE_MARKER):
+        assert marker not in caplog.text
+        assert marker not in repr(logs)
+        # Posted text echoes back in its author's own 422 page, never into the logs.
+        assert marker not in out.out and marker not in out.err
 
 
 def test_tokens_listed_as_unconstructed_have_reasons() -> None:

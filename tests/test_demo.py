@@ -65,3 +65,36 @@ async def test_demo_has_clients_agreements_and_a_year_of_sessions(clean_db: Back
         local = session.starts_at.astimezone(HELSINKI)
         assert local.weekday() < 5 and local.date() not in fi_holidays
         assert local.minute == 0 and 8 <= local.hour <= 15  # whole hours, DST respected
+
+
+async def test_demo_supervisee_has_content_to_look_at(clean_db: Backend) -> None:
+    """Sari signs in to her portal and finds limits, goals with evaluations and an assignment;
+    all of it encrypted and written through the content module."""
+    from sqlalchemy import select
+
+    from luotsi.demo import DEMO_SUPERVISEE
+    from luotsi.platform.tenancy import Membership, Role
+    from luotsi.tenants import content
+    from luotsi.tenants.clients import ClientPerson
+    from luotsi.tenants.supervisee_portal import own_view
+
+    await load_demo(clean_db.settings)
+    async with unscoped_session(make_sessionmaker(clean_db.owner)) as db:
+        tenant = await get_tenant_by_slug(db, DEMO_SLUG)
+        await scope_to_tenant(db, tenant.id)
+        person = await db.scalar(select(ClientPerson).where(ClientPerson.name == DEMO_SUPERVISEE))
+        assert person is not None and person.membership_id is not None
+        login = await db.scalar(select(Membership).where(Membership.id == person.membership_id))
+        assert login is not None and login.role == Role.SUPERVISEE
+        reader = content.Reader(login, clean_db.settings.content_keys)
+        view = await own_view(db, login)
+        shared = [line.agreement for line in view.agreements if line.agreement.kind == "individual"]
+        assert shared
+        limits = await content.read_limits(db, reader, shared[0].id)
+        goals = await content.list_goals(db, reader, shared[0].id)
+        assignments = await content.list_assignments(db, reader, shared[0].id)
+        stored = list(await db.scalars(select(content.Goal.body)))
+    assert limits is not None and "Esihenkilölle" in limits.text
+    assert len(goals) == 2 and all(len(goal.evaluations) >= 3 for goal in goals)
+    assert assignments and assignments[0].response_of(person.id) is not None
+    assert all(b"Rajaan" not in body for body in stored)  # ciphertext at rest

@@ -135,6 +135,47 @@ async def own_view(
     return SuperviseeView(person, own, upcoming, past, now)
 
 
+@dataclass
+class OwnAgreementView:
+    """One of the supervisee's agreements with its meetings, for the agreement's own page."""
+
+    person: ClientPerson
+    line: OwnAgreement
+    upcoming: list[SupervisionSession]  # earliest first
+    past: list[SupervisionSession]  # latest first
+    now: datetime
+
+    @property
+    def agreement(self) -> Agreement:
+        return self.line.agreement
+
+    @property
+    def today(self) -> date:
+        return to_local(self.now).date()
+
+    @property
+    def sessions_by_id(self) -> dict[uuid.UUID, SupervisionSession]:
+        return {s.id: s for s in [*self.upcoming, *self.past]}
+
+
+async def own_agreement(
+    db: AsyncSession, actor: Membership, agreement_id: uuid.UUID, *, now: datetime | None = None
+) -> OwnAgreementView:
+    """One of the signed-in supervisee's agreements (as :func:`own_view` shows it) with its
+    meetings; :class:`NotFound` for any other id, a colleague's or a draft alike."""
+    view = await own_view(db, actor, now=now)
+    line = next((a for a in view.agreements if a.agreement.id == agreement_id), None)
+    if line is None:
+        raise NotFound("agreement")
+    return OwnAgreementView(
+        view.person,
+        line,
+        [s for s in view.upcoming if s.agreement_id == agreement_id],
+        [s for s in view.past if s.agreement_id == agreement_id],
+        view.now,
+    )
+
+
 def can_cancel(session: SupervisionSession, now: datetime) -> bool:
     """A planned meeting ahead, of an agreement with this supervisee alone: a group's meeting
     is not called off by one member (they tell the supervisor they can't come)."""
