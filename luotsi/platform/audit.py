@@ -192,3 +192,27 @@ async def audit_filter_choices(
     )
     choices = [(user_id, name) for user_id, name in people if user_id is not None]
     return list(actions), sorted(choices, key=lambda choice: choice[1].casefold())
+
+
+SIGN_IN_ACTIONS = (LOGIN_SUCCEEDED, LOGIN_FAILED)
+
+
+async def own_sign_ins(db: AsyncSession, user_id: uuid.UUID, limit: int = 20) -> list[AuditEvent]:
+    """The account's latest sign-ins and failed attempts on it, newest first.
+
+    Sign-ins are platform events (no firm). On PostgreSQL the ``own_sign_ins`` policy lets the
+    app's role read them only for the user named on the session
+    (:func:`luotsi.platform.db.set_session_user`); the filter here says the same on every
+    backend. A failed attempt with an address that has no account belongs to nobody.
+    """
+    rows = await db.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.tenant_id.is_(None),
+            AuditEvent.actor_user_id == user_id,
+            AuditEvent.action.in_(SIGN_IN_ACTIONS),
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(rows)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import fields
-from typing import Any
+from typing import Any, cast
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import FormMultiDict
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from luotsi.platform import permissions
 from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
 from luotsi.tenants import (
@@ -20,6 +23,7 @@ from luotsi.tenants import (
     agreement_reviews,
     agreement_summaries,
     agreements,
+    content,
     sessions,
 )
 from luotsi.tenants.agreement_drafts import AgreementInput
@@ -27,9 +31,11 @@ from luotsi.tenants.agreement_reviews import ReviewInput
 from luotsi.tenants.agreement_summaries import AgreementFilter
 from luotsi.tenants.agreements import Acceptance, AgreementStatus, ReviewDecision
 from luotsi.tenants.kinds import SupervisionKind
+from luotsi.web import supervision
+from luotsi.web.audit import content_reader
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import MAX_FIELD, form_value
-from luotsi.web.templating import redirect, render
+from luotsi.web.templating import FLASH_MESSAGES, redirect, render
 from luotsi.web.workspace import requires
 
 PER_PAGE = 20
@@ -59,6 +65,10 @@ async def _read(request: Req, cls: type[Any]) -> Any:
             raw = form.get(f.name, "")
             values[f.name] = raw[:MAX_FIELD] if isinstance(raw, str) else ""
     return cls(**values)
+
+
+async def _form(request: Req) -> FormMultiDict:
+    return cast(FormMultiDict, await request.form())
 
 
 def _filters(request: Req, ws: WS) -> AgreementFilter:
@@ -230,6 +240,305 @@ class AgreementsController(Controller):
             request, ws.url(f"agreements/{agreement_id}#reviews"), flash="review_recorded"
         )
 
+    # --- supervision content: its own supervisors only (through tenants.content) ------------
+
+    @post("/{agreement_id:uuid}/limits", name="write_confidentiality_limits")
+    async def write_limits(
+        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Any:
+        agreement = await self._content_agreement(db, ws, agreement_id)
+        if supervision.erased_on(agreement):
+            return self._erased(request, ws, agreement_id)
+        text = supervision.text_field(await _form(request), "text")
+        try:
+            await content.write_limits(db, content_reader(request, ws), agreement_id, text)
+        except Invalid as exc:
+            draft = supervision.Draft("limits", None, {"text": text}, exc.errors)
+            return await self._content_refused(request, db, ws, agreement_id, draft)
+        return await self._content_saved(request, db, ws, agreement_id, "#limits", "limits_saved")
+
+    @post("/{agreement_id:uuid}/goals", name="add_goal")
+    async def add_goal(
+        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Any:
+        agreement = await self._content_agreement(db, ws, agreement_id)
+        if supervision.erased_on(agreement):
+            return self._erased(request, ws, agreement_id)
+        form = await _form(request)
+        values = {name: supervision.text_field(form, name) for name in ("source", "text", "person")}
+        try:
+            source = supervision.goal_source(values["source"])
+            person_id = supervision.optional_uuid(
+                values["person"], "person", _("Choose a supervisee of this agreement.")
+            )
+            goal = await content.add_goal(
+                db,
+                content_reader(request, ws),
+                agreement_id,
+                source,
+                values["text"],
+                person_id=person_id,
+            )
+        except Invalid as exc:
+            draft = supervision.Draft("goal", None, values, exc.errors)
+            return await self._content_refused(request, db, ws, agreement_id, draft)
+        return await self._content_saved(
+            request, db, ws, agreement_id, f"#goal-{goal.id}", "goal_added"
+        )
+
+    @post("/{agreement_id:uuid}/goals/{goal_id:uuid}/revise", name="revise_goal")
+    async def revise_goal(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: FromPath[uuid.UUID],
+        goal_id: FromPath[uuid.UUID],
+    ) -> Any:
+        agreement = await self._content_agreement(db, ws, agreement_id, goal_id=goal_id)
+        if supervision.erased_on(agreement):
+            return self._erased(request, ws, agreement_id)
+        text = supervision.text_field(await _form(request), "text")
+        try:
+            await content.revise_goal(db, content_reader(request, ws), goal_id, text)
+        except Invalid as exc:
+            draft = supervision.Draft("revise", goal_id, {"text": text}, exc.errors)
+            return await self._content_refused(request, db, ws, agreement_id, draft)
+        return await self._content_saved(
+            request, db, ws, agreement_id, f"#goal-{goal_id}", "goal_revised"
+        )
+
+    @get("/{agreement_id:uuid}/goals/{goal_id:uuid}/delete", name="confirm_delete_goal")
+    async def confirm_delete_goal(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: FromPath[uuid.UUID],
+        goal_id: FromPath[uuid.UUID],
+    ) -> Any:
+        agreement = await self._content_agreement(db, ws, agreement_id, goal_id=goal_id)
+        return await self._delete_goal_page(request, db, ws, agreement, goal_id)
+
+    @post("/{agreement_id:uuid}/goals/{goal_id:uuid}/delete", name="delete_goal")
+    async def delete_goal(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: FromPath[uuid.UUID],
+        goal_id: FromPath[uuid.UUID],
+    ) -> Any:
+        agreement = await self._content_agreement(db, ws, agreement_id, goal_id=goal_id)
+        try:
+            await content.delete_goal(db, content_reader(request, ws), goal_id)
+        except Invalid as exc:  # evaluated: it stays; nothing was changed
+            response = await self._delete_goal_page(request, db, ws, agreement, goal_id, exc.errors)
+            await db.commit()
+            return response
+        return redirect(request, ws.url(f"agreements/{agreement_id}#goals"), flash="goal_deleted")
+
+    async def _delete_goal_page(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement: agreements.Agreement,
+        goal_id: uuid.UUID,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        goals = await content.list_goals(db, content_reader(request, ws), agreement.id)
+        goal = next((g for g in goals if g.id == goal_id), None)
+        if goal is None:
+            raise NotFoundException()
+        (row,) = supervision.goal_rows([goal], supervision.supervisee_names(agreement))
+        context = {
+            "ws": ws,
+            "agreement": agreement,
+            "row": row,
+            "errors": errors or {},
+            "paragraphs": supervision.paragraphs,
+        }
+        return supervision.page(
+            request,
+            "workspace/supervision/delete_goal.html",
+            context,
+            status_code=422 if errors else 200,
+        )
+
+    @post("/{agreement_id:uuid}/goals/{goal_id:uuid}/evaluations", name="record_evaluation")
+    async def record_evaluation(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: FromPath[uuid.UUID],
+        goal_id: FromPath[uuid.UUID],
+    ) -> Any:
+        agreement = await self._content_agreement(db, ws, agreement_id, goal_id=goal_id)
+        if supervision.erased_on(agreement):
+            return self._erased(request, ws, agreement_id)
+        form = await _form(request)
+        names = ("rating", "comment", "evaluated_on", "session", "person")
+        values = {name: supervision.text_field(form, name) for name in names}
+        try:
+            answer = supervision.read_evaluation(values)
+            await content.record_evaluation(
+                db,
+                content_reader(request, ws),
+                goal_id,
+                answer.rating,
+                values["comment"],
+                evaluated_on=answer.evaluated_on,
+                person_id=answer.person_id,
+                session_id=answer.session_id,
+            )
+        except Invalid as exc:
+            draft = supervision.Draft("evaluation", goal_id, values, exc.errors)
+            return await self._content_refused(request, db, ws, agreement_id, draft)
+        return await self._content_saved(
+            request, db, ws, agreement_id, f"#goal-{goal_id}", "evaluation_recorded"
+        )
+
+    @get(
+        "/{agreement_id:uuid}/evaluations/{evaluation_id:uuid}/delete",
+        name="confirm_delete_evaluation",
+    )
+    async def confirm_delete_evaluation(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: FromPath[uuid.UUID],
+        evaluation_id: FromPath[uuid.UUID],
+    ) -> Any:
+        agreement = await self._content_agreement(db, ws, agreement_id)
+        goals = await content.list_goals(db, content_reader(request, ws), agreement.id)
+        found = supervision.find_evaluation(goals, evaluation_id)
+        if found is None:
+            raise NotFoundException()
+        goal, evaluation = found
+        context = {
+            "ws": ws,
+            "agreement": agreement,
+            "goal": goal,
+            "evaluation": evaluation,
+            "person": supervision.supervisee_names(agreement).get(evaluation.person_id, ""),
+            "meeting": next(
+                (
+                    s
+                    for s in await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+                    if s.id == evaluation.session_id
+                ),
+                None,
+            ),
+            "paragraphs": supervision.paragraphs,
+        }
+        return supervision.page(request, "workspace/supervision/delete_evaluation.html", context)
+
+    @post(
+        "/{agreement_id:uuid}/evaluations/{evaluation_id:uuid}/delete",
+        name="delete_evaluation",
+    )
+    async def delete_evaluation(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        agreement_id: FromPath[uuid.UUID],
+        evaluation_id: FromPath[uuid.UUID],
+    ) -> Any:
+        await self._content_agreement(db, ws, agreement_id, evaluation_id=evaluation_id)
+        await content.delete_evaluation(db, content_reader(request, ws), evaluation_id)
+        return redirect(
+            request, ws.url(f"agreements/{agreement_id}#goals"), flash="evaluation_deleted"
+        )
+
+    @post("/{agreement_id:uuid}/notes/hand-over", name="hand_over_notes")
+    async def hand_over_notes(
+        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Any:
+        """Two steps: the first answer explains and asks to confirm; the second hands over."""
+        agreement = await self._content_agreement(db, ws, agreement_id)
+        form = await _form(request)
+        values = {"recipient": supervision.text_field(form, "recipient")}
+        try:
+            recipient = await supervision.hand_over_recipient(db, agreement, values["recipient"])
+            if form.get("confirm") != "1":
+                count = await content.notes_to_hand_over(db, ws.membership, agreement_id)
+                if not count:
+                    raise Invalid.field(
+                        "recipient", _("You have no notes on this agreement to hand over.")
+                    )
+                context = {
+                    "ws": ws,
+                    "agreement": agreement,
+                    "count": count,
+                    "recipient": recipient,
+                    "recipient_name": recipient.user.name,
+                }
+                return supervision.page(
+                    request, "workspace/supervision/hand_over.html", context, private=False
+                )
+            await content.hand_over_notes(db, content_reader(request, ws), agreement_id, recipient)
+        except Invalid as exc:
+            draft = supervision.Draft("hand-over", None, values, exc.errors)
+            return await self._content_refused(request, db, ws, agreement_id, draft)
+        return redirect(
+            request,
+            ws.url(f"agreements/{agreement_id}#supervision-content"),
+            flash="notes_handed_over",
+        )
+
+    async def _content_agreement(
+        self,
+        db: DB,
+        ws: WS,
+        agreement_id: uuid.UUID,
+        *,
+        goal_id: uuid.UUID | None = None,
+        evaluation_id: uuid.UUID | None = None,
+    ) -> agreements.Agreement:
+        """The agreement of a content form: its own supervisors only, and the goal or
+        evaluation in the URL must be the agreement's; 404 otherwise, as for what is not."""
+        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        if not supervision.works_with_content(ws, agreement):
+            raise NotFoundException()  # no hint that content exists
+        if goal_id is not None and not await supervision.goal_is_on(db, agreement.id, goal_id):
+            raise NotFoundException()
+        if evaluation_id is not None and not await supervision.evaluation_is_on(
+            db, agreement.id, evaluation_id
+        ):
+            raise NotFoundException()
+        return agreement
+
+    async def _content_refused(
+        self, request: Req, db: DB, ws: WS, agreement_id: uuid.UUID, draft: supervision.Draft
+    ) -> Any:
+        """The page (htmx: the content section) again with what was typed, 422. The content
+        module refuses before changing anything: committing keeps only the audit of
+        re-showing the content."""
+        response = await self._page(
+            request, db, ws, agreement_id, draft=draft, block="supervision_content"
+        )
+        await db.commit()
+        return response
+
+    async def _content_saved(
+        self, request: Req, db: DB, ws: WS, agreement_id: uuid.UUID, anchor: str, flash: str
+    ) -> Any:
+        """After a content form: htmx gets the content section with a note of what was done."""
+        if getattr(request, "htmx", False):
+            done = _(FLASH_MESSAGES[flash])
+            return await self._page(
+                request, db, ws, agreement_id, block="supervision_content", done=done
+            )
+        return redirect(request, ws.url(f"agreements/{agreement_id}") + anchor, flash=flash)
+
+    def _erased(self, request: Req, ws: WS, agreement_id: uuid.UUID) -> Any:
+        url = ws.url(f"agreements/{agreement_id}#supervision-content")
+        return redirect(request, url, flash="content_erased")
+
     @get("/{agreement_id:uuid}/pdf", name="agreement_pdf")
     async def pdf(self, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Response[bytes]:
         filename, data = await agreement_acceptance.agreement_pdf(db, ws.membership, agreement_id)
@@ -252,28 +561,51 @@ class AgreementsController(Controller):
         *,
         review: ReviewInput | None = None,
         errors: dict[str, str] | None = None,
+        draft: supervision.Draft = supervision.NO_DRAFT,
+        block: str | None = None,
+        done: str = "",
     ) -> Any:
+        """The agreement page; for an htmx content form, only the content section.
+
+        The content section exists only for the agreement's own supervisors. It decrypts
+        content unless another form's ``errors`` are shown: that 422 rolls the transaction
+        back, and with it the audit of any read, so it shows a link to the content instead.
+        """
         overview = await agreement_summaries.agreement_overview(db, ws.membership, agreement_id)
+        agreement = overview.agreement
         today = agreements.helsinki_today()
+        agreement_sessions = await sessions.sessions_of_agreement(db, ws.membership, agreement_id)
+        supervision_context = await supervision.agreement_content(
+            request, db, ws, agreement, agreement_sessions, show=not errors, draft=draft
+        )
         context = {
             "ws": ws,
             "o": overview,
-            "agreement": overview.agreement,
+            "agreement": agreement,
             "review": review or ReviewInput(held_on=today.isoformat()),
             "decisions": list(ReviewDecision),
             "today": today,
-            "max_end": agreements.max_end_date(overview.agreement.start_date),
+            "max_end": agreements.max_end_date(agreement.start_date),
             "can_manage": permissions.can_manage_agreements(ws.membership),
-            "can_review": agreement_reviews.can_record_review(ws.membership, overview.agreement),
+            "can_review": agreement_reviews.can_record_review(ws.membership, agreement),
             "can_work": permissions.can_work_on_agreements(ws.membership),
-            "sessions": await sessions.sessions_of_agreement(db, ws.membership, agreement_id),
+            "sessions": agreement_sessions,
             "event_label": agreements.event_label,
             "response_label": agreements.response_label,
             "now": utcnow(),
             "errors": errors or {},
+            **supervision_context,
+            "done": done,
         }
-        status = 422 if errors else 200
-        return render(request, "workspace/agreement.html", context, status_code=status)
+        status = 422 if errors or draft.errors else 200
+        return supervision.page(
+            request,
+            "workspace/agreement.html",
+            context,
+            block=block,
+            status_code=status,
+            private=supervision_context["content_section"],
+        )
 
     async def _form(
         self,

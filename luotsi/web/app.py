@@ -44,11 +44,13 @@ from luotsi.web.members import JoinController, MembersController
 from luotsi.web.middleware import visitor_middleware
 from luotsi.web.portal import PortalController
 from luotsi.web.public import public_router
+from luotsi.web.retention import RetentionController
 from luotsi.web.sessions import CalendarController, FeedController, SessionsController
 from luotsi.web.settings import settings_hub
 from luotsi.web.signup import SignupController
 from luotsi.web.staff import SpecialtiesController, StaffController
 from luotsi.web.supervisee import SuperviseePortalController
+from luotsi.web.supervisee_content import SuperviseeContentController
 from luotsi.web.templating import template_config
 from luotsi.web.workspace import workspace_router
 
@@ -139,10 +141,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ClientsController,
                 PortalController,
                 SuperviseePortalController,
+                SuperviseeContentController,
                 AgreementsController,
                 SessionsController,
                 CalendarController,
                 AuditController,
+                RetentionController,
             ]
         ),
         AcceptanceController,

@@ -12,6 +12,16 @@ from luotsi.platform import audit, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.tenants import content
+from luotsi.tenants.content.lifecycle import AGREEMENT_OBJECT
+from luotsi.tenants.content.rights import PERSON_OBJECT
+from luotsi.tenants.content.shared import (
+    ASSIGNMENT_OBJECT,
+    EVALUATION_OBJECT,
+    GOAL_OBJECT,
+    LIMITS_OBJECT,
+    RESPONSE_OBJECT,
+)
+from luotsi.tenants.retention import TENANT_OBJECT
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
 from luotsi.web.workspace import Workspace, requires
@@ -64,8 +74,34 @@ def action_label(action: str) -> str:
         audit.MEMBER_REMOVED: _("Removed a member"),
         audit.CONTENT_READ: _("Read confidential content"),
         audit.CONTENT_WRITTEN: _("Wrote confidential content"),
+        audit.CONTENT_DELETED: _("Deleted confidential content"),
+        audit.CONTENT_HANDED_OVER: _("Handed over confidential content"),
+        audit.CONTENT_ERASED: _("Erased confidential content"),
+        audit.DATA_EXPORTED: _("Exported a supervisee's data"),
+        audit.ERASURE_REQUESTED: _("Asked for erasure"),
+        audit.ERASURE_CONFIRMED: _("Erased a supervisee's data"),
+        audit.ERASURE_DECLINED: _("Declined an erasure request"),
+        audit.SETTINGS_CHANGED: _("Changed the firm's settings"),
     }
     return labels.get(action, action)
+
+
+def object_label(object_type: str) -> str:
+    """What kind of thing an audit row names, in words (the row holds its type and id only)."""
+    labels = {
+        "membership": _("Member"),
+        "invitation": _("Invitation"),
+        TENANT_OBJECT: _("Firm"),
+        AGREEMENT_OBJECT: _("Agreement"),
+        PERSON_OBJECT: _("Supervisee"),
+        content.NOTE_OBJECT: _("Session note"),
+        ASSIGNMENT_OBJECT: _("Between-session assignment"),
+        RESPONSE_OBJECT: _("Response to an assignment"),
+        GOAL_OBJECT: _("Goal"),
+        EVALUATION_OBJECT: _("Evaluation"),
+        LIMITS_OBJECT: _("Limits of confidentiality"),
+    }
+    return labels.get(object_type, object_type)
 
 
 def _uuid_or_none(raw: str | None) -> uuid.UUID | None:
@@ -104,7 +140,8 @@ class AuditController(Controller):
             "actions": actions,
             "people": people,
             "action": action,
-            "person": person,
+            PERSON_OBJECT: person,
             "action_label": action_label,
+            "object_label": object_label,
         }
         return render(request, "workspace/audit.html", context, block="audit_list")

@@ -10,7 +10,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n
+from luotsi.platform import audit, i18n
 from luotsi.platform.db import set_session_user, utcnow
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
@@ -46,6 +46,41 @@ def safe_next(value: str | None) -> str | None:
 
 def client_ip(request: Req) -> str:
     return request.client.host if request.client else "unknown"
+
+
+# First match wins: Edge and Opera also say "Chrome", Android also says "Linux", an iPhone
+# also says "Mac OS X".
+_BROWSERS = (
+    ("Edg", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("FxiOS/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("CriOS/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Android", "Android"),
+    ("CrOS", "ChromeOS"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+USER_AGENT_SHOWN = 40
+SIGN_INS_SHOWN = 20
+
+
+def browser_summary(user_agent: str) -> str:
+    """ "Firefox on Windows" for a known browser, else the start of the user agent."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), None)
+    if browser and system:
+        return _("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+    if len(user_agent) > USER_AGENT_SHOWN:
+        return user_agent[: USER_AGENT_SHOWN - 1] + "…"
+    return user_agent
 
 
 def signed_in_user(request: Req) -> User:
@@ -86,6 +121,19 @@ async def sign_in(
         max_age=14 * 24 * 3600,
     )
     return response
+
+
+async def _account_context(db: AsyncSession, user: User, **extra: Any) -> dict[str, Any]:
+    """The account page: the user's firms, the password form and their own sign-in history
+    (readable on PostgreSQL because the middleware named the user on the session)."""
+    return {
+        "firms": await memberships_of_user(db, user.id),
+        "form": PasswordForm(),
+        "sign_ins": await audit.own_sign_ins(db, user.id, limit=SIGN_INS_SHOWN),
+        "succeeded": audit.LOGIN_SUCCEEDED,
+        "browser_summary": browser_summary,
+        **extra,
+    }
 
 
 @dataclass
@@ -219,8 +267,7 @@ class AuthController(Controller):
     @get("/account", name="account")
     async def account(self, request: Req, db: DB) -> Any:
         user = signed_in_user(request)
-        firms = await memberships_of_user(db, user.id)
-        return render(request, "auth/account.html", {"firms": firms, "form": PasswordForm()})
+        return render(request, "auth/account.html", await _account_context(db, user))
 
     @post("/account/password", name="change_password")
     async def change_password(self, request: Req, db: DB) -> Any:
@@ -231,11 +278,10 @@ class AuthController(Controller):
                 db, user, form.current_password, form.new_password, form.confirm_password
             )
         except Invalid as exc:
-            firms = await memberships_of_user(db, user.id)
             return render(
                 request,
                 "auth/account.html",
-                {"firms": firms, "form": PasswordForm(), "errors": exc.errors},
+                await _account_context(db, user, errors=exc.errors),
                 block="password_form",
                 status_code=422,
             )

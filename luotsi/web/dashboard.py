@@ -11,7 +11,14 @@ from luotsi.platform import permissions
 from luotsi.platform.db import utcnow
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import agreement_quota, agreement_reviews, agreements, overview, staff
+from luotsi.tenants import (
+    agreement_quota,
+    agreement_reviews,
+    agreements,
+    overview,
+    retention,
+    staff,
+)
 from luotsi.tenants.directory import firm_profile
 from luotsi.tenants.inquiries import count_new_inquiries
 from luotsi.web.deps import DB, WS, Req
@@ -46,6 +53,9 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     new_inquiries = None
     if permissions.can_view_inquiries(ws.membership):
         new_inquiries = await count_new_inquiries(db, ws.membership)
+    pending_erasures = 0
+    if permissions.can_manage_retention(ws.membership):
+        pending_erasures = await retention.count_pending_erasure_requests(db, ws.membership)
     now = utcnow()
     work = None
     if permissions.can_work_on_agreements(ws.membership):
@@ -72,5 +82,6 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
             "profile": profile,
             "public": public,
             "work": work,
+            "pending_erasures": pending_erasures,
         },
     )

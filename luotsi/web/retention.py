@@ -58,11 +58,10 @@ class RetentionController(Controller):
 
     @get("/retention/", name="retention")
     async def retention_page(self, request: Req, ws: WS) -> Any:
-        saved = request.query_params.get("saved") == "1"
         return render(
             request,
             "workspace/retention.html",
-            _retention_context(ws, str(ws.tenant.content_retention_months), saved=saved),
+            _retention_context(ws, str(ws.tenant.content_retention_months)),
         )
 
     @post("/retention/", name="change_retention")
@@ -72,14 +71,14 @@ class RetentionController(Controller):
             months = retention.parse_retention_months(form.months)
             due = await retention.agreements_due_after_change(db, ws.membership, months, utcnow())
             if due and form.confirmed != UNDERSTOOD:
-                context = {"ws": ws, "months": months, "due": due}
-                context["label"] = retention.retention_label(months)
+                label = retention.retention_label(months)
+                context = {"ws": ws, "months": months, "due": due, "label": label}
                 return render(request, "workspace/retention_confirm.html", context)
             await retention.change_retention(db, ws.membership, months, origin=origin(request))
         except Invalid as exc:
             context = _retention_context(ws, form.months, errors=exc.errors)
             return render(request, "workspace/retention.html", context, status_code=422)
-        return redirect(request, ws.url("settings/retention/?saved=1"))
+        return redirect(request, ws.url("settings/retention/"), flash="retention_saved")
 
     # --- erasure requests -------------------------------------------------------------------
 
@@ -113,9 +112,7 @@ class RetentionController(Controller):
             # The request is looked up (404 when it is not the firm's) before the form is read.
             await content.erasure_plan(db, ws.membership, request_id)
             if form.understood != UNDERSTOOD:
-                raise Invalid.field(
-                    "understood", _("Tick the box to confirm that you understand.")
-                )
+                raise Invalid.field("understood", _("Tick the box to confirm that you understand."))
             await content.confirm_erasure(db, ws.membership, request_id)
         except Invalid as exc:
             return await _erasure_page(request, db, ws, request_id, errors=exc.errors)
@@ -136,14 +133,13 @@ class RetentionController(Controller):
 
 
 def _retention_context(
-    ws: WS, months: str, *, saved: bool = False, errors: dict[str, str] | None = None
+    ws: WS, months: str, *, errors: dict[str, str] | None = None
 ) -> dict[str, Any]:
     return {
         "ws": ws,
         "months": months,
         "choices": retention.retention_choices(),
         "current": retention.retention_label(ws.tenant.content_retention_months),
-        "saved": saved,
         "errors": errors or {},
     }
 

@@ -6,9 +6,10 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
@@ -16,15 +17,17 @@ from luotsi.platform import i18n, permissions
 from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import HELSINKI
+from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
 from luotsi.tenants import calendars, content, session_changes, session_planning, sessions
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.web import supervision
 from luotsi.web.audit import content_reader
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import read_form
-from luotsi.web.templating import redirect, render
+from luotsi.web.templating import FLASH_MESSAGES, redirect, render
 from luotsi.web.workspace import requires
 
 PER_PAGE = 25
@@ -229,30 +232,243 @@ class SessionsController(Controller):
     @get("/{session_id:uuid}", name="session")
     async def show(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        return await self._session_page(request, db, ws, session, show_notes=True)
+        return await self._session_page(request, db, ws, session)
 
-    # --- the supervisor's private notes (read and written only through tenants.content) ------
+    # --- content: the supervisor's notes and the assignments (only through tenants.content) ---
 
     @post("/{session_id:uuid}/notes", name="add_session_note")
     async def add_note(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
         if not permissions.can_write_session_notes(ws.membership, session.supervisor_id):
             raise NotFoundException()  # no hint that notes exist
-        text = (await request.form()).get("text", "")
-        text = text if isinstance(text, str) else ""
+        if supervision.erased_on(session.agreement):
+            return self._erased(request, ws, session)
+        text = supervision.text_field(await _form(request), "text")
         try:
             await content.write_note(db, content_reader(request, ws), session.id, text)
         except Invalid as exc:
             # write_note refuses the text before changing anything: what the 422 commits is
             # only the audit of showing the author's notes again.
-            response = await self._session_page(
-                request, db, ws, session, note_errors=exc.errors, note_text=text, show_notes=True
+            draft = supervision.Draft("note", None, {"text": text}, exc.errors)
+            return await self._content_refused(request, db, ws, session, draft, "my_notes")
+        return await self._content_saved(
+            request, db, ws, session, "my_notes", "#my-notes", "note_saved"
+        )
+
+    @post("/{session_id:uuid}/notes/{note_id:uuid}/edit", name="edit_session_note")
+    async def edit_note(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session_id: FromPath[uuid.UUID],
+        note_id: FromPath[uuid.UUID],
+    ) -> Any:
+        session = await self._note_session(db, ws, session_id, note_id)
+        if supervision.erased_on(session.agreement):
+            return self._erased(request, ws, session)
+        text = supervision.text_field(await _form(request), "text")
+        try:
+            await content.edit_note(db, content_reader(request, ws), note_id, text)
+        except Invalid as exc:
+            draft = supervision.Draft("edit-note", note_id, {"text": text}, exc.errors)
+            return await self._content_refused(request, db, ws, session, draft, "my_notes")
+        return await self._content_saved(
+            request, db, ws, session, "my_notes", f"#note-{note_id}", "note_saved"
+        )
+
+    @get("/{session_id:uuid}/notes/{note_id:uuid}/delete", name="confirm_delete_session_note")
+    async def confirm_delete_note(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session_id: FromPath[uuid.UUID],
+        note_id: FromPath[uuid.UUID],
+    ) -> Any:
+        session = await self._note_session(db, ws, session_id, note_id)
+        notes = await content.read_notes(db, content_reader(request, ws), session.id)
+        note = next((n for n in notes if n.id == note_id), None)
+        if note is None:
+            raise NotFoundException()
+        context = {"ws": ws, "session": session, "note": note, **_helpers()}
+        return supervision.page(request, "workspace/supervision/delete_note.html", context)
+
+    @post("/{session_id:uuid}/notes/{note_id:uuid}/delete", name="delete_session_note")
+    async def delete_note(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session_id: FromPath[uuid.UUID],
+        note_id: FromPath[uuid.UUID],
+    ) -> Any:
+        session = await self._note_session(db, ws, session_id, note_id)
+        await content.delete_note(db, content_reader(request, ws), note_id)
+        return redirect(request, ws.url(f"sessions/{session.id}#my-notes"), flash="note_deleted")
+
+    @post("/{session_id:uuid}/assignments", name="set_assignment")
+    async def set_assignment(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        session = await self._assignment_session(db, ws, session_id)
+        if supervision.erased_on(session.agreement):
+            return self._erased(request, ws, session)
+        form = await _form(request)
+        values = {name: supervision.text_field(form, name) for name in ("text", "due_on", "person")}
+        try:
+            await content.set_assignment(
+                db,
+                content_reader(request, ws),
+                session.id,
+                values["text"],
+                due_on=supervision.due_date(values["due_on"]),
+                person_id=supervision.optional_uuid(
+                    values["person"], "person", _("Choose a supervisee of this agreement.")
+                ),
             )
-            await db.commit()
-            return response
+        except Invalid as exc:
+            draft = supervision.Draft("assignment", None, values, exc.errors)
+            return await self._content_refused(request, db, ws, session, draft, "assignments")
+        return await self._content_saved(
+            request, db, ws, session, "assignments", "#assignments", "assignment_set"
+        )
+
+    @post("/{session_id:uuid}/assignments/{assignment_id:uuid}/edit", name="edit_assignment")
+    async def edit_assignment(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session_id: FromPath[uuid.UUID],
+        assignment_id: FromPath[uuid.UUID],
+    ) -> Any:
+        session = await self._assignment_session(db, ws, session_id, assignment_id)
+        if supervision.erased_on(session.agreement):
+            return self._erased(request, ws, session)
+        form = await _form(request)
+        values = {name: supervision.text_field(form, name) for name in ("text", "due_on")}
+        try:
+            due_on = supervision.due_date(values["due_on"])
+            if due_on is None:
+                raise Invalid.field("due_on", _("Choose the due date."))
+            await content.edit_assignment(
+                db, content_reader(request, ws), assignment_id, values["text"], due_on
+            )
+        except Invalid as exc:
+            draft = supervision.Draft("edit-assignment", assignment_id, values, exc.errors)
+            return await self._content_refused(request, db, ws, session, draft, "assignments")
+        return await self._content_saved(
+            request,
+            db,
+            ws,
+            session,
+            "assignments",
+            f"#assignment-{assignment_id}",
+            "assignment_saved",
+        )
+
+    @get(
+        "/{session_id:uuid}/assignments/{assignment_id:uuid}/delete",
+        name="confirm_delete_assignment",
+    )
+    async def confirm_delete_assignment(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session_id: FromPath[uuid.UUID],
+        assignment_id: FromPath[uuid.UUID],
+    ) -> Any:
+        session = await self._assignment_session(db, ws, session_id, assignment_id)
+        found = await content.list_assignments(
+            db, content_reader(request, ws), session.agreement_id, session_id=session.id
+        )
+        assignment = next((a for a in found if a.id == assignment_id), None)
+        if assignment is None:
+            raise NotFoundException()
+        context = {
+            "ws": ws,
+            "session": session,
+            "assignment": assignment,
+            "supervisees": session.agreement.supervisee_people,
+            "paragraphs": supervision.paragraphs,
+            **_helpers(),
+        }
+        return supervision.page(request, "workspace/supervision/delete_assignment.html", context)
+
+    @post("/{session_id:uuid}/assignments/{assignment_id:uuid}/delete", name="delete_assignment")
+    async def delete_assignment(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session_id: FromPath[uuid.UUID],
+        assignment_id: FromPath[uuid.UUID],
+    ) -> Any:
+        session = await self._assignment_session(db, ws, session_id, assignment_id)
+        await content.delete_assignment(db, content_reader(request, ws), assignment_id)
+        return redirect(
+            request, ws.url(f"sessions/{session.id}#assignments"), flash="assignment_deleted"
+        )
+
+    async def _note_session(
+        self, db: DB, ws: WS, session_id: uuid.UUID, note_id: uuid.UUID
+    ) -> SupervisionSession:
+        """The session of a note named in a URL; whether the member keeps the note is for
+        the content module to say (404 otherwise, as for any other note)."""
+        session = await sessions.get_session(db, ws.membership, session_id)
+        if not await supervision.note_is_on(db, session.id, note_id):
+            raise NotFoundException()
+        return session
+
+    async def _assignment_session(
+        self, db: DB, ws: WS, session_id: uuid.UUID, assignment_id: uuid.UUID | None = None
+    ) -> SupervisionSession:
+        """The session of an assignment form: its agreement's own supervisors only."""
+        session = await sessions.get_session(db, ws.membership, session_id)
+        if not supervision.works_with_content(ws, session.agreement):
+            raise NotFoundException()  # no hint that assignments exist
+        if assignment_id is not None and not await supervision.assignment_is_on(
+            db, session.id, assignment_id
+        ):
+            raise NotFoundException()
+        return session
+
+    async def _content_refused(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session: SupervisionSession,
+        draft: supervision.Draft,
+        block: str,
+    ) -> Any:
+        """The page (htmx: the section) again with what was typed, 422. The content module
+        refuses before changing anything, so committing keeps only the audit of re-showing
+        the content."""
+        response = await self._session_page(request, db, ws, session, draft=draft, block=block)
+        await db.commit()
+        return response
+
+    async def _content_saved(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session: SupervisionSession,
+        block: str,
+        anchor: str,
+        flash: str,
+    ) -> Any:
+        """After a content form: htmx gets the section with a note of what was done."""
         if getattr(request, "htmx", False):
-            return await self._session_page(request, db, ws, session, show_notes=True)
-        return redirect(request, ws.url(f"sessions/{session.id}") + "#my-notes")
+            done = _(FLASH_MESSAGES[flash])
+            return await self._session_page(request, db, ws, session, block=block, done=done)
+        return redirect(request, ws.url(f"sessions/{session.id}") + anchor, flash=flash)
+
+    def _erased(self, request: Req, ws: WS, session: SupervisionSession) -> Any:
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="content_erased")
 
     @post("/{session_id:uuid}/held")
     async def held(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
@@ -419,26 +635,29 @@ class SessionsController(Controller):
         errors: dict[str, str] | None = None,
         *,
         actual_minutes: str | None = None,
-        show_notes: bool = False,
-        note_errors: dict[str, str] | None = None,
-        note_text: str = "",
+        draft: supervision.Draft = supervision.NO_DRAFT,
+        block: str | None = None,
+        done: str = "",
     ) -> Any:
-        """The session page; for an htmx note form, only its notes section.
+        """The session page; for an htmx content form, only that form's section (``block``).
 
-        The notes section exists only for the session's supervisor. Their notes are decrypted
-        (and the read audited) only when ``show_notes``: a 422 of another form rolls the
-        transaction back, and with it the audit of any read, so it shows no notes.
+        The content sections exist only for those the content is for (see
+        :func:`supervision.session_content`). Content is decrypted (and the read audited)
+        unless another form's ``errors`` are shown: that 422 rolls the transaction back, and
+        with it the audit of any read, so it shows links to the content instead.
         """
         agreement = session.agreement
         names = await sessions.supervisor_names(db)
-        supervisees = [link.person for link in agreement.supervisees]
+        supervisees = agreement.supervisee_people
         inviter = next((p for p in supervisees if p.id == session.manager_invited_by), None)
+        sections = await supervision.session_content(request, db, ws, session, show=not errors)
         context = {
             "ws": ws,
             "session": session,
             "agreement": agreement,
             "agreement_url": ws.url(f"agreements/{agreement.id}"),
             "supervisor_name": names.get(session.supervisor_id, ""),
+            "supervisor_names": names,
             "supervisees": supervisees,
             "manager_takes_part": sessions.manager_takes_part(session),
             "inviter": inviter,
@@ -447,28 +666,25 @@ class SessionsController(Controller):
             "errors": errors or {},
             "actual_minutes": actual_minutes or str(session.duration_minutes),
             "planned": session.status == SessionStatus.PLANNED,
-            **await _notes_context(request, db, ws, session, show_notes),
-            "note_errors": note_errors or {},
-            "note_text": note_text,
+            **sections,
+            "draft": draft,
+            "done": done,
             **_helpers(),
         }
-        status = 422 if errors or note_errors else 200
-        # The notes form's answers (it alone posts with show_notes) swap only its section.
-        block = "my_notes" if request.method == "POST" and show_notes else None
-        return render(request, "workspace/session.html", context, block=block, status_code=status)
+        status = 422 if errors or draft.errors else 200
+        private = sections["notes_section"] or sections["assignments_section"]
+        return supervision.page(
+            request,
+            "workspace/session.html",
+            context,
+            block=block,
+            status_code=status,
+            private=private,
+        )
 
 
-async def _notes_context(
-    request: Req, db: DB, ws: WS, session: SupervisionSession, show: bool
-) -> dict[str, Any]:
-    """The "My notes" section: nothing at all for anyone but the session's supervisor."""
-    if not permissions.can_write_session_notes(ws.membership, session.supervisor_id):
-        return {"notes_section": False, "notes": None}
-    notes = None
-    if show:
-        found = await content.read_notes(db, content_reader(request, ws), session.id)
-        notes = list(reversed(found))  # newest first
-    return {"notes_section": True, "notes": notes}
+async def _form(request: Req) -> FormMultiDict:
+    return cast(FormMultiDict, await request.form())
 
 
 async def _field(request: Req, name: str) -> str:

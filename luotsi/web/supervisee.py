@@ -32,7 +32,7 @@ class SuperviseePortalController(Controller):
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         if permissions.can_use_supervisee_portal(ws.membership):
             return await self._page(request, db, ws)
-        return _about(request, ws)
+        return about_page(request, ws)
 
     @get("/sessions/{session_id:uuid}/cancel", name="supervisee_confirm_cancel")
     async def confirm_cancel(
@@ -40,11 +40,11 @@ class SuperviseePortalController(Controller):
     ) -> Any:
         if not permissions.can_use_supervisee_portal(ws.membership):
             await _session_of_firm(db, ws, session_id)
-            return _about(request, ws)
+            return about_page(request, ws)
         try:
             terms = await supervisee_portal.cancellation_terms(db, ws.membership, session_id)
         except Forbidden:
-            return _no_access(request, ws)
+            return no_access_page(request, ws)
         return render(request, "supervisee/cancel.html", {"ws": ws, "terms": terms})
 
     @post("/sessions/{session_id:uuid}/cancel", name="supervisee_cancel")
@@ -80,19 +80,19 @@ class SuperviseePortalController(Controller):
         try:
             view = await supervisee_portal.own_view(db, ws.membership)
         except Forbidden:
-            return _no_access(request, ws)
+            return no_access_page(request, ws)
         context = {"ws": ws, "view": view, "errors": errors or {}}
         return render(request, "supervisee/index.html", context, status_code=status_code)
 
 
-def _about(request: Req, ws: WS) -> Any:
+def about_page(request: Req, ws: WS) -> Any:
     """What the portal is, for the firm's owners and admins; nobody else of the staff."""
     if not permissions.can_manage_clients(ws.membership):
         raise Forbidden("supervisee_portal")
     return render(request, "supervisee/about.html", {"ws": ws})
 
 
-def _no_access(request: Req, ws: WS) -> Any:
+def no_access_page(request: Req, ws: WS) -> Any:
     return render(request, "supervisee/no_access.html", {"ws": ws}, status_code=403)
 
 

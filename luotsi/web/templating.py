@@ -25,6 +25,23 @@ FLASH_COOKIE = "luotsi_flash"
 # Flash messages travel as a key in a short-lived cookie; the text is looked up and
 # translated when shown, so nothing a user typed is echoed back from a cookie.
 FLASH_MESSAGES = {
+    # Confidential content (never what was written, only that it was)
+    "assignment_set": N_("The assignment has been set."),
+    "assignment_saved": N_("The assignment has been saved."),
+    "assignment_deleted": N_("The assignment has been deleted."),
+    "note_saved": N_("The note has been saved."),
+    "note_deleted": N_("The note has been deleted."),
+    "limits_saved": N_("The limits of confidentiality have been saved."),
+    "goal_added": N_("The goal has been added."),
+    "goal_revised": N_("The goal has been revised."),
+    "goal_deleted": N_("The goal has been deleted."),
+    "evaluation_recorded": N_("The evaluation has been recorded."),
+    "evaluation_deleted": N_("The evaluation has been deleted."),
+    "notes_handed_over": N_("Your notes have been handed over."),
+    "content_erased": N_("The content of this agreement has been erased; nothing was saved."),
+    "response_saved": N_("Your response has been saved."),
+    "erasure_requested": N_("Your request has been sent to the firm."),
+    "retention_saved": N_("The retention period has been saved."),
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your password has been changed."),
     "password_reset": N_("Your password has been changed. Sign in with the new password."),
@@ -80,6 +97,20 @@ FLASH_MESSAGES = {
 }
 
 
+# Progress on a goal, 1-5, in words: one scale for the supervisee and the supervisor.
+RATING_LABELS = {
+    1: N_("Not started"),
+    2: N_("A little progress"),
+    3: N_("Halfway there"),
+    4: N_("Nearly reached"),
+    5: N_("Reached"),
+}
+
+
+def rating_label(rating: int) -> str:
+    return i18n.gettext(RATING_LABELS[rating]) if rating in RATING_LABELS else str(rating)
+
+
 def _engine_callback(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
@@ -92,6 +123,7 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
         language_name=language_name,
         agreement_names=agreement_names,
         query_string=query_string,
+        rating_label=rating_label,
     )
     env.filters.update(
         date=i18n.format_date,
@@ -124,8 +156,10 @@ def render(
     *,
     block: str | None = None,
     status_code: int = 200,
+    private: bool = False,
 ) -> Template:
-    """The whole page, or for an htmx request only ``block`` of it."""
+    """The whole page, or for an htmx request only ``block`` of it. A ``private`` page (one
+    showing confidential content) is never kept in a browser's or proxy's cache."""
     context = dict(context or {})
     flash = request.cookies.get(FLASH_COOKIE)
     if flash in FLASH_MESSAGES:
@@ -147,6 +181,8 @@ def render(
         )
     if flash:
         response.delete_cookie(FLASH_COOKIE)
+    if private:
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import insert, text
 
+from luotsi.platform import audit, i18n
+from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import utcnow
+from luotsi.web.auth import browser_summary
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import PASSWORD, Firms
 
@@ -208,3 +213,99 @@ async def test_the_front_page_leads_a_signed_in_member_to_their_firms(
     page = await client.get("/")
     assert 'href="/t/alfa/"' in page.text and 'href="/t/beeta/"' in page.text
     assert 'href="/login"' not in page.text.split("<main")[1]
+
+
+# --- the user's own sign-in history on the account page -----------------------------------
+
+
+def _sign_in_rows(page: str) -> list[str]:
+    return page.split('id="sign-ins"')[1].split("</section>")[0].split('class="sign-in-row"')[1:]
+
+
+async def test_account_lists_own_sign_ins_and_failed_attempts(
+    client_factory,
+    clean_db: Backend,
+    firms: Firms,  # type: ignore[no-untyped-def]
+) -> None:
+    # Someone else's failed attempts and sign-in: never on this account's page.
+    other = client_factory()
+    await other.post("/login", {"email": firms.a.admin.user.email, "password": "wrong one!!"})
+    await other.login(firms.a.admin.user.email)
+    me = client_factory()
+    me.client.cookies.set("luotsi_lang", "en")
+    failed = await me.post("/login", {"email": firms.a.owner.user.email, "password": "wrong!!!"})
+    assert failed.status_code == 422
+    await me.login(firms.a.owner.user.email)
+    page = await me.get("/account")
+    assert page.status_code == 200
+    rows = _sign_in_rows(page.text)
+    assert len(rows) == 2
+    assert "Signed in" in rows[0] and "Failed" in rows[1]  # newest first
+    assert all("127.0.0.1" in row and "python-httpx/" in row for row in rows)
+    # The admin sees their own two, not the owner's.
+    assert len(_sign_in_rows((await other.get("/account")).text)) == 2
+
+
+async def test_account_shows_the_last_twenty_sign_ins_in_helsinki_time(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    user = firms.a.owner.user
+    start = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)  # 12.00 in Helsinki (summer time)
+    async with clean_db.owner.begin() as conn:
+        await conn.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": None,
+                    "at": start - timedelta(days=i),
+                    "actor_user_id": user.id,
+                    "actor_name": user.name,
+                    "action": audit.LOGIN_SUCCEEDED,
+                    "object_type": "",
+                    "ip": "192.0.2.7",
+                    "user_agent": FIREFOX_ON_WINDOWS,
+                }
+                for i in range(25)
+            ],
+        )
+    client.client.cookies.set("luotsi_lang", "en")
+    await client.login(user.email)
+    rows = _sign_in_rows((await client.get("/account")).text)
+    assert len(rows) == 20
+    assert "127.0.0.1" in rows[0]  # this sign-in, the newest
+    assert "12.00" in rows[1] or "12:00" in rows[1]
+    assert "192.0.2.7" in rows[1] and "Firefox on Windows" in rows[1]
+
+
+FIREFOX_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "shown"),
+    [
+        (FIREFOX_ON_WINDOWS, "Firefox on Windows"),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "Safari on iOS",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like "
+            "Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+            "Edge on macOS",
+        ),
+        ("python-httpx/0.28.1", "python-httpx/0.28.1"),
+        ("x" * 100, "x" * 39 + "…"),
+    ],
+)
+def test_browser_is_summarised_from_the_user_agent(user_agent: str, shown: str) -> None:
+    with i18n.language("en"):
+        assert browser_summary(user_agent) == shown

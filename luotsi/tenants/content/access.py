@@ -122,9 +122,22 @@ class Access:
         """Whether an item of one supervisee (None: of everyone on the agreement) is visible."""
         return self.person_id is None or item_person_id in (None, self.person_id)
 
+    def check_writable(self) -> None:
+        """Refuse new content once the retention rule has erased the agreement's content (it
+        would never be erased again)."""
+        check_not_erased(self.agreement)
+
     def context_for(self, item_person_id: uuid.UUID | None) -> uuid.UUID:
         """The audit context: the supervisee an item belongs to, else the agreement."""
         return item_person_id if item_person_id is not None else self.agreement.id
+
+
+def check_not_erased(agreement: Agreement) -> None:
+    if agreement.content_erased_at is not None:
+        raise Invalid.field(
+            "agreement",
+            _("This agreement's content was erased under the firm's retention rule."),
+        )
 
 
 async def agreement_access(db: AsyncSession, actor: Membership, agreement_id: uuid.UUID) -> Access:
@@ -153,6 +166,7 @@ async def agreement_access(db: AsyncSession, actor: Membership, agreement_id: uu
         if (
             person is not None
             and not person.is_archived
+            and not person.org.is_archived  # a current supervisee, as in their portal
             and permissions.can_share_content_as_supervisee(actor, person.id, supervisee_ids)
         ):
             return Access(agreement, person.id, supervisee_ids)

@@ -21,7 +21,7 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
 from luotsi.tenants.agreements import AgreementSupervisor
-from luotsi.tenants.content.access import TEXT_MAX_CHARS, Reader, clean_text
+from luotsi.tenants.content.access import TEXT_MAX_CHARS, Reader, check_not_erased, clean_text
 from luotsi.tenants.content.models import NOTE_BODY, SessionNote
 from luotsi.tenants.sessions import SupervisionSession
 
@@ -48,11 +48,12 @@ class Note:
 
 def clean_note_text(raw: str) -> str:
     """Plain text with paragraphs, as :func:`.access.clean_text`, with a note's own words."""
-    if not raw.strip():
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").strip()  # counted as stored
+    if not text:
         raise Invalid.field("text", _("Write the note first."))
-    if len(raw.strip()) > NOTE_MAX_CHARS:
+    if len(text) > NOTE_MAX_CHARS:
         raise Invalid.field("text", _("A note holds at most 20,000 characters."))
-    return clean_text(raw, "text", max_chars=NOTE_MAX_CHARS)
+    return clean_text(text, "text", max_chars=NOTE_MAX_CHARS)
 
 
 async def _session(db: AsyncSession, session_id: uuid.UUID) -> SupervisionSession:
@@ -87,6 +88,7 @@ async def write_note(db: AsyncSession, reader: Reader, session_id: uuid.UUID, te
     session = await _session(db, session_id)
     if not permissions.can_write_session_notes(actor, session.supervisor_id):
         raise NotFound("session")
+    check_not_erased(session.agreement)
     clean = clean_note_text(text)  # before any change: see the docstring
     note_id = uuid.uuid4()  # known before the insert: the ciphertext is bound to it
     body, version = reader.seal(NOTE_BODY, note_id, clean)
@@ -150,11 +152,12 @@ async def _own_note(db: AsyncSession, reader: Reader, note_id: uuid.UUID) -> Ses
 async def edit_note(db: AsyncSession, reader: Reader, note_id: uuid.UUID, text: str) -> Note:
     """Replace the text of one of the actor's notes (audited as a write)."""
     row = await _own_note(db, reader, note_id)
+    session = await _session(db, row.session_id)
+    check_not_erased(session.agreement)
     clean = clean_note_text(text)
     row.body, row.key_version = reader.seal(NOTE_BODY, row.id, clean)
     row.updated_at = utcnow()
     await db.flush()
-    session = await _session(db, row.session_id)
     await reader.audit(db, audit.CONTENT_WRITTEN, NOTE_OBJECT, [row.id], session.agreement_id)
     return _note(row, clean)
 

@@ -155,6 +155,7 @@ async def set_assignment(
         raise NotFound("session")
     access = await agreement_access(db, reader.actor, session.agreement_id)
     _supervisors_only(access)
+    access.check_writable()
     clean = clean_text(text)
     _check_person(access, person_id)
     if due_on is None:
@@ -203,7 +204,13 @@ async def edit_assignment(
     """Change an assignment's text and due date (its supervisors only)."""
     row, access = await _assignment(db, reader, assignment_id)
     _supervisors_only(access)
+    access.check_writable()
     clean = clean_text(text)
+    session_start = await db.scalar(
+        select(SupervisionSession.starts_at).where(SupervisionSession.id == row.session_id)
+    )
+    if session_start is not None and due_on < to_local(session_start).date():
+        raise Invalid.field("due_on", _("The due date cannot be before the session."))
     row.body, row.key_version = reader.seal(ASSIGNMENT_BODY, row.id, clean)
     row.due_on = due_on
     await db.flush()
@@ -215,17 +222,21 @@ async def delete_assignment(db: AsyncSession, reader: Reader, assignment_id: uui
     """Delete an assignment and its responses (its supervisors only)."""
     row, access = await _assignment(db, reader, assignment_id)
     _supervisors_only(access)
-    responses = list(
-        await db.scalars(
-            select(AssignmentResponse.id).where(AssignmentResponse.assignment_id == row.id)
+    responses = (
+        await db.execute(
+            select(AssignmentResponse.id, AssignmentResponse.person_id).where(
+                AssignmentResponse.assignment_id == row.id
+            )
         )
-    )
+    ).all()
     await db.execute(delete(AssignmentResponse).where(AssignmentResponse.assignment_id == row.id))
     await db.delete(row)
     await db.flush()
     context = access.context_for(row.person_id)
     await reader.audit(db, audit.CONTENT_DELETED, ASSIGNMENT_OBJECT, [row.id], context)
-    await reader.audit(db, audit.CONTENT_DELETED, RESPONSE_OBJECT, responses, context)
+    # Each response is its supervisee's record (as when it is read), even on a group's task.
+    for response_id, person_id in responses:
+        await reader.audit(db, audit.CONTENT_DELETED, RESPONSE_OBJECT, [response_id], person_id)
 
 
 async def list_assignments(
@@ -297,6 +308,7 @@ async def respond_to_assignment(
     row, access = await _assignment(db, reader, assignment_id)
     if access.person_id is None:
         raise NotFound("assignment")
+    access.check_writable()
     clean = clean_text(text, "response", required=not done)
     response = await db.scalar(
         select(AssignmentResponse).where(
@@ -340,6 +352,7 @@ async def add_goal(
     goal (in an individual agreement it is the one supervisee).
     """
     access = await agreement_access(db, reader.actor, agreement_id)
+    access.check_writable()
     clean = clean_text(text, max_chars=GOAL_MAX_CHARS)
     if source == GoalSource.ORGANISATION:
         person_id = None
@@ -372,6 +385,15 @@ async def add_goal(
     return GoalView(row.id, agreement_id, person_id, source, clean, now, now)
 
 
+def _check_goal_editor(access: Access, goal: Goal) -> None:
+    """The organisation's goals are shared by the whole agreement: its supervisors revise or
+    remove them; a supervisee revises their own goals only."""
+    if not access.is_supervisor and goal.person_id is None:
+        raise Invalid.field(
+            "goal", _("The organisation's goals are revised together with your supervisor.")
+        )
+
+
 async def _goal(db: AsyncSession, reader: Reader, goal_id: uuid.UUID) -> tuple[Goal, Access]:
     row = await db.scalar(select(Goal).where(Goal.id == goal_id))
     if row is None:
@@ -385,6 +407,8 @@ async def _goal(db: AsyncSession, reader: Reader, goal_id: uuid.UUID) -> tuple[G
 async def revise_goal(db: AsyncSession, reader: Reader, goal_id: uuid.UUID, text: str) -> None:
     """Rewrite a goal's text (its evaluations stay with it)."""
     row, access = await _goal(db, reader, goal_id)
+    _check_goal_editor(access, row)
+    access.check_writable()
     clean = clean_text(text, max_chars=GOAL_MAX_CHARS)
     row.body, row.key_version = reader.seal(GOAL_BODY, row.id, clean)
     await db.flush()
@@ -395,6 +419,7 @@ async def revise_goal(db: AsyncSession, reader: Reader, goal_id: uuid.UUID, text
 async def delete_goal(db: AsyncSession, reader: Reader, goal_id: uuid.UUID) -> None:
     """Delete a goal that has not been evaluated yet (an evaluated goal is history)."""
     row, access = await _goal(db, reader, goal_id)
+    _check_goal_editor(access, row)
     evaluated = await db.scalar(select(Evaluation.id).where(Evaluation.goal_id == row.id).limit(1))
     if evaluated is not None:
         raise Invalid.field("goal", _("An evaluated goal stays; revise its text instead."))
@@ -484,6 +509,7 @@ async def record_evaluation(
     supervisor names the supervisee for an organisation's goal of a group.
     """
     goal, access = await _goal(db, reader, goal_id)
+    access.check_writable()
     if rating not in RATINGS:
         raise Invalid.field("rating", _("Choose a rating from 1 to 5."))
     clean = clean_text(comment, "comment", required=False, max_chars=COMMENT_MAX_CHARS)
@@ -564,6 +590,7 @@ async def write_limits(
     """Record the limits agreed in dialogue (a supervisor of the agreement writes them down)."""
     access = await agreement_access(db, reader.actor, agreement_id)
     _supervisors_only(access)
+    access.check_writable()
     clean = clean_text(text)
     row = await db.scalar(
         select(ConfidentialityLimits).where(ConfidentialityLimits.agreement_id == agreement_id)
