@@ -113,7 +113,7 @@ class RetentionController(Controller):
             await content.erasure_plan(db, ws.membership, request_id)
             if form.understood != UNDERSTOOD:
                 raise Invalid.field("understood", _("Tick the box to confirm that you understand."))
-            await content.confirm_erasure(db, ws.membership, request_id)
+            await content.confirm_erasure(db, ws.membership, request_id, origin(request))
         except Invalid as exc:
             return await _erasure_page(request, db, ws, request_id, errors=exc.errors)
         return redirect(request, ws.url(f"settings/erasure-requests/{request_id}"))
@@ -124,7 +124,9 @@ class RetentionController(Controller):
     ) -> Any:
         form = await read_form(request, DeclineForm)
         try:
-            await content.decline_erasure(db, ws.membership, request_id, form.reason)
+            await content.decline_erasure(
+                db, ws.membership, request_id, form.reason, origin(request)
+            )
         except Invalid as exc:
             return await _erasure_page(
                 request, db, ws, request_id, errors=exc.errors, reason=form.reason

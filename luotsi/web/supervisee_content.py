@@ -47,7 +47,7 @@ from luotsi.tenants.content.shared import (
     LIMITS_OBJECT,
     RESPONSE_OBJECT,
 )
-from luotsi.web.audit import content_reader
+from luotsi.web.audit import content_reader, origin
 from luotsi.web.charts import progress_svg
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.supervisee import about_page, no_access_page
@@ -404,7 +404,7 @@ class SuperviseeContentController(Controller):
     async def request_erasure(self, request: Req, db: DB, ws: WS) -> Any:
         await _only_supervisees(db, ws)
         try:
-            await content.request_erasure(db, ws.membership)
+            await content.request_erasure(db, ws.membership, origin(request))
         except Invalid as exc:
             return await self._erasure_page(
                 request, db, ws, "supervisee/erasure.html", errors=exc.errors, status_code=422

@@ -181,7 +181,9 @@ async def pending_request_of(db: AsyncSession, person_id: uuid.UUID) -> ErasureR
     )
 
 
-async def request_erasure(db: AsyncSession, actor: Membership) -> ErasureRequest:
+async def request_erasure(
+    db: AsyncSession, actor: Membership, origin: audit.Origin | None = None
+) -> ErasureRequest:
     """The signed-in supervisee asks the firm to erase their data (once at a time)."""
     person = await supervisee_portal.supervisee_person(db, actor)
     if await pending_request_of(db, person.id) is not None:
@@ -195,7 +197,7 @@ async def request_erasure(db: AsyncSession, actor: Membership) -> ErasureRequest
     )
     db.add(request)
     await db.flush()
-    await _record(db, actor, audit.ERASURE_REQUESTED, person.id)
+    await _record(db, actor, audit.ERASURE_REQUESTED, person.id, origin)
     return request
 
 
@@ -268,7 +270,10 @@ async def _agreements_of(
 
 
 async def confirm_erasure(
-    db: AsyncSession, actor: Membership, request_id: uuid.UUID
+    db: AsyncSession,
+    actor: Membership,
+    request_id: uuid.UUID,
+    origin: audit.Origin | None = None,
 ) -> ErasureRequest:
     """Erase the supervisee's data (the owner, after the confirmation step)."""
     request = await _pending(db, actor, request_id)
@@ -302,7 +307,7 @@ async def confirm_erasure(
     request.decided_by_user_id = actor.user_id
     request.decided_at = utcnow()
     await db.flush()
-    await _record(db, actor, audit.ERASURE_CONFIRMED, person_id)
+    await _record(db, actor, audit.ERASURE_CONFIRMED, person_id, origin)
     return request
 
 
@@ -324,7 +329,11 @@ async def _forget_person(db: AsyncSession, person: ClientPerson) -> None:
 
 
 async def decline_erasure(
-    db: AsyncSession, actor: Membership, request_id: uuid.UUID, reason: str
+    db: AsyncSession,
+    actor: Membership,
+    request_id: uuid.UUID,
+    reason: str,
+    origin: audit.Origin | None = None,
 ) -> ErasureRequest:
     """Decline with a reason the supervisee sees (e.g. an agreement still running)."""
     request = await _pending(db, actor, request_id)
@@ -338,7 +347,7 @@ async def decline_erasure(
     request.decided_by_user_id = actor.user_id
     request.decided_at = utcnow()
     await db.flush()
-    await _record(db, actor, audit.ERASURE_DECLINED, request.person_id)
+    await _record(db, actor, audit.ERASURE_DECLINED, request.person_id, origin)
     return request
 
 
@@ -353,7 +362,13 @@ async def latest_request_of(db: AsyncSession, actor: Membership) -> ErasureReque
     )
 
 
-async def _record(db: AsyncSession, actor: Membership, action: str, person_id: uuid.UUID) -> None:
+async def _record(
+    db: AsyncSession,
+    actor: Membership,
+    action: str,
+    person_id: uuid.UUID,
+    origin: audit.Origin | None = None,
+) -> None:
     name = await db.scalar(select(User.name).where(User.id == actor.user_id)) or ""
     await audit.record(
         db,
@@ -363,4 +378,5 @@ async def _record(db: AsyncSession, actor: Membership, action: str, person_id: u
         object_type=PERSON_OBJECT,
         object_id=person_id,
         context_id=person_id,
+        **(origin or audit.Origin(ip="", user_agent="")),
     )
