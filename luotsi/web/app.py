@@ -35,6 +35,7 @@ from luotsi.web.agreements import AcceptanceController, AgreementsController
 from luotsi.web.areas import AreasController
 from luotsi.web.audit import AuditController
 from luotsi.web.auth import AuthController
+from luotsi.web.calendar import CalendarController, FeedController
 from luotsi.web.clients import ClientsController
 from luotsi.web.dashboard import dashboard
 from luotsi.web.directory import DirectoryController, FirmProfileController
@@ -45,7 +46,7 @@ from luotsi.web.middleware import visitor_middleware
 from luotsi.web.portal import PortalController
 from luotsi.web.public import public_router
 from luotsi.web.retention import RetentionController
-from luotsi.web.sessions import CalendarController, FeedController, SessionsController
+from luotsi.web.sessions import SessionsController
 from luotsi.web.settings import settings_hub
 from luotsi.web.signup import SignupController
 from luotsi.web.staff import SpecialtiesController, StaffController

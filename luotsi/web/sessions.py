@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from luotsi.platform import i18n, permissions
-from luotsi.platform.db import scope_to_tenant, utcnow
-from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.db import utcnow
+from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
 from luotsi.tenants import calendars, content, session_changes, session_planning, sessions
 from luotsi.tenants.agreements import Agreement, AgreementStatus
 from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
@@ -45,14 +42,19 @@ def weekday_date(value: date | datetime) -> str:
     return f"{i18n.format_date(value, 'EEEE')} {i18n.format_date(value)}"
 
 
-def _helpers() -> dict[str, Any]:
+def iso_week(day: date) -> str:
+    year, week, _weekday = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def session_helpers() -> dict[str, Any]:
     """Template helpers for times (Helsinki) shared by every page here."""
     return {
         "time_of": sessions.format_time,
         "weekday_date": weekday_date,
         "ends_at": sessions.ends_at,
-        "week_of": lambda value: _iso_week(sessions.to_local(value).date()),
-        "week_of_day": lambda day: _iso_week(day),
+        "week_of": lambda value: iso_week(sessions.to_local(value).date()),
+        "week_of_day": lambda day: iso_week(day),
         "statuses": list(SessionStatus),
         "meeting_kinds": list(MeetingKind),
     }
@@ -105,7 +107,7 @@ class SessionsController(Controller):
             "query": query,
             "supervisors": await calendars.calendar_supervisors(db, ws.membership),
             "names": await sessions.supervisor_names(db),
-            **_helpers(),
+            **session_helpers(),
         }
         return render(request, "workspace/sessions.html", context, block="results")
 
@@ -177,7 +179,7 @@ class SessionsController(Controller):
             "errors": errors or {},
             "existing": existing,
             **await _agreement_context(db, ws, agreement),
-            **_helpers(),
+            **session_helpers(),
         }
         status = 422 if errors else 200
         return render(
@@ -222,7 +224,7 @@ class SessionsController(Controller):
             "values": values,
             "errors": errors or {},
             **await _agreement_context(db, ws, agreement),
-            **_helpers(),
+            **session_helpers(),
         }
         status = 422 if errors else 200
         return render(request, "workspace/session_form.html", context, status_code=status)
@@ -291,7 +293,7 @@ class SessionsController(Controller):
         note = next((n for n in notes if n.id == note_id), None)
         if note is None:
             raise NotFoundException()
-        context = {"ws": ws, "session": session, "note": note, **_helpers()}
+        context = {"ws": ws, "session": session, "note": note, **session_helpers()}
         return supervision.page(request, "workspace/supervision/delete_note.html", context)
 
     @post("/{session_id:uuid}/notes/{note_id:uuid}/delete", name="delete_session_note")
@@ -393,7 +395,7 @@ class SessionsController(Controller):
             "assignment": assignment,
             "supervisees": session.agreement.supervisee_people,
             "paragraphs": supervision.paragraphs,
-            **_helpers(),
+            **session_helpers(),
         }
         return supervision.page(request, "workspace/supervision/delete_assignment.html", context)
 
@@ -522,7 +524,7 @@ class SessionsController(Controller):
             "errors": errors or {},
             "late_from": session.starts_at - notice,
             "billable_kind": session_changes.billable_kind(session),
-            **_helpers(),
+            **session_helpers(),
         }
         status = 422 if errors else 200
         return render(request, "workspace/session_cancel.html", context, status_code=status)
@@ -555,7 +557,7 @@ class SessionsController(Controller):
             "session": session,
             "errors": errors or {},
             "billable_kind": session_changes.billable_kind(session),
-            **_helpers(),
+            **session_helpers(),
         }
         status = 422 if errors else 200
         return render(request, "workspace/session_no_show.html", context, status_code=status)
@@ -595,7 +597,7 @@ class SessionsController(Controller):
         return render(
             request,
             "workspace/session_reschedule.html",
-            {**context, **_helpers()},
+            {**context, **session_helpers()},
             status_code=status,
         )
 
@@ -669,7 +671,7 @@ class SessionsController(Controller):
             **sections,
             "draft": draft,
             "done": done,
-            **_helpers(),
+            **session_helpers(),
         }
         status = 422 if errors or draft.errors else 200
         private = sections["notes_section"] or sections["assignments_section"]
@@ -690,168 +692,3 @@ async def _form(request: Req) -> FormMultiDict:
 async def _field(request: Req, name: str) -> str:
     value = (await request.form()).get(name, "")
     return value[:200] if isinstance(value, str) else ""
-
-
-# --- calendars --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CalendarRange:
-    """What a calendar page shows: a week or a month, and the links around it."""
-
-    view: str
-    first: date  # the first day shown (a Monday)
-    last: date  # the last day shown (a Sunday)
-    month: date | None  # the first of the month in the month view
-    previous: str  # query value for the previous week or month
-    next: str
-    today: date
-
-    @property
-    def weeks(self) -> list[list[date]]:
-        days = (self.last - self.first).days + 1
-        every = [self.first + timedelta(days=i) for i in range(days)]
-        return [every[i : i + 7] for i in range(0, len(every), 7)]
-
-
-def _iso_week(day: date) -> str:
-    year, week, _weekday = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def _month_key(day: date) -> str:
-    return f"{day.year}-{day.month:02d}"
-
-
-def calendar_range(view: str, week: str, month: str, today: date) -> CalendarRange:
-    """The week (``2026-W49``) or month (``2026-12``) asked for; this one if the value is odd."""
-    if view == "month":
-        try:
-            year, number = (int(p) for p in month.split("-"))
-            first_of_month = date(year, number, 1)
-        except ValueError:
-            first_of_month = today.replace(day=1)
-        if not 1900 < first_of_month.year < 3000:
-            first_of_month = today.replace(day=1)
-        next_month = (first_of_month + timedelta(days=32)).replace(day=1)
-        previous_month = (first_of_month - timedelta(days=1)).replace(day=1)
-        first = first_of_month - timedelta(days=first_of_month.weekday())
-        last_of_month = next_month - timedelta(days=1)
-        last = last_of_month + timedelta(days=6 - last_of_month.weekday())
-        return CalendarRange(
-            "month",
-            first,
-            last,
-            first_of_month,
-            _month_key(previous_month),
-            _month_key(next_month),
-            today,
-        )
-    monday = today - timedelta(days=today.weekday())
-    try:
-        iso_year, iso_week = week.split("-W")
-        monday = date.fromisocalendar(int(iso_year), int(iso_week), 1)
-    except ValueError:
-        pass
-    if not 1900 < monday.year < 3000:
-        monday = today - timedelta(days=today.weekday())
-    return CalendarRange(
-        "week",
-        monday,
-        monday + timedelta(days=6),
-        None,
-        _iso_week(monday - timedelta(days=7)),
-        _iso_week(monday + timedelta(days=7)),
-        today,
-    )
-
-
-class CalendarController(Controller):
-    """Workspace: week and month views; the supervisor's feed URL (create, revoke)."""
-
-    path = "/calendar"
-    guards = [requires(permissions.can_work_on_agreements)]
-
-    @get("/", name="calendar")
-    async def index(self, request: Req, db: DB, ws: WS) -> Any:
-        query = request.query_params
-        today = utcnow().astimezone(HELSINKI).date()
-        shown = calendar_range(
-            query.get("view", "week"), query.get("week", ""), query.get("month", ""), today
-        )
-        supervisors = await calendars.calendar_supervisors(db, ws.membership)
-        chosen: uuid.UUID | None = ws.membership.id
-        if permissions.can_view_all_calendars(ws.membership):
-            wanted = query.get("supervisor", "")
-            ids = {str(i) for i, _n in supervisors}
-            chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
-        entries = await calendars.calendar_entries(
-            db, ws.membership, shown.first, shown.last, chosen
-        )
-        by_day: dict[date, list[calendars.CalendarEntry]] = {}
-        for entry in entries:
-            by_day.setdefault(entry.day, []).append(entry)
-        context = {
-            "ws": ws,
-            "shown": shown,
-            "entries": entries,
-            "by_day": by_day,
-            "supervisors": supervisors,
-            "chosen": chosen,
-            "query": query,
-            "feed": await calendars.active_feed(db, ws.membership),
-            "in_month": (lambda d: shown.month is None or d.month == shown.month.month),
-            **_helpers(),
-        }
-        return render(request, "workspace/calendar.html", context)
-
-    @post("/feed", name="create_calendar_feed")
-    async def create_feed(self, request: Req, db: DB, ws: WS) -> Any:
-        token = await calendars.create_feed(db, ws.membership)
-        base = request.app.state["settings"].base_url.rstrip("/")
-        url = f"{base}/ical/{ws.tenant.slug}/{token}.ics"
-        # The address is shown once, on this response: only its hash is stored.
-        response = render(request, "workspace/calendar_feed.html", {"ws": ws, "feed_url": url})
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @get("/feed/revoke", name="confirm_revoke_calendar_feed")
-    async def confirm_revoke(self, request: Req, db: DB, ws: WS) -> Any:
-        feed = await calendars.active_feed(db, ws.membership)
-        return render(request, "workspace/calendar_feed_revoke.html", {"ws": ws, "feed": feed})
-
-    @post("/feed/revoke", name="revoke_calendar_feed")
-    async def revoke(self, request: Req, db: DB, ws: WS) -> Any:
-        with contextlib.suppress(NotFound):  # already off: the result the user wanted
-            await calendars.revoke_feed(db, ws.membership)
-        return redirect(request, ws.url("calendar/"), flash="calendar_feed_revoked")
-
-
-class FeedController(Controller):
-    """Public: a supervisor's private ICS feed by secret token."""
-
-    path = "/ical/{tenant_slug:str}"
-
-    # Calendar programs fetch this without cookies; no CSRF cookie may be set on it.
-    @get("/{filename:str}", name="calendar_feed", opt={"exclude_from_csrf": True})
-    async def feed(self, db: DB, tenant_slug: FromPath[str], filename: FromPath[str]) -> Any:
-        token = filename.removesuffix(".ics")
-        if token == filename or not 20 <= len(token) <= 100:
-            raise NotFoundException()
-        try:
-            tenant = await get_tenant_by_slug(db, tenant_slug)
-            if tenant.status != TenantStatus.ACTIVE:
-                raise NotFound(tenant_slug)
-            await scope_to_tenant(db, tenant.id)
-            body = await calendars.feed_calendar(db, tenant, token)
-        except NotFound:
-            raise NotFoundException() from None
-        return Response(
-            body,
-            media_type="text/calendar; charset=utf-8",
-            headers={
-                "Cache-Control": "private, max-age=300",
-                "Content-Disposition": 'inline; filename="luotsi.ics"',
-                "X-Robots-Tag": "noindex",
-            },
-        )
