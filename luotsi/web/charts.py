@@ -16,7 +16,7 @@ from luotsi.platform.i18n import format_date
 from luotsi.platform.i18n import gettext as _
 
 WIDTH, HEIGHT = 320, 140
-LEFT, RIGHT, TOP, BOTTOM = 28, 12, 10, 26
+LEFT, RIGHT, TOP, BOTTOM = 30, 30, 10, 26
 LOW, HIGH = 1, 5
 
 
