@@ -98,6 +98,7 @@ async def test_other_firms_requests_are_not_listed(
     client_factory: Any, firms: Firms, a_content: Content
 ) -> None:
     other = client_factory()
+    other.client.cookies.set("luotsi_lang", "en")
     await other.login(firms.b.owner.user.email)
     page = await other.get("/t/beeta/settings/erasure-requests/")
     assert page.status_code == 200 and "No supervisee has asked for erasure." in page.text
@@ -203,6 +204,7 @@ async def test_only_the_owner_decides(
         assert (await visitor.post(f"{url}/erase", {"understood": "yes"})).status_code == 403
         assert (await visitor.post(f"{url}/decline", {"reason": "ei"})).status_code == 403
     other = client_factory()
+    other.client.cookies.set("luotsi_lang", "en")
     await other.login(firms.b.owner.user.email)
     for path in (url, url.replace("/alfa/", "/beeta/")):
         assert (await other.get(path)).status_code == 404
