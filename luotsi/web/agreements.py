@@ -347,7 +347,9 @@ class AgreementsController(Controller):
         goal_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        goals = await content.list_goals(db, content_reader(request, ws), agreement.id)
+        goals = await content.list_goals(
+            db, content_reader(request, ws), agreement.id, goal_id=goal_id
+        )
         goal = next((g for g in goals if g.id == goal_id), None)
         if goal is None:
             raise NotFoundException()
@@ -413,7 +415,9 @@ class AgreementsController(Controller):
         evaluation_id: FromPath[uuid.UUID],
     ) -> Any:
         agreement = await self._content_agreement(db, ws, agreement_id)
-        goals = await content.list_goals(db, content_reader(request, ws), agreement.id)
+        goals = await content.list_goals(
+            db, content_reader(request, ws), agreement.id, evaluation_id=evaluation_id
+        )
         found = supervision.find_evaluation(goals, evaluation_id)
         if found is None:
             raise NotFoundException()

@@ -289,7 +289,9 @@ class SessionsController(Controller):
         note_id: FromPath[uuid.UUID],
     ) -> Any:
         session = await self._note_session(db, ws, session_id, note_id)
-        notes = await content.read_notes(db, content_reader(request, ws), session.id)
+        notes = await content.read_notes(
+            db, content_reader(request, ws), session.id, note_id=note_id
+        )
         note = next((n for n in notes if n.id == note_id), None)
         if note is None:
             raise NotFoundException()
@@ -384,7 +386,11 @@ class SessionsController(Controller):
     ) -> Any:
         session = await self._assignment_session(db, ws, session_id, assignment_id)
         found = await content.list_assignments(
-            db, content_reader(request, ws), session.agreement_id, session_id=session.id
+            db,
+            content_reader(request, ws),
+            session.agreement_id,
+            session_id=session.id,
+            assignment_id=assignment_id,
         )
         assignment = next((a for a in found if a.id == assignment_id), None)
         if assignment is None:

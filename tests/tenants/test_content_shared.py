@@ -1190,3 +1190,37 @@ async def test_every_read_and_write_is_audited_with_whose_record_it_is(world: Wo
     for row in rows:
         for value in row:
             assert MARKER not in str(value)
+
+
+async def test_reading_one_item_decrypts_and_audits_that_item_only(world: World) -> None:
+    """A confirmation page names one piece: only it (and an evaluation's goal) is opened."""
+    a, app = world.a, world.app
+    pieces = await write_pieces(app, a, world.sanna)
+    supervisor = a.supervisor.user_id
+    watch = AuditWatch(app.backend)
+    await watch.new()
+
+    [goal] = await app.run(
+        a, a.supervisor, content.list_goals, a.agreement.id, evaluation_id=pieces.evaluation
+    )
+    assert goal.id == pieces.own_goal and [e.id for e in goal.evaluations] == [pieces.evaluation]
+    person = a.supervisee.id
+    assert await watch.lines() == by_text(
+        [
+            ("content.read", "evaluation", pieces.evaluation, supervisor, person),
+            ("content.read", "goal", pieces.own_goal, supervisor, person),
+        ]
+    )
+    [only] = await app.run(
+        a, a.supervisor, content.list_goals, a.agreement.id, goal_id=pieces.org_goal
+    )
+    assert only.id == pieces.org_goal
+    assert [line[2] for line in await watch.lines()] == [pieces.org_goal]
+    [assignment] = await app.run(
+        a, a.supervisor, content.list_assignments, a.agreement.id, assignment_id=pieces.assignment
+    )
+    assert assignment.id == pieces.assignment
+    assert {line[2] for line in await watch.lines()} == {pieces.assignment, pieces.response}
+    [note] = await app.run(a, a.supervisor, content.read_notes, a.session.id, note_id=pieces.note)
+    assert note.id == pieces.note
+    assert [line[2] for line in await watch.lines()] == [pieces.note]

@@ -109,7 +109,9 @@ async def write_note(db: AsyncSession, reader: Reader, session_id: uuid.UUID, te
     return _note(row, clean)
 
 
-async def read_notes(db: AsyncSession, reader: Reader, session_id: uuid.UUID) -> list[Note]:
+async def read_notes(
+    db: AsyncSession, reader: Reader, session_id: uuid.UUID, *, note_id: uuid.UUID | None = None
+) -> list[Note]:
     """The actor's own notes on a session, oldest first.
 
     The session's supervisor gets their notes (maybe none); an earlier supervisor of the session
@@ -120,15 +122,12 @@ async def read_notes(db: AsyncSession, reader: Reader, session_id: uuid.UUID) ->
     if actor.role not in STAFF_ROLES:
         raise NotFound("session")
     session = await _session(db, session_id)
-    rows = (
-        await db.scalars(
-            select(SessionNote)
-            .where(
-                SessionNote.session_id == session_id, SessionNote.author_membership_id == actor.id
-            )
-            .order_by(SessionNote.created_at, SessionNote.id)
-        )
-    ).all()
+    query = select(SessionNote).where(
+        SessionNote.session_id == session_id, SessionNote.author_membership_id == actor.id
+    )
+    if note_id is not None:  # only that one is decrypted (and audited)
+        query = query.where(SessionNote.id == note_id)
+    rows = (await db.scalars(query.order_by(SessionNote.created_at, SessionNote.id))).all()
     if not rows and not permissions.can_write_session_notes(actor, session.supervisor_id):
         raise NotFound("session")
     notes = []

@@ -245,8 +245,10 @@ async def list_assignments(
     agreement_id: uuid.UUID,
     *,
     session_id: uuid.UUID | None = None,
+    assignment_id: uuid.UUID | None = None,
 ) -> list[AssignmentView]:
-    """The agreement's assignments the actor may see (of one session, if given), newest first.
+    """The agreement's assignments the actor may see (of one session, or only one, if given),
+    newest first. Only what is returned is decrypted and audited.
 
     A supervisor sees every response; a supervisee their own only.
     """
@@ -254,6 +256,8 @@ async def list_assignments(
     query = select(Assignment).where(Assignment.agreement_id == agreement_id)
     if session_id is not None:
         query = query.where(Assignment.session_id == session_id)
+    if assignment_id is not None:
+        query = query.where(Assignment.id == assignment_id)
     rows = [
         row
         for row in await db.scalars(
@@ -429,23 +433,37 @@ async def delete_goal(db: AsyncSession, reader: Reader, goal_id: uuid.UUID) -> N
     await reader.audit(db, audit.CONTENT_DELETED, GOAL_OBJECT, [row.id], context)
 
 
-async def list_goals(db: AsyncSession, reader: Reader, agreement_id: uuid.UUID) -> list[GoalView]:
+async def list_goals(
+    db: AsyncSession,
+    reader: Reader,
+    agreement_id: uuid.UUID,
+    *,
+    goal_id: uuid.UUID | None = None,
+    evaluation_id: uuid.UUID | None = None,
+) -> list[GoalView]:
     """The agreement's goals the actor may see, organisation's first, each with its
-    evaluations (a supervisee's own only) oldest first."""
+    evaluations (a supervisee's own only) oldest first. ``goal_id`` keeps one goal;
+    ``evaluation_id`` one evaluation and its goal. Only what is returned is decrypted and
+    audited."""
     access = await agreement_access(db, reader.actor, agreement_id)
+    goals = select(Goal).where(Goal.agreement_id == agreement_id)
+    evaluations_query = select(Evaluation).where(Evaluation.agreement_id == agreement_id)
+    if goal_id is not None:
+        goals = goals.where(Goal.id == goal_id)
+    if evaluation_id is not None:
+        evaluations_query = evaluations_query.where(Evaluation.id == evaluation_id)
+        goals = goals.where(Goal.id.in_(evaluations_query.with_only_columns(Evaluation.goal_id)))
     rows = [
         row
         for row in await db.scalars(
-            select(Goal)
-            .where(Goal.agreement_id == agreement_id)
-            .order_by(Goal.source, Goal.created_at, Goal.id)  # "organisation" < "own"
+            goals.order_by(Goal.source, Goal.created_at, Goal.id)  # "organisation" < "own"
         )
         if access.sees(row.person_id)
     ]
     evaluations = await db.scalars(
-        select(Evaluation)
-        .where(Evaluation.goal_id.in_([row.id for row in rows]))
-        .order_by(Evaluation.evaluated_on, Evaluation.created_at)
+        evaluations_query.where(Evaluation.goal_id.in_([row.id for row in rows])).order_by(
+            Evaluation.evaluated_on, Evaluation.created_at
+        )
     )
     by_goal: dict[uuid.UUID, list[Evaluation]] = {}
     for evaluation in evaluations:
