@@ -96,8 +96,12 @@ async def record(
     context_id: uuid.UUID | None = None,
     ip: str = "",
     user_agent: str = "",
+    flush: bool = True,
 ) -> AuditEvent:
     """Add an audit row in the caller's transaction (it commits or rolls back with the action).
+
+    ``flush=False`` leaves the INSERT to the session's next flush (at the latest the commit),
+    so many rows recorded in a row are written as one batch.
 
     ``action`` is a code such as ``member.role_changed``. Without ``tenant_id`` the row belongs
     to the tenant the session is scoped to, or is a platform event in an unscoped session. Pass
@@ -125,7 +129,8 @@ async def record(
         user_agent=user_agent[:USER_AGENT_LENGTH],
     )
     db.add(event)
-    await db.flush()
+    if flush:
+        await db.flush()
     return event
 
 

@@ -81,7 +81,10 @@ class Reader:
         object_ids: Iterable[uuid.UUID],
         context_id: uuid.UUID | None,
     ) -> None:
-        """One audit row per piece of content touched; ids and codes only, never the text."""
+        """One audit row per piece of content touched; ids and codes only, never the text.
+
+        The rows are flushed with the session's next flush (the commit at the latest), so a
+        page that opens many values writes their audit rows as one batch."""
         for object_id in object_ids:
             await audit.record(
                 db,
@@ -94,6 +97,7 @@ class Reader:
                 context_id=context_id,
                 ip=self.origin["ip"],
                 user_agent=self.origin["user_agent"],
+                flush=False,
             )
 
     def seal(self, spec: EncryptedField, row_id: uuid.UUID, text: str) -> tuple[bytes, int]:
