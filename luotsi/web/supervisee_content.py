@@ -384,6 +384,7 @@ class SuperviseeContentController(Controller):
         context = {
             "ws": ws,
             "page": page,
+            "lines": content.history_lines(page.items),
             "query": query,
             "action_label": action_label,
             "object_label": object_label,

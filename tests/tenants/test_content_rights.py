@@ -4,12 +4,15 @@ records, and erasure decided by the firm's owner."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
 
+from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.tenancy import Membership, Role
@@ -333,3 +336,35 @@ async def test_erasure_in_another_firm_touches_nothing_here(app_db: App, firms: 
     assert people[a.supervisee.id] == "Sanna Supervisee"
     assert people[b.supervisee.id] == content.ERASED_NAME
     assert len(await app_db.run(a, sanna_a, content.list_goals, a.agreement.id)) == 2
+
+
+def test_the_history_folds_one_visit_into_one_line() -> None:
+    """A page that opens twelve evaluations is one line with a count, not twelve."""
+    ville, sari = uuid.uuid4(), uuid.uuid4()
+    start = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+    def row(minutes: float, actor: uuid.UUID, action: str, kind: str) -> AuditEvent:
+        return AuditEvent(
+            at=start - timedelta(minutes=minutes),
+            actor_user_id=actor,
+            actor_name="Ville" if actor == ville else "Sari",
+            action=action,
+            object_type=kind,
+        )
+
+    events = [
+        *(row(m / 10, ville, "content.read", "evaluation") for m in range(12)),
+        row(2, ville, "content.read", "goal"),
+        row(3, sari, "content.read", "goal"),
+        row(30, ville, "content.read", "goal"),  # a later visit of its own
+        row(31, ville, "content.written", "goal"),
+    ]
+    lines = content.history_lines(events)
+    assert [(line.actor_name, line.action, line.object_type, line.count) for line in lines] == [
+        ("Ville", "content.read", "evaluation", 12),
+        ("Ville", "content.read", "goal", 1),
+        ("Sari", "content.read", "goal", 1),
+        ("Ville", "content.read", "goal", 1),
+        ("Ville", "content.written", "goal", 1),
+    ]
+    assert lines[0].at == start  # the newest of the folded rows

@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -168,6 +169,52 @@ async def access_history(
         .limit(per_page)
     )
     return Page(items=list(rows), number=number, per_page=per_page, total=total)
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One line of the access history: the same person doing the same to the same kind of
+    record within a few minutes (opening a page reads many values at once), newest first."""
+
+    at: datetime  # the latest of the rows
+    actor_user_id: uuid.UUID | None
+    actor_name: str
+    action: str
+    object_type: str
+    count: int
+
+
+VISIT_GAP = timedelta(minutes=5)
+
+
+def history_lines(events: list[AuditEvent]) -> list[HistoryLine]:
+    """Fold consecutive rows (newest first) of one actor, action and kind of record, each
+    within :data:`VISIT_GAP` of the previous one, into one line with a count."""
+    lines: list[HistoryLine] = []
+    last_at: datetime | None = None
+    for event in events:
+        key = (event.actor_user_id, event.action, event.object_type)
+        previous = lines[-1] if lines else None
+        if (
+            previous is not None
+            and last_at is not None
+            and (previous.actor_user_id, previous.action, previous.object_type) == key
+            and last_at - event.at <= VISIT_GAP
+        ):
+            lines[-1] = replace(previous, count=previous.count + 1)
+        else:
+            lines.append(
+                HistoryLine(
+                    event.at,
+                    event.actor_user_id,
+                    event.actor_name,
+                    event.action,
+                    event.object_type,
+                    1,
+                )
+            )
+        last_at = event.at
+    return lines
 
 
 # --- erasure ----------------------------------------------------------------------------------
