@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from luotsi.platform import permissions
 from luotsi.platform.db import TENANT_KEY, Base, utcnow
 from luotsi.platform.errors import Forbidden, TenantNotSet
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import Membership
 
 LOGIN_SUCCEEDED = "login.succeeded"
@@ -152,18 +152,8 @@ async def list_audit_events(
         conditions.append(AuditEvent.action == action)
     if actor_user_id is not None:
         conditions.append(AuditEvent.actor_user_id == actor_user_id)
-    total = int(
-        await db.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
-    )
-    number = min(page, Page.last_page(total, per_page))
-    rows = await db.scalars(
-        select(AuditEvent)
-        .where(*conditions)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .offset((number - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(items=list(rows), number=number, per_page=per_page, total=total)
+    order = [AuditEvent.at.desc(), AuditEvent.id.desc()]
+    return await paginate(db, AuditEvent, conditions, order, page, per_page)
 
 
 async def audit_filter_choices(

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, String, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import permissions
+from luotsi.platform import audit, permissions
 from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
@@ -250,3 +250,30 @@ async def tenant_of(db: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     if tenant is None:
         raise NotFound("tenant")
     return tenant
+
+
+async def record_member_action(
+    db: AsyncSession,
+    actor: Membership,
+    action: str,
+    *,
+    object_type: str,
+    object_id: uuid.UUID,
+    context_id: uuid.UUID | None = None,
+    origin: audit.Origin | None = None,
+    flush: bool = True,
+) -> None:
+    """Audit what a member of a firm did, under their current name, in their firm."""
+    name = await db.scalar(select(User.name).where(User.id == actor.user_id)) or ""
+    await audit.record(
+        db,
+        action,
+        actor_user_id=actor.user_id,
+        actor_name=name,
+        tenant_id=actor.tenant_id,
+        object_type=object_type,
+        object_id=object_id,
+        context_id=context_id,
+        flush=flush,
+        **(origin or audit.Origin(ip="", user_agent="")),
+    )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -35,3 +39,25 @@ class Page(Generic[T]):
 def page_number(raw: str | None) -> int:
     """A page number from a query string; anything odd is the first page."""
     return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+async def paginate(
+    db: AsyncSession,
+    entity: type[T],
+    conditions: Sequence[ColumnElement[bool]],
+    order_by: Sequence[Any],
+    page: int,
+    per_page: int,
+) -> Page[T]:
+    """One page of ``entity`` rows matching ``conditions`` in ``order_by``; a page number past
+    the end is the last page."""
+    total = int(await db.scalar(select(func.count()).select_from(entity).where(*conditions)) or 0)
+    number = max(1, min(page, Page.last_page(total, per_page)))
+    rows = await db.scalars(
+        select(entity)
+        .where(*conditions)
+        .order_by(*order_by)
+        .offset((number - 1) * per_page)
+        .limit(per_page)
+    )
+    return Page(list(rows.unique()), number, per_page, total)

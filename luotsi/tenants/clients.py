@@ -31,7 +31,7 @@ from luotsi.platform.identity import check_email, get_user_by_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import enqueue_email
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants.staff import format_phone, normalise_phone
 
@@ -655,16 +655,8 @@ async def search_people(
 ) -> Page[ClientPerson]:
     _require(permissions.can_view_clients(actor), "clients")
     conditions = filters.conditions()
-    total = await db.scalar(select(func.count()).select_from(ClientPerson).where(*conditions)) or 0
-    page = max(1, min(page, Page.last_page(total, per_page)))
-    rows = await db.scalars(
-        select(ClientPerson)
-        .where(*conditions)
-        .order_by(func.lower(ClientPerson.name), ClientPerson.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(list(rows.unique()), page, per_page, total)
+    order = [func.lower(ClientPerson.name), ClientPerson.id]
+    return await paginate(db, ClientPerson, conditions, order, page, per_page)
 
 
 async def _people_of(db: AsyncSession, org_id: uuid.UUID) -> list[ClientPerson]:

@@ -28,7 +28,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, Tenant
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.regions import places
@@ -326,16 +326,8 @@ async def list_inquiries(
     conditions = await _visible(db, actor)
     if status in {s.value for s in InquiryStatus}:
         conditions.append(Inquiry.status == InquiryStatus(status))
-    total = await db.scalar(select(func.count()).select_from(Inquiry).where(*conditions)) or 0
-    page = max(1, min(page, Page.last_page(total, PER_PAGE)))
-    rows = await db.scalars(
-        select(Inquiry)
-        .where(*conditions)
-        .order_by(Inquiry.created_at.desc(), Inquiry.id)
-        .offset((page - 1) * PER_PAGE)
-        .limit(PER_PAGE)
-    )
-    return Page(list(rows), page, PER_PAGE, total)
+    order = [Inquiry.created_at.desc(), Inquiry.id]
+    return await paginate(db, Inquiry, conditions, order, page, PER_PAGE)
 
 
 async def count_new_inquiries(db: AsyncSession, actor: Membership) -> int:

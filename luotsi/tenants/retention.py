@@ -24,6 +24,7 @@ from luotsi.platform import audit, i18n, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
+from luotsi.platform.members import record_member_action
 from luotsi.platform.tenancy import (
     DEFAULT_RETENTION_MONTHS,
     RETENTION_MONTHS_CHOICES,
@@ -86,8 +87,7 @@ async def agreements_due_after_change(
     tenant = await _own_tenant(db, actor)
     if months >= tenant.content_retention_months:
         return 0
-    # A transient Tenant carries the proposed period to the job's cutoff rule; never added.
-    cutoff = retention_cutoff(Tenant(content_retention_months=months), now)
+    cutoff = retention_cutoff(months, now)
     count = await db.scalar(
         select(func.count())
         .select_from(Agreement)
@@ -122,16 +122,13 @@ async def change_retention(
         return tenant
     tenant.content_retention_months = months
     await db.flush()
-    name = await db.scalar(select(User.name).where(User.id == actor.user_id)) or ""
-    await audit.record(
+    await record_member_action(
         db,
+        actor,
         audit.SETTINGS_CHANGED,
-        actor_user_id=actor.user_id,
-        actor_name=name,
-        tenant_id=tenant.id,
         object_type=TENANT_OBJECT,
         object_id=tenant.id,
-        **(origin or audit.Origin(ip="", user_agent="")),
+        origin=origin,
     )
     return tenant
 

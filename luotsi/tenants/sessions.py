@@ -42,7 +42,7 @@ from luotsi.platform.i18n import HELSINKI, N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.mail import calendar_attachment, render_email
 from luotsi.platform.outbox import enqueue_email
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
 from luotsi.tenants import ics
@@ -799,16 +799,4 @@ async def list_sessions(
                 SupervisionSession.agreement_id.in_(by_person),
             )
         )
-    total = (
-        await db.scalar(select(func.count()).select_from(SupervisionSession).where(*conditions))
-        or 0
-    )
-    page = max(1, min(page, Page.last_page(total, per_page)))
-    rows = await db.scalars(
-        select(SupervisionSession)
-        .where(*conditions)
-        .order_by(*order)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(list(rows.unique()), page, per_page, total)
+    return await paginate(db, SupervisionSession, conditions, order, page, per_page)

@@ -39,7 +39,7 @@ from luotsi.platform.db import Base, CodeSet, TenantScoped, has_code, utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
 from luotsi.tenants.regions import (
@@ -326,16 +326,7 @@ async def search_staff(
     order: list[Any] = [StaffProfile.display_name, StaffProfile.id]
     if filters.place is not None:
         order.insert(0, case((covering(filters.place), 0), else_=1))
-    total = await db.scalar(select(func.count()).select_from(StaffProfile).where(*conditions))
-    page = max(1, min(page, Page.last_page(total or 0, per_page)))
-    rows = await db.scalars(
-        select(StaffProfile)
-        .where(*conditions)
-        .order_by(*order)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(list(rows.unique()), page, per_page, total or 0)
+    return await paginate(db, StaffProfile, conditions, order, page, per_page)
 
 
 # --- profiles -------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import io
 import json
 import uuid
 import zipfile
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -35,9 +34,7 @@ from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.tenants import content, supervisee_portal
-from luotsi.tenants.agreement_drafts import parse_date
 from luotsi.tenants.agreements import get_agreement, helsinki_today
-from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.content.notes import NOTE_OBJECT
 from luotsi.tenants.content.rights import PERSON_OBJECT
 from luotsi.tenants.content.shared import (
@@ -47,17 +44,15 @@ from luotsi.tenants.content.shared import (
     LIMITS_OBJECT,
     RESPONSE_OBJECT,
 )
+from luotsi.web import supervision
 from luotsi.web.audit import content_reader, origin
 from luotsi.web.charts import progress_svg
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.supervisee import about_page, no_access_page
-from luotsi.web.templating import redirect, render
+from luotsi.web.supervision import NO_DRAFT, Draft, read_evaluation, text_field
+from luotsi.web.templating import redirect
 
 HISTORY_PER_PAGE = 50
-# A form field is cut a little above the longest text the content module takes, so an
-# overlong text is refused with a message instead of being silently shortened.
-FIELD_MAX_CHARS = TEXT_MAX_CHARS + 1
-
 # The access history in words: what was done, to which of their records.
 ACTION_LABELS = {
     audit.CONTENT_READ: N_("Read"),
@@ -91,42 +86,8 @@ def object_label(object_type: str) -> str:
     return _(OBJECT_LABELS[object_type]) if object_type in OBJECT_LABELS else object_type
 
 
-@dataclass(frozen=True)
-class Draft:
-    """A refused form on the agreement page: which form and object, what was typed, why."""
-
-    form: str = ""  # "response", "goal", "revise" or "evaluation"; "" for none
-    target: uuid.UUID | None = None
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-
-    def at(self, form: str, target: uuid.UUID | None = None) -> Draft:
-        """This draft if it belongs to that form (of that object), else an empty one."""
-        return self if (self.form, self.target) == (form, target) else NO_DRAFT
-
-
-NO_DRAFT = Draft()
-
-
-def _page(
-    request: Req,
-    template: str,
-    context: dict[str, Any],
-    *,
-    block: str | None = None,
-    status_code: int = 200,
-) -> Any:
-    """Render a page of the supervisee's own data, never kept in a cache."""
-    return render(request, template, context, block=block, status_code=status_code, private=True)
-
-
 async def _form(request: Req) -> FormMultiDict:
     return cast(FormMultiDict, await request.form())
-
-
-def _text(form: FormMultiDict, name: str) -> str:
-    raw = form.get(name, "")
-    return raw[:FIELD_MAX_CHARS] if isinstance(raw, str) else ""
 
 
 async def _not_theirs(request: Req, db: DB, ws: WS, agreement_id: uuid.UUID | None) -> Any:
@@ -158,7 +119,7 @@ class SuperviseeContentController(Controller):
     ) -> Any:
         if not permissions.can_use_supervisee_portal(ws.membership):
             return await _not_theirs(request, db, ws, agreement_id)
-        return await self._agreement_page(request, db, ws, agreement_id)
+        return await self._agreementpage(request, db, ws, agreement_id)
 
     @post(
         "/agreements/{agreement_id:uuid}/assignments/{assignment_id:uuid}/response",
@@ -174,7 +135,7 @@ class SuperviseeContentController(Controller):
     ) -> Any:
         await _only_supervisees(db, ws, agreement_id)
         form = await _form(request)
-        text, done = _text(form, "text"), form.get("done") == "1"
+        text, done = text_field(form, "text"), form.get("done") == "1"
         draft = NO_DRAFT
         try:
             await content.respond_to_assignment(
@@ -207,7 +168,7 @@ class SuperviseeContentController(Controller):
         if one is None:  # an assignment of another of their agreements: nothing is kept
             raise NotFound("assignment")
         context |= {"a": one, "saved": draft is NO_DRAFT}
-        response = _page(
+        response = supervision.page(
             request,
             "supervisee/agreement.html",
             context,
@@ -222,7 +183,7 @@ class SuperviseeContentController(Controller):
         self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
     ) -> Any:
         await _only_supervisees(db, ws, agreement_id)
-        text = _text(await _form(request), "text")
+        text = text_field(await _form(request), "text")
         try:
             await content.add_goal(
                 db, content_reader(request, ws), agreement_id, content.GoalSource.OWN, text
@@ -245,7 +206,7 @@ class SuperviseeContentController(Controller):
         goal_id: FromPath[uuid.UUID],
     ) -> Any:
         await _only_supervisees(db, ws, agreement_id)
-        text = _text(await _form(request), "text")
+        text = text_field(await _form(request), "text")
         try:
             await content.revise_goal(db, content_reader(request, ws), goal_id, text)
         except Invalid as exc:
@@ -267,16 +228,16 @@ class SuperviseeContentController(Controller):
     ) -> Any:
         await _only_supervisees(db, ws, agreement_id)
         form = await _form(request)
-        values = {name: _text(form, name) for name in ("rating", "comment", "evaluated_on")}
+        values = {name: text_field(form, name) for name in ("rating", "comment", "evaluated_on")}
         try:
-            rating, evaluated_on = _rating_and_day(values)
+            answer = read_evaluation({**values, "session": "", "person": ""})
             await content.record_evaluation(
                 db,
                 content_reader(request, ws),
                 goal_id,
-                rating,
+                answer.rating,
                 values["comment"],
-                evaluated_on=evaluated_on,
+                evaluated_on=answer.evaluated_on,
             )
         except Invalid as exc:
             draft = Draft("evaluation", goal_id, values, exc.errors)
@@ -310,7 +271,7 @@ class SuperviseeContentController(Controller):
             "draft": draft,
         }
 
-    async def _agreement_page(
+    async def _agreementpage(
         self,
         request: Req,
         db: DB,
@@ -323,14 +284,16 @@ class SuperviseeContentController(Controller):
             context = await self._agreement_context(request, db, ws, agreement_id, draft)
         except Forbidden:
             return no_access_page(request, ws)
-        return _page(request, "supervisee/agreement.html", context, status_code=status_code)
+        return supervision.page(
+            request, "supervisee/agreement.html", context, status_code=status_code
+        )
 
     async def _refused(
         self, request: Req, db: DB, ws: WS, agreement_id: uuid.UUID, draft: Draft
     ) -> Any:
         """The page again with what they typed (422); the audit of showing it is committed
         (the refused write changed nothing)."""
-        response = await self._agreement_page(request, db, ws, agreement_id, draft, status_code=422)
+        response = await self._agreementpage(request, db, ws, agreement_id, draft, status_code=422)
         await db.commit()
         return response
 
@@ -344,7 +307,7 @@ class SuperviseeContentController(Controller):
             person = await supervisee_portal.supervisee_person(db, ws.membership)
         except Forbidden:
             return no_access_page(request, ws)
-        return _page(request, "supervisee/export.html", {"ws": ws, "person": person})
+        return supervision.page(request, "supervisee/export.html", {"ws": ws, "person": person})
 
     @get("/export/download", name="supervisee_export_download")
     async def download(self, request: Req, db: DB, ws: WS) -> Any:
@@ -389,17 +352,17 @@ class SuperviseeContentController(Controller):
             "action_label": action_label,
             "object_label": object_label,
         }
-        return _page(request, "supervisee/history.html", context, block="history_list")
+        return supervision.page(request, "supervisee/history.html", context, block="history_list")
 
     # --- erasure -----------------------------------------------------------------------------
 
     @get("/erasure", name="supervisee_erasure")
     async def erasure(self, request: Req, db: DB, ws: WS) -> Any:
-        return await self._erasure_page(request, db, ws, "supervisee/erasure.html")
+        return await self._erasurepage(request, db, ws, "supervisee/erasure.html")
 
     @get("/erasure/confirm", name="supervisee_confirm_erasure")
     async def confirm_erasure(self, request: Req, db: DB, ws: WS) -> Any:
-        return await self._erasure_page(request, db, ws, "supervisee/erasure_confirm.html")
+        return await self._erasurepage(request, db, ws, "supervisee/erasure_confirm.html")
 
     @post("/erasure", name="supervisee_request_erasure")
     async def request_erasure(self, request: Req, db: DB, ws: WS) -> Any:
@@ -407,12 +370,12 @@ class SuperviseeContentController(Controller):
         try:
             await content.request_erasure(db, ws.membership, origin(request))
         except Invalid as exc:
-            return await self._erasure_page(
+            return await self._erasurepage(
                 request, db, ws, "supervisee/erasure.html", errors=exc.errors, status_code=422
             )
         return redirect(request, ws.url("me/erasure"), flash="erasure_requested")
 
-    async def _erasure_page(
+    async def _erasurepage(
         self,
         request: Req,
         db: DB,
@@ -430,28 +393,12 @@ class SuperviseeContentController(Controller):
             return no_access_page(request, ws)
         pending = latest is not None and latest.status == content.ErasureStatus.PENDING
         context = {"ws": ws, "latest": latest, "pending": pending, "errors": errors or {}}
-        return _page(request, template, context, status_code=status_code)
+        return supervision.page(request, template, context, status_code=status_code)
 
 
 def _goals_url(ws: WS, agreement_id: uuid.UUID, goal_id: uuid.UUID | None = None) -> str:
     anchor = f"#goal-{goal_id}" if goal_id else "#goals"
     return ws.url(f"me/agreements/{agreement_id}") + anchor
-
-
-def _rating_and_day(values: dict[str, str]) -> tuple[int, date]:
-    """The evaluation form's rating and day, every refusal at once."""
-    errors: dict[str, str] = {}
-    rating = 0
-    try:
-        rating = content.parse_rating(values["rating"])
-    except Invalid as exc:
-        errors |= exc.errors
-    day = parse_date(values["evaluated_on"])
-    if day is None:
-        errors["evaluated_on"] = _("Enter the date of the evaluation, e.g. 2.11.2026.")
-    if errors or day is None:
-        raise Invalid(errors)
-    return rating, day
 
 
 def export_zip(request: Req, data: dict[str, Any]) -> bytes:

@@ -58,9 +58,9 @@ async def erase_agreement_content(db: AsyncSession, agreement_id: uuid.UUID) -> 
     return erased
 
 
-def retention_cutoff(tenant: Tenant, now: datetime) -> datetime:
-    """Agreements that ended before this moment have had their content kept long enough."""
-    return now - relativedelta(months=tenant.content_retention_months)
+def retention_cutoff(months: int, now: datetime) -> datetime:
+    """Agreements that ended before this moment have had their content kept ``months``."""
+    return now - relativedelta(months=months)
 
 
 @scheduled("content_retention", 6 * 3600)
@@ -73,7 +73,7 @@ async def erase_expired_content(db: AsyncSession, tenant: Tenant, now: datetime)
     query = select(Agreement).where(
         Agreement.status == AgreementStatus.ENDED,
         Agreement.content_erased_at.is_(None),
-        Agreement.status_changed_at < retention_cutoff(tenant, now),
+        Agreement.status_changed_at < retention_cutoff(tenant.content_retention_months, now),
     )
     due = list((await db.scalars(claimed(db, query, Agreement))).unique())
     for agreement in due:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import audit, permissions
@@ -175,18 +175,16 @@ async def notes_to_hand_over(db: AsyncSession, actor: Membership, agreement_id: 
     """How many notes the actor keeps on an agreement's sessions (nothing is decrypted)."""
     if actor.role not in STAFF_ROLES:
         return 0
-    return len(
-        (
-            await db.scalars(
-                select(SessionNote.id)
-                .join(SupervisionSession, SupervisionSession.id == SessionNote.session_id)
-                .where(
-                    SupervisionSession.agreement_id == agreement_id,
-                    SessionNote.author_membership_id == actor.id,
-                )
-            )
-        ).all()
+    count = await db.scalar(
+        select(func.count())
+        .select_from(SessionNote)
+        .join(SupervisionSession, SupervisionSession.id == SessionNote.session_id)
+        .where(
+            SupervisionSession.agreement_id == agreement_id,
+            SessionNote.author_membership_id == actor.id,
+        )
     )
+    return int(count or 0)
 
 
 async def hand_over_notes(

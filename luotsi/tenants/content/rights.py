@@ -27,8 +27,8 @@ from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.identity import User
-from luotsi.platform.paging import Page
+from luotsi.platform.members import record_member_action
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants import supervisee_portal
 from luotsi.tenants.agreements import Acceptance, AgreementSupervisee
@@ -157,18 +157,8 @@ async def access_history(
         AuditEvent.action.in_(HISTORY_ACTIONS),
         or_(AuditEvent.context_id == person.id, AuditEvent.context_id.in_(agreements)),
     ]
-    total = int(
-        await db.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
-    )
-    number = min(page, Page.last_page(total, per_page))
-    rows = await db.scalars(
-        select(AuditEvent)
-        .where(*conditions)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .offset((number - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(items=list(rows), number=number, per_page=per_page, total=total)
+    order = [AuditEvent.at.desc(), AuditEvent.id.desc()]
+    return await paginate(db, AuditEvent, conditions, order, page, per_page)
 
 
 @dataclass(frozen=True)
@@ -254,19 +244,12 @@ async def list_erasure_requests(
     """The firm's erasure requests for the owner, waiting ones first, newest first."""
     if not permissions.can_manage_retention(actor):
         raise Forbidden("erasure")
-    total = int(await db.scalar(select(func.count()).select_from(ErasureRequest)) or 0)
-    number = min(page, Page.last_page(total, per_page))
-    rows = await db.scalars(
-        select(ErasureRequest)
-        .order_by(
-            (ErasureRequest.status != ErasureStatus.PENDING),
-            ErasureRequest.requested_at.desc(),
-            ErasureRequest.id,
-        )
-        .offset((number - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(items=list(rows), number=number, per_page=per_page, total=total)
+    order = [
+        ErasureRequest.status != ErasureStatus.PENDING,
+        ErasureRequest.requested_at.desc(),
+        ErasureRequest.id,
+    ]
+    return await paginate(db, ErasureRequest, [], order, page, per_page)
 
 
 async def _pending(db: AsyncSession, actor: Membership, request_id: uuid.UUID) -> ErasureRequest:
@@ -416,14 +399,12 @@ async def _record(
     person_id: uuid.UUID,
     origin: audit.Origin | None = None,
 ) -> None:
-    name = await db.scalar(select(User.name).where(User.id == actor.user_id)) or ""
-    await audit.record(
+    await record_member_action(
         db,
+        actor,
         action,
-        actor_user_id=actor.user_id,
-        actor_name=name,
         object_type=PERSON_OBJECT,
         object_id=person_id,
         context_id=person_id,
-        **(origin or audit.Origin(ip="", user_agent="")),
+        origin=origin,
     )
