@@ -8,6 +8,7 @@ in a context variable that the web layer sets per request and the mailer per rec
 from __future__ import annotations
 
 import gettext as _gettext
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -130,3 +131,21 @@ def format_money(cents: int) -> str:
 
 def format_number(value: float | int) -> str:
     return format_decimal(value, locale=_locale())
+
+
+def parse_date(raw: str) -> date | None:
+    """A date as a form sends it: ``2026-12-03`` (a date input) or typed as ``3.12.2026``;
+    None for anything else (ASCII digits only)."""
+    raw = raw.strip()
+    parsed = None
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            parsed = date.fromisoformat(raw)
+        match = re.fullmatch(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})", raw)
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            parsed = date(year, month, day)
+    except ValueError:
+        return None
+    # Years far off are typing mistakes (and would overflow time zone arithmetic).
+    return parsed if parsed is not None and 1900 <= parsed.year <= 2999 else None

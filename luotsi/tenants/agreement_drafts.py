@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n, permissions
 from luotsi.platform.errors import Invalid
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements import (
@@ -117,25 +116,6 @@ def parse_hundredths(text: str) -> int | None:
         return None
     whole, part = match.groups()
     return int(whole) * 100 + int((part or "0").ljust(2, "0"))
-
-
-_FINNISH_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-
-
-def parse_date(text: str) -> date | None:
-    """A date typed as 1.9.2026 or sent by a date field as 2026-09-01; None otherwise."""
-    text = text.strip()
-    try:
-        if match := _FINNISH_DATE.match(text):
-            day, month, year = (int(g) for g in match.groups())
-            value = date(year, month, day)
-        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            value = date.fromisoformat(text)
-        else:
-            return None
-    except ValueError:
-        return None
-    return value if 2000 <= value.year <= 2100 else None
 
 
 def _int_in(errors: dict[str, str], name: str, text: str, low: int, high: int, message: str) -> int:

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.i18n import parse_date
 from luotsi.platform.jobs import claimed, scheduled
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants.agreement_drafts import parse_date
 from luotsi.tenants.agreements import (
     MAX_NOTE,
     REVIEW_DUE_SOON_DAYS,

@@ -15,14 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Invalid
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants import ics
 from luotsi.tenants.sessions import (
     HELD_MINUTES,
-    SESSION_MINUTES,
     Mailing,
     MeetingKind,
     Place,
@@ -30,13 +29,12 @@ from luotsi.tenants.sessions import (
     SessionStatus,
     SupervisionSession,
     check_day,
-    check_in_period,
     check_place,
+    check_when,
     day_errors,
     from_local,
     get_session,
     invite_if_ahead,
-    parse_date,
     parse_int,
     parse_time,
     participants,
@@ -272,20 +270,7 @@ async def reschedule_session(
     _require_planned(session, "reschedule")
     agreement = session.agreement
     errors: dict[str, str] = {}
-    day = parse_date(data.date)
-    if day is None:
-        errors["date"] = _("Enter the date, e.g. 3.12.2026.")
-    else:
-        check_in_period(agreement, day, "date", errors)
-    at = parse_time(data.time)
-    if at is None:
-        errors["time"] = _("Enter the time as hours and minutes, e.g. 10:00.")
-    minutes = parse_int(data.minutes, *SESSION_MINUTES)
-    if minutes is None:
-        errors["minutes"] = _("Enter the length in minutes, from %(low)d to %(high)d.") % {
-            "low": SESSION_MINUTES[0],
-            "high": SESSION_MINUTES[1],
-        }
+    day, at, minutes = check_when(agreement, data.date, data.time, data.minutes, errors)
     place = check_place(data.place, data.address, data.meeting_url, errors)
     if not errors:
         assert day and at and minutes

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.i18n import parse_date
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants import ics
 from luotsi.tenants.agreements import (
@@ -37,13 +38,13 @@ from luotsi.tenants.sessions import (
     check_day,
     check_in_period,
     check_place,
+    check_when,
     choose_supervisor,
     day_errors,
     from_local,
     invite_if_ahead,
     new_session,
     next_free_day,
-    parse_date,
     parse_int,
     parse_time,
     record_change,
@@ -363,20 +364,7 @@ async def plan_meeting(
     except ValueError:
         kind = MeetingKind.SESSION
         errors["kind"] = _("Choose what kind of meeting this is.")
-    day = parse_date(data.date)
-    if day is None:
-        errors["date"] = _("Enter the date, e.g. 3.12.2026.")
-    else:
-        check_in_period(agreement, day, "date", errors)
-    at = parse_time(data.time)
-    if at is None:
-        errors["time"] = _("Enter the time as hours and minutes, e.g. 10:00.")
-    minutes = parse_int(data.minutes, *SESSION_MINUTES)
-    if minutes is None:
-        errors["minutes"] = _("Enter the length in minutes, from %(low)d to %(high)d.") % {
-            "low": SESSION_MINUTES[0],
-            "high": SESSION_MINUTES[1],
-        }
+    day, at, minutes = check_when(agreement, data.date, data.time, data.minutes, errors)
     place = check_place(data.place, data.address, data.meeting_url, errors)
     supervisor_id = choose_supervisor(agreement, actor, data.supervisor, errors)
     if kind == MeetingKind.SESSION and (await session_counts(db, agreement)).remaining == 0:

@@ -38,7 +38,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from luotsi.platform import i18n, permissions
 from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
 from luotsi.platform.errors import Invalid, NotFound
-from luotsi.platform.i18n import HELSINKI, N_
+from luotsi.platform.i18n import HELSINKI, N_, parse_date
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.mail import calendar_attachment, render_email
 from luotsi.platform.outbox import enqueue_email
@@ -205,23 +205,6 @@ def format_time(value: datetime) -> str:
 
 def ends_at(session: SupervisionSession) -> datetime:
     return session.starts_at + timedelta(minutes=session.duration_minutes)
-
-
-def parse_date(raw: str) -> date | None:
-    """A date as a form sends it: ``2026-12-03`` (date input) or ``3.12.2026``."""
-    raw = raw.strip()
-    parsed = None
-    try:
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
-            parsed = date.fromisoformat(raw)
-        match = re.fullmatch(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})", raw)
-        if match:
-            day, month, year = (int(g) for g in match.groups())
-            parsed = date(year, month, day)
-    except ValueError:
-        return None
-    # Years far off are typing mistakes (and would overflow time zone arithmetic).
-    return parsed if parsed is not None and 1900 <= parsed.year <= 2999 else None
 
 
 def parse_time(raw: str) -> time | None:
@@ -716,6 +699,28 @@ def choose_supervisor(
         errors["supervisor"] = _("Choose one of the agreement's supervisors.")
         return None
     return chosen
+
+
+def check_when(
+    agreement: Agreement, date_text: str, time_text: str, minutes_text: str, errors: dict[str, str]
+) -> tuple[date | None, time | None, int | None]:
+    """A meeting's day (within the agreement's period), time and length as typed; what is
+    refused goes into ``errors`` (fields ``date``, ``time``, ``minutes``) and comes back None."""
+    day = parse_date(date_text)
+    if day is None:
+        errors["date"] = _("Enter the date, e.g. 3.12.2026.")
+    else:
+        check_in_period(agreement, day, "date", errors)
+    at = parse_time(time_text)
+    if at is None:
+        errors["time"] = _("Enter the time as hours and minutes, e.g. 10:00.")
+    minutes = parse_int(minutes_text, *SESSION_MINUTES)
+    if minutes is None:
+        errors["minutes"] = _("Enter the length in minutes, from %(low)d to %(high)d.") % {
+            "low": SESSION_MINUTES[0],
+            "high": SESSION_MINUTES[1],
+        }
+    return day, at, minutes
 
 
 def check_in_period(agreement: Agreement, day: date, field: str, errors: dict[str, str]) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.i18n import parse_date
 from luotsi.platform.members import get_member
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants import content
@@ -36,7 +37,6 @@ from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.sessions import (
     SessionStatus,
     SupervisionSession,
-    parse_date,
     supervisor_names,
     to_local,
 )

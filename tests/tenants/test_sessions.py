@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import i18n
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Invalid, NotFound
-from luotsi.platform.i18n import HELSINKI
+from luotsi.platform.i18n import HELSINKI, parse_date
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Membership, Role
@@ -134,11 +134,9 @@ async def _load(backend: Backend, firm: Firm, session_id: uuid.UUID) -> Supervis
 
 
 def test_dates_times_and_numbers_are_read_as_typed_or_refused() -> None:
-    assert (
-        sessions.parse_date("2026-12-03") == sessions.parse_date("3.12.2026") == date(2026, 12, 3)
-    )
+    assert parse_date("2026-12-03") == parse_date("3.12.2026") == date(2026, 12, 3)
     for bad in ("", "31.2.2027", "0001-01-01", "1.1.10000", "3/12/2026", "٣.١٢.٢٠٢٦"):
-        assert sessions.parse_date(bad) is None, bad
+        assert parse_date(bad) is None, bad
     assert sessions.parse_time("9.05") == sessions.parse_time("09:05")
     assert sessions.parse_time("24:00") is None and sessions.parse_time("10") is None
     assert sessions.parse_int("60", 1, 240) == 60
@@ -346,7 +344,7 @@ async def test_a_weekly_series_keeps_local_time_across_dst(
     stored = [await _load(clean_db, a, s.id) for s in sorted(created, key=lambda s: s.starts_at)]
     assert tuple(s.starts_at.astimezone(UTC).hour for s in stored) == utc_hours
     assert [s.starts_at.astimezone(HELSINKI).strftime("%H:%M") for s in stored] == ["10:00"] * 2
-    assert stored[1].starts_at.astimezone(HELSINKI).date() == sessions.parse_date(second)
+    assert stored[1].starts_at.astimezone(HELSINKI).date() == parse_date(second)
 
 
 async def test_a_stale_preview_is_not_planned(
