@@ -23,6 +23,7 @@ from luotsi.platform.outbox import run_once
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.tenancy import Tenant
 from luotsi.web.app import create_app
+from tests import clock
 from tests.backends import PostgresServer, find_postgres, in_ci, settings_env
 from tests.factories import Firms, make_two_firms
 
@@ -32,6 +33,7 @@ _state: dict[str, Any] = {"ran": set()}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _state["travel"] = clock.start_travel()
     server, how = find_postgres()
     _state["pg"] = server
     _state["pg_how"] = how
@@ -54,6 +56,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         asyncio.run(server.drop_databases())
         if server.container is not None:
             server.container.stop()  # type: ignore[attr-defined]
+    if _state.get("travel") is not None:
+        _state["travel"].stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -61,6 +65,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_sep("=", "database backends")
     terminalreporter.write_line(f"backends that ran: {ran}")
     terminalreporter.write_line(f"PostgreSQL: {_state['pg_how']}")
+    moved = f" (moved by {clock.ENV})" if _state.get("travel") is not None else ""
+    terminalreporter.write_line(f"the suite's today: {clock.today().isoformat()}{moved}")
 
 
 # Row-level security and database roles exist only on PostgreSQL.

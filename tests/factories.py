@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
+from dateutil.relativedelta import relativedelta
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,11 +34,24 @@ from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.regions import FirmArea, FirmAreaPart
 from luotsi.tenants.sessions import SupervisionSession
 from luotsi.tenants.staff import ServiceArea, Specialty, StaffProfile, StaffSpecialty
+from tests import clock
 
 if TYPE_CHECKING:
     from tests.conftest import Backend
 
 PASSWORD = "correct horse battery"
+
+
+def agreement_start() -> date:
+    """The fixture agreement's first day: three months before the suite's today."""
+    return clock.days(-91)
+
+
+def evaluation_day() -> date:
+    """The day of the fixture evaluation in ``add_content``: a month ago."""
+    return clock.days(-30)
+
+
 _hashes: dict[str, str] = {}
 
 
@@ -243,11 +257,13 @@ async def add_agreement(
     supervisees: list[ClientPerson],
     **fields: object,
 ) -> Agreement:
-    """An agreement (active unless ``status`` says otherwise) for one year from 1.9.2026."""
+    """An agreement (active unless ``status`` says otherwise) for one year from
+    :func:`agreement_start`, three months ago."""
+    start = agreement_start()
     values: dict[str, object] = {
         "kind": SupervisionKind.INDIVIDUAL,
-        "start_date": date(2026, 9, 1),
-        "end_date": date(2027, 8, 31),
+        "start_date": start,
+        "end_date": start + relativedelta(years=1, days=-1),
         "session_minutes": 60,
         "cadence_weeks": 3,
         "session_quota": 15,
@@ -272,7 +288,7 @@ async def add_session(
     **fields: object,
 ) -> SupervisionSession:
     values: dict[str, object] = {
-        "starts_at": datetime(2026, 12, 3, 8, 0, tzinfo=UTC),  # 10.00 in Helsinki
+        "starts_at": clock.at(clock.working_day(7)),  # a working day next week, 10.00
         "duration_minutes": agreement.session_minutes,
         "address": "Kunnantie 1, Hyvinkää",
     }
@@ -292,7 +308,7 @@ async def add_session(
 async def add_review(
     engine: AsyncEngine, tenant: Tenant, agreement: Agreement, **fields: object
 ) -> Review:
-    values: dict[str, object] = {"held_on": date(2026, 11, 2), "decision": ReviewDecision.CONTINUE}
+    values: dict[str, object] = {"held_on": clock.days(-30), "decision": ReviewDecision.CONTINUE}
     values.update(fields)
     async with make_sessionmaker(engine)() as db, db.begin():
         db.info[TENANT_KEY] = tenant.id
@@ -460,7 +476,7 @@ async def add_content(backend: Backend, firm: Firm, marker: str = "") -> Content
             db, staff, firm.agreement.id, content.GoalSource.ORGANISATION, f"Tavoite {marker}"
         )
         evaluation = await content.record_evaluation(
-            db, staff, goal.id, 3, f"Arvio {marker}", evaluated_on=date(2026, 11, 2)
+            db, staff, goal.id, 3, f"Arvio {marker}", evaluated_on=evaluation_day()
         )
         await content.write_limits(db, staff, firm.agreement.id, f"Rajat {marker}")
         request = await content.request_erasure(db, login)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LUOTSI_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,11 +49,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LUOTSI_ARGON2_TIME_COST": "1",
         "LUOTSI_ARGON2_MEMORY_KIB": "8192",
     }
-    luotsi = [sys.executable, "-m", "luotsi.cli"]
-    subprocess.run([*luotsi, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([*luotsi, "demo"], env=env, check=True, capture_output=True)
+    luotsi = [sys.executable, "-m", "tests.clock"]  # `luotsi`, on the suite's day
+    subprocess.run([*luotsi, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([*luotsi, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
     log = (var_dir / "server.log").open("w")
-    server = subprocess.Popen([*luotsi, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*luotsi, "serve"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
