@@ -38,6 +38,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
+from luotsi.platform import clock
 from luotsi.platform.errors import TenantNotSet
 
 TENANT_KEY = "tenant_id"
@@ -55,7 +56,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from luotsi.platform import clock
 from luotsi.platform.i18n import gettext as _
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def session_event(
     event = Event()
     event.add("uid", session.uid)
     event.add("sequence", session.sequence)
-    event.add("dtstamp", (stamp or datetime.now(UTC)).astimezone(UTC))
+    event.add("dtstamp", (stamp or clock.now()).astimezone(UTC))
     starts = session.starts_at.astimezone(UTC)
     event.add("dtstart", starts)
     event.add("dtend", starts + timedelta(minutes=session.duration_minutes))

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -37,6 +37,7 @@ from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.content.shared import COMMENT_MAX_CHARS, GOAL_MAX_CHARS
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions import SessionStatus, SupervisionSession, to_local
+from tests import clock
 from tests.conftest import Backend
 from tests.factories import (
     Firm,
@@ -45,6 +46,7 @@ from tests.factories import (
     add_member,
     add_person,
     add_session,
+    evaluation_day,
     make_user,
 )
 
@@ -171,6 +173,11 @@ class Group:
     l2: Membership
 
 
+def local_day(session: SupervisionSession) -> date:
+    """The day of ``session`` in Helsinki."""
+    return to_local(session.starts_at).date()
+
+
 async def make_group(
     backend: Backend, firm: Firm, p1: ClientPerson | None = None, l1: Membership | None = None
 ) -> Group:
@@ -190,7 +197,7 @@ async def make_group(
         firm.tenant,
         agreement,
         firm.supervisor,
-        starts_at=datetime(2026, 12, 10, 8, 0, tzinfo=UTC),
+        starts_at=clock.at(clock.working_day(14)),
     )
     l1 = l1 or await new_login(backend, firm, Role.SUPERVISEE, p1)
     l2 = await new_login(backend, firm, Role.SUPERVISEE, p2)
@@ -249,7 +256,7 @@ async def write_pieces(
         own_goal = await content.add_goal(db, own, agreement.id, OWN, f"{MARKER} own goal{tag}")
         org_goal = await content.add_goal(db, staff, agreement.id, ORG, f"{MARKER} org goal{tag}")
         evaluation = await content.record_evaluation(
-            db, staff, own_goal.id, 3, f"{MARKER} evaluation{tag}", evaluated_on=date(2026, 11, 2)
+            db, staff, own_goal.id, 3, f"{MARKER} evaluation{tag}", evaluated_on=evaluation_day()
         )
         await content.write_limits(db, staff, agreement.id, f"{MARKER} limits{tag}")
         limits = await db.scalar(
@@ -287,7 +294,7 @@ async def write_group_pieces(app: App, firm: Firm, group: Group) -> GroupPieces:
     staff = app.reader(firm.supervisor)
     one, two = app.reader(group.l1), app.reader(group.l2)
     agreement, session = group.agreement.id, group.session.id
-    day = date(2026, 11, 2)
+    day = evaluation_day()
     async with app.scoped(firm) as db, db.begin():
         note = await content.write_note(db, staff, session, f"{MARKER} [group] note")
         everyone = await content.set_assignment(db, staff, session, f"{MARKER} [group] task")
@@ -458,7 +465,7 @@ async def test_supervisor_and_supervisee_both_read_the_agreements_content(world:
         a.tenant,
         a.agreement,
         a.supervisor,
-        starts_at=datetime(2027, 1, 7, 8, 0, tzinfo=UTC),
+        starts_at=clock.at(local_day(a.session) + timedelta(days=35)),
     )
     newer = await app.run(a, a.supervisor, content.set_assignment, later.id, "myöhempi")
     every = await app.run(a, world.sanna, content.list_assignments, a.agreement.id)
@@ -487,7 +494,7 @@ async def test_the_supervisee_writes_their_responses_goals_and_evaluations(world
     assert goal.person_id == a.supervisee.id
     await app.run(a, sanna, content.revise_goal, goal.id, "oma, tarkennettu")
     evaluation = await app.run(
-        a, sanna, content.record_evaluation, goal.id, 4, "hyvä", evaluated_on=date(2026, 11, 20)
+        a, sanna, content.record_evaluation, goal.id, 4, "hyvä", evaluated_on=clock.days(-14)
     )
     assert evaluation.person_id == a.supervisee.id
     views = {g.id: g for g in await app.run(a, a.supervisor, content.list_goals, a.agreement.id)}
@@ -518,7 +525,7 @@ async def test_supervisors_set_assignments_and_limits_and_supervisees_respond(
     attempts: dict[str, Attempt] = {
         "set": lambda db, r: content.set_assignment(db, r, a.session.id, "oma tehtävä"),
         "edit": lambda db, r: content.edit_assignment(
-            db, r, pieces.assignment, "muutettu", date(2026, 12, 24)
+            db, r, pieces.assignment, "muutettu", local_day(a.session) + timedelta(days=21)
         ),
         "delete": lambda db, r: content.delete_assignment(db, r, pieces.assignment),
         "limits": lambda db, r: content.write_limits(db, r, a.agreement.id, "omat rajat"),
@@ -579,14 +586,14 @@ async def test_nobody_else_reads_or_writes_the_content(world: World, who: str) -
     pieces = await write_pieces(world.app, a, world.sanna)
     firm, actor = await outsider(world, who)
     agreement, session, person = a.agreement.id, a.session.id, a.supervisee.id
-    day = date(2026, 11, 20)
+    day = clock.days(-14)
     attempts: dict[str, Attempt] = {
         "list_assignments": lambda db, r: content.list_assignments(db, r, agreement),
         "list_goals": lambda db, r: content.list_goals(db, r, agreement),
         "read_limits": lambda db, r: content.read_limits(db, r, agreement),
         "set_assignment": lambda db, r: content.set_assignment(db, r, session, "x"),
         "edit_assignment": lambda db, r: content.edit_assignment(
-            db, r, pieces.assignment, "x", date(2026, 12, 24)
+            db, r, pieces.assignment, "x", local_day(a.session) + timedelta(days=21)
         ),
         "delete_assignment": lambda db, r: content.delete_assignment(db, r, pieces.assignment),
         "respond": lambda db, r: content.respond_to_assignment(
@@ -714,7 +721,7 @@ async def test_a_group_member_sees_the_groups_content_and_their_own_only(world: 
     assert limits is not None and limits.text == f"{MARKER} [group] limits"
 
     # Supervisee 2's own things are not found by supervisee 1, even by their ids.
-    day = date(2026, 11, 20)
+    day = clock.days(-14)
     before = await snapshot(world.backend)
     attempts: list[Attempt] = [
         lambda db, r: content.respond_to_assignment(db, r, gp.for_p2, "x", done=True),
@@ -763,7 +770,7 @@ async def test_a_group_member_writes_as_themselves_whoever_they_name(world: Worl
         org_goal.id,
         3,
         "",
-        evaluated_on=date(2026, 11, 20),
+        evaluated_on=clock.days(-14),
         person_id=group.p2.id,
     )
     assert evaluation.person_id == group.p1.id
@@ -793,6 +800,8 @@ async def test_invalid_assignments_responses_and_limits_are_refused(world: World
     a = world.a
     pieces = await write_pieces(world.app, a, world.sanna)
     session, assignment = a.session.id, pieces.assignment
+    day = local_day(a.session)
+    later, before = day + timedelta(days=21), day - timedelta(days=1)
     too_long = "x" * (TEXT_MAX_CHARS + 1)
     cases: dict[str, tuple[str, Attempt]] = {
         "empty": ("text", lambda db, r: content.set_assignment(db, r, session, " \r\n ")),
@@ -800,7 +809,7 @@ async def test_invalid_assignments_responses_and_limits_are_refused(world: World
         "control": ("text", lambda db, r: content.set_assignment(db, r, session, "a\x07b")),
         "due before": (
             "due_on",
-            lambda db, r: content.set_assignment(db, r, session, "x", due_on=date(2026, 12, 2)),
+            lambda db, r: content.set_assignment(db, r, session, "x", due_on=before),
         ),
         "not on agreement": (
             "person",
@@ -808,17 +817,15 @@ async def test_invalid_assignments_responses_and_limits_are_refused(world: World
         ),
         "edit empty": (
             "text",
-            lambda db, r: content.edit_assignment(db, r, assignment, "", date(2026, 12, 24)),
+            lambda db, r: content.edit_assignment(db, r, assignment, "", later),
         ),
         "edit control": (
             "text",
-            lambda db, r: content.edit_assignment(
-                db, r, assignment, "\x1b[31m", date(2026, 12, 24)
-            ),
+            lambda db, r: content.edit_assignment(db, r, assignment, "\x1b[31m", later),
         ),
         "edit due before": (
             "due_on",
-            lambda db, r: content.edit_assignment(db, r, assignment, "x", date(2026, 12, 2)),
+            lambda db, r: content.edit_assignment(db, r, assignment, "x", before),
         ),
         "limits empty": ("text", lambda db, r: content.write_limits(db, r, a.agreement.id, "")),
         "limits control": (
@@ -834,14 +841,14 @@ async def test_invalid_assignments_responses_and_limits_are_refused(world: World
         content.set_assignment,
         session,
         "y" * TEXT_MAX_CHARS,
-        due_on=date(2026, 12, 3),
+        due_on=day,
     )
-    assert kept.due_on == date(2026, 12, 3) and len(kept.text) == TEXT_MAX_CHARS
+    assert kept.due_on == day and len(kept.text) == TEXT_MAX_CHARS
     await world.app.run(
-        world.a, a.supervisor, content.edit_assignment, assignment, "a\r\nb\tc", date(2026, 12, 3)
+        world.a, a.supervisor, content.edit_assignment, assignment, "a\r\nb\tc", day
     )
     [_new, edited] = await world.app.run(a, world.sanna, content.list_assignments, a.agreement.id)
-    assert (edited.text, edited.due_on) == ("a\nb\tc", date(2026, 12, 3))
+    assert (edited.text, edited.due_on) == ("a\nb\tc", day)
     responses: dict[str, tuple[str, Attempt]] = {
         "response empty, not done": (
             "response",
@@ -869,7 +876,7 @@ async def test_invalid_goals_and_evaluations_are_refused(world: World) -> None:
         a, a.supervisor, content.add_goal, group.agreement.id, ORG, "yhteinen"
     )
     agreement, grouped, own_goal = a.agreement.id, group.agreement.id, pieces.own_goal
-    today = to_local(utcnow()).date()
+    today = clock.today()
 
     def evaluate(goal: uuid.UUID, rating: int = 3, comment: str = "", **kw: Any) -> Attempt:
         kw.setdefault("evaluated_on", today)
@@ -935,18 +942,24 @@ async def test_invalid_goals_and_evaluations_are_refused(world: World) -> None:
 async def test_an_assignment_is_due_on_the_next_planned_sessions_local_day(world: World) -> None:
     a, owner = world.a, world.backend.owner
     other = await add_agreement(owner, a.tenant, a.org, a.supervisor, [a.supervisee])
+    day = local_day(a.session)
+
+    def utc(days: int, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day + timedelta(days=days), time(hour, minute), UTC)
+
     for agreement, starts_at, status in (
-        (a.agreement, datetime(2026, 11, 20, 8, 0, tzinfo=UTC), SessionStatus.PLANNED),  # before
-        (other, datetime(2026, 12, 5, 8, 0, tzinfo=UTC), SessionStatus.PLANNED),  # other's
-        (a.agreement, datetime(2026, 12, 10, 8, 0, tzinfo=UTC), SessionStatus.CANCELLED_BY_CLIENT),
-        (a.agreement, datetime(2026, 12, 23, 22, 30, tzinfo=UTC), SessionStatus.PLANNED),
-        (a.agreement, datetime(2027, 1, 14, 8, 0, tzinfo=UTC), SessionStatus.PLANNED),
+        (a.agreement, utc(-13, 8), SessionStatus.PLANNED),  # before
+        (other, utc(2, 8), SessionStatus.PLANNED),  # other's
+        (a.agreement, utc(7, 8), SessionStatus.CANCELLED_BY_CLIENT),
+        (a.agreement, utc(20, 22, 30), SessionStatus.PLANNED),
+        (a.agreement, utc(42, 8), SessionStatus.PLANNED),
     ):
         await add_session(
             owner, a.tenant, agreement, a.supervisor, starts_at=starts_at, status=status
         )
     view = await world.app.run(a, a.supervisor, content.set_assignment, a.session.id, "tehtävä")
-    assert view.due_on == date(2026, 12, 24)  # 22.30 UTC is 0.30 the next day in Helsinki
+    # 22.30 UTC is 0.30 (1.30 in summer) the next day in Helsinki
+    assert view.due_on == day + timedelta(days=21)
 
 
 async def test_without_a_next_session_an_assignment_is_due_a_cadence_later(world: World) -> None:
@@ -954,19 +967,19 @@ async def test_without_a_next_session_an_assignment_is_due_a_cadence_later(world
     agreement = await add_agreement(
         owner, a.tenant, a.org, a.supervisor, [a.supervisee], cadence_weeks=4
     )
-    session = await add_session(
-        owner, a.tenant, agreement, a.supervisor, starts_at=datetime(2027, 1, 7, 22, 30, tzinfo=UTC)
-    )
+    day = clock.working_day(30)
+    late = datetime.combine(day, time(22, 30), UTC)  # the next day in Helsinki
+    session = await add_session(owner, a.tenant, agreement, a.supervisor, starts_at=late)
     await add_session(  # held, not planned: not the next session
         owner,
         a.tenant,
         agreement,
         a.supervisor,
-        starts_at=datetime(2027, 1, 21, 8, 0, tzinfo=UTC),
+        starts_at=late + timedelta(weeks=2),
         status=SessionStatus.HELD,
     )
     view = await world.app.run(a, a.supervisor, content.set_assignment, session.id, "tehtävä")
-    assert view.due_on == date(2027, 1, 8) + timedelta(weeks=4)
+    assert view.due_on == day + timedelta(days=1, weeks=4)
 
 
 # --- at rest ----------------------------------------------------------------------------------
@@ -1079,6 +1092,7 @@ async def test_every_read_and_write_is_audited_with_whose_record_it_is(world: Wo
     staff, p1, p2 = a.supervisor.user_id, group.l1.user_id, group.l2.user_id
     agreement, session = group.agreement.id, group.session.id
     one, two = group.p1.id, group.p2.id
+    later = local_day(group.session) + timedelta(days=21)
     W, R, D = "content.written", "content.read", "content.deleted"
     AS, RS, GO, EV, LI, NO = (
         "assignment",
@@ -1120,7 +1134,7 @@ async def test_every_read_and_write_is_audited_with_whose_record_it_is(world: Wo
             (R, RS, answer2.id, staff, two),
         ]
     )
-    await app.run(a, a.supervisor, content.edit_assignment, mine.id, f"{MARKER}!", date(2027, 1, 1))
+    await app.run(a, a.supervisor, content.edit_assignment, mine.id, f"{MARKER}!", later)
     assert await watch.lines() == [(W, AS, mine.id, staff, one)]
     mine_answer = await app.run(a, group.l1, content.respond_to_assignment, mine.id, "", done=True)
     await watch.new()
@@ -1142,7 +1156,7 @@ async def test_every_read_and_write_is_audited_with_whose_record_it_is(world: Wo
     assert await watch.lines() == [(W, GO, org.id, staff, agreement)]
     own = await app.run(a, group.l2, content.add_goal, agreement, OWN, f"{MARKER} oma")
     assert await watch.lines() == [(W, GO, own.id, p2, two)]
-    day = date(2026, 11, 20)
+    day = clock.days(-14)
     ev = await app.run(
         a,
         a.supervisor,

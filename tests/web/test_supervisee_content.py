@@ -11,7 +11,7 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -21,12 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import audit
 from luotsi.platform.audit import AuditEvent, Origin
+from luotsi.platform.clock import HELSINKI
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import content
-from luotsi.tenants.agreements import Agreement, helsinki_today
+from luotsi.tenants.agreements import Agreement
 from luotsi.tenants.clients import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
+from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import (
     Content,
@@ -227,7 +229,7 @@ async def test_supervisee_records_an_evaluation_and_sees_it_in_the_chart(
 ) -> None:
     await signed_in(client, written)
     url = f"{agreement_url(firms.a)}/goals/{written.goal_id}/evaluations"
-    today = helsinki_today()
+    today = clock.today()
     refused = await client.post(url, {"comment": "Sanottavaa EVAL-KEEP", "evaluated_on": ""})
     assert refused.status_code == 422
     shown = text_of(refused)
@@ -298,7 +300,7 @@ async def test_supervisee_downloads_a_copy_of_their_data(
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/zip"
     assert download.headers["cache-control"] == "no-store"
-    name = f"luotsi-my-data-{helsinki_today().isoformat()}.zip"
+    name = f"luotsi-my-data-{clock.today().isoformat()}.zip"
     assert download.headers["content-disposition"] == f'attachment; filename="{name}"'
     archive = zipfile.ZipFile(io.BytesIO(download.content))
     assert sorted(archive.namelist()) == ["data.html", "data.json"]
@@ -314,7 +316,11 @@ async def test_supervisee_downloads_a_copy_of_their_data(
     }
     (assignment,) = agreement["assignments"]
     assert assignment["response"] == f"Vastaus {written.marker}" and assignment["done_at"]
-    assert agreement["sessions"][0]["starts_at"].startswith("2026-12-03T10:00")
+    starts_at = agreement["sessions"][0]["starts_at"]
+    assert datetime.fromisoformat(starts_at) == firms.a.session.starts_at
+    assert starts_at.endswith(
+        firms.a.session.starts_at.astimezone(HELSINKI).strftime("%z")[:3] + ":00"
+    )
     assert f"Muistiinpano {written.marker}" not in json.dumps(data, ensure_ascii=False)
 
     page = archive.read("data.html").decode("utf-8")
@@ -432,7 +438,7 @@ async def test_nobody_else_gets_any_of_the_supervisees_content(
             f"{agreement}/goals/{written.goal_id}/revise": {"text": "FORGED-GOAL"},
             f"{agreement}/goals/{written.goal_id}/evaluations": {
                 "rating": "1",
-                "evaluated_on": date.today().isoformat(),
+                "evaluated_on": clock.today().isoformat(),
             },
             response_url(a, written.assignment_id): {"text": "FORGED-RESPONSE"},
         }

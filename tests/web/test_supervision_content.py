@@ -6,24 +6,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import select, text, update
 
 from luotsi.platform import audit
 from luotsi.platform.audit import AuditEvent
+from luotsi.platform.clock import HELSINKI
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants.agreements import (
-    Agreement,
-    AgreementSupervisee,
-    AgreementSupervisor,
-    helsinki_today,
-)
+from luotsi.tenants.agreements import Agreement, AgreementSupervisee, AgreementSupervisor
 from luotsi.tenants.clients import ClientPerson, PersonRole
 from luotsi.tenants.sessions import SessionStatus, SupervisionSession
+from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import (
     Content,
@@ -33,6 +31,7 @@ from tests.factories import (
     add_member,
     add_person,
     add_session,
+    evaluation_day,
     make_user,
 )
 from tests.web.test_notes import hr_contact_login, other_supervisor
@@ -58,6 +57,21 @@ def session_url(firm: Firm, session: SupervisionSession | None = None) -> str:
 
 def agreement_url(firm: Firm) -> str:
     return f"/t/{firm.slug}/agreements/{firm.agreement.id}"
+
+
+def after_session(firm: Firm, days: int) -> date:
+    """The day ``days`` after the fixture session's day (before it when negative)."""
+    return firm.session.starts_at.astimezone(HELSINKI).date() + timedelta(days=days)
+
+
+def en_date(day: date) -> str:
+    """A day as the English pages write it: 02/11/2026."""
+    return format_date(day, "short", locale="en_FI")
+
+
+def chart_date(day: date) -> str:
+    """A day as the progress chart's description writes it in English: 2 Nov 2026."""
+    return format_date(day, "medium", locale="en_FI")
 
 
 async def column(backend: Backend, sql: str, **params: Any) -> list[Any]:
@@ -108,7 +122,7 @@ async def past_session(backend: Backend, firm: Firm) -> SupervisionSession:
         firm.tenant,
         firm.agreement,
         firm.supervisor,
-        starts_at=datetime(2026, 11, 5, 8, 0, tzinfo=UTC),
+        starts_at=clock.at(clock.days(-28)),
         status=SessionStatus.HELD,
     )
 
@@ -120,13 +134,14 @@ async def test_supervisor_sets_an_assignment_and_sees_it_on_the_session_page(
     client: Client, firms: Firms
 ) -> None:
     a = firms.a
+    due = after_session(a, 17)
     await as_supervisor(client, a)
     before = (await client.get(session_url(a))).text
     assert 'id="assignments"' in before and "No assignments have been set" in before
 
     response = await client.post(
         f"{session_url(a)}/assignments",
-        {"text": "Kirjoita havainnot.\r\n\r\nToinen kappale", "due_on": "2026-12-20"},
+        {"text": "Kirjoita havainnot.\r\n\r\nToinen kappale", "due_on": due.isoformat()},
     )
     assert response.status_code == 303
     assert response.headers["location"] == f"{session_url(a)}#assignments"
@@ -134,7 +149,7 @@ async def test_supervisor_sets_an_assignment_and_sees_it_on_the_session_page(
     page = (await client.get(session_url(a))).text
     assert "The assignment has been set." in page
     assert "<p>Kirjoita havainnot.</p><p>Toinen kappale</p>" in page
-    assert "Due 20/12/2026" in page
+    assert f"Due {en_date(due)}" in page
     assert "For the supervisee" in page
     assert "Sanna Supervisee</strong>:" in page and "No response yet" in page
 
@@ -143,12 +158,9 @@ async def test_empty_due_date_means_the_next_planned_session(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
+    next_day = after_session(a, 14)
     await add_session(
-        clean_db.owner,
-        a.tenant,
-        a.agreement,
-        a.supervisor,
-        starts_at=datetime(2026, 12, 17, 8, 0, tzinfo=UTC),
+        clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(next_day)
     )
     await as_supervisor(client, a)
     page = (await client.get(session_url(a))).text
@@ -156,10 +168,10 @@ async def test_empty_due_date_means_the_next_planned_session(
 
     await client.post(f"{session_url(a)}/assignments", {"text": "Tehtävä", "due_on": ""})
     assert await column(clean_db, "select due_on from assignments") in (
-        [date(2026, 12, 17)],
-        ["2026-12-17"],  # SQLite hands the date back as text
+        [next_day],
+        [next_day.isoformat()],  # SQLite hands the date back as text
     )
-    assert "Due 17/12/2026" in (await client.get(session_url(a))).text
+    assert f"Due {en_date(next_day)}" in (await client.get(session_url(a))).text
 
 
 async def test_htmx_assignment_form_swaps_only_its_section(client: Client, firms: Firms) -> None:
@@ -179,13 +191,14 @@ async def test_assignment_without_text_is_refused_and_nothing_saved(
     client: Client, firms: Firms, clean_db: Backend, htmx: bool
 ) -> None:
     a = firms.a
+    due = after_session(a, 17).isoformat()
     await as_supervisor(client, a)
     response = await client.post(
-        f"{session_url(a)}/assignments", {"text": "  ", "due_on": "2026-12-20"}, htmx=htmx
+        f"{session_url(a)}/assignments", {"text": "  ", "due_on": due}, htmx=htmx
     )
     assert response.status_code == 422
     assert "Write the text first." in response.text
-    assert 'value="2026-12-20"' in response.text  # what was typed stays
+    assert f'value="{due}"' in response.text  # what was typed stays
     assert (await counts(clean_db))["assignments"] == 0
 
 
@@ -195,7 +208,8 @@ async def test_due_date_before_the_session_is_refused(
     a = firms.a
     await as_supervisor(client, a)
     response = await client.post(
-        f"{session_url(a)}/assignments", {"text": "Tehtävä", "due_on": "1.12.2026"}
+        f"{session_url(a)}/assignments",
+        {"text": "Tehtävä", "due_on": clock.fi(after_session(a, -2))},
     )
     assert response.status_code == 422
     assert "The due date cannot be before the session." in response.text
@@ -209,12 +223,13 @@ async def test_supervisor_edits_an_assignment(
     c = await add_content(clean_db, a)
     await as_supervisor(client, a)
     url = f"{session_url(a)}/assignments/{c.assignment_id}/edit"
-    response = await client.post(url, {"text": "Uusi teksti", "due_on": "2026-12-31"})
+    due = after_session(a, 28)
+    response = await client.post(url, {"text": "Uusi teksti", "due_on": due.isoformat()})
     assert response.status_code == 303
     assert response.headers["location"] == f"{session_url(a)}#assignment-{c.assignment_id}"
     page = (await client.get(session_url(a))).text
     assert "<p>Uusi teksti</p>" in page and f"Välitehtävä {c.marker}" not in page
-    assert "Due 31/12/2026" in page and "The assignment has been saved." in page
+    assert f"Due {en_date(due)}" in page and "The assignment has been saved." in page
 
 
 async def test_editing_an_assignment_checks_the_due_date(
@@ -227,7 +242,7 @@ async def test_editing_an_assignment_checks_the_due_date(
     for due_on, message in (
         ("", "Choose the due date."),
         ("someday", "Enter the due date, e.g. 17.12.2026."),
-        ("2026-11-01", "The due date cannot be before the session."),
+        (after_session(a, -32).isoformat(), "The due date cannot be before the session."),
     ):
         response = await client.post(url, {"text": "Muutettu", "due_on": due_on})
         assert response.status_code == 422, due_on
@@ -464,7 +479,8 @@ async def test_supervisor_records_an_evaluation_and_sees_the_history_and_chart(
     meeting = await past_session(clean_db, a)
     await as_supervisor(client, a)
     form = (await client.get(agreement_url(a))).text
-    today = helsinki_today()
+    today = clock.today()
+    evaluated_on = clock.days(-27)
     assert 'name="rating" value="5"' in form and "5 · Reached" in form
     assert f'value="{meeting.id}"' in form  # the meetings held so far
     assert f'value="{a.session.id}"' not in form  # not a meeting still to come
@@ -474,7 +490,7 @@ async def test_supervisor_records_an_evaluation_and_sees_the_history_and_chart(
         {
             "rating": "4",
             "comment": "Edistynyt hyvin",
-            "evaluated_on": "2026-11-05",
+            "evaluated_on": evaluated_on.isoformat(),
             "session": str(meeting.id),
         },
     )
@@ -490,7 +506,8 @@ async def test_supervisor_records_an_evaluation_and_sees_the_history_and_chart(
     assert '<svg class="progress-chart"' in goal
     assert goal.count('<circle class="point"') == 2
     assert '<polyline class="line"' in goal
-    assert "2 Nov 2026: 3/5; 5 Nov 2026: 4/5" in goal  # the chart's own description
+    chart = f"{chart_date(evaluation_day())}: 3/5; {chart_date(evaluated_on)}: 4/5"
+    assert chart in goal  # the chart's own description
     assert f'value="{today.isoformat()}"' in form  # the date defaults to today
 
 
@@ -519,7 +536,12 @@ async def test_refused_evaluation_says_why_and_saves_nothing(
     a = firms.a
     c = await add_content(clean_db, a)
     await as_supervisor(client, a)
-    form = {"rating": "3", "comment": "Kommentti 42", "evaluated_on": "2026-11-10", "session": ""}
+    form = {
+        "rating": "3",
+        "comment": "Kommentti 42",
+        "evaluated_on": clock.days(-24).isoformat(),
+        "session": "",
+    }
     response = await client.post(
         f"{agreement_url(a)}/goals/{c.goal_id}/evaluations", form | values, htmx=htmx
     )
@@ -621,10 +643,10 @@ async def test_erased_content_is_explained_and_offers_no_forms(
         await db.execute(
             update(Agreement)
             .where(Agreement.id == a.agreement.id)
-            .values(content_erased_at=datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
+            .values(content_erased_at=clock.at(clock.days(-60), 12))
         )
     await as_supervisor(client, a)
-    expected = "erased under the firm's retention rule on 01/10/2026"
+    expected = f"erased under the firm's retention rule on {en_date(clock.days(-60))}"
     for url in (agreement_url(a), session_url(a)):
         page = (await client.get(url)).text
         assert expected in page, url
@@ -676,7 +698,10 @@ def content_posts(firm: Firm, c: Content) -> list[tuple[str, dict[str, str]]]:
     session, agreement = session_url(firm), agreement_url(firm)
     return [
         (f"{session}/assignments", {"text": "vieras"}),
-        (f"{session}/assignments/{c.assignment_id}/edit", {"text": "v", "due_on": "2026-12-31"}),
+        (
+            f"{session}/assignments/{c.assignment_id}/edit",
+            {"text": "v", "due_on": after_session(firm, 28).isoformat()},
+        ),
         (f"{session}/assignments/{c.assignment_id}/delete", {}),
         (f"{session}/notes/{c.note_id}/edit", {"text": "vieras"}),
         (f"{session}/notes/{c.note_id}/delete", {}),
@@ -686,7 +711,7 @@ def content_posts(firm: Firm, c: Content) -> list[tuple[str, dict[str, str]]]:
         (f"{agreement}/goals/{c.org_goal_id}/delete", {}),
         (
             f"{agreement}/goals/{c.goal_id}/evaluations",
-            {"rating": "5", "evaluated_on": "1.11.2026"},
+            {"rating": "5", "evaluated_on": clock.fi(clock.days(-33))},
         ),
         (f"{agreement}/evaluations/{c.evaluation_id}/delete", {}),
         (f"{agreement}/notes/hand-over", {"recipient": str(firm.admin.id), "confirm": "1"}),
