@@ -176,8 +176,8 @@ class AuthController(Controller):
             context = {"form": form, "errors": {"password": message}}
             return rate_limited(request, exc, "auth/login.html", context, block="form")
         except Invalid as exc:
-            # The failure is counted for rate limiting and audited even though the response is
-            # an error (error responses roll back), so it is committed here.
+            # The failure is audited even though the response is an error (error responses
+            # roll back), so it is committed here; its attempt was committed before the check.
             await db.commit()
             form.password = ""
             return render(
