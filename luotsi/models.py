@@ -5,7 +5,7 @@ knows them all.
 """
 
 from luotsi.platform.audit import AuditEvent
-from luotsi.platform.identity import AuthToken, LoginAttempt, User, UserSession
+from luotsi.platform.identity import AuthToken, User, UserSession
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
@@ -68,7 +68,6 @@ __all__ = [
     "Goal",
     "Inquiry",
     "Invitation",
-    "LoginAttempt",
     "Membership",
     "Municipality",
     "OutboxMessage",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose."""
@@ -28,9 +31,15 @@ class Invalid(DomainError):
 
 
 class RateLimited(DomainError):
-    def __init__(self, retry_after_minutes: int) -> None:
-        super().__init__(f"retry after {retry_after_minutes} min")
-        self.retry_after_minutes = retry_after_minutes
+    """Too many attempts in a short time; ``retry_after`` says when the next one may pass."""
+
+    def __init__(self, retry_after: timedelta) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(f"retry after {self.retry_after_seconds} s")
+
+    @property
+    def retry_after_minutes(self) -> int:
+        return math.ceil(self.retry_after_seconds / 60)
 
 
 class TenantNotSet(RuntimeError):

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select
+from sqlalchemy import Boolean, ForeignKey, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import audit
+from luotsi.platform import audit, ratelimit
 from luotsi.platform.db import Base, str_enum, utcnow
-from luotsi.platform.errors import Invalid, NotFound, RateLimited
+from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -25,6 +25,13 @@ MIN_PASSWORD_LENGTH = 10
 LOGIN_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_IP = 20
+LOGIN_BY_ACCOUNT = "login-account"
+LOGIN_BY_IP = "login-ip"
+# Requests that e-mail a link to an address (a password reset, a signup): limited per address
+# and per client, so nobody floods a mailbox or reserves firm names in bulk.
+MAIL_REQUESTS_PER_ADDRESS = 3
+MAIL_REQUESTS_PER_IP = 10
+MAIL_REQUEST_WINDOW = timedelta(hours=1)
 
 
 class User(Base):
@@ -83,21 +90,6 @@ class AuthToken(Base):
     )
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-
-
-class LoginAttempt(Base):
-    """Failed sign-ins, counted per account and per address for rate limiting."""
-
-    __tablename__ = "login_attempts"
-    __table_args__ = (
-        Index("ix_login_attempts_email_at", "email", "at"),
-        Index("ix_login_attempts_ip_at", "ip", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    email: Mapped[str] = mapped_column(String(254))
-    ip: Mapped[str] = mapped_column(String(45))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -173,28 +165,19 @@ async def get_user_by_email(db: AsyncSession, email: str) -> User | None:
 async def authenticate(
     db: AsyncSession, email: str, password: str, ip: str, *, user_agent: str = ""
 ) -> User:
-    """Check a sign-in; failures are recorded and limited per account and per address.
+    """Check a sign-in, limited per account and per address (:class:`RateLimited`).
 
-    Every checked sign-in is audited as a platform event (an account is not a firm's); the
-    caller commits a failure's rows even though it answers with an error.
+    The attempt is counted and committed before the password is checked, so parallel attempts
+    see each other and no more than the limit are ever checked; a right password takes its
+    attempt back and clears the account's failures. Every checked sign-in is audited as a
+    platform event (an account is not a firm's); the caller commits a failure's rows even
+    though it answers with an error.
     """
     global _DUMMY_HASH
     email = normalize_email(email)
-    since = utcnow() - LOGIN_WINDOW
-    by_account = await db.scalar(
-        select(func.count()).where(LoginAttempt.email == email, LoginAttempt.at > since)
-    )
-    by_ip = await db.scalar(
-        select(func.count()).where(LoginAttempt.ip == ip, LoginAttempt.at > since)
-    )
-    if (by_account or 0) >= MAX_FAILURES_PER_ACCOUNT or (by_ip or 0) >= MAX_FAILURES_PER_IP:
-        oldest = await db.scalar(
-            select(func.min(LoginAttempt.at)).where(
-                (LoginAttempt.email == email) | (LoginAttempt.ip == ip), LoginAttempt.at > since
-            )
-        )
-        wait = LOGIN_WINDOW - (utcnow() - oldest) if oldest else LOGIN_WINDOW
-        raise RateLimited(max(1, int(wait.total_seconds() // 60) + 1))
+    await ratelimit.hit(db, LOGIN_BY_ACCOUNT, email, MAX_FAILURES_PER_ACCOUNT, LOGIN_WINDOW)
+    ip_attempt = (await ratelimit.hit(db, LOGIN_BY_IP, ip, MAX_FAILURES_PER_IP, LOGIN_WINDOW)).id
+    await db.commit()
 
     user = await get_user_by_email(db, email)
     if user is None:
@@ -204,7 +187,6 @@ async def authenticate(
     ok = user is not None and user.is_active and _policy.verify(user.password_hash, password)
     where = audit.Origin(ip=ip, user_agent=user_agent)
     if not ok or user is None:
-        db.add(LoginAttempt(email=email, ip=ip))
         await audit.record(
             db,
             audit.LOGIN_FAILED,
@@ -213,6 +195,8 @@ async def authenticate(
             **where,
         )
         raise Invalid.field("password", _("The e-mail address or password is wrong."))
+    await ratelimit.forget(db, LOGIN_BY_ACCOUNT, email)
+    await ratelimit.take_back(db, ip_attempt)
     if user.email_verified_at is None:
         await audit.record(
             db, audit.LOGIN_FAILED, actor_user_id=user.id, actor_name=user.name, **where
@@ -220,7 +204,6 @@ async def authenticate(
         raise Invalid.field(
             "email", _("Verify your e-mail address first: follow the link we sent you.")
         )
-    await db.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     await audit.record(
         db, audit.LOGIN_SUCCEEDED, actor_user_id=user.id, actor_name=user.name, **where
     )
@@ -298,11 +281,45 @@ async def peek_token(db: AsyncSession, token: str, purpose: TokenPurpose) -> Aut
 async def set_password(
     db: AsyncSession, user: User, password: str, field: str = "password"
 ) -> None:
-    """Set a new password and sign the user out everywhere else."""
+    """Set a new password, sign the user out everywhere else and void older reset links."""
     check_password_rules(password, field)
     user.password_hash = hash_password(password)
     await db.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    await db.execute(
+        delete(AuthToken).where(
+            AuthToken.user_id == user.id, AuthToken.purpose == TokenPurpose.RESET_PASSWORD
+        )
+    )
     await db.flush()
+
+
+async def count_mail_request(db: AsyncSession, purpose: TokenPurpose, email: str, ip: str) -> None:
+    """Count a request that e-mails a ``purpose`` link to ``email`` from client ``ip``.
+
+    Raises :class:`~luotsi.platform.errors.RateLimited` when the address or the client has
+    asked too often. Counted whether or not the address has an account, so the answer tells
+    nothing about which accounts exist.
+    """
+    email = normalize_email(email)
+    window = MAIL_REQUEST_WINDOW
+    await ratelimit.hit(db, f"{purpose}-address", email, MAIL_REQUESTS_PER_ADDRESS, window)
+    await ratelimit.hit(db, f"{purpose}-ip", ip, MAIL_REQUESTS_PER_IP, window)
+
+
+async def reset_password(db: AsyncSession, token: str, password: str, confirm: str) -> User:
+    """Set a new password through an e-mailed reset link, which it uses up.
+
+    Raises :class:`NotFound` for an unknown, used or expired link and :class:`Invalid` for a
+    refused password (the caller's error response rolls back, so the link still works).
+    Following the link also proves the e-mail address.
+    """
+    row = await use_token(db, token, TokenPurpose.RESET_PASSWORD)
+    if password != confirm:
+        raise Invalid.field("confirm_password", _("The passwords do not match."))
+    user = await get_user(db, row.user_id)
+    await set_password(db, user, password, "new_password")
+    user.email_verified_at = user.email_verified_at or utcnow()
+    return user
 
 
 async def change_password(

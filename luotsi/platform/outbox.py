@@ -3,6 +3,11 @@
 Code that changes data enqueues the e-mail in the same transaction; ``luotsi worker`` (or the
 in-process worker of ``luotsi serve``) delivers at least once, with exponential backoff. On
 PostgreSQL several workers can run: rows are claimed with ``FOR UPDATE SKIP LOCKED``.
+
+Pending rows hold recipients, subjects and single-use links. On PostgreSQL the table is under
+row-level security (migration 0009): a request may add rows, for its own firm or as platform
+mail (``tenant_id`` NULL), and read none; only :func:`outbox_worker_session` reads and updates
+them.
 """
 
 from __future__ import annotations
@@ -10,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Integer, String, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform.db import Base, unscoped_session, utcnow
+from luotsi.platform.db import TENANT_KEY, Base, unscoped_session, utcnow
+from luotsi.platform.errors import TenantNotSet
 from luotsi.platform.jobs import run_due_jobs
 from luotsi.platform.mail import Mailer
 
@@ -26,6 +34,8 @@ log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 8
 BASE_BACKOFF = timedelta(seconds=30)
+# The transaction setting the outbox's worker policy admits (see migration 0009).
+WORKER_SETTING = "app.outbox_worker"
 
 
 class OutboxMessage(Base):
@@ -52,10 +62,34 @@ def backoff(attempts: int) -> timedelta:
 def enqueue_email(
     db: AsyncSession, message: dict[str, Any], tenant_id: uuid.UUID | None = None
 ) -> OutboxMessage:
-    """Queue a rendered e-mail (see :func:`luotsi.platform.mail.render_email`)."""
+    """Queue a rendered e-mail (see :func:`luotsi.platform.mail.render_email`).
+
+    Without ``tenant_id`` the row is the scoped session's firm's, or platform mail in an
+    unscoped session.
+    """
+    scoped = db.info.get(TENANT_KEY)
+    if tenant_id is None:
+        tenant_id = scoped
+    elif scoped is not None and tenant_id != scoped:
+        raise TenantNotSet("outbox row of another tenant in this session")
     row = OutboxMessage(kind="email", payload=message, tenant_id=tenant_id)
     db.add(row)
     return row
+
+
+@asynccontextmanager
+async def outbox_worker_session(
+    maker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """The one way to read and update the outbox: every firm's rows and platform mail.
+
+    A transaction, committed when the block ends without error; on PostgreSQL it names itself
+    the worker, which the outbox's row-level security admits.
+    """
+    async with unscoped_session(maker) as db, db.begin():
+        if db.bind.dialect.name == "postgresql":
+            await db.execute(select(func.set_config(WORKER_SETTING, "on", True)))
+        yield db
 
 
 async def _claim(db: AsyncSession, batch: int) -> list[OutboxMessage]:
@@ -80,7 +114,7 @@ async def deliver(row: OutboxMessage, mailer: Mailer) -> None:
 async def run_once(maker: async_sessionmaker[AsyncSession], mailer: Mailer, batch: int = 20) -> int:
     """Deliver what is due; returns how many rows were handled (sent or rescheduled)."""
     handled = 0
-    async with unscoped_session(maker) as db, db.begin():
+    async with outbox_worker_session(maker) as db:
         for row in await _claim(db, batch):
             handled += 1
             row.attempts += 1

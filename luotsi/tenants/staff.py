@@ -9,8 +9,11 @@ contains it (see :func:`covering`).
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import io
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,6 +59,13 @@ MAX_BIO = 2000
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 PHOTO_SIZE = 600  # longest side of the stored photo, in pixels
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+MAX_PHOTO_MEGAPIXELS = 40  # a 5 MB PNG can claim 12000 x 12000 pixels: 2 GB once decoded
+MAX_PHOTO_PIXELS = MAX_PHOTO_MEGAPIXELS * 1_000_000
+# Pillow's own guard for every image this process opens (it refuses above twice this); the
+# photo check below refuses above it from the header, before anything is decoded.
+Image.MAX_IMAGE_PIXELS = MAX_PHOTO_PIXELS
+# Decoding is seconds of CPU: it runs in these threads, two at a time, never on the event loop.
+_PHOTO_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="photo")
 
 
 class Specialty(TenantScoped, Base):
@@ -546,10 +556,14 @@ async def _check_specialties(
 def reencode_photo(data: bytes) -> bytes:
     """A checked, re-encoded JPEG of an uploaded portrait, without its metadata.
 
-    Only JPEG, PNG and WebP are accepted; the image is decoded in full (so a corrupt file is
-    refused here, not when someone views it), turned upright, shrunk and saved anew: nothing
-    of the uploaded bytes (EXIF location, embedded scripts) reaches a visitor.
+    Only JPEG, PNG and WebP of at most :data:`MAX_PHOTO_PIXELS` are accepted (the size is read
+    from the header); the image is decoded in full (so a corrupt file is refused here, not when
+    someone views it), turned upright, shrunk and saved anew: nothing of the uploaded bytes
+    (EXIF location, embedded scripts) reaches a visitor. Blocking: see :func:`set_photo`.
     """
+    too_large = _("The image has too many pixels; the limit is %(n)d megapixels.") % {
+        "n": MAX_PHOTO_MEGAPIXELS
+    }
     if not data:
         raise Invalid.field("photo", _("Choose a photo to upload."))
     if len(data) > MAX_PHOTO_BYTES:
@@ -558,6 +572,9 @@ def reencode_photo(data: bytes) -> bytes:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in PHOTO_FORMATS:
                 raise Invalid.field("photo", _("Upload a JPEG, PNG or WebP image."))
+            width, height = probe.size
+            if width * height > MAX_PHOTO_PIXELS:
+                raise Invalid.field("photo", too_large)
             probe.verify()
         with Image.open(io.BytesIO(data)) as uploaded:
             uploaded.load()
@@ -567,7 +584,9 @@ def reencode_photo(data: bytes) -> bytes:
             image.save(out, format="JPEG", quality=85, optimize=True)
     except Invalid:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise Invalid.field("photo", too_large) from None
+    except UnidentifiedImageError:
         raise Invalid.field("photo", _("Upload a JPEG, PNG or WebP image.")) from None
     except (OSError, SyntaxError, ValueError):
         raise Invalid.field("photo", _("The image file is damaged; try another file.")) from None
@@ -577,9 +596,14 @@ def reencode_photo(data: bytes) -> bytes:
 async def set_photo(
     db: AsyncSession, actor: Membership, profile: StaffProfile, data: bytes
 ) -> None:
+    """Store ``data`` as the profile's photo, checked and re-encoded by :func:`reencode_photo`
+    in a photo thread (the event loop serves other requests meanwhile)."""
     if not permissions.can_edit_staff_profile(actor, profile.membership):
         raise Forbidden("profile")
-    profile.photo = reencode_photo(data)
+    context = contextvars.copy_context()  # the request's language, for the error messages
+    profile.photo = await asyncio.get_running_loop().run_in_executor(
+        _PHOTO_THREADS, context.run, reencode_photo, data
+    )
     profile.photo_updated_at = utcnow()
     await db.flush()
 

@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import audit, i18n
-from luotsi.platform.db import set_session_user, utcnow
+from luotsi.platform.db import set_session_user
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import (
@@ -19,19 +19,20 @@ from luotsi.platform.identity import (
     User,
     authenticate,
     change_password,
+    count_mail_request,
     end_session,
     get_user_by_email,
     issue_token,
     peek_token,
-    set_password,
+    reset_password,
     start_session,
-    use_token,
 )
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import memberships_of_user
 from luotsi.web.audit import origin
 from luotsi.web.deps import DB, Req
+from luotsi.web.errors import rate_limited
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, visitor
 from luotsi.web.templating import redirect, render
@@ -172,16 +173,11 @@ class AuthController(Controller):
             message = _("Too many failed sign-ins. Try again in %(n)d minutes.") % {
                 "n": exc.retry_after_minutes
             }
-            return render(
-                request,
-                "auth/login.html",
-                {"form": form, "errors": {"password": message}},
-                block="form",
-                status_code=429,
-            )
+            context = {"form": form, "errors": {"password": message}}
+            return rate_limited(request, exc, "auth/login.html", context, block="form")
         except Invalid as exc:
-            # The failure is counted for rate limiting and audited even though the response is
-            # an error (error responses roll back), so it is committed here.
+            # The failure is audited even though the response is an error (error responses
+            # roll back), so it is committed here; its attempt was committed before the check.
             await db.commit()
             form.password = ""
             return render(
@@ -209,6 +205,14 @@ class AuthController(Controller):
     @post("/password/forgot")
     async def forgot(self, request: Req, db: DB) -> Any:
         email = (await form_value(request, "email")).strip()
+        try:
+            await count_mail_request(db, TokenPurpose.RESET_PASSWORD, email, client_ip(request))
+        except RateLimited as exc:
+            message = _(
+                "Several links have been asked for in a short time. Try again in %(n)d minutes."
+            ) % {"n": exc.retry_after_minutes}
+            context = {"email": email, "errors": {"email": message}}
+            return rate_limited(request, exc, "auth/forgot.html", context)
         user = await get_user_by_email(db, email) if email else None
         if user is not None and user.is_active:
             token = await issue_token(db, user, TokenPurpose.RESET_PASSWORD)
@@ -240,15 +244,9 @@ class AuthController(Controller):
         password = await form_value(request, "new_password")
         confirm = await form_value(request, "confirm_password")
         try:
-            row = await peek_token(db, token, TokenPurpose.RESET_PASSWORD)
+            await reset_password(db, token, password, confirm)
         except NotFound:
             return render(request, "auth/link_invalid.html", status_code=404)
-        user = await db.get(User, row.user_id)
-        try:
-            if password != confirm:
-                raise Invalid.field("confirm_password", _("The passwords do not match."))
-            assert user is not None
-            await set_password(db, user, password, "new_password")
         except Invalid as exc:
             return render(
                 request,
@@ -257,9 +255,6 @@ class AuthController(Controller):
                 block="form",
                 status_code=422,
             )
-        await use_token(db, token, TokenPurpose.RESET_PASSWORD)
-        # Following the e-mailed link proves the address.
-        user.email_verified_at = user.email_verified_at or utcnow()
         response = redirect(request, "/login", flash="password_reset")
         response.delete_cookie(SESSION_COOKIE)
         return response

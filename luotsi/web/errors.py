@@ -12,7 +12,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from luotsi.platform import i18n
-from luotsi.platform.errors import Forbidden, NotFound
+from luotsi.platform.errors import Forbidden, NotFound, RateLimited
 from luotsi.web.middleware import LANG_COOKIE
 from luotsi.web.templating import render
 
@@ -41,6 +41,20 @@ def error_page(
         status_code=status_code,
         block="error",
     )
+
+
+def rate_limited(
+    request: Request[Any, Any, Any],
+    exc: RateLimited,
+    template: str,
+    context: dict[str, Any],
+    *,
+    block: str | None = None,
+) -> Response[Any]:
+    """The form again with its reason, answered 429 with ``Retry-After`` in seconds."""
+    response = render(request, template, context, block=block, status_code=429)
+    response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
 
 
 def http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

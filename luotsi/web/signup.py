@@ -9,13 +9,16 @@ from litestar.params import FromPath
 
 from luotsi.platform import i18n
 from luotsi.platform.db import unscope_session
-from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.errors import Invalid, NotFound, RateLimited
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import TokenPurpose, count_mail_request
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.signup import SignupForm, check_slug, sign_up_firm, verify_signup
 from luotsi.platform.tenancy import suggest_slug
-from luotsi.web.auth import sign_in
+from luotsi.web.auth import client_ip, sign_in
 from luotsi.web.deps import DB, Req
+from luotsi.web.errors import rate_limited
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.templating import render
 
@@ -52,6 +55,14 @@ class SignupController(Controller):
         if not form.slug.strip():
             form.slug = suggest_slug(form.firm_name)
         language = i18n.current_language()
+        try:
+            await count_mail_request(db, TokenPurpose.VERIFY_EMAIL, form.email, client_ip(request))
+        except RateLimited as exc:
+            message = _(
+                "Several workspaces have been started in a short time. Try again in %(n)d minutes."
+            ) % {"n": exc.retry_after_minutes}
+            context = {"form": form, "errors": {"email": message}}
+            return rate_limited(request, exc, "signup/signup.html", context, block="form")
         # Signup crosses tenants: it writes the global tenants row before the tenant exists.
         unscope_session(db)
         try:

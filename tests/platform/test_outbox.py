@@ -47,12 +47,8 @@ async def _enqueue(backend: Backend, to: str = "hr@client.example") -> None:
 
 
 async def _rows(backend: Backend) -> list[OutboxMessage]:
-    engine = make_engine(backend.settings.runtime_database_url)
-    try:
-        async with unscoped_session(make_sessionmaker(engine)) as db:
-            return list(await db.scalars(select(OutboxMessage)))
-    finally:
-        await engine.dispose()
+    async with unscoped_session(make_sessionmaker(backend.owner)) as db:
+        return list(await db.scalars(select(OutboxMessage)))
 
 
 async def _run(backend: Backend, mailer: Mailer) -> int:

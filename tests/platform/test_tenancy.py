@@ -14,13 +14,17 @@ from luotsi.platform.db import (
     make_engine,
     make_sessionmaker,
     tenant_tables,
+    unscoped_session,
 )
 from luotsi.platform.errors import TenantNotSet
+from luotsi.platform.mail import render_email
+from luotsi.platform.outbox import OutboxMessage, enqueue_email
 from luotsi.platform.tenancy import Membership, Role
-from tests.conftest import Backend, postgres_only
+from tests.conftest import Backend, Outbox, postgres_only, scoped
 from tests.factories import Firms
 
-# Global tables: no RLS, no content. Any other table with tenant_id must be TenantScoped.
+# Global tables with a nullable tenant_id (the outbox and the audit log have their own
+# policies). Any other table with tenant_id must be TenantScoped.
 GLOBAL_TABLES_WITH_TENANT_REFERENCE = {"outbox", "auth_tokens", "audit_events"}
 
 
@@ -218,3 +222,45 @@ async def test_subquery_entities_are_scoped_and_entityless_subqueries_refused(
     finally:
         await engine.dispose()
     assert found == [firms.a.profile.id]
+
+
+def _mail(to: str) -> dict[str, object]:
+    return render_email("reset_password", to, "fi", name="Hanna", link="https://x/single-use")
+
+
+@postgres_only
+async def test_outbox_is_hidden_from_firms_and_delivered_by_the_worker(
+    clean_db: Backend, firms: Firms, outbox: Outbox
+) -> None:
+    for firm in (firms.a, firms.b):
+        async with scoped(clean_db, firm.tenant) as db:
+            enqueue_email(db, _mail(f"hr@{firm.slug}.example"))
+            await db.commit()
+    engine = make_engine(clean_db.settings.runtime_database_url)
+    try:
+        async with unscoped_session(make_sessionmaker(engine)) as db, db.begin():
+            enqueue_email(db, _mail("signup@platform.example"))
+        async with engine.connect() as conn:
+            a, b = str(firms.a.tenant.id), str(firms.b.tenant.id)
+            await conn.execute(text("select set_config('app.tenant_id', :t, false)"), {"t": a})
+            visible = (await conn.execute(text("select tenant_id from outbox"))).all()
+            changed = await conn.execute(
+                text("update outbox set payload = '{}' where tenant_id = :b or tenant_id is null"),
+                {"b": b},
+            )
+            assert visible == [] and changed.rowcount == 0
+            with pytest.raises(DBAPIError, match="row-level security"):
+                await conn.execute(
+                    text(
+                        "insert into outbox (id, tenant_id, kind, payload, status, attempts,"
+                        " next_attempt_at, created_at) values (gen_random_uuid(), :b, 'email',"
+                        " '{}', 'pending', 0, now(), now())"
+                    ),
+                    {"b": b},
+                )
+    finally:
+        await engine.dispose()
+    async with scoped(clean_db, firms.a.tenant) as db:
+        assert list(await db.scalars(select(OutboxMessage))) == []
+    delivered = sorted(mail.to for mail in await outbox.deliver())
+    assert delivered == ["hr@alfa.example", "hr@beeta.example", "signup@platform.example"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,14 @@ from sqlalchemy import insert, text
 from luotsi.platform import audit, i18n
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import utcnow
+from luotsi.platform.identity import (
+    LOGIN_WINDOW,
+    MAIL_REQUEST_WINDOW,
+    MAIL_REQUESTS_PER_ADDRESS,
+    MAIL_REQUESTS_PER_IP,
+    MAX_FAILURES_PER_ACCOUNT,
+    MAX_FAILURES_PER_IP,
+)
 from luotsi.web.auth import browser_summary
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import PASSWORD, Firms
@@ -55,6 +64,51 @@ async def test_login_is_rate_limited_per_address(client: Client, firms: Firms) -
         )
     blocked = await client.post("/login", {"email": firms.a.owner.user.email, "password": PASSWORD})
     assert blocked.status_code == 429
+
+
+async def test_parallel_wrong_passwords_are_checked_no_more_than_the_account_limit(
+    client: Client, firms: Firms
+) -> None:
+    email = firms.a.owner.user.email
+    await client.get("/login")  # the CSRF cookie, once for the whole burst
+    burst = await asyncio.gather(
+        *(client.post("/login", {"email": email, "password": "wrong password!"}) for _ in range(10))
+    )
+    checked = [r.status_code for r in burst].count(422)
+    assert sorted(r.status_code for r in burst) == [422] * checked + [429] * (10 - checked)
+    assert checked == MAX_FAILURES_PER_ACCOUNT
+    blocked = await client.post("/login", {"email": email, "password": PASSWORD})
+    assert blocked.status_code == 429
+
+
+async def test_parallel_sign_ins_from_one_address_are_checked_no_more_than_its_limit(
+    client: Client, firms: Firms
+) -> None:
+    await client.get("/login")
+    burst = await asyncio.gather(
+        *(
+            client.post("/login", {"email": f"nobody{i}@x.example", "password": "wrong password!"})
+            for i in range(MAX_FAILURES_PER_IP + 5)
+        )
+    )
+    assert [r.status_code for r in burst].count(422) == MAX_FAILURES_PER_IP
+    assert [r.status_code for r in burst].count(429) == 5
+
+
+async def test_successful_sign_ins_do_not_count_against_the_address(
+    client: Client, firms: Firms
+) -> None:
+    for _ in range(MAX_FAILURES_PER_IP + 1):
+        await client.login(firms.a.owner.user.email)
+
+
+async def test_refused_sign_in_says_when_to_retry(client: Client, firms: Firms) -> None:
+    email = firms.a.owner.user.email
+    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        await client.post("/login", {"email": email, "password": "wrong password!"})
+    blocked = await client.post("/login", {"email": email, "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["retry-after"]) <= LOGIN_WINDOW.total_seconds()
 
 
 async def test_session_cookie_is_httponly_secure_and_rotated(client: Client, firms: Firms) -> None:
@@ -122,6 +176,77 @@ async def test_forgot_password_does_not_reveal_accounts(
     unknown = await client.post("/password/forgot", {"email": "stranger@nowhere.example"})
     assert known.status_code == unknown.status_code == 200
     assert [m.to for m in await outbox.deliver()] == [firms.a.owner.user.email]
+
+
+async def test_using_a_reset_link_voids_the_older_ones(
+    client: Client, outbox: Outbox, firms: Firms
+) -> None:
+    email = firms.a.owner.user.email
+    await client.post("/password/forgot", {"email": email})
+    first = link_in(await outbox.last_to(email))
+    await client.post("/password/forgot", {"email": email})
+    second = next(link_in(m) for m in await outbox.deliver() if link_in(m) != first)
+    new = {"new_password": "brand new password", "confirm_password": "brand new password"}
+    assert (await client.post(second, new)).status_code == 303
+    assert (await client.get(first)).status_code == 404
+    again = {"new_password": "attacker's password", "confirm_password": "attacker's password"}
+    assert (await client.post(first, again)).status_code == 404
+    await client.login(email, "brand new password")
+
+
+async def test_changing_the_password_voids_reset_links(
+    client: Client, outbox: Outbox, firms: Firms
+) -> None:
+    email = firms.a.admin.user.email
+    await client.post("/password/forgot", {"email": email})
+    link = link_in(await outbox.last_to(email))
+    await client.login(email)
+    changed = await client.post(
+        "/account/password",
+        {
+            "current_password": PASSWORD,
+            "new_password": "another password",
+            "confirm_password": "another password",
+        },
+    )
+    assert changed.status_code == 303
+    assert (await client.get(link)).status_code == 404
+    new = {"new_password": "brand new password", "confirm_password": "brand new password"}
+    assert (await client.post(link, new)).status_code == 404
+
+
+async def test_reset_mails_to_one_address_are_limited_alike_for_unknown_addresses(
+    client: Client, outbox: Outbox, firms: Firms
+) -> None:
+    await client.post("/language", {"language": "en", "next": "/"})
+    known, unknown = firms.a.owner.user.email, "stranger@nowhere.example"
+    answers = {
+        email: [
+            await client.post("/password/forgot", {"email": email})
+            for _ in range(MAIL_REQUESTS_PER_ADDRESS + 1)
+        ]
+        for email in (known, unknown)
+    }
+    for email in (known, unknown):
+        statuses = [a.status_code for a in answers[email]]
+        assert statuses == [200] * MAIL_REQUESTS_PER_ADDRESS + [429]
+        refused = answers[email][-1]
+        assert 0 < int(refused.headers["retry-after"]) <= MAIL_REQUEST_WINDOW.total_seconds()
+        assert "Try again in" in refused.text
+    sent = [m.to for m in await outbox.deliver()]
+    assert sent == [known] * MAIL_REQUESTS_PER_ADDRESS
+
+
+async def test_reset_mails_from_one_client_are_limited(
+    client: Client, outbox: Outbox, firms: Firms
+) -> None:
+    for i in range(MAIL_REQUESTS_PER_IP):
+        answer = await client.post("/password/forgot", {"email": f"someone{i}@x.example"})
+        assert answer.status_code == 200
+    refused = await client.post("/password/forgot", {"email": firms.a.owner.user.email})
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"]
+    assert await outbox.deliver() == []
 
 
 async def test_reset_link_expires_after_an_hour(

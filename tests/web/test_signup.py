@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from luotsi.platform.identity import MAIL_REQUEST_WINDOW, MAIL_REQUESTS_PER_IP
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import Firms
 
@@ -120,3 +121,36 @@ async def test_abandoned_signup_frees_its_address(client: Client, clean_db: Back
         )
     again = await client.post("/signup/", {**GOOD, "email": "other@kolmas.example"})
     assert again.status_code == 200
+
+
+def _business_id(n: int) -> str:
+    """A valid business ID (check digit with weights 7, 9, 10, 5, 8, 4, 2), one per ``n``."""
+    while True:
+        digits = f"{3456000 + n:07d}"
+        rest = sum(int(d) * w for d, w in zip(digits, (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
+        if rest != 1:
+            return f"{digits}-{0 if rest == 0 else 11 - rest}"
+        n += 1000
+
+
+async def test_signups_from_one_client_are_limited(client: Client, outbox: Outbox) -> None:
+    await client.post("/language", {"language": "en", "next": "/"})
+    for i in range(MAIL_REQUESTS_PER_IP):
+        page = await client.post(
+            "/signup/",
+            {
+                **GOOD,
+                "firm_name": f"Firma {i}",
+                "business_id": _business_id(i),
+                "slug": f"firma-{i}",
+                "email": f"owner{i}@firma.example",
+            },
+        )
+        assert page.status_code == 200, page.text
+    refused = await client.post(
+        "/signup/", {**GOOD, "business_id": _business_id(99), "slug": "one-more"}
+    )
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= MAIL_REQUEST_WINDOW.total_seconds()
+    assert "Try again in" in refused.text
+    assert len(await outbox.deliver()) == MAIL_REQUESTS_PER_IP

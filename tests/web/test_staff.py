@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import pytest
 from PIL import Image
@@ -21,6 +23,23 @@ def _png(size: tuple[int, int] = (900, 600)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (30, 90, 160)).save(out, format="PNG")
     return out.getvalue()
+
+
+def _black_png(width: int, height: int) -> bytes:
+    """A valid 1-bit PNG of ``width`` x ``height`` black pixels: a few kB, built without ever
+    holding the image in memory."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then 8 pixels a byte
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 async def test_staff_list_gives_everyone_a_profile_and_filters(
@@ -231,3 +250,20 @@ async def test_the_dashboard_leads_to_ones_own_profile(client: Client, firms: Fi
     await client.login(firms.a.owner.user.email)
     owner = await client.get("/t/alfa/")
     assert "Your profile is not shown in the firm's public directory." in owner.text
+
+
+# Pillow warns between our limit and twice it (where it refuses by itself); we refuse anyway.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("size", [(8000, 6000), (12000, 12000)], ids=["48-mpx", "144-mpx"])
+async def test_photo_with_too_many_pixels_is_refused_before_decoding(
+    client: Client, firms: Firms, size: tuple[int, int]
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    url = f"/t/alfa/staff/{firms.a.profile.id}/photo"
+    before = await client.get(url)
+    huge = _black_png(*size)
+    assert len(huge) < 100_000
+    refused = await client.post(url, files={"photo": ("huge.png", huge, "image/png")})
+    assert refused.status_code == 422
+    assert "The image has too many pixels; the limit is 40 megapixels." in refused.text
+    assert (await client.get(url)).content == before.content
