@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
-from stdnum.exceptions import ValidationError
-from stdnum.fi import ytunnus
 
 from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
@@ -30,6 +28,7 @@ from luotsi.platform.tenancy import (
     Role,
     Tenant,
     TenantStatus,
+    check_business_id,
     slug_taken,
 )
 
@@ -45,12 +44,11 @@ class SignupForm:
 
 
 def clean_business_id(value: str) -> str:
-    try:
-        return ytunnus.validate(value.strip())
-    except ValidationError:
-        raise Invalid.field(
-            "business_id", _("Check the business ID: it should look like 1234567-8.")
-        ) from None
+    """The firm's business ID is required; otherwise checked as every business ID is."""
+    business_id = check_business_id(value)
+    if not business_id:
+        raise Invalid.field("business_id", _("Enter the firm's business ID."))
+    return business_id
 
 
 async def release_abandoned_slug(db: AsyncSession, slug: str) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import io
+from typing import Any
 
+from pypdf import PdfReader
+from sqlalchemy import select, text
+
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
+from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.tenants.agreements import AgreementStatus
+from luotsi.tenants.clients import PersonRole
 from tests.conftest import Backend, Client, Outbox, link_in
-from tests.factories import Firms
+from tests.factories import Firms, add_agreement, add_client_org, add_person
 
 GOOD = {
     "firm_name": "Kolmas Työnohjaus Oy",
@@ -49,10 +57,69 @@ async def test_signup_mail_is_in_the_signup_language(client: Client, outbox: Out
     assert "Bekräfta" in mail.subject or "e-post" in mail.subject
 
 
-async def test_signup_rejects_bad_business_id(client: Client) -> None:
-    page = await client.post("/signup/", {**GOOD, "business_id": "1234567-2"})
+async def test_signup_says_when_the_business_ids_check_digit_is_wrong(client: Client) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    page = await client.post("/signup/", {**GOOD, "business_id": "2345678-1"})
     assert page.status_code == 422
-    assert "1234567-8" in page.text or "Y-tunnus" in page.text
+    assert "check digit" in page.text
+    malformed = await client.post("/signup/", {**GOOD, "business_id": "12-34"})
+    assert malformed.status_code == 422
+    assert "1234567-8" in malformed.text and "check digit" not in malformed.text
+    missing = await client.post("/signup/", {**GOOD, "business_id": " "})
+    assert missing.status_code == 422
+    assert "Enter the firm&#39;s business ID" in missing.text
+
+
+async def _tenant(backend: Backend, slug: str) -> Tenant:
+    async with make_sessionmaker(backend.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
+    assert tenant is not None
+    return tenant
+
+
+async def test_business_id_typed_with_a_space_is_kept_and_shown_with_its_hyphen(
+    client: Client, client_factory: Any, outbox: Outbox, clean_db: Backend
+) -> None:
+    await client.post("/signup/", {**GOOD, "business_id": " 2077474 0 "})
+    await client.get(link_in(await outbox.last_to(GOOD["email"])))  # signed in as the owner
+    tenant = await _tenant(clean_db, "kolmas")
+    assert tenant.business_id == "2077474-0"
+
+    # The firm sends an agreement: the parties' page and the PDF name the firm by it.
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[TENANT_KEY] = tenant.id
+        owner = await db.scalar(select(Membership))
+    assert owner is not None
+    org = await add_client_org(clean_db.owner, tenant)
+    people = {
+        role: await add_person(clean_db.owner, tenant, org, role, name, email=email)
+        for role, name, email in (
+            (PersonRole.HR_CONTACT, "Hanna HR", "hr@client.example"),
+            (PersonRole.MANAGER, "Matti Manager", "manager@client.example"),
+            (PersonRole.SUPERVISEE, "Sanna Supervisee", "sanna@client.example"),
+        )
+    }
+    agreement = await add_agreement(
+        clean_db.owner,
+        tenant,
+        org,
+        owner,
+        [people[PersonRole.SUPERVISEE]],
+        status=AgreementStatus.DRAFT,
+        manager_id=people[PersonRole.MANAGER].id,
+        hr_contact_id=people[PersonRole.HR_CONTACT].id,
+    )
+    url = f"/t/kolmas/agreements/{agreement.id}"
+    sent = await client.post(f"{url}/send")
+    assert sent.status_code == 303, sent.text
+    party = client_factory()
+    page = await party.get(link_in(await outbox.last_to("sanna@client.example")))
+    assert page.status_code == 200
+    assert "Kolmas Työnohjaus Oy (2077474-0)" in page.text
+    pdf = await client.get(f"{url}/pdf")
+    words = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "2077474-0" in words and "20774740" not in words
 
 
 async def test_signup_rejects_reserved_and_taken_slugs(client: Client, firms: Firms) -> None:
