@@ -83,6 +83,10 @@ class AuthToken(Base):
     )
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # A signup's password and name wait here until its link is followed: a signup never
+    # writes them to an account, so nobody can set the password of an address they do not own.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
 
 
 class LoginAttempt(Base):
@@ -252,7 +256,13 @@ async def user_for_session(db: AsyncSession, token: str) -> User | None:
 
 
 async def issue_token(
-    db: AsyncSession, user: User, purpose: TokenPurpose, tenant_id: uuid.UUID | None = None
+    db: AsyncSession,
+    user: User,
+    purpose: TokenPurpose,
+    tenant_id: uuid.UUID | None = None,
+    *,
+    password_hash: str | None = None,
+    name: str | None = None,
 ) -> str:
     token, hashed = new_token()
     db.add(
@@ -262,6 +272,8 @@ async def issue_token(
             user_id=user.id,
             tenant_id=tenant_id,
             expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+            password_hash=password_hash,
+            name=name,
         )
     )
     await db.flush()

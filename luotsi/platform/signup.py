@@ -85,9 +85,11 @@ async def sign_up_firm(
     """Create a pending firm and its owner; returns the verification token to e-mail.
 
     The session must be unscoped: it writes the global ``tenants`` row, then scopes itself to
-    the new tenant before writing the owner's membership. When the e-mail already has a
-    verified account the password given here is ignored and that account becomes the owner
-    once the link is followed, so the form never tells whether an address is registered.
+    the new tenant before writing the owner's membership. A signup never changes an existing
+    account: the password and name typed here ride on the e-mailed link, and following it sets
+    them only if the address is still unverified (the link proves who typed them). An already
+    verified account keeps its own password and becomes the owner once the link is followed,
+    so the form never tells whether an address is registered.
     """
     errors: dict[str, str] = {}
     firm_name = form.firm_name.strip()
@@ -119,24 +121,31 @@ async def sign_up_firm(
     tenant = Tenant(slug=slug, name=firm_name, business_id=business_id)
     db.add(tenant)
     await db.flush()
+    # Hashed on every path (new, unverified or verified address): the answer takes as long
+    # whether or not the address has an account.
+    password_hash = hash_password(form.password)
+    name = form.name.strip()[:200]
     user = await get_user_by_email(db, form.email)
     if user is None:
+        # Until verified only "verify your e-mail first" answers this password at sign-in.
         user = User(
             email=check_email(form.email),
-            name=form.name.strip()[:200],
-            password_hash=hash_password(form.password),
+            name=name,
+            password_hash=password_hash,
             locale=language,
         )
         db.add(user)
         await db.flush()
-    elif user.email_verified_at is None:
-        # Nobody has proved this address yet: the latest signup's details win.
-        user.name = form.name.strip()[:200]
-        user.password_hash = hash_password(form.password)
-        user.locale = language
     await scope_to_tenant(db, tenant.id)
     db.add(Membership(user_id=user.id, role=Role.OWNER))
-    token = await issue_token(db, user, TokenPurpose.VERIFY_EMAIL, tenant_id=tenant.id)
+    token = await issue_token(
+        db,
+        user,
+        TokenPurpose.VERIFY_EMAIL,
+        tenant_id=tenant.id,
+        password_hash=password_hash,
+        name=name,
+    )
     return tenant, user, token
 
 
@@ -147,7 +156,12 @@ async def verify_signup(db: AsyncSession, token: str) -> tuple[Tenant, User]:
     tenant = await db.get(Tenant, row.tenant_id) if row.tenant_id else None
     if user is None or tenant is None:
         raise NotFound("signup")
-    user.email_verified_at = user.email_verified_at or utcnow()
+    if user.email_verified_at is None:
+        # The details of the signup whose link was followed, not of any later one.
+        user.password_hash = row.password_hash
+        user.name = row.name or user.name
+        user.email_verified_at = utcnow()
+    row.password_hash = None  # no longer needed once the link is used
     if tenant.status == TenantStatus.PENDING:
         tenant.status = TenantStatus.ACTIVE
     await db.flush()

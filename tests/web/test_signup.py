@@ -9,6 +9,7 @@ from pypdf import PdfReader
 from sqlalchemy import select, text
 
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
+from luotsi.platform.mail import MailboxEntry
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements import AgreementStatus
 from luotsi.tenants.clients import PersonRole
@@ -187,3 +188,72 @@ async def test_abandoned_signup_frees_its_address(client: Client, clean_db: Back
         )
     again = await client.post("/signup/", {**GOOD, "email": "other@kolmas.example"})
     assert again.status_code == 200
+
+
+async def _mail_about(outbox: Outbox, address: str, firm: str) -> MailboxEntry:
+    mails = [m for m in await outbox.deliver() if m.to == address and firm in m.subject]
+    assert len(mails) == 1, [m.subject for m in mails]
+    return mails[0]
+
+
+ATTACKER_PASSWORD = "the attacker's own password"
+OTHER_FIRM = {"firm_name": "Kaappaaja Oy", "slug": "kaappaaja", "password": ATTACKER_PASSWORD}
+
+
+async def test_a_second_signup_cannot_set_the_password_of_an_unverified_account(
+    client: Client, client_factory: Any, outbox: Outbox
+) -> None:
+    assert (await client.post("/signup/", GOOD)).status_code == 200  # the victim
+    attacker = client_factory()
+    # The victim's firm address is taken; a firm of the attacker's own is accepted as usual.
+    taken = await attacker.post("/signup/", {**GOOD, "password": ATTACKER_PASSWORD})
+    assert taken.status_code == 422
+    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 200
+
+    mail = await _mail_about(outbox, GOOD["email"], "Kolmas Työnohjaus Oy")
+    verified = await client.get(link_in(mail), follow_redirects=False)
+    assert verified.headers["location"] == "/t/kolmas/"
+
+    signed_in = await attacker.post(
+        "/login", {"email": GOOD["email"], "password": ATTACKER_PASSWORD}
+    )
+    assert signed_in.status_code == 422
+    assert (await attacker.get("/t/kolmas/")).status_code in (303, 404)
+    victim = client_factory()
+    await victim.login(GOOD["email"], GOOD["password"])
+    account = await victim.get("/account")
+    assert "Kolmas Työnohjaus Oy" in account.text and "Kaappaaja Oy" not in account.text
+
+
+async def test_the_password_set_is_the_one_typed_in_the_signup_whose_link_is_followed(
+    client: Client, client_factory: Any, outbox: Outbox
+) -> None:
+    attacker = client_factory()
+    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 200
+    assert (await client.post("/signup/", GOOD)).status_code == 200  # the address's owner
+    await client.get(link_in(await _mail_about(outbox, GOOD["email"], "Kolmas Työnohjaus Oy")))
+
+    signed_in = await attacker.post(
+        "/login", {"email": GOOD["email"], "password": ATTACKER_PASSWORD}
+    )
+    assert signed_in.status_code == 422
+    await client_factory().login(GOOD["email"], GOOD["password"])
+
+
+async def test_signup_for_a_registered_address_does_the_same_work_as_for_a_new_one(
+    client: Client, outbox: Outbox, firms: Firms, clean_db: Backend
+) -> None:
+    registered = firms.a.owner.user.email
+    new = "new@neljas.example"
+    known = await client.post("/signup/", {**GOOD, "email": registered})
+    unknown = await client.post("/signup/", {**GOOD, "slug": "neljas", "email": new})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace(registered, "@") == unknown.text.replace(new, "@")
+    # Both paths hash the typed password (the costly step) and e-mail a link.
+    async with clean_db.owner.connect() as conn:
+        rows = await conn.execute(
+            text("select password_hash from auth_tokens where purpose = 'verify_email'")
+        )
+        hashes = rows.scalars().all()
+    assert len(hashes) == 2 and all(h.startswith("$argon2id$") for h in hashes)
+    assert sorted(m.to for m in await outbox.deliver()) == sorted([registered, new])
