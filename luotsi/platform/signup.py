@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform.db import scope_to_tenant, utcnow
@@ -21,6 +21,8 @@ from luotsi.platform.identity import (
     issue_token,
     use_token,
 )
+from luotsi.platform.mail import render_email
+from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import (
     RESERVED_SLUGS,
     SLUG_RE,
@@ -164,5 +166,41 @@ async def verify_signup(db: AsyncSession, token: str) -> tuple[Tenant, User]:
     row.password_hash = None  # no longer needed once the link is used
     if tenant.status == TenantStatus.PENDING:
         tenant.status = TenantStatus.ACTIVE
+        await warn_operators_of_shared_business_id(db, tenant)
     await db.flush()
     return tenant, user
+
+
+async def warn_operators_of_shared_business_id(db: AsyncSession, tenant: Tenant) -> None:
+    """E-mail the platform operators when a firm opens with another open firm's business ID.
+
+    Signup allows it and says nothing (docs/decisions.md): a refusal would tell anyone which
+    business IDs have a workspace and would let whoever signed up first with a number lock
+    its real owner out. Pending signups do not count; they are abandoned or not yet proved.
+    """
+    others = list(
+        await db.scalars(
+            select(Tenant)
+            .where(
+                Tenant.business_id == tenant.business_id,
+                Tenant.id != tenant.id,
+                Tenant.status != TenantStatus.PENDING,
+            )
+            .order_by(Tenant.created_at)
+        )
+    )
+    if not others:
+        return
+    operators = await db.scalars(select(User).where(User.is_operator, User.is_active))
+    for operator in operators:
+        enqueue_email(
+            db,
+            render_email(
+                "shared_business_id",
+                operator.email,
+                operator.locale,
+                business_id=tenant.business_id,
+                firms=[*others, tenant],
+                opened=tenant,
+            ),
+        )

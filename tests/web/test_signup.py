@@ -14,7 +14,7 @@ from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements import AgreementStatus
 from luotsi.tenants.clients import PersonRole
 from tests.conftest import Backend, Client, Outbox, link_in
-from tests.factories import Firms, add_agreement, add_client_org, add_person
+from tests.factories import Firms, add_agreement, add_client_org, add_person, make_user
 
 GOOD = {
     "firm_name": "Kolmas Työnohjaus Oy",
@@ -257,3 +257,32 @@ async def test_signup_for_a_registered_address_does_the_same_work_as_for_a_new_o
         hashes = rows.scalars().all()
     assert len(hashes) == 2 and all(h.startswith("$argon2id$") for h in hashes)
     assert sorted(m.to for m in await outbox.deliver()) == sorted([registered, new])
+
+
+async def test_a_second_firm_with_the_same_business_id_opens_and_operators_are_told(
+    client: Client, outbox: Outbox, firms: Firms, clean_db: Backend
+) -> None:
+    operator = await make_user(clean_db.owner, "operator@luotsi.example", "Olli Operator")
+    async with clean_db.owner.begin() as conn:
+        await conn.execute(
+            text("update users set is_operator = :yes where email = :email"),
+            {"yes": True, "email": operator.email},
+        )
+    # An abandoned signup with the number is no reason to warn anyone.
+    await client.post("/signup/", {**GOOD, "slug": "hylatty", "email": "x@hylatty.example"})
+
+    # The firm is told nothing that the form would not tell anyone (no oracle).
+    page = await client.post("/signup/", {**GOOD, "business_id": firms.a.tenant.business_id})
+    assert page.status_code == 200
+    assert "Alfa" not in page.text
+    assert {m.to for m in await outbox.deliver()} == {GOOD["email"], "x@hylatty.example"}
+
+    verified = await client.get(
+        link_in(await _mail_about(outbox, GOOD["email"], "Kolmas")), follow_redirects=False
+    )
+    assert verified.headers["location"] == "/t/kolmas/"
+    warning = await outbox.last_to(operator.email)
+    text_of_mail = warning.text.replace("\xa0", " ")
+    assert "0737546-2" in text_of_mail
+    assert "Kolmas Työnohjaus Oy" in text_of_mail and "Alfa Työnohjaus Oy" in text_of_mail
+    assert "hylatty" not in text_of_mail
