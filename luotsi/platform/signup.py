@@ -105,7 +105,10 @@ async def sign_up_firm(
     for field, check in (
         ("business_id", lambda: clean_business_id(form.business_id)),
         ("email", lambda: check_email(form.email)),
-        ("password", lambda: check_password_rules(form.password)),
+        (
+            "password",
+            lambda: check_password_rules(form.password, email=form.email, name=form.name),
+        ),
     ):
         try:
             value = check()

@@ -132,6 +132,14 @@ async def test_signup_rejects_reserved_and_taken_slugs(client: Client, firms: Fi
     assert malformed.status_code == 422
 
 
+async def test_signup_refuses_a_password_anyone_would_guess(client: Client) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    for password in ("qwertyuiop", "aaaaaaaaaa", "kerttu-kolmas"):
+        page = await client.post("/signup/", {**GOOD, "password": password})
+        assert page.status_code == 422, password
+        assert 'id="password-error"' in page.text
+
+
 async def test_signup_suggests_slug_from_name(client: Client) -> None:
     hint = await client.post(
         "/signup/slug", {"firm_name": "Äänekosken Työnohjaus Oy", "slug": ""}, htmx=True
