@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, ForeignKey, String, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from zxcvbn import zxcvbn
 
 from luotsi.platform import audit, ratelimit
 from luotsi.platform.db import Base, str_enum, utcnow
@@ -90,6 +92,10 @@ class AuthToken(Base):
     )
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # A signup's password and name wait here until its link is followed: a signup never
+    # writes them to an account, so nobody can set the password of an address they do not own.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -126,11 +132,54 @@ def hash_password(password: str) -> str:
     return _policy.hash(password)
 
 
-def check_password_rules(password: str, field: str = "password") -> None:
+# zxcvbn's estimate (its data includes the 30,000 most common passwords from breaches) must
+# reach "safely unguessable", at least 10^8 guesses; it reads the first 72 characters.
+MIN_PASSWORD_SCORE = 3
+PASSWORD_CHARS_ESTIMATED = 72
+PERSONAL_WORD_LENGTH = 4  # shorter parts of a name or address are not looked for
+OTHER_THAN_PERSONAL = 6  # letters and digits a password needs besides the name and address
+
+
+def _letters_and_digits(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _personal_words(email: str, name: str) -> list[str]:
+    """The parts of a person's name and address, longest first."""
+    words = {email, *re.split(r"[@._+-]+", email), name, *name.split()}
+    kept = {w for w in map(_letters_and_digits, words) if len(w) >= PERSONAL_WORD_LENGTH}
+    return sorted(kept, key=len, reverse=True)
+
+
+def check_password_rules(password: str, *, email: str, name: str, field: str = "password") -> None:
+    """The one policy for every new password (signup, invitation, reset, change, operators).
+
+    At least 10 characters; not made of the person's own name or e-mail address (six letters
+    or digits besides them); and not easy to guess: zxcvbn's estimate, which knows the most
+    common breached passwords, repeats, sequences and keyboard patterns (docs/decisions.md).
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid.field(field, _("Use at least %(n)d characters.") % {"n": MIN_PASSWORD_LENGTH})
     if len(password) > 512:
         raise Invalid.field(field, _("That password is too long."))
+    personal = _personal_words(email, name)
+    rest = _letters_and_digits(password)
+    for word in personal:
+        rest = rest.replace(word, "")
+    if len(rest) < OTHER_THAN_PERSONAL:
+        raise Invalid.field(field, _("Do not build the password on your name or e-mail address."))
+    estimate = zxcvbn(password[:PASSWORD_CHARS_ESTIMATED], user_inputs=personal)
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return
+    if any(m.get("dictionary_name") == "passwords" for m in estimate["sequence"]):
+        raise Invalid.field(field, _("This is one of the most common passwords. Choose another."))
+    raise Invalid.field(
+        field,
+        _(
+            "This password is easy to guess (a repeat, a sequence, a keyboard pattern or "
+            "common words). Make it longer or add words that do not belong together."
+        ),
+    )
 
 
 def normalize_email(email: str) -> str:
@@ -235,7 +284,13 @@ async def user_for_session(db: AsyncSession, token: str) -> User | None:
 
 
 async def issue_token(
-    db: AsyncSession, user: User, purpose: TokenPurpose, tenant_id: uuid.UUID | None = None
+    db: AsyncSession,
+    user: User,
+    purpose: TokenPurpose,
+    tenant_id: uuid.UUID | None = None,
+    *,
+    password_hash: str | None = None,
+    name: str | None = None,
 ) -> str:
     token, hashed = new_token()
     db.add(
@@ -245,6 +300,8 @@ async def issue_token(
             user_id=user.id,
             tenant_id=tenant_id,
             expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+            password_hash=password_hash,
+            name=name,
         )
     )
     await db.flush()
@@ -282,7 +339,7 @@ async def set_password(
     db: AsyncSession, user: User, password: str, field: str = "password"
 ) -> None:
     """Set a new password, sign the user out everywhere else and void older reset links."""
-    check_password_rules(password, field)
+    check_password_rules(password, email=user.email, name=user.name, field=field)
     user.password_hash = hash_password(password)
     await db.execute(delete(UserSession).where(UserSession.user_id == user.id))
     await db.execute(

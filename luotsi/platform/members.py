@@ -162,7 +162,7 @@ async def accept_invitation(
         if not name.strip():
             errors["name"] = _("Enter your name.")
         try:
-            check_password_rules(password)
+            check_password_rules(password, email=invitation.email, name=name)
         except Invalid as exc:
             errors.update(exc.errors)
         if errors:

@@ -25,7 +25,7 @@ async def create_operator(settings: Settings, email: str, name: str, password: s
                 email = check_email(email)
                 user = await get_user_by_email(db, email)
                 if user is None or password:
-                    check_password_rules(password)
+                    check_password_rules(password, email=email, name=name)
             except Invalid as exc:
                 raise ValueError("; ".join(exc.errors.values())) from None
             if user is None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from stdnum.exceptions import ValidationError
-from stdnum.fi import ytunnus
 
 from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
@@ -23,6 +21,8 @@ from luotsi.platform.identity import (
     issue_token,
     use_token,
 )
+from luotsi.platform.mail import render_email
+from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import (
     RESERVED_SLUGS,
     SLUG_RE,
@@ -30,6 +30,7 @@ from luotsi.platform.tenancy import (
     Role,
     Tenant,
     TenantStatus,
+    check_business_id,
     slug_taken,
 )
 
@@ -45,12 +46,11 @@ class SignupForm:
 
 
 def clean_business_id(value: str) -> str:
-    try:
-        return ytunnus.validate(value.strip())
-    except ValidationError:
-        raise Invalid.field(
-            "business_id", _("Check the business ID: it should look like 1234567-8.")
-        ) from None
+    """The firm's business ID is required; otherwise checked as every business ID is."""
+    business_id = check_business_id(value)
+    if not business_id:
+        raise Invalid.field("business_id", _("Enter the firm's business ID."))
+    return business_id
 
 
 async def release_abandoned_slug(db: AsyncSession, slug: str) -> None:
@@ -87,9 +87,11 @@ async def sign_up_firm(
     """Create a pending firm and its owner; returns the verification token to e-mail.
 
     The session must be unscoped: it writes the global ``tenants`` row, then scopes itself to
-    the new tenant before writing the owner's membership. When the e-mail already has a
-    verified account the password given here is ignored and that account becomes the owner
-    once the link is followed, so the form never tells whether an address is registered.
+    the new tenant before writing the owner's membership. A signup never changes an existing
+    account: the password and name typed here ride on the e-mailed link, and following it sets
+    them only if the address is still unverified (the link proves who typed them). An already
+    verified account keeps its own password and becomes the owner once the link is followed,
+    so the form never tells whether an address is registered.
     """
     errors: dict[str, str] = {}
     firm_name = form.firm_name.strip()
@@ -103,7 +105,10 @@ async def sign_up_firm(
     for field, check in (
         ("business_id", lambda: clean_business_id(form.business_id)),
         ("email", lambda: check_email(form.email)),
-        ("password", lambda: check_password_rules(form.password)),
+        (
+            "password",
+            lambda: check_password_rules(form.password, email=form.email, name=form.name),
+        ),
     ):
         try:
             value = check()
@@ -121,24 +126,31 @@ async def sign_up_firm(
     tenant = Tenant(slug=slug, name=firm_name, business_id=business_id)
     db.add(tenant)
     await db.flush()
+    # Hashed on every path (new, unverified or verified address): the answer takes as long
+    # whether or not the address has an account.
+    password_hash = hash_password(form.password)
+    name = form.name.strip()[:200]
     user = await get_user_by_email(db, form.email)
     if user is None:
+        # Until verified only "verify your e-mail first" answers this password at sign-in.
         user = User(
             email=check_email(form.email),
-            name=form.name.strip()[:200],
-            password_hash=hash_password(form.password),
+            name=name,
+            password_hash=password_hash,
             locale=language,
         )
         db.add(user)
         await db.flush()
-    elif user.email_verified_at is None:
-        # Nobody has proved this address yet: the latest signup's details win.
-        user.name = form.name.strip()[:200]
-        user.password_hash = hash_password(form.password)
-        user.locale = language
     await scope_to_tenant(db, tenant.id)
     db.add(Membership(user_id=user.id, role=Role.OWNER))
-    token = await issue_token(db, user, TokenPurpose.VERIFY_EMAIL, tenant_id=tenant.id)
+    token = await issue_token(
+        db,
+        user,
+        TokenPurpose.VERIFY_EMAIL,
+        tenant_id=tenant.id,
+        password_hash=password_hash,
+        name=name,
+    )
     return tenant, user, token
 
 
@@ -149,8 +161,49 @@ async def verify_signup(db: AsyncSession, token: str) -> tuple[Tenant, User]:
     tenant = await db.get(Tenant, row.tenant_id) if row.tenant_id else None
     if user is None or tenant is None:
         raise NotFound("signup")
-    user.email_verified_at = user.email_verified_at or utcnow()
+    if user.email_verified_at is None:
+        # The details of the signup whose link was followed, not of any later one.
+        user.password_hash = row.password_hash
+        user.name = row.name or user.name
+        user.email_verified_at = utcnow()
+    row.password_hash = None  # no longer needed once the link is used
     if tenant.status == TenantStatus.PENDING:
         tenant.status = TenantStatus.ACTIVE
+        await warn_operators_of_shared_business_id(db, tenant)
     await db.flush()
     return tenant, user
+
+
+async def warn_operators_of_shared_business_id(db: AsyncSession, tenant: Tenant) -> None:
+    """E-mail the platform operators when a firm opens with another open firm's business ID.
+
+    Signup allows it and says nothing (docs/decisions.md): a refusal would tell anyone which
+    business IDs have a workspace and would let whoever signed up first with a number lock
+    its real owner out. Pending signups do not count; they are abandoned or not yet proved.
+    """
+    others = list(
+        await db.scalars(
+            select(Tenant)
+            .where(
+                Tenant.business_id == tenant.business_id,
+                Tenant.id != tenant.id,
+                Tenant.status != TenantStatus.PENDING,
+            )
+            .order_by(Tenant.created_at)
+        )
+    )
+    if not others:
+        return
+    operators = await db.scalars(select(User).where(User.is_operator, User.is_active))
+    for operator in operators:
+        enqueue_email(
+            db,
+            render_email(
+                "shared_business_id",
+                operator.email,
+                operator.locale,
+                business_id=tenant.business_id,
+                firms=[*others, tenant],
+                opened=tenant,
+            ),
+        )

@@ -11,9 +11,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from stdnum.exceptions import InvalidChecksum, ValidationError
+from stdnum.fi import ytunnus
 
 from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
-from luotsi.platform.errors import NotFound
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
 
 
 class TenantStatus(enum.StrEnum):
@@ -69,6 +72,31 @@ class Membership(TenantScoped, Base):
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+
+# --- business IDs -------------------------------------------------------------------------
+
+
+def check_business_id(text: str, field_name: str = "business_id") -> str:
+    """A Y-tunnus with a valid check digit, written ``1234567-8``; empty stays empty.
+
+    The one check for every business ID we keep (firms' and client organisations'): input
+    such as ``1234567 8`` or ``12345678`` is stored and shown in the hyphenated form.
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        if len(text) > 20:
+            raise ValidationError
+        return str(ytunnus.format(ytunnus.validate(text)))
+    except InvalidChecksum:
+        raise Invalid.field(
+            field_name,
+            _("The check digit (the last digit) does not match: check the business ID."),
+        ) from None
+    except ValidationError:
+        raise Invalid.field(field_name, _("Enter the business ID in the form 1234567-8.")) from None
 
 
 # --- slugs ----------------------------------------------------------------------------------

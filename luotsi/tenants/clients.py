@@ -32,7 +32,7 @@ from luotsi.platform.mail import render_email
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
-from luotsi.platform.tenancy import Membership, Role, Tenant
+from luotsi.platform.tenancy import Membership, Role, Tenant, check_business_id
 from luotsi.tenants.staff import format_phone, normalise_phone
 
 
@@ -157,18 +157,6 @@ POSTAL_CODE = re.compile(r"[0-9]{5}")
 OVT_PREFIX = "0037"  # Finland's ISO 6523 code: 0037 + business ID without the hyphen (+ 0-5)
 EDI_CODE = re.compile(r"[0-9A-Z]{12,17}")
 OPERATOR_CODE = re.compile(r"[0-9A-Z]{4,35}")  # 003721291126, NDEAFIHH, E204503
-
-
-def check_business_id(text: str, field_name: str = "business_id") -> str:
-    """A Y-tunnus with a valid check digit, written ``1234567-8``; empty stays empty."""
-    text = text.strip()
-    if not text:
-        return ""
-    if len(text) > 20 or not ytunnus.is_valid(text):
-        raise Invalid.field(
-            field_name, _("Enter a valid business ID, e.g. 1234567-8 (check the last digit).")
-        )
-    return str(ytunnus.format(text))
 
 
 def check_einvoice_address(text: str, field_name: str = "einvoice_address") -> str:

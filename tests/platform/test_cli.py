@@ -80,6 +80,16 @@ def test_create_operator(var_dir: Path) -> None:
         stdin="short\n",
     )
     assert weak.returncode != 0 and "10" in weak.stderr
+    common = luotsi(
+        var_dir,
+        "create-operator",
+        "--email",
+        "ops@luotsi.example",
+        "--name",
+        "Ops",
+        stdin="qwertyuiop\n",
+    )
+    assert common.returncode != 0
     ok = luotsi(
         var_dir,
         "create-operator",

@@ -434,3 +434,31 @@ FIREFOX_ON_WINDOWS = (
 def test_browser_is_summarised_from_the_user_agent(user_agent: str, shown: str) -> None:
     with i18n.language("en"):
         assert browser_summary(user_agent) == shown
+
+
+async def test_a_reset_refuses_a_common_password(
+    client: Client, outbox: Outbox, firms: Firms
+) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    email = firms.a.owner.user.email
+    await client.post("/password/forgot", {"email": email})
+    link = link_in(await outbox.last_to(email))
+    weak = await client.post(link, {"new_password": "password12", "confirm_password": "password12"})
+    assert weak.status_code == 422
+    assert "one of the most common passwords" in weak.text
+    await client.login(email)  # the old password still works
+
+
+async def test_a_password_change_refuses_the_users_own_address(
+    client: Client, firms: Firms
+) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    user = firms.a.admin.user  # admin@alfa.example
+    await client.login(user.email)
+    own = "admin@alfa.example"
+    changed = await client.post(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": own, "confirm_password": own},
+    )
+    assert changed.status_code == 422
+    assert "your name or e-mail address" in changed.text

@@ -77,7 +77,7 @@ async def test_owner_adds_an_organisation_with_every_field(client: Client, firms
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("business_id", "0737546-3", "Enter a valid business ID"),
+        ("business_id", "0737546-3", "The check digit (the last digit) does not match"),
         ("billing_postal_code", "580", "A postal code has five digits"),
         ("einvoice_operator", "", "Enter the operator of the e-invoice address"),
         ("einvoice_address", "003707375463", "An OVT code is 0037"),

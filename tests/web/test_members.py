@@ -31,6 +31,8 @@ async def test_invited_supervisor_creates_account_and_joins(
     assert page.status_code == 200 and "new.supervisor@example.fi" in page.text
     short = await invitee.post(link, {"name": "Uusi Ohjaaja", "password": "short"})
     assert short.status_code == 422
+    common = await invitee.post(link, {"name": "Uusi Ohjaaja", "password": "1234567890"})
+    assert common.status_code == 422 and 'id="password-error"' in common.text
     joined = await invitee.post(link, {"name": "Uusi Ohjaaja", "password": "a good long password"})
     assert joined.status_code == 303 and joined.headers["location"] == "/t/alfa/"
     assert (await invitee.get("/t/alfa/")).status_code == 200

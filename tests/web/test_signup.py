@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import io
+from typing import Any
 
+from pypdf import PdfReader
+from sqlalchemy import select, text
+
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import MAIL_REQUEST_WINDOW, MAIL_REQUESTS_PER_IP
+from luotsi.platform.mail import MailboxEntry
+from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.tenants.agreements import AgreementStatus
+from luotsi.tenants.clients import PersonRole
 from tests.conftest import Backend, Client, Outbox, link_in
-from tests.factories import Firms
+from tests.factories import Firms, add_agreement, add_client_org, add_person, make_user
 
 GOOD = {
     "firm_name": "Kolmas Työnohjaus Oy",
@@ -50,10 +59,69 @@ async def test_signup_mail_is_in_the_signup_language(client: Client, outbox: Out
     assert "Bekräfta" in mail.subject or "e-post" in mail.subject
 
 
-async def test_signup_rejects_bad_business_id(client: Client) -> None:
-    page = await client.post("/signup/", {**GOOD, "business_id": "1234567-2"})
+async def test_signup_says_when_the_business_ids_check_digit_is_wrong(client: Client) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    page = await client.post("/signup/", {**GOOD, "business_id": "2345678-1"})
     assert page.status_code == 422
-    assert "1234567-8" in page.text or "Y-tunnus" in page.text
+    assert "check digit" in page.text
+    malformed = await client.post("/signup/", {**GOOD, "business_id": "12-34"})
+    assert malformed.status_code == 422
+    assert "1234567-8" in malformed.text and "check digit" not in malformed.text
+    missing = await client.post("/signup/", {**GOOD, "business_id": " "})
+    assert missing.status_code == 422
+    assert "Enter the firm&#39;s business ID" in missing.text
+
+
+async def _tenant(backend: Backend, slug: str) -> Tenant:
+    async with make_sessionmaker(backend.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
+    assert tenant is not None
+    return tenant
+
+
+async def test_business_id_typed_with_a_space_is_kept_and_shown_with_its_hyphen(
+    client: Client, client_factory: Any, outbox: Outbox, clean_db: Backend
+) -> None:
+    await client.post("/signup/", {**GOOD, "business_id": " 2077474 0 "})
+    await client.get(link_in(await outbox.last_to(GOOD["email"])))  # signed in as the owner
+    tenant = await _tenant(clean_db, "kolmas")
+    assert tenant.business_id == "2077474-0"
+
+    # The firm sends an agreement: the parties' page and the PDF name the firm by it.
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[TENANT_KEY] = tenant.id
+        owner = await db.scalar(select(Membership))
+    assert owner is not None
+    org = await add_client_org(clean_db.owner, tenant)
+    people = {
+        role: await add_person(clean_db.owner, tenant, org, role, name, email=email)
+        for role, name, email in (
+            (PersonRole.HR_CONTACT, "Hanna HR", "hr@client.example"),
+            (PersonRole.MANAGER, "Matti Manager", "manager@client.example"),
+            (PersonRole.SUPERVISEE, "Sanna Supervisee", "sanna@client.example"),
+        )
+    }
+    agreement = await add_agreement(
+        clean_db.owner,
+        tenant,
+        org,
+        owner,
+        [people[PersonRole.SUPERVISEE]],
+        status=AgreementStatus.DRAFT,
+        manager_id=people[PersonRole.MANAGER].id,
+        hr_contact_id=people[PersonRole.HR_CONTACT].id,
+    )
+    url = f"/t/kolmas/agreements/{agreement.id}"
+    sent = await client.post(f"{url}/send")
+    assert sent.status_code == 303, sent.text
+    party = client_factory()
+    page = await party.get(link_in(await outbox.last_to("sanna@client.example")))
+    assert page.status_code == 200
+    assert "Kolmas Työnohjaus Oy (2077474-0)" in page.text
+    pdf = await client.get(f"{url}/pdf")
+    words = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "2077474-0" in words and "20774740" not in words
 
 
 async def test_signup_rejects_reserved_and_taken_slugs(client: Client, firms: Firms) -> None:
@@ -63,6 +131,14 @@ async def test_signup_rejects_reserved_and_taken_slugs(client: Client, firms: Fi
     assert taken.status_code == 422
     malformed = await client.post("/signup/", {**GOOD, "slug": "-x"})
     assert malformed.status_code == 422
+
+
+async def test_signup_refuses_a_password_anyone_would_guess(client: Client) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    for password in ("qwertyuiop", "aaaaaaaaaa", "kerttu-kolmas"):
+        page = await client.post("/signup/", {**GOOD, "password": password})
+        assert page.status_code == 422, password
+        assert 'id="password-error"' in page.text
 
 
 async def test_signup_suggests_slug_from_name(client: Client) -> None:
@@ -154,3 +230,101 @@ async def test_signups_from_one_client_are_limited(client: Client, outbox: Outbo
     assert 0 < int(refused.headers["retry-after"]) <= MAIL_REQUEST_WINDOW.total_seconds()
     assert "Try again in" in refused.text
     assert len(await outbox.deliver()) == MAIL_REQUESTS_PER_IP
+
+
+async def _mail_about(outbox: Outbox, address: str, firm: str) -> MailboxEntry:
+    mails = [m for m in await outbox.deliver() if m.to == address and firm in m.subject]
+    assert len(mails) == 1, [m.subject for m in mails]
+    return mails[0]
+
+
+ATTACKER_PASSWORD = "the attacker's own password"
+OTHER_FIRM = {"firm_name": "Kaappaaja Oy", "slug": "kaappaaja", "password": ATTACKER_PASSWORD}
+
+
+async def test_a_second_signup_cannot_set_the_password_of_an_unverified_account(
+    client: Client, client_factory: Any, outbox: Outbox
+) -> None:
+    assert (await client.post("/signup/", GOOD)).status_code == 200  # the victim
+    attacker = client_factory()
+    # The victim's firm address is taken; a firm of the attacker's own is accepted as usual.
+    taken = await attacker.post("/signup/", {**GOOD, "password": ATTACKER_PASSWORD})
+    assert taken.status_code == 422
+    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 200
+
+    mail = await _mail_about(outbox, GOOD["email"], "Kolmas Työnohjaus Oy")
+    verified = await client.get(link_in(mail), follow_redirects=False)
+    assert verified.headers["location"] == "/t/kolmas/"
+
+    signed_in = await attacker.post(
+        "/login", {"email": GOOD["email"], "password": ATTACKER_PASSWORD}
+    )
+    assert signed_in.status_code == 422
+    assert (await attacker.get("/t/kolmas/")).status_code in (303, 404)
+    victim = client_factory()
+    await victim.login(GOOD["email"], GOOD["password"])
+    account = await victim.get("/account")
+    assert "Kolmas Työnohjaus Oy" in account.text and "Kaappaaja Oy" not in account.text
+
+
+async def test_the_password_set_is_the_one_typed_in_the_signup_whose_link_is_followed(
+    client: Client, client_factory: Any, outbox: Outbox
+) -> None:
+    attacker = client_factory()
+    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 200
+    assert (await client.post("/signup/", GOOD)).status_code == 200  # the address's owner
+    await client.get(link_in(await _mail_about(outbox, GOOD["email"], "Kolmas Työnohjaus Oy")))
+
+    signed_in = await attacker.post(
+        "/login", {"email": GOOD["email"], "password": ATTACKER_PASSWORD}
+    )
+    assert signed_in.status_code == 422
+    await client_factory().login(GOOD["email"], GOOD["password"])
+
+
+async def test_signup_for_a_registered_address_does_the_same_work_as_for_a_new_one(
+    client: Client, outbox: Outbox, firms: Firms, clean_db: Backend
+) -> None:
+    registered = firms.a.owner.user.email
+    new = "new@neljas.example"
+    known = await client.post("/signup/", {**GOOD, "email": registered})
+    unknown = await client.post("/signup/", {**GOOD, "slug": "neljas", "email": new})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace(registered, "@") == unknown.text.replace(new, "@")
+    # Both paths hash the typed password (the costly step) and e-mail a link.
+    async with clean_db.owner.connect() as conn:
+        rows = await conn.execute(
+            text("select password_hash from auth_tokens where purpose = 'verify_email'")
+        )
+        hashes = rows.scalars().all()
+    assert len(hashes) == 2 and all(h.startswith("$argon2id$") for h in hashes)
+    assert sorted(m.to for m in await outbox.deliver()) == sorted([registered, new])
+
+
+async def test_a_second_firm_with_the_same_business_id_opens_and_operators_are_told(
+    client: Client, outbox: Outbox, firms: Firms, clean_db: Backend
+) -> None:
+    operator = await make_user(clean_db.owner, "operator@luotsi.example", "Olli Operator")
+    async with clean_db.owner.begin() as conn:
+        await conn.execute(
+            text("update users set is_operator = :yes where email = :email"),
+            {"yes": True, "email": operator.email},
+        )
+    # An abandoned signup with the number is no reason to warn anyone.
+    await client.post("/signup/", {**GOOD, "slug": "hylatty", "email": "x@hylatty.example"})
+
+    # The firm is told nothing that the form would not tell anyone (no oracle).
+    page = await client.post("/signup/", {**GOOD, "business_id": firms.a.tenant.business_id})
+    assert page.status_code == 200
+    assert "Alfa" not in page.text
+    assert {m.to for m in await outbox.deliver()} == {GOOD["email"], "x@hylatty.example"}
+
+    verified = await client.get(
+        link_in(await _mail_about(outbox, GOOD["email"], "Kolmas")), follow_redirects=False
+    )
+    assert verified.headers["location"] == "/t/kolmas/"
+    warning = await outbox.last_to(operator.email)
+    text_of_mail = warning.text.replace("\xa0", " ")
+    assert "0737546-2" in text_of_mail
+    assert "Kolmas Työnohjaus Oy" in text_of_mail and "Alfa Työnohjaus Oy" in text_of_mail
+    assert "hylatty" not in text_of_mail
