@@ -41,5 +41,5 @@ clean:
 	rm -rf $(VENV) node_modules $(dir $(HTMX)) .pytest_cache
 
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o luotsi/locale/messages.pot .
-	$(BIN)/pybabel update -i luotsi/locale/messages.pot -d luotsi/locale --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract --width 100 -F babel.cfg -k N_ -k _ --no-location --sort-output -o luotsi/locale/messages.pot .
+	$(BIN)/pybabel update --width 100 -i luotsi/locale/messages.pot -d luotsi/locale --no-fuzzy-matching --ignore-obsolete
