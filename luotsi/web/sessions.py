@@ -138,7 +138,8 @@ class SessionsController(Controller):
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
         values = await read_form(request, session_planning.SeriesInput)
         form = await request.form()
-        include = [int(v) for v in form.getall("include") if isinstance(v, str) and v.isdigit()]
+        ticked = form.getall("include") if "include" in form else []
+        include = [int(v) for v in ticked if isinstance(v, str) and v.isdigit()]
         digest = form.get("digest", "")
         try:
             await session_planning.plan_series(

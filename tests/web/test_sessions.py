@@ -186,6 +186,31 @@ async def test_bad_series_input_is_shown_with_the_values_kept(client: Client, fi
     assert bad.status_code == 422
 
 
+async def test_confirming_with_every_date_unticked_asks_to_tick_one(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    today = utcnow().astimezone(HELSINKI).date()
+    agreement = await add_agreement(
+        clean_db.owner,
+        a.tenant,
+        a.org,
+        a.supervisor,
+        [a.supervisee],
+        start_date=today,
+        end_date=today + timedelta(days=365),
+    )
+    await client.login(a.supervisor.user.email)
+    url = f"/t/alfa/sessions/plan/{agreement.id}"
+    form = series_form(first_date=(today + timedelta(days=14)).isoformat(), count="2")
+    preview = await client.post(url, form)
+    # Every box unticked: the browser sends no "include" at all.
+    confirm = await client.post(url + "/confirm", {**form, "digest": digest_in(preview.text)})
+    assert confirm.status_code == 422
+    assert "Tick at least one session to plan" in confirm.text
+    assert await _sessions_of(clean_db, a, agreement.id) == []
+
+
 async def test_the_preview_is_an_htmx_fragment(client: Client, firms: Firms) -> None:
     await client.login(firms.a.supervisor.user.email)
     response = await client.post(
