@@ -608,32 +608,27 @@ class SessionsController(Controller):
             status_code=status,
         )
 
-    @post("/{session_id:uuid}/manager")
-    async def invite_manager(
+    @post("/{session_id:uuid}/manager-request")
+    async def request_manager(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        supervisee = await _field(request, "supervisee")
         try:
-            await session_changes.invite_manager(
-                db, ws.membership, session.id, supervisee, _mailing(request)
-            )
+            await session_changes.request_manager_invitation(db, ws.membership, session.id)
         except Invalid as exc:
             return await self._session_page(request, db, ws, session, exc.errors)
-        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_invited")
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_requested")
 
-    @post("/{session_id:uuid}/manager/withdraw")
-    async def withdraw_manager(
+    @post("/{session_id:uuid}/manager-request/drop")
+    async def drop_manager_request(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
         try:
-            await session_changes.withdraw_manager_invitation(
-                db, ws.membership, session.id, _mailing(request)
-            )
+            await session_changes.drop_manager_request_as_staff(db, ws.membership, session.id)
         except Invalid as exc:
             return await self._session_page(request, db, ws, session, exc.errors)
-        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_uninvited")
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_request_dropped")
 
     async def _session_page(
         self,
@@ -670,6 +665,8 @@ class SessionsController(Controller):
             "supervisees": supervisees,
             "manager_takes_part": sessions.manager_takes_part(session),
             "inviter": inviter,
+            "manager_requested": session.id
+            in await session_changes.pending_manager_requests(db, [session.id]),
             "participants": await sessions.participants(db, session),
             "history": await session_changes.session_history(db, session),
             "errors": errors or {},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -407,7 +408,7 @@ async def test_rescheduling_keeps_the_history(
     assert stored.sequence == 1 and stored.starts_at == local(2026, 12, 4, 12)
 
 
-async def test_an_evaluation_meeting_and_the_supervisees_invitation_of_the_manager(
+async def test_staff_record_only_a_request_for_the_manager_at_an_evaluation_meeting(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
@@ -426,19 +427,50 @@ async def test_an_evaluation_meeting_and_the_supervisees_invitation_of_the_manag
         },
     )
     assert created.status_code == 303
-    page = await client.get(created.headers["location"])
+    url = created.headers["location"]
+    page = await client.get(url)
     assert "Evaluation meeting" in page.text and "Matti Manager" not in page.text
-    invite = await client.post(
-        created.headers["location"] + "/manager", {"supervisee": str(a.supervisee.id)}
-    )
-    assert invite.status_code == 303
-    page = await client.get(created.headers["location"])
-    assert "Matti Manager" in page.text and "invited their manager" in page.text
+    assert "invited their manager" not in page.text  # no button to speak for the supervisee
+    # The old "on behalf of the supervisee" invitation is gone.
+    assert (
+        await client.post(url + "/manager", {"supervisee": str(a.supervisee.id)})
+    ).status_code in (404, 405)
+    requested = await client.post(url + "/manager-request")
+    assert requested.status_code == 303
+    page = await client.get(url)
+    assert "waits for the supervisee" in page.text
+    participants = page.text.split('id="participants"')[1].split("</ul>")[0]
+    assert "Matti Manager" not in participants
+    history = html.unescape(page.text.split('id="session-history"')[1])
+    assert "Recorded the supervisee's request to invite the manager" in history
+    assert "Maija Supervisor" in history
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        sent = [r.payload["to"] for r in await db.scalars(select(OutboxMessage))]
+    assert "manager@alfa-client.example" not in sent
     # Not for an ordinary session.
-    refused = await client.post(
-        f"/t/alfa/sessions/{a.session.id}/manager", {"supervisee": str(a.supervisee.id)}
-    )
+    refused = await client.post(f"/t/alfa/sessions/{a.session.id}/manager-request")
     assert refused.status_code == 422
+
+
+async def test_the_owner_cannot_invite_the_manager_either(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    evaluation = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=utcnow().replace(microsecond=0) + timedelta(days=10),
+        kind=MeetingKind.EVALUATION,
+    )
+    await client.login(a.owner.user.email)
+    page = await client.get(f"/t/alfa/sessions/{evaluation.id}")
+    assert page.status_code == 200
+    assert "Record the supervisee's request" in html.unescape(page.text)
+    assert "invited their manager" not in page.text
+    assert (await _session(clean_db, a, evaluation.id)).manager_invited_by is None
 
 
 async def test_a_single_meeting_form_shows_errors(client: Client, firms: Firms) -> None:
