@@ -577,6 +577,15 @@ async def test_the_private_feed_is_created_shown_once_and_revoked(
     assert "Create my calendar address" in (await client.get("/t/alfa/calendar/")).text
 
 
+async def test_the_feed_names_its_charset_once(app: Litestar, client: Client, firms: Firms) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    created = await client.post("/t/alfa/calendar/feed")
+    match = re.search(r'value="https://testserver\.local(/ical/alfa/[^"]+\.ics)"', created.text)
+    assert match, created.text
+    feed = await Client(app).get(match.group(1))
+    assert feed.headers["content-type"].replace(" ", "").lower() == "text/calendar;charset=utf-8"
+
+
 async def test_owner_sees_every_page_of_the_fixture_session(client: Client, firms: Firms) -> None:
     await client.login(firms.a.owner.user.email)
     for path in (
