@@ -36,10 +36,11 @@ def _mailing(request: Req) -> sessions.Mailing:
 
 
 def weekday_date(value: date | datetime) -> str:
-    """ "torstai 3.12.2026": the weekday matters when planning."""
+    """ "torstai 3.12.2026": the weekday matters when planning. The stand-alone name ("cccc"):
+    Finnish "EEEE" is the in-sentence "torstaina", and CLDR even gives "sunnuntai" for Sunday."""
     if isinstance(value, datetime):
         value = value.astimezone(HELSINKI).date()
-    return f"{i18n.format_date(value, 'EEEE')} {i18n.format_date(value)}"
+    return f"{i18n.format_date(value, 'cccc')} {i18n.format_date(value)}"
 
 
 def iso_week(day: date) -> str:

@@ -544,6 +544,51 @@ async def test_the_month_view_and_the_empty_state(
         assert (await client.get("/t/alfa/calendar/" + odd)).status_code == 200
 
 
+async def test_the_week_calendar_heads_each_day_with_its_stand_alone_name(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    year, week, _day = utcnow().astimezone(HELSINKI).isocalendar()
+    expected = {
+        "fi": [
+            "Maanantai",
+            "Tiistai",
+            "Keskiviikko",
+            "Torstai",
+            "Perjantai",
+            "Lauantai",
+            "Sunnuntai",
+        ],
+        "sv": ["Måndag", "Tisdag", "Onsdag", "Torsdag", "Fredag", "Lördag", "Söndag"],
+        "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    }
+    for language, names in expected.items():
+        client.client.cookies.set("luotsi_lang", language)
+        page = await client.get(f"/t/alfa/calendar/?week={year}-W{week:02d}")
+        headings = re.findall(r"<h3>(\w+) <span class=\"cal-date\">", page.text)
+        assert headings == names, language
+
+
+async def test_a_meetings_weekday_is_its_stand_alone_name_in_finnish(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    today = utcnow().astimezone(HELSINKI).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    meeting = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=datetime.combine(monday, datetime.min.time().replace(hour=10), HELSINKI),
+    )
+    await client.login(a.supervisor.user.email)
+    client.client.cookies.set("luotsi_lang", "fi")
+    page = await client.get(f"/t/alfa/sessions/{meeting.id}")
+    assert f"maanantai {monday.day}.{monday.month}.{monday.year}" in page.text
+    assert "maanantaina" not in page.text
+
+
 async def test_the_private_feed_is_created_shown_once_and_revoked(
     app: Litestar, client: Client, firms: Firms, clean_db: Backend
 ) -> None:
