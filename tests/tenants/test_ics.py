@@ -19,12 +19,12 @@ from luotsi.platform.errors import NotFound
 from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants import calendars, ics, session_changes, session_planning
+from luotsi.tenants import calendars, ics, session_changes, session_planning, supervisee_portal
 from luotsi.tenants.session_changes import CancelInput, RescheduleInput
 from luotsi.tenants.session_planning import MeetingInput
 from luotsi.tenants.sessions import Mailing, MeetingKind, SessionStatus, SupervisionSession
 from tests.conftest import Backend
-from tests.factories import Firm, Firms, add_session
+from tests.factories import Firm, Firms, add_session, bind_supervisee_login
 from tests.platform.test_outbox import Inbox, free_port
 
 MAILING = Mailing("https://luotsi.example", "Luotsi <no-reply@luotsi.example>")
@@ -161,17 +161,23 @@ async def test_an_uninvited_manager_is_no_attendee_of_an_evaluation(
     assert "manager@alfa-client.example" not in _attendees(event)
     assert await _payloads(clean_db, "manager@alfa-client.example") == []
 
+    sanna = await bind_supervisee_login(clean_db, a, a.supervisee, "sanna@alfa-client.example")
     await _call(
         open_db,
         a,
-        session_changes.invite_manager,
+        supervisee_portal.invite_own_manager,
         evaluation.id,
-        str(a.supervisee.id),
         MAILING,
         now=NOW,
+        actor_id=sanna.id,
     )
     (to_manager,) = await _payloads(clean_db, "manager@alfa-client.example")
     _c, event = _event(to_manager["attachments"][0]["text"])
+    assert "manager@alfa-client.example" in _attendees(event)
+    assert int(event["sequence"]) == 1
+    # The supervisee's calendar entry is updated with the manager among the attendees.
+    _first, notice = await _payloads(clean_db, "sanna@alfa-client.example")
+    _c, event = _event(notice["attachments"][0]["text"])
     assert "manager@alfa-client.example" in _attendees(event)
     assert int(event["sequence"]) == 1
 
