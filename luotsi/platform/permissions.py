@@ -178,3 +178,24 @@ def can_manage_retention(membership: Membership) -> bool:
 def can_use_supervisee_portal(membership: Membership) -> bool:
     """The supervisee's portal: their own sessions and agreements, nobody else's."""
     return membership.role == Role.SUPERVISEE
+
+
+def can_request_manager_invitation(membership: Membership) -> bool:
+    """Recording that a supervisee asked for their manager at an evaluation meeting: the staff
+    who work on the agreement. It stays a request: only the supervisee invites the manager."""
+    return membership.role in STAFF_ROLES
+
+
+def can_invite_manager_to_evaluation(
+    membership: Membership, person_id: uuid.UUID, agreement_supervisee_ids: Collection[uuid.UUID]
+) -> bool:
+    """The manager joins an evaluation meeting only on a supervisee's own invitation, given in
+    their portal (never by the staff on their behalf)."""
+    return membership.role == Role.SUPERVISEE and person_id in agreement_supervisee_ids
+
+
+def can_withdraw_manager_invitation(
+    membership: Membership, person_id: uuid.UUID, inviter_id: uuid.UUID | None
+) -> bool:
+    """Only the supervisee who invited the manager takes the invitation back."""
+    return membership.role == Role.SUPERVISEE and inviter_id is not None and person_id == inviter_id

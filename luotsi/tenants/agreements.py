@@ -78,10 +78,21 @@ class Party(enum.StrEnum):
     def label(self) -> str:
         return i18n.gettext(_PARTY_LABELS[self])
 
+    @property
+    def in_sentence(self) -> str:
+        """The party as a word inside a sentence ("ohjattava", "HR-yhteyshenkilö"): not the
+        label lower-cased, which would make "hr-yhteyshenkilö" of the abbreviation."""
+        return i18n.gettext(_PARTY_IN_SENTENCE[self])
+
 
 _PARTY_LABELS = {
     Party.SUPERVISEE: N_("Supervisee"),
     Party.MANAGER: N_("Manager"),
+    Party.HR_CONTACT: N_("HR contact"),
+}
+_PARTY_IN_SENTENCE = {
+    Party.SUPERVISEE: N_("supervisee"),
+    Party.MANAGER: N_("manager"),
     Party.HR_CONTACT: N_("HR contact"),
 }
 

@@ -22,7 +22,6 @@ from luotsi.tenants.agreements import (
     Agreement,
 )
 from luotsi.tenants.sessions import (
-    CANCELLED,
     FEED_HISTORY,
     REMINDER_AHEAD,
     CalendarFeed,
@@ -145,7 +144,8 @@ async def revoke_feed(db: AsyncSession, actor: Membership) -> None:
 async def feed_calendar(
     db: AsyncSession, tenant: Tenant, token: str, *, now: datetime | None = None
 ) -> str:
-    """The ICS feed behind a secret token: the holder's meetings from 60 days back onward.
+    """The ICS feed behind a secret token: the holder's meetings from 60 days back onward,
+    cancelled ones included (marked so, or a subscribed calendar would keep showing them).
 
     Unknown or revoked tokens, and people no longer on the staff, are not found.
     """
@@ -164,7 +164,6 @@ async def feed_calendar(
         select(SupervisionSession)
         .where(
             SupervisionSession.supervisor_id == member.id,
-            SupervisionSession.status.not_in(CANCELLED),
             SupervisionSession.starts_at >= now - FEED_HISTORY,
         )
         .order_by(SupervisionSession.starts_at, SupervisionSession.id)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, vCalAddress, vDuration, vText
 
 from luotsi.platform import clock
 from luotsi.platform.i18n import gettext as _
@@ -130,12 +130,20 @@ def feed(
     calendar_name: str,
     stamp: datetime | None = None,
 ) -> str:
-    """A subscribable calendar of sessions: times, places and neutral titles, no people."""
+    """A subscribable calendar of sessions: times, places and neutral titles, no people.
+
+    A cancelled session stays in it as ``STATUS:CANCELLED`` (its ``sequence`` already raised
+    by the cancellation, as in the e-mailed ``CANCEL``), so a subscribed calendar removes it.
+    """
+    from luotsi.tenants.sessions import CANCELLED
+
     calendar = _calendar()
     calendar.add("x-wr-calname", calendar_name)
     calendar.add("x-wr-timezone", "Europe/Helsinki")
     calendar.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", FEED_REFRESH)
+    # An unknown property is not typed by icalendar: say it is a duration, or it is "1:00:00".
+    calendar.add("x-published-ttl", vDuration(FEED_REFRESH))
     for session in sessions:
-        calendar.add_component(session_event(session, firm_name, stamp=stamp))
+        cancelled = session.status in CANCELLED
+        calendar.add_component(session_event(session, firm_name, cancelled=cancelled, stamp=stamp))
     return calendar.to_ical().decode()

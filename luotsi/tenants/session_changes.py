@@ -7,14 +7,16 @@ updated in place (same ``uid``, a higher ``sequence``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luotsi.platform import permissions
 from luotsi.platform.db import utcnow
-from luotsi.platform.errors import Invalid
+from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
@@ -313,39 +315,92 @@ async def reschedule_session(
     return session
 
 
-async def invite_manager(
-    db: AsyncSession,
-    actor: Membership,
-    session_id: uuid.UUID,
-    supervisee: str,
-    mailing: Mailing,
-    *,
-    now: datetime | None = None,
-) -> SupervisionSession:
-    """Record that a supervisee invited their manager to an evaluation meeting.
+# --- the manager at an evaluation meeting ---------------------------------------------------
+#
+# The manager joins an evaluation meeting only on the supervisee's own invitation, given in
+# their portal (:mod:`luotsi.tenants.supervisee_portal`). The staff may record that the
+# supervisee asked for it: a *request*, kept in the meeting's history and shown in the
+# supervisee's portal, which invites nobody until the supervisee confirms it there.
 
-    Only then is the manager a participant: they get the invitation, the others an update.
-    """
-    now = now or utcnow()
-    session = await get_session(db, actor, session_id)
+MANAGER_REQUESTED = "manager_requested"
+MANAGER_REQUEST_DROPPED = "manager_request_dropped"  # taken back by the staff
+MANAGER_REQUEST_DECLINED = "manager_request_declined"  # declined by the supervisee
+MANAGER_INVITED = "manager_invited"
+MANAGER_UNINVITED = "manager_uninvited"
+_MANAGER_CHANGES = (
+    MANAGER_REQUESTED,
+    MANAGER_REQUEST_DROPPED,
+    MANAGER_REQUEST_DECLINED,
+    MANAGER_INVITED,
+    MANAGER_UNINVITED,
+)
+
+
+async def pending_manager_requests(
+    db: AsyncSession, session_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Of ``session_ids``, the meetings with a request for the manager that the supervisee has
+    neither confirmed nor declined (and the staff not taken back): the latest manager change."""
+    ids = list(session_ids)
+    if not ids:
+        return set()
+    rows = await db.execute(
+        select(SessionChange.session_id, SessionChange.kind)
+        .where(SessionChange.session_id.in_(ids), SessionChange.kind.in_(_MANAGER_CHANGES))
+        .order_by(SessionChange.at, SessionChange.id)
+    )
+    latest = {session_id: kind for session_id, kind in rows}
+    return {session_id for session_id, kind in latest.items() if kind == MANAGER_REQUESTED}
+
+
+def _require_manager_possible(session: SupervisionSession) -> None:
     if session.kind != MeetingKind.EVALUATION:
-        raise Invalid.field(
-            "manager", _("Only the supervisee can invite their manager, to an evaluation meeting.")
-        )
+        raise Invalid.field("manager", _("The manager can join only an evaluation meeting."))
     _require_planned(session, "manager")
-    agreement = session.agreement
-    if agreement.manager is None:
+    if session.agreement.manager is None:
         raise Invalid.field("manager", _("The agreement names no manager."))
+
+
+async def request_manager_invitation(
+    db: AsyncSession, actor: Membership, session_id: uuid.UUID
+) -> SupervisionSession:
+    """Record that the supervisee asked for their manager at this evaluation meeting.
+
+    Nobody is invited: the request waits in the supervisee's portal until they confirm it
+    (or decline it); it is in the meeting's history under the name of who recorded it.
+    """
+    session = await get_session(db, actor, session_id)
+    if not permissions.can_request_manager_invitation(actor):
+        raise NotFound("session")
+    _require_manager_possible(session)
     if session.manager_invited_by is not None:
         raise Invalid.field("manager", _("The manager is already invited."))
-    people = {link.person_id for link in agreement.supervisees}
-    try:
-        inviter = uuid.UUID(supervisee.strip())
-    except ValueError:
-        inviter = None
-    if inviter not in people:
-        raise Invalid.field("supervisee", _("Choose the supervisee who invited their manager."))
-    await apply_manager_invitation(db, actor, session, inviter, mailing, now=now)
+    if session.id in await pending_manager_requests(db, [session.id]):
+        raise Invalid.field("manager", _("The request already waits for the supervisee."))
+    record_change(db, actor, session, MANAGER_REQUESTED)
+    await db.flush()
+    return session
+
+
+async def drop_manager_request(
+    db: AsyncSession, actor: Membership, session: SupervisionSession, kind: str
+) -> None:
+    """End a request for the manager that still waits for the supervisee: ``kind`` says how
+    (the staff took it back, or the supervisee declined it)."""
+    if session.id not in await pending_manager_requests(db, [session.id]):
+        raise Invalid.field("manager", _("No request for the manager is waiting."))
+    record_change(db, actor, session, kind)
+    await db.flush()
+
+
+async def drop_manager_request_as_staff(
+    db: AsyncSession, actor: Membership, session_id: uuid.UUID
+) -> SupervisionSession:
+    """The staff take back a request they recorded, before the supervisee confirmed it."""
+    session = await get_session(db, actor, session_id)
+    if not permissions.can_request_manager_invitation(actor):
+        raise NotFound("session")
+    await drop_manager_request(db, actor, session, MANAGER_REQUEST_DROPPED)
     return session
 
 
@@ -358,29 +413,38 @@ async def apply_manager_invitation(
     *,
     now: datetime,
 ) -> None:
-    """Record that supervisee ``inviter`` invited their manager to this evaluation meeting:
-    the only way a manager becomes a participant. The manager gets the invitation, the others
-    an update."""
+    """Supervisee ``inviter`` invites their manager to this evaluation meeting (the caller has
+    checked :func:`permissions.can_invite_manager_to_evaluation`): the only way a manager
+    becomes a participant. The manager gets an invitation; the others a notice that the
+    participants changed, with the updated calendar entry."""
+    _require_manager_possible(session)
+    before = await participants(db, session)
     session.manager_invited_by = inviter
     session.manager_invited_at = now
     session.sequence += 1
-    record_change(db, actor, session, "manager_invited")
+    record_change(db, actor, session, MANAGER_INVITED)
     await db.flush()
-    await invite_if_ahead(db, session, mailing, ics.REQUEST, now, update=True)
+    if session.starts_at > now:
+        after = await participants(db, session)
+        managers = [p for p in after if p.role == "manager"]
+        await send_invitations(db, session, mailing, ics.REQUEST, only=managers, everyone=after)
+        await send_invitations(
+            db, session, mailing, ics.REQUEST, only=before, everyone=after, manager_joins=True
+        )
     await db.flush()
 
 
 async def withdraw_manager_invitation(
     db: AsyncSession,
     actor: Membership,
-    session_id: uuid.UUID,
+    session: SupervisionSession,
     mailing: Mailing,
     *,
-    now: datetime | None = None,
-) -> SupervisionSession:
-    """The supervisee took the invitation back: the manager gets a cancellation."""
-    now = now or utcnow()
-    session = await get_session(db, actor, session_id)
+    now: datetime,
+) -> None:
+    """The inviting supervisee takes the invitation back (the caller has checked
+    :func:`permissions.can_withdraw_manager_invitation`): the manager gets a cancellation, the
+    others a notice that the participants changed."""
     _require_planned(session, "manager")
     if session.manager_invited_by is None:
         raise Invalid.field("manager", _("The manager is not invited."))
@@ -388,14 +452,16 @@ async def withdraw_manager_invitation(
     session.manager_invited_by = None
     session.manager_invited_at = None
     session.sequence += 1
-    record_change(db, actor, session, "manager_uninvited")
+    record_change(db, actor, session, MANAGER_UNINVITED)
     await db.flush()
     if session.starts_at > now:
         managers = [p for p in before if p.role == "manager"]
+        others = [p for p in before if p.role != "manager"]
         await send_invitations(db, session, mailing, ics.CANCEL, only=managers, everyone=before)
-        await send_invitations(db, session, mailing, ics.REQUEST, update=True)
+        await send_invitations(
+            db, session, mailing, ics.REQUEST, only=others, everyone=others, manager_joins=False
+        )
     await db.flush()
-    return session
 
 
 @dataclass(frozen=True)

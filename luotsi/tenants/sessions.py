@@ -593,8 +593,13 @@ async def send_invitations(
     update: bool = False,
     only: Iterable[Participant] | None = None,
     everyone: Iterable[Participant] | None = None,
+    manager_joins: bool | None = None,
 ) -> None:
-    """Queue the invitation (or cancellation) with its .ics to each participant."""
+    """Queue the invitation (or cancellation) with its .ics to each participant.
+
+    ``update``: the time or place changed. ``manager_joins`` (True or False): only the
+    participants changed, the manager now takes part or no longer does.
+    """
     tenant = await db.get(Tenant, session.tenant_id)
     assert tenant is not None
     everyone = list(everyone) if everyone is not None else await participants(db, session)
@@ -611,7 +616,14 @@ async def send_invitations(
         if person.role == "supervisor":
             link = f"{mailing.base_url}/t/{tenant.slug}/sessions/{session.id}"
         payload = render_email(
-            template, person.email, person.language, update=update, link=link, **context
+            template,
+            person.email,
+            person.language,
+            update=update,
+            link=link,
+            manager_joins=manager_joins,
+            manager=session.agreement.manager.name if session.agreement.manager else "",
+            **context,
         )
         payload["attachments"] = [calendar_attachment(calendar, method)]
         enqueue_email(db, payload, tenant_id=tenant.id)

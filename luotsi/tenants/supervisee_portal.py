@@ -10,8 +10,10 @@ assignments, goals and evaluations come through the content module).
 
 What they may do: cancel a meeting ahead of them within the agreement's terms (the page says
 first whether the cancellation is late and so billable), and invite their manager to an
-evaluation meeting; both go into the meeting's history and everyone's calendar as the staff's
-changes do (:mod:`luotsi.tenants.session_changes` holds the rules reused here).
+evaluation meeting or withdraw that invitation: only they can, the staff at most record that
+they asked, a request they confirm or decline here. All of it goes into the meeting's history
+and everyone's calendar as the staff's changes do (:mod:`luotsi.tenants.session_changes` holds
+the rules reused here).
 """
 
 from __future__ import annotations
@@ -33,10 +35,14 @@ from luotsi.tenants.agreement_reviews import last_reviews, review_state, running
 from luotsi.tenants.agreements import Agreement, AgreementStatus, AgreementSupervisee
 from luotsi.tenants.clients import ClientPerson
 from luotsi.tenants.session_changes import (
+    MANAGER_REQUEST_DECLINED,
     apply_cancellation,
     apply_manager_invitation,
     billable_kind,
+    drop_manager_request,
     is_late_cancellation,
+    pending_manager_requests,
+    withdraw_manager_invitation,
 )
 from luotsi.tenants.sessions import (
     Mailing,
@@ -84,12 +90,16 @@ class SuperviseeView:
     upcoming: list[SupervisionSession]  # earliest first
     past: list[SupervisionSession]  # latest first
     now: datetime
+    manager_requested: set[uuid.UUID] = field(default_factory=set)  # meetings with a request
 
     def may_cancel(self, session: SupervisionSession) -> bool:
         return can_cancel(session, self.now)
 
     def may_invite_manager(self, session: SupervisionSession) -> bool:
         return can_invite_manager(session, self.now)
+
+    def may_withdraw_manager(self, session: SupervisionSession) -> bool:
+        return can_withdraw_manager(self.person, session, self.now)
 
 
 async def own_view(
@@ -132,7 +142,10 @@ async def own_view(
         meetings = list(found.unique())
     upcoming = [m for m in meetings if m.starts_at > now]
     past = [m for m in reversed(meetings) if m.starts_at <= now]
-    return SuperviseeView(person, own, upcoming, past, now)
+    requested = await pending_manager_requests(
+        db, [m.id for m in upcoming if can_invite_manager(m, now)]
+    )
+    return SuperviseeView(person, own, upcoming, past, now, requested)
 
 
 @dataclass
@@ -194,6 +207,15 @@ def can_invite_manager(session: SupervisionSession, now: datetime) -> bool:
         and session.starts_at > now
         and session.agreement.manager is not None
         and session.manager_invited_by is None
+    )
+
+
+def can_withdraw_manager(person: ClientPerson, session: SupervisionSession, now: datetime) -> bool:
+    """The manager this supervisee invited to a planned meeting still ahead."""
+    return (
+        session.manager_invited_by == person.id
+        and session.status == SessionStatus.PLANNED
+        and session.starts_at > now
     )
 
 
@@ -264,13 +286,50 @@ async def invite_own_manager(
     *,
     now: datetime | None = None,
 ) -> SupervisionSession:
-    """The supervisee invites their manager to an evaluation meeting ahead: the only way a
-    manager becomes a participant. The manager gets the invitation, the others an update."""
+    """The supervisee invites their manager to an evaluation meeting ahead (on their own, or
+    confirming the request the staff recorded): the only way a manager becomes a participant.
+    The manager gets the invitation, the others a notice that the participants changed."""
     now = now or utcnow()
     person, session = await own_session(db, actor, session_id)
+    supervisees = {link.person_id for link in session.agreement.supervisees}
+    if not permissions.can_invite_manager_to_evaluation(actor, person.id, supervisees):
+        raise NotFound("session")
     if not can_invite_manager(session, now):
         raise Invalid.field(
             "manager", _("The manager can be invited only to a planned evaluation meeting ahead.")
         )
     await apply_manager_invitation(db, actor, session, person.id, mailing, now=now)
+    return session
+
+
+async def withdraw_own_manager_invitation(
+    db: AsyncSession,
+    actor: Membership,
+    session_id: uuid.UUID,
+    mailing: Mailing,
+    *,
+    now: datetime | None = None,
+) -> SupervisionSession:
+    """The supervisee who invited their manager takes the invitation back: the manager gets a
+    cancellation, the others a notice that the participants changed."""
+    now = now or utcnow()
+    person, session = await own_session(db, actor, session_id)
+    if not permissions.can_withdraw_manager_invitation(
+        actor, person.id, session.manager_invited_by
+    ) or not can_withdraw_manager(person, session, now):
+        raise Invalid.field("manager", _("You have no invitation of your manager to withdraw."))
+    await withdraw_manager_invitation(db, actor, session, mailing, now=now)
+    return session
+
+
+async def decline_manager_request(
+    db: AsyncSession, actor: Membership, session_id: uuid.UUID
+) -> SupervisionSession:
+    """The supervisee declines the request for their manager that the staff recorded: nobody
+    is invited, and the history says the supervisee declined."""
+    person, session = await own_session(db, actor, session_id)
+    supervisees = {link.person_id for link in session.agreement.supervisees}
+    if not permissions.can_invite_manager_to_evaluation(actor, person.id, supervisees):
+        raise NotFound("session")
+    await drop_manager_request(db, actor, session, MANAGER_REQUEST_DECLINED)
     return session

@@ -174,7 +174,7 @@ class FeedController(Controller):
             raise NotFoundException() from None
         return Response(
             body,
-            media_type="text/calendar; charset=utf-8",
+            media_type="text/calendar",  # Litestar adds "; charset=utf-8" to text types
             headers={
                 "Cache-Control": "private, max-age=300",
                 "Content-Disposition": 'inline; filename="luotsi.ics"',

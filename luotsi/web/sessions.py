@@ -36,10 +36,11 @@ def _mailing(request: Req) -> sessions.Mailing:
 
 
 def weekday_date(value: date | datetime) -> str:
-    """ "torstai 3.12.2026": the weekday matters when planning."""
+    """ "torstai 3.12.2026": the weekday matters when planning. The stand-alone name ("cccc"):
+    Finnish "EEEE" is the in-sentence "torstaina", and CLDR even gives "sunnuntai" for Sunday."""
     if isinstance(value, datetime):
         value = value.astimezone(HELSINKI).date()
-    return f"{i18n.format_date(value, 'EEEE')} {i18n.format_date(value)}"
+    return f"{i18n.format_date(value, 'cccc')} {i18n.format_date(value)}"
 
 
 def iso_week(day: date) -> str:
@@ -138,7 +139,8 @@ class SessionsController(Controller):
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
         values = await read_form(request, session_planning.SeriesInput)
         form = await request.form()
-        include = [int(v) for v in form.getall("include") if isinstance(v, str) and v.isdigit()]
+        ticked = form.getall("include") if "include" in form else []
+        include = [int(v) for v in ticked if isinstance(v, str) and v.isdigit()]
         digest = form.get("digest", "")
         try:
             await session_planning.plan_series(
@@ -607,32 +609,27 @@ class SessionsController(Controller):
             status_code=status,
         )
 
-    @post("/{session_id:uuid}/manager")
-    async def invite_manager(
+    @post("/{session_id:uuid}/manager-request")
+    async def request_manager(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        supervisee = await _field(request, "supervisee")
         try:
-            await session_changes.invite_manager(
-                db, ws.membership, session.id, supervisee, _mailing(request)
-            )
+            await session_changes.request_manager_invitation(db, ws.membership, session.id)
         except Invalid as exc:
             return await self._session_page(request, db, ws, session, exc.errors)
-        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_invited")
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_requested")
 
-    @post("/{session_id:uuid}/manager/withdraw")
-    async def withdraw_manager(
+    @post("/{session_id:uuid}/manager-request/drop")
+    async def drop_manager_request(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
         try:
-            await session_changes.withdraw_manager_invitation(
-                db, ws.membership, session.id, _mailing(request)
-            )
+            await session_changes.drop_manager_request_as_staff(db, ws.membership, session.id)
         except Invalid as exc:
             return await self._session_page(request, db, ws, session, exc.errors)
-        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_uninvited")
+        return redirect(request, ws.url(f"sessions/{session.id}"), flash="manager_request_dropped")
 
     async def _session_page(
         self,
@@ -669,6 +666,8 @@ class SessionsController(Controller):
             "supervisees": supervisees,
             "manager_takes_part": sessions.manager_takes_part(session),
             "inviter": inviter,
+            "manager_requested": session.id
+            in await session_changes.pending_manager_requests(db, [session.id]),
             "participants": await sessions.participants(db, session),
             "history": await session_changes.session_history(db, session),
             "errors": errors or {},

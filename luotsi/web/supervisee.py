@@ -66,6 +66,30 @@ class SuperviseePortalController(Controller):
             return await self._page(request, db, ws, errors=exc.errors, status_code=422)
         return redirect(request, ws.url("me/"), flash="manager_invited")
 
+    @post("/sessions/{session_id:uuid}/manager/withdraw", name="supervisee_withdraw_manager")
+    async def withdraw_manager(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        await _only_supervisees(db, ws, session_id)
+        try:
+            await supervisee_portal.withdraw_own_manager_invitation(
+                db, ws.membership, session_id, _mailing(request)
+            )
+        except Invalid as exc:
+            return await self._page(request, db, ws, errors=exc.errors, status_code=422)
+        return redirect(request, ws.url("me/"), flash="manager_uninvited")
+
+    @post("/sessions/{session_id:uuid}/manager/decline", name="supervisee_decline_manager")
+    async def decline_manager(
+        self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
+    ) -> Any:
+        await _only_supervisees(db, ws, session_id)
+        try:
+            await supervisee_portal.decline_manager_request(db, ws.membership, session_id)
+        except Invalid as exc:
+            return await self._page(request, db, ws, errors=exc.errors, status_code=422)
+        return redirect(request, ws.url("me/"), flash="manager_request_declined")
+
     async def _page(
         self,
         request: Req,

@@ -72,6 +72,11 @@ FLASH_MESSAGES = {
     "session_rescheduled": N_("The session has been changed and the participants told."),
     "manager_invited": N_("The manager is invited to the evaluation meeting."),
     "manager_uninvited": N_("The manager's invitation has been withdrawn."),
+    "manager_requested": N_(
+        "The request is recorded: the manager is invited when the supervisee confirms it."
+    ),
+    "manager_request_dropped": N_("The request to invite the manager has been taken back."),
+    "manager_request_declined": N_("You declined the request: your manager is not invited."),
     "calendar_feed_revoked": N_("The calendar address has been switched off."),
     # client organisations, people and the HR contact's portal
     "client_saved": N_("The organisation has been saved."),

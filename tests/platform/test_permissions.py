@@ -37,6 +37,7 @@ EXPECTED = {
     "can_view_audit": {Role.OWNER},
     "can_use_supervisee_portal": {Role.SUPERVISEE},
     "can_manage_retention": {Role.OWNER},
+    "can_request_manager_invitation": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
 }
 
 
@@ -189,3 +190,22 @@ def test_notes_are_handed_only_to_another_supervisor_of_the_agreement(role: Role
     )
     assert permissions.can_receive_handed_over_notes(me, other, {me.id}) is False
     assert permissions.can_receive_handed_over_notes(me, me, on_agreement) is False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_a_supervisee_of_the_agreement_invites_the_manager(role: Role) -> None:
+    me, person = member(role), uuid.uuid4()
+    assert permissions.can_invite_manager_to_evaluation(me, person, {person}) is (
+        role == Role.SUPERVISEE
+    )
+    assert permissions.can_invite_manager_to_evaluation(me, person, {uuid.uuid4()}) is False
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_inviting_supervisee_withdraws_the_managers_invitation(role: Role) -> None:
+    me, person = member(role), uuid.uuid4()
+    assert permissions.can_withdraw_manager_invitation(me, person, person) is (
+        role == Role.SUPERVISEE
+    )
+    assert permissions.can_withdraw_manager_invitation(me, person, uuid.uuid4()) is False
+    assert permissions.can_withdraw_manager_invitation(me, person, None) is False

@@ -902,6 +902,10 @@ async def test_invalid_goals_and_evaluations_are_refused(world: World) -> None:
         "rating 0": ("rating", evaluate(own_goal, 0)),
         "rating 6": ("rating", evaluate(own_goal, 6)),
         "future": ("evaluated_on", evaluate(own_goal, evaluated_on=today + timedelta(days=1))),
+        "before the agreement began": (
+            "evaluated_on",
+            evaluate(own_goal, evaluated_on=a.agreement.start_date - timedelta(days=3 * 365)),
+        ),
         "long comment": ("comment", evaluate(own_goal, comment="x" * (COMMENT_MAX_CHARS + 1))),
         "control": ("comment", evaluate(own_goal, comment="a\x02")),
         "group goal without a person": ("person", evaluate(org_goal.id)),

@@ -14,17 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker, utcnow
 from luotsi.platform.errors import NotFound
 from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants import calendars, ics, session_changes, session_planning
+from luotsi.tenants import calendars, ics, session_changes, session_planning, supervisee_portal
 from luotsi.tenants.session_changes import CancelInput, RescheduleInput
 from luotsi.tenants.session_planning import MeetingInput
 from luotsi.tenants.sessions import Mailing, MeetingKind, SessionStatus, SupervisionSession
 from tests.conftest import Backend
-from tests.factories import Firm, Firms, add_session
+from tests.factories import Firm, Firms, add_session, bind_supervisee_login
 from tests.platform.test_outbox import Inbox, free_port
 
 MAILING = Mailing("https://luotsi.example", "Luotsi <no-reply@luotsi.example>")
@@ -161,17 +161,23 @@ async def test_an_uninvited_manager_is_no_attendee_of_an_evaluation(
     assert "manager@alfa-client.example" not in _attendees(event)
     assert await _payloads(clean_db, "manager@alfa-client.example") == []
 
+    sanna = await bind_supervisee_login(clean_db, a, a.supervisee, "sanna@alfa-client.example")
     await _call(
         open_db,
         a,
-        session_changes.invite_manager,
+        supervisee_portal.invite_own_manager,
         evaluation.id,
-        str(a.supervisee.id),
         MAILING,
         now=NOW,
+        actor_id=sanna.id,
     )
     (to_manager,) = await _payloads(clean_db, "manager@alfa-client.example")
     _c, event = _event(to_manager["attachments"][0]["text"])
+    assert "manager@alfa-client.example" in _attendees(event)
+    assert int(event["sequence"]) == 1
+    # The supervisee's calendar entry is updated with the manager among the attendees.
+    _first, notice = await _payloads(clean_db, "sanna@alfa-client.example")
+    _c, event = _event(notice["attachments"][0]["text"])
     assert "manager@alfa-client.example" in _attendees(event)
     assert int(event["sequence"]) == 1
 
@@ -235,11 +241,47 @@ async def test_the_feed_lists_the_supervisors_own_meetings_with_neutral_titles(
     text = await _feed(open_db, a, a.tenant, token, now=start)
     calendar = Calendar.from_ical(text)
     uids = {str(e["uid"]) for e in calendar.walk("VEVENT")}
-    assert uids == {a.session.uid, recent.uid}
-    assert old.uid not in uids and cancelled.uid not in uids and owners.uid not in uids
+    assert uids == {a.session.uid, recent.uid, cancelled.uid}
+    assert old.uid not in uids and owners.uid not in uids
     assert "Alfa Työnohjaus Oy" in str(calendar["x-wr-calname"])
     assert "ATTENDEE" not in text and "ORGANIZER" not in text
     assert not any(word in text for word in CONTENT)
+
+
+async def test_a_cancelled_meeting_stays_in_the_feed_marked_cancelled(
+    open_db: Opener, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    now = utcnow().replace(microsecond=0)
+    meeting = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=now + timedelta(days=9)
+    )
+    token = await _call(open_db, a, calendars.create_feed)
+
+    def event_of(text: str) -> Any:
+        return next(e for e in Calendar.from_ical(text).walk("VEVENT") if e["uid"] == meeting.uid)
+
+    before = event_of(await _feed(open_db, a, a.tenant, token, now))
+    assert str(before["status"]) == "CONFIRMED"
+    await _call(
+        open_db, a, session_changes.cancel_session, meeting.id, CancelInput(by="client"), MAILING
+    )
+    after = event_of(await _feed(open_db, a, a.tenant, token, now))
+    assert str(after["status"]) == "CANCELLED"
+    assert after["sequence"] > before["sequence"]
+    (mailed,) = [
+        p
+        for p in await _payloads(clean_db, "sanna@alfa-client.example")
+        if p["attachments"][0]["params"] == {"method": "CANCEL"}
+    ]
+    _c, cancel = _event(mailed["attachments"][0]["text"])
+    assert after["sequence"] == cancel["sequence"]
+
+
+def test_the_feed_asks_for_a_refresh_every_hour_as_durations() -> None:
+    text = ics.feed([], "Alfa Työnohjaus Oy", "Luotsi · Alfa Työnohjaus Oy")
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in text
+    assert "X-PUBLISHED-TTL:PT1H\r\n" in text
 
 
 async def test_a_revoked_unknown_or_other_firms_token_finds_nothing(

@@ -636,7 +636,7 @@ async def test_a_rescheduled_session_gets_a_new_reminder(
 # --- evaluation meetings and the manager ----------------------------------------------------
 
 
-async def test_the_manager_takes_part_in_an_evaluation_only_when_invited(
+async def test_a_staff_request_for_the_manager_invites_nobody(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
@@ -649,63 +649,31 @@ async def test_the_manager_takes_part_in_an_evaluation_only_when_invited(
     sent = [p["to"] for p in await _outbox(clean_db)]
     assert sorted(sent) == ["sanna@alfa-client.example", "supervisor@alfa.example"]
 
-    async def people() -> list[str]:
-        async with open_db(a) as db:
-            row = await db.scalar(
-                select(SupervisionSession).where(SupervisionSession.id == evaluation.id)
-            )
-            assert row is not None
-            return sorted(p.role for p in await sessions.participants(db, row))
-
-    assert await people() == ["supervisee", "supervisor"]
-    with pytest.raises(Invalid):  # the inviter must be a supervisee of the agreement
-        await _call(
-            open_db,
-            a,
-            session_changes.invite_manager,
-            evaluation.id,
-            str(a.manager.id),
-            MAILING,
-            now=NOW,
+    requested = await _call(open_db, a, session_changes.request_manager_invitation, evaluation.id)
+    assert requested.manager_invited_by is None and requested.sequence == 0
+    async with open_db(a) as db:
+        row = await db.scalar(
+            select(SupervisionSession).where(SupervisionSession.id == evaluation.id)
         )
-    invited = await _call(
-        open_db,
-        a,
-        session_changes.invite_manager,
-        evaluation.id,
-        str(a.supervisee.id),
-        MAILING,
-        now=NOW,
-    )
-    assert invited.manager_invited_by == a.supervisee.id and invited.manager_invited_at == NOW
-    assert invited.sequence == 1
-    assert await people() == ["manager", "supervisee", "supervisor"]
-    assert "manager@alfa-client.example" in [p["to"] for p in await _outbox(clean_db)]
-
-    await _call(
-        open_db, a, session_changes.withdraw_manager_invitation, evaluation.id, MAILING, now=NOW
-    )
-    assert await people() == ["supervisee", "supervisor"]
-    last_to_manager = [
-        p for p in await _outbox(clean_db) if p["to"] == "manager@alfa-client.example"
-    ]
-    assert last_to_manager[-1]["attachments"][0]["params"] == {"method": "CANCEL"}
+        assert row is not None
+        assert sorted(p.role for p in await sessions.participants(db, row)) == [
+            "supervisee",
+            "supervisor",
+        ]
+        assert await session_changes.pending_manager_requests(db, [evaluation.id]) == {
+            evaluation.id
+        }
+    assert "manager@alfa-client.example" not in [p["to"] for p in await _outbox(clean_db)]
+    with pytest.raises(Invalid):  # once is enough
+        await _call(open_db, a, session_changes.request_manager_invitation, evaluation.id)
 
 
-async def test_a_manager_cannot_be_invited_to_an_ordinary_session(
+async def test_the_manager_can_be_requested_only_for_an_evaluation_meeting(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
     with pytest.raises(Invalid) as caught:
-        await _call(
-            open_db,
-            a,
-            session_changes.invite_manager,
-            a.session.id,
-            str(a.supervisee.id),
-            MAILING,
-            now=NOW,
-        )
+        await _call(open_db, a, session_changes.request_manager_invitation, a.session.id)
     assert "manager" in caught.value.errors
 
 

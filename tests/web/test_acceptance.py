@@ -119,6 +119,23 @@ async def test_unknown_and_expired_links(
     assert (await party.post(link, {"response": "accept"})).status_code == 410
 
 
+async def test_each_party_is_named_by_its_role_in_the_mail_and_on_the_page(
+    client: Client, client_factory: Any, firms: Firms, outbox: Outbox
+) -> None:
+    _url, links = await _send(client, firms, outbox)
+    # The organisation's language is Finnish: "HR-yhteyshenkilö", never lower-cased.
+    hr_mail = await outbox.last_to("hr@alfa-client.example")
+    assert "(HR-yhteyshenkilö)" in hr_mail.text and "hr-yhteyshenkilö" not in hr_mail.text
+    assert "(ohjattava)" in (await outbox.last_to("sanna@alfa-client.example")).text
+    assert "(esihenkilö)" in (await outbox.last_to("manager@alfa-client.example")).text
+    english = await _english(client_factory).get(links["hr@alfa-client.example"])
+    assert "as HR contact" in english.text and "hr contact" not in english.text
+    swedish = client_factory()
+    swedish.client.cookies.set("luotsi_lang", "sv")
+    page = await swedish.get(links["hr@alfa-client.example"])
+    assert "som HR-kontaktperson" in page.text and "hr-kontaktperson" not in page.text
+
+
 async def test_a_change_request_returns_the_agreement_to_draft(
     client: Client, client_factory: Any, firms: Firms, outbox: Outbox, clean_db: Backend
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -184,6 +185,31 @@ async def test_bad_series_input_is_shown_with_the_values_kept(client: Client, fi
     # A tampered confirmation is refused too, not a server error.
     bad = await client.post(url + "/confirm", {**series_form(first_date="x"), "include": "zz"})
     assert bad.status_code == 422
+
+
+async def test_confirming_with_every_date_unticked_asks_to_tick_one(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    today = utcnow().astimezone(HELSINKI).date()
+    agreement = await add_agreement(
+        clean_db.owner,
+        a.tenant,
+        a.org,
+        a.supervisor,
+        [a.supervisee],
+        start_date=today,
+        end_date=today + timedelta(days=365),
+    )
+    await client.login(a.supervisor.user.email)
+    url = f"/t/alfa/sessions/plan/{agreement.id}"
+    form = series_form(first_date=(today + timedelta(days=14)).isoformat(), count="2")
+    preview = await client.post(url, form)
+    # Every box unticked: the browser sends no "include" at all.
+    confirm = await client.post(url + "/confirm", {**form, "digest": digest_in(preview.text)})
+    assert confirm.status_code == 422
+    assert "Tick at least one session to plan" in confirm.text
+    assert await _sessions_of(clean_db, a, agreement.id) == []
 
 
 async def test_the_preview_is_an_htmx_fragment(client: Client, firms: Firms) -> None:
@@ -382,7 +408,7 @@ async def test_rescheduling_keeps_the_history(
     assert stored.sequence == 1 and stored.starts_at == local(2026, 12, 4, 12)
 
 
-async def test_an_evaluation_meeting_and_the_supervisees_invitation_of_the_manager(
+async def test_staff_record_only_a_request_for_the_manager_at_an_evaluation_meeting(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
@@ -401,19 +427,50 @@ async def test_an_evaluation_meeting_and_the_supervisees_invitation_of_the_manag
         },
     )
     assert created.status_code == 303
-    page = await client.get(created.headers["location"])
+    url = created.headers["location"]
+    page = await client.get(url)
     assert "Evaluation meeting" in page.text and "Matti Manager" not in page.text
-    invite = await client.post(
-        created.headers["location"] + "/manager", {"supervisee": str(a.supervisee.id)}
-    )
-    assert invite.status_code == 303
-    page = await client.get(created.headers["location"])
-    assert "Matti Manager" in page.text and "invited their manager" in page.text
+    assert "invited their manager" not in page.text  # no button to speak for the supervisee
+    # The old "on behalf of the supervisee" invitation is gone.
+    assert (
+        await client.post(url + "/manager", {"supervisee": str(a.supervisee.id)})
+    ).status_code in (404, 405)
+    requested = await client.post(url + "/manager-request")
+    assert requested.status_code == 303
+    page = await client.get(url)
+    assert "waits for the supervisee" in page.text
+    participants = page.text.split('id="participants"')[1].split("</ul>")[0]
+    assert "Matti Manager" not in participants
+    history = html.unescape(page.text.split('id="session-history"')[1])
+    assert "Recorded the supervisee's request to invite the manager" in history
+    assert "Maija Supervisor" in history
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        sent = [r.payload["to"] for r in await db.scalars(select(OutboxMessage))]
+    assert "manager@alfa-client.example" not in sent
     # Not for an ordinary session.
-    refused = await client.post(
-        f"/t/alfa/sessions/{a.session.id}/manager", {"supervisee": str(a.supervisee.id)}
-    )
+    refused = await client.post(f"/t/alfa/sessions/{a.session.id}/manager-request")
     assert refused.status_code == 422
+
+
+async def test_the_owner_cannot_invite_the_manager_either(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    evaluation = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=utcnow().replace(microsecond=0) + timedelta(days=10),
+        kind=MeetingKind.EVALUATION,
+    )
+    await client.login(a.owner.user.email)
+    page = await client.get(f"/t/alfa/sessions/{evaluation.id}")
+    assert page.status_code == 200
+    assert "Record the supervisee's request" in html.unescape(page.text)
+    assert "invited their manager" not in page.text
+    assert (await _session(clean_db, a, evaluation.id)).manager_invited_by is None
 
 
 async def test_a_single_meeting_form_shows_errors(client: Client, firms: Firms) -> None:
@@ -487,6 +544,51 @@ async def test_the_month_view_and_the_empty_state(
         assert (await client.get("/t/alfa/calendar/" + odd)).status_code == 200
 
 
+async def test_the_week_calendar_heads_each_day_with_its_stand_alone_name(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    year, week, _day = utcnow().astimezone(HELSINKI).isocalendar()
+    expected = {
+        "fi": [
+            "Maanantai",
+            "Tiistai",
+            "Keskiviikko",
+            "Torstai",
+            "Perjantai",
+            "Lauantai",
+            "Sunnuntai",
+        ],
+        "sv": ["Måndag", "Tisdag", "Onsdag", "Torsdag", "Fredag", "Lördag", "Söndag"],
+        "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    }
+    for language, names in expected.items():
+        client.client.cookies.set("luotsi_lang", language)
+        page = await client.get(f"/t/alfa/calendar/?week={year}-W{week:02d}")
+        headings = re.findall(r"<h3>(\w+) <span class=\"cal-date\">", page.text)
+        assert headings == names, language
+
+
+async def test_a_meetings_weekday_is_its_stand_alone_name_in_finnish(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    today = utcnow().astimezone(HELSINKI).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    meeting = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=datetime.combine(monday, datetime.min.time().replace(hour=10), HELSINKI),
+    )
+    await client.login(a.supervisor.user.email)
+    client.client.cookies.set("luotsi_lang", "fi")
+    page = await client.get(f"/t/alfa/sessions/{meeting.id}")
+    assert f"maanantai {monday.day}.{monday.month}.{monday.year}" in page.text
+    assert "maanantaina" not in page.text
+
+
 async def test_the_private_feed_is_created_shown_once_and_revoked(
     app: Litestar, client: Client, firms: Firms, clean_db: Backend
 ) -> None:
@@ -518,6 +620,15 @@ async def test_the_private_feed_is_created_shown_once_and_revoked(
     assert revoked.status_code == 303
     assert (await anonymous.get(feed_path)).status_code == 404
     assert "Create my calendar address" in (await client.get("/t/alfa/calendar/")).text
+
+
+async def test_the_feed_names_its_charset_once(app: Litestar, client: Client, firms: Firms) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    created = await client.post("/t/alfa/calendar/feed")
+    match = re.search(r'value="https://testserver\.local(/ical/alfa/[^"]+\.ics)"', created.text)
+    assert match, created.text
+    feed = await Client(app).get(match.group(1))
+    assert feed.headers["content-type"].replace(" ", "").lower() == "text/calendar;charset=utf-8"
 
 
 async def test_owner_sees_every_page_of_the_fixture_session(client: Client, firms: Firms) -> None:

@@ -11,7 +11,7 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -243,6 +243,20 @@ async def test_supervisee_records_an_evaluation_and_sees_it_in_the_chart(
     goal = page.split(f'id="goal-{written.goal_id}"')[1].split("</article>")[0]
     assert "EVAL-1" in goal and "4/5" in goal and "3/5" in goal
     assert goal.count('class="point"') == 2  # both evaluations drawn
+
+
+async def test_supervisee_cannot_date_an_evaluation_before_the_agreement(
+    client: Client, firms: Firms, written: Content
+) -> None:
+    await signed_in(client, written)
+    url = f"{agreement_url(firms.a)}/goals/{written.goal_id}/evaluations"
+    years_before = firms.a.agreement.start_date - timedelta(days=3 * 365)
+    refused = await client.post(
+        url, {"rating": "4", "comment": "EVAL-OLD", "evaluated_on": years_before.isoformat()}
+    )
+    assert refused.status_code == 422
+    assert "Choose a date within the agreement" in text_of(refused)
+    assert "EVAL-OLD" not in text_of(await client.get(agreement_url(firms.a)))
 
 
 async def test_in_a_group_one_supervisee_never_sees_anothers_own_content(

@@ -12,7 +12,8 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select, update
 
-from luotsi.platform.db import TENANT_KEY, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.agreements import AgreementStatus
 from luotsi.tenants.clients import ClientPerson, PersonRole
@@ -236,12 +237,110 @@ async def test_supervisee_invites_their_manager_to_an_evaluation_meeting(
     assert "Arviointikeskustelu" in mail.text  # the evaluation meeting, in the client's language
     page = await client.get("/t/alfa/me/")
     assert "The manager is invited to the evaluation meeting." in page.text
-    assert "Manager invited" in page.text and url not in page.text
+    assert "Manager invited" in page.text and f'action="{url}"' not in page.text
     again = await client.post(url)
     assert again.status_code == 422 and "only to a planned evaluation meeting" in again.text
     wrong = await client.post(f"/t/alfa/me/sessions/{session.id}/manager")
     assert wrong.status_code == 422
     assert (await _stored(clean_db, firms.a, session.id)).manager_invited_by is None
+
+
+async def _payloads(backend: Backend) -> list[dict[str, Any]]:
+    """Every queued e-mail, oldest first."""
+    async with make_sessionmaker(backend.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        rows = await db.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))
+        return [r.payload for r in rows]
+
+
+async def _history(client: Client, session_id: uuid.UUID) -> str:
+    page = await client.get(f"/t/alfa/sessions/{session_id}")
+    return html.unescape(page.text.split('id="session-history"')[1])
+
+
+async def test_a_staff_request_for_the_manager_waits_for_the_supervisees_confirmation(
+    client: Client, client_factory: Any, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    evaluation = await _meeting(clean_db, a, 24 * 14, kind=MeetingKind.EVALUATION)
+    staff = client_factory()
+    staff.client.cookies.set("luotsi_lang", "en")
+    await staff.login(a.supervisor.user.email)
+    assert (
+        await staff.post(f"/t/alfa/sessions/{evaluation.id}/manager-request")
+    ).status_code == 303
+    assert (await _stored(clean_db, a, evaluation.id)).manager_invited_by is None
+    assert "manager@alfa-client.example" not in [p["to"] for p in await _payloads(clean_db)]
+
+    await _sanna(client, clean_db, a)
+    page = html.unescape((await client.get("/t/alfa/me/")).text)
+    assert "Your supervisor recorded that you would like your manager Matti Manager" in page
+    assert (await client.post(f"/t/alfa/me/sessions/{evaluation.id}/manager")).status_code == 303
+    assert (await _stored(clean_db, a, evaluation.id)).manager_invited_by == a.supervisee.id
+    assert "manager@alfa-client.example" in [p["to"] for p in await _payloads(clean_db)]
+    history = await _history(staff, evaluation.id)
+    recorded, invited = history.split("Invited the manager")
+    assert "Recorded the supervisee's request" in recorded and "Maija Supervisor" in recorded
+    assert "Sanna Supervisee" in invited.split("</tr>")[0]
+
+
+async def test_a_supervisee_declines_the_request_and_nobody_is_invited(
+    client: Client, client_factory: Any, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    evaluation = await _meeting(clean_db, a, 24 * 14, kind=MeetingKind.EVALUATION)
+    staff = client_factory()
+    staff.client.cookies.set("luotsi_lang", "en")
+    await staff.login(a.supervisor.user.email)
+    await staff.post(f"/t/alfa/sessions/{evaluation.id}/manager-request")
+    await _sanna(client, clean_db, a)
+    declined = await client.post(f"/t/alfa/me/sessions/{evaluation.id}/manager/decline")
+    assert declined.status_code == 303
+    page = html.unescape((await client.get(declined.headers["location"])).text)
+    assert "You declined the request" in page and "Your supervisor recorded" not in page
+    assert (await _stored(clean_db, a, evaluation.id)).manager_invited_by is None
+    assert "manager@alfa-client.example" not in [p["to"] for p in await _payloads(clean_db)]
+    assert "Declined the request to invite the manager" in await _history(staff, evaluation.id)
+
+
+async def test_the_manager_gets_an_invitation_and_the_others_a_participants_notice(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    evaluation = await _meeting(clean_db, firms.a, 24 * 14, kind=MeetingKind.EVALUATION)
+    await _sanna(client, clean_db, firms.a)
+    await client.post(f"/t/alfa/me/sessions/{evaluation.id}/manager")
+    mails = {p["to"]: p for p in await _payloads(clean_db)}
+    manager = mails["manager@alfa-client.example"]
+    assert manager["subject"].startswith("Kutsu: Arviointikeskustelu")
+    assert "muuttunut" not in manager["text"]  # nothing changed for them: it is new
+    for to in (SANNA, "supervisor@alfa.example"):
+        assert not mails[to]["subject"].startswith("Muutettu"), to
+        assert "aika tai paikka" not in mails[to]["text"]
+        assert "Matti Manager" in mails[to]["text"]
+
+
+async def test_the_supervisee_withdraws_their_managers_invitation(
+    client: Client, client_factory: Any, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    evaluation = await _meeting(clean_db, a, 24 * 14, kind=MeetingKind.EVALUATION)
+    await _sanna(client, clean_db, a)
+    await client.post(f"/t/alfa/me/sessions/{evaluation.id}/manager")
+    url = f"/t/alfa/me/sessions/{evaluation.id}/manager/withdraw"
+    assert url in (await client.get("/t/alfa/me/")).text
+    done = await client.post(url)
+    assert done.status_code == 303
+    after = html.unescape((await client.get(done.headers["location"])).text)
+    assert "The manager's invitation has been withdrawn." in after
+    assert (await _stored(clean_db, a, evaluation.id)).manager_invited_by is None
+    to_manager = [p for p in await _payloads(clean_db) if p["to"] == "manager@alfa-client.example"]
+    assert to_manager[-1]["attachments"][0]["params"] == {"method": "CANCEL"}
+    staff = client_factory()
+    staff.client.cookies.set("luotsi_lang", "en")
+    await staff.login(a.supervisor.user.email)
+    withdrawn = (await _history(staff, evaluation.id)).split("Withdrew the manager's invitation")
+    assert "Sanna Supervisee" in withdrawn[1].split("</tr>")[0]
+    assert (await client.post(url)).status_code == 422  # nothing left to withdraw
 
 
 async def test_a_supervisee_gets_nothing_else_of_the_workspace(

@@ -34,7 +34,7 @@ from luotsi.tenants.content.models import (
     Goal,
     GoalSource,
 )
-from luotsi.tenants.sessions import SessionStatus, SupervisionSession, to_local
+from luotsi.tenants.sessions import SessionStatus, SupervisionSession, check_in_period, to_local
 
 ASSIGNMENT_OBJECT = "assignment"
 RESPONSE_OBJECT = "assignment_response"
@@ -524,7 +524,8 @@ async def record_evaluation(
     """Record a supervisee's progress on a goal: 1-5 and words, on a day (and a meeting).
 
     Either party records it (they evaluate together). A supervisee records their own; a
-    supervisor names the supervisee for an organisation's goal of a group.
+    supervisor names the supervisee for an organisation's goal of a group. The day is within
+    the agreement's term and not in the future.
     """
     goal, access = await _goal(db, reader, goal_id)
     access.check_writable()
@@ -542,6 +543,10 @@ async def record_evaluation(
     _check_person(access, person_id)
     if evaluated_on > to_local(utcnow()).date():
         raise Invalid.field("evaluated_on", _("An evaluation cannot be dated in the future."))
+    errors: dict[str, str] = {}
+    check_in_period(access.agreement, evaluated_on, "evaluated_on", errors)
+    if errors:
+        raise Invalid(errors)
     if session_id is not None:
         found = await db.scalar(
             select(SupervisionSession.id).where(
