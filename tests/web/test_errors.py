@@ -42,7 +42,7 @@ async def test_oversized_and_odd_form_input_is_handled(client: Client, firms: Fi
     response = await client.post("/login", {"email": huge, "password": huge})
     assert response.status_code == 422
     odd = await client.post(
-        "/signup/", {"firm_name": "\x00\ufffd", "business_id": "'; drop table tenants; --"}
+        "/signup/", {"firm_name": "\ufffd", "business_id": "'; drop table tenants; --"}
     )
     assert odd.status_code == 422
 
