@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     handlers: list[Any] = [
         pages.home,
+        pages.favicon,
         AuthController,
         SignupController,
         JoinController,

@@ -117,3 +117,12 @@ async def test_public_pages_and_static_files_may_be_cached(
     response = await client.get(path)
     assert response.status_code == 200
     assert "no-store" not in response.headers.get("cache-control", "")
+
+
+async def test_the_site_has_an_icon(client: Client) -> None:
+    page = await client.get("/login")
+    assert '<link rel="icon" href="/static/favicon.svg"' in page.text
+    icon = await client.get("/favicon.ico", follow_redirects=True)
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in icon.text
