@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.exceptions import ValidationError
 from stdnum.fi import ytunnus
 
+from luotsi.platform import i18n
 from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
@@ -23,6 +24,7 @@ from luotsi.platform.identity import (
     issue_token,
     use_token,
 )
+from luotsi.platform.members import check_person_name
 from luotsi.platform.tenancy import (
     RESERVED_SLUGS,
     SLUG_RE,
@@ -96,11 +98,10 @@ async def sign_up_firm(
     if not firm_name:
         errors["firm_name"] = _("Enter the firm's name.")
     elif len(firm_name) > 200:
-        errors["firm_name"] = _("The name is too long.")
-    if not form.name.strip():
-        errors["name"] = _("Enter your name.")
+        errors["firm_name"] = i18n.too_long(200)
     business_id = ""
     for field, check in (
+        ("name", lambda: check_person_name(form.name)),
         ("business_id", lambda: clean_business_id(form.business_id)),
         ("email", lambda: check_email(form.email)),
         ("password", lambda: check_password_rules(form.password)),
@@ -125,7 +126,7 @@ async def sign_up_firm(
     if user is None:
         user = User(
             email=check_email(form.email),
-            name=form.name.strip()[:200],
+            name=check_person_name(form.name),
             password_hash=hash_password(form.password),
             locale=language,
         )
@@ -133,7 +134,7 @@ async def sign_up_firm(
         await db.flush()
     elif user.email_verified_at is None:
         # Nobody has proved this address yet: the latest signup's details win.
-        user.name = form.name.strip()[:200]
+        user.name = check_person_name(form.name)
         user.password_hash = hash_password(form.password)
         user.locale = language
     await scope_to_tenant(db, tenant.id)
