@@ -109,8 +109,13 @@ def read_query(request: Req, choices: DirectoryChoices) -> DirectoryQuery:
     """The filters of a directory request; a value that cannot be used is dropped with a note."""
     raw = request.query_params
     query = DirectoryQuery(page=page_number(raw.get("page")))
-    text = " ".join(query_text(request, "place", MAX_PLACE_TEXT).split())
-    if text:
+    text = " ".join(str(raw.get("place") or "").split())
+    if len(text) > MAX_PLACE_TEXT:
+        message = _(
+            "The place is longer than %(n)d characters, so supervisors everywhere are shown."
+        )
+        query.notes.append(i18n.interpolate(message, {"n": MAX_PLACE_TEXT}))
+    elif text:
         query.place_text = text
         query.place = places().resolve(text)
         if query.place is None:

@@ -83,26 +83,25 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
 
 
 async def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
-    """The one check of control characters in the path, the query and a posted form: a 400
-    with the reason. The parsed form stays cached on the request for the handler."""
+    """The one check of control characters in the path and query (400) and in a posted form
+    (422), with the reason. The parsed form stays cached on the request for the handler."""
     query = request.scope.get("query_string", b"").decode("latin-1")
     url_values = [request.scope["path"]]
     url_values += [part for pair in parse_qsl(query, keep_blank_values=True) for part in pair]
-    bad = any(CONTROL_IN_URL.search(value) for value in url_values)
-    if not bad and request.method in UNSAFE_METHODS:
+    reason = i18n.gettext(
+        "The request contains control characters (such as a NUL byte). Remove them and try again."
+    )
+    if any(CONTROL_IN_URL.search(value) for value in url_values):
+        raise ClientException(detail=reason)
+    if request.method in UNSAFE_METHODS:
         form = await request.form()
-        bad = any(
+        if any(
             CONTROL_IN_FORM.search(value)
             for key, raw in form.multi_items()
             for value in (key, raw if not isinstance(raw, UploadFile) else raw.filename or "")
-        )
-    if bad:
-        raise ClientException(
-            detail=i18n.gettext(
-                "The request contains control characters (such as a NUL byte). "
-                "Remove them and try again."
-            )
-        )
+        ):
+            # 422 as for other refused form input: htmx shows the reason in place.
+            raise ClientException(detail=reason, status_code=422)
 
 
 async def response_headers(message: Message, scope: Scope) -> None:
