@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -131,6 +131,31 @@ def format_money(cents: int) -> str:
 
 def format_number(value: float | int) -> str:
     return format_decimal(value, locale=_locale())
+
+
+_NUMBER_PLACEHOLDER = re.compile(r"%\((\w+)\)d")
+
+
+def interpolate(
+    message: str,
+    values: Mapping[str, object],
+    escape: Callable[[object], object] | None = None,
+) -> str:
+    """``message % values`` with every number written the reader's way (20 000 in Finnish and
+    Swedish, not 20,000); other values go through ``escape`` when given (templates). A
+    ``%(n)d`` placeholder takes the formatted number as text, so the catalogs keep theirs."""
+    formatted = {
+        key: format_number(value)
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else (escape(value) if escape else value)
+        for key, value in values.items()
+    }
+    return _NUMBER_PLACEHOLDER.sub(r"%(\1)s", message) % formatted
+
+
+def too_long(limit: int) -> str:
+    """The form error for text longer than ``limit`` characters."""
+    return interpolate(gettext("Shorten this to %(n)d characters."), {"n": limit})
 
 
 def parse_date(raw: str) -> date | None:

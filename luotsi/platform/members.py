@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, String, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import audit, permissions
+from luotsi.platform import audit, i18n, permissions
 from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
@@ -25,6 +25,7 @@ from luotsi.platform.identity import (
 from luotsi.platform.tenancy import Membership, Role, Tenant
 
 INVITATION_LIFETIME = timedelta(days=7)
+MAX_PERSON_NAME = 200
 
 
 class Invitation(TenantScoped, Base):
@@ -46,6 +47,17 @@ class Invitation(TenantScoped, Base):
     @property
     def is_open(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > utcnow()
+
+
+def check_person_name(name: str, field: str = "name") -> str:
+    """A person's name as typed for their account, trimmed; refused when empty or too long
+    (never cut short)."""
+    name = name.strip()
+    if not name:
+        raise Invalid.field(field, _("Enter your name."))
+    if len(name) > MAX_PERSON_NAME:
+        raise Invalid.field(field, i18n.too_long(MAX_PERSON_NAME))
+    return name
 
 
 async def list_members(db: AsyncSession, actor: Membership) -> list[Membership]:
@@ -159,17 +171,19 @@ async def accept_invitation(
         if existing is not None:
             raise Invalid.field("email", _("You already have an account: sign in to accept."))
         errors: dict[str, str] = {}
-        if not name.strip():
-            errors["name"] = _("Enter your name.")
-        try:
-            check_password_rules(password, email=invitation.email, name=name)
-        except Invalid as exc:
-            errors.update(exc.errors)
+        for check in (
+            lambda: check_person_name(name),
+            lambda: check_password_rules(password, email=invitation.email, name=name),
+        ):
+            try:
+                check()
+            except Invalid as exc:
+                errors.update(exc.errors)
         if errors:
             raise Invalid(errors)
         user = User(
             email=invitation.email,
-            name=name.strip()[:200],
+            name=check_person_name(name),
             password_hash=hash_password(password),
             email_verified_at=utcnow(),
         )

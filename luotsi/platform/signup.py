@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luotsi.platform import i18n
 from luotsi.platform.db import scope_to_tenant, utcnow
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
@@ -22,6 +23,7 @@ from luotsi.platform.identity import (
     use_token,
 )
 from luotsi.platform.mail import render_email
+from luotsi.platform.members import check_person_name
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import (
     RESERVED_SLUGS,
@@ -98,11 +100,10 @@ async def sign_up_firm(
     if not firm_name:
         errors["firm_name"] = _("Enter the firm's name.")
     elif len(firm_name) > 200:
-        errors["firm_name"] = _("The name is too long.")
-    if not form.name.strip():
-        errors["name"] = _("Enter your name.")
+        errors["firm_name"] = i18n.too_long(200)
     business_id = ""
     for field, check in (
+        ("name", lambda: check_person_name(form.name)),
         ("business_id", lambda: clean_business_id(form.business_id)),
         ("email", lambda: check_email(form.email)),
         (
@@ -129,7 +130,7 @@ async def sign_up_firm(
     # Hashed on every path (new, unverified or verified address): the answer takes as long
     # whether or not the address has an account.
     password_hash = hash_password(form.password)
-    name = form.name.strip()[:200]
+    name = check_person_name(form.name)
     user = await get_user_by_email(db, form.email)
     if user is None:
         # Until verified only "verify your e-mail first" answers this password at sign-in.

@@ -195,7 +195,7 @@ async def respond_to_acceptance(
     if not accept and not comment:
         raise Invalid.field("comment", _("Tell the firm what should be changed."))
     if len(comment) > MAX_COMMENT:
-        raise Invalid.field("comment", _("Shorten this to %(n)d characters.") % {"n": MAX_COMMENT})
+        raise Invalid.field("comment", i18n.too_long(MAX_COMMENT))
     # Parties may answer at the same moment: one at a time per agreement.
     agreement = await db.scalar(
         select(Agreement)
@@ -278,7 +278,7 @@ async def mark_accepted_on_paper(
     if not confirmed:
         errors["confirm"] = _("Confirm that the parties have signed the agreement.")
     if len(note.strip()) > MAX_NOTE:
-        errors["note"] = _("Shorten this to %(n)d characters.") % {"n": MAX_NOTE}
+        errors["note"] = i18n.too_long(MAX_NOTE)
     if errors:
         raise Invalid(errors)
     await _void_open_links(db, agreement, utcnow())

@@ -172,7 +172,7 @@ async def check_agreement(db: AsyncSession, data: AgreementInput) -> _Terms:
     columns["kind"] = kind
     columns["title"] = data.title.strip()
     if len(columns["title"]) > MAX_TITLE:
-        errors["title"] = _("Shorten this to %(n)d characters.") % {"n": MAX_TITLE}
+        errors["title"] = i18n.too_long(MAX_TITLE)
     supervisor_ids, supervisee_ids = await _check_parties(db, errors, columns, data, kind)
     _check_term(errors, columns, data)
     for name, low, high, message in _WHOLE_NUMBERS:

@@ -208,7 +208,7 @@ async def record_review(
         errors["present"] = _("Tick who took part in the review.")
     note = data.note.strip()
     if len(note) > MAX_NOTE:
-        errors["note"] = _("Shorten this to %(n)d characters.") % {"n": MAX_NOTE}
+        errors["note"] = i18n.too_long(MAX_NOTE)
     if errors:
         raise Invalid(errors)
     assert held_on is not None and decision is not None

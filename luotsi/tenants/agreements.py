@@ -644,7 +644,7 @@ async def _change_status(
             % {"status": agreement.status.label.lower()},
         )
     if len(note.strip()) > MAX_NOTE:
-        raise Invalid.field("note", _("Shorten this to %(n)d characters.") % {"n": MAX_NOTE})
+        raise Invalid.field("note", i18n.too_long(MAX_NOTE))
     set_status(agreement, target, actor.user_id)
     record_event(db, agreement, kind, actor=actor, note=note.strip())
     await db.flush()

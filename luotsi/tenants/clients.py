@@ -202,7 +202,7 @@ def check_operator(text: str, field_name: str = "einvoice_operator") -> str:
 def _text(errors: dict[str, str], name: str, value: str, limit: int) -> str:
     value = value.strip()
     if len(value) > limit:
-        errors[name] = _("Shorten this to %(n)d characters.") % {"n": limit}
+        errors[name] = i18n.too_long(limit)
     return value
 
 
@@ -320,7 +320,7 @@ def check_org(data: OrgInput) -> dict[str, Any]:
     if not name:
         errors["name"] = _("Enter the name of the organisation.")
     elif len(name) > 200:
-        errors["name"] = _("Shorten this to %(n)d characters.") % {"n": 200}
+        errors["name"] = i18n.too_long(200)
     business_id = ""
     try:
         business_id = check_business_id(data.business_id)
@@ -592,7 +592,7 @@ def check_person(data: PersonInput) -> dict[str, Any]:
     if not name:
         errors["name"] = _("Enter the person's name.")
     elif len(name) > 120:
-        errors["name"] = _("Shorten this to %(n)d characters.") % {"n": 120}
+        errors["name"] = i18n.too_long(120)
     title = _text(errors, "title", data.title, 160)
     email = phone = ""
     if data.email.strip():

@@ -9,10 +9,9 @@ from sqlalchemy import String, Text, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import permissions
+from luotsi.platform import i18n, permissions
 from luotsi.platform.db import Base, TenantScoped, utcnow
 from luotsi.platform.errors import Forbidden, Invalid
-from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import check_email
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
@@ -49,7 +48,17 @@ class FirmProfile(TenantScoped, Base):
 async def firm_profile(db: AsyncSession) -> FirmProfile:
     """The firm's profile; a firm that never wrote one gets an empty, enabled one."""
     profile = await db.scalar(select(FirmProfile))
-    return profile if profile is not None else FirmProfile(directory_enabled=True)
+    if profile is not None:
+        return profile
+    # Column defaults apply only when a row is inserted: spell out the empty values here.
+    return FirmProfile(
+        description_fi="",
+        description_sv="",
+        description_en="",
+        public_email="",
+        public_phone="",
+        directory_enabled=True,
+    )
 
 
 async def save_firm_profile(
@@ -68,9 +77,7 @@ async def save_firm_profile(
     for lang in ("fi", "sv", "en"):
         text = descriptions.get(lang, "").strip()
         if len(text) > MAX_DESCRIPTION:
-            errors[f"description_{lang}"] = _("Shorten this to %(n)d characters.") % {
-                "n": MAX_DESCRIPTION
-            }
+            errors[f"description_{lang}"] = i18n.too_long(MAX_DESCRIPTION)
         texts[lang] = text
     email = phone = ""
     if public_email.strip():

@@ -168,7 +168,7 @@ def _check_inquiry(data: InquiryInput) -> dict[str, Any]:
         if not value:
             errors[name] = missing
         elif len(value) > limit:
-            errors[name] = _("Shorten this to %(n)d characters.") % {"n": limit}
+            errors[name] = i18n.too_long(limit)
         clean[name] = value
     for name, check in (("email", check_email), ("phone", normalise_phone)):
         try:
@@ -194,7 +194,7 @@ def _check_inquiry(data: InquiryInput) -> dict[str, Any]:
     if not message:
         errors["message"] = _("Tell us briefly what you are looking for.")
     elif len(message) > MAX_MESSAGE:
-        errors["message"] = _("Shorten this to %(n)d characters.") % {"n": MAX_MESSAGE}
+        errors["message"] = i18n.too_long(MAX_MESSAGE)
     clean["message"] = message
     if not data.consent.strip():
         errors["consent"] = _("Tick the box so that we may keep your details to answer you.")

@@ -229,7 +229,7 @@ async def request_agreement(
     if not message:
         errors["message"] = _("Tell the firm briefly what you need.")
     elif len(message) > MAX_REQUEST:
-        errors["message"] = _("Shorten this to %(n)d characters.") % {"n": MAX_REQUEST}
+        errors["message"] = i18n.too_long(MAX_REQUEST)
     if errors:
         raise Invalid(errors)
     await ratelimit.hit(db, REQUEST_BUCKET, str(actor.id), REQUEST_LIMIT, REQUEST_WINDOW)

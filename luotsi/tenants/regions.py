@@ -166,6 +166,10 @@ class _Entry:
 
 
 KINDS = ("region", "municipality")
+MAX_AREA_NAME = 120
+MAX_PLACE_NAMES = 2000  # the comma-separated names typed into one field
+MAX_PLACE_NAME = 60  # longer than any municipality's or region's name
+UNKNOWN_NAMES_SHOWN = 3
 
 
 class PlaceIndex:
@@ -260,7 +264,11 @@ def named_places(errors: dict[str, str], field: str, text: str) -> list[Place]:
 
     Unknown names are reported under ``field`` in ``errors``.
     """
-    found, unknown = [], []
+    found: list[Place] = []
+    unknown: list[str] = []
+    if len(text) > MAX_PLACE_NAMES:
+        errors[field] = i18n.too_long(MAX_PLACE_NAMES)
+        return found
     for name in (part.strip() for part in text.split(",")):
         if not name:
             continue
@@ -269,10 +277,13 @@ def named_places(errors: dict[str, str], field: str, text: str) -> list[Place]:
             unknown.append(name)
         else:
             found.append(place)
-    if unknown:
-        errors[field] = _("No municipality or region is called %(names)s.") % {
-            "names": ", ".join(unknown)
-        }
+    # Named back only a few, and only names of a plausible length: never a pasted essay.
+    shown = [name for name in unknown if len(name) <= MAX_PLACE_NAME][:UNKNOWN_NAMES_SHOWN]
+    if shown:
+        names = ", ".join(shown) + (", …" if len(unknown) > len(shown) else "")
+        errors[field] = _("No municipality or region is called %(names)s.") % {"names": names}
+    elif unknown:
+        errors[field] = _("Check the names: they are not municipalities or regions.")
     return found
 
 
@@ -312,8 +323,8 @@ async def save_area(
     name = name.strip()
     if not name:
         errors["name"] = _("Give the area a name.")
-    elif len(name) > 120:
-        errors["name"] = _("The name is too long.")
+    elif len(name) > MAX_AREA_NAME:
+        errors["name"] = i18n.too_long(MAX_AREA_NAME)
     regions = set(region_codes)
     municipalities = set(municipality_codes)
     known_regions = set(await db.scalars(select(Region.code).where(Region.code.in_(regions))))

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import permissions
+from luotsi.platform import i18n, permissions
 from luotsi.platform.db import Base, CodeSet, TenantScoped, has_code, utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
@@ -414,7 +414,7 @@ class ProfileInput:
 def _check_text(errors: dict[str, str], name: str, value: str, limit: int) -> str:
     value = value.strip()
     if len(value) > limit:
-        errors[name] = _("Shorten this to %(n)d characters.") % {"n": limit}
+        errors[name] = i18n.too_long(limit)
     return value
 
 
@@ -653,7 +653,7 @@ async def _check_specialty_name(
     if not name:
         raise Invalid.field("name", _("Enter a name for the specialty."))
     if len(name) > 80:
-        raise Invalid.field("name", _("Shorten this to %(n)d characters.") % {"n": 80})
+        raise Invalid.field("name", i18n.too_long(80))
     clash = await db.scalar(
         select(Specialty.id).where(
             func.lower(Specialty.name) == name.lower(),

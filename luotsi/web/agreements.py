@@ -34,12 +34,11 @@ from luotsi.tenants.kinds import SupervisionKind
 from luotsi.web import supervision
 from luotsi.web.audit import content_reader
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.forms import MAX_FIELD, form_value
+from luotsi.web.forms import MAX_SEARCH, form_text, form_texts, form_value, query_text
 from luotsi.web.templating import FLASH_MESSAGES, redirect, render
 from luotsi.web.workspace import requires
 
 PER_PAGE = 20
-MAX_CHOICES = 100  # checkboxes read from one form field
 STATUS_ACTIONS = ("pause", "resume", "withdraw", "paper")
 MANAGE = [requires(permissions.can_manage_agreements)]
 
@@ -57,13 +56,11 @@ async def _read(request: Req, cls: type[Any]) -> Any:
     values: dict[str, Any] = {}
     for f in fields(cls):
         if f.default_factory is list:  # checkboxes sharing a name
-            ticked = form.getall(f.name) if f.name in form else []
-            values[f.name] = [v[:100] for v in ticked[:MAX_CHOICES] if isinstance(v, str)]
+            values[f.name] = form_texts(form, f.name, MAX_SEARCH)
         elif isinstance(f.default, bool):  # one checkbox: present when ticked
             values[f.name] = f.name in form
         else:
-            raw = form.get(f.name, "")
-            values[f.name] = raw[:MAX_FIELD] if isinstance(raw, str) else ""
+            values[f.name] = form_text(form, f.name)
     return cls(**values)
 
 
@@ -81,7 +78,7 @@ def _filters(request: Req, ws: WS) -> AgreementFilter:
         supervisor_id=_uuid(query.get("supervisor"))
         if permissions.can_manage_agreements(ws.membership)
         else None,
-        text=query.get("q", "")[:100],
+        text=query_text(request, "q"),
     )
 
 
@@ -114,7 +111,7 @@ class AgreementsController(Controller):
     @get("/new", name="new_agreement", guards=MANAGE)
     async def new(self, request: Req, db: DB, ws: WS) -> Any:
         """The draft form; for htmx, only the chosen organisation's people."""
-        values = AgreementInput(org_id=request.query_params.get("org_id", "")[:40])
+        values = AgreementInput(org_id=query_text(request, "org_id"))
         return await self._form(request, db, ws, None, values, block="people")
 
     @post("/", guards=MANAGE)
@@ -210,14 +207,13 @@ class AgreementsController(Controller):
         self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
     ) -> Any:
         form = await request.form()
-        note = form.get("note", "")
         try:
             await agreement_acceptance.mark_accepted_on_paper(
                 db,
                 ws.membership,
                 agreement_id,
                 confirmed="confirm" in form,
-                note=note[:MAX_FIELD] if isinstance(note, str) else "",
+                note=form_text(form, "note"),
                 base_url=request.app.state["settings"].base_url,
             )
         except Invalid as exc:
@@ -710,8 +706,7 @@ class AcceptanceController(Controller):
         tenant, acceptance = found
         form = await request.form()
         choice = form.get("response", "")
-        comment = form.get("comment", "")
-        comment = comment[:MAX_FIELD] if isinstance(comment, str) else ""
+        comment = form_text(form, "comment")
         if choice not in ("accept", "change"):
             return await self._answer_page(request, db, tenant, acceptance, comment=comment)
         try:

@@ -18,7 +18,7 @@ from advanced_alchemy.extensions.litestar import (
 from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import (
     autocommit_handler_maker,
 )
-from litestar import Litestar, Response
+from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -42,7 +42,7 @@ from luotsi.web.directory import DirectoryController, FirmProfileController
 from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.inquiries import InquiriesController, InquiryFormController
 from luotsi.web.members import JoinController, MembersController
-from luotsi.web.middleware import visitor_middleware
+from luotsi.web.middleware import response_headers, visitor_middleware
 from luotsi.web.portal import PortalController
 from luotsi.web.public import public_router
 from luotsi.web.retention import RetentionController
@@ -57,10 +57,6 @@ from luotsi.web.workspace import workspace_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "luotsi_csrf"
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -80,14 +76,6 @@ def configure_logging(settings: Settings) -> None:
         logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )
-
-
-def security_headers(response: Response[Any]) -> Response[Any]:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -126,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     handlers: list[Any] = [
         pages.home,
+        pages.favicon,
         AuthController,
         SignupController,
         JoinController,
@@ -172,7 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_httponly=True,
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        after_request=security_headers,
+        before_send=[response_headers],
         state=State(
             {
                 "settings": settings,
@@ -182,6 +171,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         lifespan=[worker_lifespan],
-        openapi_config=OpenAPIConfig(title="Luotsi", version="1", path="/schema"),
+        # The route map is for developers; production does not publish it.
+        openapi_config=(
+            OpenAPIConfig(title="Luotsi", version="1", path="/schema") if settings.debug else None
+        ),
         debug=False,
     )

@@ -12,6 +12,7 @@ from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
 from luotsi.tenants import regions
 from luotsi.web.deps import DB, WS, Req
+from luotsi.web.forms import MAX_SEARCH, form_text, form_texts
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -76,12 +77,10 @@ class AreasController(Controller):
 
     async def _save(self, request: Req, db: DB, ws: WS, area_id: uuid.UUID | None) -> Any:
         form = await request.form()
-        name = str(form.get("name", ""))[:200]
-        region_codes = [str(v) for v in form.getall("region")] if "region" in form else []
-        municipality_codes = (
-            [str(v) for v in form.getall("municipality")] if "municipality" in form else []
-        )
-        place_names = str(form.get("place_names", ""))[:2000]
+        name = form_text(form, "name")
+        region_codes = form_texts(form, "region", MAX_SEARCH)
+        municipality_codes = form_texts(form, "municipality", MAX_SEARCH)
+        place_names = form_text(form, "place_names", regions.MAX_PLACE_NAMES)
         try:
             await regions.save_area(
                 db, ws.membership, name, region_codes, municipality_codes, area_id, place_names

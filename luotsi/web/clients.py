@@ -26,7 +26,7 @@ from luotsi.tenants.clients import (
 )
 from luotsi.tenants.kinds import language_name
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.forms import read_form
+from luotsi.web.forms import query_text, read_form
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -90,7 +90,7 @@ class ClientsController(Controller):
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
         filters = clients.OrgFilter(
-            text=query.get("q", "")[:100], archived=bool(query.get("archived"))
+            text=query_text(request, "q"), archived=bool(query.get("archived"))
         )
         page = await clients.search_orgs(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
@@ -236,7 +236,7 @@ class ClientsController(Controller):
     async def people(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
         filters = clients.PeopleFilter(
-            text=query.get("q", "")[:100],
+            text=query_text(request, "q"),
             role=query.get("role", ""),
             archived=bool(query.get("archived")),
         )

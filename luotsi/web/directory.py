@@ -46,6 +46,7 @@ from luotsi.tenants.staff import (
     search_staff,
 )
 from luotsi.web.deps import DB, FIRM, WS, Req
+from luotsi.web.forms import form_text, query_text
 from luotsi.web.inquiries import inquiry_form_context
 from luotsi.web.public import PublicFirm
 from luotsi.web.templating import redirect, render
@@ -108,8 +109,13 @@ def read_query(request: Req, choices: DirectoryChoices) -> DirectoryQuery:
     """The filters of a directory request; a value that cannot be used is dropped with a note."""
     raw = request.query_params
     query = DirectoryQuery(page=page_number(raw.get("page")))
-    text = " ".join(str(raw.get("place") or "").split())[:MAX_PLACE_TEXT]
-    if text:
+    text = " ".join(str(raw.get("place") or "").split())
+    if len(text) > MAX_PLACE_TEXT:
+        message = _(
+            "The place is longer than %(n)d characters, so supervisors everywhere are shown."
+        )
+        query.notes.append(i18n.interpolate(message, {"n": MAX_PLACE_TEXT}))
+    elif text:
         query.place_text = text
         query.place = places().resolve(text)
         if query.place is None:
@@ -328,8 +334,9 @@ class DirectoryController(Controller):
     @get("/places", name="public_directory_places")
     async def place_options(self, request: Req, firm: FIRM) -> Any:
         """``<option>``s for the place box's ``<datalist>``, refreshed by htmx while typing."""
-        raw = request.query_params
-        text = str(raw.get("q") or raw.get("place") or "")[:MAX_PLACE_TEXT]
+        text = query_text(request, "q", MAX_PLACE_TEXT) or query_text(
+            request, "place", MAX_PLACE_TEXT
+        )
         response = render(request, "public/_place_options.html", {"labels": places().suggest(text)})
         response.headers["Cache-Control"] = "private, max-age=3600"  # labels follow the language
         return response
@@ -429,11 +436,11 @@ class FirmProfileController(Controller):
     async def save(self, request: Req, db: DB, ws: WS) -> Any:
         form = await request.form()
         values: dict[str, Any] = {
-            name: str(form.get(name, ""))
+            name: form_text(form, name)
             for name in ("description_fi", "description_sv", "description_en")
         }
-        values["public_email"] = str(form.get("public_email", ""))[:300]
-        values["public_phone"] = str(form.get("public_phone", ""))[:40]
+        values["public_email"] = form_text(form, "public_email")
+        values["public_phone"] = form_text(form, "public_phone")
         values["directory_enabled"] = "directory_enabled" in form
         try:
             await save_firm_profile(

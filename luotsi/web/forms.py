@@ -1,4 +1,9 @@
-"""Reading submitted forms into plain values."""
+"""Reading submitted forms and query strings into plain values.
+
+Input is never cut short: a value longer than its limit refuses the request with a 400 that
+names the limit. Services then check each field's own, tighter limit and answer with a form
+error (:func:`luotsi.platform.i18n.too_long`).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,56 @@ from dataclasses import fields
 from typing import Any, TypeVar
 
 from litestar import Request
+from litestar.exceptions import ClientException
+
+from luotsi.platform import i18n
 
 T = TypeVar("T")
-MAX_FIELD = 10_000
+MAX_FIELD = 10_000  # characters in any one form field
+MAX_SEARCH = 100  # characters in a search or filter of a list page
+MAX_CHOICES = 100  # values of one repeated field (checkboxes sharing a name)
+
+
+def refuse_too_long(limit: int) -> ClientException:
+    message = i18n.gettext(
+        "A value you sent is longer than %(n)d characters. Shorten it and try again."
+    )
+    return ClientException(detail=i18n.interpolate(message, {"n": limit}))
+
+
+def checked(raw: object, limit: int = MAX_FIELD) -> str:
+    """A submitted value as text ("" when it is not text), refused when over ``limit``."""
+    value = raw if isinstance(raw, str) else ""
+    if len(value) > limit:
+        raise refuse_too_long(limit)
+    return value
+
+
+def form_text(form: Any, name: str, limit: int = MAX_FIELD) -> str:
+    """One field of a parsed form."""
+    return checked(form.get(name, ""), limit)
+
+
+def form_texts(form: Any, name: str, limit: int = MAX_FIELD) -> list[str]:
+    """Every value of a repeated field (checkboxes sharing a name)."""
+    values = form.getall(name) if name in form else []
+    if len(values) > MAX_CHOICES:
+        message = i18n.gettext("At most %(n)d choices can be sent at once.")
+        raise ClientException(detail=i18n.interpolate(message, {"n": MAX_CHOICES}))
+    return [checked(value, limit) for value in values if isinstance(value, str)]
+
+
+def query_text(request: Request[Any, Any, Any], name: str, limit: int = MAX_SEARCH) -> str:
+    """One query parameter (a search or a filter)."""
+    return checked(request.query_params.get(name, ""), limit)
 
 
 async def read_form(request: Request[Any, Any, Any], cls: type[T]) -> T:
     """Fill a dataclass of ``str`` fields from the posted form; missing fields stay empty."""
     data = await request.form()
-    values = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        raw = data.get(f.name, "")
-        values[f.name] = raw[:MAX_FIELD] if isinstance(raw, str) else ""
+    values = {f.name: form_text(data, f.name) for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**values)
 
 
 async def form_value(request: Request[Any, Any, Any], name: str) -> str:
-    raw = (await request.form()).get(name, "")
-    return raw[:MAX_FIELD] if isinstance(raw, str) else ""
+    return form_text(await request.form(), name)

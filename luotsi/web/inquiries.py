@@ -21,7 +21,7 @@ from luotsi.tenants.regions import places
 from luotsi.tenants.staff import StaffProfile, format_phone
 from luotsi.web.auth import client_ip
 from luotsi.web.deps import DB, FIRM, WS, Req
-from luotsi.web.forms import form_value, read_form
+from luotsi.web.forms import form_value, query_text, read_form
 from luotsi.web.public import PublicFirm
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
@@ -114,7 +114,7 @@ class InquiryFormController(Controller):
     @get("/places", name="inquiry_places")
     async def place_suggestions(self, request: Req, firm: FIRM) -> Any:
         """Municipalities starting with what was typed, as ``<option>``s for the datalist."""
-        text = request.query_params.get("municipality", "")[:80]
+        text = query_text(request, "municipality")
         return render(
             request,
             "public/_place_options.html",

@@ -1,12 +1,17 @@
-"""Per request: who is signed in, and in which language to answer."""
+"""Per request: who is signed in, in which language to answer, whether the input is sound,
+and the headers every response carries."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from litestar import Request
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.datastructures import MutableScopeHeaders, UploadFile
+from litestar.exceptions import ClientException
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from luotsi.platform import i18n
 from luotsi.platform.db import set_session_user
@@ -14,11 +19,33 @@ from luotsi.platform.identity import User, user_for_session
 
 SESSION_COOKIE = "luotsi_session"
 LANG_COOKIE = "luotsi_lang"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+}
+HSTS = "max-age=63072000; includeSubDomains"
+# Pages behind these prefixes show someone's own or their firm's data: no browser or proxy
+# keeps a copy unless the handler says otherwise (a staff photo may be cached for minutes).
+PRIVATE_PREFIXES = ("/t/", "/account", "/accept/", "/join/", "/password/reset/")
+PRIVATE_CACHE = "private, no-store"
+# C0 control characters and DEL. Nobody types them; PostgreSQL refuses NUL in text. A form
+# may carry tab and line breaks (multi-line fields); a URL carries none.
+CONTROL_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_IN_FORM = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 @dataclass
 class Visitor:
     user: User | None
+    # Read once: the layout shows it even after a failed flush has expired ``user``.
+    user_name: str
     language: str
     session_token: str | None
 
@@ -34,7 +61,7 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await app(scope, receive, send)
             return
-        request: Request[Any, Any, Any] = Request(scope)
+        request: Request[Any, Any, Any] = Request(scope, receive)
         user = None
         token = request.cookies.get(SESSION_COOKIE)
         if token:
@@ -46,14 +73,55 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
         if language not in i18n.LANGUAGES:
             language = i18n.pick_language(request.headers.get("accept-language"))
         i18n.set_language(language)
-        request.state.visitor = Visitor(user=user, language=language, session_token=token)
+        request.state.visitor = Visitor(
+            user=user, user_name=user.name if user else "", language=language, session_token=token
+        )
+        await refuse_control_characters(request)
         await app(scope, receive, send)
 
     return middleware
 
 
+async def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
+    """The one check of control characters in the path and query (400) and in a posted form
+    (422), with the reason. The parsed form stays cached on the request for the handler."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url_values = [request.scope["path"]]
+    url_values += [part for pair in parse_qsl(query, keep_blank_values=True) for part in pair]
+    reason = i18n.gettext(
+        "The request contains control characters (such as a NUL byte). Remove them and try again."
+    )
+    if any(CONTROL_IN_URL.search(value) for value in url_values):
+        raise ClientException(detail=reason)
+    if request.method in UNSAFE_METHODS:
+        form = await request.form()
+        if any(
+            CONTROL_IN_FORM.search(value)
+            for key, raw in form.multi_items()
+            for value in (key, raw if not isinstance(raw, UploadFile) else raw.filename or "")
+        ):
+            # 422 as for other refused form input: htmx shows the reason in place.
+            raise ClientException(detail=reason, status_code=422)
+
+
+async def response_headers(message: Message, scope: Scope) -> None:
+    """Security headers on every response, error pages and static files included; HSTS
+    outside debug mode; no caching of private pages unless the handler chose otherwise."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    if not scope["app"].state["settings"].debug:
+        headers.setdefault("strict-transport-security", HSTS)
+    if scope["path"].startswith(PRIVATE_PREFIXES):
+        headers.setdefault("cache-control", PRIVATE_CACHE)
+
+
 def visitor(request: Request[Any, Any, Any]) -> Visitor:
     found = request.state.get("visitor")
     if found is None:
-        return Visitor(user=None, language=i18n.current_language(), session_token=None)
+        return Visitor(
+            user=None, user_name="", language=i18n.current_language(), session_token=None
+        )
     return found

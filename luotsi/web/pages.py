@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.response import Redirect
 
 from luotsi.platform.mail import read_mail_file, read_mailbox
 from luotsi.platform.tenancy import memberships_of_user
@@ -20,6 +21,12 @@ async def home(request: Req, db: DB) -> Any:
     user = visitor(request).user
     firms = await memberships_of_user(db, user.id) if user else []
     return render(request, "pages/home.html", {"firms": firms})
+
+
+@get("/favicon.ico", name="favicon", include_in_schema=False)
+async def favicon() -> Redirect:
+    """Browsers ask for /favicon.ico whatever the page links: send them to our icon."""
+    return Redirect(path="/static/favicon.svg", status_code=301)
 
 
 @get("/_dev/mailbox", name="dev_mailbox")

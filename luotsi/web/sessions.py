@@ -23,7 +23,7 @@ from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSessi
 from luotsi.web import supervision
 from luotsi.web.audit import content_reader
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.forms import read_form
+from luotsi.web.forms import MAX_SEARCH, form_text, query_text, read_form
 from luotsi.web.templating import FLASH_MESSAGES, redirect, render
 from luotsi.web.workspace import requires
 
@@ -94,9 +94,9 @@ class SessionsController(Controller):
             when=query.get("when", "upcoming")
             if query.get("when") in ("upcoming", "past", "all")
             else "upcoming",
-            status=query.get("status", "")[:30],
-            supervisor=query.get("supervisor", "")[:40],
-            text=query.get("q", "")[:100],
+            status=query_text(request, "status"),
+            supervisor=query_text(request, "supervisor"),
+            text=query_text(request, "q"),
         )
         page = await sessions.list_sessions(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
@@ -695,5 +695,4 @@ async def _form(request: Req) -> FormMultiDict:
 
 
 async def _field(request: Req, name: str) -> str:
-    value = (await request.form()).get(name, "")
-    return value[:200] if isinstance(value, str) else ""
+    return form_text(await request.form(), name, MAX_SEARCH)

@@ -17,21 +17,12 @@ from luotsi.tenants import staff
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
 from luotsi.tenants.regions import list_areas, list_regions, places
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.forms import MAX_FIELD
+from luotsi.web.forms import form_text, form_texts, query_text
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
 PER_PAGE = 20
 QUALIFICATION_ROWS = 3  # empty rows offered below the filled ones
-
-
-def _text(form: Any, name: str) -> str:
-    value = form.get(name, "")
-    return value[:MAX_FIELD] if isinstance(value, str) else ""
-
-
-def _all(form: Any, name: str) -> list[str]:
-    return [v[:200] for v in form.getall(name) if isinstance(v, str)] if name in form else []
 
 
 def _uuid(raw: str | None) -> uuid.UUID | None:
@@ -46,7 +37,7 @@ def _filters_from_query(request: Req) -> staff.StaffFilter:
     region = query.get("region", "")
     place = places().resolve(f"r{region}") if region.isdigit() else None
     return staff.StaffFilter(
-        text=query.get("q", "")[:100],
+        text=query_text(request, "q"),
         place=place,
         specialty_id=_uuid(query.get("specialty")),
         kind=query.get("kind", ""),
@@ -119,23 +110,25 @@ class StaffController(Controller):
     async def update(self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Any:
         profile = await self._editable(db, ws, profile_id)
         form = await request.form()
-        names = _all(form, "qualification_name")
-        years = _all(form, "qualification_year")
+        names = form_texts(form, "qualification_name")
+        years = form_texts(form, "qualification_year")
         values = staff.ProfileInput(
-            display_name=_text(form, "display_name"),
-            title=_text(form, "title"),
-            phone=_text(form, "phone"),
-            public_email=_text(form, "public_email"),
-            bio_fi=_text(form, "bio_fi"),
-            bio_sv=_text(form, "bio_sv"),
-            bio_en=_text(form, "bio_en"),
-            languages=_all(form, "languages"),
-            kinds=_all(form, "kinds"),
+            display_name=form_text(form, "display_name"),
+            title=form_text(form, "title"),
+            phone=form_text(form, "phone"),
+            public_email=form_text(form, "public_email"),
+            bio_fi=form_text(form, "bio_fi"),
+            bio_sv=form_text(form, "bio_sv"),
+            bio_en=form_text(form, "bio_en"),
+            languages=form_texts(form, "languages"),
+            kinds=form_texts(form, "kinds"),
             qualifications=list(zip(names, years + [""] * (len(names) - len(years)), strict=False)),
-            place_keys=_all(form, "region") + _all(form, "municipality") + _all(form, "area"),
-            place_names=_text(form, "place_names"),
+            place_keys=form_texts(form, "region")
+            + form_texts(form, "municipality")
+            + form_texts(form, "area"),
+            place_names=form_text(form, "place_names"),
             remote_anywhere="remote_anywhere" in form,
-            specialty_ids=_all(form, "specialties"),
+            specialty_ids=form_texts(form, "specialties"),
             visible="visible" in form,
             active="active" in form,
         )
@@ -249,7 +242,7 @@ class SpecialtiesController(Controller):
     @post("/")
     async def create(self, request: Req, db: DB, ws: WS) -> Any:
         form = await request.form()
-        name = _text(form, "name")
+        name = form_text(form, "name")
         try:
             await staff.create_specialty(db, ws.membership, name)
         except Invalid as exc:
@@ -264,7 +257,7 @@ class SpecialtiesController(Controller):
     @post("/{specialty_id:uuid}")
     async def rename(self, request: Req, db: DB, ws: WS, specialty_id: FromPath[uuid.UUID]) -> Any:
         form = await request.form()
-        name = _text(form, "name")
+        name = form_text(form, "name")
         try:
             await staff.rename_specialty(db, ws.membership, specialty_id, name)
         except Invalid as exc:
@@ -275,7 +268,7 @@ class SpecialtiesController(Controller):
     @post("/{specialty_id:uuid}/merge", name="merge_specialty")
     async def merge(self, request: Req, db: DB, ws: WS, specialty_id: FromPath[uuid.UUID]) -> Any:
         form = await request.form()
-        target = _uuid(_text(form, "target"))
+        target = _uuid(form_text(form, "target"))
         try:
             if target is None:
                 raise Invalid.field("target", _("Choose the specialty to merge into."))

@@ -43,6 +43,7 @@ from luotsi.tenants.sessions import (
 from luotsi.web.audit import content_reader
 from luotsi.web.charts import progress_svg
 from luotsi.web.deps import WS, Req
+from luotsi.web.forms import form_text
 from luotsi.web.templating import rating_label, render
 
 # A form field is cut well above the longest text the content module takes: an overlong
@@ -69,8 +70,7 @@ def page(
 
 
 def text_field(form: FormMultiDict, name: str) -> str:
-    raw = form.get(name, "")
-    return raw[:FIELD_MAX_CHARS] if isinstance(raw, str) else ""
+    return form_text(form, name, FIELD_MAX_CHARS)
 
 
 def supervisee_names(agreement: Agreement) -> dict[uuid.UUID, str]:

@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup, escape
 
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import N_
@@ -120,6 +123,11 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Ours in place of Jinja's newstyle callables: numbers in messages are formatted for the
+    # reader's locale, everything else escaped as Jinja would.
+    env.globals.update(gettext=_gettext, _=_gettext, ngettext=_ngettext)
+    # An empty value renders as nothing, never as "None" (in a form field it would be saved).
+    env.finalize = _finalize
     env.globals.update(
         languages=i18n.LANGUAGES,
         language_names=i18n.LANGUAGE_NAMES,
@@ -137,6 +145,28 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
         money=i18n.format_money,
         number=i18n.format_number,
     )
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _interpolate(context: Context, message: str, variables: dict[str, Any]) -> str:
+    if not context.eval_ctx.autoescape:
+        return i18n.interpolate(message, variables)
+    # The catalog's text is trusted as Jinja trusts it; every value is escaped.
+    return Markup(i18n.interpolate(message, variables, escape=escape))  # noqa: S704
+
+
+@pass_context
+def _gettext(context: Context, message: str, **variables: Any) -> str:
+    return _interpolate(context, i18n.gettext(message), variables)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    return _interpolate(context, i18n.ngettext(singular, plural, num), variables)
 
 
 def query_string(query: Any, **changes: Any) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import audit, permissions
+from luotsi.platform import audit, i18n, permissions
 from luotsi.platform.crypto import ContentCipher, MasterKeys
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
@@ -48,7 +48,7 @@ def clean_text(
     if not text and required:
         raise Invalid.field(field, _("Write the text first."))
     if len(text) > max_chars:
-        raise Invalid.field(field, _("At most %(count)s characters.") % {"count": f"{max_chars:,}"})
+        raise Invalid.field(field, i18n.too_long(max_chars))
     if _CONTROL_RE.search(text):
         raise Invalid.field(field, _("Remove the control characters from the text."))
     return text

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import audit, permissions
+from luotsi.platform import audit, i18n, permissions
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
@@ -175,6 +175,7 @@ class HistoryLine:
 
 
 VISIT_GAP = timedelta(minutes=5)
+MAX_DECLINE_REASON = 1000
 
 
 def history_lines(events: list[AuditEvent]) -> list[HistoryLine]:
@@ -370,8 +371,8 @@ async def decline_erasure(
     reason = reason.strip()
     if not reason:
         raise Invalid.field("reason", _("Tell the supervisee why."))
-    if len(reason) > 1000:
-        raise Invalid.field("reason", _("At most 1,000 characters."))
+    if len(reason) > MAX_DECLINE_REASON:
+        raise Invalid.field("reason", i18n.too_long(MAX_DECLINE_REASON))
     request.status = ErasureStatus.DECLINED
     request.reason = reason
     request.decided_by_user_id = actor.user_id
