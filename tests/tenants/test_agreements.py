@@ -173,6 +173,30 @@ async def test_three_years_is_the_longest_term(db: AsyncSession, firms: Firms) -
     assert "31/12/2029" in caught.value.errors["end_date"]
 
 
+async def test_a_term_from_a_leap_day_is_not_a_day_short(db: AsyncSession, firms: Firms) -> None:
+    """A year from 29.2.2028 runs to 28.2.2029, the day before its anniversary (1.3.2029 in a
+    year without a 29 February); three years run to 28.2.2031. Drafting reads no clock: these
+    calendar facts hold on any day."""
+    one_year = await agreement_drafts.create_agreement(
+        db, firms.a.owner, valid_input(firms, start_date="29.2.2028")
+    )
+    assert one_year.end_date == date(2029, 2, 28)
+    longest = await agreement_drafts.create_agreement(
+        db, firms.a.owner, valid_input(firms, start_date="29.2.2028", end_date="28.2.2031")
+    )
+    assert longest.end_date == date(2031, 2, 28)
+    with pytest.raises(Invalid) as caught:
+        await agreement_drafts.create_agreement(
+            db, firms.a.owner, valid_input(firms, start_date="29.2.2028", end_date="1.3.2031")
+        )
+    assert "28/02/2031" in caught.value.errors["end_date"]
+    # A year that takes in a 29 February keeps it.
+    through = await agreement_drafts.create_agreement(
+        db, firms.a.owner, valid_input(firms, start_date="1.3.2027")
+    )
+    assert through.end_date == date(2028, 2, 29)
+
+
 async def test_individual_supervision_has_one_supervisee_and_a_manager(
     clean_db: Backend, db: AsyncSession, firms: Firms
 ) -> None:
