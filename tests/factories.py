@@ -52,6 +52,11 @@ def evaluation_day() -> date:
     return clock.days(-30)
 
 
+def draft_start() -> date:
+    """The start the tests give a drafted agreement: the first day of next month."""
+    return clock.today() + relativedelta(months=1, day=1)
+
+
 _hashes: dict[str, str] = {}
 
 

@@ -433,14 +433,26 @@ def helsinki_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(i18n.HELSINKI).date()
 
 
+def term_end(start: date, term: relativedelta) -> date:
+    """The last day of a term of ``term`` from ``start``: the day before its anniversary.
+
+    The anniversary of 29 February in a year without one is 1 March, so such a term ends on
+    28 February (relativedelta gives 28 February itself; a day less would cut the term short).
+    """
+    anniversary = start + term
+    if anniversary.day != start.day:  # 29 February moved back to the 28th
+        return anniversary
+    return anniversary - timedelta(days=1)
+
+
 def max_end_date(start: date) -> date:
     """The last day an agreement starting on ``start`` may run (three years)."""
-    return start + MAX_TERM - timedelta(days=1)
+    return term_end(start, MAX_TERM)
 
 
 def default_end_date(start: date) -> date:
-    """One year: 1.9.2026 -> 31.8.2027."""
-    return start + DEFAULT_TERM - timedelta(days=1)
+    """One year: 1.9.2026 -> 31.8.2027; 29.2.2028 -> 28.2.2029."""
+    return term_end(start, DEFAULT_TERM)
 
 
 def require(allowed: bool, what: str) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,10 +25,11 @@ from luotsi.tenants import (
 )
 from luotsi.tenants.agreement_drafts import AgreementInput, parse_date, parse_hundredths
 from luotsi.tenants.agreement_reviews import ReviewInput
-from luotsi.tenants.agreements import Agreement, AgreementStatus
+from luotsi.tenants.agreements import Agreement, AgreementStatus, max_end_date
 from luotsi.tenants.clients import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions import MeetingKind, SessionStatus
+from tests import clock
 from tests.conftest import Backend, Outbox
 from tests.factories import (
     Firms,
@@ -37,6 +39,7 @@ from tests.factories import (
     add_person,
     add_review,
     add_session,
+    draft_start,
     make_user,
 )
 
@@ -49,14 +52,14 @@ def english() -> Iterator[None]:
 
 
 def valid_input(firms: Firms, **changes: Any) -> AgreementInput:
-    """Firm A's individual agreement for its supervisee, as the form sends it."""
+    """Firm A's individual agreement for its supervisee from next month, as the form sends it."""
     values = AgreementInput(
         org_id=str(firms.a.org.id),
         supervisor_ids=[str(firms.a.supervisor.id)],
         supervisee_ids=[str(firms.a.supervisee.id)],
         manager_id=str(firms.a.manager.id),
         hr_contact_id=str(firms.a.hr_contact.id),
-        start_date="1.1.2027",
+        start_date=clock.fi(draft_start()),
         session_quota="12",
         price="120",
     )
@@ -78,7 +81,9 @@ async def test_a_draft_gets_the_usual_defaults(db: AsyncSession, firms: Firms) -
     assert agreement.cadence_weeks == 3
     assert agreement.session_minutes == 60
     assert agreement.reminders_enabled is True
-    assert (agreement.start_date, agreement.end_date) == (date(2027, 1, 1), date(2027, 12, 31))
+    start = draft_start()  # a first of the month: a year runs to the last of the month before
+    year_later = start.replace(year=start.year + 1)
+    assert (agreement.start_date, agreement.end_date) == (start, year_later - timedelta(days=1))
     assert agreement.price_cents == 12000 and agreement.price_with_vat_cents == 15060
     events = await agreements.list_events(db, agreement)
     assert [(e.kind, e.actor_name) for e in events] == [("created", "Maija Owner")]
@@ -129,9 +134,9 @@ def test_dates_are_read_in_finnish_and_iso_form() -> None:
         ({"manager_id": ""}, "manager_id"),
         ({"hr_contact_id": "not-a-uuid"}, "hr_contact_id"),
         ({"start_date": ""}, "start_date"),
-        ({"start_date": "31.2.2027"}, "start_date"),
-        ({"end_date": "31.12.2026"}, "end_date"),
-        ({"end_date": "1.1.2030"}, "end_date"),
+        ({"start_date": "31.2.2027"}, "start_date"),  # no such day
+        ({"end_date": lambda start: clock.fi(start - timedelta(days=1))}, "end_date"),
+        ({"end_date": lambda start: clock.fi(start.replace(year=start.year + 3))}, "end_date"),
         ({"end_date": "someday"}, "end_date"),
         ({"session_minutes": "44"}, "session_minutes"),
         ({"session_minutes": "91"}, "session_minutes"),
@@ -154,6 +159,8 @@ def test_dates_are_read_in_finnish_and_iso_form() -> None:
 async def test_each_drafting_rule_is_checked_and_nothing_is_saved(
     db: AsyncSession, firms: Firms, changes: dict[str, Any], field: str
 ) -> None:
+    start = draft_start()  # dates given as functions of the draft's start
+    changes = {name: value(start) if callable(value) else value for name, value in changes.items()}
     before = await _count(db)
     with pytest.raises(Invalid) as caught:
         await agreement_drafts.create_agreement(db, firms.a.owner, valid_input(firms, **changes))
@@ -162,15 +169,42 @@ async def test_each_drafting_rule_is_checked_and_nothing_is_saved(
 
 
 async def test_three_years_is_the_longest_term(db: AsyncSession, firms: Firms) -> None:
+    start = draft_start()
+    third_anniversary = start.replace(year=start.year + 3)  # a first of the month: it exists
+    last_day = third_anniversary - timedelta(days=1)
     longest = await agreement_drafts.create_agreement(
-        db, firms.a.owner, valid_input(firms, end_date="31.12.2029")
+        db, firms.a.owner, valid_input(firms, end_date=clock.fi(last_day))
     )
-    assert longest.end_date == date(2029, 12, 31)
+    assert longest.end_date == last_day
     with pytest.raises(Invalid) as caught:
         await agreement_drafts.create_agreement(
-            db, firms.a.owner, valid_input(firms, end_date="1.1.2030")
+            db, firms.a.owner, valid_input(firms, end_date=clock.fi(third_anniversary))
         )
-    assert "31/12/2029" in caught.value.errors["end_date"]
+    assert f"{last_day:%d/%m/%Y}" in caught.value.errors["end_date"]
+
+
+async def test_a_term_from_a_leap_day_is_not_a_day_short(db: AsyncSession, firms: Firms) -> None:
+    """A year from 29.2.2028 runs to 28.2.2029, the day before its anniversary (1.3.2029 in a
+    year without a 29 February); three years run to 28.2.2031. Drafting reads no clock: these
+    calendar facts hold on any day."""
+    one_year = await agreement_drafts.create_agreement(
+        db, firms.a.owner, valid_input(firms, start_date="29.2.2028")
+    )
+    assert one_year.end_date == date(2029, 2, 28)
+    longest = await agreement_drafts.create_agreement(
+        db, firms.a.owner, valid_input(firms, start_date="29.2.2028", end_date="28.2.2031")
+    )
+    assert longest.end_date == date(2031, 2, 28)
+    with pytest.raises(Invalid) as caught:
+        await agreement_drafts.create_agreement(
+            db, firms.a.owner, valid_input(firms, start_date="29.2.2028", end_date="1.3.2031")
+        )
+    assert "28/02/2031" in caught.value.errors["end_date"]
+    # A year that takes in a 29 February keeps it.
+    through = await agreement_drafts.create_agreement(
+        db, firms.a.owner, valid_input(firms, start_date="1.3.2027")
+    )
+    assert through.end_date == date(2028, 2, 29)
 
 
 async def test_individual_supervision_has_one_supervisee_and_a_manager(
@@ -210,7 +244,7 @@ async def test_people_must_belong_to_the_organisation_in_their_role(
         clean_db.owner, firms.a.tenant, other_org, PersonRole.SUPERVISEE, "Ulko Puolinen"
     )
     archived = await add_client_org(
-        clean_db.owner, firms.a.tenant, "Vanha Oy", archived_at=datetime.now(UTC)
+        clean_db.owner, firms.a.tenant, "Vanha Oy", archived_at=clock.now()
     )
     cases = {
         "supervisee_ids": {"supervisee_ids": [str(outsider.id)]},
@@ -240,49 +274,62 @@ async def test_only_owners_and_admins_draft(db: AsyncSession, firms: Firms) -> N
 
 async def test_only_a_draft_is_edited(db: AsyncSession, firms: Firms) -> None:
     draft = await agreement_drafts.create_agreement(db, firms.a.owner, valid_input(firms))
+    half_year = draft_start() + relativedelta(months=6, days=-1)
     edited = await agreement_drafts.update_draft(
-        db, firms.a.owner, draft.id, valid_input(firms, price="130,50", end_date="30.6.2027")
+        db,
+        firms.a.owner,
+        draft.id,
+        valid_input(firms, price="130,50", end_date=clock.fi(half_year)),
     )
-    assert (edited.price_cents, edited.end_date) == (13050, date(2027, 6, 30))
+    assert (edited.price_cents, edited.end_date) == (13050, half_year)
+    fixture_end = firms.a.agreement.end_date
+    later = clock.fi(fixture_end + relativedelta(months=4))
     with pytest.raises(Invalid) as caught:
         await agreement_drafts.update_draft(
-            db, firms.a.owner, firms.a.agreement.id, valid_input(firms, end_date="31.12.2027")
+            db, firms.a.owner, firms.a.agreement.id, valid_input(firms, end_date=later)
         )
     assert "status" in caught.value.errors
     fixture = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
-    assert fixture.end_date == date(2027, 8, 31)
+    assert fixture.end_date == fixture_end
 
 
 async def test_next_review_follows_the_last_review_or_the_start(
     clean_db: Backend, db: AsyncSession, firms: Firms
 ) -> None:
     agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
-    reviews = await agreement_reviews.list_reviews(db, agreement)  # the fixture's 2.11.2026
-    assert agreement_reviews.next_review_due(agreement, reviews) == date(2027, 5, 2)
-    assert agreement_reviews.next_review_due(agreement, []) == date(
-        2027, 3, 1
-    )  # 1.9.2026 + 6 months
-    assert agreement_reviews.review_state(date(2027, 5, 2), date(2027, 4, 18)) == "due"
-    assert agreement_reviews.review_state(date(2027, 5, 2), date(2027, 4, 17)) == ""
-    assert agreement_reviews.review_state(date(2027, 5, 2), date(2027, 5, 3)) == "overdue"
+    reviews = await agreement_reviews.list_reviews(db, agreement)  # the fixture's, a month ago
+    due = firms.a.review.held_on + relativedelta(months=6)
+    assert agreement_reviews.next_review_due(agreement, reviews) == due
+    assert agreement_reviews.next_review_due(agreement, []) == (
+        agreement.start_date + relativedelta(months=6)
+    )
+    assert agreement_reviews.review_state(due, due - timedelta(days=14)) == "due"
+    assert agreement_reviews.review_state(due, due - timedelta(days=15)) == ""
+    assert agreement_reviews.review_state(due, due + timedelta(days=1)) == "overdue"
 
 
 async def test_reviews_due_and_agreements_ending_are_listed_for_whom_may_see_them(
     clean_db: Backend, db: AsyncSession, firms: Firms
 ) -> None:
+    today = clock.today()
+    # Started 13 months ago, never reviewed, ends in 27 days.
+    start = today - relativedelta(months=13)
     admins = await add_agreement(
         clean_db.owner,
         firms.a.tenant,
         firms.a.org,
         firms.a.admin,
         [firms.a.supervisee],
-        start_date=date(2026, 1, 1),
-        end_date=date(2027, 2, 28),
+        start_date=start,
+        end_date=today + timedelta(days=27),
     )
-    today = date(2027, 2, 1)
+    overdue = start + relativedelta(months=6)
     owner_due = await agreement_reviews.reviews_due(db, firms.a.owner, 14, today=today)
-    assert [(a.id, d) for a, d in owner_due] == [(admins.id, date(2026, 7, 1))]  # overdue
-    later = await agreement_reviews.reviews_due(db, firms.a.owner, 120, today=today)
+    assert [(a.id, d) for a, d in owner_due] == [(admins.id, overdue)]
+    # The fixture's next review: six months after the one a month ago.
+    fixture_due = firms.a.review.held_on + relativedelta(months=6)
+    within = (fixture_due - today).days
+    later = await agreement_reviews.reviews_due(db, firms.a.owner, within, today=today)
     assert [a.id for a, _d in later] == [admins.id, firms.a.agreement.id]
     assert await agreement_reviews.reviews_due(db, firms.a.supervisor, 14, today=today) == []
     ending = await agreement_reviews.agreements_ending_within(db, firms.a.owner, 60, today=today)
@@ -304,6 +351,7 @@ async def test_quota_counts_held_and_billable_sessions_and_warns(
         supervisor,
         [firms.a.supervisee],
         session_quota=4,
+        start_date=date(2026, 1, 1),  # a term of its own around New Year; quotas read no clock
         end_date=date(2026, 12, 31),
     )
     at = datetime(2026, 10, 1, 8, tzinfo=UTC)
@@ -315,13 +363,21 @@ async def test_quota_counts_held_and_billable_sessions_and_warns(
         (SessionStatus.CANCELLED_BY_SUPERVISOR, False),
     ):
         await add_session(
-            clean_db.owner, tenant, small, supervisor, status=status, billable=billable
+            clean_db.owner,
+            tenant,
+            small,
+            supervisor,
+            starts_at=at,
+            status=status,
+            billable=billable,
         )
     await add_session(clean_db.owner, tenant, small, supervisor, starts_at=at)
     # 1.1.2027 00:30 in Helsinki is after the end date 31.12.2026, though still 2026 in UTC.
     late = datetime(2026, 12, 31, 22, 30, tzinfo=UTC)
     await add_session(clean_db.owner, tenant, small, supervisor, starts_at=late)
-    await add_session(clean_db.owner, tenant, small, supervisor, kind=MeetingKind.EVALUATION)
+    await add_session(
+        clean_db.owner, tenant, small, supervisor, starts_at=at, kind=MeetingKind.EVALUATION
+    )
 
     agreement = await agreements.get_agreement(db, firms.a.owner, small.id)
     assert await agreement_quota.quota_usage(db, agreement) == (3, 2, 0)
@@ -354,7 +410,8 @@ async def test_a_supervisor_sees_only_their_own_agreements(
 
 
 def _review(**changes: Any) -> ReviewInput:
-    values = ReviewInput(held_on="1.3.2027", decision="continue")
+    """A review held four days ago (after the fixture agreement's start, three months ago)."""
+    values = ReviewInput(held_on=clock.fi(clock.days(-4)), decision="continue")
     for name, value in changes.items():
         setattr(values, name, value)
     return values
@@ -363,9 +420,15 @@ def _review(**changes: Any) -> ReviewInput:
 async def test_extending_needs_a_later_end_date_within_three_years(
     db: AsyncSession, firms: Firms
 ) -> None:
-    today = date(2027, 3, 5)
+    today = clock.today()
     agreement_id = firms.a.agreement.id
-    for new_end, message in (("", "new end date"), ("31.8.2027", "after"), ("1.9.2029", "three")):
+    end = firms.a.agreement.end_date
+    limit = max_end_date(firms.a.agreement.start_date)  # three years (see the leap day test)
+    for new_end, message in (
+        ("", "new end date"),
+        (clock.fi(end), "after"),
+        (clock.fi(limit + timedelta(days=1)), "three"),
+    ):
         with pytest.raises(Invalid) as caught:
             await agreement_reviews.record_review(
                 db,
@@ -379,11 +442,11 @@ async def test_extending_needs_a_later_end_date_within_three_years(
         db,
         firms.a.supervisor,
         agreement_id,
-        _review(decision="extend", new_end_date="31.8.2029"),
+        _review(decision="extend", new_end_date=clock.fi(limit)),
         today=today,
     )
     agreement = await agreements.get_agreement(db, firms.a.owner, agreement_id)
-    assert agreement.end_date == date(2029, 8, 31) and review.new_end_date == date(2029, 8, 31)
+    assert agreement.end_date == limit and review.new_end_date == limit
     kinds = [(e.kind, e.actor_name) for e in await agreements.list_events(db, agreement)]
     assert ("extended", "Maija Supervisor") in kinds and ("reviewed", "Maija Supervisor") in kinds
 
@@ -391,38 +454,55 @@ async def test_extending_needs_a_later_end_date_within_three_years(
 async def test_a_review_decision_to_end_ends_the_agreement_on_the_review_date(
     db: AsyncSession, firms: Firms
 ) -> None:
+    today, held_on = clock.today(), clock.days(-4)
     await agreement_reviews.record_review(
-        db, firms.a.owner, firms.a.agreement.id, _review(decision="end"), today=date(2027, 3, 5)
+        db,
+        firms.a.owner,
+        firms.a.agreement.id,
+        _review(decision="end", held_on=clock.fi(held_on)),
+        today=today,
     )
     agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert agreement.status == AgreementStatus.ENDED
-    assert agreement.end_date == date(2027, 3, 1)
+    assert agreement.end_date == held_on
     assert agreement.status_changed_by == firms.a.owner.user_id
     with pytest.raises(Invalid) as caught:  # an ended agreement is not reviewed again
         await agreement_reviews.record_review(
-            db, firms.a.owner, agreement.id, _review(), today=date(2027, 3, 5)
+            db, firms.a.owner, agreement.id, _review(), today=today
         )
     assert "status" in caught.value.errors
 
 
 async def test_continuing_changes_nothing_but_the_review_clock(
-    db: AsyncSession, firms: Firms
+    clean_db: Backend, db: AsyncSession, firms: Firms
 ) -> None:
-    await agreement_reviews.record_review(
-        db, firms.a.supervisor, firms.a.agreement.id, _review(), today=date(2027, 3, 5)
+    # Seven months into a year's term, never reviewed: the review is overdue.
+    start = clock.today() - relativedelta(months=7)
+    end = start + relativedelta(years=1, days=-1)
+    running = await add_agreement(
+        clean_db.owner,
+        firms.a.tenant,
+        firms.a.org,
+        firms.a.supervisor,
+        [firms.a.supervisee],
+        start_date=start,
+        end_date=end,
     )
-    agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
-    assert (agreement.status, agreement.end_date) == (AgreementStatus.ACTIVE, date(2027, 8, 31))
+    await agreement_reviews.record_review(
+        db, firms.a.supervisor, running.id, _review(), today=clock.today()
+    )
+    agreement = await agreements.get_agreement(db, firms.a.owner, running.id)
+    assert (agreement.status, agreement.end_date) == (AgreementStatus.ACTIVE, end)
     reviews = await agreement_reviews.list_reviews(db, agreement)
     # Six months after the review would be past the end: the review is due by the end date.
-    assert agreement_reviews.next_review_due(agreement, reviews) == date(2027, 8, 31)
+    assert agreement_reviews.next_review_due(agreement, reviews) == end
 
 
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"held_on": "2.3.2027"}, "held_on"),  # tomorrow
-        ({"held_on": "31.8.2026"}, "held_on"),  # before the start
+        ({"held_on": lambda start: clock.fi(clock.days(1))}, "held_on"),  # tomorrow
+        ({"held_on": lambda start: clock.fi(start - timedelta(days=1))}, "held_on"),  # too early
         ({"held_on": "soon"}, "held_on"),
         ({"decision": "maybe"}, "decision"),
         (
@@ -435,9 +515,11 @@ async def test_continuing_changes_nothing_but_the_review_clock(
 async def test_review_rules(
     db: AsyncSession, firms: Firms, changes: dict[str, Any], field: str
 ) -> None:
+    start = firms.a.agreement.start_date  # dates given as functions of the agreement's start
+    changes = {name: value(start) if callable(value) else value for name, value in changes.items()}
     with pytest.raises(Invalid) as caught:
         await agreement_reviews.record_review(
-            db, firms.a.owner, firms.a.agreement.id, _review(**changes), today=date(2027, 3, 1)
+            db, firms.a.owner, firms.a.agreement.id, _review(**changes), today=clock.today()
         )
     assert field in caught.value.errors
 
@@ -463,22 +545,30 @@ def _maker(backend: Backend) -> Any:
 async def test_review_reminder_goes_once_two_weeks_before(
     clean_db: Backend, firms: Firms, outbox: Outbox
 ) -> None:
-    # Firm A's agreement: reviewed 2.11.2026, every 6 months: the next review is due 2.5.2027.
+    # Both firms' agreements were reviewed a month ago, every 6 months: due in five months.
+    due = firms.a.review.held_on + relativedelta(months=6)
     job = JOBS["review_reminders"]
     maker = _maker(clean_db)
-    assert await run_job(maker, job, now=datetime(2027, 4, 17, 9, tzinfo=UTC)) == 0
-    assert await run_job(maker, job, now=datetime(2027, 4, 18, 9, tzinfo=UTC)) == 2  # A and B
-    assert await run_job(maker, job, now=datetime(2027, 4, 19, 9, tzinfo=UTC)) == 0
+
+    def noon(day: date) -> datetime:
+        return clock.at(day, 12)
+
+    assert await run_job(maker, job, now=noon(due - timedelta(days=15))) == 0
+    assert await run_job(maker, job, now=noon(due - timedelta(days=14))) == 2  # A and B
+    assert await run_job(maker, job, now=noon(due - timedelta(days=13))) == 0
     mails = await outbox.deliver()
     to_a = sorted(m.to for m in mails if "alfa" in m.to)
     assert to_a == ["hr@alfa-client.example", "supervisor@alfa.example"]
     reminder = next(m for m in mails if m.to == "supervisor@alfa.example")
-    assert "2.5.2027" in reminder.subject and "Esimerkkikunta" in reminder.subject
+    assert clock.fi(due) in reminder.subject and "Esimerkkikunta" in reminder.subject
     # A review held moves the due date; the next one is reminded of in its turn.
-    await add_review(clean_db.owner, firms.a.tenant, firms.a.agreement, held_on=date(2027, 4, 20))
-    assert await run_job(maker, job, now=datetime(2027, 4, 21, 9, tzinfo=UTC)) == 0
-    # A's next review is due 20.10.2027; B's (2.5.2027, still not held) was already reminded.
-    assert await run_job(maker, job, now=datetime(2027, 10, 10, 9, tzinfo=UTC)) == 1
+    held_on = due - timedelta(days=12)
+    await add_review(clean_db.owner, firms.a.tenant, firms.a.agreement, held_on=held_on)
+    assert await run_job(maker, job, now=noon(held_on + timedelta(days=1))) == 0
+    # A's next review is due six months later, or by the end date if that comes first; B's
+    # (still not held) was already reminded of.
+    next_due = min(held_on + relativedelta(months=6), firms.a.agreement.end_date)
+    assert await run_job(maker, job, now=noon(next_due - timedelta(days=10))) == 1
 
 
 async def test_paused_and_ended_agreements_get_no_reminder(
@@ -487,7 +577,8 @@ async def test_paused_and_ended_agreements_get_no_reminder(
     await agreements.pause_agreement(db, firms.a.owner, firms.a.agreement.id)
     await db.commit()
     job = JOBS["review_reminders"]
-    assert await run_job(_maker(clean_db), job, now=datetime(2027, 4, 18, 9, tzinfo=UTC)) == 1
+    two_weeks_before = firms.b.review.held_on + relativedelta(months=6, days=-14)
+    assert await run_job(_maker(clean_db), job, now=clock.at(two_weeks_before, 12)) == 1
 
 
 async def test_every_agreement_due_is_reminded_of_to_its_own_supervisor(
@@ -501,8 +592,10 @@ async def test_every_agreement_due_is_reminded_of_to_its_own_supervisor(
         firms.a.org,
         member,
         [firms.a.supervisee],
-        start_date=date(2026, 11, 1),
+        start_date=firms.a.review.held_on - timedelta(days=1),  # never reviewed
     )
+    # A week before the fixtures' reviews are due, and this one's (six months from its start).
+    week_before = firms.a.review.held_on + relativedelta(months=6, days=-7)
     job = JOBS["review_reminders"]
-    assert await run_job(_maker(clean_db), job, now=datetime(2027, 4, 25, 9, tzinfo=UTC)) == 3
+    assert await run_job(_maker(clean_db), job, now=clock.at(week_before, 12)) == 3
     assert "toinen@alfa.example" in [m.to for m in await outbox.deliver()]

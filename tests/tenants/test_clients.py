@@ -3,9 +3,10 @@ contact's binding to a portal login, and what the portal counts."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,7 @@ from luotsi.tenants.clients import (
     PortalStatus,
 )
 from luotsi.tenants.sessions import MeetingKind, SessionStatus
+from tests import clock
 from tests.conftest import Backend
 from tests.factories import (
     Firms,
@@ -338,32 +340,34 @@ async def test_the_portal_counts_used_planned_and_remaining_sessions(
 ) -> None:
     a, engine = firms.a, clean_db.owner
 
-    async def session(day: int, **fields: object) -> None:
-        starts_at = datetime(2026, 10, day, 8, tzinfo=UTC)
+    async def session(days_ago: int, **fields: object) -> None:
+        starts_at = clock.at(clock.days(-days_ago))  # the agreement started 91 days ago
         await add_session(
             engine, a.tenant, a.agreement, a.supervisor, starts_at=starts_at, **fields
         )
 
-    await session(1, status=SessionStatus.HELD, billable=True)
-    await session(8, status=SessionStatus.HELD)
+    await session(63, status=SessionStatus.HELD, billable=True)
+    await session(56, status=SessionStatus.HELD)
     await session(
-        15, status=SessionStatus.CANCELLED_BY_CLIENT, billable=True, late_cancellation=True
+        49, status=SessionStatus.CANCELLED_BY_CLIENT, billable=True, late_cancellation=True
     )
-    await session(22, status=SessionStatus.CANCELLED_BY_SUPERVISOR)
-    await session(29, status=SessionStatus.NO_SHOW, billable=True)
+    await session(42, status=SessionStatus.CANCELLED_BY_SUPERVISOR)
+    await session(35, status=SessionStatus.NO_SHOW, billable=True)
     # An evaluation meeting is not a supervision session, and not the HR contact's business.
-    await session(30, kind=MeetingKind.EVALUATION)
-    await add_review(engine, a.tenant, a.agreement, held_on=date(2026, 12, 1))
+    await session(34, kind=MeetingKind.EVALUATION)
+    held_on = clock.days(-3)  # after the fixture's review a month ago: the last one
+    next_review = held_on + relativedelta(months=6)
+    await add_review(engine, a.tenant, a.agreement, held_on=held_on)
     async with db.begin():
-        view = await portal.portal_view(db, a.org, today=date(2027, 6, 15))
+        view = await portal.portal_view(db, a.org, today=next_review + timedelta(days=14))
     [item] = view.agreements
     assert (item.held, item.planned, item.cancelled) == (2, 1, 2)  # the fixture's own is planned
     assert item.used == 4  # two held, a late cancellation, a no-show
     assert item.remaining == 15 - 4
     assert item.supervisors == ["Maija Supervisor"] and item.supervisees == ["Sanna Supervisee"]
     assert len(item.sessions) == 6
-    assert item.last_review_on == date(2026, 12, 1)
-    assert item.next_review_on == date(2027, 6, 1) and item.review_overdue(view.today)
+    assert item.last_review_on == held_on
+    assert item.next_review_on == next_review and item.review_overdue(view.today)
 
 
 async def test_the_portal_leaves_out_drafts_and_other_organisations(

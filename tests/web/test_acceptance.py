@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
 
+from tests import clock
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import Firms
 from tests.web.test_agreements import A, draft_form, status_of
@@ -203,13 +204,12 @@ async def test_marking_as_accepted_on_paper_needs_a_confirmation(
     unconfirmed = await client.post(f"{url}/accepted-on-paper", {"note": "Allekirjoitettu"})
     assert unconfirmed.status_code == 422 and "Confirm that the parties" in unconfirmed.text
     assert (await status_of(clean_db, url.rsplit("/", 1)[1]))[0] == "draft"
-    done = await client.post(
-        f"{url}/accepted-on-paper", {"confirm": "1", "note": "Allekirjoitettu 3.1.2027"}
-    )
+    note = f"Allekirjoitettu {clock.fi(clock.today())}"  # signed today
+    done = await client.post(f"{url}/accepted-on-paper", {"confirm": "1", "note": note})
     assert done.status_code == 303
     assert (await status_of(clean_db, url.rsplit("/", 1)[1]))[0] == "active"
     page = await client.get(url)
-    assert "Marked as accepted on paper" in page.text and "Allekirjoitettu 3.1.2027" in page.text
+    assert "Marked as accepted on paper" in page.text and note in page.text
     pdf = await client.get(f"{url}/pdf")
     words = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "Maija Owner" in words  # who recorded the paper signature

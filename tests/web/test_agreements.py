@@ -8,14 +8,16 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from pypdf import PdfReader
 from sqlalchemy import text
 
 from luotsi.tenants.agreements import AgreementStatus, helsinki_today, max_end_date
 from luotsi.tenants.clients import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
+from tests import clock
 from tests.conftest import Backend, Client
-from tests.factories import Firms, add_agreement, add_client_org, add_person
+from tests.factories import Firms, add_agreement, add_client_org, add_person, draft_start
 
 A = "/t/alfa/agreements/"
 
@@ -27,7 +29,7 @@ def english(client: Client) -> None:
 
 
 def draft_form(firms: Firms, **changes: Any) -> dict[str, Any]:
-    """Firm A's individual agreement as the draft form posts it."""
+    """Firm A's individual agreement from next month, as the draft form posts it."""
     form: dict[str, Any] = {
         "kind": "individual",
         "org_id": str(firms.a.org.id),
@@ -35,7 +37,7 @@ def draft_form(firms: Firms, **changes: Any) -> dict[str, Any]:
         "supervisee_ids": [str(firms.a.supervisee.id)],
         "manager_id": str(firms.a.manager.id),
         "hr_contact_id": str(firms.a.hr_contact.id),
-        "start_date": "2027-01-01",
+        "start_date": draft_start().isoformat(),
         "end_date": "",
         "session_minutes": "60",
         "cadence_weeks": "3",
@@ -72,6 +74,8 @@ async def agreement_count(backend: Backend) -> int:
 
 
 async def test_the_list_shows_parties_review_and_quota(client: Client, firms: Firms) -> None:
+    agreement = firms.a.agreement
+    next_review = firms.a.review.held_on + relativedelta(months=6)
     await client.login(firms.a.owner.user.email)
     page = await client.get(A)
     assert page.status_code == 200
@@ -80,8 +84,8 @@ async def test_the_list_shows_parties_review_and_quota(client: Client, firms: Fi
         "Individual supervision",
         "Sanna Supervisee",
         "Maija Supervisor",
-        "01/09/2026 – 31/08/2027",
-        "02/05/2027",  # next review: 2.11.2026 + 6 months
+        f"{agreement.start_date:%d/%m/%Y} – {agreement.end_date:%d/%m/%Y}",
+        f"{next_review:%d/%m/%Y}",  # six months after the last review
         "0 / 1 / 14",  # used / planned / left of 15
     ):
         assert expected in page.text
@@ -175,7 +179,7 @@ async def test_a_supervisor_sees_only_their_own_agreements(
     assert (await client.get(f"{A}{firms.a.agreement.id}")).status_code == 200
     assert (await client.get(f"{A}{admins.id}")).status_code == 404
     assert (await client.get(f"{A}{admins.id}/pdf")).status_code == 404
-    review = await client.post(f"{A}{admins.id}/reviews", {"held_on": "1.10.2026"})
+    review = await client.post(f"{A}{admins.id}/reviews", {"held_on": clock.fi(clock.today())})
     assert review.status_code == 404
     assert (await client.get(f"{A}new")).status_code == 403
     assert (await client.post(f"{A}{firms.a.agreement.id}/pause")).status_code == 403
@@ -191,9 +195,11 @@ async def test_drafting_through_the_form(client: Client, firms: Firms, clean_db:
     assert created.status_code == 303, created.text
     page = await client.get(created.headers["location"])
     assert "The draft agreement has been saved." in page.text
+    start = draft_start()  # a first of the month: a year runs to the last of the month before
+    end = start.replace(year=start.year + 1) - timedelta(days=1)
     for expected in (
         "Draft",
-        "01/01/2027 – 31/12/2027",  # one year by default
+        f"{start:%d/%m/%Y} – {end:%d/%m/%Y}",  # one year by default
         "1\xa0234,50\xa0€ + VAT 25.5 % = 1\xa0549,30\xa0€",
         "Every 3 weeks",
         "12 sessions",
@@ -215,7 +221,7 @@ async def test_a_bad_draft_is_shown_again_with_messages_and_nothing_saved(
         supervisor_ids=["not-a-uuid"],
         supervisee_ids=[],
         manager_id="",
-        start_date="31.2.2027",
+        start_date="31.2.2027",  # no such day
         session_minutes="120",
         price="paljon",
         vat_rate="101",
@@ -255,35 +261,44 @@ async def test_choosing_the_organisation_shows_its_people(client: Client, firms:
 async def test_an_active_agreements_terms_and_end_date_cannot_be_edited(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
+    start, end = firms.a.agreement.start_date, firms.a.agreement.end_date
     await client.login(firms.a.owner.user.email)
     url = f"{A}{firms.a.agreement.id}/edit"
     page = await client.get(url)
     assert page.status_code == 200 and "Only a draft can be edited" in page.text
     assert 'name="end_date"' not in page.text
     attempt = await client.post(
-        url, draft_form(firms, start_date="2026-09-01", end_date="2029-08-31", session_quota="15")
+        url,
+        draft_form(
+            firms,
+            start_date=start.isoformat(),
+            end_date=max_end_date(start).isoformat(),
+            session_quota="15",
+        ),
     )
     assert attempt.status_code == 409 and "review of continuation" in attempt.text
-    assert await status_of(clean_db, firms.a.agreement.id) == ("active", date(2027, 8, 31))
+    assert await status_of(clean_db, firms.a.agreement.id) == ("active", end)
     # There is no other way to end or extend it.
+    later = (end + relativedelta(months=4)).isoformat()
     for path in ("end", "extend", "status"):
-        response = await client.post(
-            f"{A}{firms.a.agreement.id}/{path}", {"end_date": "2028-01-01"}
-        )
+        response = await client.post(f"{A}{firms.a.agreement.id}/{path}", {"end_date": later})
         assert response.status_code in (404, 405)
-    assert await status_of(clean_db, firms.a.agreement.id) == ("active", date(2027, 8, 31))
+    assert await status_of(clean_db, firms.a.agreement.id) == ("active", end)
 
 
 async def test_editing_a_draft(client: Client, firms: Firms, clean_db: Backend) -> None:
     await client.login(firms.a.owner.user.email)
     created = await client.post(A, draft_form(firms))
     url = created.headers["location"]
+    start = draft_start()
     form = await client.get(f"{url}/edit")
-    assert form.status_code == 200 and 'value="2027-01-01"' in form.text
-    saved = await client.post(f"{url}/edit", draft_form(firms, end_date="2027-06-30"))
+    assert form.status_code == 200 and f'value="{start.isoformat()}"' in form.text
+    half_year = start + relativedelta(months=6, days=-1)
+    saved = await client.post(f"{url}/edit", draft_form(firms, end_date=half_year.isoformat()))
     assert saved.status_code == 303
-    assert await status_of(clean_db, url.rsplit("/", 1)[1]) == ("draft", date(2027, 6, 30))
-    bad = await client.post(f"{url}/edit", draft_form(firms, end_date="2030-06-30"))
+    assert await status_of(clean_db, url.rsplit("/", 1)[1]) == ("draft", half_year)
+    too_long = start + relativedelta(years=3, months=6, days=-1)
+    bad = await client.post(f"{url}/edit", draft_form(firms, end_date=too_long.isoformat()))
     assert bad.status_code == 422 and "at most three years" in bad.text
 
 
@@ -395,5 +410,5 @@ async def test_the_agreement_page_lists_its_sessions_and_leads_to_planning(
     assert page.status_code == 200
     sessions = page.text.split('id="sessions"')[1].split("</section>")[0]
     assert f"/t/alfa/sessions/{firms.a.session.id}" in sessions
-    assert "10.00" in sessions and "Planned" in sessions  # 08.00 UTC is 10.00 in Helsinki
+    assert "10.00" in sessions and "Planned" in sessions  # the fixture's, 10.00 in Helsinki
     assert f"/t/alfa/sessions/plan/{firms.a.agreement.id}" in sessions

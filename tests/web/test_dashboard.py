@@ -62,7 +62,7 @@ async def test_dashboard_shows_what_needs_attention(
     assert "Sanna Supervisee" in waiting
     reviews = page.text.split('id="reviews-due"')[1].split("</section>")[0]
     assert "Ville Välittömästi" in reviews and f"/t/alfa/agreements/{due_soon.id}" in reviews
-    assert "Sanna Supervisee" not in reviews  # reviewed 2.11.2026, next due in 2027
+    assert "Sanna Supervisee" not in reviews  # reviewed a month ago: next due in five months
     ending_list = page.text.split('id="ending"')[1].split("</section>")[0]
     assert "Liisa Loppuva" in ending_list
     quota = page.text.split('id="quota"')[1].split("</section>")[0]

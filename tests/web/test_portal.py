@@ -4,10 +4,10 @@ requests for new agreements; and a client contact sees nothing else of the works
 from __future__ import annotations
 
 import html
-from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from litestar import Litestar
 
 from luotsi.platform.i18n import format_date, language
@@ -15,6 +15,7 @@ from luotsi.platform.tenancy import Role
 from luotsi.tenants.agreements import AgreementStatus
 from luotsi.tenants.clients import ClientOrg, ClientPerson, PersonRole
 from luotsi.tenants.sessions import SessionStatus
+from tests import clock
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import (
     Firm,
@@ -62,8 +63,9 @@ async def _contact(
     )
 
 
-async def _session(backend: Backend, firm: Firm, day: int, **fields: Any) -> None:
-    starts_at = datetime(2026, 10, day, 7, tzinfo=UTC)
+async def _session(backend: Backend, firm: Firm, days_ago: int, **fields: Any) -> None:
+    """A session of ``firm``'s agreement (which started 91 days ago) ``days_ago`` days ago."""
+    starts_at = clock.at(clock.days(-days_ago))
     await add_session(
         backend.owner, firm.tenant, firm.agreement, firm.supervisor, starts_at=starts_at, **fields
     )
@@ -78,8 +80,8 @@ def _stat(page: str, label: str) -> str:
 async def test_hr_contact_is_invited_accepts_and_lands_in_the_portal(
     client_factory: Any, outbox: Outbox, firms: Firms, clean_db: Backend
 ) -> None:
-    await _session(clean_db, firms.a, 1, status=SessionStatus.HELD, billable=True)
-    await _session(clean_db, firms.a, 8, status=SessionStatus.CANCELLED_BY_CLIENT, billable=True)
+    await _session(clean_db, firms.a, 64, status=SessionStatus.HELD, billable=True)
+    await _session(clean_db, firms.a, 57, status=SessionStatus.CANCELLED_BY_CLIENT, billable=True)
     owner = client_factory()
     owner.client.cookies.set("luotsi_lang", "en")
     await owner.login(firms.a.owner.user.email)
@@ -274,7 +276,7 @@ async def test_a_paused_agreement_shows_its_review_and_ended_ones_none(
     page = await client.get("/t/alfa/portal/")
     reviews = page.text.split('id="reviews"')[1].split("</section>")[0]
     with language("en"):
-        due = format_date(date(2027, 5, 2))  # six months after the review of 2.11.2026
+        due = format_date(firms.a.review.held_on + relativedelta(months=6))  # a month ago + 6
     assert due in reviews
     assert reviews.count("<li>") == 1
     assert "Vanha" in page.text  # the ended agreement is listed with its status
