@@ -27,6 +27,7 @@ from luotsi.tenants.agreements import (
     AgreementSupervisor,
     Review,
     ReviewDecision,
+    default_end_date,
 )
 from luotsi.tenants.clients import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.inquiries import Inquiry
@@ -268,7 +269,7 @@ async def add_agreement(
     values: dict[str, object] = {
         "kind": SupervisionKind.INDIVIDUAL,
         "start_date": start,
-        "end_date": start + relativedelta(years=1, days=-1),
+        "end_date": default_end_date(start),
         "session_minutes": 60,
         "cadence_weeks": 3,
         "session_quota": 15,
