@@ -15,12 +15,12 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luotsi.platform import clock
 from luotsi.platform.db import (
     make_engine,
     make_sessionmaker,
     scope_to_tenant,
     unscoped_session,
-    utcnow,
 )
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.identity import User, configure_password_hashing, hash_password
@@ -282,7 +282,9 @@ async def _member(
     email = f"{login}@{DEMO_DOMAIN}"
     user = await db.scalar(select(User).where(User.email == email))
     if user is None:
-        user = User(email=email, name=name, password_hash=password_hash, email_verified_at=utcnow())
+        user = User(
+            email=email, name=name, password_hash=password_hash, email_verified_at=clock.now()
+        )
         db.add(user)
         await db.flush()
     membership = await db.scalar(select(Membership).where(Membership.user_id == user.id))
@@ -558,7 +560,7 @@ async def _clients(db: AsyncSession, password_hash: str) -> None:
     ):
         if row.email in logins:
             memberships[logins[row.email]] = row.id
-    today = utcnow().astimezone(HELSINKI).date()
+    today = clock.today()
     fi_holidays = holidays.country_holidays("FI", years=range(today.year - 2, today.year + 3))
     for spec in AGREEMENTS:
         org = orgs[spec.org]
@@ -642,7 +644,7 @@ async def _content(db: AsyncSession, settings: Settings, password_hash: str) -> 
         email=person.email,
         name=person.name,
         password_hash=password_hash,
-        email_verified_at=utcnow(),
+        email_verified_at=clock.now(),
     )
     db.add(user)
     await db.flush()

@@ -16,7 +16,7 @@ from dateutil.relativedelta import relativedelta
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
@@ -105,7 +105,7 @@ async def make_user(engine: AsyncEngine, email: str, name: str, verified: bool =
             email=email,
             name=name,
             password_hash=password_hash(),
-            email_verified_at=utcnow() if verified else None,
+            email_verified_at=clock.now() if verified else None,
         )
         db.add(user)
     return user
@@ -137,7 +137,7 @@ async def add_invitation(engine: AsyncEngine, tenant: Tenant, email: str, role: 
             email=email,
             role=role,
             token_hash=uuid.uuid4().hex,
-            expires_at=utcnow() + timedelta(days=7),
+            expires_at=clock.now() + timedelta(days=7),
         )
         db.add(invitation)
     return invitation
@@ -210,7 +210,7 @@ async def add_inquiry(engine: AsyncEngine, tenant: Tenant, **fields: object) -> 
         "name": "Heikki Henkilöstö",
         "email": "heikki@esimerkki.example",
         "message": "Tarvitsemme ryhmätyönohjausta keväästä alkaen.",
-        "consent_at": utcnow(),
+        "consent_at": clock.now(),
         "kind": SupervisionKind.GROUP,
         "municipality_code": "106",
     }
@@ -356,7 +356,7 @@ async def make_two_firms(backend: Backend) -> Firms:
             kinds=frozenset({"individual", "group"}),
             languages=frozenset({"fi", "sv"}),
             photo=portrait(),
-            photo_updated_at=utcnow(),
+            photo_updated_at=clock.now(),
         )
         inquiry = await add_inquiry(engine, tenant, requested_profile_id=profile.id)
         # Same organisation and people names in both firms on purpose.

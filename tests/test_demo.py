@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from luotsi.demo import DEMO_SLUG, SUPERVISORS, load_demo
+from luotsi.platform import clock
 from luotsi.platform.db import make_sessionmaker, scope_to_tenant, unscoped_session
 from luotsi.platform.tenancy import get_tenant_by_slug
 from luotsi.tenants.regions import places
@@ -36,7 +37,6 @@ async def test_demo_has_clients_agreements_and_a_year_of_sessions(clean_db: Back
     from sqlalchemy import select
 
     from luotsi.demo import AGREEMENTS, ORGS
-    from luotsi.platform.db import utcnow
     from luotsi.platform.i18n import HELSINKI
     from luotsi.tenants.agreements import Agreement, AgreementStatus
     from luotsi.tenants.clients import ClientOrg
@@ -57,7 +57,7 @@ async def test_demo_has_clients_agreements_and_a_year_of_sessions(clean_db: Back
     span = max(s.starts_at for s in sessions) - min(s.starts_at for s in sessions)
     assert span.days > 365
     # The demo is dated from the day it is loaded: this week always has sessions.
-    this_week = [s for s in sessions if abs((s.starts_at - utcnow()).days) <= 7]
+    this_week = [s for s in sessions if abs((s.starts_at - clock.now()).days) <= 7]
     assert len(this_week) >= 3
     years = {s.starts_at.year for s in sessions}
     fi_holidays = holidays.country_holidays("FI", years=range(min(years), max(years) + 1))

@@ -22,8 +22,8 @@ from sqlalchemy import Index, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import permissions
-from luotsi.platform.db import TENANT_KEY, Base, utcnow
+from luotsi.platform import clock, permissions
+from luotsi.platform.db import TENANT_KEY, Base
 from luotsi.platform.errors import Forbidden, TenantNotSet
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import Membership
@@ -72,7 +72,7 @@ class AuditEvent(Base):
     # Ids, not foreign keys: the log outlives the people, memberships and objects it names.
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     tenant_id: Mapped[uuid.UUID | None]
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
     actor_user_id: Mapped[uuid.UUID | None]
     actor_name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
     action: Mapped[str] = mapped_column(String(ACTION_LENGTH))
@@ -118,7 +118,7 @@ async def record(
     event = AuditEvent(
         id=uuid.uuid4(),  # set here: an INSERT ... RETURNING would need SELECT rights on the row
         tenant_id=tenant_id,
-        at=utcnow(),
+        at=clock.now(),
         actor_user_id=actor_user_id,
         actor_name=actor_name[:NAME_LENGTH],
         action=action,

@@ -21,6 +21,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def today() -> date:
-    """Today's date in Finland."""
-    return now().astimezone(HELSINKI).date()
+def today(instant: datetime | None = None) -> date:
+    """Today's date in Finland (or the date in Finland at ``instant``)."""
+    return (instant or now()).astimezone(HELSINKI).date()

@@ -38,7 +38,6 @@ from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
-from luotsi.platform import clock
 from luotsi.platform.errors import TenantNotSet
 
 TENANT_KEY = "tenant_id"
@@ -53,10 +52,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> datetime:
-    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

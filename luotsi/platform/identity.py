@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from zxcvbn import zxcvbn
 
-from luotsi.platform import audit, ratelimit
-from luotsi.platform.db import Base, str_enum, utcnow
+from luotsi.platform import audit, clock, ratelimit
+from luotsi.platform.db import Base, str_enum
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 
@@ -49,7 +49,7 @@ class User(Base):
     email_verified_at: Mapped[datetime | None]
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class UserSession(Base):
@@ -61,7 +61,7 @@ class UserSession(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime]
     ip: Mapped[str] = mapped_column(String(45), default="")
 
@@ -262,7 +262,9 @@ async def authenticate(
 async def start_session(db: AsyncSession, user: User, ip: str) -> str:
     """A new server-side session for ``user``; returns the cookie value."""
     token, hashed = new_token()
-    db.add(UserSession(id=hashed, user_id=user.id, ip=ip, expires_at=utcnow() + SESSION_LIFETIME))
+    db.add(
+        UserSession(id=hashed, user_id=user.id, ip=ip, expires_at=clock.now() + SESSION_LIFETIME)
+    )
     await db.flush()
     return token
 
@@ -275,7 +277,7 @@ async def user_for_session(db: AsyncSession, token: str) -> User | None:
     row = await db.execute(
         select(User, UserSession)
         .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == token_hash(token), UserSession.expires_at > utcnow())
+        .where(UserSession.id == token_hash(token), UserSession.expires_at > clock.now())
     )
     found = row.first()
     if found is None or not found[0].is_active:
@@ -299,7 +301,7 @@ async def issue_token(
             purpose=purpose,
             user_id=user.id,
             tenant_id=tenant_id,
-            expires_at=utcnow() + TOKEN_LIFETIME[purpose],
+            expires_at=clock.now() + TOKEN_LIFETIME[purpose],
             password_hash=password_hash,
             name=name,
         )
@@ -315,10 +317,10 @@ async def use_token(db: AsyncSession, token: str, purpose: TokenPurpose) -> Auth
         row is None
         or row.purpose != purpose
         or row.used_at is not None
-        or row.expires_at < utcnow()
+        or row.expires_at < clock.now()
     ):
         raise NotFound("token")
-    row.used_at = utcnow()
+    row.used_at = clock.now()
     await db.flush()
     return row
 
@@ -329,7 +331,7 @@ async def peek_token(db: AsyncSession, token: str, purpose: TokenPurpose) -> Aut
         row is None
         or row.purpose != purpose
         or row.used_at is not None
-        or row.expires_at < utcnow()
+        or row.expires_at < clock.now()
     ):
         raise NotFound("token")
     return row
@@ -375,7 +377,7 @@ async def reset_password(db: AsyncSession, token: str, password: str, confirm: s
         raise Invalid.field("confirm_password", _("The passwords do not match."))
     user = await get_user(db, row.user_id)
     await set_password(db, user, password, "new_password")
-    user.email_verified_at = user.email_verified_at or utcnow()
+    user.email_verified_at = user.email_verified_at or clock.now()
     return user
 
 

@@ -18,7 +18,8 @@ import structlog
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from luotsi.platform.db import tenant_session, unscoped_session, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import tenant_session, unscoped_session
 from luotsi.platform.tenancy import Tenant, TenantStatus
 
 log = structlog.get_logger(__name__)
@@ -62,7 +63,7 @@ async def run_job(
     maker: async_sessionmaker[AsyncSession], job: Job, now: datetime | None = None
 ) -> int:
     """Run one job for every active tenant now; one tenant's failure does not stop the rest."""
-    now = now or utcnow()
+    now = now or clock.now()
     async with unscoped_session(maker) as db:
         tenants = list(await db.scalars(select(Tenant).where(Tenant.status == TenantStatus.ACTIVE)))
     done = 0

@@ -9,8 +9,8 @@ from sqlalchemy import ForeignKey, String, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import audit, i18n, permissions
-from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform import audit, clock, i18n, permissions
+from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import (
@@ -38,7 +38,7 @@ class Invitation(TenantScoped, Base):
     invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
@@ -46,7 +46,9 @@ class Invitation(TenantScoped, Base):
 
     @property
     def is_open(self) -> bool:
-        return self.accepted_at is None and self.revoked_at is None and self.expires_at > utcnow()
+        return (
+            self.accepted_at is None and self.revoked_at is None and self.expires_at > clock.now()
+        )
 
 
 def check_person_name(name: str, field: str = "name") -> str:
@@ -77,7 +79,7 @@ async def list_open_invitations(db: AsyncSession, actor: Membership) -> list[Inv
         .where(
             Invitation.accepted_at.is_(None),
             Invitation.revoked_at.is_(None),
-            Invitation.expires_at > utcnow(),
+            Invitation.expires_at > clock.now(),
         )
         .order_by(Invitation.created_at.desc())
     )
@@ -119,14 +121,14 @@ async def invite_member(
     for old in await db.scalars(
         select(Invitation).where(Invitation.email == email, Invitation.accepted_at.is_(None))
     ):
-        old.revoked_at = old.revoked_at or utcnow()
+        old.revoked_at = old.revoked_at or clock.now()
     token, hashed = new_token()
     invitation = Invitation(
         email=email,
         role=wanted,
         token_hash=hashed,
         invited_by_id=actor.user_id,
-        expires_at=utcnow() + INVITATION_LIFETIME,
+        expires_at=clock.now() + INVITATION_LIFETIME,
     )
     db.add(invitation)
     await db.flush()
@@ -139,7 +141,7 @@ async def revoke_invitation(db: AsyncSession, actor: Membership, invitation_id: 
     invitation = await db.get(Invitation, (actor.tenant_id, invitation_id))
     if invitation is None or not invitation.is_open:
         raise NotFound("invitation")
-    invitation.revoked_at = utcnow()
+    invitation.revoked_at = clock.now()
     await db.flush()
 
 
@@ -185,7 +187,7 @@ async def accept_invitation(
             email=invitation.email,
             name=check_person_name(name),
             password_hash=hash_password(password),
-            email_verified_at=utcnow(),
+            email_verified_at=clock.now(),
         )
         db.add(user)
         await db.flush()
@@ -197,13 +199,13 @@ async def accept_invitation(
         )
     already = await db.scalar(select(Membership).where(Membership.user_id == user.id))
     if already is not None:
-        invitation.accepted_at = utcnow()
+        invitation.accepted_at = clock.now()
         invitation.user_id = user.id
         await db.flush()
         return user, already
     membership = Membership(user_id=user.id, role=invitation.role)
     db.add(membership)
-    invitation.accepted_at = utcnow()
+    invitation.accepted_at = clock.now()
     invitation.user_id = user.id
     await db.flush()
     return user, membership

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from luotsi.platform.db import make_engine, make_sessionmaker, unscoped_session, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import make_engine, make_sessionmaker, unscoped_session
 from luotsi.platform.errors import Invalid
 from luotsi.platform.identity import (
     User,
@@ -29,7 +30,7 @@ async def create_operator(settings: Settings, email: str, name: str, password: s
             except Invalid as exc:
                 raise ValueError("; ".join(exc.errors.values())) from None
             if user is None:
-                user = User(email=email, name=name.strip() or email, email_verified_at=utcnow())
+                user = User(email=email, name=name.strip() or email, email_verified_at=clock.now())
                 db.add(user)
             if password:
                 user.password_hash = hash_password(password)

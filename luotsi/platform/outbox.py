@@ -25,7 +25,8 @@ from sqlalchemy import JSON, Integer, String, Text, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform.db import TENANT_KEY, Base, unscoped_session, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import TENANT_KEY, Base, unscoped_session
 from luotsi.platform.errors import TenantNotSet
 from luotsi.platform.jobs import run_due_jobs
 from luotsi.platform.mail import Mailer
@@ -49,9 +50,9 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     done_at: Mapped[datetime | None]
 
 
@@ -95,7 +96,7 @@ async def outbox_worker_session(
 async def _claim(db: AsyncSession, batch: int) -> list[OutboxMessage]:
     query = (
         select(OutboxMessage)
-        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())
+        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= clock.now())
         .order_by(OutboxMessage.next_attempt_at)
         .limit(batch)
     )
@@ -126,11 +127,11 @@ async def run_once(maker: async_sessionmaker[AsyncSession], mailer: Mailer, batc
                     row.status = "failed"
                     log.error("outbox.failed", id=str(row.id), kind=row.kind, error=row.last_error)
                 else:
-                    row.next_attempt_at = utcnow() + backoff(row.attempts)
+                    row.next_attempt_at = clock.now() + backoff(row.attempts)
                     log.warning("outbox.retry", id=str(row.id), attempt=row.attempts)
                 continue
             row.status = "sent"
-            row.done_at = utcnow()
+            row.done_at = clock.now()
             # The body may hold a single-use link: keep only what is needed to audit delivery.
             row.payload = {"to": row.payload.get("to"), "subject": row.payload.get("subject")}
             log.info("outbox.sent", id=str(row.id), kind=row.kind)

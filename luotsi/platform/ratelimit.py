@@ -12,7 +12,8 @@ from sqlalchemy import Index, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform.db import Base, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import Base
 from luotsi.platform.errors import RateLimited
 
 KEY_LENGTH = 100
@@ -28,7 +29,7 @@ class RateEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     bucket: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(KEY_LENGTH))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 async def hit(db: AsyncSession, bucket: str, key: str, limit: int, window: timedelta) -> RateEvent:
@@ -41,7 +42,7 @@ async def hit(db: AsyncSession, bucket: str, key: str, limit: int, window: timed
     Events older than the window are dropped on the way, so the table stays small.
     """
     key = key[:KEY_LENGTH]
-    now = utcnow()
+    now = clock.now()
     since = now - window
     if db.bind.dialect.name == "postgresql":
         await db.execute(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n
-from luotsi.platform.db import scope_to_tenant, utcnow
+from luotsi.platform import clock, i18n
+from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import (
@@ -57,7 +57,7 @@ def clean_business_id(value: str) -> str:
 
 async def release_abandoned_slug(db: AsyncSession, slug: str) -> None:
     """A signup never verified within the link's lifetime gives its address back."""
-    cutoff = utcnow() - TOKEN_LIFETIME[TokenPurpose.VERIFY_EMAIL]
+    cutoff = clock.now() - TOKEN_LIFETIME[TokenPurpose.VERIFY_EMAIL]
     await db.execute(
         delete(Tenant).where(
             Tenant.slug == slug, Tenant.status == TenantStatus.PENDING, Tenant.created_at < cutoff
@@ -166,7 +166,7 @@ async def verify_signup(db: AsyncSession, token: str) -> tuple[Tenant, User]:
         # The details of the signup whose link was followed, not of any later one.
         user.password_hash = row.password_hash
         user.name = row.name or user.name
-        user.email_verified_at = utcnow()
+        user.email_verified_at = clock.now()
     row.password_hash = None  # no longer needed once the link is used
     if tenant.status == TenantStatus.PENDING:
         tenant.status = TenantStatus.ACTIVE

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fi import ytunnus
 
-from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 
@@ -54,7 +55,7 @@ class Tenant(Base):
     )
     # How long confidential content is kept after an agreement ends (the worker erases it then).
     content_retention_months: Mapped[int] = mapped_column(default=DEFAULT_RETENTION_MONTHS)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class Membership(TenantScoped, Base):
@@ -65,7 +66,7 @@ class Membership(TenantScoped, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[Role] = mapped_column(str_enum(Role))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     user = relationship("User", lazy="joined")
 

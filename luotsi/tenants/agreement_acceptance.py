@@ -13,8 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, new_token, token_hash
@@ -35,7 +34,6 @@ from luotsi.tenants.agreements import (
     EventKind,
     Party,
     get_agreement,
-    helsinki_today,
     mail_language,
     queue_firm_email,
     record_event,
@@ -107,7 +105,7 @@ async def send_for_acceptance(
             % {"names": ", ".join(missing)},
         )
     tenant = await db.get_one(Tenant, agreement.tenant_id)
-    now = utcnow()
+    now = clock.now()
     sent = []
     language = mail_language(agreement.org)
     for party, person in parties:
@@ -132,7 +130,7 @@ async def send_for_acceptance(
             person=person,
             party=party,
             link=f"{base_url}/accept/{tenant.slug}/{token}",
-            expires=helsinki_today(acceptance.expires_at),
+            expires=clock.today(acceptance.expires_at),
         )
     set_status(agreement, AgreementStatus.PENDING, actor.user_id)
     record_event(
@@ -152,7 +150,7 @@ async def withdraw_from_acceptance(
         raise Invalid.field(
             "status", _("Only an agreement waiting for acceptance can be withdrawn.")
         )
-    await _void_open_links(db, agreement, utcnow())
+    await _void_open_links(db, agreement, clock.now())
     set_status(agreement, AgreementStatus.DRAFT, actor.user_id)
     record_event(db, agreement, EventKind.WITHDRAWN, actor=actor)
     await db.flush()
@@ -190,7 +188,7 @@ async def respond_to_acceptance(
     its PDF is kept. Asking for a change (a comment is required): the agreement goes back to
     draft and the other open links of the round stop working.
     """
-    now = utcnow()
+    now = clock.now()
     comment = comment.strip()
     if not accept and not comment:
         raise Invalid.field("comment", _("Tell the firm what should be changed."))
@@ -281,7 +279,7 @@ async def mark_accepted_on_paper(
         errors["note"] = i18n.too_long(MAX_NOTE)
     if errors:
         raise Invalid(errors)
-    await _void_open_links(db, agreement, utcnow())
+    await _void_open_links(db, agreement, clock.now())
     record_event(db, agreement, EventKind.ACCEPTED_ON_PAPER, actor=actor, note=note.strip())
     await db.flush()
     await _activate(db, agreement, actor, base_url=base_url)
@@ -442,7 +440,7 @@ async def _render_pdf(
             acceptances=accepted_rows,
             status_line=status_line,
             footer=_("Made with Luotsi on %(when)s. Reference %(ref)s.")
-            % {"when": i18n.format_datetime(utcnow()), "ref": str(agreement.id)[:8]},
+            % {"when": i18n.format_datetime(clock.now()), "ref": str(agreement.id)[:8]},
             labels=(_("Supervision firm"), _("Client"), _("Party"), _("Name"), _("Accepted")),
         )
         filename = f"{_('agreement')}-{str(agreement.id)[:8]}.pdf"

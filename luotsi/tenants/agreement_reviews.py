@@ -15,7 +15,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n, permissions
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
@@ -30,7 +30,6 @@ from luotsi.tenants.agreements import (
     Review,
     ReviewDecision,
     get_agreement,
-    helsinki_today,
     mail_language,
     max_end_date,
     queue_firm_email,
@@ -100,7 +99,7 @@ async def reviews_due(
     overdue, as (agreement, due date), the earliest first."""
     if not permissions.can_work_on_agreements(actor):
         return []
-    today = today or helsinki_today()
+    today = today or clock.today()
     running = list(
         await db.scalars(
             select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE, *visible_to(actor))
@@ -118,7 +117,7 @@ async def agreements_ending_within(
     """Active or paused agreements ``actor`` may see that end within ``days`` days."""
     if not permissions.can_work_on_agreements(actor):
         return []
-    today = today or helsinki_today()
+    today = today or clock.today()
     rows = await db.scalars(
         select(Agreement)
         .where(
@@ -174,7 +173,7 @@ async def record_review(
         raise Invalid.field(
             "status", _("Reviews are recorded for active and paused agreements only.")
         )
-    today = today or helsinki_today()
+    today = today or clock.today()
     errors: dict[str, str] = {}
     held_on = parse_date(data.held_on)
     if held_on is None:
@@ -266,7 +265,7 @@ async def send_review_reminders(db: AsyncSession, tenant: Tenant, now: datetime)
     Once per due date (``Agreement.review_reminder_for``); a review moves the due date, so the
     next one is reminded of in its turn. Returns how many agreements were reminded of.
     """
-    today = helsinki_today(now)
+    today = clock.today(now)
     query = select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE)
     active = list((await db.scalars(claimed(db, query, Agreement))).unique())
     last = await last_reviews(db, [a.id for a in active])

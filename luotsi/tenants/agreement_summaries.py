@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import permissions
+from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden
 from luotsi.platform.identity import User
 from luotsi.platform.paging import Page
@@ -43,7 +43,6 @@ from luotsi.tenants.agreements import (
     AgreementSupervisor,
     Review,
     get_agreement,
-    helsinki_today,
     list_events,
     staff_names,
     visible_to,
@@ -125,7 +124,7 @@ async def summarise(
     db: AsyncSession, agreements: list[Agreement], *, today: date | None = None
 ) -> list[AgreementSummary]:
     """Supervisor names, next review and quota numbers for each agreement, in a few queries."""
-    today = today or helsinki_today()
+    today = today or clock.today()
     ids = [a.id for a in agreements]
     names = await staff_names(db, [s.membership_id for a in agreements for s in a.supervisors])
     last = await last_reviews(db, ids)

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform import clock, i18n, permissions
+from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
@@ -205,14 +205,14 @@ class Agreement(TenantScoped, Base):
     status: Mapped[AgreementStatus] = mapped_column(
         str_enum(AgreementStatus), default=AgreementStatus.DRAFT
     )
-    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(default=clock.now)
     status_changed_by: Mapped[uuid.UUID | None]  # a user id
     # The review due date the last reminder was sent for: one reminder per due date.
     review_reminder_for: Mapped[date | None]
     # When the retention rule erased its confidential content (notes, goals...): kept facts only.
     content_erased_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
     manager: Mapped[ClientPerson | None] = relationship(
@@ -305,7 +305,7 @@ class AgreementEvent(TenantScoped, Base):
 
     agreement_id: Mapped[uuid.UUID]
     kind: Mapped[str] = mapped_column(String(30))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
     actor_user_id: Mapped[uuid.UUID | None]  # None: a party through an acceptance link
     actor_name: Mapped[str] = mapped_column(String(120), default="")
     note: Mapped[str] = mapped_column(Text, default="")  # never confidential content
@@ -330,7 +330,7 @@ class Acceptance(TenantScoped, Base):
     party: Mapped[Party] = mapped_column(str_enum(Party))
     person_id: Mapped[uuid.UUID]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime]
     responded_at: Mapped[datetime | None]
     response: Mapped[str] = mapped_column(String(20), default="")  # accepted, change_requested
@@ -358,7 +358,7 @@ class AgreementDocument(TenantScoped, Base):
     )
 
     agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     filename: Mapped[str] = mapped_column(String(120))
     pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
 
@@ -389,7 +389,7 @@ class Review(TenantScoped, Base):
     manager_present: Mapped[bool] = mapped_column(default=True)
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[uuid.UUID | None]  # a user id
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     def present_labels(self) -> list[str]:
         """Who took part, in the current language."""
@@ -426,11 +426,6 @@ MAX_PRICE_CENTS = 10_000_000  # 100 000 € per session: anything above is a typ
 MAX_QUOTA = 500
 MAX_TITLE, MAX_NOTE, MAX_COMMENT = 200, 1000, 2000
 PARTY_ORDER = {Party.SUPERVISEE: 0, Party.MANAGER: 1, Party.HR_CONTACT: 2}
-
-
-def helsinki_today(now: datetime | None = None) -> date:
-    """The date in Finland now (reviews, terms and reminders are counted in local days)."""
-    return (now or utcnow()).astimezone(i18n.HELSINKI).date()
 
 
 def term_end(start: date, term: relativedelta) -> date:
@@ -489,7 +484,7 @@ async def get_agreement(db: AsyncSession, actor: Membership, agreement_id: uuid.
 def set_status(agreement: Agreement, status: AgreementStatus, user_id: uuid.UUID | None) -> None:
     """Move ``agreement`` to ``status``, noting when and by whom (None: a party or the system)."""
     agreement.status = status
-    agreement.status_changed_at = utcnow()
+    agreement.status_changed_at = clock.now()
     agreement.status_changed_by = user_id
 
 

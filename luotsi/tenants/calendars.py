@@ -9,8 +9,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Forbidden, NotFound
 from luotsi.platform.identity import new_token, token_hash
 from luotsi.platform.jobs import claimed, scheduled
@@ -125,7 +124,7 @@ async def create_feed(db: AsyncSession, actor: Membership) -> str:
             CalendarFeed.membership_id == actor.id, CalendarFeed.revoked_at.is_(None)
         )
     ):
-        old.revoked_at = utcnow()
+        old.revoked_at = clock.now()
     token, hashed = new_token()
     db.add(CalendarFeed(membership_id=actor.id, token_hash=hashed))
     await db.flush()
@@ -137,7 +136,7 @@ async def revoke_feed(db: AsyncSession, actor: Membership) -> None:
     feed = await active_feed(db, actor)
     if feed is None:
         raise NotFound("feed")
-    feed.revoked_at = utcnow()
+    feed.revoked_at = clock.now()
     await db.flush()
 
 
@@ -149,7 +148,7 @@ async def feed_calendar(
 
     Unknown or revoked tokens, and people no longer on the staff, are not found.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     feed = await db.scalar(
         select(CalendarFeed).where(
             CalendarFeed.token_hash == token_hash(token), CalendarFeed.revoked_at.is_(None)

@@ -22,8 +22,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from stdnum import iban
 from stdnum.fi import ytunnus
 
-from luotsi.platform import i18n, members, permissions
-from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform import clock, i18n, members, permissions
+from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
@@ -93,8 +93,8 @@ class ClientOrg(TenantScoped, Base):
     payment_term_days: Mapped[int] = mapped_column(default=14)
     internal_notes: Mapped[str] = mapped_column(Text, default="")  # the firm's, never the client's
     archived_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     people: Mapped[list[ClientPerson]] = relationship(
         lazy="selectin", order_by="ClientPerson.name", viewonly=True
@@ -134,7 +134,7 @@ class ClientPerson(TenantScoped, Base):
     # new membership is bound here (see :func:`portal_access`).
     invitation_id: Mapped[uuid.UUID | None]
     archived_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
 
@@ -496,7 +496,7 @@ async def archive_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) ->
         raise Invalid.field(
             "archive", _("The organisation has current agreements. End them before archiving.")
         )
-    org.archived_at = org.archived_at or utcnow()
+    org.archived_at = org.archived_at or clock.now()
     for person in await _people_of(db, org.id):
         await _revoke_invitation(db, person)
     await db.flush()
@@ -740,7 +740,7 @@ async def archive_person(db: AsyncSession, actor: Membership, person_id: uuid.UU
     """Put a person aside; an HR contact's portal login stops working until restored."""
     _require(permissions.can_manage_clients(actor), "clients")
     person = await get_person(db, actor, person_id)
-    person.archived_at = person.archived_at or utcnow()
+    person.archived_at = person.archived_at or clock.now()
     await _revoke_invitation(db, person)
     await db.flush()
     return person
@@ -784,7 +784,7 @@ async def _revoke_invitation(db: AsyncSession, person: ClientPerson) -> None:
         return
     invitation = await db.scalar(select(Invitation).where(Invitation.id == person.invitation_id))
     if invitation is not None and invitation.is_open:
-        invitation.revoked_at = utcnow()
+        invitation.revoked_at = clock.now()
     person.invitation_id = None
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import String, Text, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import Base, TenantScoped, utcnow
+from luotsi.platform import clock, i18n, permissions
+from luotsi.platform.db import Base, TenantScoped
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.identity import check_email
 from luotsi.platform.tenancy import Membership
@@ -38,7 +38,7 @@ class FirmProfile(TenantScoped, Base):
     public_email: Mapped[str] = mapped_column(String(254), default="")
     public_phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
     directory_enabled: Mapped[bool] = mapped_column(default=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     def description(self, language: str) -> str:
         texts = {"fi": self.description_fi, "sv": self.description_sv, "en": self.description_en}

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import i18n, permissions, ratelimit
-from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform import clock, i18n, permissions, ratelimit
+from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
@@ -79,8 +79,8 @@ class Inquiry(TenantScoped, Base):
     )
     requested_profile_id: Mapped[uuid.UUID | None]
     assigned_membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 # --- spam protection ------------------------------------------------------------------------
@@ -224,7 +224,7 @@ async def submit_inquiry(
     inquiry = Inquiry(
         **clean,
         language=language if language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE,
-        consent_at=utcnow(),
+        consent_at=clock.now(),
         status=InquiryStatus.NEW,
         requested_profile_id=profile.id if profile else None,
     )

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import permissions
+from luotsi.platform import clock, permissions
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements import Agreement
@@ -37,7 +37,7 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
     """Today's and the rest of this week's sessions (Helsinki time), and those to mark held."""
     whole_firm = permissions.can_view_all_calendars(actor)
     mine = [] if whole_firm else [SupervisionSession.supervisor_id == actor.id]
-    today = now.astimezone(HELSINKI).date()
+    today = clock.today(now)
     week_end = today + timedelta(days=7 - today.weekday())  # next Monday
     upcoming = list(
         await db.scalars(

@@ -17,8 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n, permissions, ratelimit
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, i18n, permissions, ratelimit
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
@@ -38,10 +37,6 @@ REQUEST_BUCKET = "agreement_request"
 REQUEST_LIMIT = 5  # per contact and day: a message to the firm, not a chat
 REQUEST_WINDOW = timedelta(days=1)
 CANCELLED = (SessionStatus.CANCELLED_BY_CLIENT, SessionStatus.CANCELLED_BY_SUPERVISOR)
-
-
-def today_in_finland() -> date:
-    return utcnow().astimezone(i18n.HELSINKI).date()
 
 
 @dataclass
@@ -154,7 +149,7 @@ async def portal_view(db: AsyncSession, org: ClientOrg, today: date | None = Non
             summaries[agreement_id].last_review_on = held_on
     for summary in summaries.values():
         summary.next_review_on = running_review_due(summary.agreement, summary.last_review_on)
-    return PortalView(org, list(summaries.values()), today or today_in_finland())
+    return PortalView(org, list(summaries.values()), today or clock.today())
 
 
 async def _add_supervisors(db: AsyncSession, summaries: dict[uuid.UUID, AgreementSummary]) -> None:

@@ -29,8 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from luotsi.platform import i18n
-from luotsi.platform.db import Base, TenantScoped, utcnow
+from luotsi.platform import clock, i18n
+from luotsi.platform.db import Base, TenantScoped
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.permissions import can_manage_areas
@@ -75,7 +75,7 @@ class FirmArea(TenantScoped, Base):
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     parts: Mapped[list[FirmAreaPart]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="FirmAreaPart.id"

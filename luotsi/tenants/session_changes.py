@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
@@ -111,7 +110,7 @@ async def mark_held(
     now: datetime | None = None,
 ) -> SupervisionSession:
     """Record that a planned session took place and how long it lasted (1-240 minutes)."""
-    now = now or utcnow()
+    now = now or clock.now()
     session = await get_session(db, actor, session_id)
     _require_planned(session, "held")
     _require_started_day(session, now, _("A session can be marked held on its day or later."))
@@ -134,7 +133,7 @@ async def mark_no_show(
     db: AsyncSession, actor: Membership, session_id: uuid.UUID, *, now: datetime | None = None
 ) -> SupervisionSession:
     """The supervisee did not come and did not cancel: the session is billable."""
-    now = now or utcnow()
+    now = now or clock.now()
     session = await get_session(db, actor, session_id)
     _require_planned(session, "no_show")
     _require_started_day(
@@ -174,7 +173,7 @@ async def cancel_session(
     By the client: late (billable) when they cancelled less than the agreement's cancellation
     hours before the start, exactly that many hours is on time. By the supervisor: never billable.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     session = await get_session(db, actor, session_id)
     _require_planned(session, "cancel")
     errors: dict[str, str] = {}
@@ -267,7 +266,7 @@ async def reschedule_session(
     The ICS ``sequence`` grows and everyone gets the update; a new reminder goes out before the
     new time. Held, cancelled and missed sessions can't be moved.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     session = await get_session(db, actor, session_id)
     _require_planned(session, "reschedule")
     agreement = session.agreement

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
@@ -241,7 +241,7 @@ async def preview_series(
     stopped_by = min(limits, key=lambda k: (limits[k], ["count", "end_date", "quota"].index(k)))
     days = days[: limits[stopped_by]]
 
-    now = now or utcnow()
+    now = now or clock.now()
     busy = await supervisor_busy(
         db,
         plan.supervisor_id,
@@ -278,7 +278,7 @@ async def plan_series(
     Raises :class:`SeriesChanged` (with a fresh preview) if the proposal is no longer what the
     user saw, e.g. another meeting was planned meanwhile.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     preview = await preview_series(db, actor, agreement_id, data, now=now)
     if digest != preview.digest:
         raise SeriesChanged(
@@ -355,7 +355,7 @@ async def plan_meeting(
     A supervision session needs room in the quota; any meeting must fall within the agreement
     and not over another meeting of the supervisor.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     agreement = await agreement_for_work(db, actor, agreement_id)
     require_active(agreement)
     errors: dict[str, str] = {}

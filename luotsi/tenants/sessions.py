@@ -35,8 +35,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform import clock, i18n, permissions
+from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import HELSINKI, N_, parse_date
 from luotsi.platform.i18n import gettext as _
@@ -125,8 +125,8 @@ class SupervisionSession(TenantScoped, Base):
     manager_invited_by: Mapped[uuid.UUID | None]  # the inviting supervisee (a client person)
     manager_invited_at: Mapped[datetime | None]
     reminder_sent_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     agreement: Mapped[Agreement] = relationship(lazy="joined", viewonly=True)
 
@@ -145,7 +145,7 @@ class SessionChange(TenantScoped, Base):
     )
 
     session_id: Mapped[uuid.UUID]
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
     actor_user_id: Mapped[uuid.UUID | None]
     kind: Mapped[str] = mapped_column(String(30))  # rescheduled, held, cancelled_by_client...
     old_starts_at: Mapped[datetime | None]
@@ -160,7 +160,7 @@ class CalendarFeed(TenantScoped, Base):
 
     membership_id: Mapped[uuid.UUID]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     revoked_at: Mapped[datetime | None]
 
 
@@ -787,7 +787,7 @@ async def list_sessions(
     now: datetime | None = None,
 ) -> Page[SupervisionSession]:
     """Sessions ``actor`` may see: upcoming soonest first, past latest first."""
-    now = now or utcnow()
+    now = now or clock.now()
     conditions = await _visible_conditions(db, actor)
     order: list[Any] = [SupervisionSession.starts_at, SupervisionSession.id]
     if filters.when == "upcoming":

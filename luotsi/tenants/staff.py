@@ -37,8 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import Base, CodeSet, TenantScoped, has_code, utcnow
+from luotsi.platform import clock, i18n, permissions
+from luotsi.platform.db import Base, CodeSet, TenantScoped, has_code
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
@@ -75,7 +75,7 @@ class Specialty(TenantScoped, Base):
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
 
     name: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class StaffProfile(TenantScoped, Base):
@@ -104,7 +104,7 @@ class StaffProfile(TenantScoped, Base):
     active: Mapped[bool] = mapped_column(default=True)
     photo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     photo_updated_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     membership: Mapped[Membership] = relationship(lazy="joined", viewonly=True)
     specialty_links: Mapped[list[StaffSpecialty]] = relationship(
@@ -480,7 +480,7 @@ async def save_profile(
 def _check_qualifications(
     errors: dict[str, str], rows: list[tuple[str, str]]
 ) -> list[Qualification]:
-    this_year = utcnow().year
+    this_year = clock.now().year
     result: list[Qualification] = []
     for name, year_text in rows:
         name, year_text = name.strip(), year_text.strip()
@@ -604,7 +604,7 @@ async def set_photo(
     profile.photo = await asyncio.get_running_loop().run_in_executor(
         _PHOTO_THREADS, context.run, reencode_photo, data
     )
-    profile.photo_updated_at = utcnow()
+    profile.photo_updated_at = clock.now()
     await db.flush()
 
 

@@ -25,8 +25,7 @@ from datetime import date, datetime
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
@@ -107,7 +106,7 @@ async def own_view(
 ) -> SuperviseeView:
     """Everything the portal shows the signed-in supervisee: only what the module docstring
     lists, and only of their own agreements."""
-    now = now or utcnow()
+    now = now or clock.now()
     person = await supervisee_person(db, actor)
     rows = await db.scalars(
         select(Agreement)
@@ -253,7 +252,7 @@ async def cancellation_terms(
     db: AsyncSession, actor: Membership, session_id: uuid.UUID, *, now: datetime | None = None
 ) -> CancellationTerms:
     """Whether the supervisee may cancel the meeting now, and whether that would be billable."""
-    now = now or utcnow()
+    now = now or clock.now()
     _person, session = await own_session(db, actor, session_id)
     if not can_cancel(session, now):
         raise NotFound("session")
@@ -271,7 +270,7 @@ async def cancel_own_session(
 ) -> SupervisionSession:
     """The supervisee cancels a meeting ahead: a cancellation by the client, late (billable)
     under the same rule as when the staff record it, and everyone gets the cancellation."""
-    now = now or utcnow()
+    now = now or clock.now()
     terms = await cancellation_terms(db, actor, session_id, now=now)
     session = terms.session
     await apply_cancellation(db, actor, session, mailing, by_client=True, at=now, now=now)
@@ -289,7 +288,7 @@ async def invite_own_manager(
     """The supervisee invites their manager to an evaluation meeting ahead (on their own, or
     confirming the request the staff recorded): the only way a manager becomes a participant.
     The manager gets the invitation, the others a notice that the participants changed."""
-    now = now or utcnow()
+    now = now or clock.now()
     person, session = await own_session(db, actor, session_id)
     supervisees = {link.person_id for link in session.agreement.supervisees}
     if not permissions.can_invite_manager_to_evaluation(actor, person.id, supervisees):
@@ -312,7 +311,7 @@ async def withdraw_own_manager_invitation(
 ) -> SupervisionSession:
     """The supervisee who invited their manager takes the invitation back: the manager gets a
     cancellation, the others a notice that the participants changed."""
-    now = now or utcnow()
+    now = now or clock.now()
     person, session = await own_session(db, actor, session_id)
     if not permissions.can_withdraw_manager_invitation(
         actor, person.id, session.manager_invited_by

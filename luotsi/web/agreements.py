@@ -11,8 +11,8 @@ from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from luotsi.platform import permissions
-from luotsi.platform.db import scope_to_tenant, utcnow
+from luotsi.platform import clock, permissions
+from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
@@ -573,7 +573,7 @@ class AgreementsController(Controller):
         """
         overview = await agreement_summaries.agreement_overview(db, ws.membership, agreement_id)
         agreement = overview.agreement
-        today = agreements.helsinki_today()
+        today = clock.today()
         agreement_sessions = await sessions.sessions_of_agreement(db, ws.membership, agreement_id)
         supervision_context = await supervision.agreement_content(
             request, db, ws, agreement, agreement_sessions, show=not errors, draft=draft
@@ -592,7 +592,7 @@ class AgreementsController(Controller):
             "sessions": agreement_sessions,
             "event_label": agreements.event_label,
             "response_label": agreements.response_label,
-            "now": utcnow(),
+            "now": clock.now(),
             "errors": errors or {},
             **supervision_context,
             "done": done,
@@ -738,7 +738,7 @@ class AcceptanceController(Controller):
     ) -> Any:
         """The terms and the two answers, or why the link no longer works (410)."""
         agreement = await agreement_acceptance.agreement_of(db, acceptance)
-        state = acceptance.link_state(utcnow())
+        state = acceptance.link_state(clock.now())
         if state == "open" and agreement.status != AgreementStatus.PENDING:
             state = "voided"
         if state != "open":

@@ -12,10 +12,9 @@ from litestar import Controller, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from luotsi.platform import permissions
-from luotsi.platform.db import scope_to_tenant, utcnow
+from luotsi.platform import clock, permissions
+from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
-from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
 from luotsi.tenants import calendars
 from luotsi.web.deps import DB, WS, Req
@@ -101,7 +100,7 @@ class CalendarController(Controller):
     @get("/", name="calendar")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        today = utcnow().astimezone(HELSINKI).date()
+        today = clock.today()
         shown = calendar_range(
             query.get("view", "week"), query.get("week", ""), query.get("month", ""), today
         )

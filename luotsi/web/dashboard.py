@@ -7,14 +7,12 @@ from typing import Any
 from litestar import get
 from sqlalchemy import func, select
 
-from luotsi.platform import permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, permissions
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import (
     agreement_quota,
     agreement_reviews,
-    agreements,
     overview,
     retention,
     staff,
@@ -45,7 +43,7 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
                 .where(
                     Invitation.accepted_at.is_(None),
                     Invitation.revoked_at.is_(None),
-                    Invitation.expires_at > utcnow(),
+                    Invitation.expires_at > clock.now(),
                 )
             )
             or 0
@@ -56,7 +54,7 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     pending_erasures = 0
     if permissions.can_manage_retention(ws.membership):
         pending_erasures = await retention.count_pending_erasure_requests(db, ws.membership)
-    now = utcnow()
+    now = clock.now()
     work = None
     if permissions.can_work_on_agreements(ws.membership):
         work = {
@@ -66,7 +64,7 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
                 db, ws.membership, ENDING_WITHIN_DAYS
             ),
             "overruns": await agreement_quota.quota_overruns(db, ws.membership),
-            "today": agreements.helsinki_today(now),
+            "today": clock.today(now),
         }
     profile, public = None, False
     if ws.membership.is_staff:

@@ -9,8 +9,7 @@ from typing import Any
 from litestar import Controller, get, post
 from litestar.params import FromPath
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
@@ -57,7 +56,7 @@ def inquiry_form_context(
             "profile": profile,
             "values": values or {},
             "errors": errors or {},
-            "token": inquiries.issue_form_token(secret, utcnow()),
+            "token": inquiries.issue_form_token(secret, clock.now()),
             "kinds": list(SupervisionKind),
             "action": firm.url("inquiry"),
             "places_url": firm.url("inquiry/places"),
@@ -88,7 +87,7 @@ class InquiryFormController(Controller):
         settings = request.app.state["settings"]
         values = {name: getattr(form, name) for name in FORM_FIELDS}
         try:
-            inquiries.check_form_token(settings.secret_key, form.form_token, utcnow())
+            inquiries.check_form_token(settings.secret_key, form.form_token, clock.now())
             await inquiries.submit_inquiry(
                 db,
                 firm.tenant,

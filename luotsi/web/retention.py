@@ -15,8 +15,7 @@ from typing import Any
 from litestar import Controller, get, post
 from litestar.params import FromPath
 
-from luotsi.platform import permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
@@ -69,7 +68,9 @@ class RetentionController(Controller):
         form = await read_form(request, RetentionForm)
         try:
             months = retention.parse_retention_months(form.months)
-            due = await retention.agreements_due_after_change(db, ws.membership, months, utcnow())
+            due = await retention.agreements_due_after_change(
+                db, ws.membership, months, clock.now()
+            )
             if due and form.confirmed != UNDERSTOOD:
                 label = retention.retention_label(months)
                 context = {"ws": ws, "months": months, "due": due, "label": label}

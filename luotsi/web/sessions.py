@@ -11,8 +11,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from luotsi.platform import i18n, permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.i18n import gettext as _
@@ -118,7 +117,7 @@ class SessionsController(Controller):
     async def plan(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
         existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
-        today = utcnow().astimezone(HELSINKI).date()
+        today = clock.today()
         values = session_planning.SeriesInput.defaults(
             agreement, ws.membership, _last(existing), today
         )
@@ -497,7 +496,7 @@ class SessionsController(Controller):
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await sessions.get_session(db, ws.membership, session_id)
-        now = utcnow().astimezone(HELSINKI)
+        now = clock.now().astimezone(HELSINKI)
         values = session_changes.CancelInput(
             by="client", date=now.date().isoformat(), time=now.strftime("%H:%M")
         )

@@ -28,13 +28,13 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.plugins.jinja import JinjaTemplateEngine
 
-from luotsi.platform import audit, i18n, permissions
+from luotsi.platform import audit, clock, i18n, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.tenants import content, supervisee_portal
-from luotsi.tenants.agreements import get_agreement, helsinki_today
+from luotsi.tenants.agreements import get_agreement
 from luotsi.tenants.content.notes import NOTE_OBJECT
 from luotsi.tenants.content.rights import PERSON_OBJECT
 from luotsi.tenants.content.shared import (
@@ -267,7 +267,7 @@ class SuperviseeContentController(Controller):
             "goals": goals,
             "charts": charts,
             "ratings": content.RATINGS,
-            "today": helsinki_today(view.now),
+            "today": clock.today(view.now),
             "draft": draft,
         }
 
@@ -317,7 +317,7 @@ class SuperviseeContentController(Controller):
             data = await content.export_own_data(db, content_reader(request, ws))
         except Forbidden:
             return no_access_page(request, ws)
-        today = helsinki_today()
+        today = clock.today()
         name = f"{EXPORT_NAMES.get(i18n.current_language(), EXPORT_NAMES['fi'])}-{today}.zip"
         return Response(
             content=export_zip(request, data),

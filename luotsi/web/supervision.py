@@ -24,14 +24,14 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import permissions
+from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
 from luotsi.platform.members import get_member
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants import content
-from luotsi.tenants.agreements import Agreement, helsinki_today
+from luotsi.tenants.agreements import Agreement
 from luotsi.tenants.clients import ClientPerson
 from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.sessions import (
@@ -247,7 +247,7 @@ def goal_rows(goals: Iterable[content.GoalView], people: dict[uuid.UUID, str]) -
 def meeting_choices(sessions: Iterable[SupervisionSession]) -> list[SupervisionSession]:
     """Meetings an evaluation may be tied to: held (or not yet marked) by today, newest
     first."""
-    today = helsinki_today()
+    today = clock.today()
     return [
         s
         for s in reversed(list(sessions))
@@ -278,7 +278,7 @@ async def agreement_content(
         "people": people,
         "ratings": [(r, rating_label(r)) for r in content.RATINGS],
         "paragraphs": paragraphs,
-        "today": helsinki_today(),
+        "today": clock.today(),
         "meetings": meeting_choices(sessions),
         "meeting_of": {s.id: s for s in sessions},
     }

@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from luotsi.demo import DEMO_CONTENT_SUPERVISOR, DEMO_DOMAIN, DEMO_PASSWORD, DEMO_SUPERVISEE
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants.agreements import Agreement, AgreementSupervisee
@@ -53,7 +54,7 @@ def _arrange(database_url: str) -> tuple[uuid.UUID, uuid.UUID, str]:
             hr = db.scalar(select(ClientPerson).where(ClientPerson.id == agreement.hr_contact_id))
             assert hr is not None
             user = User(email=HR_EMAIL, name=hr.name, password_hash=hash_password(DEMO_PASSWORD))
-            user.email_verified_at = utcnow()
+            user.email_verified_at = clock.now()
             db.add(user)
             db.flush()
             login = Membership(user_id=user.id, role=Role.CLIENT_CONTACT)

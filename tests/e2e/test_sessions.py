@@ -9,8 +9,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, utcnow
-from luotsi.platform.i18n import HELSINKI
+from luotsi.platform import clock
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements import (
@@ -80,7 +80,7 @@ def test_plan_a_series_mark_one_held_and_see_it_on_the_calendar(
     page: Page, live_server: str, live_database_url: str
 ) -> None:
     base = live_server
-    today = utcnow().astimezone(HELSINKI).date()
+    today = clock.today()
     agreement_id = _agreement_for(live_database_url, SUPERVISOR, today)
     first = _last_working_day(today)  # held can be marked from a session's day on
 

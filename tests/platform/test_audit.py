@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from luotsi.platform import audit
+from luotsi.platform import audit, clock
 from luotsi.platform.audit import AuditEvent
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, TenantNotSet
 from luotsi.platform.migrate import upgrade
 from tests.conftest import Backend, postgres_only
@@ -28,7 +28,7 @@ async def _add_rows(
     backend: Backend, tenant_id: uuid.UUID | None, count: int, **values: object
 ) -> None:
     """``count`` rows a second apart, all later than any added before (within the hour)."""
-    start = utcnow() - timedelta(hours=1) + timedelta(minutes=len(await _rows(backend)))
+    start = clock.now() - timedelta(hours=1) + timedelta(minutes=len(await _rows(backend)))
     rows = [
         {
             "id": uuid.uuid4(),

@@ -14,7 +14,7 @@ from luotsi.platform import clock
 ROOT = Path(__file__).resolve().parents[2] / "luotsi"
 WALL_CLOCK = {
     ("datetime", "now"),
-    ("datetime", "utcnow"),
+    ("datetime", "clock.now"),
     ("datetime", "today"),
     ("date", "today"),
     ("time", "time"),

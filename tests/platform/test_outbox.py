@@ -12,7 +12,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from luotsi.platform.db import make_engine, make_sessionmaker, unscoped_session, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import make_engine, make_sessionmaker, unscoped_session
 from luotsi.platform.mail import Mailer, read_mailbox, render_email
 from luotsi.platform.outbox import MAX_ATTEMPTS, OutboxMessage, backoff, enqueue_email, run_once
 from tests.conftest import Backend
@@ -85,7 +86,7 @@ async def test_unreachable_smtp_is_retried_with_backoff_then_delivered(clean_db:
     port = free_port()  # nothing listens here yet
     settings = replace(clean_db.settings, smtp_host="127.0.0.1", smtp_port=port)
     await _enqueue(clean_db)
-    before = utcnow()
+    before = clock.now()
     assert await _run(clean_db, Mailer(settings)) == 1
     (row,) = await _rows(clean_db)
     assert row.status == "pending" and row.attempts == 1 and row.last_error
@@ -94,7 +95,7 @@ async def test_unreachable_smtp_is_retried_with_backoff_then_delivered(clean_db:
     assert await _run(clean_db, Mailer(settings)) == 0
 
     async with clean_db.owner.begin() as conn:
-        await conn.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow()))
+        await conn.execute(OutboxMessage.__table__.update().values(next_attempt_at=clock.now()))
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -112,7 +113,7 @@ async def test_message_is_parked_after_max_attempts(clean_db: Backend) -> None:
     await _enqueue(clean_db)
     for _ in range(MAX_ATTEMPTS):
         async with clean_db.owner.begin() as conn:
-            await conn.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow()))
+            await conn.execute(OutboxMessage.__table__.update().values(next_attempt_at=clock.now()))
         await _run(clean_db, Mailer(settings))
     (row,) = await _rows(clean_db)
     assert row.status == "failed" and row.attempts == MAX_ATTEMPTS

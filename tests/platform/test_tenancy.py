@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKeyConstraint, select, text
 from sqlalchemy.exc import DBAPIError
 
 import luotsi.models
+from luotsi.platform import clock
 from luotsi.platform.db import (
     TENANT_KEY,
     Base,
@@ -18,7 +19,6 @@ from luotsi.platform.db import (
     make_sessionmaker,
     tenant_tables,
     unscoped_session,
-    utcnow,
 )
 from luotsi.platform.errors import TenantNotSet
 from luotsi.platform.mail import render_email
@@ -286,7 +286,7 @@ async def test_migration_0008_writes_firms_business_ids_with_the_hyphen(tmp_path
                         " content_retention_months, created_at)"
                         " values (:id, :slug, 'Firm Oy', :bid, 'active', 24, :now)"
                     ),
-                    {"id": uuid.uuid4().hex, "slug": slug, "bid": business_id, "now": utcnow()},
+                    {"id": uuid.uuid4().hex, "slug": slug, "bid": business_id, "now": clock.now()},
                 )
         await upgrade(settings)
         async with engine.connect() as conn:

@@ -10,7 +10,6 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.identity import User
 from luotsi.platform.members import Invitation
@@ -253,7 +252,7 @@ async def _accept(db: AsyncSession, invitation: Invitation, user: User) -> Membe
     """What the join link does: a client_contact membership for the invited account."""
     login = Membership(user_id=user.id, role=Role.CLIENT_CONTACT)
     db.add(login)
-    invitation.accepted_at, invitation.user_id = utcnow(), user.id
+    invitation.accepted_at, invitation.user_id = clock.now(), user.id
     await db.flush()
     return login
 

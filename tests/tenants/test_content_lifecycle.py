@@ -11,8 +11,9 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select, update
 
+from luotsi.platform import clock
 from luotsi.platform.crypto import ContentUnreadable
-from luotsi.platform.db import make_engine, make_sessionmaker, utcnow
+from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.tenancy import Membership, Role, Tenant
@@ -201,7 +202,7 @@ async def test_content_of_an_agreement_ended_past_the_retention_is_erased(
 ) -> None:
     a, b, backend = firms.a, firms.b, app_db.backend
     sanna, sanna_b = await logins(app_db, firms)
-    now = utcnow()
+    now = clock.now()
     old = a.agreement
     recent = await add_agreement(backend.owner, a.tenant, a.org, a.supervisor, [a.supervisee])
     running = await add_agreement(backend.owner, a.tenant, a.org, a.supervisor, [a.supervisee])
@@ -249,7 +250,7 @@ async def test_a_firm_with_a_shorter_retention_erases_sooner(app_db: App, firms:
     sanna, sanna_b = await logins(app_db, firms)
     await write_pieces(app_db, a, sanna)
     await write_pieces(app_db, b, sanna_b)
-    now = utcnow()
+    now = clock.now()
     tenants = Tenant.__table__
     await owner_execute(
         backend,
@@ -432,8 +433,8 @@ async def test_nothing_new_is_written_once_the_content_was_erased(
     a, backend = firms.a, app_db.backend
     sanna, _sanna_b = await logins(app_db, firms)
     pieces = await write_pieces(app_db, a, sanna)
-    await end(backend, a.agreement.id, utcnow() - relativedelta(months=25))
-    assert await erase(app_db, a, utcnow()) == 1
+    await end(backend, a.agreement.id, clock.now() - relativedelta(months=25))
+    assert await erase(app_db, a, clock.now()) == 1
     attempts: list[tuple[Membership, Attempt]] = [
         (a.supervisor, lambda db, r: content.write_note(db, r, a.session.id, "x")),
         (a.supervisor, lambda db, r: content.set_assignment(db, r, a.session.id, "x")),

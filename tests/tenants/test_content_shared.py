@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luotsi.platform.audit import AuditEvent, Origin
 from luotsi.platform.crypto import ContentCipher, ContentUnreadable, MasterKeys
-from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import DomainError, Invalid, NotFound
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import content
@@ -672,7 +672,8 @@ async def test_the_supervisee_sees_nothing_of_a_draft_or_after_leaving(world: Wo
     assert await sanna_can()
     await set_agreement(backend, a.agreement.id, status=AgreementStatus.ACTIVE)
     await owner_execute(
-        backend, update(people).where(people.c.id == a.supervisee.id).values(archived_at=utcnow())
+        backend,
+        update(people).where(people.c.id == a.supervisee.id).values(archived_at=clock.now()),
     )
     assert not await sanna_can()
     await owner_execute(
@@ -681,7 +682,7 @@ async def test_the_supervisee_sees_nothing_of_a_draft_or_after_leaving(world: Wo
     assert await sanna_can()
     # Her organisation archived: no longer a current supervisee (as in her portal).
     await owner_execute(
-        backend, update(orgs).where(orgs.c.id == a.org.id).values(archived_at=utcnow())
+        backend, update(orgs).where(orgs.c.id == a.org.id).values(archived_at=clock.now())
     )
     assert not await sanna_can()
     await owner_execute(backend, update(orgs).where(orgs.c.id == a.org.id).values(archived_at=None))

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker, utcnow
+from luotsi.platform import clock, i18n
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Membership, Tenant
@@ -39,7 +39,7 @@ BASE_URL = "https://luotsi.example"
 
 
 def test_a_token_old_enough_and_fresh_enough_passes() -> None:
-    now = utcnow()
+    now = clock.now()
     check_form_token(SECRET, issue_form_token(SECRET, now - MIN_FILL_TIME), now)
     check_form_token(
         SECRET, issue_form_token(SECRET, now - MAX_FORM_AGE + timedelta(seconds=1)), now
@@ -56,7 +56,7 @@ def test_a_token_old_enough_and_fresh_enough_passes() -> None:
     ],
 )
 def test_a_token_too_young_or_too_old_is_refused(age: timedelta, fragment: str) -> None:
-    now = utcnow()
+    now = clock.now()
     with i18n.language("en"), pytest.raises(Invalid) as caught:
         check_form_token(SECRET, issue_form_token(SECRET, now - age), now)
     assert set(caught.value.errors) == {"form_token"}
@@ -69,11 +69,11 @@ def test_a_token_too_young_or_too_old_is_refused(age: timedelta, fragment: str) 
 )
 def test_a_malformed_token_is_refused(token: str) -> None:
     with pytest.raises(Invalid):
-        check_form_token(SECRET, token, utcnow())
+        check_form_token(SECRET, token, clock.now())
 
 
 def test_a_token_signed_with_another_secret_or_edited_is_refused() -> None:
-    now = utcnow()
+    now = clock.now()
     token = issue_form_token("another-secret", now - timedelta(minutes=1))
     with pytest.raises(Invalid):
         check_form_token(SECRET, token, now)
@@ -222,7 +222,7 @@ async def test_supervisor_sees_their_own_and_assigned_inquiries_only(
 
 
 async def test_status_filter_and_paging(session: Any, firms: Firms, clean_db: Backend) -> None:
-    start = utcnow() - timedelta(days=1)
+    start = clock.now() - timedelta(days=1)
     for n in range(inquiries.PER_PAGE + 1):
         await add_inquiry(
             clean_db.owner,

@@ -12,7 +12,7 @@ from dateutil.relativedelta import relativedelta
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from luotsi.tenants.agreements import AgreementStatus, helsinki_today, max_end_date
+from luotsi.tenants.agreements import AgreementStatus, max_end_date
 from luotsi.tenants.clients import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
 from tests import clock
@@ -132,7 +132,7 @@ async def test_filters_and_an_empty_result(client: Client, firms: Firms, clean_d
 async def test_the_list_pages_and_marks_overdue_reviews(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
-    long_ago = helsinki_today() - timedelta(days=400)
+    long_ago = clock.today() - timedelta(days=400)
     for n in range(21):
         org = await add_client_org(clean_db.owner, firms.a.tenant, f"Kunta {n:02d}")
         await add_agreement(
@@ -304,7 +304,7 @@ async def test_editing_a_draft(client: Client, firms: Firms, clean_db: Backend) 
 
 async def _running(backend: Backend, firms: Firms) -> str:
     """An active agreement of firm A that started 90 days ago (so reviews can be held today)."""
-    start = helsinki_today() - timedelta(days=90)
+    start = clock.today() - timedelta(days=90)
     agreement = await add_agreement(
         backend.owner,
         firms.a.tenant,
@@ -323,7 +323,7 @@ async def test_a_review_ends_the_agreement(client: Client, firms: Firms, clean_d
     await client.login(firms.a.supervisor.user.email)
     page = await client.get(url)
     assert "Record a review" in page.text and "Pause" not in page.text  # supervisors review only
-    today = helsinki_today()
+    today = clock.today()
     ended = await client.post(
         f"{url}/reviews",
         {
@@ -346,10 +346,10 @@ async def test_extending_beyond_three_years_is_refused(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     url = await _running(clean_db, firms)
-    limit = max_end_date(helsinki_today() - timedelta(days=90))
+    limit = max_end_date(clock.today() - timedelta(days=90))
     await client.login(firms.a.owner.user.email)
     form = {
-        "held_on": helsinki_today().isoformat(),
+        "held_on": clock.today().isoformat(),
         "decision": "extend",
         "supervisee_present": "1",
         "supervisor_present": "1",

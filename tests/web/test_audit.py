@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from luotsi.platform import audit
+from luotsi.platform import audit, clock
 from luotsi.platform.audit import AuditEvent
-from luotsi.platform.db import UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform.db import UNSCOPED_KEY, make_sessionmaker
 from tests.conftest import Backend, Client
 from tests.factories import PASSWORD, Firms
 
@@ -104,7 +104,7 @@ async def test_refused_change_leaves_no_audit_row(
 
 
 async def _add_rows(backend: Backend, tenant_id: uuid.UUID, count: int, **values: Any) -> None:
-    start = utcnow() - timedelta(days=1) + timedelta(minutes=len(await _rows(backend)))
+    start = clock.now() - timedelta(days=1) + timedelta(minutes=len(await _rows(backend)))
     rows = [
         {
             "id": uuid.uuid4(),

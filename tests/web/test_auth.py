@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, text
 
-from luotsi.platform import audit, i18n
+from luotsi.platform import audit, clock, i18n
 from luotsi.platform.audit import AuditEvent
-from luotsi.platform.db import utcnow
 from luotsi.platform.identity import (
     LOGIN_WINDOW,
     MAIL_REQUEST_WINDOW,
@@ -257,7 +256,8 @@ async def test_reset_link_expires_after_an_hour(
     link = link_in(await outbox.last_to(email))
     async with clean_db.owner.begin() as conn:
         await conn.execute(
-            text("update auth_tokens set expires_at = :t"), {"t": utcnow() - timedelta(seconds=1)}
+            text("update auth_tokens set expires_at = :t"),
+            {"t": clock.now() - timedelta(seconds=1)},
         )
     assert (await client.get(link)).status_code == 404
     response = await client.post(

@@ -7,8 +7,7 @@ from datetime import timedelta
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from luotsi.platform.db import utcnow
-from luotsi.tenants.agreements import helsinki_today
+from luotsi.platform import clock
 from tests.conftest import Backend, Client
 from tests.factories import Firms, add_agreement, add_person, add_session
 
@@ -22,10 +21,10 @@ async def test_dashboard_shows_what_needs_attention(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a, engine = firms.a, clean_db.owner
-    today = helsinki_today()
+    today = clock.today()
     # Sessions planned two hours ago: over, still planned -> waiting to be marked.
     await add_session(
-        engine, a.tenant, a.agreement, a.supervisor, starts_at=utcnow() - timedelta(hours=2)
+        engine, a.tenant, a.agreement, a.supervisor, starts_at=clock.now() - timedelta(hours=2)
     )
     # A review due in five days (six months from the start, no review yet).
     soon = await add_person(engine, a.tenant, a.org, "supervisee", "Ville Välittömästi")  # type: ignore[arg-type]
@@ -52,7 +51,7 @@ async def test_dashboard_shows_what_needs_attention(
     )
     for days in (7, 14):
         await add_session(
-            engine, a.tenant, ending, a.supervisor, starts_at=utcnow() + timedelta(days=days)
+            engine, a.tenant, ending, a.supervisor, starts_at=clock.now() + timedelta(days=days)
         )
 
     await client.login(a.supervisor.user.email)
@@ -78,7 +77,7 @@ async def test_a_supervisor_sees_only_their_own_agreements(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a, engine = firms.a, clean_db.owner
-    today = helsinki_today()
+    today = clock.today()
     person = await add_person(engine, a.tenant, a.org, "supervisee", "Kalle Kollegan")  # type: ignore[arg-type]
     await add_agreement(  # the admin supervises this one
         engine,

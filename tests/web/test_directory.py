@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.staff import Specialty, StaffProfile
 from tests.conftest import Backend, Client
@@ -394,10 +394,15 @@ async def test_photos_are_served_only_for_public_profiles(
     visitor: Client, firms: Firms, clean_db: Backend
 ) -> None:
     shown = await person(
-        clean_db, firms.a, "Kuvan Kanssa", photo=portrait(), photo_updated_at=utcnow()
+        clean_db, firms.a, "Kuvan Kanssa", photo=portrait(), photo_updated_at=clock.now()
     )
     hidden = await person(
-        clean_db, firms.a, "Piilo Kuva", photo=portrait(), photo_updated_at=utcnow(), visible=False
+        clean_db,
+        firms.a,
+        "Piilo Kuva",
+        photo=portrait(),
+        photo_updated_at=clock.now(),
+        visible=False,
     )
     no_photo = await person(clean_db, firms.a, "Ilman Kuvaa")
     photo = await visitor.get(f"/f/alfa/people/{shown.id}/photo")

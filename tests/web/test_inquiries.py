@@ -11,7 +11,8 @@ from typing import Any
 from aiosmtpd.controller import Controller as SMTPController
 from sqlalchemy import select
 
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
 from luotsi.platform.tenancy import Membership, Tenant
@@ -27,7 +28,7 @@ MESSAGE = "Haemme ryhmätyönohjausta kuudelle perhetyöntekijälle syksystä al
 
 def old_token(backend: Backend, age: timedelta = timedelta(seconds=10)) -> str:
     """A form token as if the form had been open for ``age``."""
-    return issue_form_token(backend.settings.secret_key, utcnow() - age)
+    return issue_form_token(backend.settings.secret_key, clock.now() - age)
 
 
 def filled(backend: Backend, **changes: str) -> dict[str, str]:
@@ -466,7 +467,7 @@ async def test_a_supervisor_cannot_open_an_inquiry_that_is_not_theirs(
 async def test_the_inbox_is_paged_by_twenty(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
-    start = utcnow() - timedelta(days=30)
+    start = clock.now() - timedelta(days=30)
     for n in range(25):
         await add_inquiry(
             clean_db.owner,

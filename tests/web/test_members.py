@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from luotsi.platform.db import utcnow
+from luotsi.platform import clock
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import Firms
 
@@ -87,7 +87,7 @@ async def test_invitation_expires_after_seven_days(
     async with clean_db.owner.begin() as conn:
         await conn.execute(
             text("update invitations set expires_at = :t where email = 'late@example.fi'"),
-            {"t": utcnow() - timedelta(minutes=1)},
+            {"t": clock.now() - timedelta(minutes=1)},
         )
     assert (await client_factory().get(link)).status_code == 404
 

@@ -10,9 +10,9 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select, update
 
-from luotsi.platform import audit
+from luotsi.platform import audit, clock
 from luotsi.platform.audit import AuditEvent
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.tenancy import Tenant
 from luotsi.tenants.agreements import Agreement, AgreementStatus
@@ -65,7 +65,7 @@ async def count_rows(backend: Backend, firm: Firm, model: Any) -> int:
 async def run_retention(backend: Backend) -> int:
     engine = make_engine(backend.settings.runtime_database_url)
     try:
-        return await run_job(make_sessionmaker(engine), JOBS["content_retention"], now=utcnow())
+        return await run_job(make_sessionmaker(engine), JOBS["content_retention"], now=clock.now())
     finally:
         await engine.dispose()
 
@@ -142,7 +142,7 @@ async def test_only_the_owner_sets_the_period(
 async def test_shortening_that_would_erase_content_asks_first(
     client: Client, clean_db: Backend, firms: Firms
 ) -> None:
-    await end_agreement(clean_db, firms.a, utcnow() - relativedelta(months=18))
+    await end_agreement(clean_db, firms.a, clock.now() - relativedelta(months=18))
     await client.login(firms.a.owner.user.email)
     asked = await client.post(URL, {"months": "12"})
     assert asked.status_code == 200
@@ -160,7 +160,7 @@ async def test_changes_that_erase_nothing_need_no_confirmation(
     client: Client, clean_db: Backend, firms: Firms
 ) -> None:
     # Ended six months ago: a one-year period still keeps its content.
-    await end_agreement(clean_db, firms.a, utcnow() - relativedelta(months=6))
+    await end_agreement(clean_db, firms.a, clock.now() - relativedelta(months=6))
     await client.login(firms.a.owner.user.email)
     assert (await client.post(URL, {"months": "12"})).status_code == 303
     assert (await client.post(URL, {"months": "60"})).status_code == 303  # longer: never asks
@@ -173,7 +173,7 @@ async def test_retention_job_follows_the_changed_period(
     await add_content(clean_db, firms.a)
     await add_content(clean_db, firms.b)
     for firm in (firms.a, firms.b):
-        await end_agreement(clean_db, firm, utcnow() - relativedelta(months=18))
+        await end_agreement(clean_db, firm, clock.now() - relativedelta(months=18))
     assert await run_retention(clean_db) == 0  # two years: both still kept
     await client.login(firms.a.owner.user.email)
     await client.post(URL, {"months": "12", "confirmed": "yes"})

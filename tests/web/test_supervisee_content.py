@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import audit
 from luotsi.platform.audit import AuditEvent, Origin
 from luotsi.platform.clock import HELSINKI
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import content
 from luotsi.tenants.agreements import Agreement
@@ -141,7 +141,7 @@ async def test_the_page_says_when_nothing_is_written_and_when_content_was_erased
         await db.execute(
             update(Agreement)
             .where(Agreement.id == firms.a.agreement.id)
-            .values(content_erased_at=utcnow())
+            .values(content_erased_at=clock.now())
         )
     page = text_of(await client.get(agreement_url(firms.a)))
     assert "erased on" in page and "under the firm's retention rule" in page

@@ -12,7 +12,8 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select, update
 
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform import clock
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.agreements import AgreementStatus
@@ -64,7 +65,7 @@ async def _meeting(
         firm.tenant,
         agreement or firm.agreement,
         firm.supervisor,
-        starts_at=utcnow().replace(microsecond=0) + timedelta(hours=in_hours),
+        starts_at=clock.now().replace(microsecond=0) + timedelta(hours=in_hours),
         **fields,
     )
 
@@ -227,7 +228,7 @@ async def test_supervisee_invites_their_manager_to_an_evaluation_meeting(
     url = f"/t/alfa/me/sessions/{evaluation.id}/manager"
     page = await client.get("/t/alfa/me/")
     assert url in page.text and f"/t/alfa/me/sessions/{session.id}/manager" not in page.text
-    before = utcnow()
+    before = clock.now()
     assert (await client.post(url)).status_code == 303
     stored = await _stored(clean_db, firms.a, evaluation.id)
     assert stored.manager_invited_by == firms.a.supervisee.id

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import i18n
+from luotsi.platform import clock, i18n
 from luotsi.platform.crypto import Binding
-from luotsi.platform.db import Base, TenantScoped, str_enum, utcnow
+from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.i18n import N_
 
 
@@ -61,8 +61,8 @@ class SessionNote(TenantScoped, Base):
     key_version: Mapped[int]  # the master key version of ``body`` (rotation finds old ones)
     handed_over_from: Mapped[uuid.UUID | None]  # the writer's membership, once handed over
     handed_over_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     def __repr__(self) -> str:
         return f"SessionNote(id={self.id}, session_id={self.session_id})"
@@ -94,8 +94,8 @@ class Assignment(TenantScoped, Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]
     due_on: Mapped[date]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class AssignmentResponse(TenantScoped, Base):
@@ -117,8 +117,8 @@ class AssignmentResponse(TenantScoped, Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]
     done_at: Mapped[datetime | None]  # marked done by the supervisee
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class GoalSource(enum.StrEnum):
@@ -158,8 +158,8 @@ class Goal(TenantScoped, Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]
     created_by_user_id: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class Evaluation(TenantScoped, Base):
@@ -187,8 +187,8 @@ class Evaluation(TenantScoped, Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]
     recorded_by_user_id: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class ConfidentialityLimits(TenantScoped, Base):
@@ -205,8 +205,8 @@ class ConfidentialityLimits(TenantScoped, Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]
     updated_by_user_id: Mapped[uuid.UUID | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
 class ErasureStatus(enum.StrEnum):
@@ -235,7 +235,7 @@ class ErasureRequest(TenantScoped, Base):
     person_id: Mapped[uuid.UUID]  # a plain id: the request outlives the erased details
     person_name: Mapped[str] = mapped_column(String(120))  # as it was; cleared on erasure
     requested_by_user_id: Mapped[uuid.UUID | None]
-    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(default=clock.now)
     status: Mapped[ErasureStatus] = mapped_column(
         str_enum(ErasureStatus), default=ErasureStatus.PENDING
     )

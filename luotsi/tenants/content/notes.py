@@ -15,8 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import audit, permissions
-from luotsi.platform.db import utcnow
+from luotsi.platform import audit, clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
@@ -92,7 +91,7 @@ async def write_note(db: AsyncSession, reader: Reader, session_id: uuid.UUID, te
     clean = clean_note_text(text)  # before any change: see the docstring
     note_id = uuid.uuid4()  # known before the insert: the ciphertext is bound to it
     body, version = reader.seal(NOTE_BODY, note_id, clean)
-    now = utcnow()
+    now = clock.now()
     row = SessionNote(
         id=note_id,
         tenant_id=actor.tenant_id,
@@ -155,7 +154,7 @@ async def edit_note(db: AsyncSession, reader: Reader, note_id: uuid.UUID, text: 
     check_not_erased(session.agreement)
     clean = clean_note_text(text)
     row.body, row.key_version = reader.seal(NOTE_BODY, row.id, clean)
-    row.updated_at = utcnow()
+    row.updated_at = clock.now()
     await db.flush()
     await reader.audit(db, audit.CONTENT_WRITTEN, NOTE_OBJECT, [row.id], session.agreement_id)
     return _note(row, clean)
@@ -222,7 +221,7 @@ async def hand_over_notes(
     ).all()
     if not rows:
         raise Invalid.field("recipient", _("You have no notes on this agreement to hand over."))
-    now = utcnow()
+    now = clock.now()
     for row in rows:
         row.handed_over_from = row.handed_over_from or actor.id
         row.handed_over_at = now

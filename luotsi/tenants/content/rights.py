@@ -22,9 +22,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import audit, i18n, permissions
+from luotsi.platform import audit, clock, i18n, permissions
 from luotsi.platform.audit import AuditEvent
-from luotsi.platform.db import utcnow
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.members import record_member_action
@@ -127,7 +126,7 @@ async def export_own_data(db: AsyncSession, reader: Reader) -> dict[str, Any]:
         )
     await reader.audit(db, audit.DATA_EXPORTED, PERSON_OBJECT, [person.id], person.id)
     return {
-        "exported_at": to_local(utcnow()).isoformat(),
+        "exported_at": to_local(clock.now()).isoformat(),
         "firm": await db.scalar(select(Tenant.name).where(Tenant.id == reader.actor.tenant_id)),
         "person": {
             "name": person.name,
@@ -231,7 +230,7 @@ async def request_erasure(
         person_id=person.id,
         person_name=person.name,
         requested_by_user_id=actor.user_id,
-        requested_at=utcnow(),
+        requested_at=clock.now(),
     )
     db.add(request)
     await db.flush()
@@ -336,7 +335,7 @@ async def confirm_erasure(
     request.status = ErasureStatus.DONE
     request.person_name = ERASED_NAME
     request.decided_by_user_id = actor.user_id
-    request.decided_at = utcnow()
+    request.decided_at = clock.now()
     await db.flush()
     await _record(db, actor, audit.ERASURE_CONFIRMED, person_id, origin)
     return request
@@ -356,7 +355,7 @@ async def _forget_person(db: AsyncSession, person: ClientPerson) -> None:
     person.title = ""
     person.membership_id = None
     person.invitation_id = None
-    person.archived_at = person.archived_at or utcnow()
+    person.archived_at = person.archived_at or clock.now()
 
 
 async def decline_erasure(
@@ -376,7 +375,7 @@ async def decline_erasure(
     request.status = ErasureStatus.DECLINED
     request.reason = reason
     request.decided_by_user_id = actor.user_id
-    request.decided_at = utcnow()
+    request.decided_at = clock.now()
     await db.flush()
     await _record(db, actor, audit.ERASURE_DECLINED, request.person_id, origin)
     return request

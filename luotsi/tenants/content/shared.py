@@ -16,8 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import audit
-from luotsi.platform.db import utcnow
+from luotsi.platform import audit, clock
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.tenants.content.access import Access, Reader, agreement_access, clean_text
@@ -164,7 +163,7 @@ async def set_assignment(
         raise Invalid.field("due_on", _("The due date cannot be before the session."))
     row_id = uuid.uuid4()
     body, version = reader.seal(ASSIGNMENT_BODY, row_id, clean)
-    now = utcnow()
+    now = clock.now()
     row = Assignment(
         id=row_id,
         agreement_id=session.agreement_id,
@@ -320,7 +319,7 @@ async def respond_to_assignment(
             AssignmentResponse.person_id == access.person_id,
         )
     )
-    now = utcnow()
+    now = clock.now()
     if response is None:
         response = AssignmentResponse(
             id=uuid.uuid4(),
@@ -369,7 +368,7 @@ async def add_goal(
     _check_person(access, person_id)
     row_id = uuid.uuid4()
     body, version = reader.seal(GOAL_BODY, row_id, clean)
-    now = utcnow()
+    now = clock.now()
     row = Goal(
         id=row_id,
         agreement_id=agreement_id,
@@ -541,7 +540,7 @@ async def record_evaluation(
     if person_id is None:
         raise Invalid.field("person", _("Choose whose progress it is."))
     _check_person(access, person_id)
-    if evaluated_on > to_local(utcnow()).date():
+    if evaluated_on > to_local(clock.now()).date():
         raise Invalid.field("evaluated_on", _("An evaluation cannot be dated in the future."))
     errors: dict[str, str] = {}
     check_in_period(access.agreement, evaluated_on, "evaluated_on", errors)
@@ -623,7 +622,7 @@ async def write_limits(
         db.add(row)
     row.body, row.key_version = reader.seal(LIMITS_BODY, row.id, clean)
     row.updated_by_user_id = reader.actor.user_id
-    row.updated_at = utcnow()
+    row.updated_at = clock.now()
     await db.flush()
     await reader.audit(db, audit.CONTENT_WRITTEN, LIMITS_OBJECT, [row.id], agreement_id)
     return LimitsView(clean, row.updated_at)
