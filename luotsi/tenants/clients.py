@@ -601,7 +601,7 @@ def check_person(data: PersonInput) -> dict[str, Any]:
         except Invalid as exc:
             errors.update(exc.errors)
     try:
-        phone = normalise_phone(data.phone[:40])
+        phone = normalise_phone(data.phone)
     except Invalid as exc:
         errors.update(exc.errors)
     if errors:

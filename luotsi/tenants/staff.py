@@ -221,11 +221,16 @@ class ServiceArea(TenantScoped, Base):
 # --- phone numbers --------------------------------------------------------------------------
 
 
+MAX_PHONE_CHARS = 40
+
+
 def normalise_phone(text: str, field_name: str = "phone") -> str:
     """A Finnish or international number as E.164 (``+358405551234``); empty stays empty."""
     text = text.strip()
     if not text:
         return ""
+    if len(text) > MAX_PHONE_CHARS:  # no number is this long; refused before parsing
+        raise Invalid.field(field_name, _("Enter a valid phone number, e.g. 040 555 1234."))
     try:
         number = phonenumbers.parse(text, "FI")
     except phonenumbers.NumberParseException:

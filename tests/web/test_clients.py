@@ -253,6 +253,20 @@ async def test_a_bad_id_in_the_address_is_not_found(client: Client, firms: Firms
 # --- people ---------------------------------------------------------------------------------
 
 
+async def test_an_over_long_phone_is_refused_not_cut_to_a_valid_number(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.owner.user.email)
+    new_url = f"/t/alfa/clients/{firms.a.org.id}/people/new"
+    typed = "040 555 9876" + " " * 40 + "ext. 12"  # its first 40 characters are a number
+    refused = await client.post(
+        new_url, {"role": "manager", "name": "Pitkä Numero", "phone": typed, "title": ""}
+    )
+    assert refused.status_code == 422
+    assert "Enter a valid phone number" in html.unescape(refused.text)
+    assert "Pitkä Numero" not in (await client.get(f"/t/alfa/clients/{firms.a.org.id}")).text
+
+
 async def test_people_are_added_edited_and_grouped_by_role(client: Client, firms: Firms) -> None:
     await client.login(firms.a.owner.user.email)
     new_url = f"/t/alfa/clients/{firms.a.org.id}/people/new"
