@@ -22,7 +22,6 @@ import re
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -41,6 +40,7 @@ from luotsi.platform.tenancy import Role
 from luotsi.tenants import calendars, content
 from luotsi.tenants.clients import PersonRole
 from luotsi.tenants.sessions import MeetingKind
+from tests import clock
 from tests.conftest import Backend, Client, Outbox, scoped
 from tests.factories import (
     Content,
@@ -130,7 +130,7 @@ async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
         a.agreement,
         a.supervisor,
         kind=MeetingKind.EVALUATION,
-        starts_at=datetime(2027, 1, 14, 8, 0, tzinfo=UTC),
+        starts_at=clock.at(clock.working_day(42)),  # after the session, moved below
     )
     async with scoped(clean_db, a.tenant) as db, db.begin():
         reader = content.Reader(a.supervisor, clean_db.settings.content_keys)
@@ -152,7 +152,7 @@ async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
     moved = await author.post(
         f"/t/{a.slug}/sessions/{a.session.id}/reschedule",
         {
-            "date": "2026-12-10",
+            "date": clock.working_day(14).isoformat(),  # a week after the fixture session
             "time": "10:00",
             "minutes": "60",
             "place": "address",

@@ -23,12 +23,13 @@ from luotsi.tenants import calendars, ics, session_changes, session_planning, su
 from luotsi.tenants.session_changes import CancelInput, RescheduleInput
 from luotsi.tenants.session_planning import MeetingInput
 from luotsi.tenants.sessions import Mailing, MeetingKind, SessionStatus, SupervisionSession
+from tests import clock
 from tests.conftest import Backend
 from tests.factories import Firm, Firms, add_session, bind_supervisee_login
 from tests.platform.test_outbox import Inbox, free_port
 
 MAILING = Mailing("https://luotsi.example", "Luotsi <no-reply@luotsi.example>")
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+NOW = clock.now()  # the suite's now (read as the module loads), before every meeting below
 CONTENT = ("Esimerkkikunta", "Sanna Supervisee", "Matti Manager", "sanna@", "Maija")
 
 Opener = Callable[[Firm], AsyncSession]
@@ -78,13 +79,15 @@ async def test_invitation_update_and_cancellation_parse_back(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
+    day = clock.working_day(14)
+    next_day = clock.working_day((day - clock.today()).days + 1)  # the next working day
     data = MeetingInput(
-        kind="session", date="2027-01-12", time="13:00", minutes="60", address="K 1"
+        kind="session", date=day.isoformat(), time="13:00", minutes="60", address="K 1"
     )
     session = await _call(
         open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
     )
-    move = RescheduleInput(date="2027-01-13", time="14:30", minutes="90", address="K 1")
+    move = RescheduleInput(date=next_day.isoformat(), time="14:30", minutes="90", address="K 1")
     await _call(open_db, a, session_changes.reschedule_session, session.id, move, MAILING, now=NOW)
     cancel = CancelInput(by="supervisor")
     await _call(open_db, a, session_changes.cancel_session, session.id, cancel, MAILING, now=NOW)
@@ -98,9 +101,9 @@ async def test_invitation_update_and_cancellation_parse_back(
     events = [event for _c, event in parsed]
     assert {str(e["uid"]) for e in events} == {session.uid}  # one UID for life
     assert [int(e["sequence"]) for e in events] == [0, 1, 2]
-    assert events[0].decoded("dtstart") == datetime(2027, 1, 12, 11, 0, tzinfo=UTC)
-    assert events[0].decoded("dtend") == datetime(2027, 1, 12, 12, 0, tzinfo=UTC)
-    assert events[1].decoded("dtstart") == datetime(2027, 1, 13, 12, 30, tzinfo=UTC)
+    assert events[0].decoded("dtstart") == clock.at(day, 13)
+    assert events[0].decoded("dtend") == clock.at(day, 14)
+    assert events[1].decoded("dtstart") == clock.at(next_day, 14, 30)
     assert events[1].decoded("dtend") - events[1].decoded("dtstart") == timedelta(minutes=90)
     assert [str(e["status"]) for e in events] == ["CONFIRMED", "CONFIRMED", "CANCELLED"]
     assert str(events[0]["summary"]).endswith("· Alfa Työnohjaus Oy")
@@ -151,7 +154,11 @@ async def test_an_uninvited_manager_is_no_attendee_of_an_evaluation(
 ) -> None:
     a = firms.a
     data = MeetingInput(
-        kind="evaluation", date="2027-01-12", time="13:00", minutes="60", address="K"
+        kind="evaluation",
+        date=clock.working_day(14).isoformat(),
+        time="13:00",
+        minutes="60",
+        address="K",
     )
     evaluation = await _call(
         open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
@@ -186,7 +193,10 @@ async def test_invitations_travel_over_smtp_with_the_calendar_part(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    data = MeetingInput(kind="session", date="2027-01-12", time="13:00", minutes="60", address="K")
+    day = clock.working_day(14)
+    data = MeetingInput(
+        kind="session", date=day.isoformat(), time="13:00", minutes="60", address="K"
+    )
     await _call(open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW)
     inbox = Inbox()
     port = free_port()
@@ -206,7 +216,7 @@ async def test_invitations_travel_over_smtp_with_the_calendar_part(
     assert part.get_param("method") == "REQUEST"
     assert part.get_filename() == "invite.ics"
     _c, event = _event(part.get_content())
-    assert event.decoded("dtstart") == datetime(2027, 1, 12, 11, 0, tzinfo=UTC)
+    assert event.decoded("dtstart") == clock.at(day, 13)
     assert message["Content-Language"] == "fi"
 
 

@@ -30,6 +30,7 @@ from luotsi.tenants.sessions import (
     SessionStatus,
     SupervisionSession,
 )
+from tests import clock
 from tests.conftest import Backend
 from tests.factories import (
     Firm,
@@ -43,7 +44,10 @@ from tests.factories import (
 )
 
 MAILING = Mailing("https://luotsi.example", "Luotsi <no-reply@luotsi.example>")
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # before every planned date below
+NOW = clock.now()  # the suite's now (read as the module loads), before every planned date below
+# Tests of calendar facts (Christmas, Midsummer, DST, a holiday) keep their fixed dates: they own
+# all of their time, with an agreement and a supervisor of their own and this moment as now.
+FIXED_NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 Opener = Callable[[Firm], AsyncSession]
 
@@ -68,6 +72,43 @@ async def open_db(clean_db: Backend) -> AsyncIterator[Opener]:
     await engine.dispose()
 
 
+async def _calendar_of_its_own(
+    backend: Backend, firm: Firm, start: date, end: date, **fields: object
+) -> tuple[Agreement, Membership]:
+    """An agreement with an explicit term and a supervisor with nothing else in their calendar
+    (the fixture session lies relative to today), for a test on fixed dates."""
+    user = await make_user(backend.owner, "kalenteri@alfa.example", "Kaisa Kalenteri")
+    supervisor = await add_member(backend.owner, firm.tenant, user, Role.SUPERVISOR)
+    agreement = await add_agreement(
+        backend.owner,
+        firm.tenant,
+        firm.org,
+        supervisor,
+        [firm.supervisee],
+        start_date=start,
+        end_date=end,
+        **fields,
+    )
+    return agreement, supervisor
+
+
+def _working_day_after(day: date) -> date:
+    """The first working day (Mon-Fri, not a Finnish holiday) after ``day``."""
+    return clock.working_day((day - clock.today()).days + 1)
+
+
+def _free_day(firm: Firm, *later: int) -> date:
+    """The first working day after the firm's fixture session whose days ``later`` days on are
+    working days too: nothing else of the supervisor's, no weekend and no holiday is in the way
+    of what the test plans."""
+    day = _working_day_after(firm.session.starts_at.astimezone(HELSINKI).date())
+    while any(
+        _working_day_after(day + timedelta(days=k - 1)) != day + timedelta(days=k) for k in later
+    ):
+        day = _working_day_after(day)
+    return day
+
+
 async def _member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
     member = await db.scalar(select(Membership).where(Membership.id == membership_id))
     assert member is not None
@@ -81,21 +122,31 @@ def _series(**fields: str) -> SeriesInput:
 
 
 async def _preview(
-    open_db: Opener, firm: Firm, agreement_id: uuid.UUID, actor: Membership | None = None, **f: str
+    open_db: Opener,
+    firm: Firm,
+    agreement_id: uuid.UUID,
+    actor: Membership | None = None,
+    now: datetime = NOW,
+    **f: str,
 ) -> session_planning.SeriesPreview:
     async with open_db(firm) as db, db.begin():
         member = await _member(db, (actor or firm.supervisor).id)
         return await session_planning.preview_series(
-            db, member, agreement_id, _series(**f), now=NOW
+            db, member, agreement_id, _series(**f), now=now
         )
 
 
 async def _plan(
-    open_db: Opener, firm: Firm, agreement_id: uuid.UUID, **f: str
+    open_db: Opener,
+    firm: Firm,
+    agreement_id: uuid.UUID,
+    actor: Membership | None = None,
+    now: datetime = NOW,
+    **f: str,
 ) -> list[SupervisionSession]:
-    preview = await _preview(open_db, firm, agreement_id, **f)
+    preview = await _preview(open_db, firm, agreement_id, actor, now, **f)
     async with open_db(firm) as db, db.begin():
-        member = await _member(db, firm.supervisor.id)
+        member = await _member(db, (actor or firm.supervisor).id)
         return await session_planning.plan_series(
             db,
             member,
@@ -104,7 +155,7 @@ async def _plan(
             [p.index for p in preview.proposals],
             preview.digest,
             MAILING,
-            now=NOW,
+            now=now,
         )
 
 
@@ -159,7 +210,12 @@ async def test_series_across_christmas_and_new_year_moves_to_the_next_working_da
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    preview = await _preview(open_db, a, a.agreement.id, first_date="18.12.2026", count="4")
+    agreement, supervisor = await _calendar_of_its_own(
+        clean_db, a, date(2026, 11, 1), date(2027, 10, 31)
+    )
+    preview = await _preview(
+        open_db, a, agreement.id, supervisor, FIXED_NOW, first_date="18.12.2026", count="4"
+    )
     flagged = [(p.check.holiday, p.starts_at) for p in preview.proposals]
     assert flagged == [
         ("", local(2026, 12, 18)),
@@ -169,7 +225,9 @@ async def test_series_across_christmas_and_new_year_moves_to_the_next_working_da
     ]
     assert [p.moved for p in preview.proposals] == [False, True, True, False]
 
-    created = await _plan(open_db, a, a.agreement.id, first_date="18.12.2026", count="4")
+    created = await _plan(
+        open_db, a, agreement.id, supervisor, FIXED_NOW, first_date="18.12.2026", count="4"
+    )
     assert sorted(s.starts_at for s in created) == [p.starts_at for p in preview.proposals]
     stored = await _load(clean_db, a, created[1].id)
     assert stored.starts_at.astimezone(HELSINKI).strftime("%d.%m.%Y %H:%M") == "28.12.2026 10:00"
@@ -180,11 +238,18 @@ async def test_midsummer_eve_moves_and_weekends_are_flagged(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    preview = await _preview(open_db, a, a.agreement.id, first_date="18.6.2027", count="3")
+    agreement, supervisor = await _calendar_of_its_own(
+        clean_db, a, date(2027, 1, 1), date(2027, 12, 31)
+    )
+    preview = await _preview(
+        open_db, a, agreement.id, supervisor, FIXED_NOW, first_date="18.6.2027", count="3"
+    )
     midsummer = preview.proposals[1]
     assert midsummer.check.holiday == "Juhannusaatto"
     assert midsummer.starts_at == local(2027, 6, 28)  # Mon after Midsummer Day (Sat)
-    sunday = await _preview(open_db, a, a.agreement.id, first_date="2027-01-10", count="1")
+    sunday = await _preview(
+        open_db, a, agreement.id, supervisor, FIXED_NOW, first_date="2027-01-10", count="1"
+    )
     assert sunday.proposals[0].check.weekend
     assert sunday.proposals[0].starts_at == local(2027, 1, 11)
 
@@ -196,12 +261,13 @@ async def test_a_clash_with_the_supervisors_other_agreement_moves_the_date(
     org = await add_client_org(clean_db.owner, a.tenant, "Toinen Oy")
     person = await add_person(clean_db.owner, a.tenant, org, PersonRole.SUPERVISEE, "Olli Other")
     other = await add_agreement(clean_db.owner, a.tenant, org, a.supervisor, [person])
+    day = _free_day(a, 7)
     await add_session(
         clean_db.owner,
         a.tenant,
         other,
         a.supervisor,
-        starts_at=local(2027, 1, 14, 10, 30),
+        starts_at=clock.at(day, 10, 30),
         kind=MeetingKind.REVIEW,
     )
     # A colleague's meeting at the same time is no clash for this supervisor.
@@ -211,18 +277,17 @@ async def test_a_clash_with_the_supervisors_other_agreement_moves_the_date(
         await make_user(clean_db.owner, "k@alfa.example", "K"),
         Role.SUPERVISOR,
     )
-    await add_session(clean_db.owner, a.tenant, other, colleague, starts_at=local(2027, 1, 21))
+    week_later = day + timedelta(weeks=1)
+    await add_session(clean_db.owner, a.tenant, other, colleague, starts_at=clock.at(week_later))
 
-    preview = await _preview(open_db, a, a.agreement.id, first_date="14.1.2027", count="2")
+    preview = await _preview(open_db, a, a.agreement.id, first_date=clock.fi(day), count="2")
     clash, free = preview.proposals
-    assert clash.check.clash is not None and clash.check.clash.starts_at == local(
-        2027, 1, 14, 10, 30
-    )
-    assert clash.starts_at == local(2027, 1, 15)  # the next working day, same time
-    assert free.flagged is False and free.starts_at == local(2027, 1, 21)
+    assert clash.check.clash is not None and clash.check.clash.starts_at == clock.at(day, 10, 30)
+    assert clash.starts_at == clock.at(_working_day_after(day))  # the next one, same time
+    assert free.flagged is False and free.starts_at == clock.at(week_later)
     # Meetings that touch end to start do not clash.
     touching = await _preview(
-        open_db, a, a.agreement.id, first_date="14.1.2027", count="1", time="9:30", minutes="60"
+        open_db, a, a.agreement.id, first_date=clock.fi(day), count="1", time="9:30", minutes="60"
     )
     assert touching.proposals[0].flagged is False
 
@@ -231,15 +296,16 @@ async def test_a_cancelled_session_does_not_block_the_time(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
+    day = _free_day(a)
     await add_session(
         clean_db.owner,
         a.tenant,
         a.agreement,
         a.supervisor,
-        starts_at=local(2027, 1, 14),
+        starts_at=clock.at(day),
         status=SessionStatus.CANCELLED_BY_SUPERVISOR,
     )
-    preview = await _preview(open_db, a, a.agreement.id, first_date="14.1.2027", count="1")
+    preview = await _preview(open_db, a, a.agreement.id, first_date=clock.fi(day), count="1")
     assert preview.proposals[0].flagged is False
 
 
@@ -261,7 +327,7 @@ async def test_series_stops_at_the_quota_counting_used_and_planned(
             a.tenant,
             agreement,
             a.supervisor,
-            starts_at=local(2026, 10, 1) if status != SessionStatus.PLANNED else local(2027, 2, 1),
+            starts_at=clock.at(clock.days(-30 if status != SessionStatus.PLANNED else 60)),
             status=status,
             billable=billable,
         )
@@ -270,20 +336,21 @@ async def test_series_stops_at_the_quota_counting_used_and_planned(
         a.tenant,
         agreement,
         a.supervisor,
-        starts_at=local(2027, 2, 2),
+        starts_at=clock.at(clock.days(61)),
         kind=MeetingKind.EVALUATION,
     )
-    preview = await _preview(open_db, a, agreement.id, first_date="7.1.2027")
+    first = clock.fi(clock.working_day(14))
+    preview = await _preview(open_db, a, agreement.id, first_date=first)
     assert (preview.counts.used, preview.counts.planned, preview.counts.remaining) == (2, 1, 2)
     assert len(preview.proposals) == 2 and preview.stopped_by == "quota"
     assert not preview.over_quota
 
-    asked = await _preview(open_db, a, agreement.id, first_date="7.1.2027", count="6")
+    asked = await _preview(open_db, a, agreement.id, first_date=first, count="6")
     assert len(asked.proposals) == 2 and asked.over_quota
 
-    await _plan(open_db, a, agreement.id, first_date="7.1.2027")
+    await _plan(open_db, a, agreement.id, first_date=first)
     with pytest.raises(Invalid) as full:
-        await _preview(open_db, a, agreement.id, first_date="7.1.2027")
+        await _preview(open_db, a, agreement.id, first_date=first)
     assert "series" in full.value.errors
 
 
@@ -291,17 +358,12 @@ async def test_series_stops_at_the_end_date_and_a_move_never_passes_it(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    agreement = await add_agreement(
-        clean_db.owner,
-        a.tenant,
-        a.org,
-        a.supervisor,
-        [a.supervisee],
-        start_date=date(2026, 11, 1),
-        end_date=date(2026, 12, 24),
-        session_quota=None,
+    agreement, supervisor = await _calendar_of_its_own(
+        clean_db, a, date(2026, 11, 1), date(2026, 12, 24), session_quota=None
     )
-    preview = await _preview(open_db, a, agreement.id, first_date="3.12.2026", count="10")
+    preview = await _preview(
+        open_db, a, agreement.id, supervisor, FIXED_NOW, first_date="3.12.2026", count="10"
+    )
     assert [p.proposed_at for p in preview.proposals] == [
         local(2026, 12, 3),
         local(2026, 12, 10),
@@ -311,7 +373,9 @@ async def test_series_stops_at_the_end_date_and_a_move_never_passes_it(
     assert preview.stopped_by == "end_date" and preview.past_end
     last = preview.proposals[-1]
     assert last.check.holiday == "Jouluaatto" and last.starts_at is None  # no day left
-    created = await _plan(open_db, a, agreement.id, first_date="3.12.2026", count="10")
+    created = await _plan(
+        open_db, a, agreement.id, supervisor, FIXED_NOW, first_date="3.12.2026", count="10"
+    )
     assert len(created) == 3
 
 
@@ -331,16 +395,12 @@ async def test_a_weekly_series_keeps_local_time_across_dst(
     utc_hours: tuple[int, int],
 ) -> None:
     a = firms.a
-    agreement = await add_agreement(
-        clean_db.owner,
-        a.tenant,
-        a.org,
-        a.supervisor,
-        [a.supervisee],
-        start_date=date(2027, 3, 1),
-        end_date=date(2028, 2, 28),
+    agreement, supervisor = await _calendar_of_its_own(
+        clean_db, a, date(2027, 3, 1), date(2028, 2, 28)
     )
-    created = await _plan(open_db, a, agreement.id, first_date=first, count="2")
+    created = await _plan(
+        open_db, a, agreement.id, supervisor, FIXED_NOW, first_date=first, count="2"
+    )
     stored = [await _load(clean_db, a, s.id) for s in sorted(created, key=lambda s: s.starts_at)]
     assert tuple(s.starts_at.astimezone(UTC).hour for s in stored) == utc_hours
     assert [s.starts_at.astimezone(HELSINKI).strftime("%H:%M") for s in stored] == ["10:00"] * 2
@@ -351,9 +411,14 @@ async def test_a_stale_preview_is_not_planned(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    preview = await _preview(open_db, a, a.agreement.id, first_date="14.1.2027", count="2")
+    day = _free_day(a, 7)
+    preview = await _preview(open_db, a, a.agreement.id, first_date=clock.fi(day), count="2")
     await add_session(
-        clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=local(2027, 1, 21)
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=clock.at(day + timedelta(weeks=1)),
     )
     with pytest.raises(session_planning.SeriesChanged) as changed:
         await _call(
@@ -361,7 +426,7 @@ async def test_a_stale_preview_is_not_planned(
             a,
             session_planning.plan_series,
             a.agreement.id,
-            _series(first_date="14.1.2027", count="2"),
+            _series(first_date=clock.fi(day), count="2"),
             [0, 1],
             preview.digest,
             MAILING,
@@ -370,32 +435,39 @@ async def test_a_stale_preview_is_not_planned(
     assert changed.value.preview.proposals[1].moved
 
 
+AFTER_THE_AGREEMENT = "the day after the agreement ends"  # filled in by the test
+
+
 @pytest.mark.parametrize(
     ("fields", "bad"),
     [
         ({"first_date": "31.2.2027"}, "first_date"),
-        ({"first_date": "1.1.2030"}, "first_date"),  # after the agreement
-        ({"first_date": "1.2.2027", "time": "25:00"}, "time"),
-        ({"first_date": "1.2.2027", "every_weeks": "0"}, "every_weeks"),
-        ({"first_date": "1.2.2027", "minutes": "9999"}, "minutes"),
-        ({"first_date": "1.2.2027", "count": "-1"}, "count"),
+        ({"first_date": AFTER_THE_AGREEMENT}, "first_date"),
+        ({"time": "25:00"}, "time"),
+        ({"every_weeks": "0"}, "every_weeks"),
+        ({"minutes": "9999"}, "minutes"),
+        ({"count": "-1"}, "count"),
         (
-            {"first_date": "1.2.2027", "place": "remote", "meeting_url": "http://x.fi"},
+            {"place": "remote", "meeting_url": "http://x.fi"},
             "meeting_url",
         ),
         (
-            {"first_date": "1.2.2027", "place": "remote", "meeting_url": "javascript:x"},
+            {"place": "remote", "meeting_url": "javascript:x"},
             "meeting_url",
         ),
-        ({"first_date": "1.2.2027", "address": "  "}, "address"),
-        ({"first_date": "1.2.2027", "supervisor": "not-a-uuid"}, "supervisor"),
+        ({"address": "  "}, "address"),
+        ({"supervisor": "not-a-uuid"}, "supervisor"),
     ],
 )
 async def test_bad_series_input_is_refused_by_field(
     open_db: Opener, firms: Firms, clean_db: Backend, fields: dict[str, str], bad: str
 ) -> None:
+    # Only the field named is wrong: the first date is a working day within the agreement.
+    typed = {"first_date": clock.fi(clock.working_day(14)), **fields}
+    if typed["first_date"] == AFTER_THE_AGREEMENT:
+        typed["first_date"] = clock.fi(firms.a.agreement.end_date + timedelta(days=1))
     with pytest.raises(Invalid) as caught:
-        await _preview(open_db, firms.a, firms.a.agreement.id, **fields)
+        await _preview(open_db, firms.a, firms.a.agreement.id, **typed)
     assert bad in caught.value.errors
 
 
@@ -407,7 +479,7 @@ async def test_only_active_agreements_are_planned(
         clean_db.owner, a.tenant, a.org, a.supervisor, [a.supervisee], status=AgreementStatus.DRAFT
     )
     with pytest.raises(Invalid) as caught:
-        await _preview(open_db, a, draft.id, first_date="1.2.2027")
+        await _preview(open_db, a, draft.id, first_date=clock.fi(clock.working_day(14)))
     assert "agreement" in caught.value.errors
 
 
@@ -418,7 +490,9 @@ async def test_a_supervisor_of_another_agreement_finds_nothing(
     user = await make_user(clean_db.owner, "toinen@alfa.example", "Toini Toinen")
     other = await add_member(clean_db.owner, a.tenant, user, Role.SUPERVISOR)
     with pytest.raises(NotFound):
-        await _preview(open_db, a, a.agreement.id, actor=other, first_date="1.2.2027")
+        await _preview(
+            open_db, a, a.agreement.id, actor=other, first_date=clock.fi(clock.working_day(14))
+        )
     with pytest.raises(NotFound):
         await _call(open_db, a, sessions.get_session, a.session.id, actor_id=other.id)
     with pytest.raises(NotFound):
@@ -435,23 +509,24 @@ async def test_a_single_meeting_on_a_holiday_needs_the_anyway_box_and_never_clas
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
+    agreement, supervisor = await _calendar_of_its_own(
+        clean_db, a, date(2026, 11, 1), date(2027, 10, 31)
+    )
+    await add_session(clean_db.owner, a.tenant, agreement, supervisor, starts_at=local(2026, 12, 3))
+    own = {"actor_id": supervisor.id, "now": FIXED_NOW}
     data = MeetingInput(kind="review", date="6.12.2026", time="12:00", minutes="90", address="X 1")
     with pytest.raises(Invalid) as holiday:
-        await _call(
-            open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
-        )
+        await _call(open_db, a, session_planning.plan_meeting, agreement.id, data, MAILING, **own)
     assert "Itsenäisyyspäivä" in holiday.value.errors["date"]
     data.anyway = "on"
     review = await _call(
-        open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW
+        open_db, a, session_planning.plan_meeting, agreement.id, data, MAILING, **own
     )
     assert review.kind == MeetingKind.REVIEW and review.duration_minutes == 90
 
     clash = MeetingInput(kind="session", date="3.12.2026", time="10:30", minutes="60", address="Y")
     with pytest.raises(Invalid) as caught:
-        await _call(
-            open_db, a, session_planning.plan_meeting, a.agreement.id, clash, MAILING, now=NOW
-        )
+        await _call(open_db, a, session_planning.plan_meeting, agreement.id, clash, MAILING, **own)
     assert set(caught.value.errors) == {"time"}
 
 
@@ -539,7 +614,9 @@ async def test_held_records_the_length_and_held_cannot_move_nor_cancelled_be_hel
             assert "actual_minutes" in caught.value.errors
         held = await _call(open_db, a, session_changes.mark_held, a.session.id, "55", now=after)
         assert (held.status, held.actual_minutes, held.billable) == (SessionStatus.HELD, 55, True)
-        move = RescheduleInput(date="2027-01-07", time="10:00", minutes="60", address="X")
+        move = RescheduleInput(
+            date=clock.working_day(14).isoformat(), time="10:00", minutes="60", address="X"
+        )
         with pytest.raises(Invalid) as caught:
             await _call(
                 open_db,
@@ -552,14 +629,14 @@ async def test_held_records_the_length_and_held_cannot_move_nor_cancelled_be_hel
             )
         assert caught.value.errors == {"status": "A held session can't be rescheduled."}
 
+        other_day = clock.working_day(14)
         other = await add_session(
-            clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=local(2026, 12, 10)
+            clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(other_day)
         )
         await _cancel(open_db, a, other.id, "supervisor", NOW, now=NOW)
+        day_after = clock.at(other_day + timedelta(days=1))
         with pytest.raises(Invalid) as cancelled:
-            await _call(
-                open_db, a, session_changes.mark_held, other.id, "60", now=local(2026, 12, 11)
-            )
+            await _call(open_db, a, session_changes.mark_held, other.id, "60", now=day_after)
         assert cancelled.value.errors == {"status": "A cancelled session can't be marked held."}
 
 
@@ -568,12 +645,14 @@ async def test_reschedule_keeps_the_history_and_raises_the_sequence(
 ) -> None:
     a = firms.a
     original = a.session.starts_at
-    first = RescheduleInput(date="2026-12-04", time="12:15", minutes="60", address="Kunnantie 1")
+    day = clock.working_day(14)
+    moved_to = clock.at(day, 12, 15)
+    first = RescheduleInput(date=day.isoformat(), time="12:15", minutes="60", address="Kunnantie 1")
     await _call(
         open_db, a, session_changes.reschedule_session, a.session.id, first, MAILING, now=NOW
     )
     second = RescheduleInput(
-        date="2026-12-04",
+        date=day.isoformat(),
         time="12:15",
         minutes="45",
         place="remote",
@@ -583,7 +662,7 @@ async def test_reschedule_keeps_the_history_and_raises_the_sequence(
         open_db, a, session_changes.reschedule_session, a.session.id, second, MAILING, now=NOW
     )
     assert moved.sequence == 2 and moved.remote and moved.duration_minutes == 45
-    assert moved.starts_at == local(2026, 12, 4, 12, 15)
+    assert moved.starts_at == moved_to
     async with make_sessionmaker(clean_db.owner)() as db:
         db.info[TENANT_KEY] = a.tenant.id
         changes = list(
@@ -594,12 +673,12 @@ async def test_reschedule_keeps_the_history_and_raises_the_sequence(
             )
         )
     assert [(c.kind, c.old_starts_at, c.new_starts_at) for c in changes] == [
-        ("rescheduled", original, local(2026, 12, 4, 12, 15)),
-        ("changed", local(2026, 12, 4, 12, 15), local(2026, 12, 4, 12, 15)),
+        ("rescheduled", original, moved_to),
+        ("changed", moved_to, moved_to),
     ]
     assert all(c.actor_user_id == a.supervisor.user_id for c in changes)
     unchanged = RescheduleInput(
-        date="2026-12-04",
+        date=day.isoformat(),
         time="12:15",
         minutes="45",
         place="remote",
@@ -626,7 +705,9 @@ async def test_a_rescheduled_session_gets_a_new_reminder(
         row = await db.get(SupervisionSession, (a.tenant.id, a.session.id))
         assert row is not None
         row.reminder_sent_at = NOW
-    move = RescheduleInput(date="2026-12-10", time="10:00", minutes="60", address="Kunnantie 1")
+    move = RescheduleInput(
+        date=clock.working_day(14).isoformat(), time="10:00", minutes="60", address="Kunnantie 1"
+    )
     moved = await _call(
         open_db, a, session_changes.reschedule_session, a.session.id, move, MAILING, now=NOW
     )
@@ -641,7 +722,11 @@ async def test_a_staff_request_for_the_manager_invites_nobody(
 ) -> None:
     a = firms.a
     data = MeetingInput(
-        kind="evaluation", date="2027-01-12", time="13:00", minutes="60", address="X"
+        kind="evaluation",
+        date=clock.working_day(14).isoformat(),
+        time="13:00",
+        minutes="60",
+        address="X",
     )
     evaluation = await _call(
         open_db, a, session_planning.plan_meeting, a.agreement.id, data, MAILING, now=NOW

@@ -7,9 +7,14 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import holidays
 import pytest
+import time_machine
+from babel.dates import format_date
+from dateutil.relativedelta import relativedelta
 from icalendar import Calendar
 from litestar import Litestar
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
@@ -18,6 +23,7 @@ from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.agreements import AgreementStatus
 from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession, is_working_day
+from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import Firm, Firms, add_agreement, add_member, add_session, make_user
 
@@ -83,15 +89,43 @@ def _next_working_day(after: date) -> date:
     return day
 
 
+def _fixture_day(firm: Firm) -> date:
+    """The Helsinki day of the firm's fixture session (a working day about a week ahead)."""
+    return firm.session.starts_at.astimezone(HELSINKI).date()
+
+
+def _next_holiday() -> tuple[date, str]:
+    """The first Finnish public holiday after today, with its English name."""
+    year = clock.today().year
+    names = holidays.country_holidays("FI", years=[year, year + 1], language="en_US")
+    day = min(d for d in names if d > clock.today())
+    return day, names[day]
+
+
 # --- planning -------------------------------------------------------------------------------
 
 
+@time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False)
 async def test_a_supervisor_previews_and_plans_a_series_over_midsummer(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
+    # Midsummer 2027 on fixed dates: the test owns its time (the clock, an agreement with its
+    # term and a supervisor whose calendar holds only this agreement's planned session).
     a = firms.a
-    await client.login(a.supervisor.user.email)
-    url = f"/t/alfa/sessions/plan/{a.agreement.id}"
+    user = await make_user(clean_db.owner, "kalenteri@alfa.example", "Kaisa Kalenteri")
+    supervisor = await add_member(clean_db.owner, a.tenant, user, Role.SUPERVISOR)
+    agreement = await add_agreement(
+        clean_db.owner,
+        a.tenant,
+        a.org,
+        supervisor,
+        [a.supervisee],
+        start_date=date(2026, 11, 1),
+        end_date=date(2027, 10, 31),
+    )
+    await add_session(clean_db.owner, a.tenant, agreement, supervisor, starts_at=local(2026, 12, 3))
+    await client.login(user.email)
+    url = f"/t/alfa/sessions/plan/{agreement.id}"
     page = await client.get(url)
     assert page.status_code == 200
     assert "15 sessions: 0 used, 1 planned, 14 left" in page.text
@@ -103,20 +137,20 @@ async def test_a_supervisor_previews_and_plans_a_series_over_midsummer(
     assert "Public holiday: Midsummer Eve" in preview.text
     assert "Moved to Monday 28/06/2027" in preview.text
     assert preview.text.count('name="include"') == 3
-    assert len(await _sessions_of(clean_db, a, a.agreement.id)) == 1  # nothing saved yet
+    assert len(await _sessions_of(clean_db, a, agreement.id)) == 1  # nothing saved yet
 
     # The user leaves the last date out.
     confirm = await client.post(
         url + "/confirm", {**form, "digest": digest_in(preview.text), "include": ["0", "1"]}
     )
     assert confirm.status_code == 303
-    planned = await _sessions_of(clean_db, a, a.agreement.id)
+    planned = await _sessions_of(clean_db, a, agreement.id)
     assert [s.starts_at for s in planned] == [
         local(2026, 12, 3),
         local(2027, 6, 18),
         local(2027, 6, 28),
     ]
-    assert all(s.supervisor_id == a.supervisor.id for s in planned)
+    assert all(s.supervisor_id == supervisor.id for s in planned)
     after = await client.get(confirm.headers["location"])
     assert "The sessions have been planned" in after.text
     assert "15 sessions: 0 used, 3 planned, 12 left" in after.text
@@ -216,7 +250,7 @@ async def test_the_preview_is_an_htmx_fragment(client: Client, firms: Firms) -> 
     await client.login(firms.a.supervisor.user.email)
     response = await client.post(
         f"/t/alfa/sessions/plan/{firms.a.agreement.id}",
-        series_form(first_date="2027-01-07", count="2"),
+        series_form(first_date=clock.working_day(14).isoformat(), count="2"),
         htmx=True,
     )
     assert response.status_code == 200
@@ -235,7 +269,8 @@ async def test_an_agreement_that_is_not_active_cannot_be_planned(
     assert page.status_code == 200
     assert "only for an active agreement" in page.text and 'id="series-form"' not in page.text
     refused = await client.post(
-        f"/t/alfa/sessions/plan/{draft.id}", series_form(first_date="2027-01-07")
+        f"/t/alfa/sessions/plan/{draft.id}",
+        series_form(first_date=clock.working_day(14).isoformat()),
     )
     assert refused.status_code == 422
     assert (await client.get(f"/t/alfa/sessions/new/{draft.id}")).status_code == 200
@@ -259,7 +294,7 @@ async def test_a_supervisor_of_another_agreement_gets_404(
     held = await client.post(f"/t/alfa/sessions/{a.session.id}/held", {"actual_minutes": "60"})
     assert held.status_code == 404
     assert (await _session(clean_db, a, a.session.id)).status == SessionStatus.PLANNED
-    calendar = await client.get("/t/alfa/calendar/?week=2026-W49")
+    calendar = await client.get(f"/t/alfa/calendar/?week={_fixture_day(a):%G-W%V}")
     assert "Sanna Supervisee" not in calendar.text
     listing = await client.get("/t/alfa/sessions/?when=all")
     assert "No meetings match" in listing.text
@@ -294,7 +329,7 @@ async def test_marking_held_records_the_length_and_shows_on_the_calendar(
     moved = await client.post(
         f"/t/alfa/sessions/{session.id}/reschedule",
         {
-            "date": "2027-01-07",
+            "date": clock.working_day(14).isoformat(),
             "time": "10:00",
             "minutes": "60",
             "place": "address",
@@ -353,9 +388,8 @@ async def test_a_no_show_is_confirmed_then_billable(
     assert (await client.post(f"/t/alfa/sessions/{session.id}/no-show")).status_code == 303
     stored = await _session(clean_db, a, session.id)
     assert stored.status == SessionStatus.NO_SHOW and stored.billable
-    future = await client.post(f"/t/alfa/sessions/{a.session.id}/no-show")
-    if a.session.starts_at.astimezone(HELSINKI).date() > utcnow().astimezone(HELSINKI).date():
-        assert future.status_code == 422 and "on its day or later" in future.text
+    future = await client.post(f"/t/alfa/sessions/{a.session.id}/no-show")  # a week ahead
+    assert future.status_code == 422 and "on its day or later" in future.text
 
 
 async def test_rescheduling_keeps_the_history(
@@ -366,7 +400,7 @@ async def test_rescheduling_keeps_the_history(
     form = await client.get(f"/t/alfa/sessions/{a.session.id}/reschedule")
     assert (
         form.status_code == 200
-        and 'value="2026-12-03"' in form.text
+        and f'value="{_fixture_day(a).isoformat()}"' in form.text
         and 'value="10:00"' in form.text
     )
     bad = await client.post(
@@ -380,21 +414,23 @@ async def test_rescheduling_keeps_the_history(
         },
     )
     assert bad.status_code == 422 and "Enter the date" in bad.text
+    holiday_day, holiday_name = _next_holiday()
     holiday = await client.post(
         f"/t/alfa/sessions/{a.session.id}/reschedule",
         {
-            "date": "2026-12-24",
+            "date": holiday_day.isoformat(),
             "time": "10:00",
             "minutes": "60",
             "place": "address",
             "address": "X",
         },
     )
-    assert holiday.status_code == 422 and "Christmas Eve" in holiday.text
+    assert holiday.status_code == 422 and escape(holiday_name) in holiday.text
+    day = clock.working_day(14)
     done = await client.post(
         f"/t/alfa/sessions/{a.session.id}/reschedule",
         {
-            "date": "2026-12-04",
+            "date": day.isoformat(),
             "time": "12:00",
             "minutes": "60",
             "place": "address",
@@ -405,7 +441,7 @@ async def test_rescheduling_keeps_the_history(
     page = await client.get(f"/t/alfa/sessions/{a.session.id}")
     assert "Moved from" in page.text and "Maija Supervisor" in page.text
     stored = await _session(clean_db, a, a.session.id)
-    assert stored.sequence == 1 and stored.starts_at == local(2026, 12, 4, 12)
+    assert stored.sequence == 1 and stored.starts_at == clock.at(day, 12)
 
 
 async def test_staff_record_only_a_request_for_the_manager_at_an_evaluation_meeting(
@@ -419,7 +455,7 @@ async def test_staff_record_only_a_request_for_the_manager_at_an_evaluation_meet
         f"/t/alfa/sessions/new/{a.agreement.id}",
         {
             "kind": "evaluation",
-            "date": "2027-01-12",
+            "date": clock.working_day(14).isoformat(),
             "time": "13:00",
             "minutes": "60",
             "place": "address",
@@ -507,38 +543,46 @@ async def test_a_supervisor_sees_their_own_week_and_an_admin_everyones(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
+    day = _fixture_day(a)  # the supervisor's session at 10.00, the owner's at 14.15
+    week = f"{day:%G-W%V}"
     await add_session(
-        clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=local(2026, 12, 2, 14, 15)
+        clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=clock.at(day, 14, 15)
     )
     await client.login(a.supervisor.user.email)
-    own = await client.get("/t/alfa/calendar/?week=2026-W49")
+    own = await client.get(f"/t/alfa/calendar/?week={week}")
     assert own.status_code == 200
-    assert "Week 49" in own.text and "10.00–11.00" in own.text and "14.15" not in own.text
+    assert f"Week {day.isocalendar().week} ·" in own.text
+    assert "10.00–11.00" in own.text and "14.15" not in own.text
     assert "Esimerkkikunta" in own.text and "Sanna Supervisee" in own.text
     assert 'id="supervisor-picker"' not in own.text
-    sneaky = await client.get(f"/t/alfa/calendar/?week=2026-W49&supervisor={a.owner.id}")
+    sneaky = await client.get(f"/t/alfa/calendar/?week={week}&supervisor={a.owner.id}")
     assert "14.15" not in sneaky.text
 
     admin = Client(client.app)
     admin.client.cookies.set("luotsi_lang", "en")
     await admin.login(a.admin.user.email)
-    everyone = await admin.get("/t/alfa/calendar/?week=2026-W49")
+    everyone = await admin.get(f"/t/alfa/calendar/?week={week}")
     assert "10.00–11.00" in everyone.text and "14.15–15.15" in everyone.text
-    one = await admin.get(f"/t/alfa/calendar/?week=2026-W49&supervisor={a.supervisor.id}")
+    one = await admin.get(f"/t/alfa/calendar/?week={week}&supervisor={a.supervisor.id}")
     assert "10.00–11.00" in one.text and "14.15" not in one.text
-    assert "week=2026-W48" in one.text and "week=2026-W50" in one.text  # previous, next
+    previous, following = day - timedelta(weeks=1), day + timedelta(weeks=1)
+    assert f"week={previous:%G-W%V}" in one.text and f"week={following:%G-W%V}" in one.text
 
 
 async def test_the_month_view_and_the_empty_state(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
+    day = _fixture_day(firms.a)
+    previous, following = day - relativedelta(months=1), day + relativedelta(months=1)
     await client.login(firms.a.supervisor.user.email)
-    month = await client.get("/t/alfa/calendar/?view=month&month=2026-12")
+    month = await client.get(f"/t/alfa/calendar/?view=month&month={day:%Y-%m}")
     assert month.status_code == 200
-    assert "December 2026" in month.text and "10.00–11.00" in month.text
-    assert "month=2026-11" in month.text and "month=2027-01" in month.text
-    assert ">49</a>" in month.text  # ISO week numbers link to the week view
-    empty = await client.get("/t/alfa/calendar/?week=2031-W02")
+    assert format_date(day, "LLLL yyyy", locale="en") in month.text  # December 2026
+    assert "10.00–11.00" in month.text
+    assert f"month={previous:%Y-%m}" in month.text and f"month={following:%Y-%m}" in month.text
+    # ISO week numbers link to the week view
+    assert f">{day.isocalendar().week}</a>" in month.text
+    empty = await client.get(f"/t/alfa/calendar/?week={day + timedelta(weeks=3):%G-W%V}")
     assert "No meetings this week." in empty.text
     for odd in ("?view=month&month=2026-13", "?week=banana", "?view=month&month=99999-01"):
         assert (await client.get("/t/alfa/calendar/" + odd)).status_code == 200
@@ -658,7 +702,7 @@ async def test_counts_on_the_plan_page_follow_statuses(
             a.tenant,
             a.agreement,
             a.supervisor,
-            starts_at=local(2026, 10, 1),
+            starts_at=clock.at(clock.days(-30)),
             status=status,
             billable=billable,
         )
@@ -667,7 +711,7 @@ async def test_counts_on_the_plan_page_follow_statuses(
         a.tenant,
         a.agreement,
         a.supervisor,
-        starts_at=local(2026, 10, 8),
+        starts_at=clock.at(clock.days(-23)),
         kind=MeetingKind.REVIEW,
     )
     await client.login(a.supervisor.user.email)
