@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
 import pytest
 from sqlalchemy import ForeignKeyConstraint, select, text
 from sqlalchemy.exc import DBAPIError
 
 import luotsi.models
-from luotsi.platform import clock
 from luotsi.platform.db import (
     TENANT_KEY,
     Base,
@@ -22,11 +18,8 @@ from luotsi.platform.db import (
 )
 from luotsi.platform.errors import TenantNotSet
 from luotsi.platform.mail import render_email
-from luotsi.platform.migrate import upgrade
 from luotsi.platform.outbox import OutboxMessage, enqueue_email
-from luotsi.platform.settings import load_settings
 from luotsi.platform.tenancy import Membership, Role
-from tests.backends import settings_env
 from tests.conftest import Backend, Outbox, postgres_only, scoped
 from tests.factories import Firms
 
@@ -271,28 +264,3 @@ async def test_outbox_is_hidden_from_firms_and_delivered_by_the_worker(
         assert list(await db.scalars(select(OutboxMessage))) == []
     delivered = sorted(mail.to for mail in await outbox.deliver())
     assert delivered == ["hr@alfa.example", "hr@beeta.example", "signup@platform.example"]
-
-
-async def test_migration_0008_writes_firms_business_ids_with_the_hyphen(tmp_path: Path) -> None:
-    settings = load_settings(settings_env(tmp_path, f"sqlite:///{tmp_path / 'm.db'}"), env_file="")
-    await upgrade(settings, "0007")
-    engine = make_engine(settings.owner_database_url)
-    try:
-        async with engine.begin() as conn:
-            for slug, business_id in (("a", "20774740"), ("b", "0737546-2"), ("c", "x")):
-                await conn.execute(
-                    text(
-                        "insert into tenants (id, slug, name, business_id, status,"
-                        " content_retention_months, created_at)"
-                        " values (:id, :slug, 'Firm Oy', :bid, 'active', 24, :now)"
-                    ),
-                    {"id": uuid.uuid4().hex, "slug": slug, "bid": business_id, "now": clock.now()},
-                )
-        await upgrade(settings)
-        async with engine.connect() as conn:
-            rows = await conn.execute(text("select slug, business_id from tenants order by slug"))
-            stored = dict(rows.tuples().all())
-    finally:
-        await engine.dispose()
-    # A value that is not a business ID at all is left for a person to look at.
-    assert stored == {"a": "2077474-0", "b": "0737546-2", "c": "x"}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import NotFound
 from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
@@ -262,7 +262,7 @@ async def test_a_cancelled_meeting_stays_in_the_feed_marked_cancelled(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    now = utcnow().replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     meeting = await add_session(
         clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=now + timedelta(days=9)
     )

@@ -17,7 +17,7 @@ from litestar import Litestar
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker, utcnow
+from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
@@ -160,7 +160,7 @@ async def test_confirming_sends_invitations_with_calendar_files(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    today = utcnow().astimezone(HELSINKI).date()
+    today = clock.now().astimezone(HELSINKI).date()
     agreement = await add_agreement(
         clean_db.owner,
         a.tenant,
@@ -225,7 +225,7 @@ async def test_confirming_with_every_date_unticked_asks_to_tick_one(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    today = utcnow().astimezone(HELSINKI).date()
+    today = clock.now().astimezone(HELSINKI).date()
     agreement = await add_agreement(
         clean_db.owner,
         a.tenant,
@@ -304,7 +304,7 @@ async def test_a_supervisor_of_another_agreement_gets_404(
 
 
 async def _yesterdays_session(backend: Backend, firm: Firm) -> SupervisionSession:
-    start = (utcnow() - timedelta(days=1)).replace(second=0, microsecond=0)
+    start = (clock.now() - timedelta(days=1)).replace(second=0, microsecond=0)
     return await add_session(
         backend.owner, firm.tenant, firm.agreement, firm.supervisor, starts_at=start
     )
@@ -498,7 +498,7 @@ async def test_the_owner_cannot_invite_the_manager_either(
         a.tenant,
         a.agreement,
         a.supervisor,
-        starts_at=utcnow().replace(microsecond=0) + timedelta(days=10),
+        starts_at=clock.now().replace(microsecond=0) + timedelta(days=10),
         kind=MeetingKind.EVALUATION,
     )
     await client.login(a.owner.user.email)
@@ -592,7 +592,7 @@ async def test_the_week_calendar_heads_each_day_with_its_stand_alone_name(
     client: Client, firms: Firms
 ) -> None:
     await client.login(firms.a.supervisor.user.email)
-    year, week, _day = utcnow().astimezone(HELSINKI).isocalendar()
+    year, week, _day = clock.now().astimezone(HELSINKI).isocalendar()
     expected = {
         "fi": [
             "Maanantai",
@@ -617,7 +617,7 @@ async def test_a_meetings_weekday_is_its_stand_alone_name_in_finnish(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
-    today = utcnow().astimezone(HELSINKI).date()
+    today = clock.now().astimezone(HELSINKI).date()
     monday = today + timedelta(days=7 - today.weekday())
     meeting = await add_session(
         clean_db.owner,
