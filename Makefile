@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 HTMX := luotsi/web/static/vendor/htmx.min.js
 
-.PHONY: install run test lint format clean messages
+.PHONY: install run test test-days lint format clean messages
 
 install: $(BIN)/luotsi $(HTMX)
 
@@ -27,6 +27,11 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# The whole suite on other days (see README): a leap-year end of February, midsummer, a DST change.
+TEST_DAYS ?= 2027-06-15 2029-02-28 2027-03-28T02:30+02:00
+test-days: install
+	for day in $(TEST_DAYS); do LUOTSI_TEST_TODAY=$$day $(BIN)/pytest -q || exit 1; done
 
 lint: install
 	$(BIN)/ruff check .
