@@ -163,8 +163,9 @@ async def verify_signup(db: AsyncSession, token: str) -> tuple[Tenant, User]:
     if user is None or tenant is None:
         raise NotFound("signup")
     if user.email_verified_at is None:
-        # The details of the signup whose link was followed, not of any later one.
-        user.password_hash = row.password_hash
+        # The details of the signup whose link was followed, not of any later one (a link
+        # issued before they rode on it keeps the account's own password).
+        user.password_hash = row.password_hash or user.password_hash
         user.name = row.name or user.name
         user.email_verified_at = clock.now()
     row.password_hash = None  # no longer needed once the link is used

@@ -8,6 +8,7 @@ supervisee's portal). Everyone else is refused.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, get, post
@@ -57,38 +58,63 @@ class SuperviseePortalController(Controller):
     async def invite_manager(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        await _only_supervisees(db, ws, session_id)
-        try:
-            await supervisee_portal.invite_own_manager(
+        return await self._manager_step(
+            request,
+            db,
+            ws,
+            session_id,
+            lambda: supervisee_portal.invite_own_manager(
                 db, ws.membership, session_id, _mailing(request)
-            )
-        except Invalid as exc:
-            return await self._page(request, db, ws, errors=exc.errors, status_code=422)
-        return redirect(request, ws.url("me/"), flash="manager_invited")
+            ),
+            flash="manager_invited",
+        )
 
     @post("/sessions/{session_id:uuid}/manager/withdraw", name="supervisee_withdraw_manager")
     async def withdraw_manager(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        await _only_supervisees(db, ws, session_id)
-        try:
-            await supervisee_portal.withdraw_own_manager_invitation(
+        return await self._manager_step(
+            request,
+            db,
+            ws,
+            session_id,
+            lambda: supervisee_portal.withdraw_own_manager_invitation(
                 db, ws.membership, session_id, _mailing(request)
-            )
-        except Invalid as exc:
-            return await self._page(request, db, ws, errors=exc.errors, status_code=422)
-        return redirect(request, ws.url("me/"), flash="manager_uninvited")
+            ),
+            flash="manager_uninvited",
+        )
 
     @post("/sessions/{session_id:uuid}/manager/decline", name="supervisee_decline_manager")
     async def decline_manager(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
+        return await self._manager_step(
+            request,
+            db,
+            ws,
+            session_id,
+            lambda: supervisee_portal.decline_manager_request(db, ws.membership, session_id),
+            flash="manager_request_declined",
+        )
+
+    async def _manager_step(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        session_id: uuid.UUID,
+        step: Callable[[], Awaitable[object]],
+        *,
+        flash: str,
+    ) -> Any:
+        """One step of the supervisee's own say over their manager at an evaluation meeting:
+        done, then back to their page; refused, their page with the reason (422)."""
         await _only_supervisees(db, ws, session_id)
         try:
-            await supervisee_portal.decline_manager_request(db, ws.membership, session_id)
+            await step()
         except Invalid as exc:
             return await self._page(request, db, ws, errors=exc.errors, status_code=422)
-        return redirect(request, ws.url("me/"), flash="manager_request_declined")
+        return redirect(request, ws.url("me/"), flash=flash)
 
     async def _page(
         self,
