@@ -103,7 +103,9 @@ class InquiryFormController(Controller):
                 "You have sent several inquiries in a short time. Try again in %(n)d minutes,"
                 " or contact the firm by phone or e-mail."
             ) % {"n": exc.retry_after_minutes}
-            return self._form(request, firm, profile, values, {"form": message}, status_code=429)
+            limited = self._form(request, firm, profile, values, {"form": message}, status_code=429)
+            limited.headers["Retry-After"] = str(exc.retry_after_seconds)
+            return limited
         return self._sent(request, firm)
 
     @get("/sent", name="inquiry_sent")

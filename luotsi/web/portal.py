@@ -82,7 +82,7 @@ class PortalController(Controller):
                 "You have sent several requests today. Try again in %(n)d minutes, or contact"
                 " the firm by phone or e-mail."
             ) % {"n": exc.retry_after_minutes}
-            return await self._page(
+            limited = await self._page(
                 request,
                 db,
                 ws,
@@ -90,6 +90,8 @@ class PortalController(Controller):
                 request_errors={"message": message},
                 status_code=429,
             )
+            limited.headers["Retry-After"] = str(exc.retry_after_seconds)
+            return limited
         return redirect(request, ws.url("portal/"), flash="agreement_requested")
 
     async def _page(

@@ -298,6 +298,7 @@ async def test_the_sixth_inquiry_from_one_address_in_an_hour_is_refused(
         "/f/beeta/inquiry", filled(clean_db, organisation="Kuudes"), headers=spoofed
     )
     assert sixth.status_code == 429
+    assert 0 < int(sixth.headers["retry-after"]) <= 3600
     assert "several inquiries in a short time" in sixth.text
     assert 'value="Kuudes"' in sixth.text
     htmx = await client.post("/f/alfa/inquiry", filled(clean_db), htmx=True)

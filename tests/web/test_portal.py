@@ -226,6 +226,7 @@ async def test_agreement_requests_are_limited_per_day(
         assert ok.status_code == 303
     limited = await client.post("/t/alfa/portal/request", {"kind": "", "message": "Uusi tarve"})
     assert limited.status_code == 429
+    assert 0 < int(limited.headers["retry-after"]) <= 24 * 3600
     assert "several requests today" in limited.text
 
 
