@@ -157,7 +157,7 @@ async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
             "minutes": "60",
             "place": "address",
             "address": "Testikatu 1, Helsinki",
-            "anyway": "1",
+            "anyway": "on",
         },
     )
     assert moved.status_code == 303, moved.text
