@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
-from luotsi.tenants import regions
+from luotsi.tenants.directory import regions
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import MAX_SEARCH, form_text, form_texts
 from luotsi.web.templating import redirect, render

@@ -13,11 +13,12 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.tenants import inquiries
-from luotsi.tenants.inquiries import InquiryInput, InquiryStatus
+from luotsi.platform.phones import format_phone
+from luotsi.tenants.directory import inquiries
+from luotsi.tenants.directory.inquiries import InquiryInput, InquiryStatus
+from luotsi.tenants.directory.regions import places
+from luotsi.tenants.directory.staff import StaffProfile
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.regions import places
-from luotsi.tenants.staff import StaffProfile, format_phone
 from luotsi.web.auth import client_ip
 from luotsi.web.deps import DB, FIRM, WS, Req
 from luotsi.web.forms import form_value, query_text, read_form

@@ -13,9 +13,9 @@ from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.tenants import staff
+from luotsi.tenants.directory import staff
+from luotsi.tenants.directory.regions import list_areas, list_regions, places
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
-from luotsi.tenants.regions import list_areas, list_regions, places
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text, form_texts, query_text
 from luotsi.web.templating import redirect, render

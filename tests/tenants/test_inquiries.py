@@ -16,8 +16,8 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessi
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants import inquiries
-from luotsi.tenants.inquiries import (
+from luotsi.tenants.directory import inquiries
+from luotsi.tenants.directory.inquiries import (
     MAX_FORM_AGE,
     MIN_FILL_TIME,
     RATE_LIMIT,

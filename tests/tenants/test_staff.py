@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.i18n import language
-from luotsi.tenants import staff
-from luotsi.tenants.regions import places
-from luotsi.tenants.staff import ProfileInput, StaffFilter
+from luotsi.tenants.directory import staff
+from luotsi.tenants.directory.regions import places
+from luotsi.tenants.directory.staff import ProfileInput, StaffFilter
 from tests.conftest import Backend, scoped
 from tests.factories import Firms, add_area, add_member, add_profile, add_specialty, make_user
 

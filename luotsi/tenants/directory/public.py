@@ -13,15 +13,15 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.db import Base, TenantScoped
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.identity import check_email
+from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
-from luotsi.tenants.staff import (
+from luotsi.tenants.directory.staff import (
     Specialty,
     StaffFilter,
     StaffProfile,
     StaffSpecialty,
-    normalise_phone,
 )
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
 
 MAX_DESCRIPTION = 4000
 

@@ -29,10 +29,11 @@ from luotsi.platform.identity import User, check_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
+from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, Tenant
+from luotsi.tenants.directory.regions import places
+from luotsi.tenants.directory.staff import StaffProfile, get_public_profile
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.regions import places
-from luotsi.tenants.staff import StaffProfile, get_public_profile, normalise_phone
 
 
 class InquiryStatus(enum.StrEnum):

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import (
     CheckConstraint,
@@ -43,9 +42,9 @@ from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.paging import Page, paginate
+from luotsi.platform.phones import format_phone, normalise_phone
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
-from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
-from luotsi.tenants.regions import (
+from luotsi.tenants.directory.regions import (
     FirmArea,
     FirmAreaPart,
     Municipality,
@@ -53,6 +52,7 @@ from luotsi.tenants.regions import (
     Region,
     named_places,
 )
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
 
 BIO_LANGUAGES = ("fi", "sv", "en")
 MAX_BIO = 2000
@@ -216,38 +216,6 @@ class ServiceArea(TenantScoped, Base):
         if self.municipality_code:
             return f"m{self.municipality_code}"
         return f"a{self.firm_area_id}"
-
-
-# --- phone numbers --------------------------------------------------------------------------
-
-
-MAX_PHONE_CHARS = 40
-
-
-def normalise_phone(text: str, field_name: str = "phone") -> str:
-    """A Finnish or international number as E.164 (``+358405551234``); empty stays empty."""
-    text = text.strip()
-    if not text:
-        return ""
-    if len(text) > MAX_PHONE_CHARS:  # no number is this long; refused before parsing
-        raise Invalid.field(field_name, _("Enter a valid phone number, e.g. 040 555 1234."))
-    try:
-        number = phonenumbers.parse(text, "FI")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise Invalid.field(field_name, _("Enter a valid phone number, e.g. 040 555 1234."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def format_phone(e164: str) -> str:
-    """Finnish numbers as Finns write them (040 555 1234); others internationally."""
-    if not e164:
-        return ""
-    number = phonenumbers.parse(e164, None)
-    if number.country_code == 358:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 # --- who works where ------------------------------------------------------------------------
