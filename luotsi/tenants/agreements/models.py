@@ -8,7 +8,6 @@ Nothing here is confidential content: content (notes, goals, evaluations) lives 
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date, datetime
 
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from luotsi.platform import clock, i18n
 from luotsi.platform.db import Base, TenantScoped, str_enum
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.i18n import gettext as _
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
@@ -36,37 +35,20 @@ DEFAULT_CADENCE_WEEKS = 3
 MIN_SESSION_MINUTES, MAX_SESSION_MINUTES = 45, 90
 
 
-class AgreementStatus(enum.StrEnum):
-    DRAFT = "draft"
-    PENDING = "pending"  # sent to the parties for acceptance
-    ACTIVE = "active"
-    PAUSED = "paused"
-    ENDED = "ended"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_STATUS_LABELS[self])
+class AgreementStatus(LabelledEnum):
+    DRAFT = "draft", N_("Draft")
+    PENDING = "pending", N_("Waiting for acceptance")  # sent to the parties for acceptance
+    ACTIVE = "active", N_("Active")
+    PAUSED = "paused", N_("Paused")
+    ENDED = "ended", N_("Ended")
 
 
-_STATUS_LABELS = {
-    AgreementStatus.DRAFT: N_("Draft"),
-    AgreementStatus.PENDING: N_("Waiting for acceptance"),
-    AgreementStatus.ACTIVE: N_("Active"),
-    AgreementStatus.PAUSED: N_("Paused"),
-    AgreementStatus.ENDED: N_("Ended"),
-}
-
-
-class Party(enum.StrEnum):
+class Party(LabelledEnum):
     """Who accepts an agreement besides the firm."""
 
-    SUPERVISEE = "supervisee"
-    MANAGER = "manager"
-    HR_CONTACT = "hr_contact"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_PARTY_LABELS[self])
+    SUPERVISEE = "supervisee", N_("Supervisee")
+    MANAGER = "manager", N_("Manager")
+    HR_CONTACT = "hr_contact", N_("HR contact")
 
     @property
     def in_sentence(self) -> str:
@@ -75,11 +57,6 @@ class Party(enum.StrEnum):
         return i18n.gettext(_PARTY_IN_SENTENCE[self])
 
 
-_PARTY_LABELS = {
-    Party.SUPERVISEE: N_("Supervisee"),
-    Party.MANAGER: N_("Manager"),
-    Party.HR_CONTACT: N_("HR contact"),
-}
 _PARTY_IN_SENTENCE = {
     Party.SUPERVISEE: N_("supervisee"),
     Party.MANAGER: N_("manager"),
@@ -87,80 +64,37 @@ _PARTY_IN_SENTENCE = {
 }
 
 
-class AcceptanceResponse(enum.StrEnum):
+class AcceptanceResponse(LabelledEnum):
     """What became of one party's acceptance link (``Acceptance.response``)."""
 
-    ACCEPTED = "accepted"
-    CHANGE_REQUESTED = "change_requested"
+    ACCEPTED = "accepted", N_("Accepted")
+    CHANGE_REQUESTED = "change_requested", N_("Asked for a change")
     # Withdrawn by the office, or another party of the same round asked for a change.
-    VOIDED = "voided"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_RESPONSE_LABELS[self])
+    VOIDED = "voided", N_("Link withdrawn")
 
 
-_RESPONSE_LABELS = {
-    AcceptanceResponse.ACCEPTED: N_("Accepted"),
-    AcceptanceResponse.CHANGE_REQUESTED: N_("Asked for a change"),
-    AcceptanceResponse.VOIDED: N_("Link withdrawn"),
-}
+class ReviewDecision(LabelledEnum):
+    CONTINUE = "continue", N_("Continue as agreed")
+    EXTEND = "extend", N_("Extend")
+    END = "end", N_("End")
 
 
-class ReviewDecision(enum.StrEnum):
-    CONTINUE = "continue"
-    EXTEND = "extend"
-    END = "end"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_DECISION_LABELS[self])
-
-
-_DECISION_LABELS = {
-    ReviewDecision.CONTINUE: N_("Continue as agreed"),
-    ReviewDecision.EXTEND: N_("Extend"),
-    ReviewDecision.END: N_("End"),
-}
-
-
-class EventKind(enum.StrEnum):
+class EventKind(LabelledEnum):
     """The steps written to an agreement's history (``AgreementEvent.kind``)."""
 
-    CREATED = "created"
-    EDITED = "edited"
-    SENT = "sent"
-    WITHDRAWN = "withdrawn"
-    ACCEPTED = "accepted"
-    CHANGE_REQUESTED = "change_requested"
-    ACCEPTED_ON_PAPER = "accepted_on_paper"
-    ACTIVATED = "activated"
-    PAUSED = "paused"
-    RESUMED = "resumed"
-    REVIEWED = "reviewed"
-    EXTENDED = "extended"
-    ENDED = "ended"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_EVENT_LABELS[self])
-
-
-_EVENT_LABELS = {
-    EventKind.CREATED: N_("Drafted"),
-    EventKind.EDITED: N_("Draft edited"),
-    EventKind.SENT: N_("Sent for acceptance"),
-    EventKind.WITHDRAWN: N_("Withdrawn from acceptance"),
-    EventKind.ACCEPTED: N_("Accepted by a party"),
-    EventKind.CHANGE_REQUESTED: N_("A party asked for a change"),
-    EventKind.ACCEPTED_ON_PAPER: N_("Marked as accepted on paper"),
-    EventKind.ACTIVATED: N_("Became active"),
-    EventKind.PAUSED: N_("Paused"),
-    EventKind.RESUMED: N_("Resumed"),
-    EventKind.REVIEWED: N_("Review of continuation recorded"),
-    EventKind.EXTENDED: N_("Extended"),
-    EventKind.ENDED: N_("Ended"),
-}
+    CREATED = "created", N_("Drafted")
+    EDITED = "edited", N_("Draft edited")
+    SENT = "sent", N_("Sent for acceptance")
+    WITHDRAWN = "withdrawn", N_("Withdrawn from acceptance")
+    ACCEPTED = "accepted", N_("Accepted by a party")
+    CHANGE_REQUESTED = "change_requested", N_("A party asked for a change")
+    ACCEPTED_ON_PAPER = "accepted_on_paper", N_("Marked as accepted on paper")
+    ACTIVATED = "activated", N_("Became active")
+    PAUSED = "paused", N_("Paused")
+    RESUMED = "resumed", N_("Resumed")
+    REVIEWED = "reviewed", N_("Review of continuation recorded")
+    EXTENDED = "extended", N_("Extended")
+    ENDED = "ended", N_("Ended")
 
 
 class Agreement(TenantScoped, Base):

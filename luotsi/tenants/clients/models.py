@@ -8,55 +8,30 @@ are archived, never deleted.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from luotsi.platform import clock, i18n
+from luotsi.platform import clock
 from luotsi.platform.db import Base, TenantScoped, str_enum
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.phones import format_phone
 
 
-class OrgType(enum.StrEnum):
-    MUNICIPALITY = "municipality"
-    WELLBEING_COUNTY = "wellbeing_county"
-    COMPANY = "company"
-    ASSOCIATION = "association"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_ORG_TYPE_LABELS[self])
+class OrgType(LabelledEnum):
+    MUNICIPALITY = "municipality", N_("Municipality")
+    WELLBEING_COUNTY = "wellbeing_county", N_("Wellbeing services county")
+    COMPANY = "company", N_("Company")
+    ASSOCIATION = "association", N_("Association")
+    OTHER = "other", N_("Other")
 
 
-_ORG_TYPE_LABELS = {
-    OrgType.MUNICIPALITY: N_("Municipality"),
-    OrgType.WELLBEING_COUNTY: N_("Wellbeing services county"),
-    OrgType.COMPANY: N_("Company"),
-    OrgType.ASSOCIATION: N_("Association"),
-    OrgType.OTHER: N_("Other"),
-}
-
-
-class PersonRole(enum.StrEnum):
-    HR_CONTACT = "hr_contact"
-    MANAGER = "manager"
-    SUPERVISEE = "supervisee"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_PERSON_ROLE_LABELS[self])
-
-
-_PERSON_ROLE_LABELS = {
-    PersonRole.HR_CONTACT: N_("HR contact"),
-    PersonRole.MANAGER: N_("Manager"),
-    PersonRole.SUPERVISEE: N_("Supervisee"),
-}
+class PersonRole(LabelledEnum):
+    HR_CONTACT = "hr_contact", N_("HR contact")
+    MANAGER = "manager", N_("Manager")
+    SUPERVISEE = "supervisee", N_("Supervisee")
 
 
 class ClientOrg(TenantScoped, Base):

@@ -7,7 +7,6 @@ moves it through its statuses and assigns it to one of its staff.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import uuid
@@ -23,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from luotsi.platform import clock, i18n, permissions, ratelimit
 from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.mail import render_email
@@ -36,23 +35,11 @@ from luotsi.tenants.directory.staff import StaffProfile, get_public_profile
 from luotsi.tenants.kinds import SupervisionKind
 
 
-class InquiryStatus(enum.StrEnum):
-    NEW = "new"
-    CONTACTED = "contacted"
-    CONVERTED = "converted"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_STATUS_LABELS[self])
-
-
-_STATUS_LABELS = {
-    InquiryStatus.NEW: N_("New"),
-    InquiryStatus.CONTACTED: N_("Contacted"),
-    InquiryStatus.CONVERTED: N_("Became a client"),
-    InquiryStatus.CLOSED: N_("Closed"),
-}
+class InquiryStatus(LabelledEnum):
+    NEW = "new", N_("New")
+    CONTACTED = "contacted", N_("Contacted")
+    CONVERTED = "converted", N_("Became a client")
+    CLOSED = "closed", N_("Closed")
 
 
 class Inquiry(TenantScoped, Base):

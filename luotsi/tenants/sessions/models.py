@@ -7,7 +7,6 @@ its history (:class:`SessionChange`) and its ICS identity (a stable ``uid``, a g
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -22,50 +21,29 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import clock, i18n
+from luotsi.platform import clock
 from luotsi.platform.db import Base, TenantScoped, str_enum
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.tenants.agreements.models import (
     Agreement,
 )
 
 
-class MeetingKind(enum.StrEnum):
-    SESSION = "session"  # a supervision session
-    EVALUATION = "evaluation"  # supervisee and supervisor evaluate progress (manager if invited)
-    REVIEW = "review"  # three-party continuation review
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_KIND_LABELS[self])
-
-
-_KIND_LABELS = {
-    MeetingKind.SESSION: N_("Supervision session"),
-    MeetingKind.EVALUATION: N_("Evaluation meeting"),
-    MeetingKind.REVIEW: N_("Review of continuation"),
-}
+class MeetingKind(LabelledEnum):
+    SESSION = "session", N_("Supervision session")  # a supervision session
+    EVALUATION = (
+        "evaluation",
+        N_("Evaluation meeting"),
+    )  # supervisee and supervisor evaluate progress (manager if invited)
+    REVIEW = "review", N_("Review of continuation")  # three-party continuation review
 
 
-class SessionStatus(enum.StrEnum):
-    PLANNED = "planned"
-    HELD = "held"
-    CANCELLED_BY_CLIENT = "cancelled_by_client"
-    CANCELLED_BY_SUPERVISOR = "cancelled_by_firm"
-    NO_SHOW = "no_show"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_STATUS_LABELS[self])
-
-
-_STATUS_LABELS = {
-    SessionStatus.PLANNED: N_("Planned"),
-    SessionStatus.HELD: N_("Held"),
-    SessionStatus.CANCELLED_BY_CLIENT: N_("Cancelled by the client"),
-    SessionStatus.CANCELLED_BY_SUPERVISOR: N_("Cancelled by the supervisor"),
-    SessionStatus.NO_SHOW: N_("No-show"),
-}
+class SessionStatus(LabelledEnum):
+    PLANNED = "planned", N_("Planned")
+    HELD = "held", N_("Held")
+    CANCELLED_BY_CLIENT = "cancelled_by_client", N_("Cancelled by the client")
+    CANCELLED_BY_SUPERVISOR = "cancelled_by_firm", N_("Cancelled by the supervisor")
+    NO_SHOW = "no_show", N_("No-show")
 
 
 class SupervisionSession(TenantScoped, Base):
