@@ -38,9 +38,10 @@ from luotsi.tenants.agreements.models import (
 )
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.content import Goal
-from luotsi.tenants.directory.public import FirmProfile
-from luotsi.tenants.directory.regions import FirmArea, FirmAreaPart
-from luotsi.tenants.directory.staff import (
+from luotsi.tenants.directory.models import (
+    FirmArea,
+    FirmAreaPart,
+    FirmProfile,
     Qualification,
     ServiceArea,
     Specialty,

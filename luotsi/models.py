@@ -32,16 +32,14 @@ from luotsi.tenants.content import (
     SessionNote,
     lifecycle,  # noqa: F401  (content_retention)
 )
-from luotsi.tenants.directory.inquiries import Inquiry
-from luotsi.tenants.directory.public import FirmProfile
-from luotsi.tenants.directory.regions import (
+from luotsi.tenants.directory.models import (
     FirmArea,
     FirmAreaPart,
+    FirmProfile,
+    Inquiry,
     Municipality,
-    Region,
-)
-from luotsi.tenants.directory.staff import (
     Qualification,
+    Region,
     ServiceArea,
     Specialty,
     StaffProfile,

@@ -30,9 +30,10 @@ from luotsi.tenants.agreements.models import (
 )
 from luotsi.tenants.agreements.service import default_end_date
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
-from luotsi.tenants.directory.inquiries import Inquiry
-from luotsi.tenants.directory.regions import FirmArea, FirmAreaPart
-from luotsi.tenants.directory.staff import (
+from luotsi.tenants.directory.models import (
+    FirmArea,
+    FirmAreaPart,
+    Inquiry,
     ServiceArea,
     Specialty,
     StaffProfile,

@@ -27,19 +27,16 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import Page, page_number
 from luotsi.platform.phones import format_phone
+from luotsi.tenants.directory.models import FirmProfile, ServiceArea, Specialty, StaffProfile
 from luotsi.tenants.directory.public import (
     DirectoryChoices,
-    FirmProfile,
     directory_choices,
     firm_profile,
     save_firm_profile,
 )
 from luotsi.tenants.directory.regions import Place, fold, list_areas, places
 from luotsi.tenants.directory.staff import (
-    ServiceArea,
-    Specialty,
     StaffFilter,
-    StaffProfile,
     get_public_profile,
     photo_bytes,
     search_staff,

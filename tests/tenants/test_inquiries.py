@@ -21,12 +21,11 @@ from luotsi.tenants.directory.inquiries import (
     MAX_FORM_AGE,
     MIN_FILL_TIME,
     RATE_LIMIT,
-    Inquiry,
     InquiryInput,
-    InquiryStatus,
     check_form_token,
     issue_form_token,
 )
+from luotsi.tenants.directory.models import Inquiry, InquiryStatus
 from luotsi.tenants.kinds import SupervisionKind
 from tests.conftest import Backend
 from tests.factories import Firm, Firms, add_inquiry

@@ -29,7 +29,7 @@ from luotsi.tenants.agreements.reviews import running_review_due
 from luotsi.tenants.clients import service as client_service
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.clients.service import BillingInput
-from luotsi.tenants.directory.staff import StaffProfile
+from luotsi.tenants.directory.models import StaffProfile
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions.models import (
     MeetingKind,
