@@ -27,7 +27,7 @@ from luotsi.platform.identity import User, configure_password_hashing, hash_pass
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
 from luotsi.tenants import content
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementEvent,
     AgreementStatus,
@@ -36,19 +36,20 @@ from luotsi.tenants.agreements import (
     Review,
     ReviewDecision,
 )
-from luotsi.tenants.clients import ClientOrg, ClientPerson, OrgType, PersonRole
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.content import Goal
-from luotsi.tenants.directory import FirmProfile
-from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.regions import FirmArea, FirmAreaPart
-from luotsi.tenants.sessions import SessionStatus, SupervisionSession
-from luotsi.tenants.staff import (
+from luotsi.tenants.directory.models import (
+    FirmArea,
+    FirmAreaPart,
+    FirmProfile,
     Qualification,
     ServiceArea,
     Specialty,
     StaffProfile,
     StaffSpecialty,
 )
+from luotsi.tenants.kinds import SupervisionKind
+from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "demo-salasana"  # noqa: S105 - published demo credentials, demo data only

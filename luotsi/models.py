@@ -12,8 +12,7 @@ from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
 
 # Modules that register scheduled jobs (review_reminders, session_reminders):
-from luotsi.tenants import agreement_reviews, calendars  # noqa: F401
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     Acceptance,
     Agreement,
     AgreementDocument,
@@ -22,7 +21,7 @@ from luotsi.tenants.agreements import (
     AgreementSupervisor,
     Review,
 )
-from luotsi.tenants.clients import ClientOrg, ClientPerson
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.content import (
     Assignment,
     AssignmentResponse,
@@ -33,17 +32,20 @@ from luotsi.tenants.content import (
     SessionNote,
     lifecycle,  # noqa: F401  (content_retention)
 )
-from luotsi.tenants.directory import FirmProfile
-from luotsi.tenants.inquiries import Inquiry
-from luotsi.tenants.regions import FirmArea, FirmAreaPart, Municipality, Region
-from luotsi.tenants.sessions import CalendarFeed, SessionChange, SupervisionSession
-from luotsi.tenants.staff import (
+from luotsi.tenants.directory.models import (
+    FirmArea,
+    FirmAreaPart,
+    FirmProfile,
+    Inquiry,
+    Municipality,
     Qualification,
+    Region,
     ServiceArea,
     Specialty,
     StaffProfile,
     StaffSpecialty,
 )
+from luotsi.tenants.sessions.models import CalendarFeed, SessionChange, SupervisionSession
 
 __all__ = [
     "Acceptance",

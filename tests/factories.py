@@ -20,21 +20,27 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementStatus,
     AgreementSupervisee,
     AgreementSupervisor,
     Review,
     ReviewDecision,
-    default_end_date,
 )
-from luotsi.tenants.clients import ClientOrg, ClientPerson, OrgType, PersonRole
-from luotsi.tenants.inquiries import Inquiry
+from luotsi.tenants.agreements.service import default_end_date
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
+from luotsi.tenants.directory.models import (
+    FirmArea,
+    FirmAreaPart,
+    Inquiry,
+    ServiceArea,
+    Specialty,
+    StaffProfile,
+    StaffSpecialty,
+)
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.regions import FirmArea, FirmAreaPart
-from luotsi.tenants.sessions import SupervisionSession
-from luotsi.tenants.staff import ServiceArea, Specialty, StaffProfile, StaffSpecialty
+from luotsi.tenants.sessions.models import SupervisionSession
 from tests import clock
 
 if TYPE_CHECKING:
@@ -198,7 +204,7 @@ async def add_profile(
 
 
 def portrait() -> bytes:
-    """A small JPEG, as :func:`luotsi.tenants.staff.reencode_photo` stores them."""
+    """A small JPEG, as :func:`luotsi.tenants.directory.staff.reencode_photo` stores them."""
     out = io.BytesIO()
     Image.new("RGB", (60, 80), (120, 160, 200)).save(out, format="JPEG")
     return out.getvalue()

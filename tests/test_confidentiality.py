@@ -37,9 +37,10 @@ from luotsi.platform.db import UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import TokenPurpose, User, issue_token
 from luotsi.platform.members import invite_member
 from luotsi.platform.tenancy import Role
-from luotsi.tenants import calendars, content
-from luotsi.tenants.clients import PersonRole
-from luotsi.tenants.sessions import MeetingKind
+from luotsi.tenants import content
+from luotsi.tenants.clients.models import PersonRole
+from luotsi.tenants.sessions import calendars
+from luotsi.tenants.sessions.models import MeetingKind
 from tests import clock
 from tests.conftest import Backend, Client, Outbox, scoped
 from tests.factories import (

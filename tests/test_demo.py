@@ -6,8 +6,8 @@ from luotsi.demo import DEMO_SLUG, SUPERVISORS, load_demo
 from luotsi.platform import clock
 from luotsi.platform.db import make_sessionmaker, scope_to_tenant, unscoped_session
 from luotsi.platform.tenancy import get_tenant_by_slug
-from luotsi.tenants.regions import places
-from luotsi.tenants.staff import StaffFilter, search_staff
+from luotsi.tenants.directory.regions import places
+from luotsi.tenants.directory.staff import StaffFilter, search_staff
 from tests.conftest import Backend
 
 
@@ -38,9 +38,9 @@ async def test_demo_has_clients_agreements_and_a_year_of_sessions(clean_db: Back
 
     from luotsi.demo import AGREEMENTS, ORGS
     from luotsi.platform.i18n import HELSINKI
-    from luotsi.tenants.agreements import Agreement, AgreementStatus
-    from luotsi.tenants.clients import ClientOrg
-    from luotsi.tenants.sessions import SessionStatus, SupervisionSession
+    from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+    from luotsi.tenants.clients.models import ClientOrg
+    from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
 
     await load_demo(clean_db.settings)
     async with unscoped_session(make_sessionmaker(clean_db.owner)) as db:
@@ -75,8 +75,8 @@ async def test_demo_supervisee_has_content_to_look_at(clean_db: Backend) -> None
     from luotsi.demo import DEMO_SUPERVISEE
     from luotsi.platform.tenancy import Membership, Role
     from luotsi.tenants import content
-    from luotsi.tenants.clients import ClientPerson
-    from luotsi.tenants.supervisee_portal import own_view
+    from luotsi.tenants.clients.models import ClientPerson
+    from luotsi.tenants.portal.supervisee import own_view
 
     await load_demo(clean_db.settings)
     async with unscoped_session(make_sessionmaker(clean_db.owner)) as db:

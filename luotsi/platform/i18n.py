@@ -7,6 +7,7 @@ in a context variable that the web layer sets per request and the mailer per rec
 
 from __future__ import annotations
 
+import enum
 import gettext as _gettext
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -16,6 +17,7 @@ from datetime import date, datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import Self
 
 from babel import Locale
 from babel.dates import format_date as _format_date
@@ -76,6 +78,24 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current.get()).ngettext(singular, plural, n)
+
+
+class LabelledEnum(enum.StrEnum):
+    """A stored value with a translated label, written together: ``ACTIVE = "active",
+    N_("Active")``. ``member.label`` is the label in the current language; looking a member up
+    by its value (``Status("active")``) works as for any enum."""
+
+    _label: str
+
+    def __new__(cls, value: str, label: str = "") -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._label = label
+        return member
+
+    @property
+    def label(self) -> str:
+        return gettext(self._label)
 
 
 def pick_language(accept_language: str | None) -> str:

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import enum
-
 from babel import Locale
 
 from luotsi.platform import i18n
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, LabelledEnum
 
 
-class SupervisionKind(enum.StrEnum):
-    INDIVIDUAL = "individual"
-    GROUP = "group"
-    WORK_COMMUNITY = "work_community"
-    LEADERSHIP = "leadership"
-    MEDIATION = "mediation"
+class SupervisionKind(LabelledEnum):
+    INDIVIDUAL = "individual", N_("Individual supervision")
+    GROUP = "group", N_("Group supervision")
+    WORK_COMMUNITY = "work_community", N_("Work community supervision")
+    LEADERSHIP = "leadership", N_("Leadership supervision")
+    MEDIATION = "mediation", N_("Workplace mediation")
 
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_KIND_LABELS[self])
-
-
-_KIND_LABELS = {
-    SupervisionKind.INDIVIDUAL: N_("Individual supervision"),
-    SupervisionKind.GROUP: N_("Group supervision"),
-    SupervisionKind.WORK_COMMUNITY: N_("Work community supervision"),
-    SupervisionKind.LEADERSHIP: N_("Leadership supervision"),
-    SupervisionKind.MEDIATION: N_("Workplace mediation"),
-}
 
 # Languages a supervisor can offer sessions in (ISO 639-1), Finland's national and common
 # languages first. Names come from Babel in the reader's language.

@@ -17,20 +17,19 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
-from luotsi.tenants import (
-    agreement_acceptance,
-    agreement_drafts,
-    agreement_reviews,
-    agreement_summaries,
-    agreements,
-    content,
-    sessions,
-)
-from luotsi.tenants.agreement_drafts import AgreementInput
-from luotsi.tenants.agreement_reviews import ReviewInput
-from luotsi.tenants.agreement_summaries import AgreementFilter
-from luotsi.tenants.agreements import Acceptance, AgreementStatus, ReviewDecision
+from luotsi.tenants import content
+from luotsi.tenants.agreements import acceptance as agreement_acceptance
+from luotsi.tenants.agreements import drafts as agreement_drafts
+from luotsi.tenants.agreements import models as agreement_models
+from luotsi.tenants.agreements import reviews as agreement_reviews
+from luotsi.tenants.agreements import service as agreement_service
+from luotsi.tenants.agreements import summaries as agreement_summaries
+from luotsi.tenants.agreements.drafts import AgreementInput
+from luotsi.tenants.agreements.models import Acceptance, AgreementStatus, ReviewDecision
+from luotsi.tenants.agreements.reviews import ReviewInput
+from luotsi.tenants.agreements.summaries import AgreementFilter
 from luotsi.tenants.kinds import SupervisionKind
+from luotsi.tenants.sessions import service as session_service
 from luotsi.web import supervision
 from luotsi.web.audit import content_reader
 from luotsi.web.deps import DB, WS, Req
@@ -102,8 +101,8 @@ class AgreementsController(Controller):
             "query": request.query_params,
             "statuses": list(AgreementStatus),
             "kinds": list(SupervisionKind),
-            "orgs": await agreements.org_choices(db, include_archived=True),
-            "staff": await agreements.staff_choices(db) if manager else [],
+            "orgs": await agreement_service.org_choices(db, include_archived=True),
+            "staff": await agreement_service.staff_choices(db) if manager else [],
             "can_manage": manager,
         }
         return render(request, "workspace/agreements.html", context, block="results")
@@ -135,13 +134,13 @@ class AgreementsController(Controller):
         guards=MANAGE,
     )
     async def edit(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
-        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        agreement = await agreement_service.get_agreement(db, ws.membership, agreement_id)
         values = AgreementInput.of(agreement)
         return await self._form(request, db, ws, agreement, values)
 
     @post("/{agreement_id:uuid}/edit", guards=MANAGE)
     async def update(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
-        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        agreement = await agreement_service.get_agreement(db, ws.membership, agreement_id)
         values: AgreementInput = await _read(request, AgreementInput)
         if agreement.status == AgreementStatus.DRAFT and await form_value(request, "pick_org"):
             return await self._form(request, db, ws, agreement, values)
@@ -176,7 +175,7 @@ class AgreementsController(Controller):
     async def pause(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         note = await form_value(request, "note")
         try:
-            await agreements.pause_agreement(db, ws.membership, agreement_id, note)
+            await agreement_service.pause_agreement(db, ws.membership, agreement_id, note)
         except Invalid as exc:
             return await self._status_page(request, db, ws, agreement_id, "pause", exc.errors)
         return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_paused")
@@ -185,7 +184,7 @@ class AgreementsController(Controller):
     async def resume(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         note = await form_value(request, "note")
         try:
-            await agreements.resume_agreement(db, ws.membership, agreement_id, note)
+            await agreement_service.resume_agreement(db, ws.membership, agreement_id, note)
         except Invalid as exc:
             return await self._status_page(request, db, ws, agreement_id, "resume", exc.errors)
         return redirect(request, ws.url(f"agreements/{agreement_id}"), flash="agreement_resumed")
@@ -226,7 +225,7 @@ class AgreementsController(Controller):
     async def record_review(
         self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
     ) -> Any:
-        await agreements.get_agreement(db, ws.membership, agreement_id)
+        await agreement_service.get_agreement(db, ws.membership, agreement_id)
         values: ReviewInput = await _read(request, ReviewInput)
         try:
             await agreement_reviews.record_review(db, ws.membership, agreement_id, values)
@@ -339,7 +338,7 @@ class AgreementsController(Controller):
         request: Req,
         db: DB,
         ws: WS,
-        agreement: agreements.Agreement,
+        agreement: agreement_models.Agreement,
         goal_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
@@ -427,7 +426,9 @@ class AgreementsController(Controller):
             "meeting": next(
                 (
                     s
-                    for s in await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+                    for s in await session_service.sessions_of_agreement(
+                        db, ws.membership, agreement.id
+                    )
                     if s.id == evaluation.session_id
                 ),
                 None,
@@ -498,10 +499,10 @@ class AgreementsController(Controller):
         *,
         goal_id: uuid.UUID | None = None,
         evaluation_id: uuid.UUID | None = None,
-    ) -> agreements.Agreement:
+    ) -> agreement_models.Agreement:
         """The agreement of a content form: its own supervisors only, and the goal or
         evaluation in the URL must be the agreement's; 404 otherwise, as for what is not."""
-        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        agreement = await agreement_service.get_agreement(db, ws.membership, agreement_id)
         if not supervision.works_with_content(ws, agreement):
             raise NotFoundException()  # no hint that content exists
         if goal_id is not None and not await supervision.goal_is_on(db, agreement.id, goal_id):
@@ -574,7 +575,9 @@ class AgreementsController(Controller):
         overview = await agreement_summaries.agreement_overview(db, ws.membership, agreement_id)
         agreement = overview.agreement
         today = clock.today()
-        agreement_sessions = await sessions.sessions_of_agreement(db, ws.membership, agreement_id)
+        agreement_sessions = await session_service.sessions_of_agreement(
+            db, ws.membership, agreement_id
+        )
         supervision_context = await supervision.agreement_content(
             request, db, ws, agreement, agreement_sessions, show=not errors, draft=draft
         )
@@ -585,13 +588,13 @@ class AgreementsController(Controller):
             "review": review or ReviewInput(held_on=today.isoformat()),
             "decisions": list(ReviewDecision),
             "today": today,
-            "max_end": agreements.max_end_date(agreement.start_date),
+            "max_end": agreement_service.max_end_date(agreement.start_date),
             "can_manage": permissions.can_manage_agreements(ws.membership),
             "can_review": agreement_reviews.can_record_review(ws.membership, agreement),
             "can_work": permissions.can_work_on_agreements(ws.membership),
             "sessions": agreement_sessions,
-            "event_label": agreements.event_label,
-            "response_label": agreements.response_label,
+            "event_label": agreement_models.event_label,
+            "response_label": agreement_models.response_label,
             "now": clock.now(),
             "errors": errors or {},
             **supervision_context,
@@ -612,7 +615,7 @@ class AgreementsController(Controller):
         request: Req,
         db: DB,
         ws: WS,
-        agreement: agreements.Agreement | None,
+        agreement: agreement_models.Agreement | None,
         values: AgreementInput,
         errors: dict[str, str] | None = None,
         *,
@@ -628,9 +631,9 @@ class AgreementsController(Controller):
             "values": values,
             "errors": errors or {},
             "kinds": list(SupervisionKind),
-            "orgs": await agreements.org_choices(db),
-            "staff": await agreements.staff_choices(db),
-            "people": await agreements.people_choices(db, org_id),
+            "orgs": await agreement_service.org_choices(db),
+            "staff": await agreement_service.staff_choices(db),
+            "people": await agreement_service.people_choices(db, org_id),
             "org_chosen": org_id is not None,
         }
         status = status_code or (422 if errors else 200)
@@ -647,7 +650,7 @@ class AgreementsController(Controller):
         action: str,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        agreement = await agreements.get_agreement(db, ws.membership, agreement_id)
+        agreement = await agreement_service.get_agreement(db, ws.membership, agreement_id)
         status = agreement.status
         possible = {
             "pause": status == AgreementStatus.ACTIVE,

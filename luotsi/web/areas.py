@@ -10,7 +10,8 @@ from litestar.params import FromPath
 
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
-from luotsi.tenants import regions
+from luotsi.tenants.directory import models as directory_models
+from luotsi.tenants.directory import regions
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import MAX_SEARCH, form_text, form_texts
 from luotsi.web.templating import redirect, render
@@ -95,7 +96,7 @@ class AreasController(Controller):
         return redirect(request, ws.url("areas/"), flash="area_saved")
 
 
-def _names(area: regions.FirmArea) -> list[str]:
+def _names(area: directory_models.FirmArea) -> list[str]:
     """The regions and municipalities of an area, named in the reader's language."""
     index = regions.places()
     return [

@@ -13,6 +13,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.tenants import content
 from luotsi.tenants.content.lifecycle import AGREEMENT_OBJECT
+from luotsi.tenants.content.retention import TENANT_OBJECT
 from luotsi.tenants.content.rights import PERSON_OBJECT
 from luotsi.tenants.content.shared import (
     ASSIGNMENT_OBJECT,
@@ -21,7 +22,6 @@ from luotsi.tenants.content.shared import (
     LIMITS_OBJECT,
     RESPONSE_OBJECT,
 )
-from luotsi.tenants.retention import TENANT_OBJECT
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
 from luotsi.web.workspace import Workspace, requires

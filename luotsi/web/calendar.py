@@ -16,7 +16,7 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
-from luotsi.tenants import calendars
+from luotsi.tenants.sessions import calendars
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.sessions import iso_week, session_helpers
 from luotsi.web.templating import redirect, render

@@ -15,15 +15,11 @@ from litestar.params import FromPath
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import page_number
-from luotsi.tenants import clients
-from luotsi.tenants.clients import (
-    INVOICE_LANGUAGES,
-    OrgInput,
-    OrgType,
-    PersonInput,
-    PersonRole,
-    PortalStatus,
-)
+from luotsi.tenants.agreements import queries as agreement_queries
+from luotsi.tenants.clients import models as client_models
+from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients.models import OrgType, PersonRole
+from luotsi.tenants.clients.service import INVOICE_LANGUAGES, OrgInput, PersonInput, PortalStatus
 from luotsi.tenants.kinds import language_name
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import query_text, read_form
@@ -42,7 +38,7 @@ def invoice_language_choices() -> list[tuple[str, str]]:
 def _org_form(
     request: Req,
     ws: WS,
-    org: clients.ClientOrg | None,
+    org: client_models.ClientOrg | None,
     values: OrgInput,
     errors: dict[str, str] | None = None,
 ) -> Any:
@@ -61,8 +57,8 @@ def _org_form(
 def _person_form(
     request: Req,
     ws: WS,
-    org: clients.ClientOrg,
-    person: clients.ClientPerson | None,
+    org: client_models.ClientOrg,
+    person: client_models.ClientPerson | None,
     values: PersonInput,
     errors: dict[str, str] | None = None,
     role_fixed: bool = False,
@@ -89,10 +85,10 @@ class ClientsController(Controller):
     @get("/", name="clients")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = clients.OrgFilter(
+        filters = client_service.OrgFilter(
             text=query_text(request, "q"), archived=bool(query.get("archived"))
         )
-        page = await clients.search_orgs(
+        page = await client_service.search_orgs(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
         )
         context = {"ws": ws, "page": page, "filters": filters, "query": query}
@@ -106,37 +102,37 @@ class ClientsController(Controller):
     async def create(self, request: Req, db: DB, ws: WS) -> Any:
         values = await read_form(request, OrgInput)
         try:
-            org = await clients.create_org(db, ws.membership, values)
+            org = await client_service.create_org(db, ws.membership, values)
         except Invalid as exc:
             return _org_form(request, ws, None, values, exc.errors)
         return redirect(request, ws.url(f"clients/{org.id}"), flash="client_saved")
 
     @get("/{org_id:uuid}", name="client")
     async def show(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await clients.get_org(db, ws.membership, org_id)
-        people, archived_people = await clients.people_by_role(db, org.id)
+        org = await client_service.get_org(db, ws.membership, org_id)
+        people, archived_people = await client_service.people_by_role(db, org.id)
         context = {
             "ws": ws,
             "org": org,
             "people": people,
             "archived_people": archived_people,
-            "agreements": await clients.org_agreements(db, ws.membership, org.id),
+            "agreements": await agreement_queries.org_agreements(db, ws.membership, org.id),
             "can_manage": permissions.can_manage_clients(ws.membership),
-            "deletable": not await clients.org_has_history(db, org.id),
+            "deletable": not await agreement_queries.org_has_history(db, org.id),
         }
         return render(request, "workspace/client.html", context)
 
     @get("/{org_id:uuid}/edit", name="edit_client", guards=MANAGE)
     async def edit(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await clients.get_org(db, ws.membership, org_id)
+        org = await client_service.get_org(db, ws.membership, org_id)
         return _org_form(request, ws, org, OrgInput.of(org))
 
     @post("/{org_id:uuid}/edit", guards=MANAGE)
     async def update(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await clients.get_org(db, ws.membership, org_id)
+        org = await client_service.get_org(db, ws.membership, org_id)
         values = await read_form(request, OrgInput)
         try:
-            await clients.update_org(db, ws.membership, org.id, values)
+            await client_service.update_org(db, ws.membership, org.id, values)
         except Invalid as exc:
             return _org_form(request, ws, org, values, exc.errors)
         return redirect(request, ws.url(f"clients/{org.id}"), flash="client_saved")
@@ -150,14 +146,14 @@ class ClientsController(Controller):
     @post("/{org_id:uuid}/archive", name="archive_client", guards=MANAGE)
     async def archive(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
         try:
-            await clients.archive_org(db, ws.membership, org_id)
+            await client_service.archive_org(db, ws.membership, org_id)
         except Invalid as exc:
             return await self._archive_page(request, db, ws, org_id, exc.errors)
         return redirect(request, ws.url(f"clients/{org_id}"), flash="client_archived")
 
     @post("/{org_id:uuid}/restore", name="restore_client", guards=MANAGE)
     async def restore(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        await clients.unarchive_org(db, ws.membership, org_id)
+        await client_service.unarchive_org(db, ws.membership, org_id)
         return redirect(request, ws.url(f"clients/{org_id}"), flash="client_restored")
 
     @get("/{org_id:uuid}/delete", name="confirm_delete_client", guards=MANAGE)
@@ -169,7 +165,7 @@ class ClientsController(Controller):
     @post("/{org_id:uuid}/delete", name="delete_client", guards=MANAGE)
     async def delete(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
         try:
-            await clients.delete_org(db, ws.membership, org_id)
+            await client_service.delete_org(db, ws.membership, org_id)
         except Invalid as exc:
             return await self._delete_page(request, db, ws, org_id, exc.errors)
         return redirect(request, ws.url("clients/"), flash="client_deleted")
@@ -182,11 +178,11 @@ class ClientsController(Controller):
         org_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        org = await clients.get_org(db, ws.membership, org_id)
+        org = await client_service.get_org(db, ws.membership, org_id)
         context = {
             "ws": ws,
             "org": org,
-            "open_agreements": await clients.open_agreement_count(db, org.id),
+            "open_agreements": await agreement_queries.open_agreement_count(db, org.id),
             "errors": errors or {},
         }
         status = 422 if errors else 200
@@ -200,11 +196,11 @@ class ClientsController(Controller):
         org_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        org = await clients.get_org(db, ws.membership, org_id)
+        org = await client_service.get_org(db, ws.membership, org_id)
         context = {
             "ws": ws,
             "org": org,
-            "has_history": await clients.org_has_history(db, org.id),
+            "has_history": await agreement_queries.org_has_history(db, org.id),
             "people": len(org.people),
             "errors": errors or {},
         }
@@ -215,7 +211,7 @@ class ClientsController(Controller):
 
     @get("/{org_id:uuid}/people/new", name="new_client_person", guards=MANAGE)
     async def new_person(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await clients.get_org(db, ws.membership, org_id)
+        org = await client_service.get_org(db, ws.membership, org_id)
         role = request.query_params.get("role", "")
         values = PersonInput()
         if role in {r.value for r in PersonRole}:
@@ -224,10 +220,10 @@ class ClientsController(Controller):
 
     @post("/{org_id:uuid}/people/new", guards=MANAGE)
     async def create_person(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await clients.get_org(db, ws.membership, org_id)
+        org = await client_service.get_org(db, ws.membership, org_id)
         values = await read_form(request, PersonInput)
         try:
-            person = await clients.create_person(db, ws.membership, org.id, values)
+            person = await client_service.create_person(db, ws.membership, org.id, values)
         except Invalid as exc:
             return _person_form(request, ws, org, None, values, exc.errors)
         return redirect(request, ws.url(f"clients/people/{person.id}"), flash="person_saved")
@@ -235,12 +231,12 @@ class ClientsController(Controller):
     @get("/people/", name="client_people")
     async def people(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = clients.PeopleFilter(
+        filters = client_service.PeopleFilter(
             text=query_text(request, "q"),
             role=query.get("role", ""),
             archived=bool(query.get("archived")),
         )
-        page = await clients.search_people(
+        page = await client_service.search_people(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
         )
         context = {
@@ -260,8 +256,8 @@ class ClientsController(Controller):
     async def edit_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        person = await clients.get_person(db, ws.membership, person_id)
-        role_fixed = await clients.role_is_fixed(db, person)
+        person = await client_service.get_person(db, ws.membership, person_id)
+        role_fixed = await client_service.role_is_fixed(db, person)
         values = PersonInput.of(person)
         return _person_form(request, ws, person.org, person, values, role_fixed=role_fixed)
 
@@ -269,13 +265,13 @@ class ClientsController(Controller):
     async def update_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        person = await clients.get_person(db, ws.membership, person_id)
-        role_fixed = await clients.role_is_fixed(db, person)
+        person = await client_service.get_person(db, ws.membership, person_id)
+        role_fixed = await client_service.role_is_fixed(db, person)
         values = await read_form(request, PersonInput)
         if role_fixed:
             values.role = person.role.value  # the form shows the role without a choice
         try:
-            await clients.update_person(db, ws.membership, person.id, values)
+            await client_service.update_person(db, ws.membership, person.id, values)
         except Invalid as exc:
             return _person_form(
                 request, ws, person.org, person, values, exc.errors, role_fixed=role_fixed
@@ -285,11 +281,11 @@ class ClientsController(Controller):
     @post("/people/{person_id:uuid}/invite", name="invite_client_contact", guards=MANAGE)
     async def invite(self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]) -> Any:
         settings = request.app.state["settings"]
-        person = await clients.get_person(db, ws.membership, person_id)
+        person = await client_service.get_person(db, ws.membership, person_id)
         invite = (
-            clients.invite_supervisee
+            client_service.invite_supervisee
             if person.role == PersonRole.SUPERVISEE
-            else clients.invite_hr_contact
+            else client_service.invite_hr_contact
         )
         try:
             await invite(db, ws.membership, ws.tenant, person_id, base_url=settings.base_url)
@@ -301,8 +297,8 @@ class ClientsController(Controller):
     async def confirm_archive_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        person = await clients.get_person(db, ws.membership, person_id)
-        access = await clients.portal_access(db, person)
+        person = await client_service.get_person(db, ws.membership, person_id)
+        access = await client_service.portal_access(db, person)
         context = {"ws": ws, "person": person, "has_login": access.status == PortalStatus.ACTIVE}
         return render(request, "workspace/client_person_archive.html", context)
 
@@ -310,14 +306,14 @@ class ClientsController(Controller):
     async def archive_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        await clients.archive_person(db, ws.membership, person_id)
+        await client_service.archive_person(db, ws.membership, person_id)
         return redirect(request, ws.url(f"clients/people/{person_id}"), flash="person_archived")
 
     @post("/people/{person_id:uuid}/restore", name="restore_client_person", guards=MANAGE)
     async def restore_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        await clients.unarchive_person(db, ws.membership, person_id)
+        await client_service.unarchive_person(db, ws.membership, person_id)
         return redirect(request, ws.url(f"clients/people/{person_id}"), flash="person_restored")
 
     @get("/people/{person_id:uuid}/delete", name="confirm_delete_client_person", guards=MANAGE)
@@ -331,7 +327,7 @@ class ClientsController(Controller):
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
         try:
-            org = await clients.delete_person(db, ws.membership, person_id)
+            org = await client_service.delete_person(db, ws.membership, person_id)
         except Invalid as exc:
             return await self._person_delete_page(request, db, ws, person_id, exc.errors)
         return redirect(request, ws.url(f"clients/{org.id}"), flash="person_deleted")
@@ -344,17 +340,17 @@ class ClientsController(Controller):
         person_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        person = await clients.get_person(db, ws.membership, person_id)
+        person = await client_service.get_person(db, ws.membership, person_id)
         access = None
-        if person.role in clients.LOGIN_ROLES:
-            access = await clients.portal_access(db, person)
+        if person.role in client_service.LOGIN_ROLES:
+            access = await client_service.portal_access(db, person)
         context = {
             "ws": ws,
             "person": person,
             "access": access,
-            "agreements": await clients.person_agreements(db, ws.membership, person.id),
+            "agreements": await agreement_queries.person_agreements(db, ws.membership, person.id),
             "can_manage": permissions.can_manage_clients(ws.membership),
-            "deletable": not await clients.person_has_history(db, person.id),
+            "deletable": not await agreement_queries.person_has_history(db, person.id),
             "errors": errors or {},
         }
         status = 422 if errors else 200
@@ -368,11 +364,11 @@ class ClientsController(Controller):
         person_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        person = await clients.get_person(db, ws.membership, person_id)
+        person = await client_service.get_person(db, ws.membership, person_id)
         context = {
             "ws": ws,
             "person": person,
-            "has_history": await clients.person_has_history(db, person.id),
+            "has_history": await agreement_queries.person_has_history(db, person.id),
             "errors": errors or {},
         }
         status = 422 if errors else 200

@@ -10,15 +10,13 @@ from sqlalchemy import func, select
 from luotsi.platform import clock, permissions
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import (
-    agreement_quota,
-    agreement_reviews,
-    overview,
-    retention,
-    staff,
-)
-from luotsi.tenants.directory import firm_profile
-from luotsi.tenants.inquiries import count_new_inquiries
+from luotsi.tenants.agreements import quota as agreement_quota
+from luotsi.tenants.agreements import reviews as agreement_reviews
+from luotsi.tenants.content import retention
+from luotsi.tenants.directory import staff
+from luotsi.tenants.directory.inquiries import count_new_inquiries
+from luotsi.tenants.directory.public import firm_profile
+from luotsi.tenants.sessions import overview
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import redirect, render
 

@@ -26,25 +26,22 @@ from luotsi.platform import i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import Page, page_number
-from luotsi.tenants.directory import (
+from luotsi.platform.phones import format_phone
+from luotsi.tenants.directory.models import FirmProfile, ServiceArea, Specialty, StaffProfile
+from luotsi.tenants.directory.public import (
     DirectoryChoices,
-    FirmProfile,
     directory_choices,
     firm_profile,
     save_firm_profile,
 )
-from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
-from luotsi.tenants.regions import Place, fold, list_areas, places
-from luotsi.tenants.staff import (
-    ServiceArea,
-    Specialty,
+from luotsi.tenants.directory.regions import Place, fold, list_areas, places
+from luotsi.tenants.directory.staff import (
     StaffFilter,
-    StaffProfile,
-    format_phone,
     get_public_profile,
     photo_bytes,
     search_staff,
 )
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
 from luotsi.web.deps import DB, FIRM, WS, Req
 from luotsi.web.forms import form_text, query_text
 from luotsi.web.inquiries import inquiry_form_context

@@ -13,11 +13,13 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.tenants import inquiries
-from luotsi.tenants.inquiries import InquiryInput, InquiryStatus
+from luotsi.platform.phones import format_phone
+from luotsi.tenants.directory import inquiries
+from luotsi.tenants.directory import models as directory_models
+from luotsi.tenants.directory.inquiries import InquiryInput
+from luotsi.tenants.directory.models import InquiryStatus, StaffProfile
+from luotsi.tenants.directory.regions import places
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.regions import places
-from luotsi.tenants.staff import StaffProfile, format_phone
 from luotsi.web.auth import client_ip
 from luotsi.web.deps import DB, FIRM, WS, Req
 from luotsi.web.forms import form_value, query_text, read_form
@@ -207,7 +209,7 @@ class InquiriesController(Controller):
         return render(request, "workspace/inquiry.html", context, status_code=422)
 
     async def _detail(
-        self, db: DB, ws: WS, inquiry: inquiries.Inquiry, **extra: Any
+        self, db: DB, ws: WS, inquiry: directory_models.Inquiry, **extra: Any
     ) -> dict[str, Any]:
         return {
             "ws": ws,

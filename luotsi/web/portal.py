@@ -15,10 +15,10 @@ from litestar import Controller, get, post
 from luotsi.platform import permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
-from luotsi.tenants import portal
-from luotsi.tenants.clients import BillingInput, billing_values
+from luotsi.tenants.clients.service import BillingInput, billing_values
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.portal import AgreementRequestInput
+from luotsi.tenants.portal import hr as portal
+from luotsi.tenants.portal.hr import AgreementRequestInput
 from luotsi.web.clients import invoice_language_choices
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import read_form

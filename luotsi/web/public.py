@@ -20,7 +20,8 @@ from litestar.handlers.base import BaseRouteHandler
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
-from luotsi.tenants.directory import FirmProfile, firm_profile
+from luotsi.tenants.directory.models import FirmProfile
+from luotsi.tenants.directory.public import firm_profile
 from luotsi.web.middleware import db_session
 
 PUBLIC_FIRM_KEY = "public_firm"

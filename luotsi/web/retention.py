@@ -19,8 +19,8 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.tenants import content, retention
-from luotsi.tenants.content import ErasureStatus
+from luotsi.tenants import content
+from luotsi.tenants.content import ErasureStatus, retention
 from luotsi.web.audit import origin
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import read_form

@@ -16,9 +16,13 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.tenants import calendars, content, session_changes, session_planning, sessions
-from luotsi.tenants.agreements import Agreement, AgreementStatus
-from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants import content
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.sessions import calendars
+from luotsi.tenants.sessions import changes as session_changes
+from luotsi.tenants.sessions import planning as session_planning
+from luotsi.tenants.sessions import service as session_service
+from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
 from luotsi.web import supervision
 from luotsi.web.audit import content_reader
 from luotsi.web.deps import DB, WS, Req
@@ -30,8 +34,8 @@ PER_PAGE = 25
 VIEWS = ("week", "month")
 
 
-def _mailing(request: Req) -> sessions.Mailing:
-    return sessions.Mailing.from_settings(request.app.state["settings"])
+def _mailing(request: Req) -> session_service.Mailing:
+    return session_service.Mailing.from_settings(request.app.state["settings"])
 
 
 def weekday_date(value: date | datetime) -> str:
@@ -50,10 +54,10 @@ def iso_week(day: date) -> str:
 def session_helpers() -> dict[str, Any]:
     """Template helpers for times (Helsinki) shared by every page here."""
     return {
-        "time_of": sessions.format_time,
+        "time_of": session_service.format_time,
         "weekday_date": weekday_date,
-        "ends_at": sessions.ends_at,
-        "week_of": lambda value: iso_week(sessions.to_local(value).date()),
+        "ends_at": session_service.ends_at,
+        "week_of": lambda value: iso_week(session_service.to_local(value).date()),
         "week_of_day": lambda day: iso_week(day),
         "statuses": list(SessionStatus),
         "meeting_kinds": list(MeetingKind),
@@ -61,7 +65,7 @@ def session_helpers() -> dict[str, Any]:
 
 
 async def _agreement_context(db: DB, ws: WS, agreement: Agreement) -> dict[str, Any]:
-    names = await sessions.supervisor_names(db)
+    names = await session_service.supervisor_names(db)
     return {
         "agreement": agreement,
         "agreement_url": ws.url(f"agreements/{agreement.id}"),
@@ -70,7 +74,7 @@ async def _agreement_context(db: DB, ws: WS, agreement: Agreement) -> dict[str, 
         ],
         "supervisee_names": [link.person.name for link in agreement.supervisees],
         "active": agreement.status == AgreementStatus.ACTIVE,
-        "counts": await sessions.session_counts(db, agreement),
+        "counts": await session_service.session_counts(db, agreement),
     }
 
 
@@ -89,7 +93,7 @@ class SessionsController(Controller):
     @get("/", name="sessions")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = sessions.SessionFilter(
+        filters = session_service.SessionFilter(
             when=query.get("when", "upcoming")
             if query.get("when") in ("upcoming", "past", "all")
             else "upcoming",
@@ -97,7 +101,7 @@ class SessionsController(Controller):
             supervisor=query_text(request, "supervisor"),
             text=query_text(request, "q"),
         )
-        page = await sessions.list_sessions(
+        page = await session_service.list_sessions(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
         )
         context = {
@@ -106,7 +110,7 @@ class SessionsController(Controller):
             "filters": filters,
             "query": query,
             "supervisors": await calendars.calendar_supervisors(db, ws.membership),
-            "names": await sessions.supervisor_names(db),
+            "names": await session_service.supervisor_names(db),
             **session_helpers(),
         }
         return render(request, "workspace/sessions.html", context, block="results")
@@ -115,8 +119,8 @@ class SessionsController(Controller):
 
     @get("/plan/{agreement_id:uuid}", name="plan_sessions")
     async def plan(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
-        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
-        existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+        agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
+        existing = await session_service.sessions_of_agreement(db, ws.membership, agreement.id)
         today = clock.today()
         values = session_planning.SeriesInput.defaults(
             agreement, ws.membership, _last(existing), today
@@ -125,7 +129,7 @@ class SessionsController(Controller):
 
     @post("/plan/{agreement_id:uuid}")
     async def preview(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
-        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
         values = await read_form(request, session_planning.SeriesInput)
         try:
             preview = await session_planning.preview_series(db, ws.membership, agreement.id, values)
@@ -135,7 +139,7 @@ class SessionsController(Controller):
 
     @post("/plan/{agreement_id:uuid}/confirm")
     async def confirm(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
-        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
         values = await read_form(request, session_planning.SeriesInput)
         form = await request.form()
         ticked = form.getall("include") if "include" in form else []
@@ -172,7 +176,7 @@ class SessionsController(Controller):
         existing: list[SupervisionSession] | None = None,
     ) -> Any:
         if existing is None:
-            existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+            existing = await session_service.sessions_of_agreement(db, ws.membership, agreement.id)
         context = {
             "ws": ws,
             "values": values,
@@ -191,8 +195,8 @@ class SessionsController(Controller):
 
     @get("/new/{agreement_id:uuid}", name="new_session")
     async def new(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
-        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
-        existing = await sessions.sessions_of_agreement(db, ws.membership, agreement.id)
+        agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
+        existing = await session_service.sessions_of_agreement(db, ws.membership, agreement.id)
         values = session_planning.MeetingInput.defaults(agreement, ws.membership, _last(existing))
         kind = request.query_params.get("kind", "")
         if kind in {k.value for k in MeetingKind}:
@@ -201,7 +205,7 @@ class SessionsController(Controller):
 
     @post("/new/{agreement_id:uuid}")
     async def create(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
-        agreement = await sessions.agreement_for_work(db, ws.membership, agreement_id)
+        agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
         values = await read_form(request, session_planning.MeetingInput)
         try:
             session = await session_planning.plan_meeting(
@@ -234,14 +238,14 @@ class SessionsController(Controller):
 
     @get("/{session_id:uuid}", name="session")
     async def show(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         return await self._session_page(request, db, ws, session)
 
     # --- content: the supervisor's notes and the assignments (only through tenants.content) ---
 
     @post("/{session_id:uuid}/notes", name="add_session_note")
     async def add_note(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         if not permissions.can_write_session_notes(ws.membership, session.supervisor_id):
             raise NotFoundException()  # no hint that notes exist
         if supervision.erased_on(session.agreement):
@@ -426,7 +430,7 @@ class SessionsController(Controller):
     ) -> SupervisionSession:
         """The session of a note named in a URL; whether the member keeps the note is for
         the content module to say (404 otherwise, as for any other note)."""
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         if not await supervision.note_is_on(db, session.id, note_id):
             raise NotFoundException()
         return session
@@ -435,7 +439,7 @@ class SessionsController(Controller):
         self, db: DB, ws: WS, session_id: uuid.UUID, assignment_id: uuid.UUID | None = None
     ) -> SupervisionSession:
         """The session of an assignment form: its agreement's own supervisors only."""
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         if not supervision.works_with_content(ws, session.agreement):
             raise NotFoundException()  # no hint that assignments exist
         if assignment_id is not None and not await supervision.assignment_is_on(
@@ -481,7 +485,7 @@ class SessionsController(Controller):
 
     @post("/{session_id:uuid}/held")
     async def held(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         minutes = await _field(request, "actual_minutes")
         try:
             await session_changes.mark_held(db, ws.membership, session.id, minutes)
@@ -495,7 +499,7 @@ class SessionsController(Controller):
     async def cancel_form(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         now = clock.now().astimezone(HELSINKI)
         values = session_changes.CancelInput(
             by="client", date=now.date().isoformat(), time=now.strftime("%H:%M")
@@ -504,7 +508,7 @@ class SessionsController(Controller):
 
     @post("/{session_id:uuid}/cancel")
     async def cancel(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         values = await read_form(request, session_changes.CancelInput)
         try:
             await session_changes.cancel_session(
@@ -540,12 +544,12 @@ class SessionsController(Controller):
     async def no_show_form(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         return await self._no_show_page(request, ws, session)
 
     @post("/{session_id:uuid}/no-show")
     async def no_show(self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         try:
             await session_changes.mark_no_show(db, ws.membership, session.id)
         except Invalid as exc:
@@ -573,7 +577,7 @@ class SessionsController(Controller):
     async def reschedule_form(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         values = session_changes.RescheduleInput.of(session)
         return await self._reschedule_page(request, ws, session, values)
 
@@ -581,7 +585,7 @@ class SessionsController(Controller):
     async def reschedule(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         values = await read_form(request, session_changes.RescheduleInput)
         try:
             await session_changes.reschedule_session(
@@ -612,7 +616,7 @@ class SessionsController(Controller):
     async def request_manager(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         try:
             await session_changes.request_manager_invitation(db, ws.membership, session.id)
         except Invalid as exc:
@@ -623,7 +627,7 @@ class SessionsController(Controller):
     async def drop_manager_request(
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
-        session = await sessions.get_session(db, ws.membership, session_id)
+        session = await session_service.get_session(db, ws.membership, session_id)
         try:
             await session_changes.drop_manager_request_as_staff(db, ws.membership, session.id)
         except Invalid as exc:
@@ -651,7 +655,7 @@ class SessionsController(Controller):
         with it the audit of any read, so it shows links to the content instead.
         """
         agreement = session.agreement
-        names = await sessions.supervisor_names(db)
+        names = await session_service.supervisor_names(db)
         supervisees = agreement.supervisee_people
         inviter = next((p for p in supervisees if p.id == session.manager_invited_by), None)
         sections = await supervision.session_content(request, db, ws, session, show=not errors)
@@ -663,11 +667,11 @@ class SessionsController(Controller):
             "supervisor_name": names.get(session.supervisor_id, ""),
             "supervisor_names": names,
             "supervisees": supervisees,
-            "manager_takes_part": sessions.manager_takes_part(session),
+            "manager_takes_part": session_service.manager_takes_part(session),
             "inviter": inviter,
             "manager_requested": session.id
             in await session_changes.pending_manager_requests(db, [session.id]),
-            "participants": await sessions.participants(db, session),
+            "participants": await session_service.participants(db, session),
             "history": await session_changes.session_history(db, session),
             "errors": errors or {},
             "actual_minutes": actual_minutes or str(session.duration_minutes),

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import get
 
 from luotsi.platform import permissions
-from luotsi.tenants import retention
+from luotsi.tenants.content import retention
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
 from luotsi.web.workspace import requires

@@ -13,9 +13,10 @@ from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.tenants import staff
+from luotsi.tenants.directory import models as directory_models
+from luotsi.tenants.directory import staff
+from luotsi.tenants.directory.regions import list_areas, list_regions, places
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
-from luotsi.tenants.regions import list_areas, list_regions, places
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text, form_texts, query_text
 from luotsi.web.templating import redirect, render
@@ -57,7 +58,7 @@ async def _choices(db: DB) -> dict[str, Any]:
     }
 
 
-def _place_names(profile: staff.StaffProfile, area_names: dict[str, str]) -> list[str]:
+def _place_names(profile: directory_models.StaffProfile, area_names: dict[str, str]) -> list[str]:
     names = []
     for area in profile.areas:
         key = area.key
@@ -170,7 +171,9 @@ class StaffController(Controller):
             headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
         )
 
-    async def _editable(self, db: DB, ws: WS, profile_id: uuid.UUID) -> staff.StaffProfile:
+    async def _editable(
+        self, db: DB, ws: WS, profile_id: uuid.UUID
+    ) -> directory_models.StaffProfile:
         profile = await staff.get_profile(db, profile_id)
         if not permissions.can_edit_staff_profile(ws.membership, profile.membership):
             raise NotFound("profile")  # colleagues' forms are not theirs to see
@@ -181,7 +184,7 @@ class StaffController(Controller):
         request: Req,
         db: DB,
         ws: WS,
-        profile: staff.StaffProfile,
+        profile: directory_models.StaffProfile,
         values: staff.ProfileInput,
         errors: dict[str, str] | None = None,
     ) -> Any:
@@ -203,7 +206,7 @@ class StaffController(Controller):
         return render(request, "workspace/staff_form.html", context, status_code=status)
 
 
-def _saved_values(profile: staff.StaffProfile) -> staff.ProfileInput:
+def _saved_values(profile: directory_models.StaffProfile) -> staff.ProfileInput:
     """The saved profile as form values."""
     return staff.ProfileInput(
         display_name=profile.display_name,
@@ -310,7 +313,7 @@ class SpecialtiesController(Controller):
         request: Req,
         db: DB,
         ws: WS,
-        specialty: staff.Specialty,
+        specialty: directory_models.Specialty,
         name: str,
         errors: dict[str, str] | None = None,
     ) -> Any:

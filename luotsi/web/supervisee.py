@@ -1,6 +1,6 @@
 """The supervisee's portal at ``/t/{slug}/me``: their own sessions and agreements only.
 
-A ``supervisee`` sees what :mod:`luotsi.tenants.supervisee_portal` gives them; the firm's owners
+A ``supervisee`` sees what :mod:`luotsi.tenants.portal.supervisee` gives them; the firm's owners
 and admins get a page that explains the portal (it is personal: there is no preview of a
 supervisee's portal). Everyone else is refused.
 """
@@ -16,8 +16,8 @@ from litestar.params import FromPath
 
 from luotsi.platform import permissions
 from luotsi.platform.errors import Forbidden, Invalid
-from luotsi.tenants import supervisee_portal
-from luotsi.tenants.sessions import Mailing, get_session
+from luotsi.tenants.portal import supervisee as supervisee_portal
+from luotsi.tenants.sessions.service import Mailing, get_session
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import redirect, render
 

@@ -33,8 +33,8 @@ from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
-from luotsi.tenants import content, supervisee_portal
-from luotsi.tenants.agreements import get_agreement
+from luotsi.tenants import content
+from luotsi.tenants.agreements.service import get_agreement
 from luotsi.tenants.content.notes import NOTE_OBJECT
 from luotsi.tenants.content.rights import PERSON_OBJECT
 from luotsi.tenants.content.shared import (
@@ -44,6 +44,7 @@ from luotsi.tenants.content.shared import (
     LIMITS_OBJECT,
     RESPONSE_OBJECT,
 )
+from luotsi.tenants.portal import supervisee as supervisee_portal
 from luotsi.web import supervision
 from luotsi.web.audit import content_reader, origin
 from luotsi.web.charts import progress_svg

@@ -31,15 +31,11 @@ from luotsi.platform.i18n import parse_date
 from luotsi.platform.members import get_member
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants import content
-from luotsi.tenants.agreements import Agreement
-from luotsi.tenants.clients import ClientPerson
+from luotsi.tenants.agreements.models import Agreement
+from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.content.access import TEXT_MAX_CHARS
-from luotsi.tenants.sessions import (
-    SessionStatus,
-    SupervisionSession,
-    supervisor_names,
-    to_local,
-)
+from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.service import supervisor_names, to_local
 from luotsi.web.audit import content_reader
 from luotsi.web.charts import progress_svg
 from luotsi.web.deps import WS, Req

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import N_
 from luotsi.tenants.kinds import language_name
-from luotsi.tenants.overview import agreement_names
+from luotsi.tenants.sessions.overview import agreement_names
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "luotsi_flash"

@@ -15,10 +15,10 @@ from luotsi.platform import clock
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.tenancy import Membership, Role, Tenant
-from luotsi.tenants.agreements import Agreement, AgreementSupervisee
-from luotsi.tenants.clients import ClientPerson
+from luotsi.tenants.agreements.models import Agreement, AgreementSupervisee
+from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.sessions import SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
 
 SUPERVISOR = f"{DEMO_CONTENT_SUPERVISOR}@{DEMO_DOMAIN}"
 HR_EMAIL = "hr.e2e@asiakas.demo.luotsi.localhost"

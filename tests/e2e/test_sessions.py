@@ -13,15 +13,15 @@ from luotsi.platform import clock
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementStatus,
     AgreementSupervisee,
     AgreementSupervisor,
 )
-from luotsi.tenants.clients import ClientOrg, ClientPerson, OrgType, PersonRole
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.sessions import is_working_day
+from luotsi.tenants.sessions.service import is_working_day
 
 SUPERVISOR = "aino.ohjaaja@demo.luotsi.localhost"
 PASSWORD = "demo-salasana"

@@ -201,7 +201,7 @@ async def test_subquery_entities_are_scoped_and_entityless_subqueries_refused(
 ) -> None:
     from sqlalchemy import func
 
-    from luotsi.tenants.staff import ServiceArea, StaffProfile
+    from luotsi.tenants.directory.models import ServiceArea, StaffProfile
 
     engine = make_engine(clean_db.settings.runtime_database_url)
     try:

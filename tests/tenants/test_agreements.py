@@ -16,19 +16,18 @@ from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import language
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.tenancy import Role
-from luotsi.tenants import (
-    agreement_drafts,
-    agreement_quota,
-    agreement_reviews,
-    agreement_summaries,
-    agreements,
-)
-from luotsi.tenants.agreement_drafts import AgreementInput, parse_date, parse_hundredths
-from luotsi.tenants.agreement_reviews import ReviewInput
-from luotsi.tenants.agreements import Agreement, AgreementStatus, max_end_date
-from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.agreements import drafts as agreement_drafts
+from luotsi.tenants.agreements import quota as agreement_quota
+from luotsi.tenants.agreements import reviews as agreement_reviews
+from luotsi.tenants.agreements import service as agreement_service
+from luotsi.tenants.agreements import summaries as agreement_summaries
+from luotsi.tenants.agreements.drafts import AgreementInput, parse_date, parse_hundredths
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.agreements.reviews import ReviewInput
+from luotsi.tenants.agreements.service import max_end_date
+from luotsi.tenants.clients.models import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.sessions import MeetingKind, SessionStatus
+from luotsi.tenants.sessions.models import MeetingKind, SessionStatus
 from tests import clock
 from tests.conftest import Backend, Outbox
 from tests.factories import (
@@ -85,7 +84,7 @@ async def test_a_draft_gets_the_usual_defaults(db: AsyncSession, firms: Firms) -
     year_later = start.replace(year=start.year + 1)
     assert (agreement.start_date, agreement.end_date) == (start, year_later - timedelta(days=1))
     assert agreement.price_cents == 12000 and agreement.price_with_vat_cents == 15060
-    events = await agreements.list_events(db, agreement)
+    events = await agreement_service.list_events(db, agreement)
     assert [(e.kind, e.actor_name) for e in events] == [("created", "Maija Owner")]
 
 
@@ -289,14 +288,14 @@ async def test_only_a_draft_is_edited(db: AsyncSession, firms: Firms) -> None:
             db, firms.a.owner, firms.a.agreement.id, valid_input(firms, end_date=later)
         )
     assert "status" in caught.value.errors
-    fixture = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    fixture = await agreement_service.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert fixture.end_date == fixture_end
 
 
 async def test_next_review_follows_the_last_review_or_the_start(
     clean_db: Backend, db: AsyncSession, firms: Firms
 ) -> None:
-    agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    agreement = await agreement_service.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     reviews = await agreement_reviews.list_reviews(db, agreement)  # the fixture's, a month ago
     due = firms.a.review.held_on + relativedelta(months=6)
     assert agreement_reviews.next_review_due(agreement, reviews) == due
@@ -379,7 +378,7 @@ async def test_quota_counts_held_and_billable_sessions_and_warns(
         clean_db.owner, tenant, small, supervisor, starts_at=at, kind=MeetingKind.EVALUATION
     )
 
-    agreement = await agreements.get_agreement(db, firms.a.owner, small.id)
+    agreement = await agreement_service.get_agreement(db, firms.a.owner, small.id)
     assert await agreement_quota.quota_usage(db, agreement) == (3, 2, 0)
     assert await agreement_quota.sessions_allowed(db, agreement, 5) == 0
     warnings = await agreement_quota.quota_warnings(db, agreement)
@@ -387,7 +386,7 @@ async def test_quota_counts_held_and_billable_sessions_and_warns(
         "3 sessions used and 2 planned exceed the quota of 4 sessions.",
         "1 planned session falls after the end date 31/12/2026.",
     ]
-    fixture = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    fixture = await agreement_service.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert await agreement_quota.quota_usage(db, fixture) == (0, 1, 14)
     assert await agreement_quota.sessions_allowed(db, fixture, 20) == 14
     assert await agreement_quota.quota_warnings(db, fixture) == []
@@ -400,13 +399,13 @@ async def test_a_supervisor_sees_only_their_own_agreements(
         clean_db.owner, firms.a.tenant, firms.a.org, firms.a.admin, [firms.a.supervisee]
     )
     with pytest.raises(NotFound):
-        await agreements.get_agreement(db, firms.a.supervisor, others.id)
+        await agreement_service.get_agreement(db, firms.a.supervisor, others.id)
     page = await agreement_summaries.search_agreements(
         db, firms.a.supervisor, agreement_summaries.AgreementFilter(status="all")
     )
     assert [row.agreement.id for row in page.items] == [firms.a.agreement.id]
     with pytest.raises(NotFound):  # another firm's agreement does not exist here
-        await agreements.get_agreement(db, firms.a.owner, firms.b.agreement.id)
+        await agreement_service.get_agreement(db, firms.a.owner, firms.b.agreement.id)
 
 
 def _review(**changes: Any) -> ReviewInput:
@@ -445,9 +444,9 @@ async def test_extending_needs_a_later_end_date_within_three_years(
         _review(decision="extend", new_end_date=clock.fi(limit)),
         today=today,
     )
-    agreement = await agreements.get_agreement(db, firms.a.owner, agreement_id)
+    agreement = await agreement_service.get_agreement(db, firms.a.owner, agreement_id)
     assert agreement.end_date == limit and review.new_end_date == limit
-    kinds = [(e.kind, e.actor_name) for e in await agreements.list_events(db, agreement)]
+    kinds = [(e.kind, e.actor_name) for e in await agreement_service.list_events(db, agreement)]
     assert ("extended", "Maija Supervisor") in kinds and ("reviewed", "Maija Supervisor") in kinds
 
 
@@ -462,7 +461,7 @@ async def test_a_review_decision_to_end_ends_the_agreement_on_the_review_date(
         _review(decision="end", held_on=clock.fi(held_on)),
         today=today,
     )
-    agreement = await agreements.get_agreement(db, firms.a.owner, firms.a.agreement.id)
+    agreement = await agreement_service.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert agreement.status == AgreementStatus.ENDED
     assert agreement.end_date == held_on
     assert agreement.status_changed_by == firms.a.owner.user_id
@@ -491,7 +490,7 @@ async def test_continuing_changes_nothing_but_the_review_clock(
     await agreement_reviews.record_review(
         db, firms.a.supervisor, running.id, _review(), today=clock.today()
     )
-    agreement = await agreements.get_agreement(db, firms.a.owner, running.id)
+    agreement = await agreement_service.get_agreement(db, firms.a.owner, running.id)
     assert (agreement.status, agreement.end_date) == (AgreementStatus.ACTIVE, end)
     reviews = await agreement_reviews.list_reviews(db, agreement)
     # Six months after the review would be past the end: the review is due by the end date.
@@ -526,15 +525,19 @@ async def test_review_rules(
 
 async def test_pause_and_resume_are_recorded_with_who(db: AsyncSession, firms: Firms) -> None:
     with pytest.raises(Forbidden):
-        await agreements.pause_agreement(db, firms.a.supervisor, firms.a.agreement.id)
-    paused = await agreements.pause_agreement(db, firms.a.admin, firms.a.agreement.id, "leave")
+        await agreement_service.pause_agreement(db, firms.a.supervisor, firms.a.agreement.id)
+    paused = await agreement_service.pause_agreement(
+        db, firms.a.admin, firms.a.agreement.id, "leave"
+    )
     assert paused.status == AgreementStatus.PAUSED
     assert paused.status_changed_by == firms.a.admin.user_id
     with pytest.raises(Invalid):
-        await agreements.pause_agreement(db, firms.a.admin, firms.a.agreement.id)
-    resumed = await agreements.resume_agreement(db, firms.a.owner, firms.a.agreement.id)
+        await agreement_service.pause_agreement(db, firms.a.admin, firms.a.agreement.id)
+    resumed = await agreement_service.resume_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert resumed.status == AgreementStatus.ACTIVE
-    events = [(e.kind, e.actor_name, e.note) for e in await agreements.list_events(db, resumed)]
+    events = [
+        (e.kind, e.actor_name, e.note) for e in await agreement_service.list_events(db, resumed)
+    ]
     assert ("paused", "Maija Admin", "leave") in events and ("resumed", "Maija Owner", "") in events
 
 
@@ -574,7 +577,7 @@ async def test_review_reminder_goes_once_two_weeks_before(
 async def test_paused_and_ended_agreements_get_no_reminder(
     clean_db: Backend, firms: Firms, db: AsyncSession
 ) -> None:
-    await agreements.pause_agreement(db, firms.a.owner, firms.a.agreement.id)
+    await agreement_service.pause_agreement(db, firms.a.owner, firms.a.agreement.id)
     await db.commit()
     job = JOBS["review_reminders"]
     two_weeks_before = firms.b.review.held_on + relativedelta(months=6, days=-14)

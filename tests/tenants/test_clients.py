@@ -13,18 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.identity import User
 from luotsi.platform.members import Invitation
-from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import agreement_reviews, clients, portal
-from luotsi.tenants.agreements import Agreement, AgreementStatus
-from luotsi.tenants.clients import (
-    ClientOrg,
-    ClientPerson,
-    OrgInput,
-    PersonInput,
-    PersonRole,
-    PortalStatus,
-)
-from luotsi.tenants.sessions import MeetingKind, SessionStatus
+from luotsi.platform.tenancy import Membership, Role, check_business_id
+from luotsi.tenants.agreements import queries as agreement_queries
+from luotsi.tenants.agreements import reviews as agreement_reviews
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
+from luotsi.tenants.clients.service import OrgInput, PersonInput, PortalStatus
+from luotsi.tenants.portal import hr as portal
+from luotsi.tenants.sessions.models import MeetingKind, SessionStatus
 from tests import clock
 from tests.conftest import Backend
 from tests.factories import (
@@ -62,13 +59,13 @@ def _org(**changes: str) -> OrgInput:
 
 @pytest.mark.parametrize("raw", ["0737546-2", "07375462", " 0737546-2 "])
 def test_business_id_is_stored_with_its_hyphen(raw: str) -> None:
-    assert clients.check_business_id(raw) == "0737546-2"
+    assert check_business_id(raw) == "0737546-2"
 
 
 @pytest.mark.parametrize("raw", ["0737546-3", "1234567-8", "737546-2", "abc", "0" * 30])
 def test_business_id_with_a_wrong_check_digit_is_refused(raw: str) -> None:
     with pytest.raises(Invalid) as exc:
-        clients.check_business_id(raw)
+        check_business_id(raw)
     assert "business_id" in exc.value.errors
 
 
@@ -82,7 +79,7 @@ def test_business_id_with_a_wrong_check_digit_is_refused(raw: str) -> None:
     ],
 )
 def test_einvoice_addresses_in_their_forms(raw: str, stored: str) -> None:
-    assert clients.check_einvoice_address(raw) == stored
+    assert client_service.check_einvoice_address(raw) == stored
 
 
 @pytest.mark.parametrize(
@@ -91,11 +88,11 @@ def test_einvoice_addresses_in_their_forms(raw: str, stored: str) -> None:
 )
 def test_einvoice_address_with_a_wrong_business_id_or_shape_is_refused(raw: str) -> None:
     with pytest.raises(Invalid):
-        clients.check_einvoice_address(raw)
+        client_service.check_einvoice_address(raw)
 
 
 def test_a_good_organisation_is_cleaned() -> None:
-    clean = clients.check_org(_org(name="  Hyvinkään   kaupunki ", business_id="07375462"))
+    clean = client_service.check_org(_org(name="  Hyvinkään   kaupunki ", business_id="07375462"))
     assert clean["name"] == "Hyvinkään kaupunki"
     assert clean["business_id"] == "0737546-2"
     assert clean["payment_term_days"] == 21
@@ -104,7 +101,7 @@ def test_a_good_organisation_is_cleaned() -> None:
 
 def test_every_problem_of_an_organisation_is_reported_at_once() -> None:
     with pytest.raises(Invalid) as exc:
-        clients.check_org(
+        client_service.check_org(
             _org(
                 name=" ",
                 business_id="1234567-8",
@@ -131,15 +128,15 @@ def test_every_problem_of_an_organisation_is_reported_at_once() -> None:
 @pytest.mark.parametrize("term", ["-1", "121", "abc", "", "1.5", "99999999999999999999", "١٤"])
 def test_payment_term_must_be_whole_days_from_0_to_120(term: str) -> None:
     with pytest.raises(Invalid) as exc:
-        clients.check_org(_org(payment_term_days=term))
+        client_service.check_org(_org(payment_term_days=term))
     assert list(exc.value.errors) == ["payment_term_days"]
 
 
 def test_a_billing_address_is_all_or_nothing() -> None:
     with pytest.raises(Invalid) as exc:
-        clients.check_org(_org(billing_street="", billing_city=""))
+        client_service.check_org(_org(billing_street="", billing_city=""))
     assert set(exc.value.errors) == {"billing_street", "billing_city"}
-    empty = clients.check_org(
+    empty = client_service.check_org(
         _org(
             billing_street="",
             billing_postal_code="",
@@ -153,7 +150,7 @@ def test_a_billing_address_is_all_or_nothing() -> None:
 
 def test_an_operator_without_an_address_is_refused() -> None:
     with pytest.raises(Invalid) as exc:
-        clients.check_org(_org(einvoice_address=""))
+        client_service.check_org(_org(einvoice_address=""))
     assert list(exc.value.errors) == ["einvoice_address"]
 
 
@@ -163,8 +160,8 @@ def test_an_operator_without_an_address_is_refused() -> None:
 async def test_only_owners_and_admins_change_organisations(db: AsyncSession, firms: Firms) -> None:
     async with db.begin():
         with pytest.raises(Forbidden):
-            await clients.create_org(db, firms.a.supervisor, _org())
-        org = await clients.create_org(db, firms.a.admin, _org())
+            await client_service.create_org(db, firms.a.supervisor, _org())
+        org = await client_service.create_org(db, firms.a.admin, _org())
     assert org.business_id == "0737546-2" and org.tenant_id == firms.a.tenant.id
 
 
@@ -173,11 +170,11 @@ async def test_an_organisation_with_agreements_is_archived_not_deleted(
 ) -> None:
     async with db.begin():
         with pytest.raises(Invalid) as refused:
-            await clients.delete_org(db, firms.a.owner, firms.a.org.id)
+            await client_service.delete_org(db, firms.a.owner, firms.a.org.id)
         assert "delete" in refused.value.errors
         # It cannot be archived either while its agreement is in force.
         with pytest.raises(Invalid):
-            await clients.archive_org(db, firms.a.owner, firms.a.org.id)
+            await client_service.archive_org(db, firms.a.owner, firms.a.org.id)
 
 
 async def test_an_organisation_without_history_is_deleted_with_its_people_and_logins(
@@ -195,7 +192,7 @@ async def test_an_organisation_without_history_is_deleted_with_its_people_and_lo
         membership_id=login.id,
     )
     async with db.begin():
-        await clients.delete_org(db, firms.a.owner, org.id)
+        await client_service.delete_org(db, firms.a.owner, org.id)
     async with db.begin():
         assert await db.scalar(select(ClientOrg).where(ClientOrg.id == org.id)) is None
         assert await db.scalar(select(ClientPerson).where(ClientPerson.org_id == org.id)) is None
@@ -207,12 +204,12 @@ async def test_a_person_on_an_agreement_is_archived_not_deleted(
 ) -> None:
     async with db.begin():
         with pytest.raises(Invalid):
-            await clients.delete_person(db, firms.a.owner, firms.a.supervisee.id)
-        person = await clients.archive_person(db, firms.a.owner, firms.a.supervisee.id)
+            await client_service.delete_person(db, firms.a.owner, firms.a.supervisee.id)
+        person = await client_service.archive_person(db, firms.a.owner, firms.a.supervisee.id)
         assert person.is_archived
-        current, archived = await clients.people_by_role(db, firms.a.org.id)
+        current, archived = await client_service.people_by_role(db, firms.a.org.id)
         assert archived == [person] and person not in current[PersonRole.SUPERVISEE]
-        await clients.unarchive_person(db, firms.a.owner, person.id)
+        await client_service.unarchive_person(db, firms.a.owner, person.id)
         assert not person.is_archived
 
 
@@ -221,12 +218,12 @@ async def test_a_persons_role_is_fixed_once_on_an_agreement(db: AsyncSession, fi
         change = PersonInput.of(firms.a.supervisee)
         change.role = PersonRole.MANAGER.value
         with pytest.raises(Invalid) as exc:
-            await clients.update_person(db, firms.a.owner, firms.a.supervisee.id, change)
+            await client_service.update_person(db, firms.a.owner, firms.a.supervisee.id, change)
         assert "role" in exc.value.errors
-        fresh = await clients.create_person(
+        fresh = await client_service.create_person(
             db, firms.a.owner, firms.a.org.id, PersonInput(role="supervisee", name="Uusi")
         )
-        moved = await clients.update_person(
+        moved = await client_service.update_person(
             db, firms.a.owner, fresh.id, PersonInput(role="manager", name="Uusi")
         )
         assert moved.role == PersonRole.MANAGER
@@ -239,8 +236,8 @@ async def test_a_supervisor_sees_only_their_own_agreements_of_an_organisation(
         clean_db.owner, firms.a.tenant, firms.a.org, firms.a.admin, [firms.a.supervisee]
     )
     async with db.begin():
-        own = await clients.org_agreements(db, firms.a.supervisor, firms.a.org.id)
-        every = await clients.org_agreements(db, firms.a.owner, firms.a.org.id)
+        own = await agreement_queries.org_agreements(db, firms.a.supervisor, firms.a.org.id)
+        every = await agreement_queries.org_agreements(db, firms.a.owner, firms.a.org.id)
     assert [a.id for a in own] == [firms.a.agreement.id]
     assert {a.id for a in every} == {firms.a.agreement.id, other.id}
 
@@ -262,11 +259,11 @@ async def test_an_accepted_invitation_binds_the_login_to_its_hr_contact(
 ) -> None:
     user = await make_user(clean_db.owner, "hr@alfa-client.example", "Hanna HR")
     async with db.begin():
-        invitation = await clients.invite_hr_contact(
+        invitation = await client_service.invite_hr_contact(
             db, firms.a.owner, firms.a.tenant, firms.a.hr_contact.id, base_url="https://x"
         )
-        person = await clients.get_person(db, firms.a.owner, firms.a.hr_contact.id)
-        assert (await clients.portal_access(db, person)).status == PortalStatus.INVITED
+        person = await client_service.get_person(db, firms.a.owner, firms.a.hr_contact.id)
+        assert (await client_service.portal_access(db, person)).status == PortalStatus.INVITED
         login = await _accept(db, invitation, user)
         bound = await portal.contact_person(db, login)
     assert bound.id == firms.a.hr_contact.id
@@ -276,18 +273,18 @@ async def test_an_accepted_invitation_binds_the_login_to_its_hr_contact(
 async def test_only_hr_contacts_with_an_address_are_invited(db: AsyncSession, firms: Firms) -> None:
     async with db.begin():
         with pytest.raises(Invalid):
-            await clients.invite_hr_contact(
+            await client_service.invite_hr_contact(
                 db, firms.a.owner, firms.a.tenant, firms.a.manager.id, base_url="https://x"
             )
         with pytest.raises(Forbidden):
-            await clients.invite_hr_contact(
+            await client_service.invite_hr_contact(
                 db, firms.a.supervisor, firms.a.tenant, firms.a.hr_contact.id, base_url="x"
             )
-        no_email = await clients.create_person(
+        no_email = await client_service.create_person(
             db, firms.a.owner, firms.a.org.id, PersonInput(role="hr_contact", name="Ei Postia")
         )
         with pytest.raises(Invalid) as exc:
-            await clients.invite_hr_contact(
+            await client_service.invite_hr_contact(
                 db, firms.a.owner, firms.a.tenant, no_email.id, base_url="https://x"
             )
         assert "invite" in exc.value.errors

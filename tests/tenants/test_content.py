@@ -19,7 +19,7 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import content
 from luotsi.tenants.content import NOTE_MAX_CHARS, Note, SessionNote
-from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.sessions.models import SupervisionSession
 from tests.conftest import Backend, postgres_only
 from tests.factories import Firm, Firms, add_member, make_user
 

@@ -18,8 +18,8 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants import content
-from luotsi.tenants.agreements import Agreement, AgreementStatus
-from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.sessions.models import SupervisionSession
 from tests.conftest import Backend
 from tests.factories import Firm, Firms, add_agreement, add_session
 from tests.tenants.test_content_shared import (

@@ -17,9 +17,9 @@ from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import content
-from luotsi.tenants.agreements import Agreement, AgreementSupervisee
-from luotsi.tenants.clients import ClientPerson
-from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.agreements.models import Agreement, AgreementSupervisee
+from luotsi.tenants.clients.models import ClientPerson
+from luotsi.tenants.sessions.models import SupervisionSession
 from tests.conftest import Backend
 from tests.factories import Firm, Firms
 from tests.tenants.test_content_shared import (

@@ -26,17 +26,18 @@ from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import DomainError, Invalid, NotFound
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import content
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementStatus,
     AgreementSupervisee,
     AgreementSupervisor,
 )
-from luotsi.tenants.clients import ClientOrg, ClientPerson, PersonRole
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
 from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.content.shared import COMMENT_MAX_CHARS, GOAL_MAX_CHARS
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.sessions import SessionStatus, SupervisionSession, to_local
+from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.service import to_local
 from tests import clock
 from tests.conftest import Backend
 from tests.factories import (

@@ -19,10 +19,14 @@ from luotsi.platform.errors import NotFound
 from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants import calendars, ics, session_changes, session_planning, supervisee_portal
-from luotsi.tenants.session_changes import CancelInput, RescheduleInput
-from luotsi.tenants.session_planning import MeetingInput
-from luotsi.tenants.sessions import Mailing, MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants.portal import supervisee as supervisee_portal
+from luotsi.tenants.sessions import calendars, ics
+from luotsi.tenants.sessions import changes as session_changes
+from luotsi.tenants.sessions import planning as session_planning
+from luotsi.tenants.sessions.changes import CancelInput, RescheduleInput
+from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.planning import MeetingInput
+from luotsi.tenants.sessions.service import Mailing
 from tests import clock
 from tests.conftest import Backend
 from tests.factories import Firm, Firms, add_session, bind_supervisee_login

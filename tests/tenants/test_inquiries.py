@@ -16,17 +16,16 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessi
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants import inquiries
-from luotsi.tenants.inquiries import (
+from luotsi.tenants.directory import inquiries
+from luotsi.tenants.directory.inquiries import (
     MAX_FORM_AGE,
     MIN_FILL_TIME,
     RATE_LIMIT,
-    Inquiry,
     InquiryInput,
-    InquiryStatus,
     check_form_token,
     issue_form_token,
 )
+from luotsi.tenants.directory.models import Inquiry, InquiryStatus
 from luotsi.tenants.kinds import SupervisionKind
 from tests.conftest import Backend
 from tests.factories import Firm, Firms, add_inquiry

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from luotsi.platform.clock import HELSINKI
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
-from luotsi.tenants.overview import agenda
-from luotsi.tenants.sessions import SessionStatus
+from luotsi.tenants.sessions.models import SessionStatus
+from luotsi.tenants.sessions.overview import agenda
 from tests import clock
 from tests.conftest import Backend
 from tests.factories import Firms, add_session

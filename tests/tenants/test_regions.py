@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.i18n import language
-from luotsi.tenants import regions
-from luotsi.tenants.regions import Municipality, Place, Region, read_reference
+from luotsi.tenants.directory import regions
+from luotsi.tenants.directory.models import Municipality, Region
+from luotsi.tenants.directory.regions import Place, read_reference
 from tests.conftest import Backend, Client
 from tests.factories import Firms, add_area
 

@@ -18,18 +18,20 @@ from luotsi.platform.i18n import HELSINKI, parse_date
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants import session_changes, session_planning, sessions
-from luotsi.tenants.agreements import Agreement, AgreementStatus
-from luotsi.tenants.clients import ClientOrg, PersonRole
-from luotsi.tenants.session_changes import CancelInput, RescheduleInput
-from luotsi.tenants.session_planning import MeetingInput, SeriesInput
-from luotsi.tenants.sessions import (
-    Mailing,
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.clients.models import ClientOrg, PersonRole
+from luotsi.tenants.sessions import changes as session_changes
+from luotsi.tenants.sessions import planning as session_planning
+from luotsi.tenants.sessions import service as session_service
+from luotsi.tenants.sessions.changes import CancelInput, RescheduleInput
+from luotsi.tenants.sessions.models import (
     MeetingKind,
     SessionChange,
     SessionStatus,
     SupervisionSession,
 )
+from luotsi.tenants.sessions.planning import MeetingInput, SeriesInput
+from luotsi.tenants.sessions.service import Mailing
 from tests import clock
 from tests.conftest import Backend
 from tests.factories import (
@@ -188,19 +190,19 @@ def test_dates_times_and_numbers_are_read_as_typed_or_refused() -> None:
     assert parse_date("2026-12-03") == parse_date("3.12.2026") == date(2026, 12, 3)
     for bad in ("", "31.2.2027", "0001-01-01", "1.1.10000", "3/12/2026", "٣.١٢.٢٠٢٦"):
         assert parse_date(bad) is None, bad
-    assert sessions.parse_time("9.05") == sessions.parse_time("09:05")
-    assert sessions.parse_time("24:00") is None and sessions.parse_time("10") is None
-    assert sessions.parse_int("60", 1, 240) == 60
+    assert session_service.parse_time("9.05") == session_service.parse_time("09:05")
+    assert session_service.parse_time("24:00") is None and session_service.parse_time("10") is None
+    assert session_service.parse_int("60", 1, 240) == 60
     for bad in ("0", "241", "²", "1e3", "-5", "9" * 20):
-        assert sessions.parse_int(bad, 1, 240) is None, bad
-    assert sessions.check_meeting_url("https://meet.example.fi/a?b=c") is not None
+        assert session_service.parse_int(bad, 1, 240) is None, bad
+    assert session_service.check_meeting_url("https://meet.example.fi/a?b=c") is not None
     for bad in (
         "http://meet.example.fi",
         "https://localhost/x",
         "https://u:p@x.fi",
         "https://a b.fi",
     ):
-        assert sessions.check_meeting_url(bad) is None, bad
+        assert session_service.check_meeting_url(bad) is None, bad
 
 
 # --- planning a series ----------------------------------------------------------------------
@@ -494,11 +496,11 @@ async def test_a_supervisor_of_another_agreement_finds_nothing(
             open_db, a, a.agreement.id, actor=other, first_date=clock.fi(clock.working_day(14))
         )
     with pytest.raises(NotFound):
-        await _call(open_db, a, sessions.get_session, a.session.id, actor_id=other.id)
+        await _call(open_db, a, session_service.get_session, a.session.id, actor_id=other.id)
     with pytest.raises(NotFound):
         await _call(open_db, a, session_changes.mark_held, a.session.id, "60", actor_id=other.id)
     # The owner works on every agreement of the firm.
-    found = await _call(open_db, a, sessions.get_session, a.session.id, actor_id=a.owner.id)
+    found = await _call(open_db, a, session_service.get_session, a.session.id, actor_id=a.owner.id)
     assert found.id == a.session.id
 
 
@@ -741,7 +743,7 @@ async def test_a_staff_request_for_the_manager_invites_nobody(
             select(SupervisionSession).where(SupervisionSession.id == evaluation.id)
         )
         assert row is not None
-        assert sorted(p.role for p in await sessions.participants(db, row)) == [
+        assert sorted(p.role for p in await session_service.participants(db, row)) == [
             "supervisee",
             "supervisor",
         ]

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.i18n import language
-from luotsi.tenants import staff
-from luotsi.tenants.regions import places
-from luotsi.tenants.staff import ProfileInput, StaffFilter
+from luotsi.tenants.directory import models as directory_models
+from luotsi.tenants.directory import staff
+from luotsi.tenants.directory.regions import places
+from luotsi.tenants.directory.staff import ProfileInput, StaffFilter
 from tests.conftest import Backend, scoped
 from tests.factories import Firms, add_area, add_member, add_profile, add_specialty, make_user
 
@@ -195,7 +196,9 @@ async def test_specialties_merge_rename_and_delete(
     source = await add_specialty(clean_db.owner, firms.a.tenant, "Sovittelu")
     await _person(clean_db, firms, "Only Source", specialties=[source])
     profile = await staff.get_profile(db, firms.a.profile.id)
-    profile.specialty_links.append(staff.StaffSpecialty(specialty_id=source.id))  # Maija has both
+    profile.specialty_links.append(
+        directory_models.StaffSpecialty(specialty_id=source.id)
+    )  # Maija has both
     await db.flush()
 
     with pytest.raises(Invalid):

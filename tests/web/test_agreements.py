@@ -12,8 +12,9 @@ from dateutil.relativedelta import relativedelta
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from luotsi.tenants.agreements import AgreementStatus, max_end_date
-from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.agreements.service import max_end_date
+from luotsi.tenants.clients.models import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
 from tests import clock
 from tests.conftest import Backend, Client

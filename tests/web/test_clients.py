@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from luotsi.tenants.agreements import AgreementStatus
-from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.clients.models import PersonRole
 from tests.conftest import Backend, Client
 from tests.factories import Firms, add_agreement, add_client_org, add_person
 

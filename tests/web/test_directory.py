@@ -11,7 +11,7 @@ import pytest
 
 from luotsi.platform import clock
 from luotsi.platform.tenancy import Role
-from luotsi.tenants.staff import Specialty, StaffProfile
+from luotsi.tenants.directory.models import Specialty, StaffProfile
 from tests.conftest import Backend, Client
 from tests.factories import (
     Firm,

@@ -11,10 +11,10 @@ from luotsi.platform import audit
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.tenants import content
-from luotsi.tenants.agreements import Agreement
-from luotsi.tenants.clients import ClientPerson, PersonRole
+from luotsi.tenants.agreements.models import Agreement
+from luotsi.tenants.clients.models import ClientPerson, PersonRole
 from luotsi.tenants.content import ErasureStatus
-from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.sessions.models import SupervisionSession
 from tests.conftest import Backend, Client, scoped
 from tests.factories import Content, Firms, add_content, add_person, bind_supervisee_login
 

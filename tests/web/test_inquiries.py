@@ -16,7 +16,8 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessi
 from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants.inquiries import Inquiry, InquiryStatus, issue_form_token
+from luotsi.tenants.directory.inquiries import issue_form_token
+from luotsi.tenants.directory.models import Inquiry, InquiryStatus
 from tests.conftest import BASE_URL, Backend, Client
 from tests.factories import Firms, add_inquiry
 from tests.platform.test_outbox import Inbox, free_port

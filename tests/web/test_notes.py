@@ -14,9 +14,9 @@ from luotsi.platform import audit
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.tenancy import Role
-from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.clients.models import PersonRole
 from luotsi.tenants.content import NOTE_MAX_CHARS, NOTE_OBJECT
-from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.sessions.models import SupervisionSession
 from tests.conftest import Backend, Client
 from tests.factories import Firm, Firms, add_member, add_person, make_user
 

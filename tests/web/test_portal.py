@@ -12,9 +12,9 @@ from litestar import Litestar
 
 from luotsi.platform.i18n import format_date, language
 from luotsi.platform.tenancy import Role
-from luotsi.tenants.agreements import AgreementStatus
-from luotsi.tenants.clients import ClientOrg, ClientPerson, PersonRole
-from luotsi.tenants.sessions import SessionStatus
+from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
+from luotsi.tenants.sessions.models import SessionStatus
 from tests import clock
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import (

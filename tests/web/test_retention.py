@@ -15,7 +15,7 @@ from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.tenancy import Tenant
-from luotsi.tenants.agreements import Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.content import Goal, SessionNote
 from tests.conftest import Backend, Client
 from tests.factories import Firm, Firms, add_content

@@ -21,8 +21,9 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
-from luotsi.tenants.agreements import AgreementStatus
-from luotsi.tenants.sessions import MeetingKind, SessionStatus, SupervisionSession, is_working_day
+from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.service import is_working_day
 from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import Firm, Firms, add_agreement, add_member, add_session, make_user

@@ -12,8 +12,8 @@ from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import MAIL_REQUEST_WINDOW, MAIL_REQUESTS_PER_IP
 from luotsi.platform.mail import MailboxEntry
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants.agreements import AgreementStatus
-from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.clients.models import PersonRole
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import Firms, add_agreement, add_client_org, add_person, make_user
 

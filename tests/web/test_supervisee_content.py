@@ -25,8 +25,8 @@ from luotsi.platform.clock import HELSINKI
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants import content
-from luotsi.tenants.agreements import Agreement
-from luotsi.tenants.clients import PersonRole
+from luotsi.tenants.agreements.models import Agreement
+from luotsi.tenants.clients.models import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
 from tests import clock
 from tests.conftest import Backend, Client

@@ -16,10 +16,15 @@ from luotsi.platform import clock
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
-from luotsi.tenants.agreements import AgreementStatus
-from luotsi.tenants.clients import ClientPerson, PersonRole
+from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.clients.models import ClientPerson, PersonRole
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.sessions import MeetingKind, SessionChange, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.models import (
+    MeetingKind,
+    SessionChange,
+    SessionStatus,
+    SupervisionSession,
+)
 from tests.conftest import Backend, Client, Outbox, link_in, scoped
 from tests.factories import (
     Firm,

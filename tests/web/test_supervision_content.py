@@ -18,9 +18,9 @@ from luotsi.platform.audit import AuditEvent
 from luotsi.platform.clock import HELSINKI
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.tenancy import Membership, Role
-from luotsi.tenants.agreements import Agreement, AgreementSupervisee, AgreementSupervisor
-from luotsi.tenants.clients import ClientPerson, PersonRole
-from luotsi.tenants.sessions import SessionStatus, SupervisionSession
+from luotsi.tenants.agreements.models import Agreement, AgreementSupervisee, AgreementSupervisor
+from luotsi.tenants.clients.models import ClientPerson, PersonRole
+from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
 from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import (

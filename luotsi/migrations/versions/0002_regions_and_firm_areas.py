@@ -11,7 +11,7 @@ from alembic import op
 
 import luotsi.platform.db
 from luotsi.platform.migrate import enable_tenant_rls
-from luotsi.tenants.regions import read_reference
+from luotsi.tenants.directory.regions import read_reference
 
 revision = "0002"
 down_revision = "0001"

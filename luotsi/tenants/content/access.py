@@ -27,13 +27,13 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants import clients
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementStatus,
     AgreementSupervisee,
     AgreementSupervisor,
 )
+from luotsi.tenants.clients import service as client_service
 from luotsi.tenants.content.models import EncryptedField
 
 TEXT_MAX_CHARS = 20_000
@@ -166,7 +166,7 @@ async def agreement_access(db: AsyncSession, actor: Membership, agreement_id: uu
     if permissions.can_work_with_shared_content(actor, supervisor_ids):
         return Access(agreement, None, supervisee_ids)
     if permissions.can_use_supervisee_portal(actor) and agreement.status != AgreementStatus.DRAFT:
-        person = await clients.person_of_login(db, actor)
+        person = await client_service.person_of_login(db, actor)
         if (
             person is not None
             and not person.is_archived

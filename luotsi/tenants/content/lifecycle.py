@@ -23,7 +23,7 @@ from luotsi.platform.crypto import ContentCipher, MasterKeys
 from luotsi.platform.db import tenant_session, unscoped_session
 from luotsi.platform.jobs import claimed, scheduled
 from luotsi.platform.tenancy import Tenant
-from luotsi.tenants.agreements import Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.content.models import (
     ENCRYPTED_FIELDS,
     Assignment,
@@ -34,7 +34,7 @@ from luotsi.tenants.content.models import (
     Goal,
     SessionNote,
 )
-from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.sessions.models import SupervisionSession
 
 AGREEMENT_OBJECT = "agreement"
 

@@ -11,7 +11,6 @@ dashboard's "assignments waiting"), never select a ciphertext column.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,10 +19,10 @@ from typing import Any
 from sqlalchemy import ForeignKeyConstraint, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import clock, i18n
+from luotsi.platform import clock
 from luotsi.platform.crypto import Binding
 from luotsi.platform.db import Base, TenantScoped, str_enum
-from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import N_, LabelledEnum
 
 
 def _agreement_fk() -> ForeignKeyConstraint:
@@ -121,21 +120,11 @@ class AssignmentResponse(TenantScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
-class GoalSource(enum.StrEnum):
+class GoalSource(LabelledEnum):
     """Whose goal it is: the supervisee's own development goal or the organisation's."""
 
-    OWN = "own"
-    ORGANISATION = "organisation"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_SOURCE_LABELS[self])
-
-
-_SOURCE_LABELS = {
-    GoalSource.OWN: N_("Own goal"),
-    GoalSource.ORGANISATION: N_("Organisation's goal"),
-}
+    OWN = "own", N_("Own goal")
+    ORGANISATION = "organisation", N_("Organisation's goal")
 
 
 class Goal(TenantScoped, Base):
@@ -209,21 +198,10 @@ class ConfidentialityLimits(TenantScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
-class ErasureStatus(enum.StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    DECLINED = "declined"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_ERASURE_LABELS[self])
-
-
-_ERASURE_LABELS = {
-    ErasureStatus.PENDING: N_("Waiting for the owner"),
-    ErasureStatus.DONE: N_("Erased"),
-    ErasureStatus.DECLINED: N_("Declined"),
-}
+class ErasureStatus(LabelledEnum):
+    PENDING = "pending", N_("Waiting for the owner")
+    DONE = "done", N_("Erased")
+    DECLINED = "declined", N_("Declined")
 
 
 class ErasureRequest(TenantScoped, Base):

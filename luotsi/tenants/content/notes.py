@@ -19,10 +19,10 @@ from luotsi.platform import audit, clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
-from luotsi.tenants.agreements import AgreementSupervisor
+from luotsi.tenants.agreements.models import AgreementSupervisor
 from luotsi.tenants.content.access import TEXT_MAX_CHARS, Reader, check_not_erased, clean_text
 from luotsi.tenants.content.models import NOTE_BODY, SessionNote
-from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.sessions.models import SupervisionSession
 
 NOTE_OBJECT = "session_note"  # the audit log's object type of a note
 NOTE_MAX_CHARS = TEXT_MAX_CHARS

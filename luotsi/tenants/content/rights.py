@@ -29,9 +29,8 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.members import record_member_action
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import Membership, Role, Tenant
-from luotsi.tenants import supervisee_portal
-from luotsi.tenants.agreements import Acceptance, AgreementSupervisee
-from luotsi.tenants.clients import ClientPerson
+from luotsi.tenants.agreements.models import Acceptance, AgreementSupervisee
+from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.content.access import Reader
 from luotsi.tenants.content.lifecycle import erase_agreement_content
 from luotsi.tenants.content.models import (
@@ -43,7 +42,8 @@ from luotsi.tenants.content.models import (
     Goal,
 )
 from luotsi.tenants.content.shared import list_assignments, list_goals, read_limits
-from luotsi.tenants.sessions import to_local
+from luotsi.tenants.portal import supervisee as supervisee_portal
+from luotsi.tenants.sessions.service import to_local
 
 PERSON_OBJECT = "person"
 ERASED_NAME = "—"  # what an erased supervisee is called where the facts stay

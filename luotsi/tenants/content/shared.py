@@ -33,7 +33,8 @@ from luotsi.tenants.content.models import (
     Goal,
     GoalSource,
 )
-from luotsi.tenants.sessions import SessionStatus, SupervisionSession, check_in_period, to_local
+from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.service import check_in_period, to_local
 
 ASSIGNMENT_OBJECT = "assignment"
 RESPONSE_OBJECT = "assignment_response"

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements import Agreement, AgreementStatus, visible_to
-from luotsi.tenants.sessions import (
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.agreements.service import visible_to
+from luotsi.tenants.sessions.models import (
     MeetingKind,
     SessionStatus,
     SupervisionSession,

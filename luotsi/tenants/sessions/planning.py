@@ -19,21 +19,18 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants import ics
-from luotsi.tenants.agreements import (
-    Agreement,
-)
-from luotsi.tenants.sessions import (
+from luotsi.tenants.agreements.models import Agreement
+from luotsi.tenants.sessions import ics
+from luotsi.tenants.sessions.models import MeetingKind, SupervisionSession
+from luotsi.tenants.sessions.service import (
     MAX_EVERY_WEEKS,
     MAX_SERIES,
     SESSION_MINUTES,
     Busy,
     DayCheck,
     Mailing,
-    MeetingKind,
     Place,
     SessionCounts,
-    SupervisionSession,
     agreement_for_work,
     check_day,
     check_in_period,

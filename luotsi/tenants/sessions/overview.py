@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import clock, permissions
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements import Agreement
-from luotsi.tenants.sessions import SessionStatus, SupervisionSession
+from luotsi.tenants.agreements.models import Agreement
+from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
 
 AWAITING_LIMIT = 20
 

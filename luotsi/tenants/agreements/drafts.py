@@ -18,20 +18,22 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     DEFAULT_CADENCE_WEEKS,
     DEFAULT_CANCELLATION_HOURS,
     DEFAULT_REVIEW_MONTHS,
-    MAX_PRICE_CENTS,
-    MAX_QUOTA,
     MAX_SESSION_MINUTES,
-    MAX_TITLE,
     MIN_SESSION_MINUTES,
     Agreement,
     AgreementStatus,
     AgreementSupervisee,
     AgreementSupervisor,
     EventKind,
+)
+from luotsi.tenants.agreements.service import (
+    MAX_PRICE_CENTS,
+    MAX_QUOTA,
+    MAX_TITLE,
     default_end_date,
     get_agreement,
     max_end_date,
@@ -40,7 +42,7 @@ from luotsi.tenants.agreements import (
     require,
     staff_choices,
 )
-from luotsi.tenants.clients import ClientOrg, ClientPerson, PersonRole
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
 from luotsi.tenants.kinds import SupervisionKind
 
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from icalendar import Calendar, Event, vCalAddress, vDuration, vText
 
 from luotsi.platform import clock
 from luotsi.platform.i18n import gettext as _
-
-if TYPE_CHECKING:
-    from luotsi.tenants.sessions import SupervisionSession
+from luotsi.tenants.sessions.models import CANCELLED, MeetingKind, SupervisionSession
 
 PRODID = "-//Luotsi//Luotsi sessions//FI"
 REQUEST, CANCEL = "REQUEST", "CANCEL"
@@ -38,8 +35,6 @@ class Attendee:
 
 def neutral_title(session: SupervisionSession, firm_name: str) -> str:
     """ "Work supervision · Firm Oy": what a calendar shows, and all it shows, of a meeting."""
-    from luotsi.tenants.sessions import MeetingKind
-
     kind = _("Work supervision") if session.kind == MeetingKind.SESSION else session.kind.label
     return f"{kind} · {firm_name}"
 
@@ -135,8 +130,6 @@ def feed(
     A cancelled session stays in it as ``STATUS:CANCELLED`` (its ``sequence`` already raised
     by the cancellation, as in the e-mailed ``CANCEL``), so a subscribed calendar removes it.
     """
-    from luotsi.tenants.sessions import CANCELLED
-
     calendar = _calendar()
     calendar.add("x-wr-calname", calendar_name)
     calendar.add("x-wr-timezone", "Europe/Helsinki")

@@ -1,9 +1,9 @@
-"""Client organisations and their people: HR contacts, managers and supervisees.
+"""Client organisations and their people: billing details, search, archiving and logins.
 
 An organisation buys supervision; its HR contacts may sign in to a portal (a membership with
 role ``client_contact``, bound to the organisation through their person record), its managers
 are contact records, and its supervisees are the people in supervision. Records with history
-are archived, never deleted.
+are archived, never deleted. The tables are in :mod:`.models`.
 """
 
 from __future__ import annotations
@@ -12,142 +12,37 @@ import enum
 import re
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, Select, String, Text, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, noload, relationship
+from sqlalchemy.orm import noload
 from sqlalchemy.sql.elements import ColumnElement
 from stdnum import iban
 from stdnum.fi import ytunnus
 
 from luotsi.platform import clock, i18n, members, permissions
-from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
-from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import check_email, get_user_by_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
+from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import Membership, Role, Tenant, check_business_id
-from luotsi.tenants.staff import format_phone, normalise_phone
-
-
-class OrgType(enum.StrEnum):
-    MUNICIPALITY = "municipality"
-    WELLBEING_COUNTY = "wellbeing_county"
-    COMPANY = "company"
-    ASSOCIATION = "association"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_ORG_TYPE_LABELS[self])
-
-
-_ORG_TYPE_LABELS = {
-    OrgType.MUNICIPALITY: N_("Municipality"),
-    OrgType.WELLBEING_COUNTY: N_("Wellbeing services county"),
-    OrgType.COMPANY: N_("Company"),
-    OrgType.ASSOCIATION: N_("Association"),
-    OrgType.OTHER: N_("Other"),
-}
-
-
-class PersonRole(enum.StrEnum):
-    HR_CONTACT = "hr_contact"
-    MANAGER = "manager"
-    SUPERVISEE = "supervisee"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_PERSON_ROLE_LABELS[self])
-
-
-_PERSON_ROLE_LABELS = {
-    PersonRole.HR_CONTACT: N_("HR contact"),
-    PersonRole.MANAGER: N_("Manager"),
-    PersonRole.SUPERVISEE: N_("Supervisee"),
-}
-
-
-class ClientOrg(TenantScoped, Base):
-    """An organisation that buys supervision from the firm."""
-
-    __tablename__ = "client_orgs"
-    __table_args__ = (Index("ix_client_orgs_tenant_name", "tenant_id", "name"),)
-
-    name: Mapped[str] = mapped_column(String(200))
-    business_id: Mapped[str] = mapped_column(String(9), default="")  # Y-tunnus, 1234567-8
-    org_type: Mapped[OrgType] = mapped_column(str_enum(OrgType), default=OrgType.COMPANY)
-    billing_street: Mapped[str] = mapped_column(String(200), default="")
-    billing_postal_code: Mapped[str] = mapped_column(String(10), default="")
-    billing_city: Mapped[str] = mapped_column(String(100), default="")
-    einvoice_address: Mapped[str] = mapped_column(String(35), default="")  # OVT / EDI code
-    einvoice_operator: Mapped[str] = mapped_column(String(35), default="")  # operator id/BIC
-    invoice_email: Mapped[str] = mapped_column(String(254), default="")
-    invoice_language: Mapped[str] = mapped_column(String(2), default="fi")
-    payment_term_days: Mapped[int] = mapped_column(default=14)
-    internal_notes: Mapped[str] = mapped_column(Text, default="")  # the firm's, never the client's
-    archived_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
-
-    people: Mapped[list[ClientPerson]] = relationship(
-        lazy="selectin", order_by="ClientPerson.name", viewonly=True
-    )
-
-    @property
-    def is_archived(self) -> bool:
-        return self.archived_at is not None
-
-    @property
-    def postal_line(self) -> str:
-        return " ".join(p for p in (self.billing_postal_code, self.billing_city) if p)
-
-
-class ClientPerson(TenantScoped, Base):
-    """A person of a client organisation in one role.
-
-    ``membership_id`` is the person's login in this firm (an HR contact's portal account, later a
-    supervisee's), a plain id: the login may be removed while the record, part of agreements'
-    history, stays.
-    """
-
-    __tablename__ = "client_people"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "org_id"], ["client_orgs.tenant_id", "client_orgs.id"]),
-        Index("ix_client_people_tenant_org", "tenant_id", "org_id"),
-    )
-
-    org_id: Mapped[uuid.UUID]
-    role: Mapped[PersonRole] = mapped_column(str_enum(PersonRole))
-    name: Mapped[str] = mapped_column(String(120))
-    email: Mapped[str] = mapped_column(String(254), default="")
-    phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
-    title: Mapped[str] = mapped_column(String(160), default="")
-    membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    # The HR contact's pending portal invitation (a plain id): when its invitee accepts, the
-    # new membership is bound here (see :func:`portal_access`).
-    invitation_id: Mapped[uuid.UUID | None]
-    archived_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-
-    org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
-
-    @property
-    def is_archived(self) -> bool:
-        return self.archived_at is not None
-
-    @property
-    def phone_display(self) -> str:
-        return format_phone(self.phone)
-
-
-# --- checking what people type --------------------------------------------------------------
+from luotsi.tenants.agreements.queries import (
+    open_agreement_count,
+    open_agreements_per_org,
+    org_has_history,
+    person_has_history,
+)
+from luotsi.tenants.clients.models import (
+    ClientOrg,
+    ClientPerson,
+    OrgType,
+    PersonRole,
+)
 
 INVOICE_LANGUAGES = ("fi", "sv", "en")
 DEFAULT_PAYMENT_TERM_DAYS = 14
@@ -398,8 +293,6 @@ async def search_orgs(
     db: AsyncSession, actor: Membership, filters: OrgFilter, page: int = 1, per_page: int = 20
 ) -> Page[OrgRow]:
     """Organisations by name, with how many people and open agreements each has."""
-    from luotsi.tenants.agreements import Agreement  # agreements.py imports this module
-
     _require(permissions.can_view_clients(actor), "clients")
     conditions = filters.conditions()
     total = await db.scalar(select(func.count()).select_from(ClientOrg).where(*conditions)) or 0
@@ -411,13 +304,7 @@ async def search_orgs(
         .correlate(ClientOrg)
         .scalar_subquery()
     )
-    agreements = (
-        select(func.count())
-        .select_from(Agreement)
-        .where(Agreement.org_id == ClientOrg.id, Agreement.status.in_(_open_statuses()))
-        .correlate(ClientOrg)
-        .scalar_subquery()
-    )
+    agreements = open_agreements_per_org()
     rows = await db.execute(
         select(ClientOrg, people, agreements)
         .where(*conditions)
@@ -428,13 +315,6 @@ async def search_orgs(
     )
     items = [OrgRow(org, n_people or 0, n_open or 0) for org, n_people, n_open in rows.tuples()]
     return Page(items, page, per_page, total)
-
-
-def _open_statuses() -> tuple[Any, ...]:
-    """Agreement statuses that keep an organisation a current client."""
-    from luotsi.tenants.agreements import AgreementStatus
-
-    return (AgreementStatus.PENDING, AgreementStatus.ACTIVE, AgreementStatus.PAUSED)
 
 
 async def get_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> ClientOrg:
@@ -472,19 +352,6 @@ def apply_billing(org: ClientOrg, data: BillingInput) -> None:
         setattr(org, name, value)
 
 
-async def open_agreement_count(db: AsyncSession, org_id: uuid.UUID) -> int:
-    from luotsi.tenants.agreements import Agreement
-
-    return int(
-        await db.scalar(
-            select(func.count())
-            .select_from(Agreement)
-            .where(Agreement.org_id == org_id, Agreement.status.in_(_open_statuses()))
-        )
-        or 0
-    )
-
-
 async def archive_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> ClientOrg:
     """Put an organisation aside: out of lists, its HR contacts out of the portal.
 
@@ -511,17 +378,6 @@ async def unarchive_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) 
     return org
 
 
-async def org_has_history(db: AsyncSession, org_id: uuid.UUID) -> bool:
-    """Whether the organisation has ever had an agreement or one of its people was on one."""
-    from luotsi.tenants.agreements import Agreement
-
-    agreements = await db.scalar(
-        select(func.count()).select_from(Agreement).where(Agreement.org_id == org_id)
-    )
-    people = select(ClientPerson.id).where(ClientPerson.org_id == org_id)
-    return bool(agreements) or await _on_agreements(db, people)
-
-
 async def delete_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> None:
     """Delete an organisation without history, with its people and their portal logins."""
     _require(permissions.can_manage_clients(actor), "clients")
@@ -535,29 +391,6 @@ async def delete_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> 
     await db.flush()  # people first: the unit of work does not order them before the org
     await db.delete(org)
     await db.flush()
-
-
-async def org_agreements(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> list[Any]:
-    """The organisation's agreements, newest first (a supervisor sees their own only)."""
-    from luotsi.tenants.agreements import Agreement
-
-    return await _visible_agreements(db, actor, Agreement.org_id == org_id)
-
-
-async def _visible_agreements(
-    db: AsyncSession, actor: Membership, condition: ColumnElement[bool]
-) -> list[Any]:
-    """Agreements meeting ``condition``, newest first: every one for those who manage
-    agreements, a supervisor's own for a supervisor."""
-    from luotsi.tenants.agreements import Agreement, AgreementSupervisor
-
-    query = select(Agreement).where(condition).order_by(Agreement.start_date.desc(), Agreement.id)
-    if not permissions.can_manage_agreements(actor):
-        own = select(AgreementSupervisor.agreement_id).where(
-            AgreementSupervisor.membership_id == actor.id
-        )
-        query = query.where(Agreement.id.in_(own))
-    return list((await db.scalars(query)).unique())
 
 
 # --- people ---------------------------------------------------------------------------------
@@ -670,30 +503,6 @@ async def get_person(db: AsyncSession, actor: Membership, person_id: uuid.UUID) 
     if person is None:
         raise NotFound("client_person")
     return person
-
-
-async def person_has_history(db: AsyncSession, person_id: uuid.UUID) -> bool:
-    """Whether the person is on an agreement (as supervisee, manager or HR contact) or was
-    asked to accept one: such a record is archived, never deleted."""
-    return await _on_agreements(db, select(ClientPerson.id).where(ClientPerson.id == person_id))
-
-
-async def _on_agreements(db: AsyncSession, people: Select[tuple[uuid.UUID]]) -> bool:
-    """Whether any of ``people`` (a query of person ids) appears on an agreement."""
-    from luotsi.tenants.agreements import Acceptance, Agreement, AgreementSupervisee
-
-    for query in (
-        select(func.count())
-        .select_from(Agreement)
-        .where(or_(Agreement.manager_id.in_(people), Agreement.hr_contact_id.in_(people))),
-        select(func.count())
-        .select_from(AgreementSupervisee)
-        .where(AgreementSupervisee.person_id.in_(people)),
-        select(func.count()).select_from(Acceptance).where(Acceptance.person_id.in_(people)),
-    ):
-        if await db.scalar(query):
-            return True
-    return False
 
 
 async def create_person(
@@ -945,22 +754,3 @@ async def _invite_login(
     )
     await db.flush()
     return invitation
-
-
-async def person_agreements(db: AsyncSession, actor: Membership, person_id: uuid.UUID) -> list[Any]:
-    """Agreements the person is on (as supervisee, manager or HR contact), newest first; a
-    supervisor sees their own only."""
-    from luotsi.tenants.agreements import Agreement, AgreementSupervisee
-
-    as_supervisee = select(AgreementSupervisee.agreement_id).where(
-        AgreementSupervisee.person_id == person_id
-    )
-    return await _visible_agreements(
-        db,
-        actor,
-        or_(
-            Agreement.manager_id == person_id,
-            Agreement.hr_contact_id == person_id,
-            Agreement.id.in_(as_supervisee),
-        ),
-    )

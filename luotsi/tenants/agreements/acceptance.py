@@ -18,13 +18,8 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, new_token, token_hash
 from luotsi.platform.tenancy import Membership, Role, Tenant
-from luotsi.tenants.agreement_drafts import AgreementInput, check_agreement, decimal_text
-from luotsi.tenants.agreement_pdf import AgreementSheet, render_agreement_pdf
-from luotsi.tenants.agreements import (
-    ACCEPTANCE_LIFETIME,
-    MAX_COMMENT,
-    MAX_NOTE,
-    PARTY_ORDER,
+from luotsi.tenants.agreements.drafts import AgreementInput, check_agreement, decimal_text
+from luotsi.tenants.agreements.models import (
     Acceptance,
     AcceptanceResponse,
     Agreement,
@@ -33,6 +28,13 @@ from luotsi.tenants.agreements import (
     AgreementStatus,
     EventKind,
     Party,
+)
+from luotsi.tenants.agreements.pdf import AgreementSheet, render_agreement_pdf
+from luotsi.tenants.agreements.service import (
+    ACCEPTANCE_LIFETIME,
+    MAX_COMMENT,
+    MAX_NOTE,
+    PARTY_ORDER,
     get_agreement,
     mail_language,
     queue_firm_email,
@@ -42,7 +44,7 @@ from luotsi.tenants.agreements import (
     staff_names,
     supervisor_users,
 )
-from luotsi.tenants.clients import ClientPerson
+from luotsi.tenants.clients.models import ClientPerson
 
 
 def _parties(agreement: Agreement) -> list[tuple[Party, ClientPerson]]:

@@ -20,15 +20,17 @@ from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants import ics
-from luotsi.tenants.sessions import (
-    HELD_MINUTES,
-    Mailing,
+from luotsi.tenants.sessions import ics
+from luotsi.tenants.sessions.models import (
     MeetingKind,
-    Place,
     SessionChange,
     SessionStatus,
     SupervisionSession,
+)
+from luotsi.tenants.sessions.service import (
+    HELD_MINUTES,
+    Mailing,
+    Place,
     check_day,
     check_place,
     check_when,
@@ -317,7 +319,7 @@ async def reschedule_session(
 # --- the manager at an evaluation meeting ---------------------------------------------------
 #
 # The manager joins an evaluation meeting only on the supervisee's own invitation, given in
-# their portal (:mod:`luotsi.tenants.supervisee_portal`). The staff may record that the
+# their portal (:mod:`luotsi.tenants.portal.supervisee`). The staff may record that the
 # supervisee asked for it: a *request*, kept in the meeting's history and shown in the
 # supervisee's portal, which invites nobody until the supervisee confirms it there.
 

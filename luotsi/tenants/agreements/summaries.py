@@ -16,24 +16,12 @@ from luotsi.platform.errors import Forbidden
 from luotsi.platform.identity import User
 from luotsi.platform.paging import Page
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreement_acceptance import (
+from luotsi.tenants.agreements.acceptance import (
     agreement_terms,
     current_acceptances,
     latest_document,
 )
-from luotsi.tenants.agreement_quota import (
-    QuotaUsage,
-    quota_warnings,
-    session_counts,
-    usage_from_counts,
-)
-from luotsi.tenants.agreement_reviews import (
-    last_reviews,
-    list_reviews,
-    review_due_after,
-    review_state,
-)
-from luotsi.tenants.agreements import (
+from luotsi.tenants.agreements.models import (
     Acceptance,
     Agreement,
     AgreementDocument,
@@ -42,12 +30,21 @@ from luotsi.tenants.agreements import (
     AgreementSupervisee,
     AgreementSupervisor,
     Review,
-    get_agreement,
-    list_events,
-    staff_names,
-    visible_to,
 )
-from luotsi.tenants.clients import ClientOrg, ClientPerson
+from luotsi.tenants.agreements.quota import (
+    QuotaUsage,
+    quota_warnings,
+    session_counts,
+    usage_from_counts,
+)
+from luotsi.tenants.agreements.reviews import (
+    last_reviews,
+    list_reviews,
+    review_due_after,
+    review_state,
+)
+from luotsi.tenants.agreements.service import get_agreement, list_events, staff_names, visible_to
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 
 STATUS_FILTERS = ("current", "all", *(s.value for s in AgreementStatus))

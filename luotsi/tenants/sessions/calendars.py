@@ -16,16 +16,12 @@ from luotsi.platform.jobs import claimed, scheduled
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
-from luotsi.tenants import ics
-from luotsi.tenants.agreements import (
-    Agreement,
-)
-from luotsi.tenants.sessions import (
+from luotsi.tenants.agreements.models import Agreement
+from luotsi.tenants.sessions import ics
+from luotsi.tenants.sessions.models import CalendarFeed, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.service import (
     FEED_HISTORY,
     REMINDER_AHEAD,
-    CalendarFeed,
-    SessionStatus,
-    SupervisionSession,
     client_language,
     ends_at,
     from_local,

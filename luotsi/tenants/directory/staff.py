@@ -15,44 +15,39 @@ import io
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import phonenumbers
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    ForeignKeyConstraint,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
     case,
     func,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, i18n, permissions
-from luotsi.platform.db import Base, CodeSet, TenantScoped, has_code
+from luotsi.platform.db import has_code
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.paging import Page, paginate
+from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
-from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
-from luotsi.tenants.regions import (
+from luotsi.tenants.directory.models import (
     FirmArea,
     FirmAreaPart,
     Municipality,
-    Place,
+    Qualification,
     Region,
-    named_places,
+    ServiceArea,
+    Specialty,
+    StaffProfile,
+    StaffSpecialty,
 )
+from luotsi.tenants.directory.regions import Place, named_places
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
 
 BIO_LANGUAGES = ("fi", "sv", "en")
 MAX_BIO = 2000
@@ -66,188 +61,6 @@ MAX_PHOTO_PIXELS = MAX_PHOTO_MEGAPIXELS * 1_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PHOTO_PIXELS
 # Decoding is seconds of CPU: it runs in these threads, two at a time, never on the event loop.
 _PHOTO_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="photo")
-
-
-class Specialty(TenantScoped, Base):
-    """One word of the firm's own vocabulary ("workplace mediation", "social work")."""
-
-    __tablename__ = "specialties"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
-
-    name: Mapped[str] = mapped_column(String(80))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-
-
-class StaffProfile(TenantScoped, Base):
-    __tablename__ = "staff_profiles"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "membership_id"],
-            ["memberships.tenant_id", "memberships.id"],
-            ondelete="CASCADE",
-        ),
-        UniqueConstraint("tenant_id", "membership_id"),
-    )
-
-    membership_id: Mapped[uuid.UUID]
-    display_name: Mapped[str] = mapped_column(String(120))
-    title: Mapped[str] = mapped_column(String(160), default="")
-    phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
-    public_email: Mapped[str] = mapped_column(String(254), default="")
-    bio_fi: Mapped[str] = mapped_column(Text, default="")
-    bio_sv: Mapped[str] = mapped_column(Text, default="")
-    bio_en: Mapped[str] = mapped_column(Text, default="")
-    languages: Mapped[frozenset[str]] = mapped_column(CodeSet, default=frozenset)
-    kinds: Mapped[frozenset[str]] = mapped_column(CodeSet, default=frozenset)
-    remote_anywhere: Mapped[bool] = mapped_column(default=False)
-    visible: Mapped[bool] = mapped_column(default=False)
-    active: Mapped[bool] = mapped_column(default=True)
-    photo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
-    photo_updated_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
-
-    membership: Mapped[Membership] = relationship(lazy="joined", viewonly=True)
-    specialty_links: Mapped[list[StaffSpecialty]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan"
-    )
-    qualifications: Mapped[list[Qualification]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="Qualification.position"
-    )
-    areas: Mapped[list[ServiceArea]] = relationship(lazy="selectin", cascade="all, delete-orphan")
-
-    @property
-    def specialties(self) -> list[Specialty]:
-        return sorted((link.specialty for link in self.specialty_links), key=lambda s: s.name)
-
-    @property
-    def has_photo(self) -> bool:
-        return self.photo_updated_at is not None
-
-    @property
-    def phone_display(self) -> str:
-        return format_phone(self.phone)
-
-    @property
-    def kind_list(self) -> list[SupervisionKind]:
-        return [k for k in SupervisionKind if k.value in self.kinds]
-
-    @property
-    def language_list(self) -> list[str]:
-        return [code for code in SPOKEN_LANGUAGES if code in self.languages]
-
-    def bio(self, language: str) -> str:
-        """The bio in ``language``, else the first one written."""
-        texts = {"fi": self.bio_fi, "sv": self.bio_sv, "en": self.bio_en}
-        return texts.get(language) or next((t for t in texts.values() if t), "")
-
-
-class StaffSpecialty(TenantScoped, Base):
-    __tablename__ = "staff_specialties"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "profile_id"],
-            ["staff_profiles.tenant_id", "staff_profiles.id"],
-            ondelete="CASCADE",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "specialty_id"],
-            ["specialties.tenant_id", "specialties.id"],
-            ondelete="CASCADE",
-        ),
-        UniqueConstraint("tenant_id", "profile_id", "specialty_id"),
-    )
-
-    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    specialty_id: Mapped[uuid.UUID] = mapped_column(index=True)
-
-    specialty: Mapped[Specialty] = relationship(lazy="joined", viewonly=True)
-
-
-class Qualification(TenantScoped, Base):
-    """A qualification as the person states it ("Certified supervisor (STOry)", 2015)."""
-
-    __tablename__ = "qualifications"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "profile_id"],
-            ["staff_profiles.tenant_id", "staff_profiles.id"],
-            ondelete="CASCADE",
-        ),
-    )
-
-    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    name: Mapped[str] = mapped_column(String(160))
-    year: Mapped[int | None]
-    position: Mapped[int] = mapped_column(default=0)
-
-
-class ServiceArea(TenantScoped, Base):
-    """One place a supervisor works in: a region, a municipality or one of the firm's areas."""
-
-    __tablename__ = "service_areas"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "profile_id"],
-            ["staff_profiles.tenant_id", "staff_profiles.id"],
-            ondelete="CASCADE",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "firm_area_id"],
-            ["firm_areas.tenant_id", "firm_areas.id"],
-            ondelete="CASCADE",
-        ),
-        CheckConstraint(
-            "CASE WHEN region_code IS NULL THEN 0 ELSE 1 END"
-            " + CASE WHEN municipality_code IS NULL THEN 0 ELSE 1 END"
-            " + CASE WHEN firm_area_id IS NULL THEN 0 ELSE 1 END = 1",
-            name="one_place",
-        ),
-    )
-
-    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
-    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
-    firm_area_id: Mapped[uuid.UUID | None]
-
-    @property
-    def key(self) -> str:
-        if self.region_code:
-            return f"r{self.region_code}"
-        if self.municipality_code:
-            return f"m{self.municipality_code}"
-        return f"a{self.firm_area_id}"
-
-
-# --- phone numbers --------------------------------------------------------------------------
-
-
-MAX_PHONE_CHARS = 40
-
-
-def normalise_phone(text: str, field_name: str = "phone") -> str:
-    """A Finnish or international number as E.164 (``+358405551234``); empty stays empty."""
-    text = text.strip()
-    if not text:
-        return ""
-    if len(text) > MAX_PHONE_CHARS:  # no number is this long; refused before parsing
-        raise Invalid.field(field_name, _("Enter a valid phone number, e.g. 040 555 1234."))
-    try:
-        number = phonenumbers.parse(text, "FI")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise Invalid.field(field_name, _("Enter a valid phone number, e.g. 040 555 1234."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def format_phone(e164: str) -> str:
-    """Finnish numbers as Finns write them (040 555 1234); others internationally."""
-    if not e164:
-        return ""
-    number = phonenumbers.parse(e164, None)
-    if number.country_code == 358:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 # --- who works where ------------------------------------------------------------------------

@@ -14,95 +14,27 @@ import functools
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    ForeignKeyConstraint,
-    String,
-    UniqueConstraint,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from luotsi.platform import clock, i18n
-from luotsi.platform.db import Base, TenantScoped
+from luotsi.platform import i18n
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.permissions import can_manage_areas
 from luotsi.platform.tenancy import Membership
+from luotsi.tenants.directory.models import (
+    FirmArea,
+    FirmAreaPart,
+    Municipality,
+    Region,
+)
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "regions_fi.csv"
-
-
-class Region(Base):
-    """A maakunta. Global reference data."""
-
-    __tablename__ = "regions"
-
-    code: Mapped[str] = mapped_column(String(2), primary_key=True)
-    name_fi: Mapped[str] = mapped_column(String(80))
-    name_sv: Mapped[str] = mapped_column(String(80))
-
-    def name(self, language: str | None = None) -> str:
-        return self.name_sv if (language or i18n.current_language()) == "sv" else self.name_fi
-
-
-class Municipality(Base):
-    """A kunta, inside exactly one region. Global reference data."""
-
-    __tablename__ = "municipalities"
-
-    code: Mapped[str] = mapped_column(String(3), primary_key=True)
-    name_fi: Mapped[str] = mapped_column(String(80), index=True)
-    name_sv: Mapped[str] = mapped_column(String(80), index=True)
-    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
-
-    region: Mapped[Region] = relationship(lazy="joined")
-
-    def name(self, language: str | None = None) -> str:
-        return self.name_sv if (language or i18n.current_language()) == "sv" else self.name_fi
-
-
-class FirmArea(TenantScoped, Base):
-    """A firm's own area: any set of regions and municipalities."""
-
-    __tablename__ = "firm_areas"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
-
-    name: Mapped[str] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-
-    parts: Mapped[list[FirmAreaPart]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="FirmAreaPart.id"
-    )
-
-
-class FirmAreaPart(TenantScoped, Base):
-    """One region or one municipality inside a firm area."""
-
-    __tablename__ = "firm_area_parts"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "area_id"], ["firm_areas.tenant_id", "firm_areas.id"], ondelete="CASCADE"
-        ),
-        UniqueConstraint(
-            "tenant_id",
-            "area_id",
-            "region_code",
-            "municipality_code",
-            name="uq_firm_area_parts_part",
-        ),
-        CheckConstraint("(region_code IS NULL) <> (municipality_code IS NULL)", name="one_place"),
-    )
-
-    area_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
-    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
 
 
 # --- reference data -----------------------------------------------------------------------

@@ -21,14 +21,16 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
 from luotsi.platform.jobs import claimed, scheduled
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants.agreements import (
-    MAX_NOTE,
-    REVIEW_DUE_SOON_DAYS,
+from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementStatus,
     EventKind,
     Review,
     ReviewDecision,
+)
+from luotsi.tenants.agreements.service import (
+    MAX_NOTE,
+    REVIEW_DUE_SOON_DAYS,
     get_agreement,
     mail_language,
     max_end_date,

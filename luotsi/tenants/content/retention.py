@@ -31,7 +31,7 @@ from luotsi.platform.tenancy import (
     Membership,
     Tenant,
 )
-from luotsi.tenants.agreements import Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.content import ErasureRequest, ErasureStatus
 from luotsi.tenants.content.lifecycle import retention_cutoff
 

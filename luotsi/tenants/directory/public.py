@@ -3,46 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
-from luotsi.platform import clock, i18n, permissions
-from luotsi.platform.db import Base, TenantScoped
+from luotsi.platform import i18n, permissions
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.identity import check_email
+from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
-from luotsi.tenants.staff import (
+from luotsi.tenants.directory.models import (
+    FirmProfile,
     Specialty,
-    StaffFilter,
     StaffProfile,
     StaffSpecialty,
-    normalise_phone,
 )
+from luotsi.tenants.directory.staff import StaffFilter
+from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
 
 MAX_DESCRIPTION = 4000
-
-
-class FirmProfile(TenantScoped, Base):
-    """One row per firm: what the public directory says about it."""
-
-    __tablename__ = "firm_profiles"
-    __table_args__ = (UniqueConstraint("tenant_id"),)
-
-    description_fi: Mapped[str] = mapped_column(Text, default="")
-    description_sv: Mapped[str] = mapped_column(Text, default="")
-    description_en: Mapped[str] = mapped_column(Text, default="")
-    public_email: Mapped[str] = mapped_column(String(254), default="")
-    public_phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
-    directory_enabled: Mapped[bool] = mapped_column(default=True)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
-
-    def description(self, language: str) -> str:
-        texts = {"fi": self.description_fi, "sv": self.description_sv, "en": self.description_en}
-        return texts.get(language) or next((t for t in texts.values() if t), "")
 
 
 async def firm_profile(db: AsyncSession) -> FirmProfile:

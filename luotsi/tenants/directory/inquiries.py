@@ -7,7 +7,6 @@ moves it through its statuses and assigns it to one of its staff.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import uuid
@@ -15,73 +14,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, i18n, permissions, ratelimit
-from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
-from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
+from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, Tenant
+from luotsi.tenants.directory.models import (
+    Inquiry,
+    InquiryStatus,
+    StaffProfile,
+)
+from luotsi.tenants.directory.regions import places
+from luotsi.tenants.directory.staff import get_public_profile
 from luotsi.tenants.kinds import SupervisionKind
-from luotsi.tenants.regions import places
-from luotsi.tenants.staff import StaffProfile, get_public_profile, normalise_phone
-
-
-class InquiryStatus(enum.StrEnum):
-    NEW = "new"
-    CONTACTED = "contacted"
-    CONVERTED = "converted"
-    CLOSED = "closed"
-
-    @property
-    def label(self) -> str:
-        return i18n.gettext(_STATUS_LABELS[self])
-
-
-_STATUS_LABELS = {
-    InquiryStatus.NEW: N_("New"),
-    InquiryStatus.CONTACTED: N_("Contacted"),
-    InquiryStatus.CONVERTED: N_("Became a client"),
-    InquiryStatus.CLOSED: N_("Closed"),
-}
-
-
-class Inquiry(TenantScoped, Base):
-    """What the sender wrote, and how the firm is handling it.
-
-    ``requested_profile_id`` (the supervisor page it came from) and ``assigned_membership_id``
-    are plain ids, not foreign keys: a staff member may leave the firm while the inquiry, part
-    of the firm's records, stays. They are resolved when shown; a missing one shows as a former
-    staff member.
-    """
-
-    __tablename__ = "inquiries"
-
-    organisation: Mapped[str] = mapped_column(String(200))
-    name: Mapped[str] = mapped_column(String(120))
-    email: Mapped[str] = mapped_column(String(254))
-    phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
-    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
-    kind: Mapped[SupervisionKind | None] = mapped_column(str_enum(SupervisionKind))
-    message: Mapped[str] = mapped_column(Text)
-    language: Mapped[str] = mapped_column(String(2), default="fi")  # the sender's
-    consent_at: Mapped[datetime]
-    status: Mapped[InquiryStatus] = mapped_column(
-        str_enum(InquiryStatus), default=InquiryStatus.NEW, index=True
-    )
-    requested_profile_id: Mapped[uuid.UUID | None]
-    assigned_membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
-
 
 # --- spam protection ------------------------------------------------------------------------
 # No third parties: a hidden field people leave empty (checked by the web layer), a signed

@@ -1,9 +1,9 @@
 """The supervisee's portal: their own sessions and agreements, and two things they may do.
 
 A ``supervisee`` login speaks for one person record (bound like an HR contact's, see
-:func:`luotsi.tenants.clients.person_of_login`) and sees only the agreements that person is a
-supervisee on, never a draft: per agreement its kind, dates, status, supervisors and when the
-next continuation review is due; and the meetings of those agreements (in a group agreement the
+:func:`luotsi.tenants.clients.service.person_of_login`) and sees only the agreements that person
+is a supervisee on, never a draft: per agreement its kind, dates, status, supervisors and when
+the next continuation review is due; and the meetings of those agreements (in a group agreement the
 group's meetings, which are theirs too) with date, time, kind and status, and for the ones ahead
 their place or meeting link. No content is shown here (notes are never the supervisee's;
 assignments, goals and evaluations come through the content module).
@@ -12,7 +12,7 @@ What they may do: cancel a meeting ahead of them within the agreement's terms (t
 first whether the cancellation is late and so billable), and invite their manager to an
 evaluation meeting or withdraw that invitation: only they can, the staff at most record that
 they asked, a request they confirm or decline here. All of it goes into the meeting's history
-and everyone's calendar as the staff's changes do (:mod:`luotsi.tenants.session_changes` holds
+and everyone's calendar as the staff's changes do (:mod:`luotsi.tenants.sessions.changes` holds
 the rules reused here).
 """
 
@@ -29,11 +29,11 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants import clients
-from luotsi.tenants.agreement_reviews import last_reviews, review_state, running_review_due
-from luotsi.tenants.agreements import Agreement, AgreementStatus, AgreementSupervisee
-from luotsi.tenants.clients import ClientPerson
-from luotsi.tenants.session_changes import (
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisee
+from luotsi.tenants.agreements.reviews import last_reviews, review_state, running_review_due
+from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients.models import ClientPerson
+from luotsi.tenants.sessions.changes import (
     MANAGER_REQUEST_DECLINED,
     apply_cancellation,
     apply_manager_invitation,
@@ -43,14 +43,8 @@ from luotsi.tenants.session_changes import (
     pending_manager_requests,
     withdraw_manager_invitation,
 )
-from luotsi.tenants.sessions import (
-    Mailing,
-    MeetingKind,
-    SessionStatus,
-    SupervisionSession,
-    supervisor_names,
-    to_local,
-)
+from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.service import Mailing, supervisor_names, to_local
 
 
 async def supervisee_person(db: AsyncSession, actor: Membership) -> ClientPerson:
@@ -58,7 +52,7 @@ async def supervisee_person(db: AsyncSession, actor: Membership) -> ClientPerson
     no longer) bound to a current supervisee of a current organisation."""
     if not permissions.can_use_supervisee_portal(actor):
         raise Forbidden("supervisee_portal")
-    person = await clients.person_of_login(db, actor)
+    person = await client_service.person_of_login(db, actor)
     if person is None or person.is_archived or person.org.is_archived:
         raise Forbidden("supervisee_portal")
     return person

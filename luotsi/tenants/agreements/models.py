@@ -1,0 +1,336 @@
+"""Agreements (sopimukset): who is supervised by whom, for how long, on what terms.
+
+An agreement moves draft -> pending (sent for acceptance) -> active -> (paused) -> ended, and
+every move is an :class:`AgreementEvent` with who and when. It is extended or ended only through
+a recorded continuation :class:`Review` (supervisee, supervisor and manager decide together).
+Nothing here is confidential content: content (notes, goals, evaluations) lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from luotsi.platform import clock, i18n
+from luotsi.platform.db import Base, TenantScoped, str_enum
+from luotsi.platform.i18n import N_, LabelledEnum
+from luotsi.platform.i18n import gettext as _
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson
+from luotsi.tenants.kinds import SupervisionKind
+
+DEFAULT_VAT_BASIS_POINTS = 2550  # 25.5 % (general rate since 1 Sept 2024)
+DEFAULT_CANCELLATION_HOURS = 24
+DEFAULT_REVIEW_MONTHS = 6
+DEFAULT_CADENCE_WEEKS = 3
+MIN_SESSION_MINUTES, MAX_SESSION_MINUTES = 45, 90
+
+
+class AgreementStatus(LabelledEnum):
+    DRAFT = "draft", N_("Draft")
+    PENDING = "pending", N_("Waiting for acceptance")  # sent to the parties for acceptance
+    ACTIVE = "active", N_("Active")
+    PAUSED = "paused", N_("Paused")
+    ENDED = "ended", N_("Ended")
+
+
+class Party(LabelledEnum):
+    """Who accepts an agreement besides the firm."""
+
+    SUPERVISEE = "supervisee", N_("Supervisee")
+    MANAGER = "manager", N_("Manager")
+    HR_CONTACT = "hr_contact", N_("HR contact")
+
+    @property
+    def in_sentence(self) -> str:
+        """The party as a word inside a sentence ("ohjattava", "HR-yhteyshenkilö"): not the
+        label lower-cased, which would make "hr-yhteyshenkilö" of the abbreviation."""
+        return i18n.gettext(_PARTY_IN_SENTENCE[self])
+
+
+_PARTY_IN_SENTENCE = {
+    Party.SUPERVISEE: N_("supervisee"),
+    Party.MANAGER: N_("manager"),
+    Party.HR_CONTACT: N_("HR contact"),
+}
+
+
+class AcceptanceResponse(LabelledEnum):
+    """What became of one party's acceptance link (``Acceptance.response``)."""
+
+    ACCEPTED = "accepted", N_("Accepted")
+    CHANGE_REQUESTED = "change_requested", N_("Asked for a change")
+    # Withdrawn by the office, or another party of the same round asked for a change.
+    VOIDED = "voided", N_("Link withdrawn")
+
+
+class ReviewDecision(LabelledEnum):
+    CONTINUE = "continue", N_("Continue as agreed")
+    EXTEND = "extend", N_("Extend")
+    END = "end", N_("End")
+
+
+class EventKind(LabelledEnum):
+    """The steps written to an agreement's history (``AgreementEvent.kind``)."""
+
+    CREATED = "created", N_("Drafted")
+    EDITED = "edited", N_("Draft edited")
+    SENT = "sent", N_("Sent for acceptance")
+    WITHDRAWN = "withdrawn", N_("Withdrawn from acceptance")
+    ACCEPTED = "accepted", N_("Accepted by a party")
+    CHANGE_REQUESTED = "change_requested", N_("A party asked for a change")
+    ACCEPTED_ON_PAPER = "accepted_on_paper", N_("Marked as accepted on paper")
+    ACTIVATED = "activated", N_("Became active")
+    PAUSED = "paused", N_("Paused")
+    RESUMED = "resumed", N_("Resumed")
+    REVIEWED = "reviewed", N_("Review of continuation recorded")
+    EXTENDED = "extended", N_("Extended")
+    ENDED = "ended", N_("Ended")
+
+
+class Agreement(TenantScoped, Base):
+    __tablename__ = "agreements"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "org_id"], ["client_orgs.tenant_id", "client_orgs.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "manager_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "hr_contact_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+        Index("ix_agreements_tenant_org", "tenant_id", "org_id"),
+        Index("ix_agreements_tenant_status", "tenant_id", "status"),
+    )
+
+    org_id: Mapped[uuid.UUID]
+    kind: Mapped[SupervisionKind] = mapped_column(str_enum(SupervisionKind))
+    title: Mapped[str] = mapped_column(String(200), default="")  # e.g. the team's name
+    manager_id: Mapped[uuid.UUID | None]
+    hr_contact_id: Mapped[uuid.UUID | None]
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    session_minutes: Mapped[int] = mapped_column(default=60)
+    cadence_weeks: Mapped[int] = mapped_column(default=DEFAULT_CADENCE_WEEKS)
+    session_quota: Mapped[int | None]  # None: open-ended until the end date
+    price_cents: Mapped[int] = mapped_column(default=0)  # per session, VAT excluded
+    vat_basis_points: Mapped[int] = mapped_column(default=DEFAULT_VAT_BASIS_POINTS)
+    cancellation_hours: Mapped[int] = mapped_column(default=DEFAULT_CANCELLATION_HOURS)
+    review_interval_months: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_MONTHS)
+    reminders_enabled: Mapped[bool] = mapped_column(default=True)  # 48 h before sessions
+    status: Mapped[AgreementStatus] = mapped_column(
+        str_enum(AgreementStatus), default=AgreementStatus.DRAFT
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    status_changed_by: Mapped[uuid.UUID | None]  # a user id
+    # The review due date the last reminder was sent for: one reminder per due date.
+    review_reminder_for: Mapped[date | None]
+    # When the retention rule erased its confidential content (notes, goals...): kept facts only.
+    content_erased_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
+    manager: Mapped[ClientPerson | None] = relationship(
+        lazy="joined",
+        viewonly=True,
+        primaryjoin="and_(ClientPerson.tenant_id == Agreement.tenant_id,"
+        " ClientPerson.id == foreign(Agreement.manager_id))",
+    )
+    hr_contact: Mapped[ClientPerson | None] = relationship(
+        lazy="joined",
+        viewonly=True,
+        primaryjoin="and_(ClientPerson.tenant_id == Agreement.tenant_id,"
+        " ClientPerson.id == foreign(Agreement.hr_contact_id))",
+    )
+    supervisors: Mapped[list[AgreementSupervisor]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+    supervisees: Mapped[list[AgreementSupervisee]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def price_with_vat_cents(self) -> int:
+        """The price of one session with VAT, rounded half up to a cent."""
+        return (self.price_cents * (10_000 + self.vat_basis_points) + 5_000) // 10_000
+
+    @property
+    def supervisee_people(self) -> list[ClientPerson]:
+        return sorted((s.person for s in self.supervisees), key=lambda p: p.name)
+
+    @property
+    def is_running(self) -> bool:
+        """Active or paused: in force, reviewed, may be extended or ended by a review."""
+        return self.status in (AgreementStatus.ACTIVE, AgreementStatus.PAUSED)
+
+
+class AgreementSupervisor(TenantScoped, Base):
+    """A supervisor (a staff membership) on an agreement."""
+
+    __tablename__ = "agreement_supervisors"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("tenant_id", "agreement_id", "membership_id"),
+        Index("ix_agreement_supervisors_tenant_membership", "tenant_id", "membership_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    # A plain id: a supervisor who leaves the firm stays in the agreement's history.
+    membership_id: Mapped[uuid.UUID]
+
+
+class AgreementSupervisee(TenantScoped, Base):
+    """A supervisee (a client person) on an agreement: one for individual, several for group."""
+
+    __tablename__ = "agreement_supervisees"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "person_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+        UniqueConstraint("tenant_id", "agreement_id", "person_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    person_id: Mapped[uuid.UUID]
+
+    person: Mapped[ClientPerson] = relationship(lazy="joined", viewonly=True)
+
+
+class AgreementEvent(TenantScoped, Base):
+    """One step in an agreement's life: created, sent, accepted, activated, paused, ended..."""
+
+    __tablename__ = "agreement_events"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_agreement_events_tenant_agreement", "tenant_id", "agreement_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor_user_id: Mapped[uuid.UUID | None]  # None: a party through an acceptance link
+    actor_name: Mapped[str] = mapped_column(String(120), default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # never confidential content
+
+
+class Acceptance(TenantScoped, Base):
+    """One party's single-use link to accept an agreement or ask for a change."""
+
+    __tablename__ = "agreement_acceptances"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "person_id"], ["client_people.tenant_id", "client_people.id"]
+        ),
+    )
+
+    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    party: Mapped[Party] = mapped_column(str_enum(Party))
+    person_id: Mapped[uuid.UUID]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sent_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    response: Mapped[str] = mapped_column(String(20), default="")  # accepted, change_requested
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    person: Mapped[ClientPerson] = relationship(lazy="joined", viewonly=True)
+
+    def link_state(self, now: datetime) -> str:
+        """``open``, ``expired`` or what the response was (an :class:`AcceptanceResponse`)."""
+        if self.response:
+            return self.response
+        return "open" if self.expires_at > now else "expired"
+
+
+class AgreementDocument(TenantScoped, Base):
+    """The PDF of an agreement as accepted (terms and parties only, no content)."""
+
+    __tablename__ = "agreement_documents"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    filename: Mapped[str] = mapped_column(String(120))
+    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+
+
+class Review(TenantScoped, Base):
+    """A three-party continuation review and its decision.
+
+    The only way an agreement is extended or ended. ``note`` is an administrative summary
+    ("continue as agreed"), never what was discussed.
+    """
+
+    __tablename__ = "agreement_reviews"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "agreement_id"],
+            ["agreements.tenant_id", "agreements.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_agreement_reviews_tenant_agreement", "tenant_id", "agreement_id"),
+    )
+
+    agreement_id: Mapped[uuid.UUID]
+    held_on: Mapped[date]
+    decision: Mapped[ReviewDecision] = mapped_column(str_enum(ReviewDecision))
+    new_end_date: Mapped[date | None]
+    supervisee_present: Mapped[bool] = mapped_column(default=True)
+    supervisor_present: Mapped[bool] = mapped_column(default=True)
+    manager_present: Mapped[bool] = mapped_column(default=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[uuid.UUID | None]  # a user id
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    def present_labels(self) -> list[str]:
+        """Who took part, in the current language."""
+        present = (
+            (self.supervisee_present, Party.SUPERVISEE.label),
+            (self.supervisor_present, _("Supervisor")),
+            (self.manager_present, Party.MANAGER.label),
+        )
+        return [label for was, label in present if was]
+
+
+def event_label(kind: str) -> str:
+    """The label of an :class:`AgreementEvent` kind (an unknown one as stored)."""
+    return EventKind(kind).label if kind in EventKind._value2member_map_ else kind
+
+
+def response_label(response: str) -> str:
+    """The label of an acceptance's response (``Acceptance.response``)."""
+    known = AcceptanceResponse._value2member_map_
+    return AcceptanceResponse(response).label if response in known else response

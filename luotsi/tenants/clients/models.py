@@ -1,0 +1,110 @@
+"""Client organisations and their people: HR contacts, managers and supervisees.
+
+An organisation buys supervision; its HR contacts may sign in to a portal (a membership with
+role ``client_contact``, bound to the organisation through their person record), its managers
+are contact records, and its supervisees are the people in supervision. Records with history
+are archived, never deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKeyConstraint, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from luotsi.platform import clock
+from luotsi.platform.db import Base, TenantScoped, str_enum
+from luotsi.platform.i18n import N_, LabelledEnum
+from luotsi.platform.phones import format_phone
+
+
+class OrgType(LabelledEnum):
+    MUNICIPALITY = "municipality", N_("Municipality")
+    WELLBEING_COUNTY = "wellbeing_county", N_("Wellbeing services county")
+    COMPANY = "company", N_("Company")
+    ASSOCIATION = "association", N_("Association")
+    OTHER = "other", N_("Other")
+
+
+class PersonRole(LabelledEnum):
+    HR_CONTACT = "hr_contact", N_("HR contact")
+    MANAGER = "manager", N_("Manager")
+    SUPERVISEE = "supervisee", N_("Supervisee")
+
+
+class ClientOrg(TenantScoped, Base):
+    """An organisation that buys supervision from the firm."""
+
+    __tablename__ = "client_orgs"
+    __table_args__ = (Index("ix_client_orgs_tenant_name", "tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    business_id: Mapped[str] = mapped_column(String(9), default="")  # Y-tunnus, 1234567-8
+    org_type: Mapped[OrgType] = mapped_column(str_enum(OrgType), default=OrgType.COMPANY)
+    billing_street: Mapped[str] = mapped_column(String(200), default="")
+    billing_postal_code: Mapped[str] = mapped_column(String(10), default="")
+    billing_city: Mapped[str] = mapped_column(String(100), default="")
+    einvoice_address: Mapped[str] = mapped_column(String(35), default="")  # OVT / EDI code
+    einvoice_operator: Mapped[str] = mapped_column(String(35), default="")  # operator id/BIC
+    invoice_email: Mapped[str] = mapped_column(String(254), default="")
+    invoice_language: Mapped[str] = mapped_column(String(2), default="fi")
+    payment_term_days: Mapped[int] = mapped_column(default=14)
+    internal_notes: Mapped[str] = mapped_column(Text, default="")  # the firm's, never the client's
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    people: Mapped[list[ClientPerson]] = relationship(
+        lazy="selectin", order_by="ClientPerson.name", viewonly=True
+    )
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def postal_line(self) -> str:
+        return " ".join(p for p in (self.billing_postal_code, self.billing_city) if p)
+
+
+class ClientPerson(TenantScoped, Base):
+    """A person of a client organisation in one role.
+
+    ``membership_id`` is the person's login in this firm (an HR contact's portal account, later a
+    supervisee's), a plain id: the login may be removed while the record, part of agreements'
+    history, stays.
+    """
+
+    __tablename__ = "client_people"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "org_id"], ["client_orgs.tenant_id", "client_orgs.id"]),
+        Index("ix_client_people_tenant_org", "tenant_id", "org_id"),
+    )
+
+    org_id: Mapped[uuid.UUID]
+    role: Mapped[PersonRole] = mapped_column(str_enum(PersonRole))
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
+    title: Mapped[str] = mapped_column(String(160), default="")
+    membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # The HR contact's pending portal invitation (a plain id): when its invitee accepts, the
+    # new membership is bound here (see :func:`portal_access`).
+    invitation_id: Mapped[uuid.UUID | None]
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def phone_display(self) -> str:
+        return format_phone(self.phone)
+
+
+# --- checking what people type --------------------------------------------------------------
