@@ -25,13 +25,15 @@ run: install
 	LUOTSI_DEBUG=$${LUOTSI_DEBUG-1} $(BIN)/luotsi demo
 	LUOTSI_DEBUG=$${LUOTSI_DEBUG-1} $(BIN)/luotsi serve
 
+# The suite runs in TEST_WORKERS pytest-xdist processes, each with its own databases (README).
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # The whole suite on other days (see README): a leap-year end of February, midsummer, a DST change.
 TEST_DAYS ?= 2027-06-15 2029-02-28 2027-03-28T02:30+02:00
 test-days: install
-	for day in $(TEST_DAYS); do LUOTSI_TEST_TODAY=$$day $(BIN)/pytest -q || exit 1; done
+	for day in $(TEST_DAYS); do LUOTSI_TEST_TODAY=$$day $(BIN)/pytest -q -n $(TEST_WORKERS) || exit 1; done
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from dateutil.relativedelta import relativedelta
 from PIL import Image
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from tests.conftest import Backend
 
 PASSWORD = "correct horse battery"
+# Where the helpers write: an engine (a transaction each), or a connection inside a transaction
+# (its sessions join it: make_two_firms builds its whole world in one transaction).
+Bind = AsyncEngine | AsyncConnection
 
 
 def agreement_start() -> date:
@@ -104,7 +107,7 @@ class Firms:
     both: User  # a person who belongs to both firms
 
 
-async def make_user(engine: AsyncEngine, email: str, name: str, verified: bool = True) -> User:
+async def make_user(engine: Bind, email: str, name: str, verified: bool = True) -> User:
     async with make_sessionmaker(engine)() as db, db.begin():
         db.info[UNSCOPED_KEY] = True
         user = User(
@@ -117,7 +120,7 @@ async def make_user(engine: AsyncEngine, email: str, name: str, verified: bool =
     return user
 
 
-async def make_firm(engine: AsyncEngine, slug: str, name: str, business_id: str) -> Tenant:
+async def make_firm(engine: Bind, slug: str, name: str, business_id: str) -> Tenant:
     async with make_sessionmaker(engine)() as db, db.begin():
         db.info[UNSCOPED_KEY] = True
         tenant = Tenant(slug=slug, name=name, business_id=business_id, status=TenantStatus.ACTIVE)
@@ -125,7 +128,7 @@ async def make_firm(engine: AsyncEngine, slug: str, name: str, business_id: str)
     return tenant
 
 
-async def add_member(engine: AsyncEngine, tenant: Tenant, user: User, role: Role) -> Membership:
+async def add_member(engine: Bind, tenant: Tenant, user: User, role: Role) -> Membership:
     async with make_sessionmaker(engine)() as db, db.begin():
         db.info[TENANT_KEY] = tenant.id
         membership = Membership(user_id=user.id, role=role)
@@ -134,7 +137,7 @@ async def add_member(engine: AsyncEngine, tenant: Tenant, user: User, role: Role
     return membership
 
 
-async def add_invitation(engine: AsyncEngine, tenant: Tenant, email: str, role: Role) -> Invitation:
+async def add_invitation(engine: Bind, tenant: Tenant, email: str, role: Role) -> Invitation:
     from datetime import timedelta
 
     async with make_sessionmaker(engine)() as db, db.begin():
@@ -150,7 +153,7 @@ async def add_invitation(engine: AsyncEngine, tenant: Tenant, email: str, role: 
 
 
 async def add_area(
-    engine: AsyncEngine,
+    engine: Bind,
     tenant: Tenant,
     name: str,
     regions: tuple[str, ...] | list[str] = (),
@@ -166,7 +169,7 @@ async def add_area(
     return area
 
 
-async def add_specialty(engine: AsyncEngine, tenant: Tenant, name: str) -> Specialty:
+async def add_specialty(engine: Bind, tenant: Tenant, name: str) -> Specialty:
     async with make_sessionmaker(engine)() as db, db.begin():
         db.info[TENANT_KEY] = tenant.id
         specialty = Specialty(name=name)
@@ -175,7 +178,7 @@ async def add_specialty(engine: AsyncEngine, tenant: Tenant, name: str) -> Speci
 
 
 async def add_profile(
-    engine: AsyncEngine,
+    engine: Bind,
     tenant: Tenant,
     membership: Membership,
     display_name: str,
@@ -210,7 +213,7 @@ def portrait() -> bytes:
     return out.getvalue()
 
 
-async def add_inquiry(engine: AsyncEngine, tenant: Tenant, **fields: object) -> Inquiry:
+async def add_inquiry(engine: Bind, tenant: Tenant, **fields: object) -> Inquiry:
     values: dict[str, object] = {
         "organisation": "Esimerkkikunta",
         "name": "Heikki Henkilöstö",
@@ -229,7 +232,7 @@ async def add_inquiry(engine: AsyncEngine, tenant: Tenant, **fields: object) -> 
 
 
 async def add_client_org(
-    engine: AsyncEngine, tenant: Tenant, name: str = "Esimerkkikunta", **fields: object
+    engine: Bind, tenant: Tenant, name: str = "Esimerkkikunta", **fields: object
 ) -> ClientOrg:
     values: dict[str, object] = {
         "business_id": "0737546-2",
@@ -247,7 +250,7 @@ async def add_client_org(
 
 
 async def add_person(
-    engine: AsyncEngine,
+    engine: Bind,
     tenant: Tenant,
     org: ClientOrg,
     role: PersonRole,
@@ -262,7 +265,7 @@ async def add_person(
 
 
 async def add_agreement(
-    engine: AsyncEngine,
+    engine: Bind,
     tenant: Tenant,
     org: ClientOrg,
     supervisor: Membership,
@@ -293,7 +296,7 @@ async def add_agreement(
 
 
 async def add_session(
-    engine: AsyncEngine,
+    engine: Bind,
     tenant: Tenant,
     agreement: Agreement,
     supervisor: Membership,
@@ -318,7 +321,7 @@ async def add_session(
 
 
 async def add_review(
-    engine: AsyncEngine, tenant: Tenant, agreement: Agreement, **fields: object
+    engine: Bind, tenant: Tenant, agreement: Agreement, **fields: object
 ) -> Review:
     values: dict[str, object] = {"held_on": clock.days(-30), "decision": ReviewDecision.CONTINUE}
     values.update(fields)
@@ -330,7 +333,12 @@ async def add_review(
 
 
 async def make_two_firms(backend: Backend) -> Firms:
-    engine = backend.owner
+    # One transaction, not ~40: the default world is built before most tests.
+    async with backend.owner.begin() as conn:
+        return await _build_two_firms(conn)
+
+
+async def _build_two_firms(engine: Bind) -> Firms:
     firms = []
     for slug, name, business_id in (
         ("alfa", "Alfa Työnohjaus Oy", "0737546-2"),

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, Uuid, event, literal, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -267,7 +268,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine | AsyncConnection) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
