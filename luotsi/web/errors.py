@@ -52,7 +52,11 @@ def rate_limited(
     block: str | None = None,
 ) -> Response[Any]:
     """The form again with its reason, answered 429 with ``Retry-After`` in seconds."""
-    response = render(request, template, context, block=block, status_code=429)
+    return with_retry_after(render(request, template, context, block=block, status_code=429), exc)
+
+
+def with_retry_after(response: Response[Any], exc: RateLimited) -> Response[Any]:
+    """``response`` (a page answered 429) saying in seconds when ``exc``'s window frees up."""
     response.headers["Retry-After"] = str(exc.retry_after_seconds)
     return response
 

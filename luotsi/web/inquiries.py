@@ -22,6 +22,7 @@ from luotsi.tenants.directory.regions import places
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.web.auth import client_ip
 from luotsi.web.deps import DB, FIRM, WS, Req
+from luotsi.web.errors import with_retry_after
 from luotsi.web.forms import form_value, query_text, read_form
 from luotsi.web.public import PublicFirm
 from luotsi.web.templating import redirect, render
@@ -105,9 +106,10 @@ class InquiryFormController(Controller):
                 "You have sent several inquiries in a short time. Try again in %(n)d minutes,"
                 " or contact the firm by phone or e-mail."
             ) % {"n": exc.retry_after_minutes}
-            limited = self._form(request, firm, profile, values, {"form": message}, status_code=429)
-            limited.headers["Retry-After"] = str(exc.retry_after_seconds)
-            return limited
+            return with_retry_after(
+                self._form(request, firm, profile, values, {"form": message}, status_code=429),
+                exc,
+            )
         return self._sent(request, firm)
 
     @get("/sent", name="inquiry_sent")

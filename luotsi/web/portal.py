@@ -21,6 +21,7 @@ from luotsi.tenants.portal import hr as portal
 from luotsi.tenants.portal.hr import AgreementRequestInput
 from luotsi.web.clients import invoice_language_choices
 from luotsi.web.deps import DB, WS, Req
+from luotsi.web.errors import with_retry_after
 from luotsi.web.forms import read_form
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
@@ -90,8 +91,7 @@ class PortalController(Controller):
                 request_errors={"message": message},
                 status_code=429,
             )
-            limited.headers["Retry-After"] = str(exc.retry_after_seconds)
-            return limited
+            return with_retry_after(limited, exc)
         return redirect(request, ws.url("portal/"), flash="agreement_requested")
 
     async def _page(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -133,7 +133,7 @@ async def test_a_remote_session_names_the_link_not_an_address(
         uid="fixed@luotsi",
         sequence=3,
         kind=MeetingKind.SESSION,
-        starts_at=datetime(2027, 5, 4, 7, 0, tzinfo=UTC),
+        starts_at=clock.at(clock.working_day(14)),
         duration_minutes=45,
         remote=True,
         address="",
