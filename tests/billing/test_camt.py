@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from luotsi.billing.camt import IncomingPayment, StatementError, read_statement
+from luotsi.platform import i18n
 
 NS054 = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.02"
 NS053 = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
@@ -106,5 +107,10 @@ def test_a_statement_camt053_and_an_entry_without_details_are_read() -> None:
     ],
 )
 def test_a_file_that_is_not_a_readable_camt_file_says_why(data: bytes, reason: str) -> None:
-    with pytest.raises(StatementError, match=reason):
+    with i18n.language("en"), pytest.raises(StatementError, match=reason):
         read_statement(data)
+
+
+def test_the_reason_is_in_the_users_language() -> None:
+    with i18n.language("fi"), pytest.raises(StatementError, match="ei ole luettava XML"):
+        read_statement(b"<")
