@@ -144,4 +144,4 @@ class AuditController(Controller):
             "action_label": action_label,
             "object_label": object_label,
         }
-        return render(request, "workspace/audit.html", context, block="audit_list")
+        return render(request, "firm/audit.html", context, block="audit_list")
