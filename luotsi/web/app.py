@@ -32,7 +32,6 @@ from luotsi.platform.outbox import run_forever
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.web import pages
 from luotsi.web.agreements.agreements import AcceptanceController, AgreementsController
-from luotsi.web.audit import AuditController
 from luotsi.web.auth import AuthController
 from luotsi.web.clients.clients import ClientsController
 from luotsi.web.content.retention import RetentionController
@@ -42,6 +41,7 @@ from luotsi.web.directory.inquiries import InquiriesController, InquiryFormContr
 from luotsi.web.directory.public import DirectoryController, FirmProfileController
 from luotsi.web.directory.staff import SpecialtiesController, StaffController
 from luotsi.web.errors import EXCEPTION_HANDLERS
+from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard
 from luotsi.web.firm.members import JoinController, MembersController
 from luotsi.web.firm.settings import settings_hub

@@ -30,12 +30,11 @@ from luotsi.tenants.agreements.reviews import ReviewInput
 from luotsi.tenants.agreements.summaries import AgreementFilter
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions import service as session_service
-from luotsi.web.audit import content_reader
 from luotsi.web.content import supervision
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import MAX_SEARCH, form_text, form_texts, form_value, query_text
 from luotsi.web.templating import FLASH_MESSAGES, redirect, render
-from luotsi.web.workspace import requires
+from luotsi.web.workspace import content_reader, requires
 
 PER_PAGE = 20
 STATUS_ACTIONS = ("pause", "resume", "withdraw", "paper")

@@ -21,9 +21,9 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.tenants import content
 from luotsi.tenants.content import ErasureStatus, retention
-from luotsi.web.audit import origin
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import read_form
+from luotsi.web.middleware import origin
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 

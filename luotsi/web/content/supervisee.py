@@ -45,13 +45,14 @@ from luotsi.tenants.content.shared import (
     RESPONSE_OBJECT,
 )
 from luotsi.tenants.portal import supervisee as supervisee_portal
-from luotsi.web.audit import content_reader, origin
 from luotsi.web.charts import progress_svg
 from luotsi.web.content import supervision
 from luotsi.web.content.supervision import NO_DRAFT, Draft, read_evaluation, text_field
 from luotsi.web.deps import DB, WS, Req
+from luotsi.web.middleware import origin
 from luotsi.web.portal.supervisee import about_page, no_access_page
 from luotsi.web.templating import redirect
+from luotsi.web.workspace import content_reader
 
 HISTORY_PER_PAGE = 50
 # The access history in words: what was done, to which of their records.

@@ -36,11 +36,11 @@ from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
 from luotsi.tenants.sessions.service import supervisor_names, to_local
-from luotsi.web.audit import content_reader
 from luotsi.web.charts import progress_svg
 from luotsi.web.deps import WS, Req
 from luotsi.web.forms import form_text
 from luotsi.web.templating import rating_label, render
+from luotsi.web.workspace import content_reader
 
 # A form field is cut well above the longest text the content module takes: an overlong
 # text is refused with a message and shown again whole, never silently shortened.

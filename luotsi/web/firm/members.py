@@ -18,13 +18,12 @@ from luotsi.platform.identity import get_user_by_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import INVITABLE_ROLES, Role, TenantStatus, get_tenant_by_slug
-from luotsi.web.audit import record_in_workspace
 from luotsi.web.auth import sign_in
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.middleware import visitor
 from luotsi.web.templating import redirect, render
-from luotsi.web.workspace import requires
+from luotsi.web.workspace import record_in_workspace, requires
 
 
 def role_label(role: Role | str) -> str:

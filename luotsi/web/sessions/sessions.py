@@ -23,12 +23,11 @@ from luotsi.tenants.sessions import changes as session_changes
 from luotsi.tenants.sessions import planning as session_planning
 from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
-from luotsi.web.audit import content_reader
 from luotsi.web.content import supervision
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import MAX_SEARCH, form_text, query_text, read_form
 from luotsi.web.templating import FLASH_MESSAGES, redirect, render
-from luotsi.web.workspace import requires
+from luotsi.web.workspace import content_reader, requires
 
 PER_PAGE = 25
 VIEWS = ("week", "month")

@@ -1,4 +1,4 @@
-"""The owner's audit view, and reading an audit row's origin off a request."""
+"""The owner's audit view: who did what in the firm, and when."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from litestar import Controller, get
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import audit, permissions
 from luotsi.platform.i18n import gettext as _
@@ -24,45 +23,9 @@ from luotsi.tenants.content.shared import (
 )
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
-from luotsi.web.workspace import Workspace, requires
+from luotsi.web.workspace import requires
 
 PER_PAGE = 50
-
-
-def origin(request: Req) -> audit.Origin:
-    """The client's address (as sign-in rate limiting sees it) and its user agent."""
-    return audit.Origin(
-        ip=request.client.host if request.client else "unknown",
-        user_agent=request.headers.get("user-agent", ""),
-    )
-
-
-def content_reader(request: Req, ws: Workspace) -> content.Reader:
-    """The signed-in member as the content module needs them: with the keys and the origin."""
-    return content.Reader(
-        ws.membership, request.app.state["settings"].content_keys, origin(request)
-    )
-
-
-async def record_in_workspace(
-    request: Req,
-    db: AsyncSession,
-    ws: Workspace,
-    action: str,
-    object_type: str,
-    object_id: uuid.UUID,
-) -> None:
-    """Audit what the signed-in member just did in their firm, in the request's transaction."""
-    await audit.record(
-        db,
-        action,
-        actor_user_id=ws.user.id,
-        actor_name=ws.user.name,
-        tenant_id=ws.tenant.id,
-        object_type=object_type,
-        object_id=object_id,
-        **origin(request),
-    )
 
 
 def action_label(action: str) -> str:
