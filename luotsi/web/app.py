@@ -31,7 +31,8 @@ from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import run_forever
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.web import pages
-from luotsi.web.agreements.agreements import AcceptanceController, AgreementsController
+from luotsi.web.agreements.acceptance import AcceptanceController
+from luotsi.web.agreements.agreements import AgreementsController
 from luotsi.web.auth import AuthController
 from luotsi.web.clients.clients import ClientsController
 from luotsi.web.content.retention import RetentionController
