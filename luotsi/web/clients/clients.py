@@ -16,10 +16,13 @@ from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import page_number
 from luotsi.tenants.agreements import queries as agreement_queries
+from luotsi.tenants.clients import logins, organisations, people
 from luotsi.tenants.clients import models as client_models
-from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients.billing_details import INVOICE_LANGUAGES
+from luotsi.tenants.clients.logins import PortalStatus
 from luotsi.tenants.clients.models import OrgType, PersonRole
-from luotsi.tenants.clients.service import INVOICE_LANGUAGES, OrgInput, PersonInput, PortalStatus
+from luotsi.tenants.clients.organisations import OrgInput
+from luotsi.tenants.clients.people import PersonInput
 from luotsi.tenants.kinds import language_name
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import query_text, read_form
@@ -85,10 +88,10 @@ class ClientsController(Controller):
     @get("/", name="clients")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = client_service.OrgFilter(
+        filters = organisations.OrgFilter(
             text=query_text(request, "q"), archived=bool(query.get("archived"))
         )
-        page = await client_service.search_orgs(
+        page = await organisations.search_orgs(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
         )
         context = {"ws": ws, "page": page, "filters": filters, "query": query}
@@ -102,19 +105,19 @@ class ClientsController(Controller):
     async def create(self, request: Req, db: DB, ws: WS) -> Any:
         values = await read_form(request, OrgInput)
         try:
-            org = await client_service.create_org(db, ws.membership, values)
+            org = await organisations.create_org(db, ws.membership, values)
         except Invalid as exc:
             return _org_form(request, ws, None, values, exc.errors)
         return redirect(request, ws.url(f"clients/{org.id}"), flash="client_saved")
 
     @get("/{org_id:uuid}", name="client")
     async def show(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await client_service.get_org(db, ws.membership, org_id)
-        people, archived_people = await client_service.people_by_role(db, org.id)
+        org = await organisations.get_org(db, ws.membership, org_id)
+        current_people, archived_people = await organisations.people_by_role(db, org.id)
         context = {
             "ws": ws,
             "org": org,
-            "people": people,
+            "people": current_people,
             "archived_people": archived_people,
             "agreements": await agreement_queries.org_agreements(db, ws.membership, org.id),
             "can_manage": permissions.can_manage_clients(ws.membership),
@@ -124,15 +127,15 @@ class ClientsController(Controller):
 
     @get("/{org_id:uuid}/edit", name="edit_client", guards=MANAGE)
     async def edit(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await client_service.get_org(db, ws.membership, org_id)
+        org = await organisations.get_org(db, ws.membership, org_id)
         return _org_form(request, ws, org, OrgInput.of(org))
 
     @post("/{org_id:uuid}/edit", guards=MANAGE)
     async def update(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await client_service.get_org(db, ws.membership, org_id)
+        org = await organisations.get_org(db, ws.membership, org_id)
         values = await read_form(request, OrgInput)
         try:
-            await client_service.update_org(db, ws.membership, org.id, values)
+            await organisations.update_org(db, ws.membership, org.id, values)
         except Invalid as exc:
             return _org_form(request, ws, org, values, exc.errors)
         return redirect(request, ws.url(f"clients/{org.id}"), flash="client_saved")
@@ -146,14 +149,14 @@ class ClientsController(Controller):
     @post("/{org_id:uuid}/archive", name="archive_client", guards=MANAGE)
     async def archive(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
         try:
-            await client_service.archive_org(db, ws.membership, org_id)
+            await organisations.archive_org(db, ws.membership, org_id)
         except Invalid as exc:
             return await self._archive_page(request, db, ws, org_id, exc.errors)
         return redirect(request, ws.url(f"clients/{org_id}"), flash="client_archived")
 
     @post("/{org_id:uuid}/restore", name="restore_client", guards=MANAGE)
     async def restore(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        await client_service.unarchive_org(db, ws.membership, org_id)
+        await organisations.unarchive_org(db, ws.membership, org_id)
         return redirect(request, ws.url(f"clients/{org_id}"), flash="client_restored")
 
     @get("/{org_id:uuid}/delete", name="confirm_delete_client", guards=MANAGE)
@@ -165,7 +168,7 @@ class ClientsController(Controller):
     @post("/{org_id:uuid}/delete", name="delete_client", guards=MANAGE)
     async def delete(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
         try:
-            await client_service.delete_org(db, ws.membership, org_id)
+            await organisations.delete_org(db, ws.membership, org_id)
         except Invalid as exc:
             return await self._delete_page(request, db, ws, org_id, exc.errors)
         return redirect(request, ws.url("clients/"), flash="client_deleted")
@@ -178,7 +181,7 @@ class ClientsController(Controller):
         org_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        org = await client_service.get_org(db, ws.membership, org_id)
+        org = await organisations.get_org(db, ws.membership, org_id)
         context = {
             "ws": ws,
             "org": org,
@@ -196,7 +199,7 @@ class ClientsController(Controller):
         org_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        org = await client_service.get_org(db, ws.membership, org_id)
+        org = await organisations.get_org(db, ws.membership, org_id)
         context = {
             "ws": ws,
             "org": org,
@@ -211,7 +214,7 @@ class ClientsController(Controller):
 
     @get("/{org_id:uuid}/people/new", name="new_client_person", guards=MANAGE)
     async def new_person(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await client_service.get_org(db, ws.membership, org_id)
+        org = await organisations.get_org(db, ws.membership, org_id)
         role = request.query_params.get("role", "")
         values = PersonInput()
         if role in {r.value for r in PersonRole}:
@@ -220,10 +223,10 @@ class ClientsController(Controller):
 
     @post("/{org_id:uuid}/people/new", guards=MANAGE)
     async def create_person(self, request: Req, db: DB, ws: WS, org_id: FromPath[uuid.UUID]) -> Any:
-        org = await client_service.get_org(db, ws.membership, org_id)
+        org = await organisations.get_org(db, ws.membership, org_id)
         values = await read_form(request, PersonInput)
         try:
-            person = await client_service.create_person(db, ws.membership, org.id, values)
+            person = await organisations.create_person(db, ws.membership, org.id, values)
         except Invalid as exc:
             return _person_form(request, ws, org, None, values, exc.errors)
         return redirect(request, ws.url(f"clients/people/{person.id}"), flash="person_saved")
@@ -231,12 +234,12 @@ class ClientsController(Controller):
     @get("/people/", name="client_people")
     async def people(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = client_service.PeopleFilter(
+        filters = people.PeopleFilter(
             text=query_text(request, "q"),
             role=query.get("role", ""),
             archived=bool(query.get("archived")),
         )
-        page = await client_service.search_people(
+        page = await people.search_people(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
         )
         context = {
@@ -256,8 +259,8 @@ class ClientsController(Controller):
     async def edit_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        person = await client_service.get_person(db, ws.membership, person_id)
-        role_fixed = await client_service.role_is_fixed(db, person)
+        person = await people.get_person(db, ws.membership, person_id)
+        role_fixed = await people.role_is_fixed(db, person)
         values = PersonInput.of(person)
         return _person_form(request, ws, person.org, person, values, role_fixed=role_fixed)
 
@@ -265,13 +268,13 @@ class ClientsController(Controller):
     async def update_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        person = await client_service.get_person(db, ws.membership, person_id)
-        role_fixed = await client_service.role_is_fixed(db, person)
+        person = await people.get_person(db, ws.membership, person_id)
+        role_fixed = await people.role_is_fixed(db, person)
         values = await read_form(request, PersonInput)
         if role_fixed:
             values.role = person.role.value  # the form shows the role without a choice
         try:
-            await client_service.update_person(db, ws.membership, person.id, values)
+            await people.update_person(db, ws.membership, person.id, values)
         except Invalid as exc:
             return _person_form(
                 request, ws, person.org, person, values, exc.errors, role_fixed=role_fixed
@@ -281,11 +284,11 @@ class ClientsController(Controller):
     @post("/people/{person_id:uuid}/invite", name="invite_client_contact", guards=MANAGE)
     async def invite(self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]) -> Any:
         settings = request.app.state["settings"]
-        person = await client_service.get_person(db, ws.membership, person_id)
+        person = await people.get_person(db, ws.membership, person_id)
         invite = (
-            client_service.invite_supervisee
+            logins.invite_supervisee
             if person.role == PersonRole.SUPERVISEE
-            else client_service.invite_hr_contact
+            else logins.invite_hr_contact
         )
         try:
             await invite(db, ws.membership, ws.tenant, person_id, base_url=settings.base_url)
@@ -297,8 +300,8 @@ class ClientsController(Controller):
     async def confirm_archive_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        person = await client_service.get_person(db, ws.membership, person_id)
-        access = await client_service.portal_access(db, person)
+        person = await people.get_person(db, ws.membership, person_id)
+        access = await logins.portal_access(db, person)
         context = {"ws": ws, "person": person, "has_login": access.status == PortalStatus.ACTIVE}
         return render(request, "clients/person_archive.html", context)
 
@@ -306,14 +309,14 @@ class ClientsController(Controller):
     async def archive_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        await client_service.archive_person(db, ws.membership, person_id)
+        await people.archive_person(db, ws.membership, person_id)
         return redirect(request, ws.url(f"clients/people/{person_id}"), flash="person_archived")
 
     @post("/people/{person_id:uuid}/restore", name="restore_client_person", guards=MANAGE)
     async def restore_person(
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
-        await client_service.unarchive_person(db, ws.membership, person_id)
+        await people.unarchive_person(db, ws.membership, person_id)
         return redirect(request, ws.url(f"clients/people/{person_id}"), flash="person_restored")
 
     @get("/people/{person_id:uuid}/delete", name="confirm_delete_client_person", guards=MANAGE)
@@ -327,7 +330,7 @@ class ClientsController(Controller):
         self, request: Req, db: DB, ws: WS, person_id: FromPath[uuid.UUID]
     ) -> Any:
         try:
-            org = await client_service.delete_person(db, ws.membership, person_id)
+            org = await people.delete_person(db, ws.membership, person_id)
         except Invalid as exc:
             return await self._person_delete_page(request, db, ws, person_id, exc.errors)
         return redirect(request, ws.url(f"clients/{org.id}"), flash="person_deleted")
@@ -340,10 +343,10 @@ class ClientsController(Controller):
         person_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        person = await client_service.get_person(db, ws.membership, person_id)
+        person = await people.get_person(db, ws.membership, person_id)
         access = None
-        if person.role in client_service.LOGIN_ROLES:
-            access = await client_service.portal_access(db, person)
+        if person.role in logins.LOGIN_ROLES:
+            access = await logins.portal_access(db, person)
         context = {
             "ws": ws,
             "person": person,
@@ -364,7 +367,7 @@ class ClientsController(Controller):
         person_id: uuid.UUID,
         errors: dict[str, str] | None = None,
     ) -> Any:
-        person = await client_service.get_person(db, ws.membership, person_id)
+        person = await people.get_person(db, ws.membership, person_id)
         context = {
             "ws": ws,
             "person": person,

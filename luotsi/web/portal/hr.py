@@ -15,7 +15,7 @@ from litestar import Controller, get, post
 from luotsi.platform import permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
-from luotsi.tenants.clients.service import BillingInput, billing_values
+from luotsi.tenants.clients.billing_details import BillingInput, billing_values
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.portal import hr as portal
 from luotsi.tenants.portal.hr import AgreementRequestInput

@@ -17,9 +17,11 @@ from luotsi.platform.tenancy import Membership, Role, check_business_id
 from luotsi.tenants.agreements import queries as agreement_queries
 from luotsi.tenants.agreements import reviews as agreement_reviews
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus
-from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients import billing_details, logins, organisations, people
+from luotsi.tenants.clients.logins import PortalStatus
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
-from luotsi.tenants.clients.service import OrgInput, PersonInput, PortalStatus
+from luotsi.tenants.clients.organisations import OrgInput
+from luotsi.tenants.clients.people import PersonInput
 from luotsi.tenants.portal import hr as portal
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus
 from tests import clock
@@ -79,7 +81,7 @@ def test_business_id_with_a_wrong_check_digit_is_refused(raw: str) -> None:
     ],
 )
 def test_einvoice_addresses_in_their_forms(raw: str, stored: str) -> None:
-    assert client_service.check_einvoice_address(raw) == stored
+    assert billing_details.check_einvoice_address(raw) == stored
 
 
 @pytest.mark.parametrize(
@@ -88,11 +90,11 @@ def test_einvoice_addresses_in_their_forms(raw: str, stored: str) -> None:
 )
 def test_einvoice_address_with_a_wrong_business_id_or_shape_is_refused(raw: str) -> None:
     with pytest.raises(Invalid):
-        client_service.check_einvoice_address(raw)
+        billing_details.check_einvoice_address(raw)
 
 
 def test_a_good_organisation_is_cleaned() -> None:
-    clean = client_service.check_org(_org(name="  Hyvinkään   kaupunki ", business_id="07375462"))
+    clean = organisations.check_org(_org(name="  Hyvinkään   kaupunki ", business_id="07375462"))
     assert clean["name"] == "Hyvinkään kaupunki"
     assert clean["business_id"] == "0737546-2"
     assert clean["payment_term_days"] == 21
@@ -101,7 +103,7 @@ def test_a_good_organisation_is_cleaned() -> None:
 
 def test_every_problem_of_an_organisation_is_reported_at_once() -> None:
     with pytest.raises(Invalid) as exc:
-        client_service.check_org(
+        organisations.check_org(
             _org(
                 name=" ",
                 business_id="1234567-8",
@@ -128,15 +130,15 @@ def test_every_problem_of_an_organisation_is_reported_at_once() -> None:
 @pytest.mark.parametrize("term", ["-1", "121", "abc", "", "1.5", "99999999999999999999", "١٤"])
 def test_payment_term_must_be_whole_days_from_0_to_120(term: str) -> None:
     with pytest.raises(Invalid) as exc:
-        client_service.check_org(_org(payment_term_days=term))
+        organisations.check_org(_org(payment_term_days=term))
     assert list(exc.value.errors) == ["payment_term_days"]
 
 
 def test_a_billing_address_is_all_or_nothing() -> None:
     with pytest.raises(Invalid) as exc:
-        client_service.check_org(_org(billing_street="", billing_city=""))
+        organisations.check_org(_org(billing_street="", billing_city=""))
     assert set(exc.value.errors) == {"billing_street", "billing_city"}
-    empty = client_service.check_org(
+    empty = organisations.check_org(
         _org(
             billing_street="",
             billing_postal_code="",
@@ -150,7 +152,7 @@ def test_a_billing_address_is_all_or_nothing() -> None:
 
 def test_an_operator_without_an_address_is_refused() -> None:
     with pytest.raises(Invalid) as exc:
-        client_service.check_org(_org(einvoice_address=""))
+        organisations.check_org(_org(einvoice_address=""))
     assert list(exc.value.errors) == ["einvoice_address"]
 
 
@@ -160,8 +162,8 @@ def test_an_operator_without_an_address_is_refused() -> None:
 async def test_only_owners_and_admins_change_organisations(db: AsyncSession, firms: Firms) -> None:
     async with db.begin():
         with pytest.raises(Forbidden):
-            await client_service.create_org(db, firms.a.supervisor, _org())
-        org = await client_service.create_org(db, firms.a.admin, _org())
+            await organisations.create_org(db, firms.a.supervisor, _org())
+        org = await organisations.create_org(db, firms.a.admin, _org())
     assert org.business_id == "0737546-2" and org.tenant_id == firms.a.tenant.id
 
 
@@ -170,11 +172,11 @@ async def test_an_organisation_with_agreements_is_archived_not_deleted(
 ) -> None:
     async with db.begin():
         with pytest.raises(Invalid) as refused:
-            await client_service.delete_org(db, firms.a.owner, firms.a.org.id)
+            await organisations.delete_org(db, firms.a.owner, firms.a.org.id)
         assert "delete" in refused.value.errors
         # It cannot be archived either while its agreement is in force.
         with pytest.raises(Invalid):
-            await client_service.archive_org(db, firms.a.owner, firms.a.org.id)
+            await organisations.archive_org(db, firms.a.owner, firms.a.org.id)
 
 
 async def test_an_organisation_without_history_is_deleted_with_its_people_and_logins(
@@ -192,7 +194,7 @@ async def test_an_organisation_without_history_is_deleted_with_its_people_and_lo
         membership_id=login.id,
     )
     async with db.begin():
-        await client_service.delete_org(db, firms.a.owner, org.id)
+        await organisations.delete_org(db, firms.a.owner, org.id)
     async with db.begin():
         assert await db.scalar(select(ClientOrg).where(ClientOrg.id == org.id)) is None
         assert await db.scalar(select(ClientPerson).where(ClientPerson.org_id == org.id)) is None
@@ -204,12 +206,12 @@ async def test_a_person_on_an_agreement_is_archived_not_deleted(
 ) -> None:
     async with db.begin():
         with pytest.raises(Invalid):
-            await client_service.delete_person(db, firms.a.owner, firms.a.supervisee.id)
-        person = await client_service.archive_person(db, firms.a.owner, firms.a.supervisee.id)
+            await people.delete_person(db, firms.a.owner, firms.a.supervisee.id)
+        person = await people.archive_person(db, firms.a.owner, firms.a.supervisee.id)
         assert person.is_archived
-        current, archived = await client_service.people_by_role(db, firms.a.org.id)
+        current, archived = await organisations.people_by_role(db, firms.a.org.id)
         assert archived == [person] and person not in current[PersonRole.SUPERVISEE]
-        await client_service.unarchive_person(db, firms.a.owner, person.id)
+        await people.unarchive_person(db, firms.a.owner, person.id)
         assert not person.is_archived
 
 
@@ -218,12 +220,12 @@ async def test_a_persons_role_is_fixed_once_on_an_agreement(db: AsyncSession, fi
         change = PersonInput.of(firms.a.supervisee)
         change.role = PersonRole.MANAGER.value
         with pytest.raises(Invalid) as exc:
-            await client_service.update_person(db, firms.a.owner, firms.a.supervisee.id, change)
+            await people.update_person(db, firms.a.owner, firms.a.supervisee.id, change)
         assert "role" in exc.value.errors
-        fresh = await client_service.create_person(
+        fresh = await organisations.create_person(
             db, firms.a.owner, firms.a.org.id, PersonInput(role="supervisee", name="Uusi")
         )
-        moved = await client_service.update_person(
+        moved = await people.update_person(
             db, firms.a.owner, fresh.id, PersonInput(role="manager", name="Uusi")
         )
         assert moved.role == PersonRole.MANAGER
@@ -259,11 +261,11 @@ async def test_an_accepted_invitation_binds_the_login_to_its_hr_contact(
 ) -> None:
     user = await make_user(clean_db.owner, "hr@alfa-client.example", "Hanna HR")
     async with db.begin():
-        invitation = await client_service.invite_hr_contact(
+        invitation = await logins.invite_hr_contact(
             db, firms.a.owner, firms.a.tenant, firms.a.hr_contact.id, base_url="https://x"
         )
-        person = await client_service.get_person(db, firms.a.owner, firms.a.hr_contact.id)
-        assert (await client_service.portal_access(db, person)).status == PortalStatus.INVITED
+        person = await people.get_person(db, firms.a.owner, firms.a.hr_contact.id)
+        assert (await logins.portal_access(db, person)).status == PortalStatus.INVITED
         login = await _accept(db, invitation, user)
         bound = await portal.contact_person(db, login)
     assert bound.id == firms.a.hr_contact.id
@@ -273,18 +275,18 @@ async def test_an_accepted_invitation_binds_the_login_to_its_hr_contact(
 async def test_only_hr_contacts_with_an_address_are_invited(db: AsyncSession, firms: Firms) -> None:
     async with db.begin():
         with pytest.raises(Invalid):
-            await client_service.invite_hr_contact(
+            await logins.invite_hr_contact(
                 db, firms.a.owner, firms.a.tenant, firms.a.manager.id, base_url="https://x"
             )
         with pytest.raises(Forbidden):
-            await client_service.invite_hr_contact(
+            await logins.invite_hr_contact(
                 db, firms.a.supervisor, firms.a.tenant, firms.a.hr_contact.id, base_url="x"
             )
-        no_email = await client_service.create_person(
+        no_email = await organisations.create_person(
             db, firms.a.owner, firms.a.org.id, PersonInput(role="hr_contact", name="Ei Postia")
         )
         with pytest.raises(Invalid) as exc:
-            await client_service.invite_hr_contact(
+            await logins.invite_hr_contact(
                 db, firms.a.owner, firms.a.tenant, no_email.id, base_url="https://x"
             )
         assert "invite" in exc.value.errors
