@@ -1,8 +1,8 @@
 """The architecture holds: the import-linter contracts in pyproject.toml are kept.
 
 The contracts (layers web -> billing -> tenants -> platform, the tenant domains' order and their
-named public modules, no import cycles) are described in docs/decisions.md. Running them here
-makes `make test` enforce them, not only `make lint`.
+named public modules, shared web modules that import no page, no import cycles) are described
+in docs/decisions.md. Running them here makes `make test` enforce them, not only `make lint`.
 """
 
 import subprocess

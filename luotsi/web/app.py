@@ -31,27 +31,28 @@ from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import run_forever
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.web import pages
-from luotsi.web.agreements import AcceptanceController, AgreementsController
-from luotsi.web.areas import AreasController
-from luotsi.web.audit import AuditController
+from luotsi.web.agreements.acceptance import AcceptanceController
+from luotsi.web.agreements.agreements import AgreementsController
 from luotsi.web.auth import AuthController
-from luotsi.web.calendar import CalendarController, FeedController
-from luotsi.web.clients import ClientsController
-from luotsi.web.dashboard import dashboard
-from luotsi.web.directory import DirectoryController, FirmProfileController
+from luotsi.web.clients.clients import ClientsController
+from luotsi.web.content.retention import RetentionController
+from luotsi.web.content.supervisee import SuperviseeContentController
+from luotsi.web.directory.areas import AreasController
+from luotsi.web.directory.inquiries import InquiriesController, InquiryFormController
+from luotsi.web.directory.public import DirectoryController, FirmProfileController
+from luotsi.web.directory.staff import SpecialtiesController, StaffController
 from luotsi.web.errors import EXCEPTION_HANDLERS
-from luotsi.web.inquiries import InquiriesController, InquiryFormController
-from luotsi.web.members import JoinController, MembersController
+from luotsi.web.firm.audit import AuditController
+from luotsi.web.firm.dashboard import dashboard
+from luotsi.web.firm.members import JoinController, MembersController
+from luotsi.web.firm.settings import settings_hub
 from luotsi.web.middleware import response_headers, visitor_middleware
-from luotsi.web.portal import PortalController
+from luotsi.web.portal.hr import PortalController
+from luotsi.web.portal.supervisee import SuperviseePortalController
 from luotsi.web.public import public_router
-from luotsi.web.retention import RetentionController
-from luotsi.web.sessions import SessionsController
-from luotsi.web.settings import settings_hub
+from luotsi.web.sessions.calendar import CalendarController, FeedController
+from luotsi.web.sessions.sessions import SessionsController
 from luotsi.web.signup import SignupController
-from luotsi.web.staff import SpecialtiesController, StaffController
-from luotsi.web.supervisee import SuperviseePortalController
-from luotsi.web.supervisee_content import SuperviseeContentController
 from luotsi.web.templating import template_config
 from luotsi.web.workspace import workspace_router
 

@@ -30,11 +30,10 @@ from luotsi.platform.identity import (
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import memberships_of_user
-from luotsi.web.audit import origin
 from luotsi.web.deps import DB, Req
 from luotsi.web.errors import rate_limited
 from luotsi.web.forms import form_value, read_form
-from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, visitor
+from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, origin, visitor
 from luotsi.web.templating import redirect, render
 
 

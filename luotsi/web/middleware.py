@@ -13,7 +13,7 @@ from litestar.datastructures import MutableScopeHeaders, UploadFile
 from litestar.exceptions import ClientException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from luotsi.platform import i18n
+from luotsi.platform import audit, i18n
 from luotsi.platform.db import set_session_user
 from luotsi.platform.identity import User, user_for_session
 
@@ -125,3 +125,11 @@ def visitor(request: Request[Any, Any, Any]) -> Visitor:
             user=None, user_name="", language=i18n.current_language(), session_token=None
         )
     return found
+
+
+def origin(request: Request[Any, Any, Any]) -> audit.Origin:
+    """The client's address (as sign-in rate limiting sees it) and its user agent."""
+    return audit.Origin(
+        ip=request.client.host if request.client else "unknown",
+        user_agent=request.headers.get("user-agent", ""),
+    )

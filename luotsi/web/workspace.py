@@ -2,11 +2,13 @@
 
 The router's guard turns the slug into the tenant and the signed-in user's membership and
 scopes the request's database session to that tenant. An unknown slug and a firm the user does
-not belong to get the same 404. Handlers receive the result as the ``ws`` dependency.
+not belong to get the same 404. Handlers receive the result as the ``ws`` dependency, and
+act as its member through :func:`content_reader` and :func:`record_in_workspace`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +19,15 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from luotsi.platform import audit
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership, Tenant, TenantStatus, get_tenant_by_slug
-from luotsi.web.middleware import db_session, visitor
+from luotsi.tenants import content
+from luotsi.web.middleware import db_session, origin, visitor
 
 WORKSPACE_KEY = "workspace"
 
@@ -80,4 +85,32 @@ def workspace_router(route_handlers: list[Any]) -> Router:
         route_handlers=route_handlers,
         guards=[resolve_workspace],
         dependencies={"ws": Provide(provide_workspace, sync_to_thread=False)},
+    )
+
+
+def content_reader(request: Request[Any, Any, Any], ws: Workspace) -> content.Reader:
+    """The signed-in member as the content module needs them: with the keys and the origin."""
+    return content.Reader(
+        ws.membership, request.app.state["settings"].content_keys, origin(request)
+    )
+
+
+async def record_in_workspace(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    ws: Workspace,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID,
+) -> None:
+    """Audit what the signed-in member just did in their firm, in the request's transaction."""
+    await audit.record(
+        db,
+        action,
+        actor_user_id=ws.user.id,
+        actor_name=ws.user.name,
+        tenant_id=ws.tenant.id,
+        object_type=object_type,
+        object_id=object_id,
+        **origin(request),
     )

@@ -12,7 +12,7 @@ from luotsi.web.app import create_app
 from luotsi.web.deps import DB
 from tests.conftest import Backend, Client
 from tests.factories import Firms
-from tests.web.test_clients import GOOD_ORG
+from tests.web.clients.test_clients import GOOD_ORG
 
 REASON = "control characters"
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import Client, Outbox, link_in
 from tests.factories import Firms
-from tests.web.test_clients import GOOD_ORG
+from tests.web.clients.test_clients import GOOD_ORG
 from tests.web.test_signup import GOOD as GOOD_SIGNUP
 
 LONG_NAME = "N" * 10_000

@@ -33,7 +33,7 @@ from luotsi.tenants.agreements.models import (
     AgreementSupervisee,
     AgreementSupervisor,
 )
-from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients import logins
 from luotsi.tenants.content.models import EncryptedField
 
 TEXT_MAX_CHARS = 20_000
@@ -166,7 +166,7 @@ async def agreement_access(db: AsyncSession, actor: Membership, agreement_id: uu
     if permissions.can_work_with_shared_content(actor, supervisor_ids):
         return Access(agreement, None, supervisee_ids)
     if permissions.can_use_supervisee_portal(actor) and agreement.status != AgreementStatus.DRAFT:
-        person = await client_service.person_of_login(db, actor)
+        person = await logins.person_of_login(db, actor)
         if (
             person is not None
             and not person.is_archived

@@ -26,9 +26,9 @@ from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisor, Review
 from luotsi.tenants.agreements.reviews import running_review_due
-from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients import billing_details, logins, organisations
+from luotsi.tenants.clients.billing_details import BillingInput
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
-from luotsi.tenants.clients.service import BillingInput
 from luotsi.tenants.directory.models import StaffProfile
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions.models import (
@@ -111,7 +111,7 @@ async def contact_person(db: AsyncSession, actor: Membership) -> ClientPerson:
     (or no longer) bound to a current person of a current organisation."""
     if not permissions.can_use_client_portal(actor):
         raise Forbidden("portal")
-    person = await client_service.person_of_contact(db, actor)
+    person = await logins.person_of_contact(db, actor)
     if person is None or person.is_archived or person.org.is_archived:
         raise Forbidden("portal")
     return person
@@ -186,7 +186,7 @@ async def preview(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> Por
     """The portal of ``org_id`` as its HR contacts see it, for the firm's owners and admins."""
     if not permissions.can_manage_clients(actor):
         raise Forbidden("portal")
-    return await portal_view(db, await client_service.get_org(db, actor, org_id))
+    return await portal_view(db, await organisations.get_org(db, actor, org_id))
 
 
 async def update_billing_details(
@@ -194,7 +194,7 @@ async def update_billing_details(
 ) -> ClientOrg:
     """The HR contact updates their organisation's address and invoicing channel."""
     org = (await contact_person(db, actor)).org
-    client_service.apply_billing(org, data)
+    billing_details.apply_billing(org, data)
     await db.flush()
     return org
 

@@ -1,7 +1,7 @@
 """The supervisee's portal: their own sessions and agreements, and two things they may do.
 
 A ``supervisee`` login speaks for one person record (bound like an HR contact's, see
-:func:`luotsi.tenants.clients.service.person_of_login`) and sees only the agreements that person
+:func:`luotsi.tenants.clients.logins.person_of_login`) and sees only the agreements that person
 is a supervisee on, never a draft: per agreement its kind, dates, status, supervisors and when
 the next continuation review is due; and the meetings of those agreements (in a group agreement the
 group's meetings, which are theirs too) with date, time, kind and status, and for the ones ahead
@@ -31,7 +31,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisee
 from luotsi.tenants.agreements.reviews import last_reviews, review_state, running_review_due
-from luotsi.tenants.clients import service as client_service
+from luotsi.tenants.clients import logins
 from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.sessions.changes import (
     MANAGER_REQUEST_DECLINED,
@@ -52,7 +52,7 @@ async def supervisee_person(db: AsyncSession, actor: Membership) -> ClientPerson
     no longer) bound to a current supervisee of a current organisation."""
     if not permissions.can_use_supervisee_portal(actor):
         raise Forbidden("supervisee_portal")
-    person = await client_service.person_of_login(db, actor)
+    person = await logins.person_of_login(db, actor)
     if person is None or person.is_archived or person.org.is_archived:
         raise Forbidden("supervisee_portal")
     return person

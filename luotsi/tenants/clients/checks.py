@@ -1,0 +1,25 @@
+"""Small checks the client forms and services share."""
+
+from __future__ import annotations
+
+from luotsi.platform import i18n
+from luotsi.platform.errors import Forbidden
+
+
+def require(allowed: bool, what: str) -> None:
+    """:class:`Forbidden` unless the actor's permission allows it."""
+    if not allowed:
+        raise Forbidden(what)
+
+
+def text_within(errors: dict[str, str], name: str, value: str, limit: int) -> str:
+    """``value`` trimmed; a too-long one is noted in ``errors`` under ``name``."""
+    value = value.strip()
+    if len(value) > limit:
+        errors[name] = i18n.too_long(limit)
+    return value
+
+
+def like_pattern(word: str) -> str:
+    """``word`` anywhere, as a LIKE pattern with ``!`` as the escape character."""
+    return f"%{word.replace('!', '!!').replace('%', '!%').replace('_', '!_')}%"

@@ -1,0 +1,198 @@
+"""The people of client organisations (HR contacts, managers, supervisees): checks, search,
+editing, archiving and deleting. They are added through their organisation
+(:func:`.organisations.create_person`); their portal logins are in :mod:`.logins`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from luotsi.platform import clock, i18n, permissions
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import check_email
+from luotsi.platform.members import Invitation
+from luotsi.platform.paging import Page, paginate
+from luotsi.platform.phones import normalise_phone
+from luotsi.platform.tenancy import Membership, Role
+from luotsi.tenants.agreements.queries import person_has_history
+from luotsi.tenants.clients.checks import like_pattern, require, text_within
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
+
+
+@dataclass
+class PersonInput:
+    role: str = PersonRole.SUPERVISEE.value
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    title: str = ""
+
+    @classmethod
+    def of(cls, person: ClientPerson) -> PersonInput:
+        return cls(
+            role=person.role.value,
+            name=person.name,
+            email=person.email,
+            phone=person.phone_display,
+            title=person.title,
+        )
+
+
+def check_person(data: PersonInput) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    try:
+        role = PersonRole(data.role)
+    except ValueError:
+        errors["role"] = _("Choose the person's role.")
+    name = " ".join(data.name.split())
+    if not name:
+        errors["name"] = _("Enter the person's name.")
+    elif len(name) > 120:
+        errors["name"] = i18n.too_long(120)
+    title = text_within(errors, "title", data.title, 160)
+    email = phone = ""
+    if data.email.strip():
+        try:
+            email = check_email(data.email)
+        except Invalid as exc:
+            errors.update(exc.errors)
+    try:
+        phone = normalise_phone(data.phone)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+    return {"role": role, "name": name, "email": email, "phone": phone, "title": title}
+
+
+@dataclass
+class PeopleFilter:
+    """People of every organisation: words in the name, e-mail or title; one role or all."""
+
+    text: str = ""
+    role: str = ""
+    archived: bool = False  # include archived people and people of archived organisations
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if not self.archived:
+            conditions.append(ClientPerson.archived_at.is_(None))
+            conditions.append(
+                ClientPerson.org_id.in_(select(ClientOrg.id).where(ClientOrg.archived_at.is_(None)))
+            )
+        if self.role in {r.value for r in PersonRole}:
+            conditions.append(ClientPerson.role == PersonRole(self.role))
+        for word in self.text.strip().lower().split()[:5]:
+            like = like_pattern(word)
+            conditions.append(
+                or_(
+                    func.lower(ClientPerson.name).like(like, escape="!"),
+                    func.lower(ClientPerson.email).like(like, escape="!"),
+                    func.lower(ClientPerson.title).like(like, escape="!"),
+                )
+            )
+        return conditions
+
+
+async def search_people(
+    db: AsyncSession, actor: Membership, filters: PeopleFilter, page: int = 1, per_page: int = 20
+) -> Page[ClientPerson]:
+    require(permissions.can_view_clients(actor), "clients")
+    conditions = filters.conditions()
+    order = [func.lower(ClientPerson.name), ClientPerson.id]
+    return await paginate(db, ClientPerson, conditions, order, page, per_page)
+
+
+async def get_person(db: AsyncSession, actor: Membership, person_id: uuid.UUID) -> ClientPerson:
+    require(permissions.can_view_clients(actor), "clients")
+    person = await db.scalar(select(ClientPerson).where(ClientPerson.id == person_id))
+    if person is None:
+        raise NotFound("client_person")
+    return person
+
+
+async def role_is_fixed(db: AsyncSession, person: ClientPerson) -> bool:
+    """A person's role stays once they are on an agreement or have (been invited to) a login."""
+    if person.membership_id is not None or person.invitation_id is not None:
+        return True
+    return await person_has_history(db, person.id)
+
+
+async def update_person(
+    db: AsyncSession, actor: Membership, person_id: uuid.UUID, data: PersonInput
+) -> ClientPerson:
+    require(permissions.can_manage_clients(actor), "clients")
+    person = await get_person(db, actor, person_id)
+    clean = check_person(data)
+    if clean["role"] != person.role and await role_is_fixed(db, person):
+        raise Invalid.field(
+            "role",
+            _("The role cannot change: the person is on an agreement or has a portal login."),
+        )
+    if clean["email"] != person.email:
+        await revoke_invitation(db, person)  # it was sent to the old address
+    for name, value in clean.items():
+        setattr(person, name, value)
+    await db.flush()
+    return person
+
+
+async def archive_person(db: AsyncSession, actor: Membership, person_id: uuid.UUID) -> ClientPerson:
+    """Put a person aside; an HR contact's portal login stops working until restored."""
+    require(permissions.can_manage_clients(actor), "clients")
+    person = await get_person(db, actor, person_id)
+    person.archived_at = person.archived_at or clock.now()
+    await revoke_invitation(db, person)
+    await db.flush()
+    return person
+
+
+async def unarchive_person(
+    db: AsyncSession, actor: Membership, person_id: uuid.UUID
+) -> ClientPerson:
+    require(permissions.can_manage_clients(actor), "clients")
+    person = await get_person(db, actor, person_id)
+    person.archived_at = None
+    await db.flush()
+    return person
+
+
+async def delete_person(db: AsyncSession, actor: Membership, person_id: uuid.UUID) -> ClientOrg:
+    """Delete a person without history (and their portal login); returns their organisation."""
+    require(permissions.can_manage_clients(actor), "clients")
+    person = await get_person(db, actor, person_id)
+    if await person_has_history(db, person.id):
+        raise Invalid.field(
+            "delete", _("The person is on an agreement and cannot be deleted. Archive them.")
+        )
+    org = person.org
+    await remove_person(db, person)
+    await db.flush()
+    return org
+
+
+async def remove_person(db: AsyncSession, person: ClientPerson) -> None:
+    """Delete the person record, its open invitation and an HR contact's login."""
+    await revoke_invitation(db, person)
+    if person.membership_id is not None:
+        login = await db.scalar(select(Membership).where(Membership.id == person.membership_id))
+        if login is not None and login.role == Role.CLIENT_CONTACT:
+            await db.delete(login)
+    await db.delete(person)
+
+
+async def revoke_invitation(db: AsyncSession, person: ClientPerson) -> None:
+    """Cancel the person's open portal invitation, if any."""
+    if person.invitation_id is None:
+        return
+    invitation = await db.scalar(select(Invitation).where(Invitation.id == person.invitation_id))
+    if invitation is not None and invitation.is_open:
+        invitation.revoked_at = clock.now()
+    person.invitation_id = None

@@ -1,0 +1,1 @@
+"""Client pages: organisations, their people and the people's portal logins."""

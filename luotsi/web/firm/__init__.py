@@ -1,0 +1,1 @@
+"""The firm's own workspace pages: dashboard, members and invitations, settings."""

@@ -1,0 +1,110 @@
+"""The owner's audit view: who did what in the firm, and when."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, get
+
+from luotsi.platform import audit, permissions
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import page_number
+from luotsi.tenants import content
+from luotsi.tenants.content.lifecycle import AGREEMENT_OBJECT
+from luotsi.tenants.content.retention import TENANT_OBJECT
+from luotsi.tenants.content.rights import PERSON_OBJECT
+from luotsi.tenants.content.shared import (
+    ASSIGNMENT_OBJECT,
+    EVALUATION_OBJECT,
+    GOAL_OBJECT,
+    LIMITS_OBJECT,
+    RESPONSE_OBJECT,
+)
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.templating import render
+from luotsi.web.workspace import requires
+
+PER_PAGE = 50
+
+
+def action_label(action: str) -> str:
+    labels = {
+        audit.LOGIN_SUCCEEDED: _("Signed in"),
+        audit.LOGIN_FAILED: _("Sign-in failed"),
+        audit.MEMBER_INVITED: _("Invited a person"),
+        audit.MEMBER_ROLE_CHANGED: _("Changed a role"),
+        audit.MEMBER_REMOVED: _("Removed a member"),
+        audit.CONTENT_READ: _("Read confidential content"),
+        audit.CONTENT_WRITTEN: _("Wrote confidential content"),
+        audit.CONTENT_DELETED: _("Deleted confidential content"),
+        audit.CONTENT_HANDED_OVER: _("Handed over confidential content"),
+        audit.CONTENT_ERASED: _("Erased confidential content"),
+        audit.DATA_EXPORTED: _("Exported a supervisee's data"),
+        audit.ERASURE_REQUESTED: _("Asked for erasure"),
+        audit.ERASURE_CONFIRMED: _("Erased a supervisee's data"),
+        audit.ERASURE_DECLINED: _("Declined an erasure request"),
+        audit.SETTINGS_CHANGED: _("Changed the firm's settings"),
+    }
+    return labels.get(action, action)
+
+
+def object_label(object_type: str) -> str:
+    """What kind of thing an audit row names, in words (the row holds its type and id only)."""
+    labels = {
+        "membership": _("Member"),
+        "invitation": _("Invitation"),
+        TENANT_OBJECT: _("Firm"),
+        AGREEMENT_OBJECT: _("Agreement"),
+        PERSON_OBJECT: _("Supervisee"),
+        content.NOTE_OBJECT: _("Session note"),
+        ASSIGNMENT_OBJECT: _("Between-session assignment"),
+        RESPONSE_OBJECT: _("Response to an assignment"),
+        GOAL_OBJECT: _("Goal"),
+        EVALUATION_OBJECT: _("Evaluation"),
+        LIMITS_OBJECT: _("Limits of confidentiality"),
+    }
+    return labels.get(object_type, object_type)
+
+
+def _uuid_or_none(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+class AuditController(Controller):
+    """``/t/{slug}/audit/``: the firm's audit log for its owner. Rows hold no content."""
+
+    path = "/audit"
+    guards = [requires(permissions.can_view_audit)]
+
+    @get("/", name="audit")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        query = request.query_params
+        actions, people = await audit.audit_filter_choices(db, ws.membership)
+        action = query.get("action", "")
+        action = action if action in actions else ""
+        person = _uuid_or_none(query.get("person"))
+        person = person if person in {user_id for user_id, _name in people} else None
+        page = await audit.list_audit_events(
+            db,
+            ws.membership,
+            action=action,
+            actor_user_id=person,
+            page=page_number(query.get("page")),
+            per_page=PER_PAGE,
+        )
+        context = {
+            "ws": ws,
+            "page": page,
+            "query": query,
+            "actions": actions,
+            "people": people,
+            "action": action,
+            PERSON_OBJECT: person,
+            "action_label": action_label,
+            "object_label": object_label,
+        }
+        return render(request, "firm/audit.html", context, block="audit_list")

@@ -1,0 +1,1 @@
+"""Portal pages: the HR contact's client portal and the supervisee's portal."""

@@ -1,0 +1,125 @@
+"""The HR contact's portal: their own organisation only, never content.
+
+A ``client_contact`` sees their organisation (see :mod:`luotsi.tenants.portal` for exactly
+what); the firm's owners and admins may preview any organisation's portal with ``?org=<id>``.
+Everyone else is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, get, post
+
+from luotsi.platform import permissions
+from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
+from luotsi.platform.i18n import gettext as _
+from luotsi.tenants.clients.billing_details import BillingInput, billing_values
+from luotsi.tenants.kinds import SupervisionKind
+from luotsi.tenants.portal import hr as portal
+from luotsi.tenants.portal.hr import AgreementRequestInput
+from luotsi.web.clients.clients import invoice_language_choices
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.errors import with_retry_after
+from luotsi.web.forms import read_form
+from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import requires
+
+CONTACT = [requires(permissions.can_use_client_portal)]
+
+
+def _org_param(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        raise NotFound("client_org") from None
+
+
+class PortalController(Controller):
+    path = "/portal"
+
+    @get("/", name="portal")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        if permissions.can_use_client_portal(ws.membership):
+            return await self._page(request, db, ws)
+        if not permissions.can_manage_clients(ws.membership):
+            raise Forbidden("portal")
+        org_id = _org_param(request.query_params.get("org"))
+        if org_id is None:
+            return render(request, "portal/hr/preview_start.html", {"ws": ws})
+        view = await portal.preview(db, ws.membership, org_id)
+        context = {
+            "ws": ws,
+            "view": view,
+            "preview": True,
+            "billing": billing_values(view.org),
+            "request_form": AgreementRequestInput(),
+            **_choices(),
+        }
+        return render(request, "portal/hr/index.html", context)
+
+    @post("/billing", name="portal_billing", guards=CONTACT)
+    async def billing(self, request: Req, db: DB, ws: WS) -> Any:
+        values = await read_form(request, BillingInput)
+        try:
+            await portal.update_billing_details(db, ws.membership, values)
+        except Invalid as exc:
+            return await self._page(request, db, ws, billing=values, billing_errors=exc.errors)
+        return redirect(request, ws.url("portal/#billing"), flash="billing_saved")
+
+    @post("/request", name="portal_request", guards=CONTACT)
+    async def request_agreement(self, request: Req, db: DB, ws: WS) -> Any:
+        values = await read_form(request, AgreementRequestInput)
+        settings = request.app.state["settings"]
+        try:
+            await portal.request_agreement(
+                db, ws.membership, ws.tenant, values, base_url=settings.base_url
+            )
+        except Invalid as exc:
+            return await self._page(request, db, ws, request_form=values, request_errors=exc.errors)
+        except RateLimited as exc:
+            message = _(
+                "You have sent several requests today. Try again in %(n)d minutes, or contact"
+                " the firm by phone or e-mail."
+            ) % {"n": exc.retry_after_minutes}
+            limited = await self._page(
+                request,
+                db,
+                ws,
+                request_form=values,
+                request_errors={"message": message},
+                status_code=429,
+            )
+            return with_retry_after(limited, exc)
+        return redirect(request, ws.url("portal/"), flash="agreement_requested")
+
+    async def _page(
+        self, request: Req, db: DB, ws: WS, *, status_code: int | None = None, **extra: Any
+    ) -> Any:
+        """The contact's portal; a login no longer bound to a current organisation gets a
+        page that says so (403)."""
+        try:
+            person, view = await portal.contact_view(db, ws.membership)
+        except Forbidden:
+            return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+        if status_code is None:
+            status_code = 422 if extra.get("billing_errors") or extra.get("request_errors") else 200
+        context = {
+            "ws": ws,
+            "view": view,
+            "person": person,
+            "preview": False,
+            "billing": extra.pop("billing", None) or billing_values(view.org),
+            "request_form": extra.pop("request_form", None) or AgreementRequestInput(),
+            **_choices(),
+            **extra,
+        }
+        return render(request, "portal/hr/index.html", context, status_code=status_code)
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "invoice_languages": invoice_language_choices(),
+        "kinds": [("", _("Not sure yet"))] + [(k.value, k.label) for k in SupervisionKind],
+    }

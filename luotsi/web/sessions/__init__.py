@@ -1,0 +1,1 @@
+"""Session pages: the list, planning, changes, the calendar and its feeds."""

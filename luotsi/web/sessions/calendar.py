@@ -1,0 +1,182 @@
+"""The calendars (week and month, anyone's for the office) and the private ICS feeds."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+from luotsi.platform import clock, permissions
+from luotsi.platform.db import scope_to_tenant
+from luotsi.platform.errors import NotFound
+from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
+from luotsi.tenants.sessions import calendars
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.sessions.sessions import iso_week, session_helpers
+from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import requires
+
+VIEWS = ("week", "month")
+
+
+@dataclass(frozen=True)
+class CalendarRange:
+    """What a calendar page shows: a week or a month, and the links around it."""
+
+    view: str
+    first: date  # the first day shown (a Monday)
+    last: date  # the last day shown (a Sunday)
+    month: date | None  # the first of the month in the month view
+    previous: str  # query value for the previous week or month
+    next: str
+    today: date
+
+    @property
+    def weeks(self) -> list[list[date]]:
+        days = (self.last - self.first).days + 1
+        every = [self.first + timedelta(days=i) for i in range(days)]
+        return [every[i : i + 7] for i in range(0, len(every), 7)]
+
+
+def _month_key(day: date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def calendar_range(view: str, week: str, month: str, today: date) -> CalendarRange:
+    """The week (``2026-W49``) or month (``2026-12``) asked for; this one if the value is odd."""
+    if view == "month":
+        try:
+            year, number = (int(p) for p in month.split("-"))
+            first_of_month = date(year, number, 1)
+        except ValueError:
+            first_of_month = today.replace(day=1)
+        if not 1900 < first_of_month.year < 3000:
+            first_of_month = today.replace(day=1)
+        next_month = (first_of_month + timedelta(days=32)).replace(day=1)
+        previous_month = (first_of_month - timedelta(days=1)).replace(day=1)
+        first = first_of_month - timedelta(days=first_of_month.weekday())
+        last_of_month = next_month - timedelta(days=1)
+        last = last_of_month + timedelta(days=6 - last_of_month.weekday())
+        return CalendarRange(
+            "month",
+            first,
+            last,
+            first_of_month,
+            _month_key(previous_month),
+            _month_key(next_month),
+            today,
+        )
+    monday = today - timedelta(days=today.weekday())
+    try:
+        iso_year, week_number = week.split("-W")
+        monday = date.fromisocalendar(int(iso_year), int(week_number), 1)
+    except ValueError:
+        pass
+    if not 1900 < monday.year < 3000:
+        monday = today - timedelta(days=today.weekday())
+    return CalendarRange(
+        "week",
+        monday,
+        monday + timedelta(days=6),
+        None,
+        iso_week(monday - timedelta(days=7)),
+        iso_week(monday + timedelta(days=7)),
+        today,
+    )
+
+
+class CalendarController(Controller):
+    """Workspace: week and month views; the supervisor's feed URL (create, revoke)."""
+
+    path = "/calendar"
+    guards = [requires(permissions.can_work_on_agreements)]
+
+    @get("/", name="calendar")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        query = request.query_params
+        today = clock.today()
+        shown = calendar_range(
+            query.get("view", "week"), query.get("week", ""), query.get("month", ""), today
+        )
+        supervisors = await calendars.calendar_supervisors(db, ws.membership)
+        chosen: uuid.UUID | None = ws.membership.id
+        if permissions.can_view_all_calendars(ws.membership):
+            wanted = query.get("supervisor", "")
+            ids = {str(i) for i, _n in supervisors}
+            chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
+        entries = await calendars.calendar_entries(
+            db, ws.membership, shown.first, shown.last, chosen
+        )
+        by_day: dict[date, list[calendars.CalendarEntry]] = {}
+        for entry in entries:
+            by_day.setdefault(entry.day, []).append(entry)
+        context = {
+            "ws": ws,
+            "shown": shown,
+            "entries": entries,
+            "by_day": by_day,
+            "supervisors": supervisors,
+            "chosen": chosen,
+            "query": query,
+            "feed": await calendars.active_feed(db, ws.membership),
+            "in_month": (lambda d: shown.month is None or d.month == shown.month.month),
+            **session_helpers(),
+        }
+        return render(request, "sessions/calendar.html", context)
+
+    @post("/feed", name="create_calendar_feed")
+    async def create_feed(self, request: Req, db: DB, ws: WS) -> Any:
+        token = await calendars.create_feed(db, ws.membership)
+        base = request.app.state["settings"].base_url.rstrip("/")
+        url = f"{base}/ical/{ws.tenant.slug}/{token}.ics"
+        # The address is shown once, on this response: only its hash is stored.
+        response = render(request, "sessions/calendar_feed.html", {"ws": ws, "feed_url": url})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @get("/feed/revoke", name="confirm_revoke_calendar_feed")
+    async def confirm_revoke(self, request: Req, db: DB, ws: WS) -> Any:
+        feed = await calendars.active_feed(db, ws.membership)
+        return render(request, "sessions/calendar_feed_revoke.html", {"ws": ws, "feed": feed})
+
+    @post("/feed/revoke", name="revoke_calendar_feed")
+    async def revoke(self, request: Req, db: DB, ws: WS) -> Any:
+        with contextlib.suppress(NotFound):  # already off: the result the user wanted
+            await calendars.revoke_feed(db, ws.membership)
+        return redirect(request, ws.url("calendar/"), flash="calendar_feed_revoked")
+
+
+class FeedController(Controller):
+    """Public: a supervisor's private ICS feed by secret token."""
+
+    path = "/ical/{tenant_slug:str}"
+
+    # Calendar programs fetch this without cookies; no CSRF cookie may be set on it.
+    @get("/{filename:str}", name="calendar_feed", opt={"exclude_from_csrf": True})
+    async def feed(self, db: DB, tenant_slug: FromPath[str], filename: FromPath[str]) -> Any:
+        token = filename.removesuffix(".ics")
+        if token == filename or not 20 <= len(token) <= 100:
+            raise NotFoundException()
+        try:
+            tenant = await get_tenant_by_slug(db, tenant_slug)
+            if tenant.status != TenantStatus.ACTIVE:
+                raise NotFound(tenant_slug)
+            await scope_to_tenant(db, tenant.id)
+            body = await calendars.feed_calendar(db, tenant, token)
+        except NotFound:
+            raise NotFoundException() from None
+        return Response(
+            body,
+            media_type="text/calendar",  # Litestar adds "; charset=utf-8" to text types
+            headers={
+                "Cache-Control": "private, max-age=300",
+                "Content-Disposition": 'inline; filename="luotsi.ics"',
+                "X-Robots-Tag": "noindex",
+            },
+        )
