@@ -2,9 +2,11 @@
 
 PostgreSQL comes from ``LUOTSI_TEST_DATABASE_URL``, else the local server at
 ``postgresql://postgres@127.0.0.1:5432/test`` when it answers, else a testcontainers PostgreSQL
-when a Docker engine answers. Each run gets a fresh database (created through that server,
-dropped at the end), migrated as the owner; the app connects as the ``luotsi_app`` role so row
-security applies to it. With ``CI=true`` an unreachable PostgreSQL fails the run.
+when a Docker engine answers. The run migrates one template database once, as the owner (the
+xdist controller starts it while the workers start; a single process when it first needs it),
+and each process gets a fresh copy of it; copies and template are dropped at the end. The app
+connects as the ``luotsi_app`` role so row security applies to it. With ``CI=true`` an
+unreachable PostgreSQL fails the run.
 """
 
 from __future__ import annotations
@@ -12,17 +14,27 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 
+from luotsi.platform.migrate import upgrade
+from luotsi.platform.settings import load_settings
+
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+# The run's template database: named by the xdist controller (or the only process) and
+# inherited by the workers through the environment.
+TEMPLATE_ENV = "LUOTSI_TEST_PG_TEMPLATE"
 
 
 @dataclass
 class PostgresServer:
     admin_url: str  # a superuser on some database of the server
+    template: str  # the run's migrated template database
     container: object | None = None
     databases: list[str] = field(default_factory=list)
 
@@ -30,20 +42,53 @@ class PostgresServer:
         base, _, _old = self.admin_url.rpartition("/")
         return f"{base}/{database}"
 
+    async def prepare_template(self) -> None:
+        """Migrate the run's template database unless it is there already."""
+        async with self._template_lock() as conn:
+            await self._ensure_template(conn)
+
     async def create_database(self) -> str:
+        """A fresh migrated database: a copy of the run's template, migrated first if need be."""
         name = f"luotsi_test_{secrets.token_hex(4)}"
-        conn = await asyncpg.connect(self.admin_url)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
+        async with self._template_lock() as conn:
+            await self._ensure_template(conn)
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         self.databases.append(name)
         return name
 
-    async def drop_databases(self) -> None:
+    @asynccontextmanager
+    async def _template_lock(self) -> AsyncIterator[asyncpg.Connection]:
+        """One process at a time creates, migrates or copies the template (an advisory lock)."""
         conn = await asyncpg.connect(self.admin_url)
         try:
-            for name in self.databases:
+            await conn.execute("select pg_advisory_lock(hashtext($1))", self.template)
+            try:
+                yield conn
+            finally:
+                await conn.execute("select pg_advisory_unlock(hashtext($1))", self.template)
+        finally:
+            await conn.close()
+
+    async def _ensure_template(self, conn: asyncpg.Connection) -> None:
+        exists = "select 1 from pg_database where datname = $1"
+        if await conn.fetchval(exists, self.template):
+            return
+        await conn.execute(f'CREATE DATABASE "{self.template}"')
+        try:
+            # upgrade() closes its connections: PostgreSQL copies a template only while
+            # nobody is connected to it.
+            with tempfile.TemporaryDirectory() as var_dir:
+                environ = settings_env(Path(var_dir), self.url_for(self.template))
+                await upgrade(load_settings(environ, env_file=""))
+        except BaseException:
+            await conn.execute(f'DROP DATABASE "{self.template}"')
+            raise
+
+    async def drop_databases(self, *, template: bool) -> None:
+        """Drop this process's databases, and the run's template if ``template``."""
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            for name in [*self.databases, *([self.template] if template else [])]:
                 await conn.execute(
                     "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1",
                     name,
@@ -77,8 +122,9 @@ def find_postgres() -> tuple[PostgresServer | None, str]:
     configured = os.environ.get("LUOTSI_TEST_DATABASE_URL")
     url = configured or DEFAULT_PG
     url = url.replace("postgresql+asyncpg://", "postgresql://")
+    template = os.environ.get(TEMPLATE_ENV) or f"luotsi_template_{secrets.token_hex(4)}"
     if asyncio.run(_answers(url)):
-        return PostgresServer(admin_url=url), f"PostgreSQL at {url.split('@')[-1]}"
+        return PostgresServer(url, template), f"PostgreSQL at {url.split('@')[-1]}"
     if configured:
         return None, f"LUOTSI_TEST_DATABASE_URL={configured} does not answer"
     if _docker_answers():
@@ -87,7 +133,7 @@ def find_postgres() -> tuple[PostgresServer | None, str]:
         container = PostgresContainer("postgres:16-alpine", driver=None)
         container.start()
         return (
-            PostgresServer(admin_url=container.get_connection_url(), container=container),
+            PostgresServer(container.get_connection_url(), template, container=container),
             "PostgreSQL in a testcontainer",
         )
     return None, f"no PostgreSQL answers at {DEFAULT_PG} and no Docker engine answers"

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import shutil
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.tenancy import Tenant
 from luotsi.web.app import create_app
 from tests import clock
-from tests.backends import PostgresServer, find_postgres, in_ci, settings_env
+from tests.backends import TEMPLATE_ENV, PostgresServer, find_postgres, in_ci, settings_env
 from tests.factories import Firms, make_two_firms
 
 BASE_URL = "https://testserver.local"
@@ -45,8 +46,15 @@ def pytest_configure(config: pytest.Config) -> None:
     _state["pg_how"] = how
     if server is not None and not _is_xdist_worker(config):
         # Workers (started later, inheriting the environment) use the server found here,
-        # e.g. this process's testcontainer, each creating its own databases on it.
+        # e.g. this process's testcontainer, and the template named here, each copying its
+        # own database from it.
         os.environ.setdefault("LUOTSI_TEST_DATABASE_URL", server.admin_url)
+        os.environ.setdefault(TEMPLATE_ENV, server.template)
+        if getattr(config.option, "numprocesses", None):
+            # The controller runs no test: it migrates the template while the workers start.
+            thread = threading.Thread(target=asyncio.run, args=(server.prepare_template(),))
+            thread.start()
+            _state["template_thread"] = thread
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,8 +84,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import asyncio
 
     server: PostgresServer | None = _state.get("pg")
+    if "template_thread" in _state:
+        _state["template_thread"].join()
     if server is not None:
-        asyncio.run(server.drop_databases())
+        # The template goes last, with the process that named it (every worker has ended).
+        asyncio.run(server.drop_databases(template=not _is_xdist_worker(config)))
         if server.container is not None:
             server.container.stop()  # type: ignore[attr-defined]
     if _state.get("travel") is not None:
@@ -124,7 +135,10 @@ async def backend(
             pytest.skip(f"PostgreSQL not available: {_state['pg_how']}")
         url = server.url_for(await server.create_database())
     settings = load_settings(settings_env(var_dir, url), env_file="")
-    await upgrade(settings)
+    if name == "sqlite":
+        # Each process migrates its own file (~0.8 s, the workers at the same time): a
+        # copied template would save too little to be worth it (docs/decisions.md).
+        await upgrade(settings)
     owner = make_engine(settings.owner_database_url)
     _state["ran"].add(name)
     yield Backend(name=name, settings=settings, owner=owner)

@@ -3,23 +3,38 @@
 Every tenant-owned table derives from :class:`TenantScoped`: its primary key is
 ``(tenant_id, id)``. A session knows its tenant through ``session.info["tenant_id"]``; every ORM
 query then gets a ``tenant_id`` criterion added, and every new row gets (or is checked against)
-the session's tenant. A query of a tenant table in a session without a tenant raises
-:class:`TenantNotSet`; code that must cross tenants opens :func:`unscoped_session` and says so.
-On PostgreSQL the tenant is also set as ``app.tenant_id`` for row-level security.
+the session's tenant: rows added to the session, and the values of ``insert()`` and
+``update()`` statements (stamped when absent, refused when another tenant's). A query of a
+tenant table in a session without a tenant raises :class:`TenantNotSet`; code that must cross
+tenants opens :func:`unscoped_session` and says so. Raw SQL (``text()``, driver SQL) cannot be
+scoped, so only an unscoped session runs it (:class:`RawSQLRefused` elsewhere). On PostgreSQL
+the tenant is also set as ``app.tenant_id`` for row-level security.
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, String, Uuid, event, literal, text
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    ForeignKey,
+    MetaData,
+    Result,
+    String,
+    Uuid,
+    event,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.engine import Connection, ExecutionContext
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -34,17 +49,22 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
-from sqlalchemy.sql import Select, visitors
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql import Executable, Insert, Select, Update, visitors
+from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
-from luotsi.platform.errors import TenantNotSet
+from luotsi.platform.errors import RawSQLRefused, TenantNotSet
 
 TENANT_KEY = "tenant_id"
 USER_KEY = "user_id"
 UNSCOPED_KEY = "unscoped"
-ALL_TENANTS_OF_USER = "all_tenants_of_user"
+# The execution option of :func:`unscoped_memberships_of_user`.
+UNSCOPED_MEMBERSHIPS_OF_USER = "unscoped_memberships_of_user"
+# Marks a connection that a session without UNSCOPED_KEY uses: no raw SQL on it.
+RAW_SQL_REFUSED = "luotsi_raw_sql_refused"
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -135,23 +155,26 @@ def tenant_tables() -> list[str]:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _scope_orm_execute(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
-    if state.execution_options.get(ALL_TENANTS_OF_USER) is not None:
-        # A user's own rows across firms (the firm switcher); the query filters on user_id and
-        # on PostgreSQL the ``own_memberships`` policy admits exactly those rows.
-        return
+def _scope_orm_execute(state: ORMExecuteState) -> Result[Any] | None:
     info = state.session.info
     tenant_id = info.get(TENANT_KEY)
+    unscoped = tenant_id is None and bool(info.get(UNSCOPED_KEY))
+    user_id = state.execution_options.get(UNSCOPED_MEMBERSHIPS_OF_USER)
+    if unscoped and user_id is None:
+        return None
+    selects = _selects_refusing_raw_sql(state.statement, raw_allowed=unscoped)
+    if user_id is not None:
+        _limit_to_memberships_of_user(state, selects, user_id)
+        return None
+    tables = _tenant_tables_in(state, selects)
     if tenant_id is None:
-        if info.get(UNSCOPED_KEY):
-            return
-        if any(issubclass(m.class_, TenantScoped) for m in state.all_mappers):
-            raise TenantNotSet("tenant table queried in a session without a tenant")
-        _refuse_tables_without_entities(state)
-        return
-    _refuse_tables_without_entities(state)
+        if tables:
+            raise TenantNotSet(f"{', '.join(sorted(tables))} used in a session without a tenant")
+        return None
+    if state.is_insert:
+        return _stamp_insert(state, tenant_id)
+    if state.is_update:
+        _check_update_values(state, tenant_id)
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,
@@ -159,38 +182,179 @@ def _scope_orm_execute(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+    return None
 
 
-def _refuse_tables_without_entities(state: ORMExecuteState) -> None:
-    """Fail closed on a tenant table that the tenant criterion cannot reach.
+def _selects_refusing_raw_sql(statement: Executable, *, raw_allowed: bool) -> list[Select[Any]]:
+    """Every SELECT in the statement's tree; raw SQL in it is refused unless ``raw_allowed``.
+
+    Raw SQL (``text()``, ``literal_column()``) names tables that neither the tenant criterion
+    nor the checks below can see, so only an unscoped session may run it.
+    """
+    selects = []
+    for element in visitors.iterate(cast(ClauseElement, statement)):
+        if isinstance(element, Select):
+            selects.append(element)
+        elif not raw_allowed and _is_raw_sql(element):
+            raise RawSQLRefused(
+                "raw SQL (text(), literal_column()) cannot be scoped to a tenant: write it with "
+                "ORM constructs, or run it in an unscoped_session()"
+            )
+    return selects
+
+
+def _is_raw_sql(element: object) -> bool:
+    if isinstance(element, TextClause | TextualSelect):
+        return True
+    # func.count() counts literal_column("*"): the one literal that names nothing.
+    return isinstance(element, ColumnClause) and element.is_literal and element.name != "*"
+
+
+def _tenant_tables_in(state: ORMExecuteState, selects: list[Select[Any]]) -> set[str]:
+    """The tenant tables the statement uses; fails closed on one the criterion cannot reach.
 
     The criterion is attached to ORM entities; a table named only in a WHERE clause (as in
     ``select(func.count()).where(Model.x == y)``) has none and would go unfiltered. Such a query
     must name its entity: ``select(func.count()).select_from(Model)``. Entities of subqueries
     (``Model.id.in_(select(Other.model_id))``) get the criterion too, so they count as covered.
+    An ``insert()`` needs no criterion: its values are checked (:func:`_stamp_insert`).
     """
     statement = state.statement
     covered = {m.local_table.description for m in state.all_mappers}
-    for element in visitors.iterate(cast(ClauseElement, statement)):
-        if not isinstance(element, Select):
-            continue
+    if state.is_insert:
+        covered.add(cast(Insert, statement).table.description)
+    for inner in selects:
         # Column entities, select_from() and join() targets of every SELECT in the tree get
         # the criterion. SQLAlchemy keeps them in these attributes; tests cover every shape,
         # so an upgrade that moves them fails loudly.
         explicit = (
-            list(element._raw_columns)
-            + list(element._from_obj)
-            + [join[0] for join in element._setup_joins]
+            list(inner._raw_columns)
+            + list(inner._from_obj)
+            + [join[0] for join in inner._setup_joins]
         )
         for obj in explicit:
             mapper = getattr(obj, "_annotations", {}).get("parentmapper")
             if mapper is not None:
                 covered.add(mapper.local_table.description)
-    for table in find_tables(
-        cast(ClauseElement, statement), include_joins=True, include_aliases=True
-    ):
-        if table.name in _TENANT_TABLE_NAMES and table.name not in covered:
-            raise TenantNotSet(f"{table.name} queried without its entity; use select_from()")
+    named = {
+        table.description
+        for table in find_tables(
+            cast(ClauseElement, statement),
+            include_joins=True,
+            include_aliases=True,
+            include_crud=True,
+        )
+    }
+    tables = {name for name in named | covered if name in _TENANT_TABLE_NAMES}
+    for name in sorted(tables - covered):
+        raise TenantNotSet(f"{name} queried without its entity; use select_from()")
+    return tables
+
+
+def _limit_to_memberships_of_user(
+    state: ORMExecuteState, selects: list[Select[Any]], user_id: uuid.UUID
+) -> None:
+    """The one way across tenants in a request: a user's own memberships (the firm switcher).
+
+    Only ``memberships`` may be read so, and only the user's rows; on PostgreSQL the
+    ``own_rows`` policy admits exactly those.
+    """
+    if not state.is_select:
+        raise TenantNotSet("unscoped_memberships_of_user() is for reading memberships")
+    tables = _tenant_tables_in(state, selects)
+    if tables != {"memberships"}:
+        others = ", ".join(sorted(tables - {"memberships"})) or "no memberships"
+        raise TenantNotSet(f"unscoped_memberships_of_user() reads memberships only, not {others}")
+    membership = next(
+        m.class_ for m in state.all_mappers if m.local_table.description == "memberships"
+    )
+    state.statement = state.statement.options(
+        with_loader_criteria(membership, lambda cls: cls.user_id == user_id)
+    )
+
+
+def unscoped_memberships_of_user(statement: SelectT, user_id: uuid.UUID) -> SelectT:
+    """``statement`` reads ``user_id``'s memberships in every firm, whatever the session's tenant.
+
+    Any other tenant table in the statement is refused.
+    """
+    return statement.execution_options(**{UNSCOPED_MEMBERSHIPS_OF_USER: user_id})
+
+
+def _parameter_sets(state: ORMExecuteState) -> list[dict[str, Any]]:
+    params = state.parameters
+    if params is None:
+        return []
+    if isinstance(params, Mapping):
+        return [dict(params)]
+    return [dict(p) for p in params]
+
+
+def _given_tenant(values: Mapping[Any, Any], tenant_id: uuid.UUID, what: str) -> bool:
+    """Whether ``values`` (a row, a SET clause, parameters) name a tenant; refuse another's."""
+    for key, value in values.items():
+        if (key if isinstance(key, str) else getattr(key, "key", None)) != "tenant_id":
+            continue
+        if isinstance(value, BindParameter):
+            value = value.effective_value
+        if isinstance(value, ClauseElement):
+            raise TenantNotSet(f"{what}: tenant_id must be a value, not an SQL expression")
+        try:
+            same = value is not None and uuid.UUID(str(value)) == tenant_id
+        except ValueError:
+            same = False
+        if not same:
+            raise TenantNotSet(f"{what} for another tenant in this session")
+        return True
+    return False
+
+
+def _stamp_insert(state: ORMExecuteState, tenant_id: uuid.UUID) -> Result[Any] | None:
+    """Give an ``insert()`` into a tenant table the session's tenant; refuse another tenant's."""
+    statement = cast(Insert, state.statement)
+    table = statement.table.description
+    if table not in _TENANT_TABLE_NAMES:
+        return None
+    what = f"insert into {table}"
+    if statement.select is not None:
+        raise TenantNotSet(f"{what} from a SELECT cannot be checked; insert values")
+    params = _parameter_sets(state)
+    given = [_given_tenant(p, tenant_id, what) for p in params]
+    if statement._multi_values:
+        columns = statement.table.c
+        rows: list[list[dict[Any, Any]]] = []
+        for given_rows in statement._multi_values:
+            rows.append([])
+            for given_row in given_rows:
+                # A row is a dict, or a tuple of values of the table's columns in order.
+                if isinstance(given_row, Mapping):
+                    row = dict(given_row)
+                else:
+                    row = dict(zip(columns, given_row, strict=False))
+                if not _given_tenant(row, tenant_id, what):
+                    row[columns.tenant_id] = tenant_id
+                rows[-1].append(row)
+        # Insert.values() cannot change rows already given: a copy gets the stamped ones.
+        stamped = statement._generate()
+        stamped._multi_values = tuple(rows)
+        state.statement = stamped
+        return None
+    if _given_tenant(statement._values or {}, tenant_id, what) or (params and all(given)):
+        return None
+    if len(params) > 1:  # executemany: each parameter set gets the tenant
+        return state.invoke_statement(params=[{"tenant_id": tenant_id} for _ in params])
+    state.statement = statement.values(tenant_id=tenant_id)
+    return None
+
+
+def _check_update_values(state: ORMExecuteState, tenant_id: uuid.UUID) -> None:
+    """An ``update()`` never moves a row to another tenant (the criterion limits its WHERE)."""
+    statement = cast(Update, state.statement)
+    what = f"update of {statement.table.description}"
+    _given_tenant(statement._values or {}, tenant_id, what)
+    _given_tenant(dict(statement._ordered_values or ()), tenant_id, what)
+    for params in _parameter_sets(state):
+        _given_tenant(params, tenant_id, what)
 
 
 @event.listens_for(Session, "before_flush")
@@ -211,19 +375,48 @@ def _stamp_tenant(session: Session, flush_context: Any, instances: Any) -> None:
 
 
 @event.listens_for(Session, "after_begin")
-def _set_rls_settings(session: Session, transaction: Any, connection: Any) -> None:
+def _set_connection_scope(session: Session, transaction: Any, connection: Connection) -> None:
+    _apply_scope(connection, session.info)
+
+
+def _apply_scope(connection: Connection, info: dict[str, Any]) -> None:
+    """Tell the connection what the session may do: RLS settings, and whether raw SQL runs."""
+    if info.get(TENANT_KEY) is not None or not info.get(UNSCOPED_KEY):
+        # In place: the mark lives as long as this checkout of the connection.
+        connection.execution_options(**{RAW_SQL_REFUSED: True})
     if connection.dialect.name != "postgresql":
         return
-    _apply_settings(connection, session.info)
-
-
-def _apply_settings(connection: Any, info: dict[str, Any]) -> None:
     tenant_id = info.get(TENANT_KEY)
     user_id = info.get(USER_KEY)
     connection.execute(
-        text("select set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true)"),
-        {"t": str(tenant_id) if tenant_id else "", "u": str(user_id) if user_id else ""},
+        select(
+            func.set_config("app.tenant_id", str(tenant_id) if tenant_id else "", True),
+            func.set_config("app.user_id", str(user_id) if user_id else "", True),
+        )
     )
+
+
+def _refuse_raw_sql_on_marked_connection(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    """The session's own connection (``await db.connection()``) runs no raw SQL either.
+
+    Statements of the session come compiled from ORM and Core constructs; driver SQL
+    (``exec_driver_sql``) has no compiled form, and ``text()`` compiles from a TextClause.
+    """
+    if not conn.get_execution_options().get(RAW_SQL_REFUSED) or context is None:
+        return
+    compiled = context.compiled
+    if compiled is None or isinstance(compiled.statement, TextClause | TextualSelect):
+        raise RawSQLRefused(
+            "raw SQL on the connection of a session that is not unscoped: write it with ORM "
+            "constructs, or run it in an unscoped_session()"
+        )
 
 
 async def scope_to_tenant(db: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -242,9 +435,9 @@ async def set_session_user(db: AsyncSession, user_id: uuid.UUID | None) -> None:
 
 
 async def _refresh_settings(db: AsyncSession) -> None:
-    if db.in_transaction() and db.bind.dialect.name == "postgresql":
+    if db.in_transaction():
         conn = await db.connection()
-        await conn.run_sync(lambda c: _apply_settings(c, db.info))
+        await conn.run_sync(lambda c: _apply_scope(c, db.info))
 
 
 # --- engines and sessions ---------------------------------------------------------------
@@ -264,28 +457,26 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_raw_sql_on_marked_connection)
+    return engine
 
 
-def make_sessionmaker(engine: AsyncEngine | AsyncConnection) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def unscope_session(db: AsyncSession) -> None:
-    """Let this request's session cross tenants (signup, invitation links). Use rarely."""
-    db.info[UNSCOPED_KEY] = True
 
 
 @asynccontextmanager
 async def unscoped_session(
     maker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A session for code that crosses tenants (signup, worker, operator console).
+    """A session for code that crosses tenants (worker, operator console, demo data).
 
     It reads global tables freely; tenant tables only after :func:`scope_to_tenant` or, on
-    SQLite, by explicit choice. Under PostgreSQL RLS still hides every tenant row until a tenant
-    is set, so this is no master key.
+    SQLite, by explicit choice. It is the one session that runs raw SQL (``text()``), until it
+    is scoped to a tenant. Under PostgreSQL RLS still hides every tenant row until a tenant is
+    set, so this is no master key.
     """
     async with maker() as db:
         db.info[UNSCOPED_KEY] = True

@@ -44,3 +44,7 @@ class RateLimited(DomainError):
 
 class TenantNotSet(RuntimeError):
     """A tenant table was queried in a session that has no tenant: a programming error."""
+
+
+class RawSQLRefused(TenantNotSet):
+    """Raw SQL (``text()``, driver SQL) in a session that is not unscoped: it cannot be scoped."""

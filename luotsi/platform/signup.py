@@ -88,12 +88,12 @@ async def sign_up_firm(
 ) -> tuple[Tenant, User, str]:
     """Create a pending firm and its owner; returns the verification token to e-mail.
 
-    The session must be unscoped: it writes the global ``tenants`` row, then scopes itself to
-    the new tenant before writing the owner's membership. A signup never changes an existing
-    account: the password and name typed here ride on the e-mailed link, and following it sets
-    them only if the address is still unverified (the link proves who typed them). An already
-    verified account keeps its own password and becomes the owner once the link is followed,
-    so the form never tells whether an address is registered.
+    The session (a request's, without a tenant) writes the global ``tenants`` and ``users``
+    rows, then scopes itself to the new tenant before writing the owner's membership. A signup
+    never changes an existing account: the password and name typed here ride on the e-mailed
+    link, and following it sets them only if the address is still unverified (the link proves
+    who typed them). An already verified account keeps its own password and becomes the owner
+    once the link is followed, so the form never tells whether an address is registered.
     """
     errors: dict[str, str] = {}
     firm_name = form.firm_name.strip()

@@ -15,7 +15,7 @@ from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fi import ytunnus
 
 from luotsi.platform import clock
-from luotsi.platform.db import Base, TenantScoped, str_enum
+from luotsi.platform.db import Base, TenantScoped, str_enum, unscoped_memberships_of_user
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 
@@ -170,14 +170,16 @@ async def memberships_of_user(
 ) -> list[tuple[Membership, Tenant]]:
     """The firms a user belongs to, across tenants.
 
-    Reads ``memberships`` without a tenant: on PostgreSQL the ``own_memberships`` policy lets
-    the signed-in user see exactly their own rows (``app.user_id``).
+    Reads ``memberships`` across tenants (:func:`unscoped_memberships_of_user`): on PostgreSQL
+    the ``own_rows`` policy lets the signed-in user see exactly their own rows (``app.user_id``).
     """
     rows = await db.execute(
-        select(Membership, Tenant)
-        .join(Tenant, Tenant.id == Membership.tenant_id)
-        .where(Membership.user_id == user_id, Tenant.status == TenantStatus.ACTIVE)
-        .order_by(Tenant.name)
-        .execution_options(all_tenants_of_user=user_id)
+        unscoped_memberships_of_user(
+            select(Membership, Tenant)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user_id, Tenant.status == TenantStatus.ACTIVE)
+            .order_by(Tenant.name),
+            user_id,
+        )
     )
     return [(m, t) for m, t in rows.tuples()]

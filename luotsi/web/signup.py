@@ -8,7 +8,6 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 
 from luotsi.platform import i18n
-from luotsi.platform.db import unscope_session
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import TokenPurpose, count_mail_request
@@ -63,8 +62,6 @@ class SignupController(Controller):
             ) % {"n": exc.retry_after_minutes}
             context = {"form": form, "errors": {"email": message}}
             return rate_limited(request, exc, "signup/signup.html", context, block="form")
-        # Signup crosses tenants: it writes the global tenants row before the tenant exists.
-        unscope_session(db)
         try:
             tenant, user, token = await sign_up_firm(db, form, language)
         except Invalid as exc:

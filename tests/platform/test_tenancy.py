@@ -62,21 +62,63 @@ def test_foreign_keys_between_tenant_tables_are_composite() -> None:
     assert [e.target_fullname for e in fk.elements] == ["memberships.tenant_id", "memberships.id"]
 
 
+# The policies as PostgreSQL prints them back (pg_policies): a firm's rows, the signed-in
+# user's own rows, and the outbox worker's setting.
+TENANT_ROWS = "(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::uuid)"
+USER_ROWS = "(user_id = (NULLIF(current_setting('app.user_id'::text, true), ''::text))::uuid)"
+OWN_SIGN_INS = (
+    "((tenant_id IS NULL) AND "
+    "(actor_user_id = (NULLIF(current_setting('app.user_id'::text, true), ''::text))::uuid))"
+)
+FIRM_OR_PLATFORM_ROWS = f"((tenant_id IS NULL) OR {TENANT_ROWS})"
+OUTBOX_WORKER = "(current_setting('app.outbox_worker'::text, true) = 'on'::text)"
+
+
+def expected_policies() -> dict[tuple[str, str], tuple[str, str | None, str | None]]:
+    """(table, policy) -> (command, USING, WITH CHECK): every policy the schema should have."""
+    policies: dict[tuple[str, str], tuple[str, str | None, str | None]] = {
+        (table, "tenant_isolation"): ("ALL", TENANT_ROWS, TENANT_ROWS) for table in tenant_tables()
+    }
+    policies[("memberships", "own_rows")] = ("SELECT", USER_ROWS, None)
+    # Migration 0009: a firm may only add to the outbox; the worker reads and updates it.
+    policies[("outbox", "tenant_enqueue")] = ("INSERT", None, FIRM_OR_PLATFORM_ROWS)
+    policies[("outbox", "worker")] = ("ALL", OUTBOX_WORKER, OUTBOX_WORKER)
+    # Migrations 0006 and 0007: the audit log is appended to and read, never changed.
+    policies[("audit_events", "tenant_read")] = ("SELECT", TENANT_ROWS, None)
+    policies[("audit_events", "tenant_append")] = ("INSERT", None, FIRM_OR_PLATFORM_ROWS)
+    policies[("audit_events", "own_sign_ins")] = ("SELECT", OWN_SIGN_INS, None)
+    return policies
+
+
 @postgres_only
-async def test_rls_enabled_and_forced_on_every_tenant_table(backend: Backend) -> None:
+async def test_every_policy_has_exactly_its_intended_expression(backend: Backend) -> None:
+    async with backend.owner.connect() as conn:
+        query = text(
+            "select tablename, policyname, cmd, qual, with_check, permissive, roles "
+            "from pg_policies where schemaname = 'public'"
+        )
+        rows = (await conn.execute(query)).all()
+        found = {(t, p): (cmd, qual, check) for t, p, cmd, qual, check, _, _ in rows}
+        kinds = {(permissive, tuple(roles)) for *_, permissive, roles in rows}
+    assert found == expected_policies()
+    # Permissive policies for every role: none narrows another, none exempts a role.
+    assert kinds == {("PERMISSIVE", ("public",))}
+
+
+@postgres_only
+async def test_rls_enabled_and_forced_on_every_table_with_policies(backend: Backend) -> None:
     async with backend.owner.connect() as conn:
         rows = await conn.execute(
             text(
-                "select c.relname, c.relrowsecurity, c.relforcerowsecurity, "
-                "(select count(*) from pg_policy p where p.polrelid = c.oid) "
-                "from pg_class c where c.relname = any(:names)"
-            ),
-            {"names": tenant_tables()},
+                "select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = 'public' and c.relkind = 'r' "
+                "and (c.relrowsecurity or c.relforcerowsecurity)"
+            )
         )
-        found = {name: (rls, force, policies) for name, rls, force, policies in rows}
-    assert set(found) == set(tenant_tables())
-    for name, (rls, force, policies) in found.items():
-        assert rls and force and policies >= 1, name
+        found = {name: (enabled, forced) for name, enabled, forced in rows}
+    # FORCE: the policies bind the tables' owner too, not only the app's role.
+    assert found == {table: (True, True) for table, _ in expected_policies()}
 
 
 async def test_query_without_tenant_fails_closed(clean_db: Backend, firms: Firms) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import pytest
 import structlog
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from luotsi.platform.crypto import ContentUnreadable, MasterKeys, UnknownKeyVersion
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
@@ -35,8 +35,12 @@ V2 = MasterKeys.parse(f"2:{KEY2}")
 class App:
     """The app's view of the database: the runtime role (RLS applies on PostgreSQL)."""
 
-    maker: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine
     backend: Backend
+
+    @property
+    def maker(self) -> async_sessionmaker[AsyncSession]:
+        return make_sessionmaker(self.engine)
 
     def scoped(self, firm: Firm) -> AsyncSession:
         db = self.maker()
@@ -70,7 +74,7 @@ class App:
 @pytest.fixture
 async def app_db(clean_db: Backend) -> AsyncIterator[App]:
     engine = make_engine(clean_db.settings.runtime_database_url)
-    yield App(make_sessionmaker(engine), clean_db)
+    yield App(engine, clean_db)
     await engine.dispose()
 
 
@@ -227,8 +231,7 @@ async def test_rls_hides_another_firms_notes_from_the_app_role(
     app_db: App, clean_db: Backend, firms: Firms
 ) -> None:
     await app_db.write(firms.a, firms.a.supervisor, MARKER)
-    async with app_db.maker() as db:
-        conn = await db.connection()
+    async with app_db.engine.begin() as conn:
         assert (await conn.execute(text("select count(*) from session_notes"))).scalar() == 0
         await conn.execute(
             text("select set_config('app.tenant_id', :t, true)"), {"t": str(firms.b.tenant.id)}
