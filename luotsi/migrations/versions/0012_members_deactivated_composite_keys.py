@@ -139,34 +139,45 @@ def _restore_memberships(conn: sa.Connection, pairs: set[tuple[uuid.UUID, uuid.U
         )
 
 
-def _check_and_repair(conn: sa.Connection) -> None:
-    restore: set[tuple[uuid.UUID, uuid.UUID]] = set()
+Dangling = dict[tuple[str, str, str], list[tuple[uuid.UUID, uuid.UUID]]]
+
+
+def _check(conn: sa.Connection) -> Dangling:
+    """Every reference that points at nothing, by (table, column, repair); raises, before
+    anything is changed, when one of them has no repair that is right without a person."""
+    found: Dangling = {}
     problems: list[str] = []
     for table, column, referred, repair in REFERENCES:
-        found = conn.execute(_dangling(table, column, referred)).all()
-        if not found:
-            continue
-        if repair == RESTORE:
-            restore.update((t, v) for t, v in found)
-        elif repair == CLEAR:
-            rows = _table(table, column)
-            for tenant_id, value in found:
-                conn.execute(
-                    rows.update()
-                    .where(rows.c.tenant_id == tenant_id, rows.c[column] == value)
-                    .values({column: None})
-                )
-        else:
-            sample = ", ".join(f"{t} / {v}" for t, v in found[:5])
+        rows = [(t, v) for t, v in conn.execute(_dangling(table, column, referred))]
+        if rows and repair == REPORT:
+            sample = ", ".join(f"{t} / {v}" for t, v in rows[:5])
             problems.append(
-                f"{table}.{column}: {len(found)} value(s) with no row in {referred} of the same"
+                f"{table}.{column}: {len(rows)} value(s) with no row in {referred} of the same"
                 f" firm (tenant_id / {column}: {sample})"
             )
+        elif rows:
+            found[(table, column, repair)] = rows
     if problems:
         raise RuntimeError(
             "Migration 0012 stopped: these references point at nothing, and no repair is right"
             " without a person deciding. Nothing was changed.\n" + "\n".join(problems)
         )
+    return found
+
+
+def _apply_repairs(conn: sa.Connection, found: Dangling) -> None:
+    restore: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for (table, column, repair), rows in found.items():
+        if repair == RESTORE:
+            restore.update(rows)
+            continue
+        references = _table(table, column)
+        for tenant_id, value in rows:
+            conn.execute(
+                references.update()
+                .where(references.c.tenant_id == tenant_id, references.c[column] == value)
+                .values({column: None})
+            )
     _restore_memberships(conn, restore)
 
 
@@ -177,16 +188,17 @@ def _tables_touched() -> list[str]:
 def upgrade() -> None:
     conn = op.get_bind()
     postgres = conn.dialect.name == "postgresql"
+    if postgres:  # the owner crosses firms here only: row security is forced on it otherwise
+        for table in _tables_touched():
+            op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    found = _check(conn)  # first: SQLite does not take back an ALTER TABLE if it stops
     with op.batch_alter_table("memberships") as batch_op:
         batch_op.add_column(
             sa.Column(
                 "deactivated_at", luotsi.platform.db.UTCDateTime(timezone=True), nullable=True
             )
         )
-    if postgres:  # the owner crosses firms here only: row security is forced on it otherwise
-        for table in _tables_touched():
-            op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    _check_and_repair(conn)
+    _apply_repairs(conn, found)
     if postgres:
         for table in _tables_touched():
             op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
