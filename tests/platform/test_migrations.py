@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Integer, LargeBinary, String, Uuid, column, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock
 from luotsi.platform.db import TENANT_KEY, UTCDateTime, make_engine, make_sessionmaker
@@ -190,7 +191,11 @@ async def test_migration_0012_gives_history_its_deleted_members_back(unmigrated:
 
         async with make_sessionmaker(engine)() as db:
             db.info[TENANT_KEY] = firm.id
-            restored = await db.scalar(select(Membership).where(Membership.id == gone.id))
+            restored = await db.scalar(
+                select(Membership)
+                .options(joinedload(Membership.user))
+                .where(Membership.id == gone.id)
+            )
             assert restored is not None and restored.deactivated_at is not None
             assert restored.user.name == "Entinen jäsen" and not restored.user.is_active
             assert restored.user.password_hash is None

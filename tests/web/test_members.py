@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -276,3 +277,17 @@ async def test_member_list_shows_owners_first(client: Client, firms: Firms) -> N
         < page.index("supervisor@alfa.example")
     )
     assert "beeta.example" not in page
+
+
+async def test_a_removed_members_calendar_feed_stops(client_factory, firms: Firms) -> None:  # type: ignore[no-untyped-def]
+    admin = client_factory()
+    await admin.login(firms.a.admin.user.email)
+    created = await admin.post("/t/alfa/calendar/feed")
+    match = re.search(r'value="https://testserver\.local(/ical/alfa/[^"]+\.ics)"', created.text)
+    assert match, created.text
+    anonymous = client_factory()
+    assert (await anonymous.get(match.group(1))).status_code == 200
+    owner = client_factory()
+    await owner.login(firms.a.owner.user.email)
+    assert (await owner.post(f"/t/alfa/members/{firms.a.admin.id}/remove")).status_code == 303
+    assert (await anonymous.get(match.group(1))).status_code == 404

@@ -76,7 +76,9 @@ async def open_work(db: AsyncSession, actor: Membership, target: Membership) -> 
 async def successor_choices(db: AsyncSession, target: Membership) -> list[tuple[uuid.UUID, str]]:
     """Who can take the work over: the firm's other current staff, as (id, name)."""
     staff = await db.scalars(
-        select(Membership).where(
+        select(Membership)
+        .options(joinedload(Membership.user))
+        .where(
             Membership.role.in_(STAFF_ROLES),
             Membership.deactivated_at.is_(None),
             Membership.id != target.id,
