@@ -87,19 +87,22 @@ async def test_every_reference_between_firm_tables_is_a_composite_foreign_key(
     assert problems == []
 
 
-async def test_the_reference_check_finds_a_plain_id(backend: Backend) -> None:
-    # Positive control: a firm table with a plain membership id is reported.
+async def test_the_reference_check_finds_plain_ids(backend: Backend) -> None:
+    # Positive control: a firm table with a plain membership id, and a UUID column not named
+    # *_id (each backend's own UUID type), is reported.
+    uuid_type = "uuid" if backend.is_postgres else "char(32)"
     async with backend.owner.begin() as conn:
         await conn.exec_driver_sql(
             "create table control_plain_refs (tenant_id char(32) not null, id char(32) not null,"
-            " membership_id char(32), primary key (tenant_id, id))"
+            f" membership_id char(32), keeper {uuid_type}, primary key (tenant_id, id))"
         )
         try:
             problems = await conn.run_sync(_reference_problems)
         finally:
             await conn.exec_driver_sql("drop table control_plain_refs")
     assert problems == [
-        "control_plain_refs.membership_id: no composite foreign key (tenant_id, membership_id)"
+        "control_plain_refs.membership_id: no composite foreign key (tenant_id, membership_id)",
+        "control_plain_refs.keeper: no composite foreign key (tenant_id, keeper)",
     ]
 
 
