@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, case, func, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +22,7 @@ from luotsi.platform.identity import (
     new_token,
     token_hash,
 )
-from luotsi.platform.tenancy import Membership, Role, Tenant
+from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_PERSON_NAME = 200
@@ -32,9 +32,12 @@ class Invitation(TenantScoped, Base):
     """An e-mailed, single-use invitation to join a firm with a role."""
 
     __tablename__ = "invitations"
+    # The link names its firm (/join/{slug}/...): a token is unique within the firm.
+    __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),)
+
     email: Mapped[str] = mapped_column(String(254), index=True)
     role: Mapped[Role] = mapped_column(str_enum(Role))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -63,11 +66,13 @@ def check_person_name(name: str, field: str = "name") -> str:
 
 
 async def list_members(db: AsyncSession, actor: Membership) -> list[Membership]:
-    """The firm's staff, owners first."""
+    """The firm's current members (not those who have left), owners first."""
     if not permissions.can_view_members(actor):
         raise Forbidden("members")
     rank = case({Role.OWNER: 0, Role.ADMIN: 1, Role.SUPERVISOR: 2}, value=Membership.role, else_=3)
-    rows = await db.scalars(select(Membership).join(Membership.user).order_by(rank, User.name))
+    rows = await db.scalars(
+        select(Membership).join(Membership.user).where(active_member()).order_by(rank, User.name)
+    )
     return list(rows.unique())
 
 
@@ -113,7 +118,9 @@ async def invite_member(
     existing = await get_user_by_email(db, email)
     if existing is not None:
         already = await db.scalar(
-            select(func.count()).select_from(Membership).where(Membership.user_id == existing.id)
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.user_id == existing.id, active_member())
         )
         if already:
             raise Invalid.field("email", _("This person is already a member of the firm."))
@@ -197,14 +204,16 @@ async def accept_invitation(
             _("This invitation was sent to %(email)s. Sign in with that address to accept.")
             % {"email": invitation.email},
         )
-    already = await db.scalar(select(Membership).where(Membership.user_id == user.id))
-    if already is not None:
-        invitation.accepted_at = clock.now()
-        invitation.user_id = user.id
-        await db.flush()
-        return user, already
-    membership = Membership(user_id=user.id, role=invitation.role)
-    db.add(membership)
+    membership = await db.scalar(select(Membership).where(Membership.user_id == user.id))
+    if membership is None:
+        membership = Membership(user_id=user.id, role=invitation.role)
+        db.add(membership)
+    elif not membership.is_active:
+        # Someone who left and is invited back gets their own membership again (with the role
+        # of the new invitation), and with it what still points at it: their sessions' history
+        # and any notes they kept.
+        membership.deactivated_at = None
+        membership.role = invitation.role
     invitation.accepted_at = clock.now()
     invitation.user_id = user.id
     await db.flush()
@@ -212,7 +221,10 @@ async def accept_invitation(
 
 
 async def get_member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
-    member = await db.scalar(select(Membership).where(Membership.id == membership_id))
+    """A current member of the firm; one who has left is not found."""
+    member = await db.scalar(
+        select(Membership).where(Membership.id == membership_id, active_member())
+    )
     if member is None:
         raise NotFound("membership")
     return member
@@ -221,7 +233,9 @@ async def get_member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
 async def _owner_count(db: AsyncSession) -> int:
     return int(
         await db.scalar(
-            select(func.count()).select_from(Membership).where(Membership.role == Role.OWNER)
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.role == Role.OWNER, active_member())
         )
         or 0
     )
@@ -247,16 +261,22 @@ async def change_role(
     return target
 
 
-async def remove_member(
-    db: AsyncSession, actor: Membership, membership_id: uuid.UUID
-) -> Membership:
-    """End a membership; the last owner cannot be removed."""
-    target = await get_member(db, membership_id)
+def check_removal(actor: Membership, target: Membership) -> None:
+    """Who may remove whom (:func:`permissions.can_remove_member`); raises Forbidden."""
     if not permissions.can_remove_member(actor, target):
         raise Forbidden("remove")
+
+
+async def deactivate_member(db: AsyncSession, actor: Membership, target: Membership) -> Membership:
+    """End a membership by deactivating it; the last owner cannot be removed.
+
+    The workspace's removal (``luotsi.tenants.sessions.departure.remove_member``) first makes
+    sure no planned session or running agreement still waits for the member.
+    """
+    check_removal(actor, target)
     if target.role == Role.OWNER and await _owner_count(db) <= 1:
         raise Invalid.field("member", _("The firm must keep at least one owner."))
-    await db.delete(target)
+    target.deactivate()
     await db.flush()
     return target
 

@@ -62,11 +62,30 @@ async def upgrade(settings: Settings, revision: str = "head") -> None:
     engine = make_engine(settings.owner_database_url)
     try:
         async with engine.begin() as conn:
+            if not settings.is_postgres:
+                await conn.run_sync(_sqlite_foreign_keys_off)
             await conn.run_sync(_run, revision)
             if settings.is_postgres:
                 await ensure_app_role(conn, settings)
+            else:
+                await conn.run_sync(_check_sqlite_foreign_keys)
     finally:
         await engine.dispose()
+
+
+def _sqlite_foreign_keys_off(connection: Connection) -> None:
+    """SQLite adds a constraint by rebuilding the table (Alembic's batch mode), and dropping the
+    old copy of a table would cascade into the tables that point at it. SQLite's documented
+    procedure: foreign keys off before the transaction, checked before it commits. (Python's
+    sqlite3 has not begun a transaction yet: the pragma is the first statement.)"""
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+
+
+def _check_sqlite_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        found = ", ".join(sorted({f"{row[0]} -> {row[2]}" for row in broken}))
+        raise RuntimeError(f"migration left rows pointing at nothing: {found}")
 
 
 ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

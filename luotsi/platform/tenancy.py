@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy import ColumnElement, ForeignKey, String, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -67,12 +67,28 @@ class Membership(TenantScoped, Base):
     )
     role: Mapped[Role] = mapped_column(str_enum(Role))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Set when the member leaves the firm: the row stays, for everything that points at it.
+    deactivated_at: Mapped[datetime | None]
 
     user = relationship("User", lazy="joined")
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
+
+    def deactivate(self) -> None:
+        """The member leaves the firm: they can no longer open it, and nothing that points at
+        them is lost (a membership is never deleted)."""
+        self.deactivated_at = self.deactivated_at or clock.now()
+
+
+def active_member() -> ColumnElement[bool]:
+    """SQL condition: the membership has not been deactivated (the member is still in)."""
+    return Membership.deactivated_at.is_(None)
 
 
 # --- business IDs -------------------------------------------------------------------------
@@ -168,7 +184,7 @@ async def slug_taken(db: AsyncSession, slug: str) -> bool:
 async def memberships_of_user(
     db: AsyncSession, user_id: uuid.UUID
 ) -> list[tuple[Membership, Tenant]]:
-    """The firms a user belongs to, across tenants.
+    """The firms a user belongs to (not those they have left), across tenants.
 
     Reads ``memberships`` across tenants (:func:`unscoped_memberships_of_user`): on PostgreSQL
     the ``own_rows`` policy lets the signed-in user see exactly their own rows (``app.user_id``).
@@ -177,7 +193,11 @@ async def memberships_of_user(
         unscoped_memberships_of_user(
             select(Membership, Tenant)
             .join(Tenant, Tenant.id == Membership.tenant_id)
-            .where(Membership.user_id == user_id, Tenant.status == TenantStatus.ACTIVE)
+            .where(
+                Membership.user_id == user_id,
+                Membership.deactivated_at.is_(None),
+                Tenant.status == TenantStatus.ACTIVE,
+            )
             .order_by(Tenant.name),
             user_id,
         )

@@ -52,6 +52,7 @@ FLASH_MESSAGES = {
     "invitation_revoked": N_("The invitation has been withdrawn."),
     "role_changed": N_("The role has been changed."),
     "member_removed": N_("The member has been removed."),
+    "member_work_handed_over": N_("The sessions and agreements have been handed over."),
     "joined": N_("Welcome! You are now a member of the firm."),
     "verified": N_("Your e-mail address is confirmed and the workspace is open."),
     "area_saved": N_("The area has been saved."),

@@ -25,7 +25,13 @@ from luotsi.platform import audit
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.identity import User
-from luotsi.platform.tenancy import Membership, Tenant, TenantStatus, get_tenant_by_slug
+from luotsi.platform.tenancy import (
+    Membership,
+    Tenant,
+    TenantStatus,
+    active_member,
+    get_tenant_by_slug,
+)
 from luotsi.tenants import content
 from luotsi.web.middleware import db_session, origin, visitor
 
@@ -57,8 +63,10 @@ async def resolve_workspace(
     if tenant.status != TenantStatus.ACTIVE:
         raise NotFoundException()
     await scope_to_tenant(db, tenant.id)
-    membership = await db.scalar(select(Membership).where(Membership.user_id == user.id))
-    if membership is None:
+    membership = await db.scalar(
+        select(Membership).where(Membership.user_id == user.id, active_member())
+    )
+    if membership is None:  # not a member, or one who has left: the same 404
         raise NotFoundException()
     connection.state[WORKSPACE_KEY] = Workspace(tenant=tenant, membership=membership, user=user)
 

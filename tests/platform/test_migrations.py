@@ -6,13 +6,30 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Integer, LargeBinary, String, Uuid, column, inspect, select, table, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock
-from luotsi.platform.db import make_engine
+from luotsi.platform.db import TENANT_KEY, UTCDateTime, make_engine, make_sessionmaker
 from luotsi.platform.migrate import upgrade
-from luotsi.platform.settings import load_settings
+from luotsi.platform.settings import Settings, load_settings
+from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.tenants.clients.models import ClientPerson, PersonRole
+from luotsi.tenants.directory.models import Inquiry
+from luotsi.tenants.sessions.models import SupervisionSession
+from tests import conftest
 from tests.backends import settings_env
+from tests.factories import (
+    add_agreement,
+    add_client_org,
+    add_inquiry,
+    add_person,
+    add_session,
+    make_firm,
+    make_user,
+)
 
 
 async def test_migration_0008_writes_firms_business_ids_with_the_hyphen(tmp_path: Path) -> None:
@@ -87,3 +104,161 @@ async def test_migration_0011_clears_the_none_an_empty_form_published(tmp_path: 
         await engine.dispose()
     text_b = "Työnohjausta Hyvinkäällä. None of it is therapy."
     assert stored == {"a": ("", "", "", ""), "b": (text_b, text_b, "", "info@b.example")}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for an empty database of each backend, for migrating step by step."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'm.db'}"
+    else:
+        server = conftest._state["pg"]
+        if server is None:
+            pytest.skip(f"PostgreSQL not available: {conftest._state['pg_how']}")
+        url = server.url_for(await server.create_database())
+    return load_settings(settings_env(tmp_path, url), env_file="")
+
+
+async def _add_membership(engine: AsyncEngine, tenant: Tenant, name: str) -> uuid.UUID:
+    """A membership as rows were before 0012 (no ``deactivated_at``)."""
+    user = await make_user(engine, f"{name.lower()}@example.fi", name)
+    membership_id = uuid.uuid4()
+    members = table(
+        "memberships",
+        column("tenant_id", Uuid()),
+        column("id", Uuid()),
+        column("user_id", Uuid()),
+        column("role", String()),
+        column("created_at", UTCDateTime()),
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            members.insert().values(
+                tenant_id=tenant.id,
+                id=membership_id,
+                user_id=user.id,
+                role="supervisor",
+                created_at=clock.now(),
+            )
+        )
+    return membership_id
+
+
+async def test_migration_0012_gives_history_its_deleted_members_back(unmigrated: Settings) -> None:
+    await upgrade(unmigrated, "0011")
+    engine = make_engine(unmigrated.owner_database_url)
+    try:
+        firm = await make_firm(engine, "a", "Firm Oy", "0737546-2")
+        other = await make_firm(engine, "b", "Other Oy", "0737546-2")
+        kept = await _add_membership(engine, firm, "Kept")
+        elsewhere = await _add_membership(engine, other, "Elsewhere")
+        # Deleted before 0012: the row is gone, the ids stay in the firm's history.
+        gone = Membership(id=uuid.uuid4())
+        org = await add_client_org(engine, firm)
+        person = await add_person(
+            engine, firm, org, PersonRole.HR_CONTACT, "Hanna", membership_id=uuid.uuid4()
+        )
+        agreement = await add_agreement(engine, firm, org, gone, [])
+        session = await add_session(engine, firm, agreement, gone)
+        notes = table(
+            "session_notes",
+            *(column(c, Uuid()) for c in ("tenant_id", "id", "session_id", "author_membership_id")),
+            column("body", LargeBinary()),
+            column("key_version", Integer()),
+            column("created_at", UTCDateTime()),
+            column("updated_at", UTCDateTime()),
+        )
+        async with engine.begin() as conn:
+            await conn.execute(
+                notes.insert().values(
+                    tenant_id=firm.id,
+                    id=uuid.uuid4(),
+                    session_id=session.id,
+                    author_membership_id=gone.id,
+                    body=b"ciphertext",
+                    key_version=1,
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
+        # An inquiry assigned to a member of another firm points at nothing in its own.
+        inquiry = await add_inquiry(
+            engine, firm, assigned_membership_id=elsewhere, requested_profile_id=uuid.uuid4()
+        )
+        assigned = await add_inquiry(engine, firm, assigned_membership_id=kept)
+
+        await upgrade(unmigrated)
+
+        async with make_sessionmaker(engine)() as db:
+            db.info[TENANT_KEY] = firm.id
+            restored = await db.scalar(
+                select(Membership)
+                .options(joinedload(Membership.user))
+                .where(Membership.id == gone.id)
+            )
+            assert restored is not None and restored.deactivated_at is not None
+            assert restored.user.name == "Entinen jäsen" and not restored.user.is_active
+            assert restored.user.password_hash is None
+            held = await db.scalar(
+                select(SupervisionSession).where(SupervisionSession.id == session.id)
+            )
+            assert held is not None and held.supervisor_id == gone.id
+            cleared = await db.scalar(select(Inquiry).where(Inquiry.id == inquiry.id))
+            assert cleared is not None
+            assert (cleared.assigned_membership_id, cleared.requested_profile_id) == (None, None)
+            still = await db.scalar(select(Inquiry).where(Inquiry.id == assigned.id))
+            assert still is not None and still.assigned_membership_id == kept
+            login = await db.scalar(select(ClientPerson).where(ClientPerson.id == person.id))
+            assert login is not None and login.membership_id is None
+            current = await db.scalar(select(Membership).where(Membership.id == kept))
+            assert current is not None and current.deactivated_at is None
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0012_stops_on_content_of_no_person_and_changes_nothing(
+    unmigrated: Settings,
+) -> None:
+    await upgrade(unmigrated, "0011")
+    engine = make_engine(unmigrated.owner_database_url)
+    try:
+        firm = await make_firm(engine, "a", "Firm Oy", "0737546-2")
+        supervisor = Membership(id=await _add_membership(engine, firm, "Kept"))
+        org = await add_client_org(engine, firm)
+        agreement = await add_agreement(engine, firm, org, supervisor, [])
+        nobody = uuid.uuid4()
+        goals = table(
+            "goals",
+            *(column(c, Uuid()) for c in ("tenant_id", "id", "agreement_id", "person_id")),
+            column("source", String()),
+            column("body", LargeBinary()),
+            column("key_version", Integer()),
+            column("created_at", UTCDateTime()),
+            column("updated_at", UTCDateTime()),
+        )
+        async with engine.begin() as conn:
+            await conn.execute(
+                goals.insert().values(
+                    tenant_id=firm.id,
+                    id=uuid.uuid4(),
+                    agreement_id=agreement.id,
+                    person_id=nobody,
+                    source="own",
+                    body=b"ciphertext",
+                    key_version=1,
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
+        with pytest.raises(RuntimeError) as stopped:
+            await upgrade(unmigrated)
+        assert "goals.person_id: 1 value(s)" in str(stopped.value)
+        assert str(nobody) in str(stopped.value)
+        async with engine.connect() as conn:
+            version = await conn.scalar(text("select version_num from alembic_version"))
+            columns = await conn.run_sync(
+                lambda c: [col["name"] for col in inspect(c).get_columns("memberships")]
+            )
+        assert version == "0011" and "deactivated_at" not in columns
+    finally:
+        await engine.dispose()

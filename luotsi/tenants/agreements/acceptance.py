@@ -17,7 +17,7 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, new_token, token_hash
-from luotsi.platform.tenancy import Membership, Role, Tenant
+from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.drafts import AgreementInput, check_agreement, decimal_text
 from luotsi.tenants.agreements.models import (
     Acceptance,
@@ -232,7 +232,11 @@ async def _office(db: AsyncSession) -> list[User]:
     rows = await db.scalars(
         select(User)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.role.in_((Role.OWNER, Role.ADMIN)), User.is_active.is_(True))
+        .where(
+            Membership.role.in_((Role.OWNER, Role.ADMIN)),
+            active_member(),
+            User.is_active.is_(True),
+        )
         .order_by(User.email)
     )
     return list(rows)

@@ -95,6 +95,7 @@ class EventKind(LabelledEnum):
     REVIEWED = "reviewed", N_("Review of continuation recorded")
     EXTENDED = "extended", N_("Extended")
     ENDED = "ended", N_("Ended")
+    SUPERVISOR_CHANGED = "supervisor_changed", N_("Handed over to another supervisor")
 
 
 class Agreement(TenantScoped, Base):
@@ -183,12 +184,15 @@ class AgreementSupervisor(TenantScoped, Base):
             ["agreements.tenant_id", "agreements.id"],
             ondelete="CASCADE",
         ),
+        ForeignKeyConstraint(
+            ["tenant_id", "membership_id"], ["memberships.tenant_id", "memberships.id"]
+        ),
         UniqueConstraint("tenant_id", "agreement_id", "membership_id"),
         Index("ix_agreement_supervisors_tenant_membership", "tenant_id", "membership_id"),
     )
 
     agreement_id: Mapped[uuid.UUID]
-    # A plain id: a supervisor who leaves the firm stays in the agreement's history.
+    # A supervisor who leaves the firm is deactivated, never deleted: the history keeps them.
     membership_id: Mapped[uuid.UUID]
 
 
@@ -248,12 +252,14 @@ class Acceptance(TenantScoped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "person_id"], ["client_people.tenant_id", "client_people.id"]
         ),
+        # The link names its firm (/accept/{slug}/...): a token is unique within the firm.
+        UniqueConstraint("tenant_id", "token_hash"),
     )
 
     agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
     party: Mapped[Party] = mapped_column(str_enum(Party))
     person_id: Mapped[uuid.UUID]
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime]
     responded_at: Mapped[datetime | None]

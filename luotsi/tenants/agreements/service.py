@@ -22,7 +22,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
-from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant, active_member
 from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementEvent,
@@ -133,7 +133,7 @@ def record_event(
 async def staff_names(
     db: AsyncSession, membership_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
-    """Names of staff memberships (someone who has left the firm is simply missing)."""
+    """Names of staff memberships, those who have left the firm included (for history)."""
     ids = set(membership_ids)
     if not ids:
         return {}
@@ -146,11 +146,11 @@ async def staff_names(
 
 
 async def staff_choices(db: AsyncSession) -> list[tuple[uuid.UUID, str]]:
-    """The firm's staff as (membership id, name), for choosing supervisors."""
+    """The firm's current staff as (membership id, name), for choosing supervisors."""
     rows = await db.execute(
         select(Membership.id, User.name)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.role.in_(STAFF_ROLES))
+        .where(Membership.role.in_(STAFF_ROLES), active_member())
         .order_by(User.name)
     )
     return list(rows.tuples().all())
@@ -208,14 +208,14 @@ def queue_firm_email(
 
 
 async def supervisor_users(db: AsyncSession, agreement: Agreement) -> list[User]:
-    """The agreement's supervisors as active users (to e-mail), by e-mail address."""
+    """The agreement's supervisors still in the firm, as active users (to e-mail), by address."""
     ids = [s.membership_id for s in agreement.supervisors]
     if not ids:
         return []
     rows = await db.scalars(
         select(User)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.id.in_(ids), User.is_active.is_(True))
+        .where(Membership.id.in_(ids), active_member(), User.is_active.is_(True))
         .order_by(User.email)
     )
     return list(rows)

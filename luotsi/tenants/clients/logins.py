@@ -47,9 +47,9 @@ async def portal_access(db: AsyncSession, person: ClientPerson) -> PortalAccess:
     """Where a person's portal login stands; binds an accepted invitation on the way."""
     if person.membership_id is not None:
         login = await db.scalar(select(Membership).where(Membership.id == person.membership_id))
-        if login is not None:
+        if login is not None and login.is_active:
             return PortalAccess(PortalStatus.ACTIVE)
-        person.membership_id = None  # removed from the member list
+        person.membership_id = None  # the login ended (removed from the member list)
     invitation = None
     if person.invitation_id is not None:
         invitation = await db.scalar(
@@ -57,7 +57,7 @@ async def portal_access(db: AsyncSession, person: ClientPerson) -> PortalAccess:
         )
     if invitation is not None and invitation.accepted_at is not None:
         login = await db.scalar(select(Membership).where(Membership.user_id == invitation.user_id))
-        if login is not None and login.role == LOGIN_ROLES.get(person.role):
+        if login is not None and login.is_active and login.role == LOGIN_ROLES.get(person.role):
             person.membership_id, person.invitation_id = login.id, None
             await db.flush()
             return PortalAccess(PortalStatus.ACTIVE)

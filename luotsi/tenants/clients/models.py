@@ -72,14 +72,20 @@ class ClientOrg(TenantScoped, Base):
 class ClientPerson(TenantScoped, Base):
     """A person of a client organisation in one role.
 
-    ``membership_id`` is the person's login in this firm (an HR contact's portal account, later a
-    supervisee's), a plain id: the login may be removed while the record, part of agreements'
-    history, stays.
+    ``membership_id`` is the person's login in this firm (an HR contact's portal account, or a
+    supervisee's); a login that ends is deactivated, never deleted, so the reference stays real.
     """
 
     __tablename__ = "client_people"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "org_id"], ["client_orgs.tenant_id", "client_orgs.id"]),
+        ForeignKeyConstraint(
+            ["tenant_id", "membership_id"], ["memberships.tenant_id", "memberships.id"]
+        ),
+        # Invitations are revoked, never deleted: no ON DELETE needed (see docs/decisions.md).
+        ForeignKeyConstraint(
+            ["tenant_id", "invitation_id"], ["invitations.tenant_id", "invitations.id"]
+        ),
         Index("ix_client_people_tenant_org", "tenant_id", "org_id"),
     )
 
@@ -90,8 +96,8 @@ class ClientPerson(TenantScoped, Base):
     phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
     title: Mapped[str] = mapped_column(String(160), default="")
     membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    # The HR contact's pending portal invitation (a plain id): when its invitee accepts, the
-    # new membership is bound here (see :func:`portal_access`).
+    # The person's pending portal invitation: when its invitee accepts, the new membership is
+    # bound here (see :func:`portal_access`).
     invitation_id: Mapped[uuid.UUID | None]
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

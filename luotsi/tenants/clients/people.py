@@ -184,7 +184,7 @@ async def remove_person(db: AsyncSession, person: ClientPerson) -> None:
     if person.membership_id is not None:
         login = await db.scalar(select(Membership).where(Membership.id == person.membership_id))
         if login is not None and login.role == Role.CLIENT_CONTACT:
-            await db.delete(login)
+            login.deactivate()
     await db.delete(person)
 
 

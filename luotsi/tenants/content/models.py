@@ -31,6 +31,16 @@ def _agreement_fk() -> ForeignKeyConstraint:
     )
 
 
+def _membership_fk(column: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["tenant_id", column], ["memberships.tenant_id", "memberships.id"])
+
+
+def _person_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["tenant_id", "person_id"], ["client_people.tenant_id", "client_people.id"]
+    )
+
+
 class SessionNote(TenantScoped, Base):
     """A supervisor's private note on one session; ``body`` is ciphertext.
 
@@ -45,6 +55,8 @@ class SessionNote(TenantScoped, Base):
             ["supervision_sessions.tenant_id", "supervision_sessions.id"],
             ondelete="CASCADE",
         ),
+        _membership_fk("author_membership_id"),
+        _membership_fk("handed_over_from"),
         Index(
             "ix_session_notes_tenant_session_author",
             "tenant_id",
@@ -55,7 +67,7 @@ class SessionNote(TenantScoped, Base):
     )
 
     session_id: Mapped[uuid.UUID]
-    author_membership_id: Mapped[uuid.UUID]  # a plain id: a note outlives its membership
+    author_membership_id: Mapped[uuid.UUID]  # its keeper is deactivated on leaving, not deleted
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]  # the master key version of ``body`` (rotation finds old ones)
     handed_over_from: Mapped[uuid.UUID | None]  # the writer's membership, once handed over
@@ -82,13 +94,15 @@ class Assignment(TenantScoped, Base):
             ["supervision_sessions.tenant_id", "supervision_sessions.id"],
             ondelete="CASCADE",
         ),
+        _person_fk(),
+        _membership_fk("author_membership_id"),
         Index("ix_assignments_tenant_agreement", "tenant_id", "agreement_id"),
         Index("ix_assignments_tenant_key_version", "tenant_id", "key_version"),
     )
 
     agreement_id: Mapped[uuid.UUID]
     session_id: Mapped[uuid.UUID]  # the session after which it was set
-    person_id: Mapped[uuid.UUID | None]  # a plain id of a supervisee; None: all of them
+    person_id: Mapped[uuid.UUID | None]  # a supervisee; None: all of them
     author_membership_id: Mapped[uuid.UUID]
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]
@@ -107,6 +121,7 @@ class AssignmentResponse(TenantScoped, Base):
             ["assignments.tenant_id", "assignments.id"],
             ondelete="CASCADE",
         ),
+        _person_fk(),
         UniqueConstraint("tenant_id", "assignment_id", "person_id"),
         Index("ix_assignment_responses_tenant_key_version", "tenant_id", "key_version"),
     )
@@ -137,6 +152,7 @@ class Goal(TenantScoped, Base):
     __tablename__ = "goals"
     __table_args__ = (
         _agreement_fk(),
+        _person_fk(),
         Index("ix_goals_tenant_agreement", "tenant_id", "agreement_id"),
         Index("ix_goals_tenant_key_version", "tenant_id", "key_version"),
     )
@@ -163,6 +179,11 @@ class Evaluation(TenantScoped, Base):
         _agreement_fk(),
         ForeignKeyConstraint(
             ["tenant_id", "goal_id"], ["goals.tenant_id", "goals.id"], ondelete="CASCADE"
+        ),
+        _person_fk(),
+        ForeignKeyConstraint(
+            ["tenant_id", "session_id"],
+            ["supervision_sessions.tenant_id", "supervision_sessions.id"],
         ),
         Index("ix_evaluations_tenant_goal", "tenant_id", "goal_id"),
         Index("ix_evaluations_tenant_key_version", "tenant_id", "key_version"),
@@ -208,9 +229,12 @@ class ErasureRequest(TenantScoped, Base):
     """A supervisee's request to erase their data, decided by the firm's owner."""
 
     __tablename__ = "erasure_requests"
-    __table_args__ = (Index("ix_erasure_requests_tenant_status", "tenant_id", "status"),)
+    __table_args__ = (
+        _person_fk(),
+        Index("ix_erasure_requests_tenant_status", "tenant_id", "status"),
+    )
 
-    person_id: Mapped[uuid.UUID]  # a plain id: the request outlives the erased details
+    person_id: Mapped[uuid.UUID]  # erasure keeps the person's row (as "erased"), so this too
     person_name: Mapped[str] = mapped_column(String(120))  # as it was; cleared on erasure
     requested_by_user_id: Mapped[uuid.UUID | None]
     requested_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -344,11 +344,13 @@ async def confirm_erasure(
 async def _forget_person(db: AsyncSession, person: ClientPerson) -> None:
     """Contact details go, the name becomes :data:`ERASED_NAME`, the login ends."""
     if person.membership_id is not None:
-        await db.execute(
-            delete(Membership).where(
+        login = await db.scalar(
+            select(Membership).where(
                 Membership.id == person.membership_id, Membership.role == Role.SUPERVISEE
             )
         )
+        if login is not None:
+            login.deactivate()
     person.name = ERASED_NAME
     person.email = ""
     person.phone = ""

@@ -26,7 +26,7 @@ from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
-from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, Tenant
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, Tenant, active_member
 from luotsi.tenants.directory.models import (
     Inquiry,
     InquiryStatus,
@@ -219,7 +219,9 @@ async def _notice_recipients(db: AsyncSession, profile: StaffProfile | None) -> 
     """The supervisor asked for, else (or if their account is closed) owners and admins."""
     if profile is not None and profile.membership.user.is_active:
         return [profile.membership.user]
-    rows = await db.scalars(select(Membership).where(Membership.role.in_((Role.OWNER, Role.ADMIN))))
+    rows = await db.scalars(
+        select(Membership).where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
+    )
     users = {m.user.email: m.user for m in rows.unique() if m.user.is_active}
     return [users[email] for email in sorted(users)]
 
@@ -341,7 +343,9 @@ async def assign_inquiry(
     except ValueError:
         membership_id = None
     member = await db.scalar(
-        select(Membership).where(Membership.id == membership_id, Membership.role.in_(STAFF_ROLES))
+        select(Membership).where(
+            Membership.id == membership_id, Membership.role.in_(STAFF_ROLES), active_member()
+        )
     )
     if member is None:
         raise Invalid.field("assignee", _("Choose a person from the firm's staff."))
@@ -370,26 +374,29 @@ async def assign_inquiry(
 
 @dataclass
 class StaffNames:
-    """Who is who, to show the plain ids an inquiry keeps (see :class:`Inquiry`)."""
+    """Who is who, to show the staff an inquiry points at (see :class:`Inquiry`); those who
+    have left the firm keep their names here but are no choice."""
 
     by_profile: dict[uuid.UUID, str]
     by_membership: dict[uuid.UUID, str]
+    current: set[uuid.UUID]  # memberships still in the firm
 
     def requested(self, inquiry: Inquiry) -> str:
         """The supervisor whose page it came from; "" for the firm page."""
         if inquiry.requested_profile_id is None:
             return ""
-        return self.by_profile.get(inquiry.requested_profile_id) or _("a former staff member")
+        return self.by_profile.get(inquiry.requested_profile_id, "")
 
     def assignee(self, inquiry: Inquiry) -> str:
         if inquiry.assigned_membership_id is None:
             return ""
-        return self.by_membership.get(inquiry.assigned_membership_id) or _("a former staff member")
+        return self.by_membership.get(inquiry.assigned_membership_id, "")
 
     @property
     def choices(self) -> list[tuple[uuid.UUID, str]]:
-        """Staff to assign to, by name."""
-        return sorted(self.by_membership.items(), key=lambda pair: pair[1].casefold())
+        """Staff to assign to (those still in the firm), by name."""
+        current = [(m, name) for m, name in self.by_membership.items() if m in self.current]
+        return sorted(current, key=lambda pair: pair[1].casefold())
 
 
 async def staff_names(db: AsyncSession) -> StaffNames:
@@ -404,6 +411,8 @@ async def staff_names(db: AsyncSession) -> StaffNames:
     for profile_id, membership_id, display_name in profiles:
         by_profile[profile_id] = display_name
         profile_names[membership_id] = display_name
-    staff = await db.scalars(select(Membership).where(Membership.role.in_(STAFF_ROLES)))
-    by_membership = {m.id: profile_names.get(m.id) or m.user.name for m in staff.unique()}
-    return StaffNames(by_profile, by_membership)
+    staff = list(
+        (await db.scalars(select(Membership).where(Membership.role.in_(STAFF_ROLES)))).unique()
+    )
+    by_membership = {m.id: profile_names.get(m.id) or m.user.name for m in staff}
+    return StaffNames(by_profile, by_membership, {m.id for m in staff if m.is_active})

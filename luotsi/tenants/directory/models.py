@@ -283,12 +283,19 @@ class Inquiry(TenantScoped, Base):
     """What the sender wrote, and how the firm is handling it.
 
     ``requested_profile_id`` (the supervisor page it came from) and ``assigned_membership_id``
-    are plain ids, not foreign keys: a staff member may leave the firm while the inquiry, part
-    of the firm's records, stays. They are resolved when shown; a missing one shows as a former
-    staff member.
+    stay real references when a staff member leaves: memberships are deactivated, never
+    deleted, and a profile goes only with its membership.
     """
 
     __tablename__ = "inquiries"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "requested_profile_id"], ["staff_profiles.tenant_id", "staff_profiles.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "assigned_membership_id"], ["memberships.tenant_id", "memberships.id"]
+        ),
+    )
 
     organisation: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(120))

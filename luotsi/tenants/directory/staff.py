@@ -34,7 +34,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
-from luotsi.platform.tenancy import STAFF_ROLES, Membership
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
 from luotsi.tenants.directory.models import (
     FirmArea,
     FirmAreaPart,
@@ -113,7 +113,10 @@ class StaffFilter:
     public: bool = False  # only visible, active people (the public directory)
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
+        # Someone who has left the firm is on no list, public or internal.
+        conditions: list[ColumnElement[bool]] = [
+            StaffProfile.membership_id.in_(select(Membership.id).where(active_member()))
+        ]
         if self.public:
             conditions += [StaffProfile.visible.is_(True), StaffProfile.active.is_(True)]
         elif self.status in ("active", "inactive"):
@@ -167,6 +170,7 @@ async def ensure_profiles(db: AsyncSession) -> None:
         .join(User, User.id == Membership.user_id)
         .where(
             Membership.role.in_(STAFF_ROLES),
+            active_member(),
             Membership.id.not_in(select(StaffProfile.membership_id)),
         )
     )
@@ -176,7 +180,10 @@ async def ensure_profiles(db: AsyncSession) -> None:
 
 
 async def get_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffProfile:
-    profile = await db.scalar(select(StaffProfile).where(StaffProfile.id == profile_id))
+    """A profile of someone still in the firm."""
+    profile = await db.scalar(
+        select(StaffProfile).where(StaffProfile.id == profile_id, *StaffFilter().conditions())
+    )
     if profile is None:
         raise NotFound("profile")
     return profile
@@ -200,7 +207,7 @@ async def profile_of_membership(db: AsyncSession, membership_id: uuid.UUID) -> S
     )
     if profile is None:
         membership = await db.scalar(select(Membership).where(Membership.id == membership_id))
-        if membership is None or not membership.is_staff:
+        if membership is None or not membership.is_staff or not membership.is_active:
             raise NotFound("profile")
         await ensure_profiles(db)
         return await profile_of_membership(db, membership_id)

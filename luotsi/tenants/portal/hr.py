@@ -23,7 +23,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
-from luotsi.platform.tenancy import Membership, Role, Tenant
+from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisor, Review
 from luotsi.tenants.agreements.reviews import running_review_due
 from luotsi.tenants.clients import billing_details, logins, organisations
@@ -235,7 +235,7 @@ async def request_agreement(
         raise Invalid(errors)
     await ratelimit.hit(db, REQUEST_BUCKET, str(actor.id), REQUEST_LIMIT, REQUEST_WINDOW)
     owners = await db.scalars(
-        select(Membership).where(Membership.role.in_((Role.OWNER, Role.ADMIN)))
+        select(Membership).where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
     )
     recipients = {m.user.email: m.user for m in owners.unique() if m.user.is_active}
     for email in sorted(recipients):

@@ -153,7 +153,12 @@ async def feed_calendar(
     if feed is None:
         raise NotFound("feed")
     member = await db.scalar(select(Membership).where(Membership.id == feed.membership_id))
-    if member is None or member.role not in STAFF_ROLES or not member.user.is_active:
+    if (
+        member is None
+        or member.role not in STAFF_ROLES
+        or not member.is_active
+        or not member.user.is_active
+    ):
         raise NotFound("feed")
     sessions = await db.scalars(
         select(SupervisionSession)

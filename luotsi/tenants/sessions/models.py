@@ -52,13 +52,21 @@ class SupervisionSession(TenantScoped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "agreement_id"], ["agreements.tenant_id", "agreements.id"]
         ),
+        ForeignKeyConstraint(
+            ["tenant_id", "supervisor_id"], ["memberships.tenant_id", "memberships.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "manager_invited_by"],
+            ["client_people.tenant_id", "client_people.id"],
+            name="fk_supervision_sessions_manager_invited_by",  # the convention's is too long
+        ),
         Index("ix_sessions_tenant_agreement_starts", "tenant_id", "agreement_id", "starts_at"),
         Index("ix_sessions_tenant_supervisor_starts", "tenant_id", "supervisor_id", "starts_at"),
         UniqueConstraint("tenant_id", "uid"),
     )
 
     agreement_id: Mapped[uuid.UUID]
-    supervisor_id: Mapped[uuid.UUID]  # the staff membership who holds it (a plain id)
+    supervisor_id: Mapped[uuid.UUID]  # the staff membership who holds it
     kind: Mapped[MeetingKind] = mapped_column(str_enum(MeetingKind), default=MeetingKind.SESSION)
     starts_at: Mapped[datetime]  # UTC
     duration_minutes: Mapped[int]
@@ -109,10 +117,17 @@ class CalendarFeed(TenantScoped, Base):
     """A supervisor's private calendar subscription URL (secret token, revocable)."""
 
     __tablename__ = "calendar_feeds"
-    __table_args__ = (Index("ix_calendar_feeds_tenant_membership", "tenant_id", "membership_id"),)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "membership_id"], ["memberships.tenant_id", "memberships.id"]
+        ),
+        # The feed's URL names its firm (/ical/{slug}/...): a token is unique within the firm.
+        UniqueConstraint("tenant_id", "token_hash"),
+        Index("ix_calendar_feeds_tenant_membership", "tenant_id", "membership_id"),
+    )
 
     membership_id: Mapped[uuid.UUID]
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     revoked_at: Mapped[datetime | None]
 

@@ -35,6 +35,7 @@ def action_label(action: str) -> str:
         audit.MEMBER_INVITED: _("Invited a person"),
         audit.MEMBER_ROLE_CHANGED: _("Changed a role"),
         audit.MEMBER_REMOVED: _("Removed a member"),
+        audit.MEMBER_WORK_HANDED_OVER: _("Handed a member's sessions and agreements over"),
         audit.CONTENT_READ: _("Read confidential content"),
         audit.CONTENT_WRITTEN: _("Wrote confidential content"),
         audit.CONTENT_DELETED: _("Deleted confidential content"),

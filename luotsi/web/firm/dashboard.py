@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from luotsi.platform import clock, permissions
 from luotsi.platform.members import Invitation
-from luotsi.platform.tenancy import Membership, Role
+from luotsi.platform.tenancy import Membership, Role, active_member
 from luotsi.tenants.agreements import quota as agreement_quota
 from luotsi.tenants.agreements import reviews as agreement_reviews
 from luotsi.tenants.content import retention
@@ -32,7 +32,9 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
         return redirect(request, ws.url("me/"))  # a supervisee's landing page
     counts: dict[str, int] = {}
     if permissions.can_view_members(ws.membership):
-        rows = await db.execute(select(Membership.role, func.count()).group_by(Membership.role))
+        rows = await db.execute(
+            select(Membership.role, func.count()).where(active_member()).group_by(Membership.role)
+        )
         counts = {Role(role).value: n for role, n in rows.tuples()}
         counts["invitations"] = int(
             await db.scalar(

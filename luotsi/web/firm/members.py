@@ -18,6 +18,7 @@ from luotsi.platform.identity import get_user_by_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import INVITABLE_ROLES, Role, TenantStatus, get_tenant_by_slug
+from luotsi.tenants.sessions import departure
 from luotsi.web.auth import sign_in
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value, read_form
@@ -129,6 +130,22 @@ class MembersController(Controller):
         )
         return redirect(request, ws.url("members/"), flash="role_changed")
 
+    async def _removal_page(
+        self, request: Req, db: DB, ws: WS, membership_id: uuid.UUID, **extra: Any
+    ) -> Any:
+        """The removal page: the work to hand over first, or the confirmation."""
+        target = await members.get_member(db, membership_id)
+        context = {
+            "ws": ws,
+            "target": target,
+            "work": await departure.open_work(db, ws.membership, target),
+            "successors": await departure.successor_choices(db, target),
+            "role_label": role_label,
+            **extra,
+        }
+        status_code = 422 if "errors" in extra else 200
+        return render(request, "firm/remove_member.html", context, status_code=status_code)
+
     @get("/{membership_id:uuid}/remove", name="confirm_remove_member")
     async def confirm_remove(
         self,
@@ -137,11 +154,28 @@ class MembersController(Controller):
         ws: WS,
         membership_id: FromPath[uuid.UUID],
     ) -> Any:
-        target = await members.get_member(db, membership_id)
-        return render(
-            request,
-            "firm/remove_member.html",
-            {"ws": ws, "target": target, "role_label": role_label},
+        return await self._removal_page(request, db, ws, membership_id)
+
+    @post("/{membership_id:uuid}/hand-over", name="hand_over_member_work")
+    async def hand_over(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        membership_id: FromPath[uuid.UUID],
+    ) -> Any:
+        successor = await form_value(request, "successor")
+        try:
+            await departure.hand_over_work(db, ws.membership, membership_id, successor)
+        except Invalid as exc:
+            return await self._removal_page(
+                request, db, ws, membership_id, errors=exc.errors, successor=successor
+            )
+        await record_in_workspace(
+            request, db, ws, audit.MEMBER_WORK_HANDED_OVER, "membership", membership_id
+        )
+        return redirect(
+            request, ws.url(f"members/{membership_id}/remove"), flash="member_work_handed_over"
         )
 
     @post("/{membership_id:uuid}/remove", name="remove_member")
@@ -153,8 +187,10 @@ class MembersController(Controller):
         membership_id: FromPath[uuid.UUID],
     ) -> Any:
         try:
-            await members.remove_member(db, ws.membership, membership_id)
+            await departure.remove_member(db, ws.membership, membership_id)
         except Invalid as exc:
+            if "work" in exc.errors:  # work still waits for them: the page that hands it over
+                return await self._removal_page(request, db, ws, membership_id, errors=exc.errors)
             context = await self._page(request, db, ws, errors=exc.errors, error_row=membership_id)
             return render(request, "firm/members.html", context, status_code=422)
         await record_in_workspace(

@@ -198,7 +198,9 @@ async def test_an_organisation_without_history_is_deleted_with_its_people_and_lo
     async with db.begin():
         assert await db.scalar(select(ClientOrg).where(ClientOrg.id == org.id)) is None
         assert await db.scalar(select(ClientPerson).where(ClientPerson.org_id == org.id)) is None
-        assert await db.scalar(select(Membership).where(Membership.id == login.id)) is None
+        # The login ends; a membership is deactivated, never deleted.
+        ended = await db.scalar(select(Membership).where(Membership.id == login.id))
+        assert ended is not None and ended.deactivated_at is not None
 
 
 async def test_a_person_on_an_agreement_is_archived_not_deleted(

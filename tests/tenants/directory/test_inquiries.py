@@ -296,22 +296,30 @@ async def test_assigning_is_for_owners_and_admins_and_tells_the_assignee(
     assert f"{BASE_URL}/t/alfa/inquiries/{firms.a.inquiry.id}" in mail["text"]
 
 
-async def test_names_of_people_who_left_are_shown_as_former_staff(
+async def test_people_who_left_keep_their_names_but_are_no_choice(
     session: Any, firms: Firms, clean_db: Backend
 ) -> None:
-    gone = await add_inquiry(
+    assigned = await add_inquiry(
         clean_db.owner,
         firms.a.tenant,
-        requested_profile_id=uuid.uuid4(),
-        assigned_membership_id=uuid.uuid4(),
+        requested_profile_id=firms.a.profile.id,
+        assigned_membership_id=firms.a.supervisor.id,
     )
     db = session(firms.a)
     async with db.begin():
         names = await inquiries.staff_names(db)
+        assert dict(names.choices)[firms.a.supervisor.id] == "Maija Supervisor"
+        left = await db.scalar(select(Membership).where(Membership.id == firms.a.supervisor.id))
+        assert left is not None
+        left.deactivate()
+    async with db.begin():
+        names = await inquiries.staff_names(db)
+        with pytest.raises(Invalid):
+            await inquiries.assign_inquiry(
+                db, firms.a.owner, firms.a.inquiry.id, str(left.id), base_url="https://x.example"
+            )
     await db.close()
-    assert names.requested(firms.a.inquiry) == "Maija Supervisor"
+    assert names.requested(assigned) == names.assignee(assigned) == "Maija Supervisor"
     assert names.assignee(firms.a.inquiry) == ""
-    assert names.requested(gone) and names.requested(gone) not in names.by_profile.values()
-    assert names.assignee(gone) == names.requested(gone)
+    assert firms.a.supervisor.id not in dict(names.choices)
     assert firms.b.owner.id not in names.by_membership
-    assert dict(names.choices)[firms.a.supervisor.id] == "Maija Supervisor"

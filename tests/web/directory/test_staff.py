@@ -234,10 +234,15 @@ async def test_a_removed_member_leaves_the_staff_list_and_the_directory(
 ) -> None:
     await client.login(firms.a.owner.user.email)
     assert "Maija Supervisor" in (await client.get("/t/alfa/staff/")).text
-    removed = await client.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
-    assert removed.status_code == 303
+    public = f"/f/alfa/people/{firms.a.profile.id}"
+    assert (await client.get(public)).status_code == 200
+    url = f"/t/alfa/members/{firms.a.supervisor.id}"
+    await client.post(f"{url}/hand-over", {"successor": str(firms.a.admin.id)})
+    assert (await client.post(f"{url}/remove")).status_code == 303
     assert "Maija Supervisor" not in (await client.get("/t/alfa/staff/")).text
     assert (await client.get(f"/t/alfa/staff/{firms.a.profile.id}")).status_code == 404
+    assert (await client.get(public)).status_code == 404
+    assert "Maija Supervisor" not in (await client.get("/f/alfa/")).text
 
 
 async def test_the_dashboard_leads_to_ones_own_profile(client: Client, firms: Firms) -> None:

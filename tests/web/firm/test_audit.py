@@ -78,15 +78,20 @@ async def test_member_changes_are_audited_in_the_firm(
     invited = await client.post(
         "/t/alfa/members/invite", {"email": "uusi@example.fi", "role": "supervisor"}
     )
+    handed = await client.post(
+        f"/t/alfa/members/{supervisor}/hand-over", {"successor": str(firms.a.owner.id)}
+    )
     removed = await client.post(f"/t/alfa/members/{supervisor}/remove")
-    assert changed.status_code == invited.status_code == removed.status_code == 303
+    assert changed.status_code == invited.status_code == handed.status_code == 303
+    assert removed.status_code == 303
     rows = [r for r in await _rows(clean_db) if r.action != audit.LOGIN_SUCCEEDED]
     assert [(r.action, r.object_type) for r in rows] == [
         (audit.MEMBER_ROLE_CHANGED, "membership"),
         (audit.MEMBER_INVITED, "invitation"),
+        (audit.MEMBER_WORK_HANDED_OVER, "membership"),
         (audit.MEMBER_REMOVED, "membership"),
     ]
-    assert rows[0].object_id == rows[2].object_id == supervisor
+    assert rows[0].object_id == rows[2].object_id == rows[3].object_id == supervisor
     for row in rows:
         assert row.tenant_id == firms.a.tenant.id
         assert (row.actor_user_id, row.actor_name) == (firms.a.owner.user_id, "Maija Owner")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -146,22 +147,125 @@ async def test_admin_cannot_change_roles(client: Client, firms: Firms) -> None:
 
 async def test_remove_member_asks_first_and_last_owner_stays(client: Client, firms: Firms) -> None:
     await client.login(firms.a.owner.user.email)
-    confirm = await client.get(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
-    assert confirm.status_code == 200 and "Maija Supervisor" in confirm.text
-    removed = await client.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
+    confirm = await client.get(f"/t/alfa/members/{firms.a.admin.id}/remove")
+    assert confirm.status_code == 200 and "Maija Admin" in confirm.text
+    removed = await client.post(f"/t/alfa/members/{firms.a.admin.id}/remove")
     assert removed.status_code == 303
-    assert "supervisor@alfa.example" not in (await client.get("/t/alfa/members/")).text
+    assert "admin@alfa.example" not in (await client.get("/t/alfa/members/")).text
     last = await client.post(f"/t/alfa/members/{firms.a.owner.id}/remove")
     assert last.status_code == 422
 
 
-async def test_removed_member_loses_access(client_factory, firms: Firms) -> None:  # type: ignore[no-untyped-def]
-    supervisor = client_factory()
-    await supervisor.login(firms.a.supervisor.user.email)
+async def test_removed_member_loses_access_and_the_firm_leaves_their_list(
+    client_factory, firms: Firms
+) -> None:  # type: ignore[no-untyped-def]
+    admin = client_factory()
+    await admin.login(firms.a.admin.user.email)
+    assert "/t/alfa/" in (await admin.get("/account")).text
     owner = client_factory()
     await owner.login(firms.a.owner.user.email)
-    await owner.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
-    assert (await supervisor.get("/t/alfa/")).status_code == 404
+    assert (await owner.post(f"/t/alfa/members/{firms.a.admin.id}/remove")).status_code == 303
+    assert (await admin.get("/t/alfa/")).status_code == 404
+    assert (await admin.get("/t/alfa/members/")).status_code == 404
+    assert "/t/alfa/" not in (await admin.get("/account")).text
+    # Signing in again does not bring it back.
+    again = client_factory()
+    await again.login(firms.a.admin.user.email)
+    assert (await again.get("/t/alfa/")).status_code == 404
+
+
+async def test_removal_waits_while_the_member_has_planned_sessions_and_agreements(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.owner.user.email)
+    page = await client.get(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
+    assert page.status_code == 200
+    assert f"/t/alfa/sessions/{firms.a.session.id}" in page.text
+    assert f"/t/alfa/agreements/{firms.a.agreement.id}" in page.text
+    assert f'action="/t/alfa/members/{firms.a.supervisor.id}/hand-over"' in page.text
+    assert f'action="/t/alfa/members/{firms.a.supervisor.id}/remove"' not in page.text
+    refused = await client.post(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
+    assert refused.status_code == 422 and "Luovuta ne ensin" in refused.text
+    assert "supervisor@alfa.example" in (await client.get("/t/alfa/members/")).text
+
+
+async def test_work_is_handed_over_then_the_member_is_removed(client_factory, firms: Firms) -> None:  # type: ignore[no-untyped-def]
+    owner = client_factory()
+    await owner.login(firms.a.owner.user.email)
+    gone = firms.a.supervisor
+    handed = await owner.post(
+        f"/t/alfa/members/{gone.id}/hand-over", {"successor": str(firms.a.admin.id)}
+    )
+    assert handed.status_code == 303
+    assert handed.headers["location"] == f"/t/alfa/members/{gone.id}/remove"
+    confirm = await owner.get(f"/t/alfa/members/{gone.id}/remove")
+    assert f'action="/t/alfa/members/{gone.id}/remove"' in confirm.text
+    assert (await owner.post(f"/t/alfa/members/{gone.id}/remove")).status_code == 303
+
+    # The successor holds the session and works on the agreement now.
+    admin = client_factory()
+    await admin.login(firms.a.admin.user.email)
+    session = await admin.get(f"/t/alfa/sessions/{firms.a.session.id}")
+    assert session.status_code == 200
+    assert "Luovutettu toiselle työnohjaajalle" in session.text
+    agreement = await owner.get(f"/t/alfa/agreements/{firms.a.agreement.id}")
+    assert "Maija Admin" in agreement.text
+    assert "Maija Supervisor → Maija Admin" in agreement.text  # the agreement's history
+    # The removed member is nobody's choice any more.
+    draft = await owner.get("/t/alfa/agreements/new")
+    assert draft.status_code == 200 and str(gone.id) not in draft.text
+    assert str(gone.id) not in (await owner.get("/t/alfa/inquiries/")).text
+
+
+async def test_hand_over_refuses_a_bad_successor(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.owner.user.email)
+    url = f"/t/alfa/members/{firms.a.supervisor.id}/hand-over"
+    for successor in ("", "not-an-id", str(firms.a.supervisor.id), str(firms.b.admin.id)):
+        response = await client.post(url, {"successor": successor})
+        assert response.status_code == 422, successor
+        assert 'id="successor-error"' in response.text
+    # Nothing moved.
+    page = await client.get(f"/t/alfa/members/{firms.a.supervisor.id}/remove")
+    assert f"/t/alfa/sessions/{firms.a.session.id}" in page.text
+
+
+async def test_admin_cannot_hand_over_or_remove_an_owner(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.admin.user.email)
+    url = f"/t/alfa/members/{firms.a.owner.id}"
+    assert (
+        await client.post(f"{url}/hand-over", {"successor": str(firms.a.admin.id)})
+    ).status_code == 403
+    assert (await client.post(f"{url}/remove")).status_code == 403
+
+
+async def test_another_firms_member_is_not_found(client: Client, firms: Firms) -> None:
+    await client.login(firms.a.owner.user.email)
+    other = firms.b.supervisor.id
+    assert (await client.get(f"/t/alfa/members/{other}/remove")).status_code == 404
+    assert (await client.post(f"/t/alfa/members/{other}/remove")).status_code == 404
+    handed = await client.post(
+        f"/t/alfa/members/{other}/hand-over", {"successor": str(firms.a.admin.id)}
+    )
+    assert handed.status_code == 404
+
+
+async def test_a_removed_member_invited_again_comes_back(
+    client_factory, outbox: Outbox, firms: Firms
+) -> None:  # type: ignore[no-untyped-def]
+    owner = client_factory()
+    await owner.login(firms.a.owner.user.email)
+    admin = firms.a.admin
+    assert (await owner.post(f"/t/alfa/members/{admin.id}/remove")).status_code == 303
+    await _invite(owner, admin.user.email, "supervisor")
+    link = link_in(await outbox.last_to(admin.user.email))
+    person = client_factory()
+    await person.login(admin.user.email)
+    assert (await person.post(link, {})).status_code == 303
+    assert (await person.get("/t/alfa/")).status_code == 200
+    members = (await owner.get("/t/alfa/members/")).text
+    # The same membership, back with the role of the new invitation.
+    assert f"/t/alfa/members/{admin.id}/remove" in members
+    assert (await person.get("/t/alfa/members/")).status_code == 403  # a supervisor now
 
 
 async def test_member_list_shows_owners_first(client: Client, firms: Firms) -> None:
@@ -173,3 +277,17 @@ async def test_member_list_shows_owners_first(client: Client, firms: Firms) -> N
         < page.index("supervisor@alfa.example")
     )
     assert "beeta.example" not in page
+
+
+async def test_a_removed_members_calendar_feed_stops(client_factory, firms: Firms) -> None:  # type: ignore[no-untyped-def]
+    admin = client_factory()
+    await admin.login(firms.a.admin.user.email)
+    created = await admin.post("/t/alfa/calendar/feed")
+    match = re.search(r'value="https://testserver\.local(/ical/alfa/[^"]+\.ics)"', created.text)
+    assert match, created.text
+    anonymous = client_factory()
+    assert (await anonymous.get(match.group(1))).status_code == 200
+    owner = client_factory()
+    await owner.login(firms.a.owner.user.email)
+    assert (await owner.post(f"/t/alfa/members/{firms.a.admin.id}/remove")).status_code == 303
+    assert (await anonymous.get(match.group(1))).status_code == 404
