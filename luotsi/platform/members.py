@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column
 
 from luotsi.platform import audit, clock, i18n, permissions
 from luotsi.platform.db import Base, TenantScoped, str_enum
@@ -67,7 +67,12 @@ async def list_members(db: AsyncSession, actor: Membership) -> list[Membership]:
     if not permissions.can_view_members(actor):
         raise Forbidden("members")
     rank = case({Role.OWNER: 0, Role.ADMIN: 1, Role.SUPERVISOR: 2}, value=Membership.role, else_=3)
-    rows = await db.scalars(select(Membership).join(Membership.user).order_by(rank, User.name))
+    rows = await db.scalars(
+        select(Membership)
+        .join(Membership.user)
+        .order_by(rank, User.name)
+        .options(contains_eager(Membership.user))
+    )
     return list(rows.unique())
 
 
@@ -212,7 +217,11 @@ async def accept_invitation(
 
 
 async def get_member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
-    member = await db.scalar(select(Membership).where(Membership.id == membership_id))
+    member = await db.scalar(
+        select(Membership)
+        .where(Membership.id == membership_id)
+        .options(joinedload(Membership.user))
+    )
     if member is None:
         raise NotFound("membership")
     return member

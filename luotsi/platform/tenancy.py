@@ -68,7 +68,7 @@ class Membership(TenantScoped, Base):
     role: Mapped[Role] = mapped_column(str_enum(Role))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
-    user = relationship("User", lazy="joined")
+    user = relationship("User", lazy="raise")
 
     @property
     def is_staff(self) -> bool:

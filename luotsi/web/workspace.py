@@ -17,6 +17,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
@@ -52,7 +53,9 @@ async def resolve_workspace(
     if tenant.status != TenantStatus.ACTIVE:
         raise NotFoundException()
     await scope_to_tenant(db, tenant.id)
-    membership = await db.scalar(select(Membership).where(Membership.user_id == user.id))
+    membership = await db.scalar(
+        select(Membership).where(Membership.user_id == user.id).options(joinedload(Membership.user))
+    )
     if membership is None:
         raise NotFoundException()
     connection.state[WORKSPACE_KEY] = Workspace(tenant=tenant, membership=membership, user=user)

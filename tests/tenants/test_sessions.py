@@ -25,6 +25,7 @@ from luotsi.tenants.sessions import planning as session_planning
 from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.changes import CancelInput, RescheduleInput
 from luotsi.tenants.sessions.models import (
+    SESSION_WHOLE,
     MeetingKind,
     SessionChange,
     SessionStatus,
@@ -740,7 +741,9 @@ async def test_a_staff_request_for_the_manager_invites_nobody(
     assert requested.manager_invited_by is None and requested.sequence == 0
     async with open_db(a) as db:
         row = await db.scalar(
-            select(SupervisionSession).where(SupervisionSession.id == evaluation.id)
+            select(SupervisionSession)
+            .where(SupervisionSession.id == evaluation.id)
+            .options(*SESSION_WHOLE)
         )
         assert row is not None
         assert sorted(p.role for p in await session_service.participants(db, row)) == [

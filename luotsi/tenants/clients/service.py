@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import noload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 from stdnum import iban
 from stdnum.fi import ytunnus
@@ -308,7 +308,6 @@ async def search_orgs(
     rows = await db.execute(
         select(ClientOrg, people, agreements)
         .where(*conditions)
-        .options(noload(ClientOrg.people))
         .order_by(func.lower(ClientOrg.name), ClientOrg.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
@@ -477,7 +476,16 @@ async def search_people(
     _require(permissions.can_view_clients(actor), "clients")
     conditions = filters.conditions()
     order = [func.lower(ClientPerson.name), ClientPerson.id]
-    return await paginate(db, ClientPerson, conditions, order, page, per_page)
+    loads = [joinedload(ClientPerson.org)]
+    return await paginate(db, ClientPerson, conditions, order, page, per_page, loads)
+
+
+async def count_people(db: AsyncSession, org_id: uuid.UUID) -> int:
+    """How many people (archived ones included) the organisation has."""
+    count = await db.scalar(
+        select(func.count()).select_from(ClientPerson).where(ClientPerson.org_id == org_id)
+    )
+    return int(count or 0)
 
 
 async def _people_of(db: AsyncSession, org_id: uuid.UUID) -> list[ClientPerson]:
@@ -499,7 +507,11 @@ async def people_by_role(
 
 async def get_person(db: AsyncSession, actor: Membership, person_id: uuid.UUID) -> ClientPerson:
     _require(permissions.can_view_clients(actor), "clients")
-    person = await db.scalar(select(ClientPerson).where(ClientPerson.id == person_id))
+    person = await db.scalar(
+        select(ClientPerson)
+        .where(ClientPerson.id == person_id)
+        .options(joinedload(ClientPerson.org))
+    )
     if person is None:
         raise NotFound("client_person")
     return person
@@ -660,7 +672,10 @@ async def person_of_login(db: AsyncSession, membership: Membership) -> ClientPer
     if person_role is None:
         return None
     person = await db.scalar(
-        select(ClientPerson).where(ClientPerson.membership_id == membership.id).limit(1)
+        select(ClientPerson)
+        .where(ClientPerson.membership_id == membership.id)
+        .options(joinedload(ClientPerson.org))
+        .limit(1)
     )
     if person is None:
         accepted = select(Invitation.id).where(
@@ -676,6 +691,7 @@ async def person_of_login(db: AsyncSession, membership: Membership) -> ClientPer
                 ClientPerson.role == person_role,
             )
             .order_by(ClientPerson.created_at.desc())
+            .options(joinedload(ClientPerson.org))
             .limit(1)
         )
         if person is None:
