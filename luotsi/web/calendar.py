@@ -23,6 +23,10 @@ from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
 VIEWS = ("week", "month")
+# The month view shows at most this many meetings a day ("+3 more" links to the day's week)
+# and loads at most this many meetings in all (a firm-wide month can hold thousands).
+MONTH_DAY_LIMIT = 4
+MONTH_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -110,17 +114,28 @@ class CalendarController(Controller):
             wanted = query.get("supervisor", "")
             ids = {str(i) for i, _n in supervisors}
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
+        month = shown.view == "month"
         entries = await calendars.calendar_entries(
-            db, ws.membership, shown.first, shown.last, chosen
+            db, ws.membership, shown.first, shown.last, chosen, limit=MONTH_LIMIT if month else None
         )
         by_day: dict[date, list[calendars.CalendarEntry]] = {}
         for entry in entries:
             by_day.setdefault(entry.day, []).append(entry)
+        more: dict[date, int] = {}
+        if month:
+            per_day = await calendars.meetings_per_day(
+                db, ws.membership, shown.first, shown.last, chosen
+            )
+            for day, count in per_day.items():
+                by_day[day] = by_day.get(day, [])[:MONTH_DAY_LIMIT]
+                if count > len(by_day[day]):
+                    more[day] = count - len(by_day[day])
         context = {
             "ws": ws,
             "shown": shown,
             "entries": entries,
             "by_day": by_day,
+            "more": more,
             "supervisors": supervisors,
             "chosen": chosen,
             "query": query,
