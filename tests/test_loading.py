@@ -22,7 +22,8 @@ from luotsi.platform.db import Base
 
 
 def _relationships() -> list[RelationshipProperty[object]]:
-    return [rel for mapper in Base.registry.mappers for rel in mapper.relationships]
+    every = [rel for mapper in Base.registry.mappers for rel in mapper.relationships]
+    return sorted(every, key=str)  # the same order in every xdist worker
 
 
 def test_the_models_have_relationships_to_check() -> None:
