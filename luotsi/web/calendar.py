@@ -114,28 +114,16 @@ class CalendarController(Controller):
             wanted = query.get("supervisor", "")
             ids = {str(i) for i, _n in supervisors}
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
-        month = shown.view == "month"
-        entries = await calendars.calendar_entries(
-            db, ws.membership, shown.first, shown.last, chosen, limit=MONTH_LIMIT if month else None
+        bounds = (MONTH_DAY_LIMIT, MONTH_LIMIT) if shown.view == "month" else (None, None)
+        days = await calendars.calendar_days(
+            db, ws.membership, shown.first, shown.last, chosen, per_day=bounds[0], limit=bounds[1]
         )
-        by_day: dict[date, list[calendars.CalendarEntry]] = {}
-        for entry in entries:
-            by_day.setdefault(entry.day, []).append(entry)
-        more: dict[date, int] = {}
-        if month:
-            per_day = await calendars.meetings_per_day(
-                db, ws.membership, shown.first, shown.last, chosen
-            )
-            for day, count in per_day.items():
-                by_day[day] = by_day.get(day, [])[:MONTH_DAY_LIMIT]
-                if count > len(by_day[day]):
-                    more[day] = count - len(by_day[day])
         context = {
             "ws": ws,
             "shown": shown,
-            "entries": entries,
-            "by_day": by_day,
-            "more": more,
+            "entries": days.entries,
+            "by_day": days.by_day,
+            "more": days.more,
             "supervisors": supervisors,
             "chosen": chosen,
             "query": query,

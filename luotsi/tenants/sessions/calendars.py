@@ -117,6 +117,41 @@ async def calendar_entries(
     return entries
 
 
+@dataclass(frozen=True)
+class CalendarDays:
+    """A calendar's meetings by Helsinki day, and per day how many are not shown."""
+
+    entries: list[CalendarEntry]
+    by_day: dict[date, list[CalendarEntry]]
+    more: dict[date, int]
+
+
+async def calendar_days(
+    db: AsyncSession,
+    actor: Membership,
+    first_day: date,
+    last_day: date,
+    supervisor_id: uuid.UUID | None,
+    *,
+    per_day: int | None = None,
+    limit: int | None = None,
+) -> CalendarDays:
+    """:func:`calendar_entries` by day; with ``per_day``, at most that many a day (and at most
+    ``limit`` loaded in all), the others counted in ``more`` for a "+3 more" link."""
+    entries = await calendar_entries(db, actor, first_day, last_day, supervisor_id, limit=limit)
+    by_day: dict[date, list[CalendarEntry]] = {}
+    for entry in entries:
+        by_day.setdefault(entry.day, []).append(entry)
+    more: dict[date, int] = {}
+    if per_day is not None:
+        counts = await meetings_per_day(db, actor, first_day, last_day, supervisor_id)
+        for day, count in counts.items():
+            by_day[day] = by_day.get(day, [])[:per_day]
+            if count > len(by_day[day]):
+                more[day] = count - len(by_day[day])
+    return CalendarDays(entries, by_day, more)
+
+
 async def meetings_per_day(
     db: AsyncSession,
     actor: Membership,
