@@ -76,6 +76,12 @@ def gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` as meant in ``context`` ("invoice": an invoice's due date is *eräpäivä*, an
+    assignment's *määräpäivä*)."""
+    return translations(_current.get()).pgettext(context, message)
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current.get()).ngettext(singular, plural, n)
 

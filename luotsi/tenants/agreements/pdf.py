@@ -1,21 +1,18 @@
 """The PDF of an agreement: terms, parties and acceptances on A4, with no content.
 
 The caller passes a finished :class:`AgreementSheet` (texts already translated and formatted
-in the organisation's language), so this module only lays out text. It uses the PDF core font
-(Helvetica) in Windows-1252: Finnish and Swedish letters and the euro sign are in it, no font
-file has to ship with the app, and a character outside it (a rare letter in a name) is written
-without its accent rather than failing.
+in the organisation's language), so this module only lays out text (fonts and page:
+:mod:`luotsi.platform.pdf`).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 
-from fpdf import FPDF
 from fpdf.enums import TableBordersLayout
 
-ENCODING = "windows-1252"
+from luotsi.platform.pdf import new_pdf, pdf_text
+
 LABEL_WIDTH = 55  # mm; the page's text width on A4 with 20 mm margins is 170 mm
 
 
@@ -35,39 +32,9 @@ class AgreementSheet:
     )
 
 
-def pdf_text(text: str) -> str:
-    """``text`` with every character the core font cannot show replaced by its base letter."""
-    out = []
-    for char in text:
-        try:
-            char.encode(ENCODING)
-            out.append(char)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = unicodedata.normalize("NFKD", char)
-        kept = "".join(c for c in base if _encodable(c) and not unicodedata.combining(c))
-        out.append(kept or "?")
-    return "".join(out)
-
-
-def _encodable(char: str) -> bool:
-    try:
-        char.encode(ENCODING)
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def render_agreement_pdf(sheet: AgreementSheet) -> bytes:
     """The sheet as PDF bytes."""
-    pdf = FPDF(format="A4")
-    pdf.core_fonts_encoding = ENCODING
-    pdf.set_margins(20, 20, 20)
-    pdf.set_auto_page_break(True, margin=20)
-    pdf.set_title(sheet.title)
-    pdf.set_creator("Luotsi")
-    pdf.add_page()
+    pdf = new_pdf(sheet.title)
 
     pdf.set_font("Helvetica", "B", 18)
     pdf.multi_cell(0, 9, pdf_text(sheet.title), new_x="LMARGIN", new_y="NEXT")
