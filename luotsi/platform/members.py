@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column
 
 from luotsi.platform import audit, clock, i18n, permissions
 from luotsi.platform.db import Base, TenantScoped, str_enum
@@ -71,7 +71,11 @@ async def list_members(db: AsyncSession, actor: Membership) -> list[Membership]:
         raise Forbidden("members")
     rank = case({Role.OWNER: 0, Role.ADMIN: 1, Role.SUPERVISOR: 2}, value=Membership.role, else_=3)
     rows = await db.scalars(
-        select(Membership).join(Membership.user).where(active_member()).order_by(rank, User.name)
+        select(Membership)
+        .join(Membership.user)
+        .where(active_member())
+        .order_by(rank, User.name)
+        .options(contains_eager(Membership.user))
     )
     return list(rows.unique())
 
@@ -223,7 +227,9 @@ async def accept_invitation(
 async def get_member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
     """A current member of the firm; one who has left is not found."""
     member = await db.scalar(
-        select(Membership).where(Membership.id == membership_id, active_member())
+        select(Membership)
+        .where(Membership.id == membership_id, active_member())
+        .options(joinedload(Membership.user))
     )
     if member is None:
         raise NotFound("membership")

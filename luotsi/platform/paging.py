@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import ExecutableOption
 
 T = TypeVar("T")
 
@@ -48,9 +49,10 @@ async def paginate(
     order_by: Sequence[Any],
     page: int,
     per_page: int,
+    options: Sequence[ExecutableOption] = (),
 ) -> Page[T]:
-    """One page of ``entity`` rows matching ``conditions`` in ``order_by``; a page number past
-    the end is the last page."""
+    """One page of ``entity`` rows matching ``conditions`` in ``order_by``, with what the
+    loader ``options`` name; a page number past the end is the last page."""
     total = int(await db.scalar(select(func.count()).select_from(entity).where(*conditions)) or 0)
     number = max(1, min(page, Page.last_page(total, per_page)))
     rows = await db.scalars(
@@ -59,5 +61,6 @@ async def paginate(
         .order_by(*order_by)
         .offset((number - 1) * per_page)
         .limit(per_page)
+        .options(*options)
     )
     return Page(list(rows.unique()), number, per_page, total)

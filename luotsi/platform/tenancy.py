@@ -70,7 +70,7 @@ class Membership(TenantScoped, Base):
     # Set when the member leaves the firm: the row stays, for everything that points at it.
     deactivated_at: Mapped[datetime | None]
 
-    user = relationship("User", lazy="joined")
+    user = relationship("User", lazy="raise")
 
     @property
     def is_staff(self) -> bool:

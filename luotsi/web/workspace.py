@@ -20,6 +20,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import audit
 from luotsi.platform.db import scope_to_tenant
@@ -64,7 +65,9 @@ async def resolve_workspace(
         raise NotFoundException()
     await scope_to_tenant(db, tenant.id)
     membership = await db.scalar(
-        select(Membership).where(Membership.user_id == user.id, active_member())
+        select(Membership)
+        .where(Membership.user_id == user.id, active_member())
+        .options(joinedload(Membership.user))
     )
     if membership is None:  # not a member, or one who has left: the same 404
         raise NotFoundException()

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
@@ -20,6 +21,7 @@ from luotsi.platform.identity import User, new_token, token_hash
 from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.drafts import AgreementInput, check_agreement, decimal_text
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_WHOLE,
     Acceptance,
     AcceptanceResponse,
     Agreement,
@@ -64,9 +66,9 @@ async def current_acceptances(db: AsyncSession, agreement: Agreement) -> list[Ac
     if latest is None:
         return []
     rows = await db.scalars(
-        select(Acceptance).where(
-            Acceptance.agreement_id == agreement.id, Acceptance.sent_at == latest
-        )
+        select(Acceptance)
+        .where(Acceptance.agreement_id == agreement.id, Acceptance.sent_at == latest)
+        .options(joinedload(Acceptance.person))
     )
     return sorted(rows, key=lambda a: (PARTY_ORDER[a.party], a.person.name))
 
@@ -164,7 +166,9 @@ async def acceptance_by_token(db: AsyncSession, token: str) -> Acceptance:
     if not token or len(token) > 100:
         raise NotFound("acceptance")
     acceptance = await db.scalar(
-        select(Acceptance).where(Acceptance.token_hash == token_hash(token))
+        select(Acceptance)
+        .where(Acceptance.token_hash == token_hash(token))
+        .options(joinedload(Acceptance.person))
     )
     if acceptance is None:
         raise NotFound("acceptance")
@@ -173,7 +177,9 @@ async def acceptance_by_token(db: AsyncSession, token: str) -> Acceptance:
 
 async def agreement_of(db: AsyncSession, acceptance: Acceptance) -> Agreement:
     """The agreement an acceptance link is for (the link itself is the permission)."""
-    return await db.get_one(Agreement, (acceptance.tenant_id, acceptance.agreement_id))
+    return await db.get_one(
+        Agreement, (acceptance.tenant_id, acceptance.agreement_id), options=AGREEMENT_WHOLE
+    )
 
 
 async def respond_to_acceptance(
@@ -202,8 +208,9 @@ async def respond_to_acceptance(
         .where(Agreement.id == acceptance.agreement_id)
         .with_for_update(of=Agreement)
         .execution_options(populate_existing=True)
+        .options(*AGREEMENT_WHOLE)
     )
-    await db.refresh(acceptance)
+    await db.refresh(acceptance, ["response", "responded_at", "comment", "expires_at"])
     if agreement is None or acceptance.link_state(now) != "open":
         raise Invalid.field("link", acceptance.link_state(now))
     if agreement.status != AgreementStatus.PENDING:

@@ -19,6 +19,7 @@ from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_WHOLE,
     DEFAULT_CADENCE_WEEKS,
     DEFAULT_CANCELLATION_HOURS,
     DEFAULT_REVIEW_MONTHS,
@@ -299,6 +300,17 @@ def _apply(agreement: Agreement, terms: _Terms) -> None:
     ]
 
 
+async def _reloaded(db: AsyncSession, agreement: Agreement) -> Agreement:
+    """The flushed ``agreement`` as stored, with its organisation and parties for the caller."""
+    query = (
+        select(Agreement)
+        .where(Agreement.id == agreement.id)
+        .options(*AGREEMENT_WHOLE)
+        .execution_options(populate_existing=True)
+    )
+    return (await db.scalars(query)).one()
+
+
 async def create_agreement(db: AsyncSession, actor: Membership, data: AgreementInput) -> Agreement:
     """Draft a new agreement (status draft)."""
     require(permissions.can_manage_agreements(actor), "agreements")
@@ -311,8 +323,7 @@ async def create_agreement(db: AsyncSession, actor: Membership, data: AgreementI
     await db.flush()
     record_event(db, agreement, EventKind.CREATED, actor=actor)
     await db.flush()
-    await db.refresh(agreement)  # load the organisation and people for the caller
-    return agreement
+    return await _reloaded(db, agreement)
 
 
 def not_editable_message() -> str:
@@ -334,5 +345,4 @@ async def update_draft(
     _apply(agreement, terms)
     record_event(db, agreement, EventKind.EDITED, actor=actor)
     await db.flush()
-    await db.refresh(agreement)
-    return agreement
+    return await _reloaded(db, agreement)

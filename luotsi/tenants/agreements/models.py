@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, joinedload, mapped_column, relationship, selectinload
 
 from luotsi.platform import clock, i18n
 from luotsi.platform.db import Base, TenantScoped, str_enum
@@ -139,24 +139,24 @@ class Agreement(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
+    org: Mapped[ClientOrg] = relationship(lazy="raise", viewonly=True)
     manager: Mapped[ClientPerson | None] = relationship(
-        lazy="joined",
+        lazy="raise",
         viewonly=True,
         primaryjoin="and_(ClientPerson.tenant_id == Agreement.tenant_id,"
         " ClientPerson.id == foreign(Agreement.manager_id))",
     )
     hr_contact: Mapped[ClientPerson | None] = relationship(
-        lazy="joined",
+        lazy="raise",
         viewonly=True,
         primaryjoin="and_(ClientPerson.tenant_id == Agreement.tenant_id,"
         " ClientPerson.id == foreign(Agreement.hr_contact_id))",
     )
     supervisors: Mapped[list[AgreementSupervisor]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan"
+        lazy="raise", cascade="all, delete-orphan"
     )
     supervisees: Mapped[list[AgreementSupervisee]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan"
+        lazy="raise", cascade="all, delete-orphan"
     )
 
     @property
@@ -215,7 +215,7 @@ class AgreementSupervisee(TenantScoped, Base):
     agreement_id: Mapped[uuid.UUID]
     person_id: Mapped[uuid.UUID]
 
-    person: Mapped[ClientPerson] = relationship(lazy="joined", viewonly=True)
+    person: Mapped[ClientPerson] = relationship(lazy="raise", viewonly=True)
 
 
 class AgreementEvent(TenantScoped, Base):
@@ -266,7 +266,7 @@ class Acceptance(TenantScoped, Base):
     response: Mapped[str] = mapped_column(String(20), default="")  # accepted, change_requested
     comment: Mapped[str] = mapped_column(Text, default="")
 
-    person: Mapped[ClientPerson] = relationship(lazy="joined", viewonly=True)
+    person: Mapped[ClientPerson] = relationship(lazy="raise", viewonly=True)
 
     def link_state(self, now: datetime) -> str:
         """``open``, ``expired`` or what the response was (an :class:`AcceptanceResponse`)."""
@@ -340,3 +340,22 @@ def response_label(response: str) -> str:
     """The label of an acceptance's response (``Acceptance.response``)."""
     known = AcceptanceResponse._value2member_map_
     return AcceptanceResponse(response).label if response in known else response
+
+
+# --- what a query loads with an agreement ---------------------------------------------------
+# Every relationship is ``lazy="raise"`` (see tests/test_loading.py): a query names what it
+# loads. Many-to-one in the same statement (joinedload), collections in one more (selectinload).
+
+AGREEMENT_NAMES = (
+    joinedload(Agreement.org),
+    selectinload(Agreement.supervisees).joinedload(AgreementSupervisee.person),
+)
+"""What a line in a list shows of an agreement: its organisation and supervisees."""
+
+AGREEMENT_WHOLE = (
+    *AGREEMENT_NAMES,
+    joinedload(Agreement.manager),
+    joinedload(Agreement.hr_contact),
+    selectinload(Agreement.supervisors),
+)
+"""One agreement with every party: for its own page and for the rules that read its parties."""

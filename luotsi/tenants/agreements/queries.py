@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import permissions
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_NAMES,
     Acceptance,
     Agreement,
     AgreementStatus,
@@ -95,7 +96,12 @@ async def _visible_agreements(
     """Agreements meeting ``condition``, newest first: every one for those who manage
     agreements, a supervisor's own for a supervisor."""
 
-    query = select(Agreement).where(condition).order_by(Agreement.start_date.desc(), Agreement.id)
+    query = (
+        select(Agreement)
+        .where(condition)
+        .order_by(Agreement.start_date.desc(), Agreement.id)
+        .options(*AGREEMENT_NAMES)
+    )
     if not permissions.can_manage_agreements(actor):
         own = select(AgreementSupervisor.agreement_id).where(
             AgreementSupervisor.membership_id == actor.id

@@ -7,13 +7,13 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import AGREEMENT_NAMES, Agreement, AgreementStatus
 from luotsi.tenants.agreements.service import visible_to
 from luotsi.tenants.sessions.models import (
     MeetingKind,
@@ -69,23 +69,60 @@ async def quota_usage(db: AsyncSession, agreement: Agreement) -> QuotaUsage:
     return usage_from_counts(agreement, used, planned)
 
 
-async def quota_overruns(db: AsyncSession, actor: Membership) -> list[tuple[Agreement, QuotaUsage]]:
-    """Active agreements ``actor`` may see whose used and planned sessions exceed the quota."""
-    if not permissions.can_work_on_agreements(actor):
-        return []
-    running = list(
-        await db.scalars(
-            select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE, *visible_to(actor))
+def _overruns(actor: Membership) -> tuple[Subquery, Select[tuple[Agreement]]]:
+    """The per-agreement session counts (a subquery) and the active agreements ``actor`` may
+    see whose used and planned sessions exceed the quota, joined to them."""
+    s = SupervisionSession
+    counts = (
+        select(
+            s.agreement_id,
+            func.sum(case((uses_quota_sql(), 1), else_=0)).label("used"),
+            func.sum(case((s.status == SessionStatus.PLANNED, 1), else_=0)).label("planned"),
+        )
+        .where(s.kind == MeetingKind.SESSION)
+        .group_by(s.agreement_id)
+        .subquery()
+    )
+    query = (
+        select(Agreement)
+        .join(counts, counts.c.agreement_id == Agreement.id)
+        .where(
+            Agreement.status == AgreementStatus.ACTIVE,
+            *visible_to(actor),
+            Agreement.session_quota.is_not(None),
+            counts.c.used + counts.c.planned > Agreement.session_quota,
         )
     )
-    counts = await session_counts(db, [a.id for a in running])
-    overruns = []
-    for agreement in running:
-        used, planned = counts.get(agreement.id, (0, 0))
-        quota = agreement.session_quota
-        if quota is not None and used + planned > quota:
-            overruns.append((agreement, usage_from_counts(agreement, used, planned)))
-    return overruns
+    return counts, query
+
+
+async def quota_overruns(
+    db: AsyncSession, actor: Membership, *, limit: int | None = None
+) -> list[tuple[Agreement, QuotaUsage]]:
+    """Active agreements ``actor`` may see whose used and planned sessions exceed the quota,
+    the largest overrun first; at most ``limit`` (see :func:`count_quota_overruns`)."""
+    if not permissions.can_work_on_agreements(actor):
+        return []
+    counts, query = _overruns(actor)
+    overrun = counts.c.used + counts.c.planned - Agreement.session_quota
+    rows = await db.execute(
+        query.add_columns(counts.c.used, counts.c.planned)
+        .order_by(overrun.desc(), Agreement.id)
+        .limit(limit)
+        .options(*AGREEMENT_NAMES)
+    )
+    return [
+        (agreement, usage_from_counts(agreement, int(used), int(planned)))
+        for agreement, used, planned in rows.tuples()
+    ]
+
+
+async def count_quota_overruns(db: AsyncSession, actor: Membership) -> int:
+    """How many agreements :func:`quota_overruns` would list without a limit."""
+    if not permissions.can_work_on_agreements(actor):
+        return 0
+    _counts, query = _overruns(actor)
+    return int(await db.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 async def sessions_allowed(db: AsyncSession, agreement: Agreement, count: int) -> int:

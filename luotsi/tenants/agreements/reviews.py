@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Date, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock, i18n, permissions
@@ -20,8 +20,11 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
 from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.sqldates import add_months
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_NAMES,
+    AGREEMENT_WHOLE,
     Agreement,
     AgreementStatus,
     EventKind,
@@ -94,43 +97,108 @@ def running_review_due(agreement: Agreement, last_review: date | None) -> date |
     return review_due_after(agreement, last_review)
 
 
+def review_due_sql() -> ColumnElement[date]:
+    """:func:`review_due_after` of each agreement in SQL (its latest review read in a
+    subquery), so that a query can filter, order and limit by it."""
+    last_review = (
+        select(func.max(Review.held_on))
+        .select_from(Review)
+        .where(Review.agreement_id == Agreement.id)
+        .correlate(Agreement)
+        .scalar_subquery()
+    )
+    since = func.coalesce(last_review, Agreement.start_date)
+    due = add_months(since, Agreement.review_interval_months)
+    return type_coerce(case((due < Agreement.end_date, due), else_=Agreement.end_date), Date)
+
+
+def _reviews_due_conditions(
+    actor: Membership, within_days: int, today: date | None
+) -> list[ColumnElement[bool]]:
+    horizon = (today or clock.today()) + timedelta(days=within_days)
+    return [
+        Agreement.status == AgreementStatus.ACTIVE,
+        *visible_to(actor),
+        review_due_sql() <= horizon,
+    ]
+
+
 async def reviews_due(
-    db: AsyncSession, actor: Membership, within_days: int, *, today: date | None = None
+    db: AsyncSession,
+    actor: Membership,
+    within_days: int,
+    *,
+    today: date | None = None,
+    limit: int | None = None,
 ) -> list[tuple[Agreement, date]]:
     """Active agreements ``actor`` may see whose review is due within ``within_days`` days or
-    overdue, as (agreement, due date), the earliest first."""
+    overdue, as (agreement, due date), the earliest first; at most ``limit`` of them (see
+    :func:`count_reviews_due` for how many there are), with their names loaded."""
     if not permissions.can_work_on_agreements(actor):
         return []
-    today = today or clock.today()
-    running = list(
-        await db.scalars(
-            select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE, *visible_to(actor))
-        )
+    due = review_due_sql()
+    rows = await db.execute(
+        select(Agreement, due)
+        .where(*_reviews_due_conditions(actor, within_days, today))
+        .order_by(due, Agreement.id)
+        .limit(limit)
+        .options(*AGREEMENT_NAMES)
     )
-    last = await last_reviews(db, [a.id for a in running])
-    horizon = today + timedelta(days=within_days)
-    due = [(a, review_due_after(a, last.get(a.id))) for a in running]
-    return sorted(((a, d) for a, d in due if d <= horizon), key=lambda pair: (pair[1], pair[0].id))
+    return list(rows.tuples())
+
+
+async def count_reviews_due(
+    db: AsyncSession, actor: Membership, within_days: int, *, today: date | None = None
+) -> int:
+    """How many agreements :func:`reviews_due` would list without a limit."""
+    if not permissions.can_work_on_agreements(actor):
+        return 0
+    conditions = _reviews_due_conditions(actor, within_days, today)
+    return int(await db.scalar(select(func.count()).select_from(Agreement).where(*conditions)) or 0)
+
+
+def _ending_conditions(
+    actor: Membership, days: int, today: date | None
+) -> list[ColumnElement[bool]]:
+    today = today or clock.today()
+    return [
+        Agreement.status.in_((AgreementStatus.ACTIVE, AgreementStatus.PAUSED)),
+        Agreement.end_date >= today,
+        Agreement.end_date <= today + timedelta(days=days),
+        *visible_to(actor),
+    ]
 
 
 async def agreements_ending_within(
-    db: AsyncSession, actor: Membership, days: int, *, today: date | None = None
+    db: AsyncSession,
+    actor: Membership,
+    days: int,
+    *,
+    today: date | None = None,
+    limit: int | None = None,
 ) -> list[Agreement]:
-    """Active or paused agreements ``actor`` may see that end within ``days`` days."""
+    """Active or paused agreements ``actor`` may see that end within ``days`` days, the
+    soonest first; at most ``limit`` (see :func:`count_agreements_ending_within`)."""
     if not permissions.can_work_on_agreements(actor):
         return []
-    today = today or clock.today()
     rows = await db.scalars(
         select(Agreement)
-        .where(
-            Agreement.status.in_((AgreementStatus.ACTIVE, AgreementStatus.PAUSED)),
-            Agreement.end_date >= today,
-            Agreement.end_date <= today + timedelta(days=days),
-            *visible_to(actor),
-        )
+        .where(*_ending_conditions(actor, days, today))
         .order_by(Agreement.end_date, Agreement.id)
+        .limit(limit)
+        .options(*AGREEMENT_NAMES)
     )
     return list(rows)
+
+
+async def count_agreements_ending_within(
+    db: AsyncSession, actor: Membership, days: int, *, today: date | None = None
+) -> int:
+    """How many agreements :func:`agreements_ending_within` would list without a limit."""
+    if not permissions.can_work_on_agreements(actor):
+        return 0
+    conditions = _ending_conditions(actor, days, today)
+    return int(await db.scalar(select(func.count()).select_from(Agreement).where(*conditions)) or 0)
 
 
 # --- continuation reviews -------------------------------------------------------------------
@@ -268,7 +336,11 @@ async def send_review_reminders(db: AsyncSession, tenant: Tenant, now: datetime)
     next one is reminded of in its turn. Returns how many agreements were reminded of.
     """
     today = clock.today(now)
-    query = select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE)
+    query = (
+        select(Agreement)
+        .where(Agreement.status == AgreementStatus.ACTIVE)
+        .options(*AGREEMENT_WHOLE)
+    )
     active = list((await db.scalars(claimed(db, query, Agreement))).unique())
     last = await last_reviews(db, [a.id for a in active])
     reminded = 0

@@ -24,6 +24,7 @@ from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant, active_member
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_WHOLE,
     Agreement,
     AgreementEvent,
     AgreementStatus,
@@ -95,7 +96,9 @@ async def get_agreement(db: AsyncSession, actor: Membership, agreement_id: uuid.
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("agreement")
     agreement = await db.scalar(
-        select(Agreement).where(Agreement.id == agreement_id, *visible_to(actor))
+        select(Agreement)
+        .where(Agreement.id == agreement_id, *visible_to(actor))
+        .options(*AGREEMENT_WHOLE)
     )
     if agreement is None:
         raise NotFound("agreement")

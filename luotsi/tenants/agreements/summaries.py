@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, permissions
@@ -22,6 +22,7 @@ from luotsi.tenants.agreements.acceptance import (
     latest_document,
 )
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_NAMES,
     Acceptance,
     Agreement,
     AgreementDocument,
@@ -166,6 +167,7 @@ async def search_agreements(
         .order_by(org.name, Agreement.start_date.desc(), Agreement.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
+        .options(*AGREEMENT_NAMES, selectinload(Agreement.supervisors))
     )
     agreements = list(rows.unique())
     return Page(await summarise(db, agreements), page, per_page, total)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import members, permissions
 from luotsi.platform.errors import Invalid
@@ -87,7 +88,10 @@ async def person_of_login(db: AsyncSession, membership: Membership) -> ClientPer
     if person_role is None:
         return None
     person = await db.scalar(
-        select(ClientPerson).where(ClientPerson.membership_id == membership.id).limit(1)
+        select(ClientPerson)
+        .where(ClientPerson.membership_id == membership.id)
+        .options(joinedload(ClientPerson.org))
+        .limit(1)
     )
     if person is None:
         accepted = select(Invitation.id).where(
@@ -103,6 +107,7 @@ async def person_of_login(db: AsyncSession, membership: Membership) -> ClientPer
                 ClientPerson.role == person_role,
             )
             .order_by(ClientPerson.created_at.desc())
+            .options(joinedload(ClientPerson.org))
             .limit(1)
         )
         if person is None:

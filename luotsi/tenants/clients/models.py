@@ -56,10 +56,6 @@ class ClientOrg(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    people: Mapped[list[ClientPerson]] = relationship(
-        lazy="selectin", order_by="ClientPerson.name", viewonly=True
-    )
-
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
@@ -102,7 +98,7 @@ class ClientPerson(TenantScoped, Base):
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
-    org: Mapped[ClientOrg] = relationship(lazy="joined", viewonly=True)
+    org: Mapped[ClientOrg] = relationship(lazy="raise", viewonly=True)
 
     @property
     def is_archived(self) -> bool:

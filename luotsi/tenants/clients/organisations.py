@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import noload
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, i18n, permissions
@@ -156,7 +155,6 @@ async def search_orgs(
     rows = await db.execute(
         select(ClientOrg, people, agreements)
         .where(*conditions)
-        .options(noload(ClientOrg.people))
         .order_by(func.lower(ClientOrg.name), ClientOrg.id)
         .offset((page - 1) * per_page)
         .limit(per_page)

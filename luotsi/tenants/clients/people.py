@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, i18n, permissions
@@ -107,12 +108,25 @@ async def search_people(
     require(permissions.can_view_clients(actor), "clients")
     conditions = filters.conditions()
     order = [func.lower(ClientPerson.name), ClientPerson.id]
-    return await paginate(db, ClientPerson, conditions, order, page, per_page)
+    loads = [joinedload(ClientPerson.org)]
+    return await paginate(db, ClientPerson, conditions, order, page, per_page, loads)
+
+
+async def count_people(db: AsyncSession, org_id: uuid.UUID) -> int:
+    """How many people (archived ones included) the organisation has."""
+    count = await db.scalar(
+        select(func.count()).select_from(ClientPerson).where(ClientPerson.org_id == org_id)
+    )
+    return int(count or 0)
 
 
 async def get_person(db: AsyncSession, actor: Membership, person_id: uuid.UUID) -> ClientPerson:
     require(permissions.can_view_clients(actor), "clients")
-    person = await db.scalar(select(ClientPerson).where(ClientPerson.id == person_id))
+    person = await db.scalar(
+        select(ClientPerson)
+        .where(ClientPerson.id == person_id)
+        .options(joinedload(ClientPerson.org))
+    )
     if person is None:
         raise NotFound("client_person")
     return person

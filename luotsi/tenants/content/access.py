@@ -28,6 +28,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_WHOLE,
     Agreement,
     AgreementStatus,
     AgreementSupervisee,
@@ -146,7 +147,9 @@ def check_not_erased(agreement: Agreement) -> None:
 
 async def agreement_access(db: AsyncSession, actor: Membership, agreement_id: uuid.UUID) -> Access:
     """The actor's access to an agreement's shared content; :class:`NotFound` when none."""
-    agreement = await db.scalar(select(Agreement).where(Agreement.id == agreement_id))
+    agreement = await db.scalar(
+        select(Agreement).where(Agreement.id == agreement_id).options(*AGREEMENT_WHOLE)
+    )
     if agreement is None:
         raise NotFound("agreement")
     supervisor_ids = set(

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import audit, clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
@@ -56,7 +57,11 @@ def clean_note_text(raw: str) -> str:
 
 
 async def _session(db: AsyncSession, session_id: uuid.UUID) -> SupervisionSession:
-    session = await db.scalar(select(SupervisionSession).where(SupervisionSession.id == session_id))
+    session = await db.scalar(
+        select(SupervisionSession)
+        .where(SupervisionSession.id == session_id)
+        .options(joinedload(SupervisionSession.agreement))
+    )
     if session is None:
         raise NotFound("session")
     return session

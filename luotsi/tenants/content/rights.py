@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import audit, clock, i18n, permissions
 from luotsi.platform.audit import AuditEvent
@@ -275,7 +276,11 @@ class ErasurePlan:
 
 async def erasure_plan(db: AsyncSession, actor: Membership, request_id: uuid.UUID) -> ErasurePlan:
     request = await _pending(db, actor, request_id)
-    person = await db.scalar(select(ClientPerson).where(ClientPerson.id == request.person_id))
+    person = await db.scalar(
+        select(ClientPerson)
+        .where(ClientPerson.id == request.person_id)
+        .options(joinedload(ClientPerson.org))
+    )
     alone, group = await _agreements_of(db, request.person_id)
     return ErasurePlan(request, person, len(alone), len(group))
 

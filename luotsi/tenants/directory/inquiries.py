@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, i18n, permissions, ratelimit
@@ -220,7 +221,9 @@ async def _notice_recipients(db: AsyncSession, profile: StaffProfile | None) -> 
     if profile is not None and profile.membership.user.is_active:
         return [profile.membership.user]
     rows = await db.scalars(
-        select(Membership).where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
+        select(Membership)
+        .where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
+        .options(joinedload(Membership.user))
     )
     users = {m.user.email: m.user for m in rows.unique() if m.user.is_active}
     return [users[email] for email in sorted(users)]
@@ -343,9 +346,9 @@ async def assign_inquiry(
     except ValueError:
         membership_id = None
     member = await db.scalar(
-        select(Membership).where(
-            Membership.id == membership_id, Membership.role.in_(STAFF_ROLES), active_member()
-        )
+        select(Membership)
+        .where(Membership.id == membership_id, Membership.role.in_(STAFF_ROLES), active_member())
+        .options(joinedload(Membership.user))
     )
     if member is None:
         raise Invalid.field("assignee", _("Choose a person from the firm's staff."))
@@ -411,8 +414,11 @@ async def staff_names(db: AsyncSession) -> StaffNames:
     for profile_id, membership_id, display_name in profiles:
         by_profile[profile_id] = display_name
         profile_names[membership_id] = display_name
-    staff = list(
-        (await db.scalars(select(Membership).where(Membership.role.in_(STAFF_ROLES)))).unique()
+    staff = await db.execute(
+        select(Membership.id, User.name, Membership.deactivated_at)
+        .join(User, Membership.user_id == User.id)
+        .where(Membership.role.in_(STAFF_ROLES))
     )
-    by_membership = {m.id: profile_names.get(m.id) or m.user.name for m in staff}
-    return StaffNames(by_profile, by_membership, {m.id for m in staff if m.is_active})
+    rows = list(staff.tuples())
+    by_membership = {m_id: profile_names.get(m_id) or name for m_id, name, _left in rows}
+    return StaffNames(by_profile, by_membership, {m_id for m_id, _n, left in rows if left is None})

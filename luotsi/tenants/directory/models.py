@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, joinedload, mapped_column, relationship, selectinload
 
 from luotsi.platform import clock, i18n
 from luotsi.platform.db import Base, CodeSet, TenantScoped, str_enum
@@ -51,7 +51,7 @@ class Municipality(Base):
     name_sv: Mapped[str] = mapped_column(String(80), index=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
 
-    region: Mapped[Region] = relationship(lazy="joined")
+    region: Mapped[Region] = relationship(lazy="raise")
 
     def name(self, language: str | None = None) -> str:
         return self.name_sv if (language or i18n.current_language()) == "sv" else self.name_fi
@@ -67,7 +67,7 @@ class FirmArea(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     parts: Mapped[list[FirmAreaPart]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="FirmAreaPart.id"
+        lazy="raise", cascade="all, delete-orphan", order_by="FirmAreaPart.id"
     )
 
 
@@ -135,14 +135,14 @@ class StaffProfile(TenantScoped, Base):
     photo_updated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    membership: Mapped[Membership] = relationship(lazy="joined", viewonly=True)
+    membership: Mapped[Membership] = relationship(lazy="raise", viewonly=True)
     specialty_links: Mapped[list[StaffSpecialty]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan"
+        lazy="raise", cascade="all, delete-orphan"
     )
     qualifications: Mapped[list[Qualification]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="Qualification.position"
+        lazy="raise", cascade="all, delete-orphan", order_by="Qualification.position"
     )
-    areas: Mapped[list[ServiceArea]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    areas: Mapped[list[ServiceArea]] = relationship(lazy="raise", cascade="all, delete-orphan")
 
     @property
     def specialties(self) -> list[Specialty]:
@@ -189,7 +189,7 @@ class StaffSpecialty(TenantScoped, Base):
     profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
     specialty_id: Mapped[uuid.UUID] = mapped_column(index=True)
 
-    specialty: Mapped[Specialty] = relationship(lazy="joined", viewonly=True)
+    specialty: Mapped[Specialty] = relationship(lazy="raise", viewonly=True)
 
 
 class Qualification(TenantScoped, Base):
@@ -313,3 +313,18 @@ class Inquiry(TenantScoped, Base):
     assigned_membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+# --- what a query loads (every relationship is lazy="raise": a query names what it needs) ---
+
+FIRM_AREA_WHOLE = (selectinload(FirmArea.parts),)
+"""A firm area with its regions and municipalities."""
+
+STAFF_PROFILE_WHOLE = (
+    joinedload(StaffProfile.membership).joinedload(Membership.user),
+    selectinload(StaffProfile.specialty_links).joinedload(StaffSpecialty.specialty),
+    selectinload(StaffProfile.qualifications),
+    selectinload(StaffProfile.areas),
+)
+"""A staff profile with its account, specialties, qualifications and service areas: what its
+card in a list and its page show (a constant number of statements for any number of them)."""

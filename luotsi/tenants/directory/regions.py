@@ -28,6 +28,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.permissions import can_manage_areas
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.directory.models import (
+    FIRM_AREA_WHOLE,
     FirmArea,
     FirmAreaPart,
     Municipality,
@@ -223,11 +224,13 @@ def named_places(errors: dict[str, str], field: str, text: str) -> list[Place]:
 
 
 async def list_areas(db: AsyncSession) -> list[FirmArea]:
-    return list(await db.scalars(select(FirmArea).order_by(FirmArea.name)))
+    return list(
+        await db.scalars(select(FirmArea).order_by(FirmArea.name).options(*FIRM_AREA_WHOLE))
+    )
 
 
 async def get_area(db: AsyncSession, area_id: uuid.UUID) -> FirmArea:
-    area = await db.scalar(select(FirmArea).where(FirmArea.id == area_id))
+    area = await db.scalar(select(FirmArea).where(FirmArea.id == area_id).options(*FIRM_AREA_WHOLE))
     if area is None:
         raise NotFound("area")
     return area

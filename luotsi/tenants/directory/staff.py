@@ -36,6 +36,7 @@ from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
 from luotsi.tenants.directory.models import (
+    STAFF_PROFILE_WHOLE,
     FirmArea,
     FirmAreaPart,
     Municipality,
@@ -157,7 +158,7 @@ async def search_staff(
     order: list[Any] = [StaffProfile.display_name, StaffProfile.id]
     if filters.place is not None:
         order.insert(0, case((covering(filters.place), 0), else_=1))
-    return await paginate(db, StaffProfile, conditions, order, page, per_page)
+    return await paginate(db, StaffProfile, conditions, order, page, per_page, STAFF_PROFILE_WHOLE)
 
 
 # --- profiles -------------------------------------------------------------------------------
@@ -182,7 +183,9 @@ async def ensure_profiles(db: AsyncSession) -> None:
 async def get_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffProfile:
     """A profile of someone still in the firm."""
     profile = await db.scalar(
-        select(StaffProfile).where(StaffProfile.id == profile_id, *StaffFilter().conditions())
+        select(StaffProfile)
+        .where(StaffProfile.id == profile_id, *StaffFilter().conditions())
+        .options(*STAFF_PROFILE_WHOLE)
     )
     if profile is None:
         raise NotFound("profile")
@@ -192,9 +195,9 @@ async def get_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffProfile:
 async def get_public_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffProfile:
     """A profile the public may see: visible and active, else not found."""
     profile = await db.scalar(
-        select(StaffProfile).where(
-            StaffProfile.id == profile_id, *StaffFilter(public=True).conditions()
-        )
+        select(StaffProfile)
+        .where(StaffProfile.id == profile_id, *StaffFilter(public=True).conditions())
+        .options(*STAFF_PROFILE_WHOLE)
     )
     if profile is None:
         raise NotFound("profile")
@@ -203,7 +206,9 @@ async def get_public_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffPr
 
 async def profile_of_membership(db: AsyncSession, membership_id: uuid.UUID) -> StaffProfile:
     profile = await db.scalar(
-        select(StaffProfile).where(StaffProfile.membership_id == membership_id)
+        select(StaffProfile)
+        .where(StaffProfile.membership_id == membership_id)
+        .options(*STAFF_PROFILE_WHOLE)
     )
     if profile is None:
         membership = await db.scalar(select(Membership).where(Membership.id == membership_id))

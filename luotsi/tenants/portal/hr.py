@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock, i18n, permissions, ratelimit
 from luotsi.platform.errors import Forbidden, Invalid
@@ -24,7 +25,13 @@ from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
-from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisor, Review
+from luotsi.tenants.agreements.models import (
+    AGREEMENT_NAMES,
+    Agreement,
+    AgreementStatus,
+    AgreementSupervisor,
+    Review,
+)
 from luotsi.tenants.agreements.reviews import running_review_due
 from luotsi.tenants.clients import billing_details, logins, organisations
 from luotsi.tenants.clients.billing_details import BillingInput
@@ -123,6 +130,7 @@ async def portal_view(db: AsyncSession, org: ClientOrg, today: date | None = Non
         select(Agreement)
         .where(Agreement.org_id == org.id, Agreement.status != AgreementStatus.DRAFT)
         .order_by(Agreement.start_date.desc(), Agreement.id)
+        .options(*AGREEMENT_NAMES)
     )
     summaries = {
         a.id: AgreementSummary(a, supervisees=sorted(s.person.name for s in a.supervisees))
@@ -235,7 +243,9 @@ async def request_agreement(
         raise Invalid(errors)
     await ratelimit.hit(db, REQUEST_BUCKET, str(actor.id), REQUEST_LIMIT, REQUEST_WINDOW)
     owners = await db.scalars(
-        select(Membership).where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
+        select(Membership)
+        .where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
+        .options(joinedload(Membership.user))
     )
     recipients = {m.user.email: m.user for m in owners.unique() if m.user.is_active}
     for email in sorted(recipients):

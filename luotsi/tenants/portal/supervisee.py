@@ -29,7 +29,12 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisee
+from luotsi.tenants.agreements.models import (
+    AGREEMENT_WHOLE,
+    Agreement,
+    AgreementStatus,
+    AgreementSupervisee,
+)
 from luotsi.tenants.agreements.reviews import last_reviews, review_state, running_review_due
 from luotsi.tenants.clients import logins
 from luotsi.tenants.clients.models import ClientPerson
@@ -43,7 +48,13 @@ from luotsi.tenants.sessions.changes import (
     pending_manager_requests,
     withdraw_manager_invitation,
 )
-from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.models import (
+    SESSION_NAMES,
+    SESSION_WHOLE,
+    MeetingKind,
+    SessionStatus,
+    SupervisionSession,
+)
 from luotsi.tenants.sessions.service import Mailing, supervisor_names, to_local
 
 
@@ -106,6 +117,7 @@ async def own_view(
         select(Agreement)
         .where(Agreement.id.in_(_own_agreements(person)), Agreement.status != AgreementStatus.DRAFT)
         .order_by(Agreement.start_date.desc(), Agreement.id)
+        .options(*AGREEMENT_WHOLE)
     )
     agreements = list(rows.unique())
     ids = [a.id for a in agreements]
@@ -131,6 +143,7 @@ async def own_view(
             select(SupervisionSession)
             .where(SupervisionSession.agreement_id.in_(ids))
             .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+            .options(*SESSION_NAMES)
         )
         meetings = list(found.unique())
     upcoming = [m for m in meetings if m.starts_at > now]
@@ -219,10 +232,12 @@ async def own_session(
     answer for a colleague's meeting and one that does not exist)."""
     person = await supervisee_person(db, actor)
     session = await db.scalar(
-        select(SupervisionSession).where(
+        select(SupervisionSession)
+        .where(
             SupervisionSession.id == session_id,
             SupervisionSession.agreement_id.in_(_own_agreements(person)),
         )
+        .options(*SESSION_WHOLE)
     )
     if session is None or session.agreement.status == AgreementStatus.DRAFT:
         raise NotFound("session")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Forbidden, NotFound
@@ -18,8 +20,14 @@ from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
 from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.sessions import ics
-from luotsi.tenants.sessions.models import CalendarFeed, SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.models import (
+    SESSION_NAMES,
+    CalendarFeed,
+    SessionStatus,
+    SupervisionSession,
+)
 from luotsi.tenants.sessions.service import (
+    FEED_AHEAD,
     FEED_HISTORY,
     REMINDER_AHEAD,
     client_language,
@@ -55,17 +63,11 @@ async def calendar_supervisors(db: AsyncSession, actor: Membership) -> list[tupl
     return sorted(names.items(), key=lambda pair: pair[1].lower())
 
 
-async def calendar_entries(
-    db: AsyncSession,
-    actor: Membership,
-    first_day: date,
-    last_day: date,
-    supervisor_id: uuid.UUID | None,
-) -> list[CalendarEntry]:
-    """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor.
-
-    A supervisor always gets their own; owners and admins pick anyone, or everyone (None).
-    """
+def _calendar_conditions(
+    actor: Membership, first_day: date, last_day: date, supervisor_id: uuid.UUID | None
+) -> list[ColumnElement[bool]]:
+    """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor: a
+    supervisor always gets their own; owners and admins pick anyone, or everyone (None)."""
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("calendar")
     if not permissions.can_view_all_calendars(actor):
@@ -76,10 +78,27 @@ async def calendar_entries(
     ]
     if supervisor_id is not None:
         conditions.append(SupervisionSession.supervisor_id == supervisor_id)
+    return conditions
+
+
+async def calendar_entries(
+    db: AsyncSession,
+    actor: Membership,
+    first_day: date,
+    last_day: date,
+    supervisor_id: uuid.UUID | None,
+    *,
+    limit: int | None = None,
+) -> list[CalendarEntry]:
+    """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor (or
+    everyone's: None), the earliest first; at most ``limit`` of them."""
+    conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
     rows = await db.scalars(
         select(SupervisionSession)
         .where(*conditions)
         .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+        .limit(limit)
+        .options(*SESSION_NAMES)
     )
     names = await supervisor_names(db)
     entries = []
@@ -96,6 +115,61 @@ async def calendar_entries(
             )
         )
     return entries
+
+
+@dataclass(frozen=True)
+class CalendarDays:
+    """A calendar's meetings by Helsinki day, and per day how many are not shown."""
+
+    entries: list[CalendarEntry]
+    by_day: dict[date, list[CalendarEntry]]
+    more: dict[date, int]
+
+
+async def calendar_days(
+    db: AsyncSession,
+    actor: Membership,
+    first_day: date,
+    last_day: date,
+    supervisor_id: uuid.UUID | None,
+    *,
+    per_day: int | None = None,
+    limit: int | None = None,
+) -> CalendarDays:
+    """:func:`calendar_entries` by day; with ``per_day``, at most that many a day (and at most
+    ``limit`` loaded in all), the others counted in ``more`` for a "+3 more" link."""
+    entries = await calendar_entries(db, actor, first_day, last_day, supervisor_id, limit=limit)
+    by_day: dict[date, list[CalendarEntry]] = {}
+    for entry in entries:
+        by_day.setdefault(entry.day, []).append(entry)
+    more: dict[date, int] = {}
+    if per_day is not None:
+        counts = await meetings_per_day(db, actor, first_day, last_day, supervisor_id)
+        for day, count in counts.items():
+            by_day[day] = by_day.get(day, [])[:per_day]
+            if count > len(by_day[day]):
+                more[day] = count - len(by_day[day])
+    return CalendarDays(entries, by_day, more)
+
+
+async def meetings_per_day(
+    db: AsyncSession,
+    actor: Membership,
+    first_day: date,
+    last_day: date,
+    supervisor_id: uuid.UUID | None,
+) -> dict[date, int]:
+    """How many meetings each Helsinki day from ``first_day`` to ``last_day`` has (days
+    without any are missing), for "+3 more" in a calendar that shows only some of them.
+
+    Reads start times only (no rows become objects); the local day is counted in Python, as
+    SQLite knows no time zones.
+    """
+    conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
+    starts = await db.scalars(
+        select(SupervisionSession.starts_at).select_from(SupervisionSession).where(*conditions)
+    )
+    return dict(Counter(to_local(start).date() for start in starts))
 
 
 # --- the supervisor's private feed ----------------------------------------------------------
@@ -139,8 +213,9 @@ async def revoke_feed(db: AsyncSession, actor: Membership) -> None:
 async def feed_calendar(
     db: AsyncSession, tenant: Tenant, token: str, *, now: datetime | None = None
 ) -> str:
-    """The ICS feed behind a secret token: the holder's meetings from 60 days back onward,
-    cancelled ones included (marked so, or a subscribed calendar would keep showing them).
+    """The ICS feed behind a secret token: the holder's meetings from 60 days back to a year
+    ahead, cancelled ones included (marked so, or a subscribed calendar would keep showing
+    them).
 
     Unknown or revoked tokens, and people no longer on the staff, are not found.
     """
@@ -152,7 +227,11 @@ async def feed_calendar(
     )
     if feed is None:
         raise NotFound("feed")
-    member = await db.scalar(select(Membership).where(Membership.id == feed.membership_id))
+    member = await db.scalar(
+        select(Membership)
+        .where(Membership.id == feed.membership_id)
+        .options(joinedload(Membership.user))
+    )
     if (
         member is None
         or member.role not in STAFF_ROLES
@@ -165,6 +244,7 @@ async def feed_calendar(
         .where(
             SupervisionSession.supervisor_id == member.id,
             SupervisionSession.starts_at >= now - FEED_HISTORY,
+            SupervisionSession.starts_at < now + FEED_AHEAD,
         )
         .order_by(SupervisionSession.starts_at, SupervisionSession.id)
     )
@@ -193,6 +273,7 @@ async def send_session_reminders(db: AsyncSession, tenant: Tenant, now: datetime
             Agreement.reminders_enabled.is_(True),
         )
         .order_by(SupervisionSession.starts_at)
+        .options(*SESSION_NAMES)
     )
     query = claimed(db, query, SupervisionSession)
     sent = 0

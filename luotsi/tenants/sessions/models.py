@@ -18,13 +18,15 @@ from sqlalchemy import (
     and_,
     or_,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock
 from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_NAMES,
+    AGREEMENT_WHOLE,
     Agreement,
 )
 
@@ -89,7 +91,7 @@ class SupervisionSession(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    agreement: Mapped[Agreement] = relationship(lazy="joined", viewonly=True)
+    agreement: Mapped[Agreement] = relationship(lazy="raise", viewonly=True)
 
 
 class SessionChange(TenantScoped, Base):
@@ -153,3 +155,12 @@ def uses_quota_sql() -> ColumnElement[bool]:
         s.status.in_((SessionStatus.HELD, SessionStatus.NO_SHOW)),
         and_(s.status == SessionStatus.CANCELLED_BY_CLIENT, s.billable.is_(True)),
     )
+
+
+# --- what a query loads with a session (relationships are lazy="raise") ---------------------
+
+SESSION_NAMES = (joinedload(SupervisionSession.agreement).options(*AGREEMENT_NAMES),)
+"""A session in a list or calendar: its agreement's organisation and supervisees."""
+
+SESSION_WHOLE = (joinedload(SupervisionSession.agreement).options(*AGREEMENT_WHOLE),)
+"""One session with its whole agreement: for its page and for the rules that read it."""

@@ -16,7 +16,7 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import Agreement
-from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
+from luotsi.tenants.sessions.models import SESSION_NAMES, SessionStatus, SupervisionSession
 
 AWAITING_LIMIT = 20
 
@@ -49,6 +49,7 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
                 SupervisionSession.status == SessionStatus.PLANNED,
             )
             .order_by(SupervisionSession.starts_at)
+            .options(*SESSION_NAMES)
         )
     )
     tomorrow = _local_midnight(today + timedelta(days=1))
@@ -62,6 +63,7 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
             )
             .order_by(SupervisionSession.starts_at.desc())
             .limit(AWAITING_LIMIT)
+            .options(*SESSION_NAMES)
         )
     )
     return Agenda(

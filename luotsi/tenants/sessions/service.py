@@ -23,18 +23,21 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import HELSINKI, parse_date
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import User
 from luotsi.platform.mail import calendar_attachment, render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_WHOLE,
     Agreement,
     AgreementStatus,
     AgreementSupervisee,
@@ -44,6 +47,8 @@ from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.sessions import ics
 from luotsi.tenants.sessions.models import (
     CANCELLED,
+    SESSION_NAMES,
+    SESSION_WHOLE,
     MeetingKind,
     SessionChange,
     SessionStatus,
@@ -60,7 +65,8 @@ SESSION_MINUTES = (15, 240)  # a planned meeting's length
 HELD_MINUTES = (1, 240)  # the recorded length of a held one
 MAX_EVERY_WEEKS = 12
 MAX_SERIES = 200
-FEED_HISTORY = timedelta(days=60)
+FEED_HISTORY = timedelta(days=60)  # the private feed's window: 60 days back, a year ahead
+FEED_AHEAD = timedelta(days=365)
 REMINDER_AHEAD = timedelta(hours=48)
 _HOLIDAY_LANGUAGES = {"fi": "fi", "sv": "sv_FI", "en": "en_US"}
 _BABEL_LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_FI"}
@@ -174,7 +180,9 @@ async def agreement_for_work(
     """An agreement ``actor`` may plan and mark sessions on; not found otherwise."""
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("agreement")
-    agreement = await db.scalar(select(Agreement).where(Agreement.id == agreement_id))
+    agreement = await db.scalar(
+        select(Agreement).where(Agreement.id == agreement_id).options(*AGREEMENT_WHOLE)
+    )
     if agreement is None or not _works_on(actor, agreement):
         raise NotFound("agreement")
     return agreement
@@ -186,7 +194,11 @@ async def get_session(
     """One session of an agreement ``actor`` works on (or holds); not found otherwise."""
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("session")
-    session = await db.scalar(select(SupervisionSession).where(SupervisionSession.id == session_id))
+    session = await db.scalar(
+        select(SupervisionSession)
+        .where(SupervisionSession.id == session_id)
+        .options(*SESSION_WHOLE)
+    )
     if session is None or not (
         session.supervisor_id == actor.id or _works_on(actor, session.agreement)
     ):
@@ -428,7 +440,11 @@ async def participants(db: AsyncSession, session: SupervisionSession) -> list[Pa
     manager = agreement.manager
     if manager_takes_part(session) and manager is not None and manager.email:
         people.append(Participant(manager.email, manager.name, language, "manager"))
-    supervisor = await db.scalar(select(Membership).where(Membership.id == session.supervisor_id))
+    supervisor = await db.scalar(
+        select(Membership)
+        .where(Membership.id == session.supervisor_id)
+        .options(joinedload(Membership.user))
+    )
     if supervisor is not None and supervisor.user.is_active:
         user = supervisor.user
         people.append(Participant(user.email, user.name, user.locale, "supervisor"))
@@ -612,8 +628,12 @@ def check_in_period(agreement: Agreement, day: date, field: str, errors: dict[st
 
 async def supervisor_names(db: AsyncSession) -> dict[uuid.UUID, str]:
     """Names of the firm's staff by membership id."""
-    rows = await db.scalars(select(Membership).where(Membership.role.in_(STAFF_ROLES)))
-    return {m.id: m.user.name for m in rows.unique()}
+    rows = await db.execute(
+        select(Membership.id, User.name)
+        .join(User, Membership.user_id == User.id)
+        .where(Membership.role.in_(STAFF_ROLES))
+    )
+    return dict(rows.tuples().all())
 
 
 # --- lists and calendars --------------------------------------------------------------------
@@ -682,4 +702,4 @@ async def list_sessions(
                 SupervisionSession.agreement_id.in_(by_person),
             )
         )
-    return await paginate(db, SupervisionSession, conditions, order, page, per_page)
+    return await paginate(db, SupervisionSession, conditions, order, page, per_page, SESSION_NAMES)

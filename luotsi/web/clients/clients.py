@@ -204,7 +204,7 @@ class ClientsController(Controller):
             "ws": ws,
             "org": org,
             "has_history": await agreement_queries.org_has_history(db, org.id),
-            "people": len(org.people),
+            "people": await people.count_people(db, org.id),
             "errors": errors or {},
         }
         status = 422 if errors else 200

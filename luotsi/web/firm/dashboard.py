@@ -22,6 +22,7 @@ from luotsi.web.templating import redirect, render
 
 REVIEWS_WITHIN_DAYS = 14
 ENDING_WITHIN_DAYS = 60
+LIST_LIMIT = 10  # agreements per dashboard list; the rest are counted ("and 3 more")
 
 
 @get("/", name="dashboard")
@@ -59,11 +60,20 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     if permissions.can_work_on_agreements(ws.membership):
         work = {
             "agenda": await overview.agenda(db, ws.membership, now),
-            "reviews": await agreement_reviews.reviews_due(db, ws.membership, REVIEWS_WITHIN_DAYS),
+            "reviews": await agreement_reviews.reviews_due(
+                db, ws.membership, REVIEWS_WITHIN_DAYS, limit=LIST_LIMIT
+            ),
+            "reviews_total": await agreement_reviews.count_reviews_due(
+                db, ws.membership, REVIEWS_WITHIN_DAYS
+            ),
             "ending": await agreement_reviews.agreements_ending_within(
+                db, ws.membership, ENDING_WITHIN_DAYS, limit=LIST_LIMIT
+            ),
+            "ending_total": await agreement_reviews.count_agreements_ending_within(
                 db, ws.membership, ENDING_WITHIN_DAYS
             ),
-            "overruns": await agreement_quota.quota_overruns(db, ws.membership),
+            "overruns": await agreement_quota.quota_overruns(db, ws.membership, limit=LIST_LIMIT),
+            "overruns_total": await agreement_quota.count_quota_overruns(db, ws.membership),
             "today": clock.today(now),
         }
     profile, public = None, False

@@ -23,6 +23,10 @@ from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
 VIEWS = ("week", "month")
+# The month view shows at most this many meetings a day ("+3 more" links to the day's week)
+# and loads at most this many meetings in all (a firm-wide month can hold thousands).
+MONTH_DAY_LIMIT = 4
+MONTH_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -110,17 +114,16 @@ class CalendarController(Controller):
             wanted = query.get("supervisor", "")
             ids = {str(i) for i, _n in supervisors}
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
-        entries = await calendars.calendar_entries(
-            db, ws.membership, shown.first, shown.last, chosen
+        bounds = (MONTH_DAY_LIMIT, MONTH_LIMIT) if shown.view == "month" else (None, None)
+        days = await calendars.calendar_days(
+            db, ws.membership, shown.first, shown.last, chosen, per_day=bounds[0], limit=bounds[1]
         )
-        by_day: dict[date, list[calendars.CalendarEntry]] = {}
-        for entry in entries:
-            by_day.setdefault(entry.day, []).append(entry)
         context = {
             "ws": ws,
             "shown": shown,
-            "entries": entries,
-            "by_day": by_day,
+            "entries": days.entries,
+            "by_day": days.by_day,
+            "more": days.more,
             "supervisors": supervisors,
             "chosen": chosen,
             "query": query,

@@ -307,6 +307,104 @@ async def test_next_review_follows_the_last_review_or_the_start(
     assert agreement_reviews.review_state(due, due + timedelta(days=1)) == "overdue"
 
 
+async def test_the_sql_review_date_is_the_python_one_at_month_ends(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    """31st + 1 month is the last day of the next month, as relativedelta has it (SQLite's
+    date() would overflow into the month after)."""
+    a, today = firms.a, clock.today()
+    expected = {}
+    for months_ago in range(1, 14):
+        # The last day of a month (28th to 31st) about ``months_ago`` months back.
+        start = (today - relativedelta(months=months_ago)).replace(day=1) - timedelta(days=1)
+        for interval in (1, 6):
+            agreement = await add_agreement(
+                clean_db.owner,
+                a.tenant,
+                a.org,
+                a.supervisor,
+                [a.supervisee],
+                start_date=start,
+                end_date=start + relativedelta(years=2),
+                review_interval_months=interval,
+            )
+            expected[agreement.id] = agreement_reviews.review_due_after(agreement, None)
+    reviewed = await add_agreement(
+        clean_db.owner,
+        a.tenant,
+        a.org,
+        a.supervisor,
+        [a.supervisee],
+        start_date=today - relativedelta(months=14),
+        end_date=today + relativedelta(months=10),
+        review_interval_months=1,
+    )
+    last = (today - relativedelta(months=1)).replace(day=1) - timedelta(days=1)  # a month end
+    await add_review(clean_db.owner, a.tenant, reviewed, held_on=last)
+    expected[reviewed.id] = agreement_reviews.review_due_after(reviewed, last)
+
+    listed = await agreement_reviews.reviews_due(db, a.owner, 400, today=today)
+    got = {agreement.id: due for agreement, due in listed if agreement.id in expected}
+    assert got == expected
+
+
+async def test_reviews_due_are_limited_and_counted(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    a, today = firms.a, clock.today()
+    for months_ago in range(7, 12):  # five overdue reviews, the oldest the most overdue
+        await add_agreement(
+            clean_db.owner,
+            a.tenant,
+            a.org,
+            a.supervisor,
+            [a.supervisee],
+            start_date=today - relativedelta(months=months_ago),
+            end_date=today + relativedelta(months=6),
+        )
+    every = await agreement_reviews.reviews_due(db, a.owner, 14, today=today)
+    first = await agreement_reviews.reviews_due(db, a.owner, 14, today=today, limit=3)
+    assert len(every) == 5
+    assert first == every[:3]
+    assert await agreement_reviews.count_reviews_due(db, a.owner, 14, today=today) == 5
+    assert await agreement_reviews.count_reviews_due(db, a.supervisor, 14, today=today) == 5
+    assert await agreement_reviews.count_reviews_due(db, a.admin, 14, today=today) == 5
+    ending = await agreement_reviews.agreements_ending_within(db, a.owner, 200, today=today)
+    assert len(ending) == 5
+    assert (
+        await agreement_reviews.agreements_ending_within(db, a.owner, 200, today=today, limit=2)
+        == ending[:2]
+    )
+    assert await agreement_reviews.count_agreements_ending_within(db, a.owner, 200) == 5
+
+
+async def test_quota_overruns_are_the_largest_first_limited_and_counted(
+    clean_db: Backend, db: AsyncSession, firms: Firms
+) -> None:
+    a = firms.a
+    over = {}
+    for planned in (2, 4, 3):  # quota 1: overruns of 1, 3 and 2
+        agreement = await add_agreement(
+            clean_db.owner, a.tenant, a.org, a.supervisor, [a.supervisee], session_quota=1
+        )
+        for week in range(planned):
+            await add_session(
+                clean_db.owner,
+                a.tenant,
+                agreement,
+                a.supervisor,
+                starts_at=clock.at(clock.working_day(7 * (week + 1))),
+            )
+        over[planned] = agreement.id
+    listed = await agreement_quota.quota_overruns(db, a.owner)
+    assert [agreement.id for agreement, _usage in listed] == [over[4], over[3], over[2]]
+    assert [usage.planned for _agreement, usage in listed] == [4, 3, 2]
+    limited = await agreement_quota.quota_overruns(db, a.owner, limit=2)
+    assert [agreement.id for agreement, _usage in limited] == [over[4], over[3]]
+    assert await agreement_quota.count_quota_overruns(db, a.owner) == 3
+    assert await agreement_quota.count_quota_overruns(db, a.supervisor) == 3
+
+
 async def test_reviews_due_and_agreements_ending_are_listed_for_whom_may_see_them(
     clean_db: Backend, db: AsyncSession, firms: Firms
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock, i18n
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
@@ -100,7 +101,12 @@ async def session(clean_db: Backend) -> AsyncIterator[Any]:
 
 
 async def _member(db: AsyncSession, membership_id: uuid.UUID) -> Membership:
-    member = await db.scalar(select(Membership).where(Membership.id == membership_id))
+    # As the workspace loads the signed-in member: with their account.
+    member = await db.scalar(
+        select(Membership)
+        .where(Membership.id == membership_id)
+        .options(joinedload(Membership.user))
+    )
     assert member is not None
     return member
 

@@ -262,6 +262,24 @@ async def test_the_feed_lists_the_supervisors_own_meetings_with_neutral_titles(
     assert not any(word in text for word in CONTENT)
 
 
+async def test_the_feed_reaches_a_year_ahead_and_no_further(
+    open_db: Opener, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    start = a.session.starts_at
+    within = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=start + timedelta(days=364)
+    )
+    beyond = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=start + timedelta(days=366)
+    )
+    token = await _call(open_db, a, calendars.create_feed)
+    text = await _feed(open_db, a, a.tenant, token, now=start)
+    uids = {str(e["uid"]) for e in Calendar.from_ical(text).walk("VEVENT")}
+    assert within.uid in uids
+    assert beyond.uid not in uids
+
+
 async def test_a_cancelled_meeting_stays_in_the_feed_marked_cancelled(
     open_db: Opener, firms: Firms, clean_db: Backend
 ) -> None:

@@ -20,11 +20,13 @@ from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.clients.models import ClientOrg, PersonRole
+from luotsi.tenants.sessions import calendars
 from luotsi.tenants.sessions import changes as session_changes
 from luotsi.tenants.sessions import planning as session_planning
 from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.changes import CancelInput, RescheduleInput
 from luotsi.tenants.sessions.models import (
+    SESSION_WHOLE,
     MeetingKind,
     SessionChange,
     SessionStatus,
@@ -740,7 +742,9 @@ async def test_a_staff_request_for_the_manager_invites_nobody(
     assert requested.manager_invited_by is None and requested.sequence == 0
     async with open_db(a) as db:
         row = await db.scalar(
-            select(SupervisionSession).where(SupervisionSession.id == evaluation.id)
+            select(SupervisionSession)
+            .where(SupervisionSession.id == evaluation.id)
+            .options(*SESSION_WHOLE)
         )
         assert row is not None
         assert sorted(p.role for p in await session_service.participants(db, row)) == [
@@ -810,3 +814,25 @@ async def test_no_reminders_when_switched_off_cancelled_or_already_begun(
     assert await _remind(clean_db, start + timedelta(minutes=1)) == 0
     for firm in (firms.a, firms.b):
         assert (await _load(clean_db, firm, firm.session.id)).reminder_sent_at is None
+
+
+async def test_a_bounded_calendar_counts_what_it_does_not_load(
+    open_db: Opener, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    first = a.session.starts_at.astimezone(HELSINKI).date()  # the fixture's meeting, 10.00
+    second = first + timedelta(days=1)
+    for day, hour in ((first, 11), (first, 12), (second, 10)):
+        await add_session(
+            clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(day, hour)
+        )
+    async with open_db(a) as db:
+        owner = await db.scalar(select(Membership).where(Membership.id == a.owner.id))
+        assert owner is not None
+        days = await calendars.calendar_days(db, owner, first, second, None, per_day=2, limit=3)
+        assert len(days.entries) == 3  # the limit: the second day's meeting is not loaded
+        assert [e.starts.hour for e in days.by_day[first]] == [10, 11]
+        assert days.by_day[second] == []
+        assert days.more == {first: 1, second: 1}
+        whole = await calendars.calendar_days(db, owner, first, second, None)
+        assert len(whole.entries) == 4 and whole.more == {}

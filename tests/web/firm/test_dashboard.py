@@ -92,3 +92,40 @@ async def test_a_supervisor_sees_only_their_own_agreements(
     assert "Kalle Kollegan" not in (await client.get("/t/alfa/")).text
     await client.login(a.owner.user.email)
     assert "Kalle Kollegan" in (await client.get("/t/alfa/")).text
+
+
+async def test_each_list_shows_the_first_ten_and_says_how_many_more(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a, engine = firms.a, clean_db.owner
+    today = clock.today()
+    # Twelve agreements that started 13 months ago (review overdue), end within 30 days and
+    # overrun a quota of one: each on all three lists.
+    for i in range(12):
+        person = await add_person(engine, a.tenant, a.org, "supervisee", f"Usea {i:02d}")  # type: ignore[arg-type]
+        agreement = await add_agreement(
+            engine,
+            a.tenant,
+            a.org,
+            a.supervisor,
+            [person],
+            start_date=today - relativedelta(months=13),
+            end_date=today + timedelta(days=20 + i),
+            session_quota=1,
+        )
+        for days in (1, 2):
+            await add_session(
+                engine,
+                a.tenant,
+                agreement,
+                a.supervisor,
+                starts_at=clock.now() + timedelta(days=days),
+            )
+    await client.login(a.owner.user.email)
+    page = await client.get("/t/alfa/")
+    for section in ("reviews-due", "ending", "quota"):
+        shown = page.text.split(f'id="{section}"')[1].split("</section>")[0]
+        assert shown.count("<li") == 10, section
+        assert "and 2 more" in shown, section
+    ending = page.text.split('id="ending"')[1].split("</section>")[0]
+    assert "Usea 09" in ending and "Usea 10" not in ending  # the soonest ten

@@ -589,6 +589,27 @@ async def test_the_month_view_and_the_empty_state(
         assert (await client.get("/t/alfa/calendar/" + odd)).status_code == 200
 
 
+async def test_a_busy_day_in_the_month_view_shows_four_meetings_and_links_to_the_rest(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    day = _fixture_day(a)
+    for hour in range(11, 17):  # six more on the fixture session's day: seven in all
+        await add_session(
+            clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(day, hour)
+        )
+    await client.login(a.supervisor.user.email)
+    month = await client.get(f"/t/alfa/calendar/?view=month&month={day:%Y-%m}")
+    assert month.status_code == 200
+    assert month.text.count('class="cal-entry') == 4
+    assert "10.00–11.00" in month.text and "13.00–14.00" in month.text
+    assert "14.00–15.00" not in month.text
+    more = month.text.split('class="cal-more"')[1].split("</a>")[0]
+    assert "+3 more" in more and f"week={day:%G-W%V}" in more
+    week = await client.get(f"/t/alfa/calendar/?week={day:%G-W%V}")
+    assert week.text.count('class="cal-entry') == 7  # the week shows them all
+
+
 async def test_the_week_calendar_heads_each_day_with_its_stand_alone_name(
     client: Client, firms: Firms
 ) -> None:
