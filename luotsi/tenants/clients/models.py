@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from luotsi.platform import clock
 from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.i18n import N_, LabelledEnum
+from luotsi.platform.members import Invitation  # noqa: F401  (the table its keys name)
 from luotsi.platform.phones import format_phone
 
 
