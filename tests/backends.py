@@ -47,12 +47,15 @@ class PostgresServer:
         async with self._template_lock() as conn:
             await self._ensure_template(conn)
 
-    async def create_database(self) -> str:
-        """A fresh migrated database: a copy of the run's template, migrated first if need be."""
+    async def create_database(self, *, migrated: bool = True) -> str:
+        """A fresh database: a copy of the run's migrated template, or empty if not ``migrated``."""
         name = f"luotsi_test_{secrets.token_hex(4)}"
         async with self._template_lock() as conn:
-            await self._ensure_template(conn)
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            if migrated:
+                await self._ensure_template(conn)
+                await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            else:
+                await conn.execute(f'CREATE DATABASE "{name}"')
         self.databases.append(name)
         return name
 

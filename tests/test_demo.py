@@ -53,7 +53,12 @@ async def test_demo_has_clients_agreements_and_a_year_of_sessions(clean_db: Back
     assert {a.status for a in agreements} == set(AgreementStatus) - {AgreementStatus.PENDING}
     held = [s for s in sessions if s.status == SessionStatus.HELD]
     planned = [s for s in sessions if s.status == SessionStatus.PLANNED]
-    assert len(held) > 30 and len(planned) > 10
+    assert len(held) > 30
+    # Held sessions lie behind and planned ones ahead, for several agreements, on any weekday.
+    assert all(s.starts_at < clock.now() for s in held)
+    assert all(s.starts_at > clock.now() for s in planned)
+    active = {a.id for a in agreements if a.status == AgreementStatus.ACTIVE}
+    assert len({s.agreement_id for s in planned} & active) >= 2 and len(planned) >= 10
     span = max(s.starts_at for s in sessions) - min(s.starts_at for s in sessions)
     assert span.days > 365
     # The demo is dated from the day it is loaded: this week always has sessions.

@@ -115,7 +115,7 @@ async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Settings
         server = conftest._state["pg"]
         if server is None:
             pytest.skip(f"PostgreSQL not available: {conftest._state['pg_how']}")
-        url = server.url_for(await server.create_database())
+        url = server.url_for(await server.create_database(migrated=False))
     return load_settings(settings_env(tmp_path, url), env_file="")
 
 
