@@ -4,6 +4,17 @@ It also imports the modules that register scheduled jobs (``@scheduled``), so th
 knows them all.
 """
 
+from luotsi.billing.models import (
+    BilledItem,
+    BillingProfile,
+    Delivery,
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    InvoiceRunOrg,
+    Payment,
+    Reminder,
+)
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import AuthToken, User, UserSession
 from luotsi.platform.members import Invitation
@@ -58,10 +69,13 @@ __all__ = [
     "AssignmentResponse",
     "AuditEvent",
     "AuthToken",
+    "BilledItem",
+    "BillingProfile",
     "CalendarFeed",
     "ClientOrg",
     "ClientPerson",
     "ConfidentialityLimits",
+    "Delivery",
     "ErasureRequest",
     "Evaluation",
     "FirmArea",
@@ -70,12 +84,18 @@ __all__ = [
     "Goal",
     "Inquiry",
     "Invitation",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceRun",
+    "InvoiceRunOrg",
     "Membership",
     "Municipality",
     "OutboxMessage",
+    "Payment",
     "Qualification",
     "RateEvent",
     "Region",
+    "Reminder",
     "Review",
     "ServiceArea",
     "SessionChange",

@@ -4,6 +4,7 @@ step by step as an upgrade in production would be)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,24 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock
-from luotsi.platform.db import TENANT_KEY, UTCDateTime, make_engine, make_sessionmaker
+from luotsi.platform.db import TENANT_KEY, Base, UTCDateTime, make_engine, make_sessionmaker
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.clients.models import ClientPerson, PersonRole
 from luotsi.tenants.directory.models import Inquiry
+from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions.models import SupervisionSession
 from tests import conftest
 from tests.backends import settings_env
-from tests.factories import (
-    add_agreement,
-    add_client_org,
-    add_inquiry,
-    add_person,
-    add_session,
-    make_firm,
-    make_user,
-)
+from tests.factories import add_client_org, add_inquiry, add_person, make_firm, make_user
 
 
 async def test_migration_0008_writes_firms_business_ids_with_the_hyphen(tmp_path: Path) -> None:
@@ -119,29 +114,52 @@ async def unmigrated(request: pytest.FixtureRequest, tmp_path: Path) -> Settings
     return load_settings(settings_env(tmp_path, url), env_file="")
 
 
-async def _add_membership(engine: AsyncEngine, tenant: Tenant, name: str) -> uuid.UUID:
-    """A membership as rows were before 0012 (no ``deactivated_at``)."""
-    user = await make_user(engine, f"{name.lower()}@example.fi", name)
-    membership_id = uuid.uuid4()
-    members = table(
-        "memberships",
-        column("tenant_id", Uuid()),
-        column("id", Uuid()),
-        column("user_id", Uuid()),
-        column("role", String()),
-        column("created_at", UTCDateTime()),
-    )
+async def _insert_as_of(engine: AsyncEngine, model: type[Base], **values: object) -> uuid.UUID:
+    """A row of ``model``'s table as the database's current revision has it.
+
+    Columns the revision lacks are left out and the ones it has are filled from ``values``, else
+    from the model's defaults, so a later migration adding a column does not break the test of
+    an earlier one.
+    """
+    values.setdefault("id", uuid.uuid4())
+    name = model.__table__.name
     async with engine.begin() as conn:
-        await conn.execute(
-            members.insert().values(
-                tenant_id=tenant.id,
-                id=membership_id,
-                user_id=user.id,
-                role="supervisor",
-                created_at=clock.now(),
-            )
+        present = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns(name)}
         )
-    return membership_id
+        row: dict[str, object] = {}
+        columns = [col for col in model.__table__.columns if col.name in present]
+        for col in columns:
+            if col.name in values:
+                row[col.name] = values[col.name]
+            elif col.default is not None and col.default.is_scalar:
+                row[col.name] = col.default.arg
+            elif col.default is not None and col.default.is_callable:
+                row[col.name] = col.default.arg(None)
+        as_of = table(name, *(column(col.name, col.type) for col in columns))
+        await conn.execute(as_of.insert().values(row))
+    return values["id"]  # type: ignore[return-value]
+
+
+async def _add_membership(engine: AsyncEngine, tenant: Tenant, name: str) -> uuid.UUID:
+    user = await make_user(engine, f"{name.lower()}@example.fi", name)
+    return await _insert_as_of(
+        engine, Membership, tenant_id=tenant.id, user_id=user.id, role="supervisor"
+    )
+
+
+async def _add_agreement(engine: AsyncEngine, tenant: Tenant, org_id: uuid.UUID) -> uuid.UUID:
+    """An active agreement without supervisors or supervisees, as of the current revision."""
+    return await _insert_as_of(
+        engine,
+        Agreement,
+        tenant_id=tenant.id,
+        org_id=org_id,
+        kind=SupervisionKind.INDIVIDUAL,
+        start_date=clock.today(),
+        end_date=clock.today() + timedelta(days=365),
+        status=AgreementStatus.ACTIVE,
+    )
 
 
 async def test_migration_0012_gives_history_its_deleted_members_back(unmigrated: Settings) -> None:
@@ -158,8 +176,17 @@ async def test_migration_0012_gives_history_its_deleted_members_back(unmigrated:
         person = await add_person(
             engine, firm, org, PersonRole.HR_CONTACT, "Hanna", membership_id=uuid.uuid4()
         )
-        agreement = await add_agreement(engine, firm, org, gone, [])
-        session = await add_session(engine, firm, agreement, gone)
+        agreement_id = await _add_agreement(engine, firm, org.id)
+        session_id = await _insert_as_of(
+            engine,
+            SupervisionSession,
+            tenant_id=firm.id,
+            agreement_id=agreement_id,
+            supervisor_id=gone.id,
+            starts_at=clock.now(),
+            duration_minutes=60,
+            uid=f"{uuid.uuid4()}@luotsi",
+        )
         notes = table(
             "session_notes",
             *(column(c, Uuid()) for c in ("tenant_id", "id", "session_id", "author_membership_id")),
@@ -173,7 +200,7 @@ async def test_migration_0012_gives_history_its_deleted_members_back(unmigrated:
                 notes.insert().values(
                     tenant_id=firm.id,
                     id=uuid.uuid4(),
-                    session_id=session.id,
+                    session_id=session_id,
                     author_membership_id=gone.id,
                     body=b"ciphertext",
                     key_version=1,
@@ -200,7 +227,7 @@ async def test_migration_0012_gives_history_its_deleted_members_back(unmigrated:
             assert restored.user.name == "Entinen jäsen" and not restored.user.is_active
             assert restored.user.password_hash is None
             held = await db.scalar(
-                select(SupervisionSession).where(SupervisionSession.id == session.id)
+                select(SupervisionSession).where(SupervisionSession.id == session_id)
             )
             assert held is not None and held.supervisor_id == gone.id
             cleared = await db.scalar(select(Inquiry).where(Inquiry.id == inquiry.id))
@@ -223,9 +250,9 @@ async def test_migration_0012_stops_on_content_of_no_person_and_changes_nothing(
     engine = make_engine(unmigrated.owner_database_url)
     try:
         firm = await make_firm(engine, "a", "Firm Oy", "0737546-2")
-        supervisor = Membership(id=await _add_membership(engine, firm, "Kept"))
+        await _add_membership(engine, firm, "Kept")
         org = await add_client_org(engine, firm)
-        agreement = await add_agreement(engine, firm, org, supervisor, [])
+        agreement_id = await _add_agreement(engine, firm, org.id)
         nobody = uuid.uuid4()
         goals = table(
             "goals",
@@ -241,7 +268,7 @@ async def test_migration_0012_stops_on_content_of_no_person_and_changes_nothing(
                 goals.insert().values(
                     tenant_id=firm.id,
                     id=uuid.uuid4(),
-                    agreement_id=agreement.id,
+                    agreement_id=agreement_id,
                     person_id=nobody,
                     source="own",
                     body=b"ciphertext",

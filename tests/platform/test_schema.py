@@ -28,7 +28,10 @@ USER_IDS_KEPT_AS_HISTORY = {
     ("erasure_requests", "requested_by_user_id"),
     ("erasure_requests", "decided_by_user_id"),
 }
-NOT_IDS = {("client_orgs", "business_id")}  # the organisation's Y-tunnus, 1234567-8
+NOT_IDS = {  # Y-tunnus, 1234567-8
+    ("client_orgs", "business_id"),
+    ("billing_profiles", "business_id"),
+}
 NOT_REFERENCES = USER_IDS_KEPT_AS_HISTORY | NOT_IDS
 
 

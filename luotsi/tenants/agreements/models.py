@@ -35,6 +35,13 @@ DEFAULT_CADENCE_WEEKS = 3
 MIN_SESSION_MINUTES, MAX_SESSION_MINUTES = 45, 90
 
 
+class Pricing(LabelledEnum):
+    """How an agreement is priced: each billable session, or the whole process at once."""
+
+    PER_SESSION = "per_session", N_("Per session")
+    PER_PROCESS = "per_process", N_("Fixed price for the process")
+
+
 class AgreementStatus(LabelledEnum):
     DRAFT = "draft", N_("Draft")
     PENDING = "pending", N_("Waiting for acceptance")  # sent to the parties for acceptance
@@ -122,7 +129,8 @@ class Agreement(TenantScoped, Base):
     session_minutes: Mapped[int] = mapped_column(default=60)
     cadence_weeks: Mapped[int] = mapped_column(default=DEFAULT_CADENCE_WEEKS)
     session_quota: Mapped[int | None]  # None: open-ended until the end date
-    price_cents: Mapped[int] = mapped_column(default=0)  # per session, VAT excluded
+    pricing: Mapped[Pricing] = mapped_column(str_enum(Pricing), default=Pricing.PER_SESSION)
+    price_cents: Mapped[int] = mapped_column(default=0)  # per session or process, VAT excluded
     vat_basis_points: Mapped[int] = mapped_column(default=DEFAULT_VAT_BASIS_POINTS)
     cancellation_hours: Mapped[int] = mapped_column(default=DEFAULT_CANCELLATION_HOURS)
     review_interval_months: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_MONTHS)
