@@ -226,6 +226,11 @@ class InvoiceLine(TenantScoped, Base):
             ["tenant_id", "session_id"],
             ["supervision_sessions.tenant_id", "supervision_sessions.id"],
         ),
+        ForeignKeyConstraint(
+            ["tenant_id", "credits_line_id"], ["invoice_lines.tenant_id", "invoice_lines.id"]
+        ),
+        # A line is credited once: a second credit note of it is refused by the database.
+        UniqueConstraint("tenant_id", "credits_line_id"),
         Index("ix_invoice_lines_tenant_invoice", "tenant_id", "invoice_id"),
         Index("ix_invoice_lines_tenant_session", "tenant_id", "session_id"),
         Index("ix_invoice_lines_tenant_agreement", "tenant_id", "agreement_id"),
@@ -244,6 +249,7 @@ class InvoiceLine(TenantScoped, Base):
     net_cents: Mapped[int]  # quantity x unit price, rounded once (money.line_net_cents)
     vat_basis_points: Mapped[int]
     minutes: Mapped[int | None]  # a session's duration, printed with it
+    credits_line_id: Mapped[uuid.UUID | None]  # on a credit note: the invoice line it credits
 
 
 class BilledItem(TenantScoped, Base):

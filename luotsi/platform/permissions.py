@@ -5,7 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
+from luotsi.platform.errors import Forbidden
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role
+
+
+def require(allowed: bool, what: str) -> None:
+    """Raise :class:`Forbidden` for ``what`` unless the permission check ``allowed`` passed."""
+    if not allowed:
+        raise Forbidden(what)
 
 
 def can_view_workspace(membership: Membership) -> bool:
@@ -99,6 +106,11 @@ def can_view_clients(membership: Membership) -> bool:
 
 def can_manage_clients(membership: Membership) -> bool:
     """Creating, editing and archiving organisations and people; inviting HR contacts."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_manage_billing(membership: Membership) -> bool:
+    """Billing settings, invoice runs, drafts, issuing, credit notes, payments: the office."""
     return membership.role in (Role.OWNER, Role.ADMIN)
 
 

@@ -444,10 +444,16 @@ def upgrade() -> None:
         sa.Column("net_cents", sa.Integer(), nullable=False),
         sa.Column("vat_basis_points", sa.Integer(), nullable=False),
         sa.Column("minutes", sa.Integer(), nullable=True),
+        sa.Column("credits_line_id", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id", "agreement_id"],
             ["agreements.tenant_id", "agreements.id"],
             name=op.f("fk_invoice_lines_tenant_id_agreement_id_agreements"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "credits_line_id"],
+            ["invoice_lines.tenant_id", "invoice_lines.id"],
+            name=op.f("fk_invoice_lines_tenant_id_credits_line_id_invoice_lines"),
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id", "invoice_id"],
@@ -467,6 +473,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_invoice_lines")),
+        sa.UniqueConstraint(
+            "tenant_id", "credits_line_id", name=op.f("uq_invoice_lines_tenant_id_credits_line_id")
+        ),
     )
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
         batch_op.create_index(

@@ -18,6 +18,7 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, new_token, token_hash
+from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.drafts import AgreementInput, check_agreement, decimal_text
 from luotsi.tenants.agreements.models import (
@@ -41,7 +42,6 @@ from luotsi.tenants.agreements.service import (
     mail_language,
     queue_firm_email,
     record_event,
-    require,
     set_status,
     staff_names,
     supervisor_users,

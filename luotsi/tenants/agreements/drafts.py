@@ -17,6 +17,7 @@ from luotsi.platform import i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import N_, parse_date
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
@@ -40,7 +41,6 @@ from luotsi.tenants.agreements.service import (
     max_end_date,
     people_choices,
     record_event,
-    require,
     staff_choices,
 )
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole

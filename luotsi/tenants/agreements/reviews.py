@@ -20,6 +20,7 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
 from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.permissions import require
 from luotsi.platform.sqldates import add_months
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements.models import (
@@ -39,7 +40,6 @@ from luotsi.tenants.agreements.service import (
     max_end_date,
     queue_firm_email,
     record_event,
-    require,
     set_status,
     supervisor_users,
     visible_to,

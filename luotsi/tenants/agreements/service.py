@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, i18n, permissions
-from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant, active_member
 from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
@@ -70,12 +71,6 @@ def max_end_date(start: date) -> date:
 def default_end_date(start: date) -> date:
     """One year: 1.9.2026 -> 31.8.2027; 29.2.2028 -> 28.2.2029."""
     return term_end(start, DEFAULT_TERM)
-
-
-def require(allowed: bool, what: str) -> None:
-    """Raise :class:`Forbidden` for ``what`` unless the permission check ``allowed`` passed."""
-    if not allowed:
-        raise Forbidden(what)
 
 
 def visible_to(actor: Membership) -> list[ColumnElement[bool]]:

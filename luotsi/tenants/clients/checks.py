@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 from luotsi.platform import i18n
-from luotsi.platform.errors import Forbidden
-
-
-def require(allowed: bool, what: str) -> None:
-    """:class:`Forbidden` unless the actor's permission allows it."""
-    if not allowed:
-        raise Forbidden(what)
 
 
 def text_within(errors: dict[str, str], name: str, value: str, limit: int) -> str:

@@ -22,8 +22,8 @@ from luotsi.platform.identity import get_user_by_email
 from luotsi.platform.mail import render_email
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership, Role, Tenant
-from luotsi.tenants.clients.checks import require
 from luotsi.tenants.clients.models import ClientPerson, PersonRole
 from luotsi.tenants.clients.people import get_person
 

@@ -19,6 +19,7 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import Page
+from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership, check_business_id
 from luotsi.tenants.agreements.queries import (
     open_agreement_count,
@@ -26,7 +27,7 @@ from luotsi.tenants.agreements.queries import (
     org_has_history,
 )
 from luotsi.tenants.clients.billing_details import BillingInput, billing_values, check_billing
-from luotsi.tenants.clients.checks import like_pattern, require, text_within
+from luotsi.tenants.clients.checks import like_pattern, text_within
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.clients.people import (
     PersonInput,

@@ -20,10 +20,11 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import check_email
 from luotsi.platform.members import Invitation
 from luotsi.platform.paging import Page, paginate
+from luotsi.platform.permissions import require
 from luotsi.platform.phones import normalise_phone
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants.agreements.queries import person_has_history
-from luotsi.tenants.clients.checks import like_pattern, require, text_within
+from luotsi.tenants.clients.checks import like_pattern, text_within
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
 
 
