@@ -31,6 +31,7 @@ EXPECTED = {
     "can_view_clients": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
     "can_manage_clients": {Role.OWNER, Role.ADMIN},
     "can_manage_agreements": {Role.OWNER, Role.ADMIN},
+    "can_manage_billing": {Role.OWNER, Role.ADMIN},
     "can_work_on_agreements": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
     "can_view_all_calendars": {Role.OWNER, Role.ADMIN},
     "can_use_client_portal": {Role.CLIENT_CONTACT},
