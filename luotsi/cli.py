@@ -1,4 +1,4 @@
-"""``luotsi`` commands: serve, worker, db upgrade, demo, create-operator, keys rotate."""
+"""``luotsi`` commands: serve, worker, db, demo, create-operator, keys rotate, billing run."""
 
 from __future__ import annotations
 
@@ -148,6 +148,65 @@ def keys_rotate() -> None:
         asyncio.run(run())
     except ContentUnreadable as exc:  # names the row, never the content
         raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def billing() -> None:
+    """Client invoicing."""
+
+
+@billing.command("run")
+@click.option("--period", required=True, help="The month to invoice, e.g. 2026-11.")
+@click.option("--firm", "slug", required=True, help="The firm's slug (its address /t/SLUG).")
+@click.option("--chunk", default=20, show_default=True, help="Organisations per transaction.")
+def billing_run(period: str, slug: str, chunk: int) -> None:
+    """Draft the period's invoices of a firm, every organisation with anything to bill."""
+    from sqlalchemy import select
+
+    import luotsi.models  # noqa: F401  (every model, so the metadata is complete)
+    from luotsi.billing.models import RunStatus
+    from luotsi.billing.runs import parse_period, start_run, work_on_run
+    from luotsi.platform.db import make_engine, make_sessionmaker, tenant_session, unscoped_session
+    from luotsi.platform.errors import Invalid
+    from luotsi.platform.tenancy import Tenant
+
+    settings = load_settings()
+
+    async def run() -> None:
+        period_start, period_end = parse_period(period)
+        engine = make_engine(settings.runtime_database_url)
+        maker = make_sessionmaker(engine)
+        try:
+            async with unscoped_session(maker) as db:
+                tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
+            if tenant is None:
+                raise click.ClickException(f"No firm {slug!r}.")
+            async with tenant_session(maker, tenant.id) as db:
+                invoice_run = await start_run(db, None, period_start, period_end)
+            click.echo(
+                f"Invoice run of {period_start.isoformat()}..{period_end.isoformat()} for "
+                f"{tenant.name}: {invoice_run.org_total} organisations with something to bill."
+            )
+            while invoice_run.status is RunStatus.RUNNING:
+                done_before = invoice_run.org_done
+                async with tenant_session(maker, tenant.id) as db:
+                    invoice_run = await work_on_run(db, invoice_run.id, chunk)
+                if invoice_run.org_done == done_before:  # a worker holds the rest: wait for it
+                    await asyncio.sleep(1)
+                click.echo(
+                    f"{invoice_run.org_done}/{invoice_run.org_total} organisations, "
+                    f"{invoice_run.drafts} drafts"
+                )
+            if invoice_run.status is RunStatus.FAILED:
+                raise click.ClickException(invoice_run.error)
+            click.echo(f"Done: {invoice_run.drafts} draft invoices.")
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except Invalid as exc:
+        raise click.ClickException(" ".join(exc.errors.values())) from None
 
 
 def _backend(settings: object) -> str:
