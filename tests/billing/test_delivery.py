@@ -182,7 +182,10 @@ async def test_a_draft_has_no_outputs_and_only_billing_staff_get_them(
     for output in (delivery.load_document, delivery.send_invoice, delivery.finvoice_download):
         with pytest.raises(Invalid) as refused:
             await output(db, firms.a.owner, draft.id)
-        assert "issue" in refused.value.errors["invoice"]
+        assert (
+            refused.value.errors["invoice"]
+            == "Luonnoksesta ei vielä ole laskua: lähetä se ensin laskuksi."
+        )
     invoice = await invoices.issue(db, firms.a.owner, draft.id)
     for output in (delivery.invoice_pdf, delivery.send_invoice, delivery.finvoice_download):
         with pytest.raises(Forbidden):
