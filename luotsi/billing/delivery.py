@@ -250,8 +250,9 @@ async def send_invoice(db: AsyncSession, actor: Membership, invoice_id: uuid.UUI
     payload["attachments"] = [
         file_attachment(attachment.data, attachment.filename, attachment.media_type)
     ]
-    if (invoice.seller or {}).get("email"):
-        payload["reply_to"] = (invoice.seller or {})["email"]  # replies reach the firm
+    reply_to = (invoice.seller or {}).get("email", "")
+    if reply_to:
+        payload["reply_to"] = reply_to  # the client's questions reach the firm, not Luotsi
     enqueue_email(db, payload)
     delivery = Delivery(
         invoice_id=invoice.id, channel=DeliveryChannel.EMAIL, sent_to=to, sent_by=actor.id

@@ -266,6 +266,17 @@ async def test_sending_without_an_invoicing_address_is_refused(
     assert list(await db.scalars(select(Delivery))) == []
 
 
+async def test_an_address_added_after_issuing_is_used_when_the_invoice_had_none(
+    db: AsyncSession, firms: Firms
+) -> None:
+    invoice = await issued(db, firms, email="")
+    org = await db.scalar(select(ClientOrg).where(ClientOrg.id == firms.a.org.id))
+    assert org is not None
+    org.invoice_email = "uusi@esimerkkikunta.example"
+    sent = await delivery.send_invoice(db, firms.a.owner, invoice.id)
+    assert sent.sent_to == "uusi@esimerkkikunta.example"
+
+
 async def test_no_output_carries_session_content_or_the_supervisees_name(
     clean_db: Backend, firms: Firms, db: AsyncSession, outbox: Outbox
 ) -> None:
