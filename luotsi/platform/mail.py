@@ -1,7 +1,8 @@
 """E-mail: rendering in the recipient's language, and delivery to files or SMTP.
 
-Every e-mail is multipart (plain text + HTML), optionally with text attachments such as a
-calendar invitation (see :func:`calendar_attachment`). By default messages are written to
+Every e-mail is multipart (plain text + HTML), optionally with attachments: text such as a
+calendar invitation (see :func:`calendar_attachment`) or files such as an invoice's PDF (see
+:func:`file_attachment`). By default messages are written to
 ``var/outbox/`` (and shown on the dev mailbox page); with ``LUOTSI_SMTP_HOST`` set they go to
 that server. Each message carries a stable Message-ID so a retried delivery can be recognised.
 """
@@ -9,6 +10,7 @@ that server. Each message carries a stable Message-ID so a retried delivery can 
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import smtplib
 from dataclasses import dataclass
@@ -66,6 +68,20 @@ def calendar_attachment(ics: str, method: str, filename: str = "invite.ics") -> 
     }
 
 
+def file_attachment(data: bytes, filename: str, mimetype: str) -> dict[str, Any]:
+    """A file (``mimetype`` such as ``application/pdf``) for a payload's ``attachments``.
+
+    The bytes travel base64-encoded so the outbox payload stays JSON.
+    """
+    maintype, subtype = mimetype.split("/", 1)
+    return {
+        "filename": filename,
+        "maintype": maintype,
+        "subtype": subtype,
+        "base64": base64.b64encode(data).decode("ascii"),
+    }
+
+
 def build_message(payload: dict[str, Any], sender: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
@@ -73,9 +89,19 @@ def build_message(payload: dict[str, Any], sender: str) -> EmailMessage:
     msg["Subject"] = payload["subject"]
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = payload["message_id"]
+    if payload.get("reply_to"):
+        msg["Reply-To"] = payload["reply_to"]
     msg.set_content(payload["text"])
     msg.add_alternative(payload["html"], subtype="html")
     for attachment in payload.get("attachments") or ():
+        if "base64" in attachment:
+            msg.add_attachment(
+                base64.b64decode(attachment["base64"]),
+                maintype=attachment["maintype"],
+                subtype=attachment["subtype"],
+                filename=attachment["filename"],
+            )
+            continue
         msg.add_attachment(
             attachment["text"],
             subtype=attachment["subtype"],
