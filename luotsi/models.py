@@ -4,6 +4,7 @@ It also imports the modules that register scheduled jobs (``@scheduled``), so th
 knows them all.
 """
 
+from luotsi.billing import reminders  # noqa: F401  (payment_reminders)
 from luotsi.billing.models import (
     BilledItem,
     BillingProfile,
