@@ -4,7 +4,7 @@ It also imports the modules that register scheduled jobs (``@scheduled``), so th
 knows them all.
 """
 
-from luotsi.billing import runs  # noqa: F401  (invoice_runs)
+from luotsi.billing import reminders, runs  # noqa: F401  (payment_reminders, invoice_runs)
 from luotsi.billing.models import (
     BilledItem,
     BillingProfile,

@@ -1,0 +1,179 @@
+"""Payment reminders for overdue invoices: sent by the worker, or by hand.
+
+The worker's job (:func:`send_payment_reminders`) reminds of an invoice that still has an open
+balance a week after its due date, again two weeks after that, and then no more: what is still
+unpaid after two reminders is the firm's to handle in person. A reminder goes to the client
+organisation's invoicing address in the invoice's language, and records a :class:`Reminder`
+with the fee the firm's profile asks, in the same transaction as the e-mail is queued.
+
+The e-mail names the invoice only by its number, dates, sums, reference and IBAN: never its
+lines (which name supervisees and sessions).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luotsi.billing.models import Invoice, Reminder
+from luotsi.billing.payments import Balance, InvoiceState, balance_of, with_balances
+from luotsi.billing.profile import get_profile
+from luotsi.billing.references import formatted
+from luotsi.platform import clock, i18n, permissions
+from luotsi.platform.db import TENANT_KEY
+from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.permissions import require
+from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.tenants.agreements.service import queue_firm_email
+from luotsi.tenants.clients.models import ClientOrg
+
+FIRST_AFTER_DAYS = 7  # days past the due date
+AGAIN_AFTER_DAYS = 14  # days after the previous reminder
+MAX_REMINDERS = 2  # by the worker; a reminder sent by hand counts too
+
+
+@dataclass(frozen=True)
+class _Due:
+    invoice: Invoice
+    to: str
+    open_cents: int
+
+
+def _address(invoice: Invoice, org_email: str) -> str:
+    """The organisation's invoicing address now, or as the invoice was issued to."""
+    return org_email or (invoice.buyer or {}).get("email", "")
+
+
+def _remind(
+    db: AsyncSession, tenant: Tenant, invoice: Invoice, to: str, open_cents: int, fee: int, on: date
+) -> Reminder:
+    """Queue the reminder e-mail and record it, in the caller's transaction."""
+    language = invoice.language if invoice.language in i18n.LANGUAGES else "fi"
+    with i18n.language(language):
+        open_text, fee_text = i18n.format_money(open_cents), i18n.format_money(fee)
+        total_text = i18n.format_money(open_cents + fee)
+    seller = invoice.seller or {}
+    queue_firm_email(
+        db,
+        tenant,
+        "payment_reminder",
+        to,
+        language,
+        number=invoice.number,
+        issued=invoice.issued_on,
+        due=invoice.due_on,
+        open=open_text,
+        fee=fee_text if fee else "",
+        total=total_text,
+        reference=formatted(invoice.reference),
+        iban=seller.get("iban", ""),
+        bic=seller.get("bic", ""),
+        seller=seller.get("name", "") or tenant.name,
+        contact=seller.get("email", ""),
+    )
+    reminder = Reminder(invoice_id=invoice.id, sent_on=on, fee_cents=fee, sent_to=to)
+    db.add(reminder)
+    return reminder
+
+
+@scheduled("payment_reminders", 3600)
+async def send_payment_reminders(db: AsyncSession, tenant: Tenant, now: datetime) -> int:
+    """Remind of each overdue invoice a week past due, again two weeks later, at most twice.
+
+    Only invoices with an open balance and an invoicing e-mail address. Returns how many
+    reminders were queued.
+    """
+    today = clock.today(now)
+    sent = (
+        select(
+            Reminder.invoice_id,
+            func.count().label("count"),
+            func.max(Reminder.sent_on).label("last"),
+        )
+        .group_by(Reminder.invoice_id)
+        .subquery("sent")
+    )
+    query, balance = with_balances(
+        select(Invoice, ClientOrg.invoice_email).join(ClientOrg, ClientOrg.id == Invoice.org_id),
+        today,
+    )
+    query = (
+        query.add_columns(balance.open_cents)
+        .outerjoin(sent, sent.c.invoice_id == Invoice.id)
+        .where(
+            balance.state == InvoiceState.OVERDUE.value,
+            Invoice.due_on <= today - timedelta(days=FIRST_AFTER_DAYS),
+            func.coalesce(sent.c.count, 0) < MAX_REMINDERS,
+            or_(sent.c.last.is_(None), sent.c.last <= today - timedelta(days=AGAIN_AFTER_DAYS)),
+        )
+        .order_by(Invoice.number)
+    )
+    due = [
+        _Due(invoice, _address(invoice, org_email), int(open_cents))
+        for invoice, org_email, open_cents in (
+            await db.execute(claimed(db, query, Invoice))
+        ).tuples()
+    ]
+    due = [d for d in due if d.to]
+    if not due:
+        return 0
+    fee = (await get_profile(db)).reminder_fee_cents
+    for d in due:
+        _remind(db, tenant, d.invoice, d.to, d.open_cents, fee, today)
+    await db.flush()
+    return len(due)
+
+
+async def reminders_of(
+    db: AsyncSession, actor: Membership, invoice_id: uuid.UUID
+) -> list[Reminder]:
+    """The reminders sent of an invoice, oldest first."""
+    require(permissions.can_manage_billing(actor), "billing")
+    rows = await db.scalars(
+        select(Reminder).where(Reminder.invoice_id == invoice_id).order_by(Reminder.sent_on)
+    )
+    return list(rows)
+
+
+async def send_reminder(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> Reminder:
+    """Send a payment reminder of an overdue invoice now (the office's button)."""
+    require(permissions.can_manage_billing(actor), "billing")
+    row = (
+        await db.execute(
+            select(Invoice, ClientOrg.invoice_email)
+            .join(ClientOrg, ClientOrg.id == Invoice.org_id)
+            .where(Invoice.id == invoice_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("invoice")
+    invoice, org_email = row
+    today = clock.today()
+    balance: Balance = await balance_of(db, invoice.id, today)
+    if balance.state is not InvoiceState.OVERDUE:
+        raise Invalid.field(
+            "invoice", _("Only an overdue invoice with an open balance is reminded of.")
+        )
+    to = _address(invoice, org_email)
+    if not to:
+        raise Invalid.field(
+            "invoice", _("The organisation has no invoicing e-mail address to send a reminder to.")
+        )
+    already = await db.scalar(
+        select(func.count())
+        .select_from(Reminder)
+        .where(Reminder.invoice_id == invoice.id, Reminder.sent_on == today)
+    )
+    if already:
+        raise Invalid.field("invoice", _("A reminder of this invoice was already sent today."))
+    tenant = await db.get_one(Tenant, db.info[TENANT_KEY])
+    fee = (await get_profile(db)).reminder_fee_cents
+    reminder = _remind(db, tenant, invoice, to, balance.open_cents, fee, today)
+    await db.flush()
+    return reminder
