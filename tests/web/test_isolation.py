@@ -14,8 +14,9 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tests.conftest import Backend, Client
-from tests.factories import Content, Firm, Firms, add_content
+from luotsi.billing import settings as billing_settings
+from tests.conftest import Backend, Client, scoped
+from tests.factories import Content, Firm, Firms, add_content, portrait
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -34,6 +35,14 @@ def workspace_routes(app: Litestar) -> list[tuple[str, str]]:
 async def a_content(clean_db: Backend, firms: Firms) -> Content:
     """Content on firm A's agreement, so content routes have real objects to name."""
     return await add_content(clean_db, firms.a)
+
+
+@pytest.fixture
+async def a_logo(clean_db: Backend, firms: Firms) -> None:
+    """A logo in firm A's billing settings, so the logo's route has an image to serve."""
+    async with scoped(clean_db, firms.a.tenant) as db:
+        await billing_settings.set_logo(db, firms.a.owner, portrait())
+        await db.commit()
 
 
 def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUID]:
@@ -130,7 +139,7 @@ def sample_reader(path: str, firm: Firm, content: Content) -> str:
 
 
 async def test_samples_are_real_objects_for_their_own_firm(
-    app: Litestar, firms: Firms, a_content: Content
+    app: Litestar, firms: Firms, a_content: Content, a_logo: None
 ) -> None:
     # Guards the isolation test against passing because its URLs are wrong.
     ids = sample_ids(firms.a, a_content)

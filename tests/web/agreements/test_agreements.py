@@ -43,6 +43,7 @@ def draft_form(firms: Firms, **changes: Any) -> dict[str, Any]:
         "session_minutes": "60",
         "cadence_weeks": "3",
         "session_quota": "12",
+        "pricing": "per_session",
         "price": "1 234,50",
         "vat_rate": "25,5",
         "cancellation_hours": "24",
