@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.billing import bank
@@ -125,7 +125,8 @@ def parse_euros(text: str) -> int | None:
 
 async def series_started(db: AsyncSession) -> bool:
     """Whether the firm has issued an invoice or credit note (the series start is then fixed)."""
-    return bool(await db.scalar(select(exists().where(Invoice.status == InvoiceStatus.ISSUED))))
+    issued = select(Invoice.id).where(Invoice.status == InvoiceStatus.ISSUED).limit(1)
+    return await db.scalar(issued) is not None
 
 
 def _text(errors: dict[str, str], name: str, value: str, limit: int) -> str:
