@@ -33,16 +33,12 @@ def workspace_routes(app: Litestar) -> list[tuple[str, str]]:
 
 @pytest.fixture
 async def a_content(clean_db: Backend, firms: Firms) -> Content:
-    """Content on firm A's agreement, so content routes have real objects to name."""
-    return await add_content(clean_db, firms.a)
-
-
-@pytest.fixture
-async def a_logo(clean_db: Backend, firms: Firms) -> None:
-    """A logo in firm A's billing settings, so the logo's route has an image to serve."""
+    """Content on firm A's agreement, so content routes have real objects to name (and a logo
+    in its billing settings, so the logo's route has an image to serve)."""
     async with scoped(clean_db, firms.a.tenant) as db:
         await billing_settings.set_logo(db, firms.a.owner, portrait())
         await db.commit()
+    return await add_content(clean_db, firms.a)
 
 
 def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUID]:
@@ -139,7 +135,7 @@ def sample_reader(path: str, firm: Firm, content: Content) -> str:
 
 
 async def test_samples_are_real_objects_for_their_own_firm(
-    app: Litestar, firms: Firms, a_content: Content, a_logo: None
+    app: Litestar, firms: Firms, a_content: Content
 ) -> None:
     # Guards the isolation test against passing because its URLs are wrong.
     ids = sample_ids(firms.a, a_content)

@@ -79,11 +79,7 @@ class BillingSettingsController(Controller):
     @get("/logo", name="billing_logo")
     async def logo(self, db: DB, ws: WS) -> Response[bytes]:
         data = await billing_settings.logo_png(db, ws.membership)
-        return Response(
-            data,
-            media_type="image/png",
-            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
-        )
+        return Response(data, media_type="image/png")  # private, no-store: the default
 
     async def _page(
         self,
