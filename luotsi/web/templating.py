@@ -103,6 +103,10 @@ FLASH_MESSAGES = {
     "agreement_paused": N_("The agreement has been paused."),
     "agreement_resumed": N_("The agreement is active again."),
     "review_recorded": N_("The review has been recorded."),
+    # billing
+    "billing_settings_saved": N_("The billing settings have been saved."),
+    "logo_saved": N_("The logo has been saved."),
+    "logo_removed": N_("The logo has been removed."),
 }
 
 

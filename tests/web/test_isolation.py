@@ -14,8 +14,9 @@ import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from tests.conftest import Backend, Client
-from tests.factories import Content, Firm, Firms, add_content
+from luotsi.billing import settings as billing_settings
+from tests.conftest import Backend, Client, scoped
+from tests.factories import Content, Firm, Firms, add_content, portrait
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -32,7 +33,11 @@ def workspace_routes(app: Litestar) -> list[tuple[str, str]]:
 
 @pytest.fixture
 async def a_content(clean_db: Backend, firms: Firms) -> Content:
-    """Content on firm A's agreement, so content routes have real objects to name."""
+    """Content on firm A's agreement, so content routes have real objects to name (and a logo
+    in its billing settings, so the logo's route has an image to serve)."""
+    async with scoped(clean_db, firms.a.tenant) as db:
+        await billing_settings.set_logo(db, firms.a.owner, portrait())
+        await db.commit()
     return await add_content(clean_db, firms.a)
 
 

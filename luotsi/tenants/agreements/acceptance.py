@@ -31,6 +31,7 @@ from luotsi.tenants.agreements.models import (
     AgreementStatus,
     EventKind,
     Party,
+    Pricing,
 )
 from luotsi.tenants.agreements.pdf import AgreementSheet, render_agreement_pdf
 from luotsi.tenants.agreements.service import (
@@ -363,7 +364,7 @@ def agreement_terms(agreement: Agreement, supervisor_names: list[str]) -> list[t
             if agreement.session_quota is not None
             else _("Open-ended, until the end date"),
         ),
-        (_("Price per session"), price_text(agreement)),
+        (price_label(agreement.pricing), price_text(agreement)),
         (_("Cancellations"), cancellation_text(agreement.cancellation_hours)),
         (
             _("Review of continuation"),
@@ -382,6 +383,13 @@ async def terms_of(db: AsyncSession, agreement: Agreement) -> list[tuple[str, st
 
 def vat_text(basis_points: int) -> str:
     return f"{decimal_text(basis_points, cents=False)} %"
+
+
+def price_label(pricing: Pricing) -> str:
+    """What the price is for: "Price per session" or "Price of the process"."""
+    if pricing == Pricing.PER_PROCESS:
+        return _("Price of the process")
+    return _("Price per session")
 
 
 def price_text(agreement: Agreement) -> str:

@@ -31,6 +31,7 @@ from luotsi.tenants.agreements.models import (
     AgreementSupervisee,
     AgreementSupervisor,
     EventKind,
+    Pricing,
 )
 from luotsi.tenants.agreements.service import (
     MAX_PRICE_CENTS,
@@ -64,6 +65,7 @@ class AgreementInput:
     cadence_weeks: str = str(DEFAULT_CADENCE_WEEKS)
     session_quota: str = ""
     open_ended: bool = False
+    pricing: str = Pricing.PER_SESSION.value  # the price is per session or for the process
     price: str = ""  # euros: "120", "120,50", "1 234,50"
     vat_rate: str = "25,5"  # per cent
     cancellation_hours: str = str(DEFAULT_CANCELLATION_HOURS)
@@ -87,6 +89,7 @@ class AgreementInput:
             cadence_weeks=str(agreement.cadence_weeks),
             session_quota=str(agreement.session_quota or ""),
             open_ended=agreement.session_quota is None,
+            pricing=agreement.pricing.value,
             price=decimal_text(agreement.price_cents, cents=True),
             vat_rate=decimal_text(agreement.vat_basis_points, cents=False),
             cancellation_hours=str(agreement.cancellation_hours),
@@ -190,6 +193,10 @@ async def check_agreement(db: AsyncSession, data: AgreementInput) -> _Terms:
             MAX_QUOTA,
             _("Enter the number of sessions (1 to %(n)d) or choose open-ended.") % {"n": MAX_QUOTA},
         )
+    known_pricing = {p.value: p for p in Pricing}
+    columns["pricing"] = known_pricing.get(data.pricing)
+    if columns["pricing"] is None:
+        errors["pricing"] = _("Choose whether the price is per session or for the process.")
     columns["price_cents"] = price = parse_hundredths(data.price)
     if price is None or price > MAX_PRICE_CENTS:
         errors["price"] = _("Enter the price in euros, e.g. 120 or 120,50.")

@@ -169,7 +169,7 @@ class Agreement(TenantScoped, Base):
 
     @property
     def price_with_vat_cents(self) -> int:
-        """The price of one session with VAT, rounded half up to a cent."""
+        """The price (of one session, or of the process) with VAT, rounded half up to a cent."""
         return (self.price_cents * (10_000 + self.vat_basis_points) + 5_000) // 10_000
 
     @property

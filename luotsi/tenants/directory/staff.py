@@ -9,15 +9,10 @@ contains it (see :func:`covering`).
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import io
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import (
     case,
     func,
@@ -27,9 +22,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import clock, i18n, permissions
+from luotsi.platform import clock, i18n, images, permissions
 from luotsi.platform.db import has_code
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.paging import Page, paginate
@@ -54,14 +50,14 @@ BIO_LANGUAGES = ("fi", "sv", "en")
 MAX_BIO = 2000
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 PHOTO_SIZE = 600  # longest side of the stored photo, in pixels
-PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
-MAX_PHOTO_MEGAPIXELS = 40  # a 5 MB PNG can claim 12000 x 12000 pixels: 2 GB once decoded
-MAX_PHOTO_PIXELS = MAX_PHOTO_MEGAPIXELS * 1_000_000
-# Pillow's own guard for every image this process opens (it refuses above twice this); the
-# photo check below refuses above it from the header, before anything is decoded.
-Image.MAX_IMAGE_PIXELS = MAX_PHOTO_PIXELS
-# Decoding is seconds of CPU: it runs in these threads, two at a time, never on the event loop.
-_PHOTO_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="photo")
+PHOTO_RULES = images.ImageRules(
+    field="photo",
+    output="JPEG",
+    max_side=PHOTO_SIZE,
+    max_bytes=MAX_PHOTO_BYTES,
+    missing=N_("Choose a photo to upload."),
+    too_large=N_("The photo is too large; the limit is 5 MB."),
+)
 
 
 # --- who works where ------------------------------------------------------------------------
@@ -384,56 +380,18 @@ async def _check_specialties(
 
 
 def reencode_photo(data: bytes) -> bytes:
-    """A checked, re-encoded JPEG of an uploaded portrait, without its metadata.
-
-    Only JPEG, PNG and WebP of at most :data:`MAX_PHOTO_PIXELS` are accepted (the size is read
-    from the header); the image is decoded in full (so a corrupt file is refused here, not when
-    someone views it), turned upright, shrunk and saved anew: nothing of the uploaded bytes
-    (EXIF location, embedded scripts) reaches a visitor. Blocking: see :func:`set_photo`.
-    """
-    too_large = _("The image has too many pixels; the limit is %(n)d megapixels.") % {
-        "n": MAX_PHOTO_MEGAPIXELS
-    }
-    if not data:
-        raise Invalid.field("photo", _("Choose a photo to upload."))
-    if len(data) > MAX_PHOTO_BYTES:
-        raise Invalid.field("photo", _("The photo is too large; the limit is 5 MB."))
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.format not in PHOTO_FORMATS:
-                raise Invalid.field("photo", _("Upload a JPEG, PNG or WebP image."))
-            width, height = probe.size
-            if width * height > MAX_PHOTO_PIXELS:
-                raise Invalid.field("photo", too_large)
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as uploaded:
-            uploaded.load()
-            image = ImageOps.exif_transpose(uploaded).convert("RGB")
-            image.thumbnail((PHOTO_SIZE, PHOTO_SIZE))
-            out = io.BytesIO()
-            image.save(out, format="JPEG", quality=85, optimize=True)
-    except Invalid:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Invalid.field("photo", too_large) from None
-    except UnidentifiedImageError:
-        raise Invalid.field("photo", _("Upload a JPEG, PNG or WebP image.")) from None
-    except (OSError, SyntaxError, ValueError):
-        raise Invalid.field("photo", _("The image file is damaged; try another file.")) from None
-    return out.getvalue()
+    """A checked, re-encoded JPEG of an uploaded portrait, without its metadata
+    (:func:`luotsi.platform.images.reencode`). Blocking: see :func:`set_photo`."""
+    return images.reencode(data, PHOTO_RULES)
 
 
 async def set_photo(
     db: AsyncSession, actor: Membership, profile: StaffProfile, data: bytes
 ) -> None:
-    """Store ``data`` as the profile's photo, checked and re-encoded by :func:`reencode_photo`
-    in a photo thread (the event loop serves other requests meanwhile)."""
+    """Store ``data`` as the profile's photo, checked and re-encoded in an image thread."""
     if not permissions.can_edit_staff_profile(actor, profile.membership):
         raise Forbidden("profile")
-    context = contextvars.copy_context()  # the request's language, for the error messages
-    profile.photo = await asyncio.get_running_loop().run_in_executor(
-        _PHOTO_THREADS, context.run, reencode_photo, data
-    )
+    profile.photo = await images.reencode_in_thread(data, PHOTO_RULES)
     profile.photo_updated_at = clock.now()
     await db.flush()
 

@@ -628,6 +628,7 @@ class AgreementsController(Controller):
             "values": values,
             "errors": errors or {},
             "kinds": list(SupervisionKind),
+            "pricings": list(agreement_models.Pricing),
             "orgs": await agreement_service.org_choices(db),
             "staff": await agreement_service.staff_choices(db),
             "people": await agreement_service.people_choices(db, org_id),

@@ -13,16 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
-from luotsi.platform.i18n import language
+from luotsi.platform.i18n import format_money, language
 from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.tenancy import Role
+from luotsi.tenants.agreements import acceptance as agreement_acceptance
 from luotsi.tenants.agreements import drafts as agreement_drafts
 from luotsi.tenants.agreements import quota as agreement_quota
 from luotsi.tenants.agreements import reviews as agreement_reviews
 from luotsi.tenants.agreements import service as agreement_service
 from luotsi.tenants.agreements import summaries as agreement_summaries
 from luotsi.tenants.agreements.drafts import AgreementInput, parse_date, parse_hundredths
-from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus, Pricing
 from luotsi.tenants.agreements.reviews import ReviewInput
 from luotsi.tenants.agreements.service import max_end_date
 from luotsi.tenants.clients.models import PersonRole
@@ -88,6 +89,26 @@ async def test_a_draft_gets_the_usual_defaults(db: AsyncSession, firms: Firms) -
     assert [(e.kind, e.actor_name) for e in events] == [("created", "Maija Owner")]
 
 
+async def test_a_draft_is_priced_per_session_unless_the_process_has_a_fixed_price(
+    db: AsyncSession, firms: Firms
+) -> None:
+    per_session = await agreement_drafts.create_agreement(db, firms.a.owner, valid_input(firms))
+    assert per_session.pricing == Pricing.PER_SESSION
+    fixed = await agreement_drafts.create_agreement(
+        db, firms.a.owner, valid_input(firms, pricing="per_process", price="3 000")
+    )
+    assert (fixed.pricing, fixed.price_cents) == (Pricing.PER_PROCESS, 300000)
+    assert AgreementInput.of(fixed).pricing == "per_process"
+    with language("en"):
+        terms = dict(agreement_acceptance.agreement_terms(fixed, ["Maija Supervisor"]))
+        assert "Price per session" not in terms
+        price = terms["Price of the process"]  # with VAT 25.5 %: 3 765,00 €
+        assert price.startswith(format_money(300000)) and price.endswith(format_money(376500))
+        assert "Price per session" in dict(
+            agreement_acceptance.agreement_terms(per_session, ["Maija Supervisor"])
+        )
+
+
 @pytest.mark.parametrize(
     ("text", "cents"),
     [("120", 12000), ("120,50", 12050), ("1 234,50", 123450), ("99.5", 9950), ("0", 0)],
@@ -144,6 +165,8 @@ def test_dates_are_read_in_finnish_and_iso_form() -> None:
         ({"cadence_weeks": "13"}, "cadence_weeks"),
         ({"session_quota": ""}, "session_quota"),
         ({"session_quota": "0"}, "session_quota"),
+        ({"pricing": "per_hour"}, "pricing"),
+        ({"pricing": ""}, "pricing"),
         ({"price": ""}, "price"),
         ({"price": "lots"}, "price"),
         ({"price": "-120"}, "price"),

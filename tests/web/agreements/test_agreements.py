@@ -43,6 +43,7 @@ def draft_form(firms: Firms, **changes: Any) -> dict[str, Any]:
         "session_minutes": "60",
         "cadence_weeks": "3",
         "session_quota": "12",
+        "pricing": "per_session",
         "price": "1 234,50",
         "vat_rate": "25,5",
         "cancellation_hours": "24",
@@ -301,6 +302,24 @@ async def test_editing_a_draft(client: Client, firms: Firms, clean_db: Backend) 
     too_long = start + relativedelta(years=3, months=6, days=-1)
     bad = await client.post(f"{url}/edit", draft_form(firms, end_date=too_long.isoformat()))
     assert bad.status_code == 422 and "at most three years" in bad.text
+
+
+async def test_a_fixed_price_for_the_process_is_saved_and_shown(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.owner.user.email)
+    form = await client.get(f"{A}new")
+    assert 'value="per_session" id="pricing-per_session" checked' in form.text
+    created = await client.post(A, draft_form(firms, pricing="per_process", price="2 400"))
+    assert created.status_code == 303
+    url = created.headers["location"]
+    page = await client.get(url)
+    assert "Price of the process" in page.text and "Price per session" not in page.text
+    edit = await client.get(f"{url}/edit")
+    assert 'value="per_process" id="pricing-per_process" checked' in edit.text
+    wrong = await client.post(f"{url}/edit", draft_form(firms, pricing="per_hour"))
+    assert wrong.status_code == 422
+    assert "per session or for the process" in wrong.text
 
 
 async def _running(backend: Backend, firms: Firms) -> str:

@@ -1,0 +1,1 @@
+"""Billing pages: the firm's billing settings (invoices, runs and payments follow)."""
