@@ -103,6 +103,14 @@ FLASH_MESSAGES = {
     "agreement_paused": N_("The agreement has been paused."),
     "agreement_resumed": N_("The agreement is active again."),
     "review_recorded": N_("The review has been recorded."),
+    # invoices
+    "invoice_line_added": N_("The line has been added."),
+    "invoice_line_saved": N_("The line has been saved."),
+    "invoice_line_removed": N_("The line has been removed."),
+    "invoice_details_saved": N_("The reference and notes have been saved."),
+    "invoice_issued": N_("The invoice has been issued."),
+    "invoice_deleted": N_("The draft has been deleted."),
+    "credit_note_drafted": N_("A draft credit note has been made. Check it and issue it."),
 }
 
 

@@ -1,0 +1,1 @@
+"""Billing pages: invoices and the billing settings."""
