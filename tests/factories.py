@@ -16,6 +16,7 @@ from dateutil.relativedelta import relativedelta
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from luotsi.billing.models import Invoice, InvoiceLine
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
@@ -94,6 +95,8 @@ class Firm:
     agreement: Agreement  # active, individual, the supervisor's, with a planned session
     session: SupervisionSession
     review: Review
+    invoice: Invoice  # a draft to the organisation with one hand-added line
+    invoice_line: InvoiceLine
 
     @property
     def slug(self) -> str:
@@ -332,6 +335,26 @@ async def add_review(
     return review
 
 
+async def add_draft_invoice(
+    engine: Bind, tenant: Tenant, org: ClientOrg
+) -> tuple[Invoice, InvoiceLine]:
+    """A draft invoice to ``org`` with one hand-added line (travel costs)."""
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        invoice = Invoice(org_id=org.id)
+        db.add(invoice)
+        await db.flush()
+        line = InvoiceLine(
+            invoice_id=invoice.id,
+            description="Matkakulut",
+            unit_cents=4500,
+            net_cents=4500,
+            vat_basis_points=2550,
+        )
+        db.add(line)
+    return invoice, line
+
+
 async def make_two_firms(backend: Backend) -> Firms:
     # One transaction, not ~40: the default world is built before most tests.
     async with backend.owner.begin() as conn:
@@ -410,6 +433,7 @@ async def _build_two_firms(engine: Bind) -> Firms:
         )
         session = await add_session(engine, tenant, agreement, people[Role.SUPERVISOR])
         review = await add_review(engine, tenant, agreement)
+        invoice, invoice_line = await add_draft_invoice(engine, tenant, org)
         firms.append(
             Firm(
                 tenant,
@@ -428,6 +452,8 @@ async def _build_two_firms(engine: Bind) -> Firms:
                 agreement,
                 session,
                 review,
+                invoice,
+                invoice_line,
             )
         )
     both = await make_user(engine, "both@shared.example", "Kaisa Kahdessa")

@@ -34,6 +34,7 @@ from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
 from luotsi.web.agreements.agreements import AgreementsController
 from luotsi.web.auth import AuthController
+from luotsi.web.billing.invoices import InvoicesController
 from luotsi.web.billing.settings import BillingSettingsController
 from luotsi.web.clients.clients import ClientsController
 from luotsi.web.content.retention import RetentionController
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 AuditController,
                 RetentionController,
                 BillingSettingsController,
+                InvoicesController,
             ]
         ),
         AcceptanceController,

@@ -107,6 +107,14 @@ FLASH_MESSAGES = {
     "billing_settings_saved": N_("The billing settings have been saved."),
     "logo_saved": N_("The logo has been saved."),
     "logo_removed": N_("The logo has been removed."),
+    # invoices
+    "invoice_line_added": N_("The line has been added."),
+    "invoice_line_saved": N_("The line has been saved."),
+    "invoice_line_removed": N_("The line has been removed."),
+    "invoice_details_saved": N_("The reference and notes have been saved."),
+    "invoice_issued": N_("The invoice has been issued."),
+    "invoice_deleted": N_("The draft has been deleted."),
+    "credit_note_drafted": N_("A draft credit note has been made. Check it and issue it."),
 }
 
 

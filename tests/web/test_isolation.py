@@ -56,6 +56,8 @@ def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUI
         "agreement_id": firm.agreement.id,
         "session_id": firm.session.id,
         "review_id": firm.review.id,
+        "invoice_id": firm.invoice.id,
+        "line_id": firm.invoice_line.id,
     }
     ids |= {
         "note_id": content.note_id if content else uuid.uuid4(),

@@ -1,1 +1,1 @@
-"""Billing pages: the firm's billing settings (invoices, runs and payments follow)."""
+"""Billing pages: invoices, their lines and outputs, and the billing settings."""

@@ -1,0 +1,384 @@
+"""What the invoice list, its CSV export and an invoice's page show.
+
+The list reads a constant number of statements whatever its length: the page of invoices with
+their organisations, the totals per status in one aggregate, the organisations to filter by,
+and the drafts' line sums. A draft has no stored totals (issuing writes them), so its amounts
+come from its lines, VAT per rate as :func:`luotsi.billing.money.totals` rounds it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from luotsi.billing.document import DocumentKind
+from luotsi.billing.invoices import get_invoice
+from luotsi.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from luotsi.billing.money import Totals, totals
+from luotsi.billing.references import formatted
+from luotsi.platform import i18n, permissions
+from luotsi.platform.i18n import N_
+from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import Page
+from luotsi.platform.permissions import require
+from luotsi.platform.tenancy import Membership
+from luotsi.tenants.agreements.models import Agreement
+from luotsi.tenants.clients.checks import like_pattern
+from luotsi.tenants.clients.models import ClientOrg
+
+KIND_LABELS = {
+    DocumentKind.INVOICE: N_("Invoice"),
+    DocumentKind.CREDIT_NOTE: N_("Credit note"),
+}
+MAX_WORDS = 5
+
+
+def kind_label(kind: DocumentKind) -> str:
+    return _(KIND_LABELS[kind])
+
+
+@dataclass
+class InvoiceFilter:
+    """The list's filters: status, client organisation, issue period and a text search (an
+    invoice number, or words of the organisation's name)."""
+
+    status: InvoiceStatus | None = None
+    org_id: uuid.UUID | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    text: str = ""
+
+    @classmethod
+    def parse(cls, status: str, org: str, issued_from: str, issued_to: str, text: str) -> Any:
+        """Filters from a query string; a value that makes no sense filters nothing."""
+        try:
+            org_id = uuid.UUID(org.strip()) if org.strip() else None
+        except ValueError:
+            org_id = None
+        return cls(
+            status=InvoiceStatus(status) if status in {s.value for s in InvoiceStatus} else None,
+            org_id=org_id,
+            issued_from=i18n.parse_date(issued_from),
+            issued_to=i18n.parse_date(issued_to),
+            text=text.strip(),
+        )
+
+    @property
+    def any(self) -> bool:
+        return bool(self.status or self.org_id or self.issued_from or self.issued_to or self.text)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.status:
+            conditions.append(Invoice.status == self.status)
+        if self.org_id:
+            conditions.append(Invoice.org_id == self.org_id)
+        if self.issued_from:
+            conditions.append(Invoice.issued_on >= self.issued_from)
+        if self.issued_to:
+            conditions.append(Invoice.issued_on <= self.issued_to)
+        for word in self.text.lower().split()[:MAX_WORDS]:
+            named = Invoice.org_id.in_(
+                select(ClientOrg.id).where(
+                    func.lower(ClientOrg.name).like(like_pattern(word), escape="!")
+                )
+            )
+            if word.isascii() and word.isdigit() and len(word) <= 18:
+                conditions.append(or_(Invoice.number == int(word), named))
+            else:
+                conditions.append(named)
+        return conditions
+
+
+@dataclass
+class InvoiceRow:
+    invoice: Invoice
+    org_name: str
+    business_id: str
+    net_cents: int
+    vat_cents: int
+    gross_cents: int
+
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.invoice.kind)
+
+    @property
+    def reference(self) -> str:
+        return formatted(self.invoice.reference) if self.invoice.reference else ""
+
+
+@dataclass
+class StatusTotal:
+    status: InvoiceStatus
+    count: int = 0
+    net_cents: int = 0
+    vat_cents: int = 0
+    gross_cents: int = 0
+
+
+@dataclass
+class InvoiceList:
+    page: Page[InvoiceRow]
+    totals: list[StatusTotal]  # draft, issued
+    orgs: list[tuple[uuid.UUID, str]]  # to filter by
+
+
+def _order() -> list[Any]:
+    drafts_first = case((Invoice.status == InvoiceStatus.DRAFT, 0), else_=1)
+    return [drafts_first, Invoice.number.desc(), Invoice.created_at.desc(), Invoice.id]
+
+
+async def _draft_totals(
+    db: AsyncSession, conditions: Sequence[ColumnElement[bool]]
+) -> dict[uuid.UUID, Totals]:
+    """Each matching draft's totals from its lines (one statement for all of them)."""
+    rows = await db.execute(
+        select(
+            InvoiceLine.invoice_id,
+            InvoiceLine.vat_basis_points,
+            func.sum(InvoiceLine.net_cents),
+        )
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.status == InvoiceStatus.DRAFT, *conditions)
+        .group_by(InvoiceLine.invoice_id, InvoiceLine.vat_basis_points)
+    )
+    nets: dict[uuid.UUID, list[tuple[int, int]]] = defaultdict(list)
+    for invoice_id, basis_points, net in rows.tuples():
+        nets[invoice_id].append((int(net or 0), basis_points))
+    return {invoice_id: totals(lines) for invoice_id, lines in nets.items()}
+
+
+async def _rows(
+    db: AsyncSession,
+    conditions: Sequence[ColumnElement[bool]],
+    drafts: dict[uuid.UUID, Totals],
+    offset: int | None = None,
+    limit: int | None = None,
+) -> list[InvoiceRow]:
+    statement = (
+        select(Invoice, ClientOrg.name, ClientOrg.business_id)
+        .join(ClientOrg, ClientOrg.id == Invoice.org_id)
+        .where(*conditions)
+        .order_by(*_order())
+    )
+    if limit is not None:
+        statement = statement.offset(offset).limit(limit)
+    items = []
+    for invoice, org_name, business_id in (await db.execute(statement)).tuples():
+        if invoice.is_draft:
+            sums = drafts.get(invoice.id, Totals(()))
+            amounts = (sums.net_cents, sums.vat_cents, sums.gross_cents)
+        else:
+            amounts = (invoice.net_cents, invoice.vat_cents, invoice.gross_cents)
+            buyer = invoice.buyer or {}
+            org_name = buyer.get("name") or org_name  # as it stood on the invoice
+            business_id = buyer.get("business_id", business_id)
+        items.append(InvoiceRow(invoice, org_name, business_id, *amounts))
+    return items
+
+
+async def list_invoices(
+    db: AsyncSession, actor: Membership, filters: InvoiceFilter, page: int, per_page: int
+) -> InvoiceList:
+    """One page of the firm's invoices and credit notes (drafts first, then by number, the
+    newest first), the totals per status of everything the filters match, and the
+    organisations that have invoices."""
+    require(permissions.can_manage_billing(actor), "billing")
+    conditions = filters.conditions()
+    per_status = await db.execute(
+        select(
+            Invoice.status,
+            func.count(),
+            func.sum(Invoice.net_cents),
+            func.sum(Invoice.vat_cents),
+            func.sum(Invoice.gross_cents),
+        )
+        .where(*conditions)
+        .group_by(Invoice.status)
+    )
+    sums = {status: StatusTotal(status) for status in InvoiceStatus}
+    for status, count, net, vat, gross in per_status.tuples():
+        sums[status] = StatusTotal(status, count, int(net or 0), int(vat or 0), int(gross or 0))
+    drafts = await _draft_totals(db, conditions)
+    draft_sum = sums[InvoiceStatus.DRAFT]
+    for draft in drafts.values():
+        draft_sum.net_cents += draft.net_cents
+        draft_sum.vat_cents += draft.vat_cents
+        draft_sum.gross_cents += draft.gross_cents
+    total = sum(status.count for status in sums.values())
+    number = max(1, min(page, Page.last_page(total, per_page)))
+    items = await _rows(db, conditions, drafts, (number - 1) * per_page, per_page)
+    orgs = await db.execute(
+        select(ClientOrg.id, ClientOrg.name)
+        .where(ClientOrg.id.in_(select(Invoice.org_id)))
+        .order_by(func.lower(ClientOrg.name), ClientOrg.id)
+    )
+    return InvoiceList(
+        Page(items, number, per_page, total),
+        [sums[InvoiceStatus.DRAFT], sums[InvoiceStatus.ISSUED]],
+        list(orgs.tuples()),
+    )
+
+
+async def export_invoices(
+    db: AsyncSession, actor: Membership, filters: InvoiceFilter
+) -> list[InvoiceRow]:
+    """Every invoice and credit note the filters match, in the list's order."""
+    require(permissions.can_manage_billing(actor), "billing")
+    conditions = filters.conditions()
+    return await _rows(db, conditions, await _draft_totals(db, conditions))
+
+
+def _euros(cents: int) -> str:
+    """1234,50 and -12,00: the decimal comma, no grouping, as Finnish Excel reads a number."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole},{part:02d}"
+
+
+def _day(day: date | None) -> str:
+    return f"{day.day}.{day.month}.{day.year}" if day else ""
+
+
+def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
+    """The rows for the accountant: semicolons, decimal commas, d.m.yyyy, UTF-8 with a BOM
+    (so that Excel in Finnish opens it as it is)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(
+        [
+            _("Number"),
+            _("Kind"),
+            _("Organisation"),
+            _("Business ID"),
+            _("Issue date"),
+            _("Due date"),
+            _("Net"),
+            _("VAT"),
+            _("Total"),
+            _("Reference"),
+        ]
+    )
+    for row in rows:
+        invoice = row.invoice
+        writer.writerow(
+            [
+                invoice.number or _("Draft"),
+                row.kind_label,
+                row.org_name,
+                row.business_id,
+                _day(invoice.issued_on),
+                _day(invoice.due_on),
+                _euros(row.net_cents),
+                _euros(row.vat_cents),
+                _euros(row.gross_cents),
+                row.reference,
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+@dataclass
+class LineGroup:
+    """The lines of one agreement (``label`` empty: the hand-added lines)."""
+
+    label: str
+    lines: list[InvoiceLine] = field(default_factory=list)
+
+
+@dataclass
+class InvoicePage:
+    invoice: Invoice
+    totals: Totals
+    groups: list[LineGroup]
+    credited_line_ids: set[uuid.UUID]  # of an issued invoice: lines already on a credit note
+    credit_notes: list[Invoice]  # of an issued invoice: the credit notes that credit it
+    credited: Invoice | None  # of a credit note: the invoice it credits
+
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.invoice.kind)
+
+    @property
+    def reference(self) -> str:
+        return formatted(self.invoice.reference) if self.invoice.reference else ""
+
+    @property
+    def creditable(self) -> bool:
+        invoice = self.invoice
+        return (
+            not invoice.is_draft
+            and not invoice.is_credit_note
+            and any(line.id not in self.credited_line_ids for line in invoice.lines)
+        )
+
+
+def _agreement_label(kind_label: str, title: str) -> str:
+    return f"{kind_label}: {title}" if title else kind_label
+
+
+async def invoice_page(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> InvoicePage:
+    """An invoice or credit note with its lines grouped per agreement (work first, hand-added
+    lines last), its totals per VAT rate, and how it relates to credit notes."""
+    invoice = await get_invoice(db, actor, invoice_id)
+    lines = invoice.lines
+    agreement_ids = {line.agreement_id for line in lines if line.agreement_id}
+    labels: dict[uuid.UUID, str] = {}
+    if agreement_ids:
+        found = await db.execute(
+            select(Agreement.id, Agreement.kind, Agreement.title).where(
+                Agreement.id.in_(agreement_ids)
+            )
+        )
+        labels = {id_: _agreement_label(kind.label, title) for id_, kind, title in found.tuples()}
+    grouped: dict[uuid.UUID | None, LineGroup] = {}
+    for line in lines:
+        key = line.agreement_id
+        if key not in grouped:
+            grouped[key] = LineGroup(labels.get(key, "") if key else "")
+        grouped[key].lines.append(line)
+    groups = [group for key, group in grouped.items() if key] + (
+        [grouped[None]] if None in grouped else []
+    )
+    credited_line_ids: set[uuid.UUID] = set()
+    credit_notes: list[Invoice] = []
+    credited = None
+    if not invoice.is_draft and not invoice.is_credit_note and lines:
+        credited_line_ids = set(
+            await db.scalars(
+                select(InvoiceLine.credits_line_id).where(
+                    InvoiceLine.credits_line_id.in_([line.id for line in lines])
+                )
+            )
+        )
+        credit_notes = list(
+            await db.scalars(
+                select(Invoice)
+                .where(Invoice.credited_id == invoice.id)
+                .order_by(Invoice.created_at, Invoice.id)
+            )
+        )
+    if invoice.credited_id:
+        credited = await db.scalar(select(Invoice).where(Invoice.id == invoice.credited_id))
+    sums = totals((line.net_cents, line.vat_basis_points) for line in lines)
+    return InvoicePage(invoice, sums, groups, credited_line_ids, credit_notes, credited)
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """A line's quantity for reading: 1, 1,5, -2 (no trailing zeros)."""
+    normalized = quantity.normalize()
+    if normalized == normalized.to_integral():
+        normalized = normalized.quantize(Decimal(1))
+    return i18n.format_number(float(normalized))
