@@ -39,6 +39,17 @@ async def get_profile(db: AsyncSession) -> BillingProfile:
     return profile
 
 
+async def defaults_for_new_orgs(db: AsyncSession) -> dict[str, str]:
+    """A new client organisation's payment term and invoice language, from the profile."""
+    profile = await db.scalar(select(BillingProfile))
+    if profile is None:
+        return {}
+    return {
+        "payment_term_days": str(profile.payment_term_days),
+        "invoice_language": profile.language,
+    }
+
+
 def missing_settings(profile: BillingProfile) -> list[str]:
     """The translated labels of the settings an invoice still needs, in form order."""
     return [_(label) for name, label in REQUIRED if not getattr(profile, name)]

@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Controller, get, post
 from litestar.params import FromPath
 
+from luotsi.billing.profile import defaults_for_new_orgs
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import page_number
@@ -98,8 +99,9 @@ class ClientsController(Controller):
         return render(request, "clients/index.html", context, block="results")
 
     @get("/new", name="new_client", guards=MANAGE)
-    async def new(self, request: Req, ws: WS) -> Any:
-        return _org_form(request, ws, None, OrgInput())
+    async def new(self, request: Req, db: DB, ws: WS) -> Any:
+        defaults = await defaults_for_new_orgs(db)
+        return _org_form(request, ws, None, OrgInput(**defaults))
 
     @post("/new", guards=MANAGE)
     async def create(self, request: Req, db: DB, ws: WS) -> Any:

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
+from luotsi.billing.profile import get_profile
 from luotsi.tenants.agreements.models import AgreementStatus
 from luotsi.tenants.clients.models import PersonRole
-from tests.conftest import Backend, Client
+from tests.conftest import Backend, Client, scoped
 from tests.factories import Firms, add_agreement, add_client_org, add_person
 
 GOOD_ORG = {
@@ -360,3 +361,16 @@ async def test_people_search_across_organisations(
     by_email = await people("q=manager@alfa-client")
     assert "Matti Manager" in by_email and "Hanna" not in by_email
     assert "Nobody matches the search." in await people("q=zzz&role=bogus&page=-1")
+
+
+async def test_a_new_organisation_starts_with_the_billing_profiles_term_and_language(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    async with scoped(clean_db, firms.a.tenant) as db:
+        profile = await get_profile(db)
+        profile.payment_term_days, profile.language = 30, "sv"
+        await db.commit()
+    await client.login(firms.a.owner.user.email)
+    form = await client.get("/t/alfa/clients/new")
+    assert 'name="payment_term_days" type="number" value="30"' in form.text
+    assert re.search(r'<option value="sv"[^>]*selected', form.text)
