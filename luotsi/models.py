@@ -57,6 +57,7 @@ from luotsi.tenants.directory.models import (
     StaffProfile,
     StaffSpecialty,
 )
+from luotsi.tenants.sessions import calendars  # noqa: F401  (session_reminders)
 from luotsi.tenants.sessions.models import CalendarFeed, SessionChange, SupervisionSession
 
 __all__ = [

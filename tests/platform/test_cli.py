@@ -160,3 +160,24 @@ def test_keys_rotate_without_the_old_version_fails_clearly(var_dir: Path) -> Non
     assert "version 1 is not configured" in failed.stderr
     assert "ensimmäinen" not in failed.stderr + failed.stdout
     assert _key_versions(var_dir) == [1]
+
+
+def test_the_worker_knows_every_scheduled_job() -> None:
+    # A fresh interpreter, as `luotsi worker` starts: only luotsi.models registers the jobs.
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import luotsi.models; from luotsi.platform.jobs import JOBS; print(*sorted(JOBS))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert listed.stdout.split() == [
+        "content_retention",
+        "invoice_runs",
+        "payment_reminders",
+        "review_reminders",
+        "session_reminders",
+    ]
