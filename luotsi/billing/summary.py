@@ -102,6 +102,7 @@ async def sales_summary(db: AsyncSession, actor: Membership, start: date, end: d
             func.sum(Invoice.vat_cents),
             func.sum(Invoice.gross_cents),
         )
+        .select_from(Invoice)
         .where(_in_period(start, end))
         .group_by(year, month, Invoice.kind)
     )
@@ -113,6 +114,7 @@ async def sales_summary(db: AsyncSession, actor: Membership, start: date, end: d
             InvoiceLine.vat_basis_points.label("rate"),
             func.sum(InvoiceLine.net_cents).label("net"),
         )
+        .select_from(Invoice)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .where(_in_period(start, end))
         .group_by(year, month, Invoice.kind, Invoice.id, InvoiceLine.vat_basis_points)
