@@ -16,7 +16,14 @@ from dateutil.relativedelta import relativedelta
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from luotsi.billing.models import Invoice, InvoiceLine
+from luotsi.billing.models import (
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    Payment,
+    PaymentSource,
+    RunStatus,
+)
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
@@ -353,6 +360,36 @@ async def add_draft_invoice(
         )
         db.add(line)
     return invoice, line
+
+
+async def add_invoice_run(engine: Bind, tenant: Tenant) -> InvoiceRun:
+    """A finished invoice run of last month with nothing drafted."""
+    first = clock.today() + relativedelta(months=-1, day=1)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        run = InvoiceRun(
+            period_start=first,
+            period_end=first + relativedelta(day=31),
+            status=RunStatus.DONE,
+            finished_at=clock.now(),
+        )
+        db.add(run)
+    return run
+
+
+async def add_unmatched_payment(engine: Bind, tenant: Tenant) -> Payment:
+    """A bank payment waiting to be matched to an invoice."""
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        payment = Payment(
+            paid_on=clock.today(),
+            amount_cents=5648,
+            source=PaymentSource.BANK,
+            archive_ref="SAMPLE-1",
+            payer="Esimerkkikunta",
+        )
+        db.add(payment)
+    return payment
 
 
 async def make_two_firms(backend: Backend) -> Firms:

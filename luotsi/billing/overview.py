@@ -241,7 +241,7 @@ async def export_invoices(
     return await _rows(db, conditions, await _draft_totals(db, conditions))
 
 
-def _euros(cents: int) -> str:
+def csv_euros(cents: int) -> str:
     """1234,50 and -12,00: the decimal comma, no grouping, as Finnish Excel reads a number."""
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
@@ -252,12 +252,18 @@ def _day(day: date | None) -> str:
     return f"{day.day}.{day.month}.{day.year}" if day else ""
 
 
-def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
-    """The rows for the accountant: semicolons, decimal commas, d.m.yyyy, UTF-8 with a BOM
-    (so that Excel in Finnish opens it as it is)."""
+def csv_bytes(rows: Iterable[Sequence[object]]) -> bytes:
+    """Rows for the accountant: semicolons, UTF-8 with a BOM (so that Excel in Finnish opens
+    it as it is); amounts as :func:`csv_euros` writes them."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
+    """The rows for the accountant (:func:`csv_bytes`): decimal commas, d.m.yyyy."""
+    table: list[list[object]] = [
         [
             _("Number"),
             _("Kind"),
@@ -270,10 +276,10 @@ def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
             _("Total"),
             _("Reference"),
         ]
-    )
+    ]
     for row in rows:
         invoice = row.invoice
-        writer.writerow(
+        table.append(
             [
                 invoice.number or _("Draft"),
                 row.kind_label,
@@ -281,13 +287,13 @@ def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
                 row.business_id,
                 _day(invoice.issued_on),
                 _day(invoice.due_on),
-                _euros(row.net_cents),
-                _euros(row.vat_cents),
-                _euros(row.gross_cents),
+                csv_euros(row.net_cents),
+                csv_euros(row.vat_cents),
+                csv_euros(row.gross_cents),
                 row.reference,
             ]
         )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_bytes(table)
 
 
 @dataclass

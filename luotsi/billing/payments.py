@@ -40,6 +40,7 @@ from luotsi.platform.i18n import N_, LabelledEnum, ngettext
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership
+from luotsi.tenants.clients.models import ClientOrg
 
 MAX_NOTE = 300
 
@@ -54,6 +55,9 @@ class InvoiceState(LabelledEnum):
     OVERDUE = "overdue", N_("Overdue")
     CREDITED = "credited", N_("Credited")
     CREDIT_NOTE = "credit_note", N_("Credit note")
+
+
+OPEN_STATES = (InvoiceState.OPEN, InvoiceState.PARTLY_PAID, InvoiceState.OVERDUE)
 
 
 @dataclass(frozen=True)
@@ -436,3 +440,17 @@ async def import_statement(db: AsyncSession, actor: Membership, data: bytes) -> 
             "file", _("The same payments are being imported right now. Try again in a moment.")
         ) from None
     return result
+
+
+async def open_invoices(db: AsyncSession, actor: Membership) -> list[tuple[Invoice, str, int]]:
+    """Issued invoices with something still to pay, with the organisation's name and the
+    open amount, by number: what an unmatched payment can be matched to."""
+    require(permissions.can_manage_billing(actor), "billing")
+    query, b = with_balances(select(Invoice, ClientOrg.name))
+    rows = await db.execute(
+        query.join(ClientOrg, ClientOrg.id == Invoice.org_id)
+        .add_columns(b.open_cents)
+        .where(b.state.in_([s.value for s in OPEN_STATES]))
+        .order_by(Invoice.number)
+    )
+    return [(invoice, name, int(open_cents)) for invoice, name, open_cents in rows.tuples()]

@@ -26,6 +26,7 @@ from luotsi.billing.profile import ready_profile
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import DomainError, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.identity import User
 from luotsi.platform.jobs import claimed, scheduled
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership, Tenant
@@ -193,3 +194,18 @@ async def advance_invoice_runs(db: AsyncSession, tenant: Tenant, now: datetime) 
         run = await work_on_run(db, run_id)
         handled += run.org_done - done_before
     return handled
+
+
+async def recent_runs(
+    db: AsyncSession, actor: Membership, limit: int = 50
+) -> list[tuple[InvoiceRun, str]]:
+    """The firm's latest runs with the name of who started each ("" for the command line)."""
+    require(permissions.can_manage_billing(actor), "billing")
+    rows = await db.execute(
+        select(InvoiceRun, User.name)
+        .outerjoin(Membership, Membership.id == InvoiceRun.started_by)
+        .outerjoin(User, User.id == Membership.user_id)
+        .order_by(InvoiceRun.started_at.desc(), InvoiceRun.id)
+        .limit(limit)
+    )
+    return [(run, name or "") for run, name in rows.tuples()]

@@ -35,7 +35,10 @@ from luotsi.web.agreements.acceptance import AcceptanceController
 from luotsi.web.agreements.agreements import AgreementsController
 from luotsi.web.auth import AuthController
 from luotsi.web.billing.invoices import InvoicesController
+from luotsi.web.billing.payments import PaymentsController
+from luotsi.web.billing.runs import RunsController
 from luotsi.web.billing.settings import BillingSettingsController
+from luotsi.web.billing.summary import SummaryController
 from luotsi.web.clients.clients import ClientsController
 from luotsi.web.content.retention import RetentionController
 from luotsi.web.content.supervisee import SuperviseeContentController
@@ -142,6 +145,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 RetentionController,
                 BillingSettingsController,
                 InvoicesController,
+                RunsController,
+                PaymentsController,
+                SummaryController,
             ]
         ),
         AcceptanceController,

@@ -16,7 +16,15 @@ from litestar.routes import HTTPRoute
 
 from luotsi.billing import settings as billing_settings
 from tests.conftest import Backend, Client, scoped
-from tests.factories import Content, Firm, Firms, add_content, portrait
+from tests.factories import (
+    Content,
+    Firm,
+    Firms,
+    add_content,
+    add_invoice_run,
+    add_unmatched_payment,
+    portrait,
+)
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -34,11 +42,20 @@ def workspace_routes(app: Litestar) -> list[tuple[str, str]]:
 @pytest.fixture
 async def a_content(clean_db: Backend, firms: Firms) -> Content:
     """Content on firm A's agreement, so content routes have real objects to name (and a logo
-    in its billing settings, so the logo's route has an image to serve)."""
+    in its billing settings, so the logo's route has an image to serve; an invoice run and an
+    unmatched payment for the billing routes that name them)."""
     async with scoped(clean_db, firms.a.tenant) as db:
         await billing_settings.set_logo(db, firms.a.owner, portrait())
         await db.commit()
+    BILLING_SAMPLES[firms.a.tenant.id] = {
+        "run_id": (await add_invoice_run(clean_db.owner, firms.a.tenant)).id,
+        "payment_id": (await add_unmatched_payment(clean_db.owner, firms.a.tenant)).id,
+    }
     return await add_content(clean_db, firms.a)
+
+
+# Billing objects of the firm made by ``a_content`` (by tenant id: ``sample_ids`` is sync).
+BILLING_SAMPLES: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
 
 
 def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUID]:
@@ -66,6 +83,8 @@ def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUI
         "evaluation_id": content.evaluation_id if content else uuid.uuid4(),
         "request_id": content.request_id if content else uuid.uuid4(),
     }
+    billing = BILLING_SAMPLES.get(firm.tenant.id, {}) if content else {}
+    ids |= {name: billing.get(name, uuid.uuid4()) for name in ("run_id", "payment_id")}
     return ids
 
 

@@ -1,0 +1,83 @@
+"""Sales and VAT per month for the accountant, on a page and as CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Response, get
+
+from luotsi.billing import runs, summary
+from luotsi.billing.lines import vat_rate_label
+from luotsi.platform import clock, permissions
+from luotsi.platform.errors import Invalid
+from luotsi.web.deps import DB, WS, Req
+from luotsi.web.forms import query_text
+from luotsi.web.templating import render
+from luotsi.web.workspace import requires
+
+
+def _months(request: Req) -> tuple[str, str, date, date, dict[str, str]]:
+    """The from and to months as asked (this year until this month when not asked)."""
+    today = clock.today()
+    raw_from = query_text(request, "from", 20) or f"{today.year}-01"
+    raw_to = query_text(request, "to", 20) or f"{today.year}-{today.month:02d}"
+    errors: dict[str, str] = {}
+    start = end = today
+    try:
+        start = runs.parse_period(raw_from)[0]
+    except Invalid as exc:
+        errors["from"] = exc.errors["period"]
+    try:
+        end = runs.parse_period(raw_to)[1]
+    except Invalid as exc:
+        errors["to"] = exc.errors["period"]
+    return raw_from, raw_to, start, end, errors
+
+
+class SummaryController(Controller):
+    path = "/billing"
+    guards = [requires(permissions.can_manage_billing)]
+
+    @get("/summary", name="billing_summary")
+    async def show(self, request: Req, db: DB, ws: WS) -> Any:
+        return await _page(request, db, ws)
+
+    @get("/summary.csv", name="billing_summary_csv")
+    async def export(self, request: Req, db: DB, ws: WS) -> Any:
+        _raw_from, _raw_to, start, end, errors = _months(request)
+        if errors:
+            return await _page(request, db, ws)  # the page says what is wrong
+        try:
+            found = await summary.sales_summary(db, ws.membership, start, end)
+        except Invalid:
+            return await _page(request, db, ws)
+        filename = f"sales-{start:%Y-%m}-{end:%Y-%m}.csv"
+        return Response(
+            content=summary.summary_csv(found),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+async def _page(request: Req, db: DB, ws: WS) -> Any:
+    raw_from, raw_to, start, end, errors = _months(request)
+    found = None
+    if not errors:
+        try:
+            found = await summary.sales_summary(db, ws.membership, start, end)
+        except Invalid as exc:
+            errors = exc.errors
+    context = {
+        "ws": ws,
+        "raw_from": raw_from,
+        "raw_to": raw_to,
+        "summary": found,
+        "errors": errors,
+        "vat_rate_label": vat_rate_label,
+    }
+    status = 422 if errors else 200
+    return render(request, "billing/summary.html", context, status_code=status)
