@@ -24,9 +24,26 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.invoices import get_invoice
-from luotsi.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from luotsi.billing.models import (
+    Delivery,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+    PaymentSource,
+    Reminder,
+)
 from luotsi.billing.money import Totals, totals
+from luotsi.billing.payments import (
+    Balance,
+    BalanceColumns,
+    InvoiceState,
+    balance_of,
+    payments_of,
+    with_balances,
+)
 from luotsi.billing.references import formatted
+from luotsi.billing.reminders import reminders_of
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
@@ -58,9 +75,12 @@ class InvoiceFilter:
     issued_from: date | None = None
     issued_to: date | None = None
     text: str = ""
+    state: InvoiceState | None = None  # the payment state, as of today
 
     @classmethod
-    def parse(cls, status: str, org: str, issued_from: str, issued_to: str, text: str) -> Any:
+    def parse(
+        cls, status: str, org: str, issued_from: str, issued_to: str, text: str, state: str = ""
+    ) -> Any:
         """Filters from a query string; a value that makes no sense filters nothing."""
         try:
             org_id = uuid.UUID(org.strip()) if org.strip() else None
@@ -72,11 +92,19 @@ class InvoiceFilter:
             issued_from=i18n.parse_date(issued_from),
             issued_to=i18n.parse_date(issued_to),
             text=text.strip(),
+            state=InvoiceState(state) if state in {s.value for s in InvoiceState} else None,
         )
 
     @property
     def any(self) -> bool:
-        return bool(self.status or self.org_id or self.issued_from or self.issued_to or self.text)
+        return bool(
+            self.status
+            or self.org_id
+            or self.issued_from
+            or self.issued_to
+            or self.text
+            or self.state
+        )
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
@@ -100,6 +128,28 @@ class InvoiceFilter:
                 conditions.append(named)
         return conditions
 
+    def state_conditions(self, balance: BalanceColumns) -> list[ColumnElement[bool]]:
+        """The state filter on the columns of the statement's own :func:`with_balances`
+        join (one join per statement: :func:`~luotsi.billing.payments.state_filter` joins
+        its own, which a statement that also selects the balance cannot join twice)."""
+        return [balance.state == self.state.value] if self.state else []
+
+
+STATE_ORDER = (
+    InvoiceState.DRAFT,
+    InvoiceState.OPEN,
+    InvoiceState.PARTLY_PAID,
+    InvoiceState.OVERDUE,
+    InvoiceState.PAID,
+    InvoiceState.CREDITED,
+    InvoiceState.CREDIT_NOTE,
+)
+
+
+def state_choices() -> list[tuple[str, str]]:
+    """The state filter's options, in the reader's language."""
+    return [(state.value, state.label) for state in STATE_ORDER]
+
 
 @dataclass
 class InvoiceRow:
@@ -109,6 +159,16 @@ class InvoiceRow:
     net_cents: int
     vat_cents: int
     gross_cents: int
+    state: InvoiceState = InvoiceState.DRAFT
+    open_cents: int = 0
+
+    @property
+    def state_label(self) -> str:
+        return self.state.label
+
+    @property
+    def overdue(self) -> bool:
+        return self.state is InvoiceState.OVERDUE
 
     @property
     def kind_label(self) -> str:
@@ -129,10 +189,27 @@ class StatusTotal:
 
 
 @dataclass
+class StateTotal:
+    state: InvoiceState
+    count: int = 0
+    gross_cents: int = 0
+    open_cents: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.state.label
+
+
+@dataclass
 class InvoiceList:
     page: Page[InvoiceRow]
     totals: list[StatusTotal]  # draft, issued
     orgs: list[tuple[uuid.UUID, str]]  # to filter by
+    states: list[StateTotal] = field(default_factory=list)  # the states that have invoices
+
+    @property
+    def open_cents(self) -> int:
+        return sum(total.open_cents for total in self.states)
 
 
 def _order() -> list[Any]:
@@ -141,9 +218,11 @@ def _order() -> list[Any]:
 
 
 async def _draft_totals(
-    db: AsyncSession, conditions: Sequence[ColumnElement[bool]]
+    db: AsyncSession, conditions: Sequence[ColumnElement[bool]], filters: InvoiceFilter
 ) -> dict[uuid.UUID, Totals]:
     """Each matching draft's totals from its lines (one statement for all of them)."""
+    if filters.state not in (None, InvoiceState.DRAFT):
+        return {}  # only drafts are in the draft state
     rows = await db.execute(
         select(
             InvoiceLine.invoice_id,
@@ -162,21 +241,26 @@ async def _draft_totals(
 
 async def _rows(
     db: AsyncSession,
-    conditions: Sequence[ColumnElement[bool]],
+    filters: InvoiceFilter,
     drafts: dict[uuid.UUID, Totals],
     offset: int | None = None,
     limit: int | None = None,
 ) -> list[InvoiceRow]:
+    statement, balance = with_balances(
+        select(Invoice, ClientOrg.name, ClientOrg.business_id).join(
+            ClientOrg, ClientOrg.id == Invoice.org_id
+        )
+    )
     statement = (
-        select(Invoice, ClientOrg.name, ClientOrg.business_id)
-        .join(ClientOrg, ClientOrg.id == Invoice.org_id)
-        .where(*conditions)
+        statement.add_columns(balance.state, balance.open_cents)
+        .where(*filters.conditions(), *filters.state_conditions(balance))
         .order_by(*_order())
     )
     if limit is not None:
         statement = statement.offset(offset).limit(limit)
     items = []
-    for invoice, org_name, business_id in (await db.execute(statement)).tuples():
+    found: Any = (await db.execute(statement)).all()
+    for invoice, org_name, business_id, state, open_cents in found:
         if invoice.is_draft:
             sums = drafts.get(invoice.id, Totals(()))
             amounts = (sums.net_cents, sums.vat_cents, sums.gross_cents)
@@ -185,7 +269,9 @@ async def _rows(
             buyer = invoice.buyer or {}
             org_name = buyer.get("name") or org_name  # as it stood on the invoice
             business_id = buyer.get("business_id", business_id)
-        items.append(InvoiceRow(invoice, org_name, business_id, *amounts))
+        row = InvoiceRow(invoice, org_name, business_id, *amounts)
+        row.state, row.open_cents = InvoiceState(state), int(open_cents or 0)
+        items.append(row)
     return items
 
 
@@ -193,25 +279,46 @@ async def list_invoices(
     db: AsyncSession, actor: Membership, filters: InvoiceFilter, page: int, per_page: int
 ) -> InvoiceList:
     """One page of the firm's invoices and credit notes (drafts first, then by number, the
-    newest first), the totals per status of everything the filters match, and the
-    organisations that have invoices."""
+    newest first), the totals per status and per payment state of everything the filters
+    match, and the organisations that have invoices."""
     require(permissions.can_manage_billing(actor), "billing")
     conditions = filters.conditions()
-    per_status = await db.execute(
+    matching, balance = with_balances(
         select(
-            Invoice.status,
+            Invoice.net_cents.label("net"),
+            Invoice.vat_cents.label("vat"),
+            Invoice.gross_cents.label("gross"),
+        ).select_from(Invoice)
+    )
+    # Grouped outside a subquery: PostgreSQL does not see a CASE with bound values in the
+    # select list and the same CASE in GROUP BY as one expression.
+    inner = (
+        matching.add_columns(balance.state, balance.open_cents)
+        .where(*conditions, *filters.state_conditions(balance))
+        .subquery("matching")
+    )
+    per_state = await db.execute(
+        select(
+            inner.c.state,
             func.count(),
-            func.sum(Invoice.net_cents),
-            func.sum(Invoice.vat_cents),
-            func.sum(Invoice.gross_cents),
-        )
-        .where(*conditions)
-        .group_by(Invoice.status)
+            func.sum(inner.c.net),
+            func.sum(inner.c.vat),
+            func.sum(inner.c.gross),
+            func.sum(inner.c.open_cents),
+        ).group_by(inner.c.state)
     )
     sums = {status: StatusTotal(status) for status in InvoiceStatus}
-    for status, count, net, vat, gross in per_status.tuples():
-        sums[status] = StatusTotal(status, count, int(net or 0), int(vat or 0), int(gross or 0))
-    drafts = await _draft_totals(db, conditions)
+    states = {state: StateTotal(state) for state in STATE_ORDER}
+    for state_value, count, net, vat, gross, open_ in per_state.tuples():
+        state = InvoiceState(state_value)
+        status = InvoiceStatus.DRAFT if state is InvoiceState.DRAFT else InvoiceStatus.ISSUED
+        status_sum = sums[status]
+        status_sum.count += count
+        status_sum.net_cents += int(net or 0)
+        status_sum.vat_cents += int(vat or 0)
+        status_sum.gross_cents += int(gross or 0)
+        states[state] = StateTotal(state, count, int(gross or 0), int(open_ or 0))
+    drafts = await _draft_totals(db, conditions, filters)
     draft_sum = sums[InvoiceStatus.DRAFT]
     for draft in drafts.values():
         draft_sum.net_cents += draft.net_cents
@@ -219,7 +326,7 @@ async def list_invoices(
         draft_sum.gross_cents += draft.gross_cents
     total = sum(status.count for status in sums.values())
     number = max(1, min(page, Page.last_page(total, per_page)))
-    items = await _rows(db, conditions, drafts, (number - 1) * per_page, per_page)
+    items = await _rows(db, filters, drafts, (number - 1) * per_page, per_page)
     orgs = await db.execute(
         select(ClientOrg.id, ClientOrg.name)
         .where(ClientOrg.id.in_(select(Invoice.org_id)))
@@ -229,6 +336,7 @@ async def list_invoices(
         Page(items, number, per_page, total),
         [sums[InvoiceStatus.DRAFT], sums[InvoiceStatus.ISSUED]],
         list(orgs.tuples()),
+        [total for total in states.values() if total.count],
     )
 
 
@@ -237,8 +345,7 @@ async def export_invoices(
 ) -> list[InvoiceRow]:
     """Every invoice and credit note the filters match, in the list's order."""
     require(permissions.can_manage_billing(actor), "billing")
-    conditions = filters.conditions()
-    return await _rows(db, conditions, await _draft_totals(db, conditions))
+    return await _rows(db, filters, await _draft_totals(db, filters.conditions(), filters))
 
 
 def csv_euros(cents: int) -> str:
@@ -275,6 +382,8 @@ def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
             _("VAT"),
             _("Total"),
             _("Reference"),
+            _("State"),
+            _("Open"),
         ]
     ]
     for row in rows:
@@ -291,6 +400,8 @@ def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
                 csv_euros(row.vat_cents),
                 csv_euros(row.gross_cents),
                 row.reference,
+                row.state_label,
+                csv_euros(row.open_cents),
             ]
         )
     return csv_bytes(table)
@@ -388,3 +499,45 @@ def quantity_text(quantity: Decimal) -> str:
     if normalized == normalized.to_integral():
         normalized = normalized.quantize(Decimal(1))
     return i18n.format_number(float(normalized))
+
+
+@dataclass
+class InvoiceActivity:
+    """What happened to an issued invoice after issuing: its balance today, the payments
+    matched to it, the reminders sent and the deliveries (e-mails, e-invoice files)."""
+
+    balance: Balance | None = None
+    payments: list[Payment] = field(default_factory=list)
+    reminders: list[Reminder] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def overdue(self) -> bool:
+        return self.balance is not None and self.balance.state is InvoiceState.OVERDUE
+
+
+def is_manual(payment: Payment) -> bool:
+    """A payment recorded by hand (one that may be deleted)."""
+    return payment.source is PaymentSource.MANUAL
+
+
+async def invoice_activity(
+    db: AsyncSession, actor: Membership, invoice: Invoice
+) -> InvoiceActivity:
+    """The activity of ``invoice`` (nothing for a draft)."""
+    require(permissions.can_manage_billing(actor), "billing")
+    if invoice.is_draft:
+        return InvoiceActivity()
+    balance = await balance_of(db, invoice.id)
+    activity = InvoiceActivity(balance)
+    if not invoice.is_credit_note:
+        activity.payments = await payments_of(db, actor, invoice.id)
+        activity.reminders = await reminders_of(db, actor, invoice.id)
+    activity.deliveries = list(
+        await db.scalars(
+            select(Delivery)
+            .where(Delivery.invoice_id == invoice.id)
+            .order_by(Delivery.sent_at, Delivery.id)
+        )
+    )
+    return activity

@@ -115,6 +115,10 @@ FLASH_MESSAGES = {
     "invoice_issued": N_("The invoice has been issued."),
     "invoice_deleted": N_("The draft has been deleted."),
     "credit_note_drafted": N_("A draft credit note has been made. Check it and issue it."),
+    "invoice_sent": N_("The invoice has been sent by e-mail."),
+    "payment_recorded": N_("The payment has been recorded."),
+    "payment_deleted": N_("The payment has been deleted."),
+    "reminder_sent": N_("The payment reminder has been sent."),
 }
 
 

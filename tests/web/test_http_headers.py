@@ -13,9 +13,9 @@ from litestar.routes import HTTPRoute
 from luotsi.web.app import create_app
 from tests.conftest import BASE_URL, Backend, Client
 from tests.factories import Content, Firms
-from tests.web.test_isolation import a_content, fill, sample_ids, sample_reader
+from tests.web.test_isolation import Issued, a_content, a_issued, fill, sample_ids, sample_reader
 
-__all__ = ["a_content"]  # the fixture, imported for the route walk below
+__all__ = ["a_content", "a_issued"]  # the fixtures, imported for the route walk below
 
 PRIVATE_PREFIXES = ("/t/", "/account", "/accept/", "/join/")
 # Handlers that chose their own caching: a staff photo may be kept for minutes.
@@ -88,11 +88,11 @@ def private_get_routes(app: Litestar) -> list[str]:
 
 
 async def test_private_pages_are_never_cached(
-    app: Litestar, firms: Firms, a_content: Content
+    app: Litestar, firms: Firms, a_content: Content, a_issued: Issued
 ) -> None:
     routes = private_get_routes(app)
     assert "/t/{tenant_slug:str}/members" in routes and "/account" in routes  # positive control
-    ids = sample_ids(firms.a, a_content) | {"token": "no-such-token"}
+    ids = sample_ids(firms.a, a_content, a_issued) | {"token": "no-such-token"}
     clients: dict[str, Client] = {}
     cached = []
     for path in routes:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
+from luotsi.billing import invoices, payments
 from luotsi.billing import settings as billing_settings
+from tests import clock
+from tests.billing.arrange import Row, add_draft, complete_profile
 from tests.conftest import Backend, Client, scoped
 from tests.factories import (
     Content,
@@ -39,6 +43,14 @@ def workspace_routes(app: Litestar) -> list[tuple[str, str]]:
     return found
 
 
+@dataclass
+class Issued:
+    """Firm A's issued invoice with a payment recorded by hand."""
+
+    invoice_id: uuid.UUID
+    payment_id: uuid.UUID
+
+
 @pytest.fixture
 async def a_content(clean_db: Backend, firms: Firms) -> Content:
     """Content on firm A's agreement, so content routes have real objects to name (and a logo
@@ -58,9 +70,26 @@ async def a_content(clean_db: Backend, firms: Firms) -> Content:
 BILLING_SAMPLES: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
 
 
-def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUID]:
+@pytest.fixture
+async def a_issued(clean_db: Backend, firms: Firms) -> Issued:
+    """An issued invoice of firm A with a payment, so invoice routes that need an issued one
+    (its PDF, its payments) and payment routes have real objects to name."""
+    async with scoped(clean_db, firms.a.tenant) as db:
+        await complete_profile(db)
+        draft = await add_draft(db, firms.a.org, Row("Työnohjaus", 10000))
+        invoice = await invoices.issue(db, firms.a.owner, draft.id)
+        payment = await payments.record_payment(db, firms.a.owner, invoice.id, clock.today(), 5000)
+        await db.commit()
+        return Issued(invoice.id, payment.id)
+
+
+def sample_ids(
+    firm: Firm, content: Content | None = None, issued: Issued | None = None
+) -> dict[str, uuid.UUID]:
     """One real object of ``firm`` per path parameter name; content ids are real when
-    ``content`` is given, else ids of nothing (a route must then answer 404)."""
+    ``content`` is given, else ids of nothing (a route must then answer 404). With ``issued``
+    the invoice is an issued one (its draft-only pages say so with 200) and its payment is
+    named."""
     ids = {
         "membership_id": firm.supervisor.id,
         "invitation_id": firm.invitation.id,
@@ -85,6 +114,8 @@ def sample_ids(firm: Firm, content: Content | None = None) -> dict[str, uuid.UUI
     }
     billing = BILLING_SAMPLES.get(firm.tenant.id, {}) if content else {}
     ids |= {name: billing.get(name, uuid.uuid4()) for name in ("run_id", "payment_id")}
+    if issued:
+        ids["invoice_id"], ids["payment_id"] = issued.invoice_id, issued.payment_id
     return ids
 
 
@@ -110,10 +141,10 @@ async def test_route_table_is_found(app: Litestar) -> None:
 
 
 async def test_member_of_another_firm_gets_404_everywhere(
-    app: Litestar, client: Client, firms: Firms, a_content: Content
+    app: Litestar, client: Client, firms: Firms, a_content: Content, a_issued: Issued
 ) -> None:
     await client.login(firms.b.owner.user.email)
-    a_ids = sample_ids(firms.a, a_content)
+    a_ids = sample_ids(firms.a, a_content, a_issued)
     leaks = []
     for method, path in workspace_routes(app):
         for slug in (firms.a.slug, firms.b.slug):
@@ -156,10 +187,10 @@ def sample_reader(path: str, firm: Firm, content: Content) -> str:
 
 
 async def test_samples_are_real_objects_for_their_own_firm(
-    app: Litestar, firms: Firms, a_content: Content
+    app: Litestar, firms: Firms, a_content: Content, a_issued: Issued
 ) -> None:
     # Guards the isolation test against passing because its URLs are wrong.
-    ids = sample_ids(firms.a, a_content)
+    ids = sample_ids(firms.a, a_content, a_issued)
     clients: dict[str, Client] = {}
     for method, path in workspace_routes(app):
         if method == "GET":
@@ -172,24 +203,24 @@ async def test_samples_are_real_objects_for_their_own_firm(
 
 
 async def test_anonymous_visitor_is_sent_to_sign_in(
-    app: Litestar, client: Client, firms: Firms, a_content: Content
+    app: Litestar, client: Client, firms: Firms, a_content: Content, a_issued: Issued
 ) -> None:
     for method, path in workspace_routes(app):
-        url = fill(path, firms.a.slug, sample_ids(firms.a, a_content))
+        url = fill(path, firms.a.slug, sample_ids(firms.a, a_content, a_issued))
         response = await client.request(method, url, follow_redirects=False)
         assert response.status_code == 303, f"{method} {url}"
         assert response.headers["location"].startswith("/login?next=")
 
 
 async def test_every_workspace_page_also_renders_as_an_htmx_fragment(
-    app: Litestar, client: Client, firms: Firms, a_content: Content
+    app: Litestar, client: Client, firms: Firms, a_content: Content, a_issued: Issued
 ) -> None:
     """A page's htmx fragment renders on its own (macros imported inside the block)."""
     await client.login(firms.a.owner.user.email)
     broken = []
     for method, path in workspace_routes(app):
         if method == "GET":
-            url = fill(path, firms.a.slug, sample_ids(firms.a, a_content))
+            url = fill(path, firms.a.slug, sample_ids(firms.a, a_content, a_issued))
             response = await client.get(url, headers={"HX-Request": "true"})
             if response.status_code >= 500:
                 broken.append(url)

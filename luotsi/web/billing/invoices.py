@@ -1,24 +1,33 @@
 """The invoice list, its CSV export and an invoice's page (owners and admins).
 
-A draft is edited on its page (hand-added lines, descriptions, the buyer's reference and the
-notes), then issued or deleted, each after a confirmation page. An issued invoice is corrected
-by crediting chosen lines: that drafts a credit note and opens it. Refusals from the services
-(:class:`Invalid`) come back as form errors on the page that asked, never as an error page.
+The list shows each invoice's payment state (open, partly paid, overdue, paid, credited) and
+its open amount, computed in the list's own statement, and filters by state. A draft is edited
+on its page (hand-added lines, descriptions, the buyer's reference and the notes), then issued
+or deleted, each after a confirmation page. An issued invoice's page downloads its PDF and
+Finvoice file, e-mails it, records payments received (and deletes one recorded by mistake,
+after a confirmation), and sends a payment reminder when it is overdue. An issued invoice is
+corrected by crediting chosen lines: that drafts a credit note and opens it. Refusals from the
+services (:class:`Invalid`) come back as form errors on the page that asked, never as an error
+page.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath
 
-from luotsi.billing import invoices, lines, overview
+from luotsi.billing import delivery, invoices, lines, overview, payments, reminders
+from luotsi.billing.delivery import Output
 from luotsi.billing.lines import LineInput
 from luotsi.billing.profile import get_profile, missing_settings
-from luotsi.platform import clock, permissions
+from luotsi.billing.settings import parse_euros
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
+from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text, form_texts, query_text, read_form
@@ -35,6 +44,7 @@ def _filters(request: Req) -> overview.InvoiceFilter:
         issued_from=query_text(request, "from"),
         issued_to=query_text(request, "to"),
         text=query_text(request, "q"),
+        state=query_text(request, "state"),
     )
 
 
@@ -50,6 +60,35 @@ def _uuids(values: list[str]) -> set[uuid.UUID]:
 
 def _invoice_url(ws: WS, invoice_id: uuid.UUID) -> str:
     return ws.url(f"billing/invoices/{invoice_id}")
+
+
+def _download(output: Output) -> Response[bytes]:
+    """A file to save: an attachment, never kept by a cache (the default for private pages)."""
+    ascii_name = output.filename.encode("ascii", "replace").decode().replace("?", "_")
+    quoted = ascii_name.replace('"', "")
+    return Response(
+        content=output.data,
+        media_type=output.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{quoted}"'},
+    )
+
+
+def parse_amount(text: str) -> int | None:
+    """Euros as typed, with a decimal comma or point, negative for money returned:
+    "125,50" -> 12550, "-5" -> -500; None if not an amount."""
+    text = text.strip()
+    sign = -1 if text[:1] in ("-", "\u2212") else 1
+    cents = parse_euros(text[1:] if sign < 0 else text)
+    return None if cents is None else sign * cents
+
+
+@dataclass
+class PaymentInput:
+    """The record-a-payment form as typed."""
+
+    paid_on: str = ""
+    amount: str = ""
+    note: str = ""
 
 
 class InvoicesController(Controller):
@@ -68,6 +107,7 @@ class InvoicesController(Controller):
             "page": found.page,
             "filters": filters,
             "query": request.query_params,
+            "state_choices": overview.state_choices(),
         }
         return render(request, "billing/invoices.html", context, block="results")
 
@@ -155,6 +195,81 @@ class InvoicesController(Controller):
             return await self._page(request, db, ws, invoice_id, exc.errors)
         return redirect(request, _invoice_url(ws, note.id), flash="credit_note_drafted")
 
+    @get("/invoices/{invoice_id:uuid}/pdf", name="billing_invoice_pdf")
+    async def pdf(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:
+        try:
+            output = await delivery.invoice_pdf(db, ws.membership, invoice_id)
+        except Invalid as exc:
+            return await self._page(request, db, ws, invoice_id, exc.errors)
+        return _download(output)
+
+    @get("/invoices/{invoice_id:uuid}/finvoice", name="billing_invoice_finvoice")
+    async def finvoice(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:
+        try:
+            output = await delivery.finvoice_download(db, ws.membership, invoice_id)
+        except Invalid as exc:
+            return await self._page(request, db, ws, invoice_id, exc.errors)
+        return _download(output)
+
+    @post("/invoices/{invoice_id:uuid}/send", name="send_invoice")
+    async def send(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:
+        try:
+            await delivery.send_invoice(db, ws.membership, invoice_id)
+        except Invalid as exc:
+            return await self._page(request, db, ws, invoice_id, exc.errors)
+        return redirect(request, _invoice_url(ws, invoice_id), flash="invoice_sent")
+
+    @post("/invoices/{invoice_id:uuid}/payments", name="record_payment")
+    async def record_payment(
+        self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]
+    ) -> Any:
+        values = await read_form(request, PaymentInput)
+        amount = parse_amount(values.amount)
+        try:
+            await payments.record_payment(
+                db,
+                ws.membership,
+                invoice_id,
+                i18n.parse_date(values.paid_on),
+                amount or 0,
+                values.note,
+            )
+        except Invalid as exc:
+            errors = dict(exc.errors)
+            if amount is None and "amount" in errors:
+                errors["amount"] = _("Enter the amount in euros, e.g. 125,50.")
+            return await self._page(request, db, ws, invoice_id, errors, payment=values)
+        return redirect(request, _invoice_url(ws, invoice_id), flash="payment_recorded")
+
+    @get("/payments/{payment_id:uuid}/delete", name="confirm_delete_payment")
+    async def confirm_delete_payment(
+        self, request: Req, db: DB, ws: WS, payment_id: FromPath[uuid.UUID]
+    ) -> Any:
+        return await self._payment_confirm(request, db, ws, payment_id)
+
+    @post("/payments/{payment_id:uuid}/delete", name="delete_payment")
+    async def delete_payment(
+        self, request: Req, db: DB, ws: WS, payment_id: FromPath[uuid.UUID]
+    ) -> Any:
+        payment = await payments.get_payment(db, ws.membership, payment_id)
+        try:
+            await payments.delete_payment(db, ws.membership, payment_id)
+        except Invalid as exc:
+            return await self._payment_confirm(request, db, ws, payment_id, exc.errors)
+        if payment.invoice_id is None:
+            return redirect(request, ws.url("billing/invoices"), flash="payment_deleted")
+        return redirect(request, _invoice_url(ws, payment.invoice_id), flash="payment_deleted")
+
+    @post("/invoices/{invoice_id:uuid}/reminders", name="send_reminder")
+    async def send_reminder(
+        self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]
+    ) -> Any:
+        try:
+            await reminders.send_reminder(db, ws.membership, invoice_id)
+        except Invalid as exc:
+            return await self._page(request, db, ws, invoice_id, exc.errors)
+        return redirect(request, _invoice_url(ws, invoice_id), flash="reminder_sent")
+
     @get("/lines/{line_id:uuid}/edit", name="edit_invoice_line")
     async def edit_line(self, request: Req, db: DB, ws: WS, line_id: FromPath[uuid.UUID]) -> Any:
         line = await lines.get_line(db, ws.membership, line_id)
@@ -193,12 +308,16 @@ class InvoicesController(Controller):
         *,
         new_line: LineInput | None = None,
         details: dict[str, str] | None = None,
+        payment: PaymentInput | None = None,
     ) -> Any:
         page = await overview.invoice_page(db, ws.membership, invoice_id)
         invoice = page.invoice
         context = {
             "ws": ws,
             "view": page,
+            "activity": await overview.invoice_activity(db, ws.membership, invoice),
+            "payment": payment or PaymentInput(paid_on=clock.today().isoformat()),
+            "is_manual": overview.is_manual,
             "invoice": invoice,
             "errors": errors or {},
             "new_line": new_line or LineInput(quantity="-1" if invoice.is_credit_note else "1"),
@@ -233,6 +352,28 @@ class InvoicesController(Controller):
         }
         status = 422 if errors else 200
         return render(request, template, context, status_code=status)
+
+    async def _payment_confirm(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        payment_id: uuid.UUID,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        payment = await payments.get_payment(db, ws.membership, payment_id)
+        invoice = None
+        if payment.invoice_id is not None:
+            invoice = await invoices.get_invoice(db, ws.membership, payment.invoice_id)
+        context = {
+            "ws": ws,
+            "payment": payment,
+            "invoice": invoice,
+            "manual": overview.is_manual(payment),
+            "errors": errors or {},
+        }
+        status = 422 if errors else 200
+        return render(request, "billing/payment_delete.html", context, status_code=status)
 
     def _line_form(
         self,

@@ -136,10 +136,13 @@ async def test_the_csv_export_is_what_finnish_excel_reads(
         "VAT",
         "Total",
         "Reference",
+        "State",
+        "Open",
     ]
     # 1 234,56 at 25.5 % = 314,8128 -> 314,81
     assert rows[1][:3] == ["12346", "Credit note", "Esimerkkikunta"]
     assert rows[1][6:9] == ["-1234,56", "-314,81", "-1549,37"]
+    assert rows[1][10:] == ["Credit note", "0,00"]
     assert rows[2] == [
         "12345",
         "Invoice",
@@ -151,6 +154,8 @@ async def test_the_csv_export_is_what_finnish_excel_reads(
         "314,81",
         "1549,37",
         "1 23453",
+        "Credited",  # in full by the credit note
+        "0,00",
     ]
     assert len(rows) == 3  # the draft is not issued
 
