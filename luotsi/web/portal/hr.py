@@ -10,11 +10,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath
 
-from luotsi.platform import permissions
+from luotsi.billing import delivery
+from luotsi.billing import portal as billing_portal
+from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import page_number
 from luotsi.tenants.clients.billing_details import BillingInput, billing_values
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.portal import hr as portal
@@ -93,6 +97,34 @@ class PortalController(Controller):
             )
             return with_retry_after(limited, exc)
         return redirect(request, ws.url("portal/"), flash="agreement_requested")
+
+    @get("/invoices", name="portal_invoices", guards=CONTACT)
+    async def invoices(self, request: Req, db: DB, ws: WS) -> Any:
+        """The organisation's issued invoices and credit notes, with their state."""
+        try:
+            person = await portal.contact_person(db, ws.membership)
+        except Forbidden:
+            return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+        page = await billing_portal.org_invoices(
+            db, person.org_id, page_number(request.query_params.get("page"))
+        )
+        context = {"ws": ws, "org": person.org, "page": page, "today": clock.today()}
+        return render(request, "portal/hr/invoices.html", context)
+
+    @get("/invoices/{invoice_id:uuid}/pdf", name="portal_invoice_pdf", guards=CONTACT)
+    async def invoice_pdf(self, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Response[bytes]:
+        """The PDF of one of the organisation's issued invoices; anything else is 404."""
+        person = await portal.contact_person(db, ws.membership)
+        output = await delivery.pdf_for_org(db, person.org_id, invoice_id)
+        return Response(
+            output.data,
+            media_type=output.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{output.filename}"',
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     async def _page(
         self, request: Req, db: DB, ws: WS, *, status_code: int | None = None, **extra: Any
