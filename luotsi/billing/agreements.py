@@ -66,30 +66,32 @@ async def agreement_invoicing(
     if agreement is None:
         raise NotFound("agreement")
     s = SupervisionSession
-    billed_session = exists(
-        select(BilledItem.id).where(BilledItem.session_id == s.id).correlate_except(BilledItem)
+    invoiced = await db.execute(
+        select(func.count(BilledItem.id), func.coalesce(func.sum(InvoiceLine.net_cents), 0))
+        .select_from(BilledItem)
+        .join(
+            InvoiceLine,
+            and_(
+                InvoiceLine.invoice_id == BilledItem.invoice_id,
+                InvoiceLine.session_id == BilledItem.session_id,
+                InvoiceLine.credits_line_id.is_(None),
+            ),
+        )
+        .where(InvoiceLine.agreement_id == agreement.id)
     )
-    invoiced = select(func.count(BilledItem.id), func.coalesce(func.sum(InvoiceLine.net_cents), 0))
-    invoiced = invoiced.join(
-        InvoiceLine,
-        and_(
-            InvoiceLine.invoice_id == BilledItem.invoice_id,
-            InvoiceLine.session_id == BilledItem.session_id,
-            InvoiceLine.credits_line_id.is_(None),
-        ),
-    ).where(InvoiceLine.agreement_id == agreement.id)
-    unbilled = (
+    count, cents = invoiced.one()
+    unbilled_count = await db.scalar(
         select(func.count(s.id))
-        .where(s.agreement_id == agreement.id, s.billable.is_(True), ~billed_session)
-        .correlate(None)
-        .scalar_subquery()
+        .select_from(s)
+        .where(
+            s.agreement_id == agreement.id,
+            s.billable.is_(True),
+            ~exists(select(BilledItem.id).where(BilledItem.session_id == s.id)),
+        )
     )
-    process = (
-        exists(select(BilledItem.id).where(BilledItem.process_agreement_id == agreement.id))
-        .correlate(None)
-        .label("process")
+    process_invoiced = await db.scalar(
+        select(func.count(BilledItem.id)).where(BilledItem.process_agreement_id == agreement.id)
     )
-    row = (await db.execute(invoiced.add_columns(unbilled.label("unbilled"), process))).one()
     invoices = await db.execute(
         select(Invoice.id, Invoice.number, Invoice.kind, Invoice.issued_on, Invoice.gross_cents)
         .where(
@@ -103,7 +105,6 @@ async def agreement_invoicing(
         )
         .order_by(Invoice.number)
     )
-    count, cents, unbilled_count, process_invoiced = row
     unbilled_count = int(unbilled_count or 0)
     per_session = agreement.pricing is Pricing.PER_SESSION
     return AgreementInvoicing(
