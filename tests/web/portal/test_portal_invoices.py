@@ -199,3 +199,19 @@ async def test_credited_work_is_no_longer_invoiced(
     invoiced = page.split("Sessions invoiced", 1)[1][:40]
     assert invoiced.startswith(" 0 sessions"), invoiced
     assert Role.ADMIN  # the admin, as the owner, sees money
+
+
+async def test_owners_preview_an_organisations_invoice_list(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    made = await _arrange(clean_db, a)
+    await client.login(a.owner.user.email)
+    page = await client.get(f"/t/{a.slug}/portal/invoices?org={a.org.id}")
+    assert page.status_code == 200 and "Preview" in page.text
+    assert f"/t/{a.slug}/billing/invoices/{made['paid'].id}" in page.text
+    assert f" {made['other'].number} " not in text_of(page)
+    assert (await client.get(f"/t/{a.slug}/portal/invoices")).status_code == 200  # how to
+    await client.login(a.supervisor.user.email)
+    refused = await client.get(f"/t/{a.slug}/portal/invoices?org={a.org.id}")
+    assert refused.status_code == 403
