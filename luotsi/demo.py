@@ -15,6 +15,10 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luotsi.billing import invoices, payments
+from luotsi.billing.drafts import draft_for_org
+from luotsi.billing.models import Invoice
+from luotsi.billing.profile import get_profile
 from luotsi.platform import clock
 from luotsi.platform.db import (
     make_engine,
@@ -272,6 +276,8 @@ async def load_demo(settings: Settings) -> bool:
             if not await db.scalar(select(func.count()).select_from(Goal)):
                 await _content(db, settings, password_hash)
                 created = True
+            if not await db.scalar(select(func.count()).select_from(Invoice)):
+                created = await _billing(db) or created
             return created
     finally:
         await engine.dispose()
@@ -757,6 +763,62 @@ def _sessions(
         )
         count += 1
         day += timedelta(weeks=spec.cadence)
+
+
+BILLED_MONTHS = 4  # whole months behind this one that the demo has invoiced
+
+
+def _last_working_day(day: date, fi_holidays: holidays.HolidayBase) -> date:
+    while day.weekday() >= 5 or day in fi_holidays:
+        day -= timedelta(days=1)
+    return day
+
+
+async def _billing(db: AsyncSession) -> bool:
+    """The firm's billing profile, and its invoices of the last whole months, each issued on
+    its month's last working day: most paid, the newest still open, one overdue and one
+    credited in full by a credit note. Returns whether any invoice was made."""
+    profile = await get_profile(db)
+    profile.legal_name, profile.business_id = "Demo Työnohjaus Oy", "1234567-1"
+    profile.street, profile.postal_code, profile.city = "Asemakatu 2", "05800", "Hyvinkää"
+    profile.iban, profile.bic = "FI21 1234 5600 0007 85", "NDEAFIHH"
+    profile.email, profile.phone = f"laskutus@{DEMO_DOMAIN}", "+358405550100"
+    await db.flush()
+    owner = await db.scalar(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == f"{DEMO_PEOPLE[0][0]}@{DEMO_DOMAIN}")
+    )
+    assert owner is not None
+    orgs = list(await db.scalars(select(ClientOrg.id).order_by(ClientOrg.name)))
+    today = clock.today()
+    fi_holidays = holidays.country_holidays("FI", years=range(today.year - 1, today.year + 1))
+    this_month = today.replace(day=1)
+    made = False
+    for back in range(BILLED_MONTHS, 0, -1):
+        start = this_month - relativedelta(months=back)
+        end = start + relativedelta(months=1) - timedelta(days=1)
+        issued_on = _last_working_day(end, fi_holidays)
+        issued = []
+        for org_id in orgs:
+            draft = await draft_for_org(db, owner, org_id, start, end)
+            if draft is not None:
+                issued.append(await invoices.issue(db, owner, draft.id, issued_on=issued_on))
+        made = made or bool(issued)
+        for position, invoice in enumerate(issued):
+            assert invoice.due_on is not None
+            if back == BILLED_MONTHS - 1 and position == 0:  # a mistake, credited in full
+                note = await invoices.credit(db, owner, invoice.id)
+                credited_on = min(issued_on + timedelta(days=7), today)
+                await invoices.issue(db, owner, note.id, issued_on=credited_on)
+            elif back == 2 and position == 0 and invoice.due_on < today:
+                continue  # overdue: never paid
+            elif back > 1 or position % 2 == 0:
+                paid_on = min(invoice.due_on - timedelta(days=2), today)
+                await payments.record_payment(
+                    db, owner, invoice.id, paid_on, invoice.gross_cents, "Demo"
+                )
+    return made
 
 
 _ASCII = str.maketrans("äöåÄÖÅ", "aoaAOA")

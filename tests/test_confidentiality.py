@@ -392,3 +392,35 @@ async def test_no_log_line_shows_content(
 def test_tokens_listed_as_unconstructed_have_reasons() -> None:
     assert all(reason.strip() for reason in UNCONSTRUCTED_TOKENS.values())
     assert all(re.search(r"{token", path) for path in UNCONSTRUCTED_TOKENS)
+
+
+async def test_the_hr_contacts_invoices_and_their_pdfs_show_no_content(
+    client: Client, world: World, clean_db: Backend
+) -> None:
+    """The crawl finds the portal's invoice list, but the fixture's invoice is a draft (its
+    PDF is 404 there): here an issued invoice that bills the marked session is listed and
+    downloaded by the HR contact, its PDF read as text too."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from luotsi.billing import invoices
+    from tests.billing.arrange import Row, add_draft, complete_profile
+
+    a = world.firm
+    async with scoped(clean_db, a.tenant) as db:
+        await complete_profile(db)
+        row = Row("Työnohjaus 1 krt", 12000, session_id=a.session.id, agreement_id=a.agreement.id)
+        draft = await add_draft(db, a.org, row)
+        issued = await invoices.issue(db, a.owner, draft.id)
+        await db.commit()
+    await client.login(world.readers["hr_contact"][0])
+    page = await client.get(f"/t/{a.slug}/portal/invoices")
+    assert page.status_code == 200 and str(issued.number) in page.text
+    pdf = await client.get(f"/t/{a.slug}/portal/invoices/{issued.id}/pdf")
+    assert pdf.status_code == 200
+    text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(pdf.content)).pages)
+    assert "Työnohjaus 1 krt" in text  # positive control: the PDF's text is really read
+    for response in (page, pdf):
+        assert not leaks_in(response)
+    assert MARKER not in text and NOTE_MARKER not in text

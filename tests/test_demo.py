@@ -103,3 +103,36 @@ async def test_demo_supervisee_has_content_to_look_at(clean_db: Backend) -> None
     assert len(goals) == 2 and all(len(goal.evaluations) >= 3 for goal in goals)
     assert assignments and assignments[0].response_of(person.id) is not None
     assert all(b"Rajaan" not in body for body in stored)  # ciphertext at rest
+
+
+async def test_demo_has_invoices_paid_overdue_and_credited(clean_db: Backend) -> None:
+    """The demo firm invoiced its last whole months: issued invoices dated in the past, paid
+    ones, an overdue one and one credited in full by a credit note."""
+    from sqlalchemy import select
+
+    from luotsi.billing.document import DocumentKind
+    from luotsi.billing.models import Invoice, InvoiceStatus
+    from luotsi.billing.payments import InvoiceState, states
+    from luotsi.billing.profile import get_profile, missing_settings
+
+    assert await load_demo(clean_db.settings) is True
+    async with unscoped_session(make_sessionmaker(clean_db.owner)) as db:
+        tenant = await get_tenant_by_slug(db, DEMO_SLUG)
+        await scope_to_tenant(db, tenant.id)
+        profile = await get_profile(db)
+        issued = list(
+            await db.scalars(select(Invoice).where(Invoice.status == InvoiceStatus.ISSUED))
+        )
+        found = await states(db, [invoice.id for invoice in issued])
+    assert missing_settings(profile) == [] and profile.iban == "FI21 1234 5600 0007 85"
+    invoices = [i for i in issued if i.kind == DocumentKind.INVOICE]
+    notes = [i for i in issued if i.kind == DocumentKind.CREDIT_NOTE]
+    assert len(invoices) >= 4 and len(notes) == 1
+    assert all(i.issued_on is not None and i.issued_on < clock.today() for i in issued)
+    assert len({i.issued_on for i in invoices}) >= 3  # spread over the months
+    by_state = [found[i.id].state for i in invoices]
+    assert by_state.count(InvoiceState.PAID) >= 2
+    assert InvoiceState.OVERDUE in by_state and InvoiceState.CREDITED in by_state
+    numbers = sorted(issued, key=lambda i: i.number or 0)
+    assert [i.issued_on for i in numbers] == sorted(i.issued_on for i in numbers if i.issued_on)
+    assert await load_demo(clean_db.settings) is False  # idempotent, billing included

@@ -19,16 +19,23 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 from stdnum.fi import ytunnus
 
 from luotsi.billing import pdf
 from luotsi.billing.document import DocumentKind, InvoiceDocument, Line, Party
 from luotsi.billing.finvoice import finvoice_xml
 from luotsi.billing.invoices import get_invoice
-from luotsi.billing.models import BillingProfile, Delivery, DeliveryChannel, Invoice
+from luotsi.billing.models import (
+    BillingProfile,
+    Delivery,
+    DeliveryChannel,
+    Invoice,
+    InvoiceStatus,
+)
 from luotsi.billing.references import ReferenceType, formatted
 from luotsi.platform import clock, i18n
-from luotsi.platform.errors import Invalid
+from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.mail import file_attachment, render_email
 from luotsi.platform.outbox import enqueue_email
@@ -190,6 +197,23 @@ async def invoice_pdf(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID
     """The PDF of the firm's issued invoice or credit note, for download."""
     doc = await load_document(db, actor, invoice_id)
     return pdf_of(doc, await _logo(db))
+
+
+async def pdf_for_org(db: AsyncSession, org_id: uuid.UUID, invoice_id: uuid.UUID) -> Output:
+    """The PDF of an issued invoice or credit note to organisation ``org_id``, for its HR
+    contacts: a draft, or another organisation's invoice, is :class:`NotFound`."""
+    invoice = await db.scalar(
+        select(Invoice)
+        .options(selectinload(Invoice.lines))
+        .where(
+            Invoice.id == invoice_id,
+            Invoice.org_id == org_id,
+            Invoice.status == InvoiceStatus.ISSUED,
+        )
+    )
+    if invoice is None:
+        raise NotFound("invoice")
+    return pdf_of(await _document(db, invoice), await _logo(db))
 
 
 async def finvoice_download(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> Output:

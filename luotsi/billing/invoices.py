@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,8 +117,14 @@ async def _already_billed(db: AsyncSession, invoice: Invoice) -> list[str]:
     return [f"{description} ({number})" for number, description in rows.tuples()]
 
 
-async def issue(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> Invoice:
-    """Number, date and freeze a draft invoice or credit note."""
+async def issue(
+    db: AsyncSession, actor: Membership, invoice_id: uuid.UUID, *, issued_on: date | None = None
+) -> Invoice:
+    """Number, date and freeze a draft invoice or credit note.
+
+    It is dated today; ``issued_on`` dates it earlier, for the demo's history only (the web
+    and invoice runs never pass it).
+    """
     invoice = await get_invoice(db, actor, invoice_id)
     if not invoice.is_draft:
         raise Invalid.field("invoice", _("This invoice has already been issued."))
@@ -142,7 +148,7 @@ async def issue(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> I
                 % {"lines": "; ".join(billed)},
             )
     number = await _next_number(db)
-    today = clock.today()
+    today = issued_on or clock.today()
     sums = totals((line.net_cents, line.vat_basis_points) for line in invoice.lines)
     invoice.status = InvoiceStatus.ISSUED
     invoice.number = number

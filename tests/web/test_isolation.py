@@ -199,7 +199,17 @@ async def test_samples_are_real_objects_for_their_own_firm(
                 clients[email] = Client(app)
                 await clients[email].login(email)
             response = await clients[email].get(fill(path, firms.a.slug, ids))
-            assert response.status_code == 200, path
+            assert response.status_code == NOT_OPENABLE.get(path, (200, ""))[0], path
+
+
+# Routes whose sample object is not one their reader can open, with the answer and why.
+NOT_OPENABLE = {
+    "/t/{tenant_slug:str}/portal/invoices/{invoice_id:uuid}/pdf": (
+        404,
+        "the sample invoice is a draft and the portal hands out issued ones only, to HR"
+        " contacts (tests/web/portal/test_portal_invoices.py downloads real ones)",
+    ),
+}
 
 
 async def test_anonymous_visitor_is_sent_to_sign_in(

@@ -11,6 +11,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from luotsi.billing import agreements as billing_agreements
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
@@ -578,9 +579,15 @@ class AgreementsController(Controller):
         supervision_context = await supervision.agreement_content(
             request, db, ws, agreement, agreement_sessions, show=not errors, draft=draft
         )
+        invoicing = None
+        if permissions.can_manage_billing(ws.membership):  # money is for the office only
+            invoicing = await billing_agreements.agreement_invoicing(
+                db, ws.membership, agreement_id
+            )
         context = {
             "ws": ws,
             "o": overview,
+            "invoicing": invoicing,
             "agreement": agreement,
             "review": review or ReviewInput(held_on=today.isoformat()),
             "decisions": list(ReviewDecision),

@@ -10,11 +10,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath
 
+from luotsi.billing import delivery
+from luotsi.billing import portal as billing_portal
 from luotsi.platform import permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import page_number
+from luotsi.tenants.clients import organisations
 from luotsi.tenants.clients.billing_details import BillingInput, billing_values
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.portal import hr as portal
@@ -93,6 +98,48 @@ class PortalController(Controller):
             )
             return with_retry_after(limited, exc)
         return redirect(request, ws.url("portal/"), flash="agreement_requested")
+
+    @get("/invoices", name="portal_invoices")
+    async def invoices(self, request: Req, db: DB, ws: WS) -> Any:
+        """The organisation's issued invoices and credit notes, with their state; owners and
+        admins preview an organisation's list with ``?org=<id>``, as they do the portal."""
+        preview = not permissions.can_use_client_portal(ws.membership)
+        if not preview:
+            try:
+                org = (await portal.contact_person(db, ws.membership)).org
+            except Forbidden:
+                return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+        else:
+            if not permissions.can_manage_billing(ws.membership):  # money: the office only
+                raise Forbidden("portal")
+            org_id = _org_param(request.query_params.get("org"))
+            if org_id is None:
+                return render(request, "portal/hr/preview_start.html", {"ws": ws})
+            org = await organisations.get_org(db, ws.membership, org_id)
+        page = await billing_portal.org_invoices(
+            db, org.id, page_number(request.query_params.get("page"))
+        )
+        context = {"ws": ws, "org": org, "page": page, "preview": preview}
+        return render(request, "portal/hr/invoices.html", context)
+
+    @get("/invoices/{invoice_id:uuid}/pdf", name="portal_invoice_pdf")
+    async def invoice_pdf(self, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Response[bytes]:
+        """The PDF of one of the organisation's issued invoices; anything else is 404 (for
+        anyone but an HR contact there is no such portal invoice either)."""
+        try:
+            person = await portal.contact_person(db, ws.membership)
+        except Forbidden:
+            raise NotFound("invoice") from None
+        output = await delivery.pdf_for_org(db, person.org_id, invoice_id)
+        return Response(
+            output.data,
+            media_type=output.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{output.filename}"',
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     async def _page(
         self, request: Req, db: DB, ws: WS, *, status_code: int | None = None, **extra: Any
