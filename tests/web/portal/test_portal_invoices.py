@@ -110,6 +110,7 @@ async def test_the_hr_contact_sees_their_organisations_issued_invoices_and_pdfs(
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
         assert pdf.content.startswith(b"%PDF")
         assert "attachment" in pdf.headers["content-disposition"]
+        assert "no-store" in pdf.headers["cache-control"]  # the route walk cannot open it
     for key in ("draft", "other"):
         refused = await client.get(f"/t/{a.slug}/portal/invoices/{made[key].id}/pdf")
         assert refused.status_code == 404, key
