@@ -1,0 +1,46 @@
+"""The office finds the overdue invoice of the demo, records its payment and downloads the PDF."""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+from pypdf import PdfReader
+
+OWNER = "omistaja@demo.luotsi.localhost"
+PASSWORD = "demo-salasana"
+
+
+def test_an_overdue_invoice_is_paid_and_its_pdf_downloaded(page: Page, live_server: str) -> None:
+    base = live_server
+    page.goto(base + "/login")
+    page.get_by_role("button", name="EN").click()
+    page.get_by_label("E-mail").fill(OWNER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").last.click()
+    expect(page).to_have_url(base + "/t/demo/")
+
+    page.get_by_role("link", name="Billing", exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Invoices")
+    page.get_by_label("Payment state").select_option("overdue")  # htmx replaces the results
+    overdue = page.locator("tr.overdue").filter(has=page.get_by_role("link"))  # not the totals
+    expect(overdue.first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"state=overdue"))  # pushed by htmx, no reload
+    overdue.first.get_by_role("link").first.click()
+
+    expect(page.locator("#payment-state + dl .badge")).to_have_text("Overdue")
+    number = re.sub(r"\D", "", page.get_by_role("heading", level=1).inner_text())
+    open_text = page.locator("#payment-state + dl dd strong").inner_text()
+    amount = re.sub(r"[^0-9.]", "", open_text.replace(",", ""))  # "€1,234.50" -> "1234.50"
+    page.get_by_label("Amount (€)").fill(amount)
+    page.get_by_role("button", name="Record the payment").click()
+    expect(page.get_by_role("status")).to_be_visible()
+    expect(page.locator("#payment-state + dl .badge")).to_have_text("Paid")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf = Path(download.value.path()).read_bytes()
+    text = PdfReader(BytesIO(pdf)).pages[0].extract_text()
+    assert number and f"Lasku {number}" in text and "FI21 1234 5600 0007 85" in text
