@@ -29,6 +29,7 @@ from luotsi.platform.identity import check_email
 from luotsi.platform.members import record_member_action
 from luotsi.platform.phones import format_phone, normalise_phone
 from luotsi.platform.tenancy import Membership, check_business_id
+from luotsi.tenants.agreements.drafts import parse_hundredths
 from luotsi.tenants.clients.billing_details import INVOICE_LANGUAGES
 
 PROFILE_OBJECT = "billing_profile"
@@ -36,8 +37,7 @@ MAX_NUMBER = 999_999_999  # the counter is a 32-bit column; nine digits last any
 MIN_TERM_DAYS, MAX_TERM_DAYS = 1, 120
 MAX_REMINDER_FEE_CENTS = 4000  # what a business-to-business reminder may cost at most
 POSTAL_CODE = re.compile(r"[0-9]{5}")
-_SPACES = re.compile(r"[\s\u00a0\u202f]+")
-_EUROS = re.compile(r"^(\d{1,6})(?:[.,](\d{1,2}))?$")
+MAX_EURO_CENTS = 10**8
 
 REFERENCE_TYPES = (
     (ReferenceType.NATIONAL, N_("Finnish reference number")),
@@ -115,12 +115,10 @@ def euro_text(cents: int) -> str:
 
 
 def parse_euros(text: str) -> int | None:
-    """ "5,00" -> 500, "5.5" -> 550, "5 €" -> 500, "12" -> 1200; None if not an amount."""
-    match = _EUROS.match(_SPACES.sub("", text).removesuffix("€"))
-    if not match:
-        return None
-    whole, part = match.groups()
-    return int(whole) * 100 + int((part or "0").ljust(2, "0"))
+    """ "5,00" -> 500, "5.5" -> 550, "5 €" -> 500, "12" -> 1200; None if not an amount (or a
+    million euros or more, beyond any fee or payment here)."""
+    cents = parse_hundredths(text)
+    return None if cents is None or cents >= MAX_EURO_CENTS else cents
 
 
 async def series_started(db: AsyncSession) -> bool:
