@@ -20,8 +20,6 @@ from luotsi.billing.models import (
     Invoice,
     InvoiceLine,
     InvoiceRun,
-    Payment,
-    PaymentSource,
     RunStatus,
 )
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
@@ -375,21 +373,6 @@ async def add_invoice_run(engine: Bind, tenant: Tenant) -> InvoiceRun:
         )
         db.add(run)
     return run
-
-
-async def add_unmatched_payment(engine: Bind, tenant: Tenant) -> Payment:
-    """A bank payment waiting to be matched to an invoice."""
-    async with make_sessionmaker(engine)() as db, db.begin():
-        db.info[TENANT_KEY] = tenant.id
-        payment = Payment(
-            paid_on=clock.today(),
-            amount_cents=5648,
-            source=PaymentSource.BANK,
-            archive_ref="SAMPLE-1",
-            payer="Esimerkkikunta",
-        )
-        db.add(payment)
-    return payment
 
 
 async def make_two_firms(backend: Backend) -> Firms:

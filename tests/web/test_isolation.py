@@ -26,7 +26,6 @@ from tests.factories import (
     Firms,
     add_content,
     add_invoice_run,
-    add_unmatched_payment,
     portrait,
 )
 
@@ -54,14 +53,13 @@ class Issued:
 @pytest.fixture
 async def a_content(clean_db: Backend, firms: Firms) -> Content:
     """Content on firm A's agreement, so content routes have real objects to name (and a logo
-    in its billing settings, so the logo's route has an image to serve; an invoice run and an
-    unmatched payment for the billing routes that name them)."""
+    in its billing settings, so the logo's route has an image to serve; an invoice run for
+    the billing routes that name it)."""
     async with scoped(clean_db, firms.a.tenant) as db:
         await billing_settings.set_logo(db, firms.a.owner, portrait())
         await db.commit()
     BILLING_SAMPLES[firms.a.tenant.id] = {
         "run_id": (await add_invoice_run(clean_db.owner, firms.a.tenant)).id,
-        "payment_id": (await add_unmatched_payment(clean_db.owner, firms.a.tenant)).id,
     }
     return await add_content(clean_db, firms.a)
 
@@ -113,9 +111,10 @@ def sample_ids(
         "request_id": content.request_id if content else uuid.uuid4(),
     }
     billing = BILLING_SAMPLES.get(firm.tenant.id, {}) if content else {}
-    ids |= {name: billing.get(name, uuid.uuid4()) for name in ("run_id", "payment_id")}
+    ids["run_id"] = billing.get("run_id", uuid.uuid4())
+    ids["payment_id"] = issued.payment_id if issued else uuid.uuid4()
     if issued:
-        ids["invoice_id"], ids["payment_id"] = issued.invoice_id, issued.payment_id
+        ids["invoice_id"] = issued.invoice_id
     return ids
 
 
