@@ -34,6 +34,7 @@ from luotsi.billing import references
 from luotsi.billing.camt import IncomingPayment, StatementError, read_statement
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.models import Invoice, InvoiceStatus, Payment, PaymentSource
+from luotsi.billing.settings import parse_euros
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import N_, LabelledEnum, ngettext
@@ -197,16 +198,26 @@ async def _payable_invoice(db: AsyncSession, invoice_id: uuid.UUID) -> Invoice:
     return invoice
 
 
+def parse_payment_amount(text: str) -> int | None:
+    """Euros as typed, with a decimal comma or point, negative for money returned:
+    "125,50" -> 12550, "-5" -> -500; None if not an amount."""
+    text = text.strip()
+    sign = -1 if text[:1] in ("-", "\u2212") else 1
+    cents = parse_euros(text[1:] if sign < 0 else text)
+    return None if cents is None else sign * cents
+
+
 async def record_payment(
     db: AsyncSession,
     actor: Membership,
     invoice_id: uuid.UUID,
     paid_on: date | None,
-    amount_cents: int,
+    amount_cents: int | None,
     note: str = "",
 ) -> Payment:
     """Record money received for an issued invoice by hand.
 
+    ``amount_cents`` is None when the amount typed was not one (see ``parse_payment_amount``).
     A negative amount corrects (money returned); more than the open balance is accepted and
     shows as an over-payment.
     """
@@ -217,14 +228,16 @@ async def record_payment(
         errors["paid_on"] = _("Enter the day the payment was received.")
     elif paid_on > clock.today():
         errors["paid_on"] = _("The payment day cannot be in the future.")
-    if amount_cents == 0:
+    if amount_cents is None:
+        errors["amount"] = _("Enter the amount in euros, e.g. 125,50.")
+    elif amount_cents == 0:
         errors["amount"] = _("Enter an amount other than zero.")
     note = note.strip()
     if len(note) > MAX_NOTE:
         errors["note"] = i18n.too_long(MAX_NOTE)
     if errors:
         raise Invalid(errors)
-    assert paid_on is not None
+    assert paid_on is not None and amount_cents is not None
     payment = Payment(
         invoice_id=invoice.id,
         paid_on=paid_on,

@@ -128,11 +128,27 @@ async def test_a_payment_needs_an_issued_invoice_a_sum_and_a_past_day(
         assert "future" in refused.value.errors["paid_on"]
         assert "zero" in refused.value.errors["amount"]
         assert "300" in refused.value.errors["note"]
+        with pytest.raises(Invalid) as refused:
+            await payments.record_payment(db, firms.a.owner, invoice.id, clock.today(), None)
+        assert "in euros" in refused.value.errors["amount"]
         for not_payable in (draft.id, note.id):
             with pytest.raises(Invalid, match="issued invoices only"):
                 await payments.record_payment(db, firms.a.owner, not_payable, clock.today(), 100)
     with pytest.raises(Forbidden):
         await payments.record_payment(db, firms.a.supervisor, invoice.id, clock.today(), 100)
+
+
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [("125,50", 12550), (" 5 ", 500), ("-5", -500), ("\u221212,3", -1230), ("1 000 €", 100000)],
+)
+def test_a_payment_amount_is_read_in_euros_with_its_sign(text: str, cents: int) -> None:
+    assert payments.parse_payment_amount(text) == cents
+
+
+@pytest.mark.parametrize("text", ["", "-", "abc", "12,345", "--5", "1 000 000"])
+def test_what_is_not_a_payment_amount_is_none(text: str) -> None:
+    assert payments.parse_payment_amount(text) is None
 
 
 async def test_an_over_payment_and_a_correction_are_recorded_and_shown(

@@ -1,4 +1,5 @@
-"""The office finds the overdue invoice of the demo, records its payment and downloads the PDF."""
+"""The office finds the overdue invoice of the demo, records its payment and downloads the PDF,
+whose first page the browser draws with the bank barcode that reads back as its digits."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
+from luotsi.billing.barcode import code128_modules
+from luotsi.billing.pdf import BAR_HEIGHT_MM, MODULE_MM
+from tests.e2e.pdfjs import bar_widths, render_first_page
+
 OWNER = "omistaja@demo.luotsi.localhost"
 PASSWORD = "demo-salasana"
+SCALE = 6  # pixels per PDF point: a 0.3 mm module is 5.1 pixels wide
+POINTS_PER_MM = 72 / 25.4
 
 
 def test_an_overdue_invoice_is_paid_and_its_pdf_downloaded(page: Page, live_server: str) -> None:
@@ -44,3 +51,12 @@ def test_an_overdue_invoice_is_paid_and_its_pdf_downloaded(page: Page, live_serv
     pdf = Path(download.value.path()).read_bytes()
     text = PdfReader(BytesIO(pdf)).pages[0].extract_text()
     assert number and f"Lasku {number}" in text and "FI21 1234 5600 0007 85" in text
+
+    digits = re.findall(r"\b\d{54}\b", text)  # the barcode's digits printed under it
+    assert len(digits) == 1 and digits[0][0] in "45"
+    image = render_first_page(page, pdf, SCALE)
+    width, height = image.size
+    assert abs(height / width - 297 / 210) < 0.01  # an A4 page
+    pixels_per_mm = POINTS_PER_MM * SCALE
+    bars = bar_widths(image, MODULE_MM * pixels_per_mm, round(BAR_HEIGHT_MM * pixels_per_mm * 0.8))
+    assert bars == code128_modules(digits[0])

@@ -24,7 +24,6 @@ from luotsi.billing import delivery, invoices, lines, overview, payments, remind
 from luotsi.billing.delivery import Output
 from luotsi.billing.lines import LineInput
 from luotsi.billing.profile import get_profile, missing_settings
-from luotsi.billing.settings import parse_euros
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
@@ -71,15 +70,6 @@ def _download(output: Output) -> Response[bytes]:
         media_type=output.media_type,
         headers={"Content-Disposition": f'attachment; filename="{quoted}"'},
     )
-
-
-def parse_amount(text: str) -> int | None:
-    """Euros as typed, with a decimal comma or point, negative for money returned:
-    "125,50" -> 12550, "-5" -> -500; None if not an amount."""
-    text = text.strip()
-    sign = -1 if text[:1] in ("-", "\u2212") else 1
-    cents = parse_euros(text[1:] if sign < 0 else text)
-    return None if cents is None else sign * cents
 
 
 @dataclass
@@ -224,21 +214,17 @@ class InvoicesController(Controller):
         self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]
     ) -> Any:
         values = await read_form(request, PaymentInput)
-        amount = parse_amount(values.amount)
         try:
             await payments.record_payment(
                 db,
                 ws.membership,
                 invoice_id,
                 i18n.parse_date(values.paid_on),
-                amount or 0,
+                payments.parse_payment_amount(values.amount),
                 values.note,
             )
         except Invalid as exc:
-            errors = dict(exc.errors)
-            if amount is None and "amount" in errors:
-                errors["amount"] = _("Enter the amount in euros, e.g. 125,50.")
-            return await self._page(request, db, ws, invoice_id, errors, payment=values)
+            return await self._page(request, db, ws, invoice_id, exc.errors, payment=values)
         return redirect(request, _invoice_url(ws, invoice_id), flash="payment_recorded")
 
     @get("/payments/{payment_id:uuid}/delete", name="confirm_delete_payment")
