@@ -26,7 +26,6 @@ from luotsi.billing.lines import LineInput
 from luotsi.billing.profile import get_profile, missing_settings
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
-from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text, form_texts, query_text, read_form
