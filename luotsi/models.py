@@ -16,6 +16,7 @@ from luotsi.billing.models import (
     Payment,
     Reminder,
 )
+from luotsi.billing.subscription.models import StripeEvent, Subscription, SubscriptionPayment
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import AuthToken, User, UserSession
 from luotsi.platform.members import Invitation
@@ -105,6 +106,9 @@ __all__ = [
     "Specialty",
     "StaffProfile",
     "StaffSpecialty",
+    "StripeEvent",
+    "Subscription",
+    "SubscriptionPayment",
     "SupervisionSession",
     "Tenant",
     "User",

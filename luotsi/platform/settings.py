@@ -21,6 +21,17 @@ def _flag(value: str | None, default: bool = False) -> bool:
 
 
 @dataclass(frozen=True)
+class Plans:
+    """What firms pay for Luotsi: a trial, then a price per active supervisor (a seat)."""
+
+    trial_days: int = 30
+    monthly_seat_cents: int = 2900  # per active supervisor and month, VAT excluded
+    yearly_seat_cents: int = 29000  # per active supervisor and year (two months free)
+    # Days a canceled workspace stays writable before it turns read-only for staff.
+    grace_days: int = 14
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path = Path("var")
     database_url: str = ""
@@ -44,6 +55,18 @@ class Settings:
     log_level: str = "INFO"
     # Versioned master keys for content at rest ("1:<base64>,2:<base64>"); never shown.
     master_keys: str = field(default="", repr=False)
+    # Stripe: the firm's own subscription to Luotsi and card payment of client invoices. Without
+    # a secret key subscriptions are off and every firm is on the unlimited plan.
+    stripe_secret_key: str = field(default="", repr=False)
+    stripe_webhook_secret: str = field(default="", repr=False)
+    stripe_publishable_key: str = ""
+    stripe_api_base: str = ""  # another Stripe API address (localstripe in tests)
+    stripe_connect_client_id: str = ""  # Connect (standard accounts) for card payments
+    plans: Plans = field(default_factory=lambda: Plans())
+
+    @property
+    def subscriptions_enabled(self) -> bool:
+        return bool(self.stripe_secret_key)
 
     @property
     def is_postgres(self) -> bool:
@@ -178,4 +201,15 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         argon2_memory_kib=int(get("ARGON2_MEMORY_KIB", "65536")),
         log_level=get("LOG_LEVEL", "INFO"),
         master_keys=_master_keys(var_dir, get("MASTER_KEYS")),
+        stripe_secret_key=get("STRIPE_SECRET_KEY"),
+        stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
+        stripe_publishable_key=get("STRIPE_PUBLISHABLE_KEY"),
+        stripe_api_base=get("STRIPE_API_BASE").rstrip("/"),
+        stripe_connect_client_id=get("STRIPE_CONNECT_CLIENT_ID"),
+        plans=Plans(
+            trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
+            monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),
+            yearly_seat_cents=int(get("PLAN_YEARLY_SEAT_CENTS", "29000")),
+            grace_days=int(get("PLAN_GRACE_DAYS", "14")),
+        ),
     )

@@ -23,9 +23,16 @@ from luotsi.platform.tenancy import Membership, Role
 from tests.conftest import Backend, Outbox, postgres_only, scoped
 from tests.factories import Firms
 
-# Global tables with a nullable tenant_id (the outbox and the audit log have their own
-# policies). Any other table with tenant_id must be TenantScoped.
-GLOBAL_TABLES_WITH_TENANT_REFERENCE = {"outbox", "auth_tokens", "audit_events"}
+# Global tables that name a firm (the outbox and the audit log have their own policies; the
+# subscriptions and Stripe events are read by webhooks before the firm is known). Any other
+# table with tenant_id must be TenantScoped.
+GLOBAL_TABLES_WITH_TENANT_REFERENCE = {
+    "outbox",
+    "auth_tokens",
+    "audit_events",
+    "subscriptions",
+    "stripe_events",
+}
 
 
 def test_every_tenant_table_has_composite_keys() -> None:
