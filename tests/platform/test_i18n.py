@@ -34,6 +34,11 @@ def source_messages() -> set[str]:
     return found
 
 
+def _filled(string: str | tuple[str, ...]) -> bool:
+    """A translation, every plural form of it included (an empty form is missing)."""
+    return all(string) if isinstance(string, tuple) else bool(string)
+
+
 @pytest.mark.parametrize("language", ["fi", "sv"])
 def test_every_message_is_translated(language: str) -> None:
     with (ROOT / "luotsi" / "locale" / language / "LC_MESSAGES" / "messages.po").open("rb") as fh:
@@ -41,7 +46,7 @@ def test_every_message_is_translated(language: str) -> None:
     translated = {
         m.id if isinstance(m.id, str) else m.id[0]
         for m in catalog
-        if m.id and m.string and not m.fuzzy
+        if m.id and not m.fuzzy and _filled(m.string)
     }
     missing = sorted(source_messages() - translated)
     assert missing == [], (
