@@ -118,7 +118,7 @@ async def test_the_csv_export_is_what_finnish_excel_reads(
     await owner_of(client, firms.a)
     export = await client.get("/t/alfa/billing/invoices.csv?status=issued")
     assert export.status_code == 200
-    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in export.headers["content-disposition"]
     assert export.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
