@@ -158,3 +158,16 @@ async def test_the_list_of_runs_is_paged(client: Client, clean_db: Backend, firm
     periods = {text.split("–")[0] for text in listed(first_page) + listed(second_page)}
     assert periods == {f"{month.day:02d}/{month.month:02d}/{month.year}" for month in months}
     assert listed(await client.get(f"{BASE}?page=abc")) == listed(first_page)
+
+
+async def test_a_run_with_nothing_to_bill_says_so(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    async with firm_db(clean_db, firms.a) as db:
+        await complete_profile(db)
+    await owner_of(client, firms.a)
+    started = await client.post(BASE, {"period": "2020-01"})  # long before any work
+    assert started.status_code == 303
+    text = text_of(await client.get(started.headers["location"]))
+    assert "Nothing to invoice in this period" in text
+    assert "Review the drafts" not in text
