@@ -211,6 +211,7 @@ async def test_owners_preview_an_organisations_invoice_list(
     page = await client.get(f"/t/{a.slug}/portal/invoices?org={a.org.id}")
     assert page.status_code == 200 and "Preview" in page.text
     assert f"/t/{a.slug}/billing/invoices/{made['paid'].id}" in page.text
+    assert "Open in billing" in page.text and "Download PDF" not in page.text
     assert f" {made['other'].number} " not in text_of(page)
     assert (await client.get(f"/t/{a.slug}/portal/invoices")).status_code == 200  # how to
     await client.login(a.supervisor.user.email)
