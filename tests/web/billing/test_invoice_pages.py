@@ -469,3 +469,17 @@ async def test_issuing_is_not_called_sending_in_finnish_or_swedish(
     await client.post(base + "/issue")
     issued = text_of(await client.get(base))
     assert "Lasku on vahvistettu." in issued and "Ei vielä lähetetty." in issued
+
+
+async def test_swedish_pages_name_a_credit_note_one_way(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    async with firm_db(clean_db, firms.a) as db:
+        await complete_profile(db)
+        await invoices.issue(db, firms.a.owner, firms.a.invoice.id)
+    await owner_of(client, firms.a)
+    client.client.cookies.set("luotsi_lang", "sv")
+    page = text_of(await client.get(f"/t/alfa/billing/invoices/{firms.a.invoice.id}"))
+    listed = text_of(await client.get("/t/alfa/billing/invoices"))
+    assert "Gör ett utkast till kreditnota" in page and "1 faktura eller kreditnota" in listed
+    assert "kreditfaktura" not in (page + listed).lower()
