@@ -483,3 +483,11 @@ async def test_swedish_pages_name_a_credit_note_one_way(
     listed = text_of(await client.get("/t/alfa/billing/invoices"))
     assert "Gör ett utkast till kreditnota" in page and "1 faktura eller kreditnota" in listed
     assert "kreditfaktura" not in (page + listed).lower()
+
+
+async def test_finnish_totals_count_invoices_not_quantities(client: Client, firms: Firms) -> None:
+    """ "Määrä" is a line's quantity; the totals count invoices ("Lukumäärä")."""
+    await owner_of(client, firms.a)
+    client.client.cookies.set("luotsi_lang", "fi")
+    listed = text_of(await client.get("/t/alfa/billing/invoices"))
+    assert "Tila Lukumäärä Veroton ALV Yhteensä" in listed
