@@ -39,11 +39,13 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import N_, LabelledEnum, ngettext
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.clients.models import ClientOrg
 
 MAX_NOTE = 300
+UNMATCHED_PER_PAGE = 25  # the payments page
 
 T = TypeVar("T", bound=tuple[Any, ...])
 
@@ -288,15 +290,19 @@ async def delete_payment(db: AsyncSession, actor: Membership, payment_id: uuid.U
     await db.execute(delete(Payment).where(Payment.id == payment.id))
 
 
-async def unmatched_payments(db: AsyncSession, actor: Membership) -> list[Payment]:
-    """Bank payments whose reference matched no invoice, the latest first."""
+async def unmatched_payments(
+    db: AsyncSession, actor: Membership, page: int = 1, per_page: int = UNMATCHED_PER_PAGE
+) -> Page[Payment]:
+    """One page of the bank payments whose reference matched no invoice, the latest first."""
     require(permissions.can_manage_billing(actor), "billing")
-    rows = await db.scalars(
-        select(Payment)
-        .where(Payment.invoice_id.is_(None))
-        .order_by(Payment.paid_on.desc(), Payment.created_at.desc())
+    return await paginate(
+        db,
+        Payment,
+        [Payment.invoice_id.is_(None)],
+        [Payment.paid_on.desc(), Payment.created_at.desc(), Payment.id],
+        page,
+        per_page,
     )
-    return list(rows)
 
 
 async def match_payment(

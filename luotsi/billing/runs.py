@@ -28,6 +28,7 @@ from luotsi.platform.errors import DomainError, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.paging import Page, paginate
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.clients.models import ClientOrg
@@ -38,6 +39,7 @@ DEFAULT_CHUNK = 20
 # How often the worker advances the running runs (one chunk of each per turn).
 ADVANCE_EVERY_SECONDS = 10
 ERROR_LENGTH = 500  # InvoiceRun.error
+RUNS_PER_PAGE = 25  # the runs page
 
 
 def parse_period(raw: str) -> tuple[date, date]:
@@ -196,16 +198,23 @@ async def advance_invoice_runs(db: AsyncSession, tenant: Tenant, now: datetime) 
     return handled
 
 
-async def recent_runs(
-    db: AsyncSession, actor: Membership, limit: int = 50
-) -> list[tuple[InvoiceRun, str]]:
-    """The firm's latest runs with the name of who started each ("" for the command line)."""
+async def runs_page(
+    db: AsyncSession, actor: Membership, page: int, per_page: int = RUNS_PER_PAGE
+) -> Page[tuple[InvoiceRun, str]]:
+    """One page of the firm's runs, the latest first, with the name of who started each (""
+    for the command line)."""
     require(permissions.can_manage_billing(actor), "billing")
-    rows = await db.execute(
-        select(InvoiceRun, User.name)
-        .outerjoin(Membership, Membership.id == InvoiceRun.started_by)
-        .outerjoin(User, User.id == Membership.user_id)
-        .order_by(InvoiceRun.started_at.desc(), InvoiceRun.id)
-        .limit(limit)
+    found = await paginate(
+        db, InvoiceRun, [], [InvoiceRun.started_at.desc(), InvoiceRun.id], page, per_page
     )
-    return [(run, name or "") for run, name in rows.tuples()]
+    starters = {run.started_by for run in found.items if run.started_by is not None}
+    names: dict[uuid.UUID, str] = {}
+    if starters:
+        rows = await db.execute(
+            select(Membership.id, User.name)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.id.in_(starters))
+        )
+        names = dict(rows.tuples().all())
+    items = [(run, names.get(run.started_by, "") if run.started_by else "") for run in found.items]
+    return Page(items, found.number, found.per_page, found.total)

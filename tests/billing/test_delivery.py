@@ -184,7 +184,7 @@ async def test_a_draft_has_no_outputs_and_only_billing_staff_get_them(
             await output(db, firms.a.owner, draft.id)
         assert (
             refused.value.errors["invoice"]
-            == "Luonnoksesta ei vielä ole laskua: lähetä se ensin laskuksi."
+            == "Luonnoksesta ei vielä ole laskua: vahvista se ensin."
         )
     invoice = await invoices.issue(db, firms.a.owner, draft.id)
     for output in (delivery.invoice_pdf, delivery.send_invoice, delivery.finvoice_download):

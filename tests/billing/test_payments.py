@@ -223,7 +223,7 @@ async def test_an_unmatched_payment_is_matched_by_hand(db: AsyncSession, firms: 
         clock.today(), Credit(15060, "", archive="U-1", message=f"lasku {invoice.number}")
     )
     await payments.import_statement(db, firms.a.owner, data)
-    [waiting] = await payments.unmatched_payments(db, firms.a.owner)
+    [waiting] = (await payments.unmatched_payments(db, firms.a.owner)).items
     assert waiting.note == f"lasku {invoice.number}"
     with pytest.raises(Forbidden):
         await payments.match_payment(db, firms.a.supervisor, waiting.id, invoice.id)
@@ -231,7 +231,7 @@ async def test_an_unmatched_payment_is_matched_by_hand(db: AsyncSession, firms: 
     with pytest.raises(Invalid):
         await payments.match_payment(db, firms.a.owner, waiting.id, draft.id)
     await payments.match_payment(db, firms.a.owner, waiting.id, invoice.id)
-    assert await payments.unmatched_payments(db, firms.a.owner) == []
+    assert (await payments.unmatched_payments(db, firms.a.owner)).items == []
     assert (await payments.balance_of(db, invoice.id)).state is InvoiceState.PAID
     with pytest.raises(Invalid, match="Tiliotteelta"):
         await payments.delete_payment(db, firms.a.owner, waiting.id)

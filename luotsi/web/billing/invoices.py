@@ -106,7 +106,7 @@ class InvoicesController(Controller):
         filename = f"invoices-{clock.today().isoformat()}.csv"
         return Response(
             content=overview.invoices_csv(rows),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8"
             headers={
                 "Content-Disposition": f'attachment; filename="{filename}"',
                 "Cache-Control": "no-store",

@@ -19,6 +19,7 @@ from luotsi.billing.payments import ImportResult
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import page_number
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text
 from luotsi.web.templating import redirect, render
@@ -88,7 +89,9 @@ class PaymentsController(Controller):
             "errors": errors or {},
             "error_payment": payment_id,
             "matched": matched,
-            "unmatched": await payments.unmatched_payments(db, ws.membership),
+            "unmatched": await payments.unmatched_payments(
+                db, ws.membership, page_number(request.query_params.get("page"))
+            ),
             "open_invoices": await payments.open_invoices(db, ws.membership),
         }
         status = 422 if errors else 200

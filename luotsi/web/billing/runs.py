@@ -19,6 +19,7 @@ from luotsi.billing import runs
 from luotsi.billing.models import InvoiceRun, RunStatus
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid
+from luotsi.platform.paging import page_number
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text
 from luotsi.web.templating import redirect, render
@@ -68,12 +69,14 @@ class RunsController(Controller):
         period: str,
         errors: dict[str, str] | None = None,
     ) -> Any:
+        found = await runs.runs_page(
+            db, ws.membership, page_number(request.query_params.get("page"))
+        )
         context = {
             "ws": ws,
-            "runs": [
-                (run, name, _progress(run))
-                for run, name in await runs.recent_runs(db, ws.membership)
-            ],
+            "page": found,
+            "runs": [(run, name, _progress(run)) for run, name in found.items],
+            "query": request.query_params,
             "period": period,
             "errors": errors or {},
         }

@@ -55,7 +55,7 @@ class SummaryController(Controller):
         filename = f"sales-{start:%Y-%m}-{end:%Y-%m}.csv"
         return Response(
             content=summary.summary_csv(found),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8"
             headers={
                 "Content-Disposition": f'attachment; filename="{filename}"',
                 "Cache-Control": "no-store",

@@ -118,7 +118,7 @@ async def test_the_csv_export_is_what_finnish_excel_reads(
     await owner_of(client, firms.a)
     export = await client.get("/t/alfa/billing/invoices.csv?status=issued")
     assert export.status_code == 200
-    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in export.headers["content-disposition"]
     assert export.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
@@ -284,6 +284,7 @@ async def test_issuing_asks_first_and_then_numbers_the_invoice(
     confirm = await client.get(base + "/issue")
     assert confirm.status_code == 200
     assert f'action="{base}/issue"' in confirm.text and "Issue now" in confirm.text
+    assert "<h1>Issue the invoice to Esimerkkikunta?</h1>" in confirm.text
     assert "Draft" in text_of(await client.get(base))  # asking changed nothing
     issued = await client.post(base + "/issue")
     assert issued.status_code == 303 and issued.headers["location"] == base
@@ -314,6 +315,7 @@ async def test_a_draft_is_deleted_after_a_confirmation(client: Client, firms: Fi
     base = f"/t/alfa/billing/invoices/{firms.a.invoice.id}"
     confirm = await client.get(base + "/delete")
     assert confirm.status_code == 200 and f'action="{base}/delete"' in confirm.text
+    assert "<h1>Delete the draft invoice to Esimerkkikunta?</h1>" in confirm.text
     assert (await client.get(base)).status_code == 200
     deleted = await client.post(base + "/delete")
     assert deleted.status_code == 303
@@ -342,6 +344,7 @@ async def test_an_issued_invoice_is_not_deleted_or_edited_through_the_pages(
     ]
     assert [answer.status_code for answer in answers] == [422] * 6
     assert all("credit note" in answer.text or "already" in answer.text for answer in answers)
+    assert text_of(answers[1]).count("already been issued") == 1  # said once, not twice
     assert (await client.get(line + "/edit")).status_code == 303
     assert "Matkakulut" in text_of(await client.get(base))
 
@@ -446,3 +449,45 @@ async def test_another_firms_invoices_are_not_found_by_any_route(
     await owner_a.login(firms.a.owner.user.email)
     page = await owner_a.get(f"/t/alfa/billing/invoices/{firms.a.invoice.id}")
     assert page.status_code == 200 and "Matkakulut" in page.text and "Draft" in page.text
+
+
+async def test_issuing_is_not_called_sending_in_finnish_or_swedish(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    """Issuing numbers an invoice; sending e-mails it. The two are different buttons and must
+    not read alike: in Finnish an invoice is "vahvistettu" (issued), "lähetetty" once sent."""
+    async with firm_db(clean_db, firms.a) as db:
+        await complete_profile(db)
+    await owner_of(client, firms.a)
+    base = f"/t/alfa/billing/invoices/{firms.a.invoice.id}"
+    client.client.cookies.set("luotsi_lang", "sv")
+    assert "Utfärda fakturan till Esimerkkikunta?" in text_of(await client.get(base + "/issue"))
+    client.client.cookies.set("luotsi_lang", "fi")
+    confirm = text_of(await client.get(base + "/issue"))
+    assert "Vahvistetaanko lasku organisaatiolle Esimerkkikunta?" in confirm
+    assert "Vahvista nyt" in confirm and "Lähetä" not in confirm
+    await client.post(base + "/issue")
+    issued = text_of(await client.get(base))
+    assert "Lasku on vahvistettu." in issued and "Ei vielä lähetetty." in issued
+
+
+async def test_swedish_pages_name_a_credit_note_one_way(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    async with firm_db(clean_db, firms.a) as db:
+        await complete_profile(db)
+        await invoices.issue(db, firms.a.owner, firms.a.invoice.id)
+    await owner_of(client, firms.a)
+    client.client.cookies.set("luotsi_lang", "sv")
+    page = text_of(await client.get(f"/t/alfa/billing/invoices/{firms.a.invoice.id}"))
+    listed = text_of(await client.get("/t/alfa/billing/invoices"))
+    assert "Gör ett utkast till kreditnota" in page and "1 faktura eller kreditnota" in listed
+    assert "kreditfaktura" not in (page + listed).lower()
+
+
+async def test_finnish_totals_count_invoices_not_quantities(client: Client, firms: Firms) -> None:
+    """ "Määrä" is a line's quantity; the totals count invoices ("Lukumäärä")."""
+    await owner_of(client, firms.a)
+    client.client.cookies.set("luotsi_lang", "fi")
+    listed = text_of(await client.get("/t/alfa/billing/invoices"))
+    assert "Tila Lukumäärä Veroton ALV Yhteensä" in listed

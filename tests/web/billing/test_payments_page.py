@@ -7,6 +7,7 @@ from litestar import Litestar
 
 from luotsi.billing import invoices
 from luotsi.billing.models import Invoice
+from luotsi.billing.payments import UNMATCHED_PER_PAGE
 from tests import clock
 from tests.billing.arrange import add_draft, complete_profile
 from tests.billing.statements import ENTITY_BOMB, Credit, camt054
@@ -120,3 +121,31 @@ async def test_a_supervisor_is_refused_and_another_firm_finds_nothing(
     assert (await other.post(foreign, {"invoice": str(firms.b.invoice.id)})).status_code == 404
     assert "Payments to match" in text_of(await client.get(BASE))
     assert "Every payment is matched" not in text_of(await client.get(BASE))
+
+
+async def test_the_payments_to_match_are_paged_and_matched_from_any_page(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    invoice = await issue_fixture_draft(clean_db, firms)
+    await owner_of(client, firms.a)
+    waiting = [
+        Credit(100 + n, "", archive=f"P-{n}", payer=f"Maksaja {n}")
+        for n in range(UNMATCHED_PER_PAGE + 1)
+    ]
+    await upload(client, camt054(clock.today(), *waiting))
+
+    first = await client.get(BASE)
+    assert first.text.count('/match"') == UNMATCHED_PER_PAGE
+    assert "Page 1 of 2" in text_of(first) and 'href="?page=2"' in first.text
+    second = await client.get(f"{BASE}?page=2")
+    assert "Page 2 of 2" in text_of(second)
+    [match_path] = [
+        part.split('"')[0] for part in second.text.split('action="')[1:] if "/match" in part
+    ]
+    assert match_path.endswith("/match?page=2")  # a refusal shows the same page again
+    refused = await client.post(match_path, {"invoice": "nonsense"})
+    assert refused.status_code == 422 and "Page 2 of 2" in text_of(refused)
+    assert "Choose the invoice the payment is for." in text_of(refused)
+    matched = await client.post(match_path, {"invoice": str(invoice.id)})
+    assert matched.status_code == 303
+    assert "Page 1 of" not in text_of(await client.get(BASE))  # one page left

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from litestar import Litestar
 
+from luotsi.billing import runs
+from luotsi.billing.runs import RUNS_PER_PAGE
 from luotsi.web.billing import runs as runs_page
 from tests import clock
 from tests.billing.arrange import complete_profile
@@ -129,3 +133,41 @@ async def test_a_supervisor_is_refused_and_another_firm_finds_nothing(
     await other.login(firms.b.owner.user.email)
     assert (await other.get(run_path.replace("/alfa/", "/beeta/"))).status_code == 404
     assert (await other.get(run_path)).status_code == 404
+
+
+async def test_the_list_of_runs_is_paged(client: Client, clean_db: Backend, firms: Firms) -> None:
+    start, _end = last_month()
+    months = []
+    async with firm_db(clean_db, firms.a) as db:
+        await complete_profile(db)
+        for back in range(RUNS_PER_PAGE + 1):  # nothing to bill: each run is done at once
+            first = (start - timedelta(days=31 * back)).replace(day=1)
+            last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+            months.append(first)
+            await runs.start_run(db, firms.a.owner, first, last)
+    await owner_of(client, firms.a)
+
+    def listed(page: Any) -> list[str]:
+        return re.findall(r'href="/t/alfa/billing/runs/[0-9a-f-]{36}">([^<]*)<', page.text)
+
+    first_page = await client.get(BASE)
+    assert len(listed(first_page)) == RUNS_PER_PAGE
+    assert "Page 1 of 2" in text_of(first_page) and 'href="?page=2"' in first_page.text
+    second_page = await client.get(f"{BASE}?page=2")
+    assert len(listed(second_page)) == 1 and "Page 2 of 2" in text_of(second_page)
+    periods = {text.split("–")[0] for text in listed(first_page) + listed(second_page)}
+    assert periods == {f"{month.day:02d}/{month.month:02d}/{month.year}" for month in months}
+    assert listed(await client.get(f"{BASE}?page=abc")) == listed(first_page)
+
+
+async def test_a_run_with_nothing_to_bill_says_so(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    async with firm_db(clean_db, firms.a) as db:
+        await complete_profile(db)
+    await owner_of(client, firms.a)
+    started = await client.post(BASE, {"period": "2020-01"})  # long before any work
+    assert started.status_code == 303
+    text = text_of(await client.get(started.headers["location"]))
+    assert "Nothing to invoice in this period" in text
+    assert "Review the drafts" not in text

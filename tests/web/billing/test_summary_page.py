@@ -68,7 +68,7 @@ async def test_the_csv_is_what_finnish_excel_reads(
     await owner_of(client, firms.a)
     export = await client.get(f"{BASE}.csv?from={month()}&to={month()}")
     assert export.status_code == 200
-    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in export.headers["content-disposition"]
     assert export.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))

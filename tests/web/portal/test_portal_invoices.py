@@ -211,8 +211,19 @@ async def test_owners_preview_an_organisations_invoice_list(
     page = await client.get(f"/t/{a.slug}/portal/invoices?org={a.org.id}")
     assert page.status_code == 200 and "Preview" in page.text
     assert f"/t/{a.slug}/billing/invoices/{made['paid'].id}" in page.text
+    assert "Open in billing" in page.text and "Download PDF" not in page.text
     assert f" {made['other'].number} " not in text_of(page)
     assert (await client.get(f"/t/{a.slug}/portal/invoices")).status_code == 200  # how to
     await client.login(a.supervisor.user.email)
     refused = await client.get(f"/t/{a.slug}/portal/invoices?org={a.org.id}")
     assert refused.status_code == 403
+
+
+async def test_the_portal_preview_links_to_the_invoice_preview(
+    client: Client, firms: Firms
+) -> None:
+    a = firms.a
+    await client.login(a.owner.user.email)
+    preview = await client.get(f"/t/{a.slug}/portal/?org={a.org.id}")
+    assert preview.status_code == 200
+    assert f'href="/t/{a.slug}/portal/invoices?org={a.org.id}"' in preview.text
