@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page, Route
 
-PDFJS = Path(__file__).resolve().parents[2] / "node_modules" / "pdfjs-dist"
+PDFJS = (Path(__file__).resolve().parents[2] / "node_modules" / "pdfjs-dist").resolve()
 ORIGIN = "http://pdfjs.localhost"
 PAGE = """<!doctype html><meta charset="utf-8"><canvas id="page"></canvas>
 <script type="module">
