@@ -217,7 +217,9 @@ class StripeGateway:
     ) -> StripeSubscription:
         """Subscribe the customer to ``seats`` seats, charging the default card now.
 
-        A declined first payment creates nothing (``error_if_incomplete``): :class:`CardDeclined`.
+        A declined first payment leaves no subscription behind: :class:`CardDeclined`. Stripe
+        refuses it outright (``error_if_incomplete``); localstripe makes an ``incomplete`` one,
+        which is cancelled here.
         """
         try:
             created = await self._v1.subscriptions.create_async(
@@ -228,6 +230,11 @@ class StripeGateway:
                 },
                 options={"idempotency_key": key},
             )
+            if created.status == "incomplete":
+                await self._v1.subscriptions.cancel_async(
+                    created.id, options={"idempotency_key": f"{key}-abandon"}
+                )
+                raise CardDeclined("the first payment was declined")
         except stripe.StripeError as exc:
             raise _error(exc) from exc
         return _subscription(created.to_dict())
