@@ -57,7 +57,7 @@ async def handle_event(
     """Process a verified event once; events nobody handles are ignored (and logged)."""
     handler = EVENT_HANDLERS.get(event.type)
     if handler is None:
-        log.info("stripe.event.ignored", event=event.id, type=event.type)
+        log.info("stripe.event.ignored", event_id=event.id, type=event.type)
         return Outcome.IGNORED
     try:
         async with unscoped_session(maker) as db, db.begin():
@@ -69,7 +69,7 @@ async def handle_event(
             record.tenant_id = await handler(db, settings, event)
     except IntegrityError:
         return Outcome.DUPLICATE
-    log.info("stripe.event", event=event.id, type=event.type, tenant=str(record.tenant_id))
+    log.info("stripe.event", event_id=event.id, type=event.type, tenant=str(record.tenant_id))
     return Outcome.PROCESSED
 
 
@@ -98,7 +98,7 @@ async def refresh_subscription(
         return None  # a connected account's event, or none of a customer's
     tenant_id = await tenant_of_customer_all_tenants(db, event.customer_id)
     if tenant_id is None:
-        log.info("stripe.event.unknown_customer", event=event.id, type=event.type)
+        log.info("stripe.event.unknown_customer", event_id=event.id, type=event.type)
         return None
     await refresh_from_stripe(db, settings, tenant_id)
     return tenant_id

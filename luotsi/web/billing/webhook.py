@@ -32,6 +32,6 @@ async def stripe_webhook(request: Req) -> Response[dict[str, str]]:
     try:
         outcome = await webhooks.handle_event(request.app.state["sessionmaker"], settings, event)
     except GatewayError as exc:  # Stripe unreachable while we fetch: Stripe retries later
-        log.warning("stripe.webhook.unavailable", event=event.id, error=str(exc))
+        log.warning("stripe.webhook.unavailable", event_id=event.id, error=str(exc))
         return Response({"error": "try again"}, status_code=503)
     return Response({"received": outcome.value})

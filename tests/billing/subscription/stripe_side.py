@@ -69,13 +69,19 @@ class LocalStripe:
         )
         subscription = await self.get(f"/v1/subscriptions/{subscription_id}")
         item = subscription["items"]["data"][0]
-        other = "year" if item["plan"]["interval"] == "month" else "month"
+        plans = (await self.get("/v1/plans?limit=100"))["data"]
+        other = next(
+            plan
+            for plan in plans
+            if plan["product"] == item["plan"]["product"]
+            and plan["interval"] != item["plan"]["interval"]
+        )
         await self._call(
             "POST",
             f"/v1/subscriptions/{subscription_id}",
             {
                 "items[0][id]": item["id"],
-                "items[0][plan]": item["plan"]["id"].replace(item["plan"]["interval"], other),
+                "items[0][plan]": other["id"],
                 "items[0][quantity]": str(item["quantity"]),
             },
         )
