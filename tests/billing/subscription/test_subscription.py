@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from litestar import Litestar
 from sqlalchemy import select
 
 from luotsi.billing.subscription import service
@@ -18,7 +19,7 @@ from luotsi.platform.mail import Mailer
 from luotsi.platform.outbox import OutboxMessage, run_once
 from luotsi.platform.tenancy import Membership, Role
 from tests.billing.subscription.stripe_side import FAILING_CARD, LocalStripe
-from tests.conftest import Backend, scoped
+from tests.conftest import Backend, Client, scoped
 from tests.factories import Firms, add_member, make_user
 
 
@@ -204,3 +205,19 @@ async def test_without_stripe_keys_every_firm_is_unlimited(backend: Backend, fir
     async with scoped(backend, firms.a.tenant) as db:
         with pytest.raises(NotFound):
             await service.start_subscription(db, firms.a.owner, settings, "month", "pm_x")
+
+
+async def test_a_supervisor_made_admin_on_the_members_page_gives_up_a_seat(
+    stripe_db: Backend, firms: Firms, localstripe: LocalStripe, stripe_app: Litestar
+) -> None:
+    row = await subscribe(stripe_db, firms, localstripe)
+    owner = Client(stripe_app)
+    await owner.login(f"owner@{firms.a.slug}.example")
+    response = await owner.post(
+        f"/t/{firms.a.slug}/members/{firms.a.supervisor.id}/role", {"role": "admin"}
+    )
+    assert response.status_code == 303, response.text
+
+    assert await deliver_outbox(stripe_db) == 1
+    at_stripe = await localstripe.get(f"/v1/subscriptions/{row.stripe_subscription_id}")
+    assert at_stripe["quantity"] == 1
