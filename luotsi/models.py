@@ -1,7 +1,7 @@
 """Imports every model so the metadata is complete (migrations, tests).
 
-It also imports the modules that register scheduled jobs (``@scheduled``), so the worker
-knows them all.
+It also imports the modules that register scheduled jobs (``@scheduled``) and outbox kinds
+(``@outbox_kind``), so the worker knows them all.
 """
 
 from luotsi.billing import reminders, runs  # noqa: F401  (payment_reminders, invoice_runs)
@@ -16,6 +16,7 @@ from luotsi.billing.models import (
     Payment,
     Reminder,
 )
+from luotsi.billing.subscription import sync  # noqa: F401  (the stripe.seats outbox kind)
 from luotsi.billing.subscription.models import StripeEvent, Subscription, SubscriptionPayment
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import AuthToken, User, UserSession

@@ -1,8 +1,11 @@
 """The transactional outbox and the worker that delivers it.
 
-Code that changes data enqueues the e-mail in the same transaction; ``luotsi worker`` (or the
-in-process worker of ``luotsi serve``) delivers at least once, with exponential backoff. On
-PostgreSQL several workers can run: rows are claimed with ``FOR UPDATE SKIP LOCKED``.
+Code that changes data enqueues the work (an e-mail, a Stripe call) in the same transaction;
+``luotsi worker`` (or the in-process worker of ``luotsi serve``) delivers at least once, with
+exponential backoff. On PostgreSQL several workers can run: rows are claimed with ``FOR UPDATE
+SKIP LOCKED``. Each kind of row has a handler in :data:`OUTBOX_KINDS`; a module above the
+platform registers its own kinds with :func:`outbox_kind` (billing its Stripe calls), so the
+platform never imports them.
 
 Pending rows hold recipients, subjects and single-use links. On PostgreSQL the table is under
 row-level security (migration 0009): a request may add rows, for its own firm or as platform
@@ -15,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +34,7 @@ from luotsi.platform.db import TENANT_KEY, Base, unscoped_session
 from luotsi.platform.errors import TenantNotSet
 from luotsi.platform.jobs import run_due_jobs
 from luotsi.platform.mail import Mailer
+from luotsi.platform.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -60,12 +65,41 @@ def backoff(attempts: int) -> timedelta:
     return BASE_BACKOFF * (2 ** max(0, attempts - 1))
 
 
-def enqueue_email(
-    db: AsyncSession, message: dict[str, Any], tenant_id: uuid.UUID | None = None
-) -> OutboxMessage:
-    """Queue a rendered e-mail (see :func:`luotsi.platform.mail.render_email`).
+@dataclass(frozen=True)
+class Worker:
+    """What a handler may use: sessions (it opens its own), the mailer and the settings."""
 
-    Without ``tenant_id`` the row is the scoped session's firm's, or platform mail in an
+    maker: async_sessionmaker[AsyncSession]
+    mailer: Mailer
+
+    @property
+    def settings(self) -> Settings:
+        return self.mailer.settings
+
+
+# A handler delivers one row; it returns the payload to keep once delivered (None: as it is).
+OutboxHandler = Callable[[OutboxMessage, Worker], Awaitable[dict[str, Any] | None]]
+OUTBOX_KINDS: dict[str, OutboxHandler] = {}
+
+
+def outbox_kind(kind: str) -> Callable[[OutboxHandler], OutboxHandler]:
+    """Register the handler of the outbox rows of ``kind`` (at most 40 characters)."""
+
+    def register(handler: OutboxHandler) -> OutboxHandler:
+        if kind in OUTBOX_KINDS or len(kind) > 40:
+            raise ValueError(f"outbox kind {kind!r} taken or too long")
+        OUTBOX_KINDS[kind] = handler
+        return handler
+
+    return register
+
+
+def enqueue(
+    db: AsyncSession, kind: str, payload: dict[str, Any], tenant_id: uuid.UUID | None = None
+) -> OutboxMessage:
+    """Queue work of a registered ``kind``, delivered after this transaction commits.
+
+    Without ``tenant_id`` the row is the scoped session's firm's, or the platform's in an
     unscoped session.
     """
     scoped = db.info.get(TENANT_KEY)
@@ -73,9 +107,23 @@ def enqueue_email(
         tenant_id = scoped
     elif scoped is not None and tenant_id != scoped:
         raise TenantNotSet("outbox row of another tenant in this session")
-    row = OutboxMessage(kind="email", payload=message, tenant_id=tenant_id)
+    row = OutboxMessage(kind=kind, payload=payload, tenant_id=tenant_id)
     db.add(row)
     return row
+
+
+def enqueue_email(
+    db: AsyncSession, message: dict[str, Any], tenant_id: uuid.UUID | None = None
+) -> OutboxMessage:
+    """Queue a rendered e-mail (see :func:`luotsi.platform.mail.render_email`)."""
+    return enqueue(db, "email", message, tenant_id)
+
+
+@outbox_kind("email")
+async def _send_email(row: OutboxMessage, worker: Worker) -> dict[str, Any]:
+    await worker.mailer.send(row.payload)
+    # The body may hold a single-use link: keep only what is needed to audit delivery.
+    return {"to": row.payload.get("to"), "subject": row.payload.get("subject")}
 
 
 @asynccontextmanager
@@ -105,22 +153,25 @@ async def _claim(db: AsyncSession, batch: int) -> list[OutboxMessage]:
     return list(await db.scalars(query))
 
 
-async def deliver(row: OutboxMessage, mailer: Mailer) -> None:
-    if row.kind == "email":
-        await mailer.send(row.payload)
-    else:
+async def deliver(row: OutboxMessage, worker: Worker) -> None:
+    handler = OUTBOX_KINDS.get(row.kind)
+    if handler is None:
         raise ValueError(f"unknown outbox kind {row.kind!r}")
+    kept = await handler(row, worker)
+    if kept is not None:
+        row.payload = kept
 
 
 async def run_once(maker: async_sessionmaker[AsyncSession], mailer: Mailer, batch: int = 20) -> int:
     """Deliver what is due; returns how many rows were handled (sent or rescheduled)."""
     handled = 0
+    worker = Worker(maker, mailer)
     async with outbox_worker_session(maker) as db:
         for row in await _claim(db, batch):
             handled += 1
             row.attempts += 1
             try:
-                await deliver(row, mailer)
+                await deliver(row, worker)
             except Exception as exc:
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 if row.attempts >= MAX_ATTEMPTS:
@@ -132,8 +183,6 @@ async def run_once(maker: async_sessionmaker[AsyncSession], mailer: Mailer, batc
                 continue
             row.status = "sent"
             row.done_at = clock.now()
-            # The body may hold a single-use link: keep only what is needed to audit delivery.
-            row.payload = {"to": row.payload.get("to"), "subject": row.payload.get("subject")}
             log.info("outbox.sent", id=str(row.id), kind=row.kind)
     return handled
 

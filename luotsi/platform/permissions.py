@@ -67,6 +67,11 @@ def can_manage_firm_settings(membership: Membership) -> bool:
     return membership.role == Role.OWNER
 
 
+def can_manage_subscription(membership: Membership) -> bool:
+    """The firm's subscription to Luotsi (plan, card, cancelling): the owner alone."""
+    return membership.role == Role.OWNER
+
+
 def can_view_staff(membership: Membership) -> bool:
     """The staff list and colleagues' profiles: everyone on the staff."""
     return membership.role in STAFF_ROLES

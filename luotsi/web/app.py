@@ -39,6 +39,7 @@ from luotsi.web.billing.payments import PaymentsController
 from luotsi.web.billing.runs import RunsController
 from luotsi.web.billing.settings import BillingSettingsController
 from luotsi.web.billing.summary import SummaryController
+from luotsi.web.billing.webhook import stripe_webhook
 from luotsi.web.clients.clients import ClientsController
 from luotsi.web.content.retention import RetentionController
 from luotsi.web.content.supervisee import SuperviseeContentController
@@ -155,6 +156,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         public_router([DirectoryController, InquiryFormController]),
         create_static_files_router(path="/static", directories=[STATIC], name="static"),
     ]
+    if settings.subscriptions_enabled:
+        handlers.append(stripe_webhook)  # exempt from CSRF by its own opt, nothing else is
     if settings.debug:
         handlers += [pages.dev_mailbox, pages.dev_mail]
 

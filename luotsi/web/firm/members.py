@@ -10,6 +10,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luotsi.billing.subscription.sync import sync_seats
 from luotsi.platform import audit, members, permissions
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import Invalid, NotFound
@@ -125,6 +126,7 @@ class MembersController(Controller):
         except Invalid as exc:
             context = await self._page(request, db, ws, errors=exc.errors, error_row=membership_id)
             return render(request, "firm/members.html", context, status_code=422)
+        await sync_seats(db, ws.tenant.id)  # a supervisor more or less: the seats follow
         await record_in_workspace(
             request, db, ws, audit.MEMBER_ROLE_CHANGED, "membership", membership_id
         )
@@ -193,6 +195,7 @@ class MembersController(Controller):
                 return await self._removal_page(request, db, ws, membership_id, errors=exc.errors)
             context = await self._page(request, db, ws, errors=exc.errors, error_row=membership_id)
             return render(request, "firm/members.html", context, status_code=422)
+        await sync_seats(db, ws.tenant.id)
         await record_in_workspace(
             request, db, ws, audit.MEMBER_REMOVED, "membership", membership_id
         )
@@ -261,4 +264,5 @@ class JoinController(Controller):
                 "role_label": role_label,
             }
             return render(request, "auth/join.html", context, block="form", status_code=422)
+        await sync_seats(db, tenant.id)
         return await sign_in(request, db, user, f"/t/{tenant.slug}/", flash="joined")
