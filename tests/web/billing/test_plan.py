@@ -18,6 +18,7 @@ from luotsi.platform import i18n
 from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import Firm, Firms, set_plan
+from tests.queries import count_queries
 
 READ_ONLY = "The workspace is read-only"
 PAYMENT_FAILED = "The last payment for Luotsi failed"
@@ -183,3 +184,20 @@ async def test_an_expired_trial_turns_read_only_after_its_grace_period(
     await set_plan(clean_db.owner, firms.a.tenant, trial_ends_at=ended)
     assert READ_ONLY in await dashboard(people, firms.a.owner.user.email, firms.a)
     assert (await add_specialty(people, firms.a.owner.user.email)).status_code == 403
+
+
+async def test_the_plan_costs_a_workspace_page_one_statement_and_nothing_without_stripe(
+    app: Litestar, stripe_app: Litestar, clean_db: Backend, firms: Firms
+) -> None:
+    await set_plan(clean_db.owner, firms.a.tenant, **paid())
+    counts = []
+    for application in (app, stripe_app):
+        owner = Client(application)
+        await owner.login(firms.a.owner.user.email)
+        await owner.get("/t/alfa/")  # a first visit's work (a session touch) happens here
+        async with count_queries(application) as counted:
+            assert (await owner.get("/t/alfa/")).status_code == 200
+        counts.append(counted)
+    without, with_stripe = counts
+    assert with_stripe.statements == without.statements + 1
+    assert not any("subscriptions" in sql for sql in without.sql)
