@@ -46,7 +46,8 @@ from luotsi.web.middleware import UNSAFE_METHODS, db_session, origin, visitor
 
 WORKSPACE_KEY = "workspace"
 # A route's ``opt`` that lets it write in a read-only workspace (the owner's subscription).
-OPEN_WHEN_READ_ONLY = {"open_when_read_only": True}
+_OPEN_KEY = "open_when_read_only"
+OPEN_WHEN_READ_ONLY = {_OPEN_KEY: True}
 # The last days of a trial in which its owner sees how many are left.
 TRIAL_NOTICE_DAYS = 7
 
@@ -124,6 +125,11 @@ class ReadOnlyWorkspace(PermissionDeniedException):
         self.workspace = workspace
 
 
+def opens_when_read_only(route_handler: BaseRouteHandler) -> bool:
+    """Whether the route is marked :data:`OPEN_WHEN_READ_ONLY`."""
+    return bool(route_handler.opt.get(_OPEN_KEY))
+
+
 async def refuse_writes_when_read_only(
     connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler
 ) -> None:
@@ -133,7 +139,7 @@ async def refuse_writes_when_read_only(
     if (
         connection.scope.get("method") in UNSAFE_METHODS
         and workspace.read_only
-        and not route_handler.opt.get("open_when_read_only")
+        and not opens_when_read_only(route_handler)
     ):
         raise ReadOnlyWorkspace(workspace)
 

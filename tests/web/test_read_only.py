@@ -19,7 +19,7 @@ from luotsi.billing.subscription.models import PlanStatus
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.clients.models import PersonRole
 from luotsi.web.middleware import UNSAFE_METHODS
-from luotsi.web.workspace import OPEN_WHEN_READ_ONLY, workspace_router
+from luotsi.web.workspace import OPEN_WHEN_READ_ONLY, opens_when_read_only, workspace_router
 from tests import clock
 from tests.conftest import Backend, Client, start_app, with_stripe
 from tests.factories import (
@@ -47,12 +47,12 @@ def read_only_plan() -> dict[str, Any]:
     }
 
 
-def opens_when_read_only(app: Litestar, method: str, path: str) -> bool:
+def route_opens(app: Litestar, method: str, path: str) -> bool:
     for route in app.routes:
         if isinstance(route, HTTPRoute) and route.path == path:
             for handler in route.route_handlers:
                 if method in handler.http_methods:
-                    return bool(handler.opt.get("open_when_read_only"))
+                    return opens_when_read_only(handler)
     raise AssertionError(f"no route {method} {path}")
 
 
@@ -77,7 +77,7 @@ async def test_every_unsafe_workspace_route_refuses_staff(
         url = fill(path, firms.a.slug, ids)
         response = await owner.request(method, url, data={"name": "x", "email": "x@y.fi"})
         refused = response.status_code == 403 and READ_ONLY in response.text
-        if refused == opens_when_read_only(stripe_app, method, path):
+        if refused == route_opens(stripe_app, method, path):
             wrong.append(f"{method} {url} -> {response.status_code}")
     assert wrong == []
 
