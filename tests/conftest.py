@@ -7,9 +7,9 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -174,9 +174,9 @@ async def _clean(backend: Backend) -> None:
     shutil.rmtree(backend.settings.outbox_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-async def app(backend: Backend) -> AsyncIterator[Litestar]:
-    application = create_app(backend.settings)
+async def start_app(settings: Settings) -> tuple[Litestar, Callable[[], Awaitable[None]]]:
+    """An app for ``settings`` with its lifespan entered, and the function that ends it."""
+    application = create_app(settings)
     # The lifespan is entered and left by one task (anyio requires it); fixtures set up and
     # tear down in different tasks.
     started, stop = asyncio.Event(), asyncio.Event()
@@ -188,9 +188,36 @@ async def app(backend: Backend) -> AsyncIterator[Litestar]:
 
     task = asyncio.create_task(run())
     await started.wait()
+
+    async def end() -> None:
+        stop.set()
+        await task
+
+    return application, end
+
+
+@pytest.fixture(scope="session")
+async def app(backend: Backend) -> AsyncIterator[Litestar]:
+    application, end = await start_app(backend.settings)
     yield application
-    stop.set()
-    await task
+    await end()
+
+
+# A Stripe key switches subscriptions on: workspaces then read their plan from the stored
+# ``subscriptions`` row. The pages that only read that row make no call to Stripe.
+STRIPE_TEST_KEY = "sk_test_luotsi"
+
+
+def with_stripe(settings: Settings) -> Settings:
+    return replace(settings, stripe_secret_key=STRIPE_TEST_KEY)
+
+
+@pytest.fixture(scope="session")
+async def stripe_app(backend: Backend) -> AsyncIterator[Litestar]:
+    """The app with subscriptions on (a Stripe key), on the same database as ``app``."""
+    application, end = await start_app(with_stripe(backend.settings))
+    yield application
+    await end()
 
 
 @pytest.fixture

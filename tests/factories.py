@@ -22,6 +22,7 @@ from luotsi.billing.models import (
     InvoiceRun,
     RunStatus,
 )
+from luotsi.billing.subscription.models import Subscription
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
@@ -143,6 +144,20 @@ async def add_member(engine: Bind, tenant: Tenant, user: User, role: Role) -> Me
         db.add(membership)
     membership.user = user
     return membership
+
+
+async def set_plan(engine: Bind, tenant: Tenant, **fields: object) -> Subscription:
+    """Store ``tenant``'s subscription row as Stripe's webhooks would have left it: ``fields``
+    over those already stored (a paid one needs ``stripe_subscription_id``)."""
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[UNSCOPED_KEY] = True
+        row = await db.get(Subscription, tenant.id)
+        if row is None:
+            row = Subscription(tenant_id=tenant.id)
+            db.add(row)
+        for name, value in fields.items():
+            setattr(row, name, value)
+    return row
 
 
 async def add_invitation(engine: Bind, tenant: Tenant, email: str, role: Role) -> Invitation:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from typing import Protocol
 
 from luotsi.platform.errors import Forbidden
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role
@@ -216,3 +217,16 @@ def can_withdraw_manager_invitation(
 ) -> bool:
     """Only the supervisee who invited the manager takes the invitation back."""
     return membership.role == Role.SUPERVISEE and inviter_id is not None and person_id == inviter_id
+
+
+class SignedIn(Protocol):
+    """A global user as the platform's own permissions see them (identity imports this module
+    through audit, so the type is named by its one attribute used here)."""
+
+    @property
+    def is_operator(self) -> bool: ...
+
+
+def can_view_firm_plans(user: SignedIn | None) -> bool:
+    """The platform operator's list of firms with their plans and revenue (no content)."""
+    return user is not None and user.is_operator

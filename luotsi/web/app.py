@@ -53,6 +53,7 @@ from luotsi.web.firm.dashboard import dashboard
 from luotsi.web.firm.members import JoinController, MembersController
 from luotsi.web.firm.settings import settings_hub
 from luotsi.web.middleware import response_headers, visitor_middleware
+from luotsi.web.operator.firms import OperatorController
 from luotsi.web.portal.hr import PortalController
 from luotsi.web.portal.supervisee import SuperviseePortalController
 from luotsi.web.public import public_router
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         AcceptanceController,
         FeedController,
+        OperatorController,
         public_router([DirectoryController, InquiryFormController]),
         create_static_files_router(path="/static", directories=[STATIC], name="static"),
     ]

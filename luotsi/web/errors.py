@@ -15,6 +15,7 @@ from luotsi.platform import i18n
 from luotsi.platform.errors import Forbidden, NotFound, RateLimited
 from luotsi.web.middleware import LANG_COOKIE
 from luotsi.web.templating import render
+from luotsi.web.workspace import ReadOnlyWorkspace
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +84,17 @@ def domain_forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Respons
     return error_page(request, 403)
 
 
+def read_only_workspace(request: Request[Any, Any, Any], exc: ReadOnlyWorkspace) -> Response[Any]:
+    """A write refused because the firm's plan ended: the page says so, and how to reopen."""
+    return render(
+        request,
+        "errors/read_only.html",
+        {"ws": exc.workspace, "status_code": exc.status_code},
+        status_code=exc.status_code,
+        block="error",
+    )
+
+
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("request.failed", path=request.url.path, method=request.method)
     return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
@@ -90,6 +102,7 @@ def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception,
+    ReadOnlyWorkspace: read_only_workspace,
     NotFound: domain_not_found,
     Forbidden: domain_forbidden,
     Exception: server_error,

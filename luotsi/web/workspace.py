@@ -4,13 +4,18 @@ The router's guard turns the slug into the tenant and the signed-in user's membe
 scopes the request's database session to that tenant. An unknown slug and a firm the user does
 not belong to get the same 404. Handlers receive the result as the ``ws`` dependency, and
 act as its member through :func:`content_reader` and :func:`record_in_workspace`.
+
+With Stripe on, the workspace also knows the firm's plan, and a second guard is the one wall
+of a read-only workspace: once a canceled plan's grace period is over, staff may only read
+(:func:`refuse_writes_when_read_only`). The portals of supervisees and HR contacts are not
+affected, nor are routes marked with :data:`OPEN_WHEN_READ_ONLY` (the owner's subscription).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Router
@@ -22,21 +27,29 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from luotsi.platform import audit
+from luotsi.billing.subscription.models import PlanStatus, Subscription
+from luotsi.billing.subscription.state import PlanState, plan_state
+from luotsi.platform import audit, clock
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import (
     Membership,
+    Role,
     Tenant,
     TenantStatus,
     active_member,
     get_tenant_by_slug,
 )
 from luotsi.tenants import content
-from luotsi.web.middleware import db_session, origin, visitor
+from luotsi.web.middleware import UNSAFE_METHODS, db_session, origin, visitor
 
 WORKSPACE_KEY = "workspace"
+# A route's ``opt`` that lets it write in a read-only workspace (the owner's subscription).
+_OPEN_KEY = "open_when_read_only"
+OPEN_WHEN_READ_ONLY = {_OPEN_KEY: True}
+# The last days of a trial in which its owner sees how many are left.
+TRIAL_NOTICE_DAYS = 7
 
 
 @dataclass
@@ -44,9 +57,34 @@ class Workspace:
     tenant: Tenant
     membership: Membership
     user: User
+    plan: PlanState = field(default_factory=lambda: PlanState(PlanStatus.UNLIMITED))
 
     def url(self, path: str = "") -> str:
         return f"/t/{self.tenant.slug}/{path.lstrip('/')}"
+
+    @property
+    def subscription_url(self) -> str:
+        """The owner's page for the firm's subscription to Luotsi."""
+        return self.url("settings/subscription")
+
+    @property
+    def is_owner(self) -> bool:
+        return self.membership.role == Role.OWNER
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this member may only read: staff of a firm whose plan ended and whose grace
+        period is over. Supervisees and HR contacts keep their portals."""
+        return self.membership.is_staff and self.plan.is_read_only()
+
+    @property
+    def trial_days_left(self) -> int | None:
+        """Days left of the trial, counted in Finnish dates, in its last days only."""
+        ends = self.plan.trial_ends_at
+        if self.plan.status is not PlanStatus.TRIALING or ends is None:
+            return None
+        left = (clock.today(ends) - clock.today()).days
+        return left if left <= TRIAL_NOTICE_DAYS else None
 
 
 async def resolve_workspace(
@@ -71,7 +109,39 @@ async def resolve_workspace(
     )
     if membership is None:  # not a member, or one who has left: the same 404
         raise NotFoundException()
-    connection.state[WORKSPACE_KEY] = Workspace(tenant=tenant, membership=membership, user=user)
+    workspace = Workspace(tenant=tenant, membership=membership, user=user)
+    settings = connection.app.state["settings"]
+    if settings.subscriptions_enabled:  # off: every firm is unlimited, and no statement
+        subscription = await db.get(Subscription, tenant.id)
+        workspace.plan = plan_state(settings, tenant, subscription)
+    connection.state[WORKSPACE_KEY] = workspace
+
+
+class ReadOnlyWorkspace(PermissionDeniedException):
+    """A write by staff in a workspace that is read-only (its plan ended, grace is over)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(detail="read-only workspace")
+        self.workspace = workspace
+
+
+def opens_when_read_only(route_handler: BaseRouteHandler) -> bool:
+    """Whether the route is marked :data:`OPEN_WHEN_READ_ONLY`."""
+    return bool(route_handler.opt.get(_OPEN_KEY))
+
+
+async def refuse_writes_when_read_only(
+    connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler
+) -> None:
+    """The one wall of a read-only workspace: staff may not change anything (exports and
+    downloads are reads), except through routes marked :data:`OPEN_WHEN_READ_ONLY`."""
+    workspace: Workspace = connection.state[WORKSPACE_KEY]
+    if (
+        connection.scope.get("method") in UNSAFE_METHODS
+        and workspace.read_only
+        and not opens_when_read_only(route_handler)
+    ):
+        raise ReadOnlyWorkspace(workspace)
 
 
 def requires(permission: Callable[[Membership], bool]) -> Callable[..., Any]:
@@ -94,7 +164,7 @@ def workspace_router(route_handlers: list[Any]) -> Router:
     return Router(
         path="/t/{tenant_slug:str}",
         route_handlers=route_handlers,
-        guards=[resolve_workspace],
+        guards=[resolve_workspace, refuse_writes_when_read_only],
         dependencies={"ws": Provide(provide_workspace, sync_to_thread=False)},
     )
 

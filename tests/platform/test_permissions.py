@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from luotsi.platform import permissions
+from luotsi.platform.identity import User
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role
 
 ROLES = list(Role)
@@ -49,13 +50,25 @@ def test_single_member_permissions(name: str, role: Role) -> None:
     assert getattr(permissions, name)(member(role)) == (role in EXPECTED[name])
 
 
+# Permissions of a signed-in user outside any firm (the platform operator's pages).
+USER_PERMISSIONS = {"can_view_firm_plans"}
+
+
 def test_every_single_member_permission_is_in_the_matrix() -> None:
     single = {
         name
         for name in dir(permissions)
         if name.startswith("can_") and permissions.__dict__[name].__code__.co_argcount == 1
     }
-    assert single == set(EXPECTED)
+    assert single == set(EXPECTED) | USER_PERMISSIONS
+
+
+def test_only_a_platform_operator_views_the_firms_plans() -> None:
+    operator = User(email="o@luotsi.example", name="O", is_operator=True)
+    owner = User(email="a@alfa.example", name="A", is_operator=False)
+    assert permissions.can_view_firm_plans(operator)
+    assert not permissions.can_view_firm_plans(owner)
+    assert not permissions.can_view_firm_plans(None)
 
 
 @pytest.mark.parametrize(

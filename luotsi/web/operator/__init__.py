@@ -1,0 +1,1 @@
+"""The platform operator's pages under ``/platform/``: firms and their plans, no content."""
