@@ -34,11 +34,13 @@ from luotsi.billing.models import (
     InvoiceStatus,
 )
 from luotsi.billing.references import ReferenceType, formatted
+from luotsi.billing.subscription import connect
 from luotsi.platform import clock, i18n
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.mail import file_attachment, render_email
 from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import Agreement
 
@@ -250,11 +252,15 @@ def _email_facts(doc: InvoiceDocument) -> dict[str, str]:
         }
 
 
-async def send_invoice(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> Delivery:
+async def send_invoice(
+    db: AsyncSession, actor: Membership, invoice_id: uuid.UUID, settings: Settings | None = None
+) -> Delivery:
     """E-mail the PDF of an issued invoice or credit note to the buyer's invoicing address.
 
     The address is the one the invoice was issued to, or the organisation's current one when
-    that was empty. The message goes through the outbox in this transaction.
+    that was empty. The message goes through the outbox in this transaction. With the app's
+    ``settings``, an invoice with something open, of a firm whose clients can pay by card,
+    carries a "Pay by card" link (:mod:`luotsi.billing.subscription.connect`).
     """
     invoice = await _issued(db, actor, invoice_id)
     to = (invoice.buyer or {}).get("email", "") or invoice.org.invoice_email
@@ -270,7 +276,10 @@ async def send_invoice(db: AsyncSession, actor: Membership, invoice_id: uuid.UUI
     doc = await _document(db, invoice)
     attachment = pdf_of(doc, await _logo(db))
     template = "invoice_credit_note" if doc.kind is DocumentKind.CREDIT_NOTE else "invoice_sent"
-    payload = render_email(template, to, doc.language, **_email_facts(doc))
+    pay_link = ""
+    if settings is not None and doc.kind is DocumentKind.INVOICE:
+        pay_link = await connect.email_pay_link(db, settings, actor.tenant_id, invoice.id)
+    payload = render_email(template, to, doc.language, pay_link=pay_link, **_email_facts(doc))
     payload["attachments"] = [
         file_attachment(attachment.data, attachment.filename, attachment.media_type)
     ]

@@ -285,14 +285,15 @@ class BilledItem(TenantScoped, Base):
 class PaymentSource(LabelledEnum):
     MANUAL = "manual", N_("Recorded by hand")
     BANK = "bank", N_("Bank statement")
+    CARD = "card", N_("Card payment (Stripe)")
 
 
 class Payment(TenantScoped, Base):
-    """Money received: recorded by hand, or read from a bank statement.
+    """Money received: recorded by hand, read from a bank statement, or paid by card.
 
     A bank payment whose reference matches no invoice waits with ``invoice_id`` empty until
-    someone matches it. ``archive_ref`` is the bank's own id of the entry, so importing the
-    same statement twice adds nothing.
+    someone matches it. ``archive_ref`` is the bank's own id of the entry (a card payment's:
+    Stripe's PaymentIntent), so importing the same statement twice adds nothing.
     """
 
     __tablename__ = "payments"

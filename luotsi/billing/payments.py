@@ -277,6 +277,9 @@ async def payments_of(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID
 async def delete_payment(db: AsyncSession, actor: Membership, payment_id: uuid.UUID) -> None:
     """Delete a payment recorded by hand (a mistake).
 
+    A card payment is refused too: Stripe did take the money; a refund made in Stripe is
+    recorded as a negative payment.
+
     A payment read from a bank statement is refused: the bank did receive it, and deleting
     it would let the next import of the same file add it again. Match it to the right
     invoice instead (:func:`match_payment`).
@@ -286,6 +289,14 @@ async def delete_payment(db: AsyncSession, actor: Membership, payment_id: uuid.U
         raise Invalid.field(
             "payment",
             _("A payment from a bank statement is not deleted: match it to the right invoice."),
+        )
+    if payment.source is PaymentSource.CARD:
+        raise Invalid.field(
+            "payment",
+            _(
+                "A card payment is not deleted: Stripe received it. Record a refund made in"
+                " Stripe as a negative payment."
+            ),
         )
     await db.execute(delete(Payment).where(Payment.id == payment.id))
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.models import Invoice, InvoiceStatus
-from luotsi.billing.payments import InvoiceState, states
+from luotsi.billing.payments import OPEN_STATES, InvoiceState, states
 from luotsi.platform.paging import Page, paginate
 
 PER_PAGE = 20
@@ -36,6 +36,11 @@ class PortalInvoice:
     @property
     def is_credit_note(self) -> bool:
         return self.kind is DocumentKind.CREDIT_NOTE
+
+    @property
+    def is_open(self) -> bool:
+        """Something is left to pay (what a "Pay by card" button is offered for)."""
+        return self.state in OPEN_STATES and self.open_cents > 0
 
 
 async def org_invoices(

@@ -69,11 +69,13 @@ class UserSession(Base):
 class TokenPurpose(enum.StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a secret
+    STRIPE_CONNECT = "stripe_connect"  # the OAuth state of connecting a firm's Stripe account
 
 
 TOKEN_LIFETIME = {
     TokenPurpose.VERIFY_EMAIL: timedelta(days=2),
     TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
+    TokenPurpose.STRIPE_CONNECT: timedelta(minutes=30),
 }
 
 

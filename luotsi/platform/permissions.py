@@ -73,6 +73,12 @@ def can_manage_subscription(membership: Membership) -> bool:
     return membership.role == Role.OWNER
 
 
+def can_connect_card_payments(membership: Membership) -> bool:
+    """Connecting the firm's own Stripe account for card payments, and disconnecting it: where
+    clients' money goes is the owner's decision (admins see whether it is on)."""
+    return membership.role == Role.OWNER
+
+
 def can_view_staff(membership: Membership) -> bool:
     """The staff list and colleagues' profiles: everyone on the staff."""
     return membership.role in STAFF_ROLES

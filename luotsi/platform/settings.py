@@ -62,11 +62,18 @@ class Settings:
     stripe_publishable_key: str = ""
     stripe_api_base: str = ""  # another Stripe API address (localstripe in tests)
     stripe_connect_client_id: str = ""  # Connect (standard accounts) for card payments
+    # The signing secret of the Connect endpoint (connected accounts' events) on the same URL.
+    stripe_connect_webhook_secret: str = field(default="", repr=False)
     plans: Plans = field(default_factory=lambda: Plans())
 
     @property
     def subscriptions_enabled(self) -> bool:
         return bool(self.stripe_secret_key)
+
+    @property
+    def card_payments_enabled(self) -> bool:
+        """Firms may connect their own Stripe accounts (Connect) for card payments."""
+        return bool(self.stripe_secret_key and self.stripe_connect_client_id)
 
     @property
     def is_postgres(self) -> bool:
@@ -206,6 +213,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         stripe_publishable_key=get("STRIPE_PUBLISHABLE_KEY"),
         stripe_api_base=get("STRIPE_API_BASE").rstrip("/"),
         stripe_connect_client_id=get("STRIPE_CONNECT_CLIENT_ID"),
+        stripe_connect_webhook_secret=get("STRIPE_CONNECT_WEBHOOK_SECRET"),
         plans=Plans(
             trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),

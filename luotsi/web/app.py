@@ -34,6 +34,7 @@ from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
 from luotsi.web.agreements.agreements import AgreementsController
 from luotsi.web.auth import AuthController
+from luotsi.web.billing.cards import CardPaymentController, stripe_connect_return
 from luotsi.web.billing.invoices import InvoicesController
 from luotsi.web.billing.payments import PaymentsController
 from luotsi.web.billing.runs import RunsController
@@ -160,6 +161,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ]
     if settings.subscriptions_enabled:
         handlers.append(stripe_webhook)  # exempt from CSRF by its own opt, nothing else is
+    if settings.card_payments_enabled:
+        handlers += [stripe_connect_return, CardPaymentController]
     if settings.debug:
         handlers += [pages.dev_mailbox, pages.dev_mail]
 

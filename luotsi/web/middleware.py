@@ -32,7 +32,7 @@ SECURITY_HEADERS = {
 HSTS = "max-age=63072000; includeSubDomains"
 # Pages behind these prefixes show someone's own or their firm's data: no browser or proxy
 # keeps a copy unless the handler says otherwise (a staff photo may be cached for minutes).
-PRIVATE_PREFIXES = ("/t/", "/account", "/accept/", "/join/", "/password/reset/")
+PRIVATE_PREFIXES = ("/t/", "/account", "/accept/", "/join/", "/password/reset/", "/pay/")
 PRIVATE_CACHE = "private, no-store"
 # C0 control characters and DEL. Nobody types them; PostgreSQL refuses NUL in text. A form
 # may carry tab and line breaks (multi-line fields); a URL carries none.

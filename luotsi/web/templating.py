@@ -119,6 +119,13 @@ FLASH_MESSAGES = {
     "payment_recorded": N_("The payment has been recorded."),
     "payment_deleted": N_("The payment has been deleted."),
     "reminder_sent": N_("The payment reminder has been sent."),
+    "card_payments_connected": N_("The Stripe account is connected."),
+    "card_payments_declined": N_("The Stripe account was not connected."),
+    "card_payments_failed": N_("Stripe did not connect the account. Try again in a moment."),
+    "card_payments_taken": N_("That Stripe account is already connected to another firm."),
+    "card_payments_disconnected": N_(
+        "The Stripe account is disconnected: clients can no longer pay by card."
+    ),
 }
 
 

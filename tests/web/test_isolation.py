@@ -208,6 +208,11 @@ NOT_OPENABLE = {
         "the sample invoice is a draft and the portal hands out issued ones only, to HR"
         " contacts (tests/web/portal/test_portal_invoices.py downloads real ones)",
     ),
+    "/t/{tenant_slug:str}/billing/settings/card-payments/disconnect": (
+        404,
+        "this app has no Stripe keys, so no firm has card payments to disconnect"
+        " (tests/billing/subscription/test_card_payments.py opens it with a connected account)",
+    ),
 }
 
 

@@ -81,6 +81,27 @@ class StripeInvoice:
 
 
 @dataclass(frozen=True)
+class ConnectedAccount:
+    """A firm's own Stripe account connected to Luotsi (Connect, standard)."""
+
+    id: str
+    charges_enabled: bool
+
+
+@dataclass(frozen=True)
+class InvoiceCheckout:
+    """What a client pays by card on the firm's connected account: one invoice's open sum."""
+
+    tenant_id: str
+    invoice_id: str
+    amount_cents: int
+    description: str  # what Stripe's page and receipt name, e.g. "Invoice 1042 / Firm Oy"
+    locale: str  # the page's language: fi, sv or en
+    success_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     """A verified event: its id and type, whose it is, and its object as plain data."""
 
@@ -107,15 +128,19 @@ class StripeGateway:
     """Luotsi's calls to Stripe; built by :func:`open_gateway`."""
 
     def __init__(self, settings: Settings, http_client: stripe.HTTPXClient) -> None:
-        base: Any = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        base: Any = None
+        if settings.stripe_api_base:  # localstripe: Connect's OAuth calls go there too
+            base = {"api": settings.stripe_api_base, "connect": settings.stripe_api_base}
         self._client = stripe.StripeClient(
             settings.stripe_secret_key,
             base_addresses=base,
+            client_id=settings.stripe_connect_client_id or None,
             http_client=http_client,
             max_network_retries=2,
         )
         self._v1 = self._client.v1
         self._plans = settings.plans
+        self._client_id = settings.stripe_connect_client_id
 
     def __repr__(self) -> str:  # the client holds the secret key
         return "StripeGateway()"
@@ -338,6 +363,49 @@ class StripeGateway:
             raise _error(exc) from exc
         return _invoice(paid.to_dict())
 
+    # --- Connect: the firm's own Stripe account ------------------------------------------
+
+    def connect_url(self, state: str, redirect_uri: str) -> str:
+        """Where the owner authorises Luotsi on their Stripe account (OAuth, standard
+        accounts): Stripe sends them back to ``redirect_uri`` with a code and ``state``."""
+        return self._client.oauth.authorize_url(
+            params={"scope": "read_write", "state": state, "redirect_uri": redirect_uri}
+        )
+
+    async def connect_account(self, code: str) -> ConnectedAccount:
+        """Exchange the OAuth ``code`` for the connected account; whether it takes charges.
+
+        Neither call exists on localstripe: this is exercised against Stripe only.
+        """
+        try:
+            response = await self._client.raw_request_async(
+                "post",
+                "/oauth/token",
+                grant_type="authorization_code",
+                code=code,
+                base="connect",
+            )
+            token = self._client.deserialize(response, api_mode="V1").to_dict()
+            account = await self._v1.accounts.retrieve_async(str(token["stripe_user_id"]))
+        except stripe.StripeError as exc:
+            raise _error(exc) from exc
+        except KeyError as exc:
+            raise GatewayError("Stripe returned no account") from exc
+        return ConnectedAccount(id=str(account.id), charges_enabled=bool(account.charges_enabled))
+
+    async def disconnect_account(self, account_id: str) -> None:
+        """Revoke Luotsi's access to the connected account (Stripe only, like the exchange)."""
+        try:
+            await self._client.raw_request_async(
+                "post",
+                "/oauth/deauthorize",
+                client_id=self._client_id,
+                stripe_user_id=account_id,
+                base="connect",
+            )
+        except stripe.StripeError as exc:
+            raise _error(exc) from exc
+
     # --- production only: Stripe's hosted pages -------------------------------------------
 
     async def create_checkout_session(
@@ -368,6 +436,42 @@ class StripeGateway:
             raise _error(exc) from exc
         return str(session.url)
 
+    async def create_invoice_checkout(
+        self, account_id: str, payment: InvoiceCheckout, key: str
+    ) -> str:
+        """A Checkout Session on the firm's connected account for paying one client invoice
+        by card; returns the page's address. Stripe pays the money to the firm's account.
+
+        localstripe has no Checkout: this is exercised against Stripe only.
+        """
+        metadata = {"tenant_id": payment.tenant_id, "invoice_id": payment.invoice_id}
+        params: Any = {
+            "mode": "payment",
+            "payment_method_types": ["card"],
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": CURRENCY,
+                        "unit_amount": payment.amount_cents,
+                        "product_data": {"name": payment.description},
+                    },
+                }
+            ],
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "locale": payment.locale,
+            "success_url": payment.success_url,
+            "cancel_url": payment.cancel_url,
+        }
+        try:
+            session = await self._v1.checkout.sessions.create_async(
+                params=params, options={"stripe_account": account_id, "idempotency_key": key}
+            )
+        except stripe.StripeError as exc:
+            raise _error(exc) from exc
+        return str(session.url)
+
     async def create_portal_session(self, customer_id: str, return_url: str) -> str:
         """A session of Stripe's customer portal (cards, invoices, cancelling); its address.
 
@@ -385,19 +489,22 @@ class StripeGateway:
 def verify_webhook(
     settings: Settings, payload: bytes, signature: str, now: datetime
 ) -> WebhookEvent:
-    """The event in ``payload`` if Stripe signed it with our secret within the tolerance.
+    """The event in ``payload`` if Stripe signed it with one of our secrets within the
+    tolerance: the endpoint's (Luotsi's own account) or the Connect endpoint's (connected
+    accounts' events, delivered to the same address by a second endpoint at Stripe).
 
     The signature is checked by the SDK on the raw body; the signed timestamp against ``now``
     (Luotsi's clock: the SDK would read the machine's). :class:`WebhookRejected` otherwise.
     """
-    if not settings.stripe_webhook_secret:
+    secrets = [
+        secret
+        for secret in (settings.stripe_webhook_secret, settings.stripe_connect_webhook_secret)
+        if secret
+    ]
+    if not secrets:
         raise WebhookRejected("no webhook secret is configured")
-    try:
-        stripe.WebhookSignature.verify_header(
-            payload, signature, settings.stripe_webhook_secret, tolerance=None
-        )
-    except stripe.SignatureVerificationError as exc:
-        raise WebhookRejected("bad signature") from exc
+    if not any(_signed_with(payload, signature, secret) for secret in secrets):
+        raise WebhookRejected("bad signature")
     signed_at = _signed_at(signature)
     if abs(now - signed_at) > WEBHOOK_TOLERANCE:
         raise WebhookRejected("timestamp outside the tolerance")
@@ -414,6 +521,14 @@ def verify_webhook(
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise WebhookRejected("not an event") from exc
+
+
+def _signed_with(payload: bytes, signature: str, secret: str) -> bool:
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=None)
+    except stripe.SignatureVerificationError:
+        return False
+    return True
 
 
 def _signed_at(signature: str) -> datetime:

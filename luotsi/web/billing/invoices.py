@@ -203,7 +203,8 @@ class InvoicesController(Controller):
     @post("/invoices/{invoice_id:uuid}/send", name="send_invoice")
     async def send(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:
         try:
-            await delivery.send_invoice(db, ws.membership, invoice_id)
+            settings = request.app.state["settings"]
+            await delivery.send_invoice(db, ws.membership, invoice_id, settings)
         except Invalid as exc:
             return await self._page(request, db, ws, invoice_id, exc.errors)
         return redirect(request, _invoice_url(ws, invoice_id), flash="invoice_sent")

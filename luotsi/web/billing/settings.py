@@ -1,6 +1,9 @@
-"""The firm's billing settings: the profile invoices are made from, and the logo they carry.
+"""The firm's billing settings: the profile invoices are made from, the logo they carry, and
+card payments through the firm's own Stripe account.
 
-Owners and admins (``can_manage_billing``) only; the service checks the same permission.
+Owners and admins (``can_manage_billing``) only; the service checks the same permission. The
+card payments section exists only when Luotsi offers them (Stripe keys and a Connect client
+id); only the owner connects and disconnects the account.
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.response import Redirect
 
 from luotsi.billing import bank
 from luotsi.billing import settings as billing_settings
 from luotsi.billing.models import BillingProfile
 from luotsi.billing.profile import missing_settings
+from luotsi.billing.subscription import connect
 from luotsi.platform import permissions
-from luotsi.platform.errors import Invalid
+from luotsi.platform.errors import Invalid, NotFound
 from luotsi.tenants.clients.billing_details import INVOICE_LANGUAGES
 from luotsi.tenants.kinds import language_name
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text
-from luotsi.web.middleware import origin
+from luotsi.web.middleware import origin, visitor
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -76,6 +81,29 @@ class BillingSettingsController(Controller):
         await billing_settings.remove_logo(db, ws.membership)
         return redirect(request, ws.url(SETTINGS_PATH), flash="logo_removed")
 
+    @post("/card-payments/connect", name="connect_card_payments")
+    async def connect_stripe(self, request: Req, db: DB, ws: WS) -> Any:
+        """Off to Stripe's OAuth page; Stripe sends the owner back to ``/stripe/connect/return``."""
+        url = await connect.start_connect(
+            db, ws.membership, request.app.state["settings"], visitor(request).session_token or ""
+        )
+        return Redirect(path=url, status_code=303)
+
+    @get("/card-payments/disconnect", name="confirm_disconnect_card_payments")
+    async def confirm_disconnect(self, request: Req, db: DB, ws: WS) -> Any:
+        payments = await connect.card_payments_of(db, ws.membership, request.app.state["settings"])
+        if payments is None or payments.account_id is None:
+            raise NotFound("card_payments")
+        permissions.require(payments.can_change, "card_payments")
+        return render(request, "billing/card_disconnect.html", {"ws": ws})
+
+    @post("/card-payments/disconnect", name="disconnect_card_payments")
+    async def disconnect(self, request: Req, db: DB, ws: WS) -> Any:
+        await connect.disconnect(db, ws.membership, request.app.state["settings"])
+        return redirect(
+            request, ws.url(SETTINGS_PATH) + "#card-payments", flash="card_payments_disconnected"
+        )
+
     @get("/logo", name="billing_logo")
     async def logo(self, db: DB, ws: WS) -> Response[bytes]:
         data = await billing_settings.logo_png(db, ws.membership)
@@ -98,6 +126,9 @@ class BillingSettingsController(Controller):
             "missing": missing_settings(profile),
             "vat_number": bank.vat_number(profile.business_id) if profile.business_id else "",
             "series_started": await billing_settings.series_started(db),
+            "card_payments": await connect.card_payments_of(
+                db, ws.membership, request.app.state["settings"]
+            ),
             "languages": [(code, language_name(code)) for code in INVOICE_LANGUAGES],
             "reference_types": [
                 (kind.value, label) for kind, label in billing_settings.reference_type_choices()

@@ -12,15 +12,18 @@ from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath
+from litestar.response import Redirect
 
 from luotsi.billing import delivery
 from luotsi.billing import portal as billing_portal
+from luotsi.billing.subscription import connect
 from luotsi.platform import permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.tenants.clients import organisations
 from luotsi.tenants.clients.billing_details import BillingInput, billing_values
+from luotsi.tenants.clients.models import ClientOrg
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.portal import hr as portal
 from luotsi.tenants.portal.hr import AgreementRequestInput
@@ -116,11 +119,61 @@ class PortalController(Controller):
             if org_id is None:
                 return render(request, "portal/hr/preview_start.html", {"ws": ws})
             org = await organisations.get_org(db, ws.membership, org_id)
+        return await self._invoices(request, db, ws, org, preview=preview)
+
+    @post("/invoices/{invoice_id:uuid}/pay", name="portal_pay_invoice")
+    async def pay_invoice(
+        self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]
+    ) -> Any:
+        """Pay one of the organisation's open invoices by card: off to Stripe's Checkout. An
+        invoice already paid comes back with a note; anything else is 404."""
+        try:
+            person = await portal.contact_person(db, ws.membership)
+        except Forbidden:
+            raise NotFound("invoice") from None
+        settings = request.app.state["settings"]
+        payable = await connect.payable_for_org(db, settings, ws.tenant, person.org_id, invoice_id)
+        invoices_url = settings.base_url + ws.url("portal/invoices")
+        try:
+            url = await connect.checkout_url(
+                db,
+                settings,
+                payable,
+                channel="portal",
+                success_url=f"{invoices_url}?paid=1",
+                cancel_url=invoices_url,
+            )
+        except Invalid as exc:
+            return await self._invoices(request, db, ws, person.org, errors=exc.errors)
+        return Redirect(path=url, status_code=303)
+
+    async def _invoices(
+        self,
+        request: Req,
+        db: DB,
+        ws: WS,
+        org: ClientOrg,
+        *,
+        preview: bool = False,
+        errors: dict[str, str] | None = None,
+    ) -> Any:
+        """The invoice list; its "Pay by card" buttons only for the contact of a firm whose
+        clients can pay by card (never in the firm's preview)."""
         page = await billing_portal.org_invoices(
             db, org.id, page_number(request.query_params.get("page"))
         )
-        context = {"ws": ws, "org": org, "page": page, "preview": preview}
-        return render(request, "portal/hr/invoices.html", context)
+        settings = request.app.state["settings"]
+        context = {
+            "ws": ws,
+            "org": org,
+            "page": page,
+            "preview": preview,
+            "takes_cards": not preview and await connect.takes_cards(db, settings, ws.tenant.id),
+            "paid": request.query_params.get("paid") == "1",
+            "errors": errors or {},
+        }
+        status_code = 409 if errors else 200
+        return render(request, "portal/hr/invoices.html", context, status_code=status_code)
 
     @get("/invoices/{invoice_id:uuid}/pdf", name="portal_invoice_pdf")
     async def invoice_pdf(self, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Response[bytes]:

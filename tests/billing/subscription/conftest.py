@@ -23,7 +23,13 @@ from litestar import Litestar
 
 from luotsi.platform.settings import Settings
 from luotsi.web.app import create_app
-from tests.billing.subscription.stripe_side import SECRET_KEY, WEBHOOK_SECRET, LocalStripe
+from tests.billing.subscription.stripe_side import (
+    CONNECT_CLIENT_ID,
+    CONNECT_WEBHOOK_SECRET,
+    SECRET_KEY,
+    WEBHOOK_SECRET,
+    LocalStripe,
+)
 from tests.conftest import BASE_URL, Backend
 
 
@@ -71,6 +77,8 @@ def stripe_settings(settings: Settings, localstripe: LocalStripe) -> Settings:
         stripe_webhook_secret=WEBHOOK_SECRET,
         stripe_publishable_key="pk_test_luotsi",
         stripe_api_base=localstripe.base,
+        stripe_connect_client_id=CONNECT_CLIENT_ID,
+        stripe_connect_webhook_secret=CONNECT_WEBHOOK_SECRET,
     )
 
 

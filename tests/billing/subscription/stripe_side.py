@@ -21,6 +21,8 @@ from tests import clock
 
 SECRET_KEY = "sk_test_luotsi_not_a_real_key"
 WEBHOOK_SECRET = "whsec_luotsi_not_a_real_secret"
+CONNECT_WEBHOOK_SECRET = "whsec_luotsi_connect_not_a_real_secret"  # the Connect endpoint's
+CONNECT_CLIENT_ID = "ca_luotsi_not_a_real_client"
 GOOD_CARD = "4242424242424242"
 FAILING_CARD = "4000000000000341"  # attaches, then every charge is declined
 
@@ -105,22 +107,26 @@ def signed_event(
     at: datetime | None = None,
     event_id: str | None = None,
     secret: str = WEBHOOK_SECRET,
+    account: str | None = None,
+    created: datetime | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """An event's body and headers as Stripe delivers it: ``Stripe-Signature: t=…,v1=…``
     with the HMAC-SHA256 of ``"{t}.{body}"`` under the endpoint secret, signed at ``at``
-    (the app's clock by default)."""
+    (the app's clock by default). A connected ``account``'s event (Connect) names it; the
+    event was made at ``created`` (when signed by default)."""
     at = at or clock.now()
     timestamp = int(at.timestamp())
-    body = json.dumps(
-        {
-            "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-            "object": "event",
-            "type": event_type,
-            "created": timestamp,
-            "livemode": False,
-            "data": {"object": data},
-        }
-    ).encode()
+    event: dict[str, Any] = {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "created": int((created or at).timestamp()),
+        "livemode": False,
+        "data": {"object": data},
+    }
+    if account is not None:
+        event["account"] = account
+    body = json.dumps(event).encode()
     signature = hmac.new(
         secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
     ).hexdigest()
