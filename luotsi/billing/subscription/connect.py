@@ -479,17 +479,14 @@ async def refresh_connected_account(
     The event's object is the account as it stood when the event was made (localstripe has
     no accounts to fetch; docs/decisions.md).
     """
-    if event.account is None or event.object.get("id") != event.account:
+    if event.object.get("id") != event.account:
         return None
-    tenant_id = await tenant_of_account_all_tenants(db, event.account)
-    if tenant_id is None:
-        _ignored(event, "unknown account")
+    row = await _account_row(db, event)
+    if row is None:
         return None
-    row = await db.get(Subscription, tenant_id)
-    assert row is not None
     row.connect_charges_enabled = bool(event.object.get("charges_enabled"))
     await db.flush()
-    return tenant_id
+    return row.tenant_id
 
 
 @handles("account.application.deauthorized")
@@ -497,15 +494,21 @@ async def forget_connected_account(
     db: AsyncSession, settings: Settings, event: WebhookEvent
 ) -> uuid.UUID | None:
     """The firm disconnected Luotsi from its Stripe dashboard: forget the account."""
+    row = await _account_row(db, event)
+    if row is None:
+        return None
+    row.connected_account_id = None
+    row.connect_charges_enabled = False
+    await db.flush()
+    return row.tenant_id
+
+
+async def _account_row(db: AsyncSession, event: WebhookEvent) -> Subscription | None:
+    """The row of the firm whose connected account the event is about (read across firms)."""
     if event.account is None:
         return None
     tenant_id = await tenant_of_account_all_tenants(db, event.account)
     if tenant_id is None:
         _ignored(event, "unknown account")
         return None
-    row = await db.get(Subscription, tenant_id)
-    assert row is not None
-    row.connected_account_id = None
-    row.connect_charges_enabled = False
-    await db.flush()
-    return tenant_id
+    return await db.get(Subscription, tenant_id)
