@@ -53,6 +53,7 @@ from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard
 from luotsi.web.firm.members import JoinController, MembersController
 from luotsi.web.firm.settings import settings_hub
+from luotsi.web.firm.subscription import SubscriptionController
 from luotsi.web.middleware import response_headers, visitor_middleware
 from luotsi.web.operator.firms import OperatorController
 from luotsi.web.portal.hr import PortalController
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             stop.set()
             await task
 
+    # The owner's subscription page, like the webhook, exists only with Stripe keys.
+    subscription = [SubscriptionController] if settings.subscriptions_enabled else []
     handlers: list[Any] = [
         pages.home,
         pages.favicon,
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             [
                 dashboard,
                 settings_hub,
+                *subscription,
                 MembersController,
                 AreasController,
                 StaffController,

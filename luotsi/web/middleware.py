@@ -19,10 +19,33 @@ from luotsi.platform.identity import User, user_for_session
 
 SESSION_COOKIE = "luotsi_session"
 LANG_COOKIE = "luotsi_lang"
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
+CSP_DIRECTIVES = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+}
+
+
+def content_security_policy(*, third_party: str = "", form_targets: tuple[str, ...] = ()) -> str:
+    """The one policy of every page. A route whose pages need another origin names it, and
+    only that is added: ``third_party`` for scripts, frames and connections (Stripe.js), or
+    ``form_targets`` that its forms may lead to through a redirect (Stripe's hosted pages).
+    The owner's subscription page is the one such route."""
+    directives = dict(CSP_DIRECTIVES)
+    if third_party:
+        for name in ("script-src", "frame-src", "connect-src"):
+            directives[name] = f"'self' {third_party}"
+    if form_targets:
+        directives["form-action"] = " ".join(("'self'", *form_targets))
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+CSP = content_security_policy()
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",

@@ -126,6 +126,14 @@ FLASH_MESSAGES = {
     "card_payments_disconnected": N_(
         "The Stripe account is disconnected: clients can no longer pay by card."
     ),
+    # the firm's subscription to Luotsi
+    "subscribed": N_("Thank you! The firm's subscription to Luotsi is running."),
+    "card_changed": N_("The card has been changed."),
+    "interval_changed": N_("The billing interval has been changed."),
+    "subscription_canceled": N_(
+        "The subscription has been canceled. It runs until the end of the paid period."
+    ),
+    "subscription_resumed": N_("The subscription continues; nothing was canceled."),
 }
 
 

@@ -222,6 +222,24 @@ class StripeGateway:
         card = method.to_dict().get("card") or {}
         return Card(brand=str(card.get("brand") or ""), last4=str(card.get("last4") or ""))
 
+    async def create_setup_intent(self, customer_id: str) -> str:
+        """A SetupIntent through which Stripe.js turns the owner's card details into a
+        PaymentMethod for the customer (the direct path); returns its client secret.
+
+        No idempotency key of ours: it charges nothing, and each attempt at entering a card
+        needs a fresh one (a declined card cancels its intent). The SDK keys its own retries.
+        """
+        try:
+            params: Any = {
+                "customer": customer_id,
+                "payment_method_types": ["card"],
+                "usage": "off_session",
+            }
+            intent = await self._v1.setup_intents.create_async(params=params)
+        except stripe.StripeError as exc:
+            raise _error(exc) from exc
+        return str(intent.client_secret)
+
     async def default_card(self, customer_id: str) -> Card | None:
         """The card the customer's invoices charge, if any."""
         try:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,14 +27,49 @@ from luotsi.billing.subscription.gateway import (
     StripeGateway,
     open_gateway,
 )
-from luotsi.billing.subscription.models import PlanInterval, PlanStatus, Subscription
+from luotsi.billing.subscription.models import (
+    PlanInterval,
+    PlanStatus,
+    Subscription,
+    SubscriptionPayment,
+)
+from luotsi.billing.subscription.state import PlanState, plan_state
 from luotsi.billing.subscription.sync import apply_subscription, is_live, refresh, seats_needed
-from luotsi.platform import permissions
+from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
-from luotsi.platform.settings import Settings
+from luotsi.platform.paging import Page, paginate
+from luotsi.platform.settings import Plans, Settings
 from luotsi.platform.tenancy import Membership, Tenant
+
+# Stripe's statuses of an invoice, as the owner's list of payments names them.
+PAYMENT_STATUSES = {
+    "paid": N_("Paid"),
+    "open": N_("Unpaid"),
+    "void": N_("Voided"),
+    "uncollectible": N_("Not collected"),
+}
+
+
+# Where Stripe's hosted pages live: the owner's forms lead there through a redirect.
+HOSTED_PAGE_ORIGINS = ("https://checkout.stripe.com", "https://billing.stripe.com")
+
+
+def uses_hosted_pages(settings: Settings) -> bool:
+    """Whether the card is entered on Stripe's own pages (Checkout, the customer portal).
+
+    So in production, where Stripe handles what a card may ask for (3-D Secure). With
+    ``stripe_api_base`` set, Luotsi talks to a stand-in (localstripe) that has no hosted pages:
+    the owner's page then takes the card with Stripe.js itself (the direct path).
+    """
+    return not settings.stripe_api_base
+
+
+def stripe_js_url(settings: Settings) -> str:
+    """Where the direct path's page loads Stripe.js (the stand-in serves its own)."""
+    return f"{settings.stripe_api_base.rstrip('/')}/js.stripe.com/v3/"
 
 
 def _check(actor: Membership, settings: Settings) -> None:
@@ -51,6 +88,65 @@ def parse_interval(value: str) -> PlanInterval:
 async def subscription_of(db: AsyncSession, tenant_id: uuid.UUID) -> Subscription | None:
     """The firm's subscription row (None until the owner first subscribes)."""
     return await db.get(Subscription, tenant_id)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the owner's subscription page shows."""
+
+    subscription: Subscription | None
+    plan: PlanState
+    plans: Plans
+    supervisors: int  # the seats the firm pays for, or would
+    payments: Page[SubscriptionPayment]
+    # Luotsi's own trial: whole days left, counted in Finnish dates.
+    trial_days_left: int | None
+    # A running subscription: when the workspace turns read-only if it ends with the period.
+    read_only_if_ended: datetime | None
+
+    @property
+    def is_live(self) -> bool:
+        return is_live(self.subscription)
+
+    @property
+    def card_on_file(self) -> bool:
+        return self.subscription is not None and bool(self.subscription.card_last4)
+
+
+async def overview(
+    db: AsyncSession, actor: Membership, settings: Settings, page: int, per_page: int
+) -> Overview:
+    """The firm's plan, seats, card and past payments (``page`` of them, newest first), as
+    stored: nothing is asked of Stripe."""
+    _check(actor, settings)
+    tenant = await db.get(Tenant, actor.tenant_id)
+    if tenant is None:
+        raise NotFound("tenant")
+    row = await subscription_of(db, actor.tenant_id)
+    plan = plan_state(settings, tenant, row)
+    days_left = None
+    if plan.status is PlanStatus.TRIALING and plan.trial_ends_at is not None:
+        days_left = max(0, (clock.today(plan.trial_ends_at) - clock.today()).days)
+    read_only_if_ended = None
+    if is_live(row) and row is not None and row.current_period_end is not None:
+        read_only_if_ended = row.current_period_end + timedelta(days=settings.plans.grace_days)
+    payments = await paginate(
+        db,
+        SubscriptionPayment,
+        [],
+        [SubscriptionPayment.created_at.desc(), SubscriptionPayment.id],
+        page,
+        per_page,
+    )
+    return Overview(
+        subscription=row,
+        plan=plan,
+        plans=settings.plans,
+        supervisors=await seats_needed(db),
+        payments=payments,
+        trial_days_left=days_left,
+        read_only_if_ended=read_only_if_ended,
+    )
 
 
 async def _own_row(db: AsyncSession, actor: Membership) -> Subscription:
@@ -131,6 +227,18 @@ async def start_subscription(
         )
         apply_subscription(row, created)
         return await refresh(db, gateway, row)
+
+
+async def card_setup(db: AsyncSession, actor: Membership, settings: Settings) -> str:
+    """The direct path: the client secret with which Stripe.js makes a PaymentMethod of the
+    card the owner types (the card's details go from the browser to Stripe only)."""
+    _check(actor, settings)
+    if uses_hosted_pages(settings):
+        raise NotFound("card setup")
+    row = await _own_row(db, actor)
+    async with _stripe(settings) as gateway:
+        customer_id = await _ensure_customer(db, gateway, actor, row)
+        return await gateway.create_setup_intent(customer_id)
 
 
 async def change_card(

@@ -1,5 +1,6 @@
 """The firm's settings hub: people and roles, areas, specialties, the public page, the audit log
-and, for the owner, confidential content and erasure requests."""
+and, for the owner, confidential content, erasure requests and (with Stripe on) the firm's
+subscription to Luotsi."""
 
 from __future__ import annotations
 
@@ -19,4 +20,9 @@ async def settings_hub(request: Req, db: DB, ws: WS) -> Any:
     pending_erasures = None
     if permissions.can_manage_retention(ws.membership):
         pending_erasures = await retention.count_pending_erasure_requests(db, ws.membership)
-    return render(request, "firm/settings.html", {"ws": ws, "pending_erasures": pending_erasures})
+    context = {
+        "ws": ws,
+        "pending_erasures": pending_erasures,
+        "subscriptions": request.app.state["settings"].subscriptions_enabled,
+    }
+    return render(request, "firm/settings.html", context)

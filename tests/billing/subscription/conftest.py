@@ -8,14 +8,8 @@ events with the endpoint secret as Stripe does (:mod:`tests.billing.subscription
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,45 +23,16 @@ from tests.billing.subscription.stripe_side import (
     SECRET_KEY,
     WEBHOOK_SECRET,
     LocalStripe,
+    running_localstripe,
 )
 from tests.conftest import BASE_URL, Backend
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    """``localstripe --port N --from-scratch``, answering; terminated at the end."""
-    folder = tmp_path_factory.mktemp("localstripe")
-    port = _free_port()
-    executable = Path(sys.executable).parent / "localstripe"
-    log = folder / "localstripe.log"
-    with log.open("wb") as out:
-        # Its own temporary folder: localstripe pickles its state there after every request.
-        process = subprocess.Popen(
-            [str(executable), "--port", str(port), "--from-scratch"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TMPDIR": str(folder)},
-        )
-    server = LocalStripe(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{server.base}/v1/products", headers=server.headers, timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"localstripe did not start: {log.read_text()}") from None
-            time.sleep(0.1)
-    yield server
-    process.terminate()
-    process.wait(timeout=10)
+    """localstripe for this test process."""
+    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as server:
+        yield server
 
 
 def stripe_settings(settings: Settings, localstripe: LocalStripe) -> Settings:

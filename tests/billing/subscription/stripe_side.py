@@ -10,9 +10,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -134,3 +142,40 @@ def signed_event(
         "Stripe-Signature": f"t={timestamp},v1={signature}",
         "Content-Type": "application/json",
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_localstripe(folder: Path) -> Iterator[LocalStripe]:
+    """``localstripe --port N --from-scratch`` on a free loopback port, answering; terminated
+    at the end. Its log and the state it pickles after every request stay in ``folder``."""
+    port = _free_port()
+    executable = Path(sys.executable).parent / "localstripe"
+    log = folder / "localstripe.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(executable), "--port", str(port), "--from-scratch"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TMPDIR": str(folder)},
+        )
+    server = LocalStripe(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{server.base}/v1/products", headers=server.headers, timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"localstripe did not start: {log.read_text()}") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
