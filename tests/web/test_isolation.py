@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from litestar.routes import HTTPRoute
 
 from luotsi.billing import invoices, payments
 from luotsi.billing import settings as billing_settings
+from luotsi.billing.subscription.models import PlanStatus
 from tests import clock
 from tests.billing.arrange import Row, add_draft, complete_profile
 from tests.conftest import Backend, Client, scoped
@@ -27,6 +29,7 @@ from tests.factories import (
     add_content,
     add_invoice_run,
     portrait,
+    set_plan,
 )
 
 PARAM = re.compile(r"{(\w+)(?::\w+)?}")
@@ -170,6 +173,43 @@ async def test_unknown_firm_and_non_member_get_the_same_page(
     assert foreign.status_code == unknown.status_code == 404
     strip = re.compile(r'x-csrftoken": "[^"]+"|value="[0-9a-f]{64,}"|value="/t/[^"]*"')
     assert strip.sub("", foreign.text) == strip.sub("", unknown.text)
+
+
+async def test_routes_that_only_exist_with_stripe_are_isolated_too(
+    app: Litestar, stripe_app: Litestar, firms: Firms, clean_db: Backend
+) -> None:
+    """The owner's subscription pages are mounted only with Stripe keys: the same checks on
+    the app that has them (another firm 404, anonymous to sign-in, and as a positive control
+    the owner opens every page, also as an htmx fragment). Its pages read stored rows only."""
+    without = set(workspace_routes(app))
+    routes = [route for route in workspace_routes(stripe_app) if route not in without]
+    assert ("GET", "/t/{tenant_slug:str}/settings/subscription") in routes
+    # A running subscription, so that the cancel confirmation has one to name.
+    await set_plan(
+        clean_db.owner,
+        firms.a.tenant,
+        customer_id="cus_alfa",
+        stripe_subscription_id="sub_alfa",
+        status=PlanStatus.ACTIVE,
+        seats=2,
+        seat_cents=2900,
+        current_period_end=clock.now() + timedelta(days=20),
+    )
+    other, anonymous, owner = Client(stripe_app), Client(stripe_app), Client(stripe_app)
+    await other.login(firms.b.owner.user.email)
+    await owner.login(firms.a.owner.user.email)
+    leaks = []
+    for method, path in routes:
+        url = fill(path, firms.a.slug, sample_ids(firms.a))
+        response = await other.request(method, url, data={"interval": "month"})
+        if response.status_code != 404:
+            leaks.append(f"{method} {url} -> {response.status_code}")
+        sent = await anonymous.request(method, url, follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"].startswith("/login?next=")
+        if method == "GET":
+            assert (await owner.get(url)).status_code == 200, url
+            assert (await owner.get(url, headers={"HX-Request": "true"})).status_code == 200
+    assert leaks == []
 
 
 CONTENT_PARAMS = ("{note_id", "{assignment_id", "{goal_id", "{evaluation_id")

@@ -79,7 +79,7 @@ class SubscriptionController(Controller):
             return await _page(request, db, ws, errors=exc.errors, action="start", form=form)
         return redirect(request, ws.subscription_url, flash="subscribed")
 
-    @post("/card-setup", name="subscription_card_setup")
+    @post("/card-setup", name="subscription_card_setup", status_code=200)
     async def card_setup(self, request: Req, db: DB, ws: WS) -> Response[dict[str, str]]:
         """For Stripe.js (the direct path): the client secret of a new SetupIntent, as JSON."""
         try:
