@@ -8,10 +8,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.billing.subscription.stripe_side import (
+    PUBLISHABLE_KEY,
+    SECRET_KEY,
+    WEBHOOK_SECRET,
+    running_localstripe,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LUOTSI_CHROMIUM", "/usr/bin/chromium")
@@ -32,12 +40,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real server in embedded mode (SQLite, in-process worker, dev mailbox on, demo firm)."""
+@contextmanager
+def serving(var_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real server in embedded mode (SQLite, in-process worker, dev mailbox on, demo firm)
+    with its files in ``var_dir`` and ``env`` over the defaults; yields its address."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see .ci/run)")
-    var_dir = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     env = {
         **os.environ,
@@ -48,6 +56,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LUOTSI_BASE_URL": f"http://127.0.0.1:{port}",
         "LUOTSI_ARGON2_TIME_COST": "1",
         "LUOTSI_ARGON2_MEMORY_KIB": "8192",
+        **(env or {}),
     }
     luotsi = [sys.executable, "-m", "tests.clock"]  # `luotsi`, on the suite's day
     subprocess.run([*luotsi, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
@@ -73,6 +82,29 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server most browser tests use: Stripe off, so every firm is on the unlimited plan."""
+    with serving(tmp_path_factory.mktemp("e2e")) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def stripe_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server of its own with subscriptions on, talking to a localstripe of its own: the
+    owner's subscription page takes the card with localstripe's Stripe.js mock."""
+    folder = tmp_path_factory.mktemp("stripe-e2e")
+    with running_localstripe(folder) as localstripe:
+        env = {
+            "LUOTSI_STRIPE_SECRET_KEY": SECRET_KEY,
+            "LUOTSI_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "LUOTSI_STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+            "LUOTSI_STRIPE_API_BASE": localstripe.base,
+        }
+        with serving(folder, env) as base:
+            yield base
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from luotsi.web.app import create_app
 from tests.billing.subscription.stripe_side import (
     CONNECT_CLIENT_ID,
     CONNECT_WEBHOOK_SECRET,
+    PUBLISHABLE_KEY,
     SECRET_KEY,
     WEBHOOK_SECRET,
     LocalStripe,
@@ -40,7 +41,7 @@ def stripe_settings(settings: Settings, localstripe: LocalStripe) -> Settings:
         settings,
         stripe_secret_key=SECRET_KEY,
         stripe_webhook_secret=WEBHOOK_SECRET,
-        stripe_publishable_key="pk_test_luotsi",
+        stripe_publishable_key=PUBLISHABLE_KEY,
         stripe_api_base=localstripe.base,
         stripe_connect_client_id=CONNECT_CLIENT_ID,
         stripe_connect_webhook_secret=CONNECT_WEBHOOK_SECRET,

@@ -31,6 +31,7 @@ SECRET_KEY = "sk_test_luotsi_not_a_real_key"
 WEBHOOK_SECRET = "whsec_luotsi_not_a_real_secret"
 CONNECT_WEBHOOK_SECRET = "whsec_luotsi_connect_not_a_real_secret"  # the Connect endpoint's
 CONNECT_CLIENT_ID = "ca_luotsi_not_a_real_client"
+PUBLISHABLE_KEY = "pk_test_luotsi"  # what Stripe.js (localstripe's mock) is given
 GOOD_CARD = "4242424242424242"
 FAILING_CARD = "4000000000000341"  # attaches, then every charge is declined
 

@@ -23,7 +23,7 @@ from luotsi.billing.subscription.sync import refresh_from_stripe
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.web.middleware import CSP, CSP_DIRECTIVES
 from tests import clock
-from tests.billing.subscription.stripe_side import FAILING_CARD, LocalStripe
+from tests.billing.subscription.stripe_side import FAILING_CARD, PUBLISHABLE_KEY, LocalStripe
 from tests.conftest import Backend, Client, scoped, start_app
 from tests.factories import Firms, set_plan
 
@@ -93,7 +93,7 @@ async def test_the_page_hands_stripe_js_a_setup_intent_that_turns_the_card_into_
         confirmed = await browser.post(
             f"/v1/setup_intents/{intent_id}/confirm",
             json={
-                "key": "pk_test_luotsi",
+                "key": PUBLISHABLE_KEY,
                 "client_secret": secret,
                 "payment_method_data": {
                     "type": "card",
@@ -239,7 +239,8 @@ async def test_the_page_loads_stripe_js_from_the_stand_in_and_the_policy_allows_
     page = await owner.get(PAGE)
     script = f'<script src="{localstripe.base}/js.stripe.com/v3/" defer></script>'
     assert script in page.text and '<script src="/static/subscription.js" defer>' in page.text
-    assert "data-card-form" in page.text and 'data-publishable-key="pk_test_luotsi"' in page.text
+    assert "data-card-form" in page.text
+    assert f'data-publishable-key="{PUBLISHABLE_KEY}"' in page.text
     assert "Entering a card needs JavaScript" in page.text  # <noscript>
     policy = page.headers["content-security-policy"]
     directives = dict(part.split(" ", 1) for part in policy.split("; "))
