@@ -206,6 +206,35 @@ async def test_cancelling_asks_first_then_runs_to_the_period_end_and_can_be_take
     assert "nothing was canceled" in page and "The next renewal is on" in page
 
 
+async def as_webhooks_leave_it(backend: Backend, firms: Firms) -> None:
+    """Our copy of firm A's subscription brought up to date with Stripe, as a webhook does."""
+    engine = make_engine(backend.settings.runtime_database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            await refresh_from_stripe(db, backend.settings, firms.a.tenant.id)
+            await db.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_after_a_failed_payment_the_owner_pays_with_another_card(
+    owner: Client, localstripe: LocalStripe, stripe_db: Backend, firms: Firms
+) -> None:
+    await subscribe(owner, localstripe)
+    row = await stored(stripe_db, firms)
+    assert row.customer_id and row.stripe_subscription_id
+    await localstripe.fail_renewal(row.customer_id, row.stripe_subscription_id)
+    await as_webhooks_leave_it(stripe_db, firms)
+    page = await page_text(owner)
+    assert "Payment overdue" in page and "enter another card below" in page
+    assert "Pay with this card" in page and "Unpaid" in page
+
+    method = await localstripe.card("5555555555554444")
+    assert (await owner.post(PAGE + "/card", {"payment_method": method})).status_code == 303
+    page = await page_text(owner)
+    assert "Active" in page and "ending in 4444" in page and "Unpaid" not in page
+
+
 async def test_after_the_end_and_the_grace_the_owner_subscribes_again_with_the_card_on_file(
     owner: Client, localstripe: LocalStripe, stripe_db: Backend, firms: Firms
 ) -> None:
@@ -213,13 +242,7 @@ async def test_after_the_end_and_the_grace_the_owner_subscribes_again_with_the_c
     row = await stored(stripe_db, firms)
     assert row.stripe_subscription_id is not None
     await localstripe.end(row.stripe_subscription_id)  # the period ended at Stripe
-    engine = make_engine(stripe_db.settings.runtime_database_url)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            await refresh_from_stripe(db, stripe_db.settings, firms.a.tenant.id)
-            await db.commit()
-    finally:
-        await engine.dispose()
+    await as_webhooks_leave_it(stripe_db, firms)
     ended = clock.now() - timedelta(days=GRACE_DAYS + 1)
     await set_plan(stripe_db.owner, firms.a.tenant, canceled_at=ended)
     assert (await owner.post("/t/alfa/specialties/", {"name": "Sovittelu"})).status_code == 403
