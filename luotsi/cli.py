@@ -1,15 +1,47 @@
-"""``luotsi`` commands: serve, worker, db, demo, create-operator, keys rotate, billing run."""
+"""``luotsi`` commands: serve, worker, db, demo, create-operator, keys, billing run."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import secrets
 import signal
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from luotsi.platform.settings import load_settings
+from luotsi.platform.settings import KeysMissing, Settings, load_settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+
+def running_settings() -> Settings:
+    """The settings of a process that serves or works on the data: it refuses to start (a
+    message, no traceback) without the keys every node must share, or with malformed ones."""
+    try:
+        settings = load_settings()
+        settings.require_keys()
+    except (KeysMissing, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings
+
+
+def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """How ``luotsi serve`` runs ``app``: behind trusted proxies, the client's address (and
+    scheme) comes from their X-Forwarded-For (-Proto) headers, otherwise from the connection."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(settings.trusted_proxies),
+        # Never uvicorn's own default (127.0.0.1, or $FORWARDED_ALLOW_IPS): ours only.
+        forwarded_allow_ips=settings.trusted_proxies or "",
+    )
 
 
 @click.group()
@@ -26,7 +58,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from luotsi.web.app import create_app
 
-    settings = load_settings()
+    settings = running_settings()
     host = host or settings.host
     port = port or settings.port
     app = create_app(settings)
@@ -34,7 +66,7 @@ def serve(host: str | None, port: int | None) -> None:
         f"Luotsi is serving on http://{host}:{port}  (database: {_backend(settings)}, "
         f"worker: {'in-process' if settings.worker_in_process else 'separate'})"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.Server(server_config(app, settings, host, port)).run()
 
 
 @main.command()
@@ -46,7 +78,7 @@ def worker() -> None:
     from luotsi.platform.outbox import run_forever
     from luotsi.web.app import configure_logging
 
-    settings = load_settings()
+    settings = running_settings()
     configure_logging(settings)
 
     async def run() -> None:
@@ -84,7 +116,7 @@ def demo() -> None:
     """Load the demo firm (idempotent)."""
     from luotsi.demo import load_demo
 
-    settings = load_settings()
+    settings = running_settings()
     created = asyncio.run(load_demo(settings))
     if created:
         click.echo("Demo firm created: sign in as omistaja@demo.luotsi.localhost / demo-salasana")
@@ -117,19 +149,41 @@ def keys() -> None:
     """Encryption keys of content at rest."""
 
 
+@keys.command("generate")
+@click.option(
+    "--key-version",
+    type=click.IntRange(1, 0xFFFF),
+    default=1,
+    show_default=True,
+    help="The master key's version: 1 for a new deployment, the next one for a rotation.",
+)
+def keys_generate(key_version: int) -> None:
+    """Print a new master key and a new secret key, as environment lines for every node.
+
+    A new deployment takes both lines. To rotate the master key, generate one with the next
+    version, append it to LUOTSI_MASTER_KEYS ("1:...,2:...") on every node and run
+    `luotsi keys rotate`. Nothing is written anywhere: keep the output safe.
+    """
+    from luotsi.platform.crypto import MasterKeys
+
+    click.echo(f"LUOTSI_MASTER_KEYS={key_version}:{MasterKeys.new_key()}")
+    click.echo(f"LUOTSI_SECRET_KEY={secrets.token_urlsafe(48)}")
+
+
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Re-encrypt all content with the current (highest) master key version.
 
-    To rotate: add a new, higher version to LUOTSI_MASTER_KEYS (or var/master_keys) on every
-    node, run this (a second run re-encrypts nothing), then remove the old version.
+    To rotate: add a new, higher version to LUOTSI_MASTER_KEYS (var/master_keys in the
+    embedded mode) on every node, run this (a second run re-encrypts nothing), then remove the
+    old version.
     """
     import luotsi.models  # noqa: F401  (every model, so the metadata is complete)
     from luotsi.platform.crypto import ContentUnreadable
     from luotsi.platform.db import make_engine, make_sessionmaker
     from luotsi.tenants.content import rotate_keys_all_tenants
 
-    settings = load_settings()
+    settings = running_settings()
 
     async def run() -> None:
         engine = make_engine(settings.runtime_database_url)
@@ -170,7 +224,7 @@ def billing_run(period: str, slug: str, chunk: int) -> None:
     from luotsi.platform.errors import Invalid
     from luotsi.platform.tenancy import Tenant
 
-    settings = load_settings()
+    settings = running_settings()
 
     async def run() -> None:
         period_start, period_end = parse_period(period)

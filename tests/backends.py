@@ -146,11 +146,18 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+# The keys every test app and worker shares, as every node of a deployment does (only the
+# embedded mode, SQLite in debug, generates its own into var/).
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+TEST_MASTER_KEYS = "1:bHVvdHNpLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE="  # 32 bytes, base64
+
+
 def settings_env(var_dir: Path, database_url: str) -> dict[str, str]:
     return {
         "LUOTSI_VAR_DIR": str(var_dir),
         "LUOTSI_DATABASE_URL": database_url,
-        "LUOTSI_SECRET_KEY": "test-secret-key-not-for-production",
+        "LUOTSI_SECRET_KEY": TEST_SECRET_KEY,
+        "LUOTSI_MASTER_KEYS": TEST_MASTER_KEYS,
         "LUOTSI_BASE_URL": "https://testserver.local",
         "LUOTSI_ARGON2_TIME_COST": "1",
         "LUOTSI_ARGON2_MEMORY_KIB": "1024",

@@ -254,12 +254,12 @@ async def db(clean_db: Backend, firms: Firms) -> AsyncIterator[AsyncSession]:
 class Client:
     """One person's client: cookies, CSRF token on every unsafe request, and helpers."""
 
-    def __init__(self, app: Litestar) -> None:
+    def __init__(self, app: Litestar, address: str = "127.0.0.1") -> None:
         # httpx's ASGI transport runs the app in the test's own event loop (asyncpg needs
         # that; Litestar's test client runs it in another thread's loop).
         self.app = app
         self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)), base_url=BASE_URL
+            transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url=BASE_URL
         )
 
     async def get(self, path: str, **kwargs: Any) -> Any:
@@ -293,8 +293,8 @@ class Client:
 
 @pytest.fixture
 def client_factory(app: Litestar, clean_db: Backend) -> Any:
-    def make() -> Client:
-        return Client(app)
+    def make(address: str = "127.0.0.1") -> Client:
+        return Client(app, address)
 
     return make
 

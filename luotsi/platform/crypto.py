@@ -1,9 +1,9 @@
 """Encryption of content at rest: AES-256-GCM with a key per tenant and per master-key version.
 
 Keys. The master secret is a set of versioned 32-byte keys (``LUOTSI_MASTER_KEYS`` =
-``"1:<base64>,2:<base64>"``, or ``var/master_keys`` generated on first run). The highest version
-is current: new ciphertexts use it; older versions still decrypt until ``luotsi keys rotate``
-has re-encrypted everything and the operator removes them. A tenant's key is derived with
+``"1:<base64>,2:<base64>"``; only the embedded mode generates ``var/master_keys``). The highest
+version is current: new ciphertexts use it; older versions still decrypt until ``luotsi keys
+rotate`` has re-encrypted everything and the operator removes them. A tenant's key is derived with
 HKDF-SHA256 from one master key, its ``info`` naming the tenant id and the key version, so one
 firm's key says nothing about another's and no per-tenant key is ever stored.
 

@@ -1,7 +1,8 @@
 """Counting recent events per key (an IP address, an e-mail address) to refuse floods.
 
-Every limit in the app goes through :func:`hit`: sign-in attempts, password-reset and signup
-e-mails, inquiries, a contact's agreement requests.
+Every limit in the app goes through :func:`hit` (so many per window: a client's sign-ins,
+password-reset and signup e-mails, inquiries, a contact's agreement requests) or
+:func:`throttle` (a growing wait: an account's failed sign-ins).
 """
 
 from __future__ import annotations
@@ -35,15 +36,71 @@ class RateEvent(Base):
 async def hit(db: AsyncSession, bucket: str, key: str, limit: int, window: timedelta) -> RateEvent:
     """Count one event for ``key``; raise :class:`RateLimited` when the window is full.
 
-    The event is written before the window is counted, and one key's hits are serialised until
-    the transaction ends (on SQLite by its single writer, on PostgreSQL by an advisory lock), so
-    of N concurrent hits at most ``limit`` pass. Commit soon after: the key stays locked until
-    then. The refused hit is not kept once the caller rolls back (an error response does).
-    Events older than the window are dropped on the way, so the table stays small.
+    Of N concurrent hits at most ``limit`` pass (see :func:`_record`). Commit soon after: the
+    key stays locked until then. The refused hit is not kept once the caller rolls back (an
+    error response does).
+    """
+    event = await _record(db, bucket, key, window)
+    count, oldest = (
+        await db.execute(
+            select(func.count(), func.min(RateEvent.at)).where(
+                RateEvent.bucket == bucket,
+                RateEvent.key == event.key,
+                RateEvent.at >= event.at - window,
+            )
+        )
+    ).one()
+    if count > limit:
+        raise RateLimited(window - (event.at - oldest))
+    return event
+
+
+async def throttle(
+    db: AsyncSession,
+    bucket: str,
+    key: str,
+    *,
+    free: int,
+    first_wait: timedelta,
+    longest_wait: timedelta,
+    memory: timedelta,
+) -> RateEvent:
+    """Count one attempt for ``key``, which must wait once ``free`` attempts are on record.
+
+    The attempt after the ``free`` ones waits ``first_wait`` from the last one, each further
+    one twice as long as the one before, never more than ``longest_wait``; attempts are
+    remembered for ``memory``. A refused attempt is not kept once the caller rolls back, so it
+    does not push the wait further: whoever comes after the wait is let through (a lockout
+    that an attacker can keep closed forever is a denial of service for the key's owner).
+    """
+    event = await _record(db, bucket, key, memory)
+    earlier, last = (
+        await db.execute(
+            select(func.count(), func.max(RateEvent.at)).where(
+                RateEvent.bucket == bucket,
+                RateEvent.key == event.key,
+                RateEvent.at >= event.at - memory,
+                RateEvent.id != event.id,
+            )
+        )
+    ).one()
+    if earlier >= free:
+        wait = min(first_wait * 2 ** min(earlier - free, 32), longest_wait)
+        if event.at < last + wait:
+            raise RateLimited(last + wait - event.at)
+    return event
+
+
+async def _record(db: AsyncSession, bucket: str, key: str, kept: timedelta) -> RateEvent:
+    """Write one event for ``key`` and lock the key until the transaction ends.
+
+    The event is written before the caller counts, and one key's events are serialised (on
+    SQLite by its single writer, on PostgreSQL by an advisory lock), so concurrent callers see
+    each other. Events of the bucket older than ``kept`` are dropped on the way, so the table
+    stays small.
     """
     key = key[:KEY_LENGTH]
     now = clock.now()
-    since = now - window
     if db.bind.dialect.name == "postgresql":
         await db.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended(f"{bucket}\n{key}", 0)))
@@ -54,20 +111,11 @@ async def hit(db: AsyncSession, bucket: str, key: str, limit: int, window: timed
     # Old rows another transaction is deleting are skipped, not waited for (no deadlock).
     stale = (
         select(RateEvent.id)
-        .where(RateEvent.bucket == bucket, RateEvent.at < since)
+        .where(RateEvent.bucket == bucket, RateEvent.at < now - kept)
         .limit(CLEANUP_BATCH)
         .with_for_update(skip_locked=True)
     )
     await db.execute(delete(RateEvent).where(RateEvent.id.in_(stale)))
-    window_events = (
-        await db.execute(
-            select(func.count(), func.min(RateEvent.at)).where(
-                RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.at >= since
-            )
-        )
-    ).one()
-    if window_events[0] > limit:
-        raise RateLimited(window - (now - window_events[1]))
     return event
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 
@@ -31,15 +31,30 @@ class Plans:
     grace_days: int = 14
 
 
-@dataclass(frozen=True)
+class KeysMissing(RuntimeError):
+    """The app would run without the keys every node must share: it refuses to start."""
+
+
+# What an operator is told when ``luotsi serve`` or ``luotsi worker`` refuses to start.
+KEYS_MISSING = (
+    "{names} not configured. Outside the embedded mode (SQLite with LUOTSI_DEBUG) every app "
+    "node and worker must hold the same keys, or content written by one becomes unreadable on "
+    "another or after a restart, so Luotsi does not generate them. Run `luotsi keys generate` "
+    "once, keep its output safe, and give both lines to every node's environment."
+)
+# URLs whose password is hidden when the settings are shown.
+_URL_FIELDS = {"database_url", "app_database_url"}
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     var_dir: Path = Path("var")
     database_url: str = ""
     app_database_url: str = ""
     app_db_role: str = "luotsi_app"
-    app_db_password: str = ""
+    app_db_password: str = field(default="", repr=False)
     debug: bool = False
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -53,6 +68,9 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     log_level: str = "INFO"
+    # Addresses (or CIDR networks) of the proxies in front of the app whose X-Forwarded-For
+    # and X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips); empty: none.
+    trusted_proxies: str = ""
     # Versioned master keys for content at rest ("1:<base64>,2:<base64>"); never shown.
     master_keys: str = field(default="", repr=False)
     # Stripe: the firm's own subscription to Luotsi and card payment of client invoices. Without
@@ -65,6 +83,32 @@ class Settings:
     # The signing secret of the Connect endpoint (connected accounts' events) on the same URL.
     stripe_connect_webhook_secret: str = field(default="", repr=False)
     plans: Plans = field(default_factory=lambda: Plans())
+
+    def __repr__(self) -> str:
+        """Every setting but the secrets; a database URL without its password."""
+        shown = []
+        for item in fields(self):
+            if not item.repr:
+                continue
+            value = getattr(self, item.name)
+            if item.name in _URL_FIELDS and value:
+                value = make_url(value).render_as_string(hide_password=True)
+            shown.append(f"{item.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    def require_keys(self) -> None:
+        """Raise :class:`KeysMissing` unless the secret key and the master keys are set."""
+        names = [
+            name
+            for name, value in (
+                ("LUOTSI_SECRET_KEY", self.secret_key),
+                ("LUOTSI_MASTER_KEYS", self.master_keys),
+            )
+            if not value
+        ]
+        if names:
+            verb = "is" if len(names) == 1 else "are"
+            raise KeysMissing(KEYS_MISSING.format(names=f"{' and '.join(names)} {verb}"))
 
     @property
     def subscriptions_enabled(self) -> bool:
@@ -130,9 +174,10 @@ def _async_url(url: str) -> str:
     return url
 
 
-def _secret_key(var_dir: Path, configured: str) -> str:
-    """The configured key, or one generated once into ``var/secret_key`` (never committed)."""
-    if configured:
+def _secret_key(var_dir: Path, configured: str, embedded: bool) -> str:
+    """The configured key; in the embedded mode one generated once into ``var/secret_key``
+    (never committed). Elsewhere an unset key stays empty and the app refuses to start."""
+    if configured or not embedded:
         return configured
     path = var_dir / "secret_key"
     if path.exists():
@@ -144,14 +189,17 @@ def _secret_key(var_dir: Path, configured: str) -> str:
     return key
 
 
-def _master_keys(var_dir: Path, configured: str) -> str:
-    """The configured master keys, or version 1 generated once into ``var/master_keys``.
+def _master_keys(var_dir: Path, configured: str, embedded: bool) -> str:
+    """The configured master keys; in the embedded mode version 1 generated once into
+    ``var/master_keys``.
 
-    The file is created 0600 (never committed, never logged). A deployment with several app
-    nodes sets ``LUOTSI_MASTER_KEYS`` instead: every node must hold the same keys.
+    The file is created 0600 (never committed, never logged). Any other deployment sets
+    ``LUOTSI_MASTER_KEYS`` (every node must hold the same keys): unset, it stays empty and the
+    app refuses to start rather than fork the keys per node.
     """
     if configured:
         MasterKeys.parse(configured)  # fail at start-up, not at the first note
+    if configured or not embedded:
         return configured
     path = var_dir / "master_keys"
     if not path.exists():
@@ -186,14 +234,17 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
     var_dir = Path(get("VAR_DIR", "var"))
     database_url = _async_url(get("DATABASE_URL", f"sqlite:///{var_dir / 'luotsi.db'}"))
     worker = get("WORKER_IN_PROCESS")
+    debug = _flag(get("DEBUG"))
+    # SQLite in debug: one machine, keys generated into var/ (what `make run` uses).
+    embedded = debug and not database_url.startswith("postgresql")
     return Settings(
         var_dir=var_dir,
         database_url=database_url,
         app_database_url=get("APP_DATABASE_URL"),
         app_db_role=get("APP_DB_ROLE", "luotsi_app"),
         app_db_password=get("APP_DB_PASSWORD"),
-        debug=_flag(get("DEBUG")),
-        secret_key=_secret_key(var_dir, get("SECRET_KEY")),
+        debug=debug,
+        secret_key=_secret_key(var_dir, get("SECRET_KEY"), embedded),
         base_url=get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         host=get("HOST", "127.0.0.1"),
         port=int(get("PORT", "8000")),
@@ -207,7 +258,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         argon2_time_cost=int(get("ARGON2_TIME_COST", "3")),
         argon2_memory_kib=int(get("ARGON2_MEMORY_KIB", "65536")),
         log_level=get("LOG_LEVEL", "INFO"),
-        master_keys=_master_keys(var_dir, get("MASTER_KEYS")),
+        trusted_proxies=get("TRUSTED_PROXIES"),
+        master_keys=_master_keys(var_dir, get("MASTER_KEYS"), embedded),
         stripe_secret_key=get("STRIPE_SECRET_KEY"),
         stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
         stripe_publishable_key=get("STRIPE_PUBLISHABLE_KEY"),

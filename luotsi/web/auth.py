@@ -14,6 +14,7 @@ from luotsi.platform import audit, i18n
 from luotsi.platform.db import set_session_user
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.i18n import ngettext
 from luotsi.platform.identity import (
     TokenPurpose,
     User,
@@ -81,6 +82,25 @@ def browser_summary(user_agent: str) -> str:
     if len(user_agent) > USER_AGENT_SHOWN:
         return user_agent[: USER_AGENT_SHOWN - 1] + "…"
     return user_agent
+
+
+def sign_in_wait(exc: RateLimited) -> str:
+    """How long a refused sign-in waits: seconds after the first failures, later minutes."""
+    if exc.retry_after_seconds < 60:
+        n = exc.retry_after_seconds
+        text = ngettext(
+            "Too many failed sign-ins. Try again in %(n)d second.",
+            "Too many failed sign-ins. Try again in %(n)d seconds.",
+            n,
+        )
+    else:
+        n = exc.retry_after_minutes
+        text = ngettext(
+            "Too many failed sign-ins. Try again in %(n)d minute.",
+            "Too many failed sign-ins. Try again in %(n)d minutes.",
+            n,
+        )
+    return text % {"n": n}
 
 
 def signed_in_user(request: Req) -> User:
@@ -169,10 +189,7 @@ class AuthController(Controller):
                 user_agent=origin(request)["user_agent"],
             )
         except RateLimited as exc:
-            message = _("Too many failed sign-ins. Try again in %(n)d minutes.") % {
-                "n": exc.retry_after_minutes
-            }
-            context = {"form": form, "errors": {"password": message}}
+            context = {"form": form, "errors": {"password": sign_in_wait(exc)}}
             return rate_limited(request, exc, "auth/login.html", context, block="form")
         except Invalid as exc:
             # The failure is audited even though the response is an error (error responses

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from luotsi.platform.crypto import MasterKeys
@@ -24,25 +29,42 @@ from tests.factories import (
     make_firm,
     make_user,
 )
+from tests.platform.test_settings import SECRETS, secret_of
 
 
 def luotsi(
-    var_dir: Path, *args: str, stdin: str = "", extra: dict[str, str] | None = None
+    var_dir: Path,
+    *args: str,
+    stdin: str = "",
+    extra: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        **settings_env(var_dir, f"sqlite:///{var_dir / 'luotsi.db'}"),
-        **(extra or {}),
-    }
-    env.pop("LUOTSI_SECRET_KEY")
     return subprocess.run(
         [sys.executable, "-m", "luotsi.cli", *args],
-        env=env,
+        env=environment(var_dir, extra, unset),
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def environment(
+    var_dir: Path, extra: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A person's shell: the test settings (keys given, SQLite, no debug), changed."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LUOTSI_")},
+        **settings_env(var_dir, f"sqlite:///{var_dir / 'luotsi.db'}"),
+        **(extra or {}),
+    }
+    for name in unset:
+        env.pop(name)
+    return env
+
+
+# The embedded mode: SQLite in debug, no keys configured (what `make run` uses).
+EMBEDDED = {"extra": {"LUOTSI_DEBUG": "1"}, "unset": ("LUOTSI_SECRET_KEY", "LUOTSI_MASTER_KEYS")}
 
 
 @pytest.fixture
@@ -58,14 +80,137 @@ def test_db_upgrade_demo_is_idempotent(var_dir: Path) -> None:
     assert second.returncode == 0 and "already" in second.stdout
 
 
-def test_secret_key_is_generated_once_into_var(var_dir: Path) -> None:
-    luotsi(var_dir, "db", "upgrade")
-    key_file = var_dir / "secret_key"
+def test_the_embedded_mode_generates_its_keys_once_into_var(var_dir: Path) -> None:
+    assert luotsi(var_dir, "db", "upgrade", **EMBEDDED).returncode == 0  # type: ignore[arg-type]
+    key_file, master_file = var_dir / "secret_key", var_dir / "master_keys"
     assert key_file.exists() and len(key_file.read_text()) >= 32
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-    before = key_file.read_text()
-    luotsi(var_dir, "demo")
-    assert key_file.read_text() == before
+    assert oct(master_file.stat().st_mode & 0o777) == "0o600"
+    before = key_file.read_text(), master_file.read_text()
+    demo = luotsi(var_dir, "demo", **EMBEDDED)  # type: ignore[arg-type]
+    assert demo.returncode == 0, demo.stderr
+    assert (key_file.read_text(), master_file.read_text()) == before
+
+
+KEYS = ("LUOTSI_SECRET_KEY", "LUOTSI_MASTER_KEYS")
+POSTGRES_IN_DEBUG = {
+    "LUOTSI_DEBUG": "1",
+    "LUOTSI_DATABASE_URL": "postgresql://luotsi@127.0.0.1:1/none",
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "unset"),
+    [
+        ("serve", {}, KEYS),
+        ("worker", {}, KEYS),
+        ("serve", POSTGRES_IN_DEBUG, KEYS[1:]),
+        ("worker", POSTGRES_IN_DEBUG, KEYS[:1]),
+    ],
+    ids=["serve-sqlite", "worker-sqlite", "serve-postgresql-debug", "worker-postgresql-debug"],
+)
+def test_serve_and_worker_refuse_to_start_without_the_shared_keys(
+    var_dir: Path, command: str, extra: dict[str, str], unset: tuple[str, ...]
+) -> None:
+    refused = luotsi(var_dir, command, extra=extra, unset=unset)
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    message = refused.stderr.strip()
+    assert "\n\n" not in message and "luotsi keys generate" in message
+    for name in KEYS:
+        assert (name in message) == (name in unset)
+    assert not (var_dir / "master_keys").exists() and not (var_dir / "secret_key").exists()
+
+
+def test_generated_keys_start_the_app(var_dir: Path) -> None:
+    generated = luotsi(var_dir, "keys", "generate", unset=KEYS)
+    assert generated.returncode == 0, generated.stderr
+    lines = dict(line.split("=", 1) for line in generated.stdout.split())
+    assert lines.keys() == set(KEYS)
+    assert MasterKeys.parse(lines["LUOTSI_MASTER_KEYS"]).versions == [1]
+    assert len(lines["LUOTSI_SECRET_KEY"]) >= 32
+    assert luotsi(var_dir, "keys", "generate").stdout != generated.stdout  # fresh every time
+    assert luotsi(var_dir, "db", "upgrade", extra=lines).returncode == 0
+    demo = luotsi(var_dir, "demo", extra=lines)
+    assert demo.returncode == 0, demo.stderr
+    assert not (var_dir / "master_keys").exists() and not (var_dir / "secret_key").exists()
+
+
+def test_keys_generate_names_the_version_of_a_rotation(var_dir: Path) -> None:
+    second = luotsi(var_dir, "keys", "generate", "--key-version", "2")
+    line = next(line for line in second.stdout.split() if line.startswith("LUOTSI_MASTER_KEYS="))
+    assert MasterKeys.parse(line.split("=", 1)[1]).versions == [2]
+    assert luotsi(var_dir, "keys", "generate", "--key-version", "0").returncode != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "luotsi.cli", command],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_for(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll ``ready`` (every 0.1 s, for at most 30 s) while ``process`` runs."""
+    for _ in range(300):
+        if ready():
+            return
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.1)
+    raise AssertionError(log.read_text())
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def test_start_up_logs_show_no_secret(var_dir: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    env = environment(
+        var_dir,
+        {
+            **SECRETS,
+            "LUOTSI_LOG_LEVEL": "DEBUG",
+            "LUOTSI_PORT": str(port),
+            "LUOTSI_SMTP_HOST": "127.0.0.1",
+            "LUOTSI_SMTP_USER": "luotsi",
+            "LUOTSI_WORKER_IN_PROCESS": "1",
+            "PYTHONUNBUFFERED": "1",
+        },
+    )
+    assert luotsi(var_dir, "db", "upgrade", extra=env).returncode == 0
+    server_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    server = _start(env, "serve", server_log)
+    try:
+        _wait_for(answers, server, server_log)
+    finally:
+        _stop(server)
+    worker = _start(env, "worker", worker_log)
+    try:
+        _wait_for(lambda: "worker.started" in worker_log.read_text(), worker, worker_log)
+    finally:
+        _stop(worker)
+    logs = server_log.read_text() + worker_log.read_text()
+    assert "Luotsi is serving" in logs and logs.count("worker.started") == 2
+    for name in SECRETS:
+        assert secret_of(name) not in logs, name
 
 
 def test_create_operator(var_dir: Path) -> None:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import insert, text
 
 from luotsi.platform import audit, clock, i18n
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import (
-    LOGIN_WINDOW,
+    ACCOUNT_FIRST_WAIT,
+    ACCOUNT_LONGEST_WAIT,
+    FREE_FAILURES_PER_ACCOUNT,
     MAIL_REQUEST_WINDOW,
     MAIL_REQUESTS_PER_ADDRESS,
     MAIL_REQUESTS_PER_IP,
-    MAX_FAILURES_PER_ACCOUNT,
     MAX_FAILURES_PER_IP,
 )
 from luotsi.web.auth import browser_summary
@@ -49,20 +52,86 @@ async def test_wrong_password_gives_a_form_error(client: Client, firms: Firms) -
 
 async def test_login_is_rate_limited_per_account(client: Client, firms: Firms) -> None:
     email = firms.a.owner.user.email
-    for _ in range(5):
+    for _ in range(FREE_FAILURES_PER_ACCOUNT):
         await client.post("/login", {"email": email, "password": "wrong password!"})
     blocked = await client.post("/login", {"email": email, "password": PASSWORD})
     assert blocked.status_code == 429
-    assert "minutes" in blocked.text or "minuutin" in blocked.text
+    assert "seconds" in blocked.text or "sekunnin" in blocked.text
 
 
 async def test_login_is_rate_limited_per_address(client: Client, firms: Firms) -> None:
-    for i in range(20):
+    for i in range(MAX_FAILURES_PER_IP):
         await client.post(
             "/login", {"email": f"nobody{i}@x.example", "password": "wrong password!"}
         )
     blocked = await client.post("/login", {"email": firms.a.owner.user.email, "password": PASSWORD})
     assert blocked.status_code == 429
+
+
+async def _wrong(client: Client, email: str) -> int:
+    response = await client.post("/login", {"email": email, "password": "wrong password!"})
+    return int(response.status_code)
+
+
+async def test_an_attacker_hammering_an_account_does_not_lock_its_owner_out(
+    client_factory: Callable[[str], Client], firms: Firms
+) -> None:
+    email = firms.a.owner.user.email
+    attacker, owner = client_factory("203.0.113.66"), client_factory("198.51.100.7")
+    start = clock.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        assert [await _wrong(attacker, email) for _ in range(FREE_FAILURES_PER_ACCOUNT)] == [
+            422
+        ] * FREE_FAILURES_PER_ACCOUNT
+        # The attacker keeps hammering: every attempt is refused unchecked, none of them
+        # pushes the wait further.
+        assert {await _wrong(attacker, email) for _ in range(30)} == {429}
+        blocked = await owner.post("/login", {"email": email, "password": PASSWORD})
+        assert blocked.status_code == 429
+        assert int(blocked.headers["retry-after"]) == ACCOUNT_FIRST_WAIT.total_seconds()
+
+        traveller.shift(ACCOUNT_FIRST_WAIT)
+        await owner.login(email)  # after the wait, the right password signs in
+
+
+async def test_each_further_failure_of_an_account_waits_twice_as_long_up_to_a_limit(
+    client: Client, firms: Firms
+) -> None:
+    email = firms.a.owner.user.email
+    with time_machine.travel(clock.now(), tick=False) as traveller:
+        for _ in range(FREE_FAILURES_PER_ACCOUNT):
+            assert await _wrong(client, email) == 422
+        waits, wait = [], ACCOUNT_FIRST_WAIT
+        while wait < ACCOUNT_LONGEST_WAIT:  # 30 s, 1 min, 2 min, ... doubling
+            waits.append(wait)
+            wait *= 2
+        waits += [ACCOUNT_LONGEST_WAIT, ACCOUNT_LONGEST_WAIT]  # then never longer
+        for wait in waits:
+            traveller.shift(wait - timedelta(seconds=1))
+            assert await _wrong(client, email) == 429
+            traveller.shift(timedelta(seconds=1))
+            assert await _wrong(client, email) == 422  # checked: the wait is over
+        # A right password after the wait signs in and clears the account's failures.
+        traveller.shift(ACCOUNT_LONGEST_WAIT)
+        await client.login(email)
+        other = Client(client.app)
+        assert [await _wrong(other, email) for _ in range(FREE_FAILURES_PER_ACCOUNT)] == [
+            422
+        ] * FREE_FAILURES_PER_ACCOUNT
+
+
+async def test_a_password_reset_clears_the_accounts_failures(
+    client: Client, firms: Firms, outbox: Outbox
+) -> None:
+    email = firms.a.owner.user.email
+    for _ in range(FREE_FAILURES_PER_ACCOUNT):
+        await _wrong(client, email)
+    await client.post("/password/forgot", {"email": email})
+    link = link_in(await outbox.last_to(email))
+    new = "a brand new passphrase"
+    reset = await client.post(link, {"new_password": new, "confirm_password": new})
+    assert reset.status_code == 303
+    await client.login(email, new)
 
 
 async def test_parallel_wrong_passwords_are_checked_no_more_than_the_account_limit(
@@ -75,7 +144,7 @@ async def test_parallel_wrong_passwords_are_checked_no_more_than_the_account_lim
     )
     checked = [r.status_code for r in burst].count(422)
     assert sorted(r.status_code for r in burst) == [422] * checked + [429] * (10 - checked)
-    assert checked == MAX_FAILURES_PER_ACCOUNT
+    assert checked == FREE_FAILURES_PER_ACCOUNT
     blocked = await client.post("/login", {"email": email, "password": PASSWORD})
     assert blocked.status_code == 429
 
@@ -103,11 +172,11 @@ async def test_successful_sign_ins_do_not_count_against_the_address(
 
 async def test_refused_sign_in_says_when_to_retry(client: Client, firms: Firms) -> None:
     email = firms.a.owner.user.email
-    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(FREE_FAILURES_PER_ACCOUNT):
         await client.post("/login", {"email": email, "password": "wrong password!"})
     blocked = await client.post("/login", {"email": email, "password": PASSWORD})
     assert blocked.status_code == 429
-    assert 0 < int(blocked.headers["retry-after"]) <= LOGIN_WINDOW.total_seconds()
+    assert 0 < int(blocked.headers["retry-after"]) <= ACCOUNT_FIRST_WAIT.total_seconds()
 
 
 async def test_session_cookie_is_httponly_secure_and_rotated(client: Client, firms: Firms) -> None:

@@ -1,0 +1,70 @@
+"""Settings: secrets never shown, keys generated only in the embedded mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from luotsi.platform.settings import KeysMissing, load_settings
+
+# Every secret setting, each a value the settings' repr could be searched for.
+SECRETS = {
+    "LUOTSI_SECRET_KEY": "secret-key-marker-5f1c9b2e7d",
+    "LUOTSI_MASTER_KEYS": "1:c2VjcmV0LW1hc3Rlci1rZXktbWFya2VyLTMyYnl0ZXM=",
+    "LUOTSI_SMTP_PASSWORD": "smtp-password-marker-8a3d",
+    "LUOTSI_STRIPE_SECRET_KEY": "sk_test_stripe-secret-marker-1e4b",
+    "LUOTSI_STRIPE_WEBHOOK_SECRET": "whsec_webhook-marker-6c2a",
+    "LUOTSI_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect-marker-9d7f",
+    "LUOTSI_APP_DB_PASSWORD": "app-db-password-marker-3b8e",
+}
+
+
+def secret_of(name: str) -> str:
+    value = SECRETS[name]
+    return value.split(":", 1)[1] if name == "LUOTSI_MASTER_KEYS" else value
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_no_secret_shows_in_the_settings_repr(tmp_path: Path, name: str) -> None:
+    settings = load_settings({"LUOTSI_VAR_DIR": str(tmp_path), **SECRETS}, env_file="")
+    attribute = name.removeprefix("LUOTSI_").lower()
+    assert secret_of(name) in getattr(settings, attribute)  # the setting was read
+    assert secret_of(name) not in repr(settings)
+    assert secret_of(name) not in str(settings)
+
+
+def test_database_passwords_do_not_show_in_the_settings_repr(tmp_path: Path) -> None:
+    env = {
+        "LUOTSI_VAR_DIR": str(tmp_path),
+        "LUOTSI_DATABASE_URL": "postgresql://owner:owner-pw-marker@db.example/luotsi",
+        "LUOTSI_APP_DATABASE_URL": "postgresql://app:app-pw-marker@db.example/luotsi",
+    }
+    shown = repr(load_settings(env, env_file=""))
+    assert "owner-pw-marker" not in shown and "app-pw-marker" not in shown
+    assert "db.example" in shown and "debug=False" in shown  # the rest is there
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param({}, id="sqlite-without-debug"),
+        pytest.param(
+            {"LUOTSI_DEBUG": "1", "LUOTSI_DATABASE_URL": "postgresql://x@127.0.0.1/x"},
+            id="postgresql-in-debug",
+        ),
+    ],
+)
+def test_only_the_embedded_mode_generates_keys(tmp_path: Path, env: dict[str, str]) -> None:
+    settings = load_settings({"LUOTSI_VAR_DIR": str(tmp_path / "var"), **env}, env_file="")
+    assert settings.secret_key == "" and settings.master_keys == ""
+    assert not (tmp_path / "var").exists()
+    with pytest.raises(KeysMissing, match="LUOTSI_SECRET_KEY and LUOTSI_MASTER_KEYS"):
+        settings.require_keys()
+
+
+def test_the_embedded_mode_has_its_keys(tmp_path: Path) -> None:
+    env = {"LUOTSI_VAR_DIR": str(tmp_path / "var"), "LUOTSI_DEBUG": "1"}
+    settings = load_settings(env, env_file="")
+    settings.require_keys()
+    assert load_settings(env, env_file="").secret_key == settings.secret_key
