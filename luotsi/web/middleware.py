@@ -35,7 +35,8 @@ def content_security_policy(*, third_party: str = "", form_targets: tuple[str, .
     """The one policy of every page. A route whose pages need another origin names it, and
     only that is added: ``third_party`` for scripts, frames and connections (Stripe.js), or
     ``form_targets`` that its forms may lead to through a redirect (Stripe's hosted pages).
-    The owner's subscription page is the one such route."""
+    The owner's subscription page and the pages that start card payments or connect a
+    Stripe account are such routes."""
     directives = dict(CSP_DIRECTIVES)
     if third_party:
         for name in ("script-src", "frame-src", "connect-src"):
@@ -46,6 +47,14 @@ def content_security_policy(*, third_party: str = "", form_targets: tuple[str, .
 
 
 CSP = content_security_policy()
+
+
+def allow_form_targets(response: Any, origins: tuple[str, ...]) -> Any:
+    """``response`` with a policy whose forms may lead (by redirect) to ``origins`` too."""
+    response.headers["content-security-policy"] = content_security_policy(form_targets=origins)
+    return response
+
+
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",

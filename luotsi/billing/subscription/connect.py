@@ -227,6 +227,11 @@ async def disconnect(db: AsyncSession, actor: Membership, settings: Settings) ->
     await db.flush()
 
 
+# Where the forms of the pages that start these flows lead through a redirect; those pages'
+# Content-Security-Policy ``form-action`` must allow them (Chromium checks the redirect).
+AUTHORIZE_ORIGINS = ("https://connect.stripe.com",)
+CHECKOUT_ORIGINS = ("https://checkout.stripe.com",)
+
 # --- paying an invoice --------------------------------------------------------------------
 
 

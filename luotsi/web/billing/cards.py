@@ -21,7 +21,7 @@ from luotsi.billing.subscription.connect import CONNECT_RETURN_PATH, ConnectResu
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.web.auth import signed_in_user
 from luotsi.web.deps import DB, Req
-from luotsi.web.middleware import visitor
+from luotsi.web.middleware import allow_form_targets, visitor
 from luotsi.web.templating import redirect, render
 
 CONNECT_FLASH = {
@@ -85,7 +85,8 @@ class CardPaymentController(Controller):
         status_code: int = 200,
     ) -> Any:
         context = {"payable": payable, "paid": paid, "errors": errors or {}}
-        return render(request, "billing/pay.html", context, status_code=status_code)
+        response = render(request, "billing/pay.html", context, status_code=status_code)
+        return allow_form_targets(response, connect.CHECKOUT_ORIGINS)
 
 
 @get(CONNECT_RETURN_PATH, name="stripe_connect_return")

@@ -26,7 +26,7 @@ from luotsi.tenants.clients.billing_details import INVOICE_LANGUAGES
 from luotsi.tenants.kinds import language_name
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text
-from luotsi.web.middleware import origin, visitor
+from luotsi.web.middleware import allow_form_targets, origin, visitor
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -135,6 +135,7 @@ class BillingSettingsController(Controller):
             ],
         }
         status = 422 if errors else 200
-        return render(
+        response = render(
             request, "billing/settings.html", context, block="settings", status_code=status
         )
+        return allow_form_targets(response, connect.AUTHORIZE_ORIGINS)

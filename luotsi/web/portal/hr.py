@@ -31,6 +31,7 @@ from luotsi.web.clients.clients import invoice_language_choices
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.errors import with_retry_after
 from luotsi.web.forms import read_form
+from luotsi.web.middleware import allow_form_targets
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -173,7 +174,8 @@ class PortalController(Controller):
             "errors": errors or {},
         }
         status_code = 409 if errors else 200
-        return render(request, "portal/hr/invoices.html", context, status_code=status_code)
+        response = render(request, "portal/hr/invoices.html", context, status_code=status_code)
+        return allow_form_targets(response, connect.CHECKOUT_ORIGINS)
 
     @get("/invoices/{invoice_id:uuid}/pdf", name="portal_invoice_pdf")
     async def invoice_pdf(self, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Response[bytes]:

@@ -281,6 +281,10 @@ async def test_the_portal_offers_card_payment_for_open_invoices_only(
     hr, page = await portal_page(stripe_app, stripe_db, firms.a)
     assert page.status_code == 200
     assert f"/portal/invoices/{open_.id}/pay" in page.text
+    # Its form leads by redirect to Stripe's Checkout, which the policy must let it reach.
+    assert page.headers["content-security-policy"].endswith(
+        "; form-action 'self' https://checkout.stripe.com"
+    )
     assert f"/portal/invoices/{paid.id}/pay" not in page.text
     assert "Already paid" in text_of(page)
     # The button reaches our route, which asks Stripe for Checkout: localstripe has none, so
@@ -363,6 +367,9 @@ async def test_the_invoice_email_links_to_a_page_that_shows_only_number_amount_a
     visitor.client.cookies.set("luotsi_lang", "en")
     page = await visitor.get(path)
     assert page.status_code == 200
+    assert page.headers["content-security-policy"].endswith(
+        "; form-action 'self' https://checkout.stripe.com"
+    )
     shown = text_of(page)
     assert f"Invoice {invoice.number} from {firms.a.tenant.name}" in shown
     assert "150,00" in shown  # the open sum, not the invoice's 200,00
@@ -460,6 +467,8 @@ async def test_the_owner_is_sent_to_stripes_oauth_for_a_standard_account(
     owner = await signed_in(stripe_app, firms.a.owner.user.email)
     settings = await owner.get(f"/t/{firms.a.slug}/billing/settings/")
     assert "Connect your Stripe account" in settings.text
+    policy = settings.headers["content-security-policy"]
+    assert policy.endswith("; form-action 'self' https://connect.stripe.com")
     response = await owner.post(f"/t/{firms.a.slug}/billing/settings/card-payments/connect")
     location = urlsplit(response.headers["location"])
     assert f"{location.scheme}://{location.netloc}" == localstripe.base
