@@ -7,7 +7,6 @@ events with the endpoint secret as Stripe does (:mod:`tests.billing.subscription
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
@@ -16,7 +15,6 @@ import pytest
 from litestar import Litestar
 
 from luotsi.platform.settings import Settings
-from luotsi.web.app import create_app
 from tests.billing.subscription.stripe_side import (
     CONNECT_CLIENT_ID,
     CONNECT_WEBHOOK_SECRET,
@@ -26,7 +24,7 @@ from tests.billing.subscription.stripe_side import (
     LocalStripe,
     running_localstripe,
 )
-from tests.conftest import BASE_URL, Backend
+from tests.conftest import BASE_URL, Backend, start_app
 
 
 @pytest.fixture(scope="session")
@@ -56,19 +54,9 @@ def stripe_db(clean_db: Backend, localstripe: LocalStripe) -> Backend:
 
 @pytest.fixture(scope="session")
 async def stripe_app(backend: Backend, localstripe: LocalStripe) -> AsyncIterator[Litestar]:
-    application = create_app(stripe_settings(backend.settings, localstripe))
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with application.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run())
-    await started.wait()
+    application, end = await start_app(stripe_settings(backend.settings, localstripe))
     yield application
-    stop.set()
-    await task
+    await end()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from litestar import Litestar
 
 from luotsi.billing.subscription.models import PlanInterval, PlanStatus
@@ -40,22 +39,6 @@ def paid(**changes: Any) -> dict[str, Any]:
 
 def canceled(days_ago: int) -> dict[str, Any]:
     return paid(status=PlanStatus.CANCELED, canceled_at=clock.now() - timedelta(days=days_ago))
-
-
-@pytest.fixture
-def people(stripe_app: Litestar, clean_db: Backend) -> Any:
-    """Signed-in clients of the Stripe-enabled app, in English, one per e-mail address."""
-    signed_in: dict[str, Client] = {}
-
-    async def as_(email: str) -> Client:
-        if email not in signed_in:
-            client = Client(stripe_app)
-            client.client.cookies.set("luotsi_lang", "en")
-            await client.login(email)
-            signed_in[email] = client
-        return signed_in[email]
-
-    return as_
 
 
 async def dashboard(people: Any, email: str, firm: Firm) -> str:

@@ -54,22 +54,6 @@ def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
-@pytest.fixture
-def people(stripe_app: Litestar, clean_db: Backend) -> Any:
-    """Signed-in clients of the Stripe-enabled app, in English, one per e-mail address."""
-    signed_in: dict[str, Client] = {}
-
-    async def as_(email: str) -> Client:
-        if email not in signed_in:
-            client = Client(stripe_app)
-            client.client.cookies.set("luotsi_lang", "en")
-            await client.login(email)
-            signed_in[email] = client
-        return signed_in[email]
-
-    return as_
-
-
 async def owner_page(people: Any, firms: Firms, path: str = PAGE) -> str:
     page = await (await people(firms.a.owner.user.email)).get(path)
     assert page.status_code == 200
