@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 from PIL import Image
@@ -22,7 +22,7 @@ from luotsi.billing.models import (
     InvoiceRun,
     RunStatus,
 )
-from luotsi.billing.subscription.models import Subscription
+from luotsi.billing.subscription.models import PlanInterval, PlanStatus, Subscription
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
@@ -144,6 +144,23 @@ async def add_member(engine: Bind, tenant: Tenant, user: User, role: Role) -> Me
         db.add(membership)
     membership.user = user
     return membership
+
+
+def paid_plan(**changes: Any) -> dict[str, Any]:
+    """The fields of a paid monthly subscription of three seats with a card, as Stripe reports
+    it (``changes`` over them), for :func:`set_plan`."""
+    return {
+        "customer_id": "cus_alfa",
+        "stripe_subscription_id": "sub_alfa",
+        "status": PlanStatus.ACTIVE,
+        "interval": PlanInterval.MONTH,
+        "seats": 3,
+        "seat_cents": 2900,
+        "current_period_end": clock.now() + timedelta(days=20),
+        "card_brand": "visa",
+        "card_last4": "4242",
+        **changes,
+    }
 
 
 async def set_plan(engine: Bind, tenant: Tenant, **fields: object) -> Subscription:

@@ -12,33 +12,21 @@ from typing import Any
 
 from litestar import Litestar
 
-from luotsi.billing.subscription.models import PlanInterval, PlanStatus
+from luotsi.billing.subscription.models import PlanStatus
 from luotsi.platform import i18n
+from luotsi.platform.settings import Plans
 from tests import clock
 from tests.conftest import Backend, Client
-from tests.factories import Firm, Firms, set_plan
+from tests.factories import Firm, Firms, paid_plan, set_plan
 from tests.queries import count_queries
 
 READ_ONLY = "The workspace is read-only"
 PAYMENT_FAILED = "The last payment for Luotsi failed"
-GRACE_DAYS = 14  # the default plans' grace period
-
-
-def paid(**changes: Any) -> dict[str, Any]:
-    """A paid monthly subscription of three seats, as Stripe reports it."""
-    return {
-        "customer_id": "cus_alfa",
-        "stripe_subscription_id": "sub_alfa",
-        "status": PlanStatus.ACTIVE,
-        "interval": PlanInterval.MONTH,
-        "seats": 3,
-        "seat_cents": 2900,
-        **changes,
-    }
+GRACE_DAYS = Plans().grace_days
 
 
 def canceled(days_ago: int) -> dict[str, Any]:
-    return paid(status=PlanStatus.CANCELED, canceled_at=clock.now() - timedelta(days=days_ago))
+    return paid_plan(status=PlanStatus.CANCELED, canceled_at=clock.now() - timedelta(days=days_ago))
 
 
 async def dashboard(people: Any, email: str, firm: Firm) -> str:
@@ -55,7 +43,7 @@ async def add_specialty(people: Any, email: str, name: str = "Sovittelu") -> Any
 async def test_a_failed_payment_shows_the_owner_a_link_to_the_subscription_page(
     people: Any, firms: Firms, clean_db: Backend
 ) -> None:
-    await set_plan(clean_db.owner, firms.a.tenant, **paid(status=PlanStatus.PAST_DUE))
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan(status=PlanStatus.PAST_DUE))
     page = await dashboard(people, firms.a.owner.user.email, firms.a)
     assert PAYMENT_FAILED in page
     assert 'href="/t/alfa/settings/subscription"' in page
@@ -64,7 +52,7 @@ async def test_a_failed_payment_shows_the_owner_a_link_to_the_subscription_page(
 async def test_a_failed_payment_asks_an_admin_to_turn_to_the_owner(
     people: Any, firms: Firms, clean_db: Backend
 ) -> None:
-    await set_plan(clean_db.owner, firms.a.tenant, **paid(status=PlanStatus.PAST_DUE))
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan(status=PlanStatus.PAST_DUE))
     page = await dashboard(people, firms.a.admin.user.email, firms.a)
     assert PAYMENT_FAILED in page and "Ask the firm's owner" in page
     assert "/settings/subscription" not in page
@@ -76,7 +64,7 @@ async def test_a_failed_payment_asks_an_admin_to_turn_to_the_owner(
 async def test_a_failed_payment_changes_nothing_without_stripe(
     app: Litestar, client: Client, firms: Firms, clean_db: Backend
 ) -> None:
-    await set_plan(clean_db.owner, firms.a.tenant, **paid(status=PlanStatus.PAST_DUE))
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan(status=PlanStatus.PAST_DUE))
     client.client.cookies.set("luotsi_lang", "en")
     await client.login(firms.a.owner.user.email)
     page = await client.get("/t/alfa/")
@@ -155,7 +143,7 @@ async def test_subscribing_again_restores_writing_at_once(
 ) -> None:
     await set_plan(clean_db.owner, firms.a.tenant, **canceled(days_ago=GRACE_DAYS + 1))
     assert (await add_specialty(people, firms.a.owner.user.email)).status_code == 403
-    await set_plan(clean_db.owner, firms.a.tenant, **paid(stripe_subscription_id="sub_again"))
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan(stripe_subscription_id="sub_again"))
     assert (await add_specialty(people, firms.a.owner.user.email)).status_code == 303
     assert READ_ONLY not in await dashboard(people, firms.a.owner.user.email, firms.a)
 
@@ -172,7 +160,7 @@ async def test_an_expired_trial_turns_read_only_after_its_grace_period(
 async def test_the_plan_costs_a_workspace_page_one_statement_and_nothing_without_stripe(
     app: Litestar, stripe_app: Litestar, clean_db: Backend, firms: Firms
 ) -> None:
-    await set_plan(clean_db.owner, firms.a.tenant, **paid())
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan())
     counts = []
     for application in (app, stripe_app):
         owner = Client(application)

@@ -16,32 +16,17 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from luotsi.billing.subscription.models import PlanInterval, PlanStatus, SubscriptionPayment
+from luotsi.billing.subscription.models import PlanStatus, SubscriptionPayment
 from luotsi.platform import i18n
+from luotsi.platform.settings import Plans
 from luotsi.web.middleware import CSP
 from tests import clock
 from tests.conftest import Backend, Client, scoped
-from tests.factories import Firms, set_plan
+from tests.factories import Firms, paid_plan, set_plan
 from tests.queries import count_queries
 
 PAGE = "/t/alfa/settings/subscription"
-GRACE_DAYS = 14  # the default plans' grace period
-
-
-def paid(**changes: Any) -> dict[str, Any]:
-    """A paid monthly subscription of three seats with a card, as Stripe reports it."""
-    return {
-        "customer_id": "cus_alfa",
-        "stripe_subscription_id": "sub_alfa",
-        "status": PlanStatus.ACTIVE,
-        "interval": PlanInterval.MONTH,
-        "seats": 3,
-        "seat_cents": 2900,
-        "current_period_end": clock.now() + timedelta(days=20),
-        "card_brand": "visa",
-        "card_last4": "4242",
-        **changes,
-    }
+GRACE_DAYS = Plans().grace_days
 
 
 def day(instant: datetime) -> str:
@@ -79,7 +64,7 @@ async def test_an_active_plan_shows_the_renewal_seats_total_and_card(
     people: Any, firms: Firms, clean_db: Backend
 ) -> None:
     renews = clock.now() + timedelta(days=20)
-    await set_plan(clean_db.owner, firms.a.tenant, **paid(current_period_end=renews))
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan(current_period_end=renews))
     page = await owner_page(people, firms)
     assert "Active Monthly" in page
     assert f"The next renewal is on {day(renews)}." in page
@@ -92,7 +77,7 @@ async def test_an_active_plan_shows_the_renewal_seats_total_and_card(
 async def test_a_failed_payment_says_what_to_do(
     people: Any, firms: Firms, clean_db: Backend
 ) -> None:
-    await set_plan(clean_db.owner, firms.a.tenant, **paid(status=PlanStatus.PAST_DUE))
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan(status=PlanStatus.PAST_DUE))
     page = await owner_page(people, firms)
     assert "Payment overdue" in page and "The last payment failed." in page
     assert "update the card on Stripe's page below" in page
@@ -104,7 +89,9 @@ async def test_a_cancellation_waiting_for_the_period_end_names_the_read_only_day
 ) -> None:
     ends = clock.now() + timedelta(days=10)
     await set_plan(
-        clean_db.owner, firms.a.tenant, **paid(current_period_end=ends, cancel_at_period_end=True)
+        clean_db.owner,
+        firms.a.tenant,
+        **paid_plan(current_period_end=ends, cancel_at_period_end=True),
     )
     page = await owner_page(people, firms)
     assert f"Canceled: the subscription ends on {day(ends)}." in page
@@ -118,7 +105,7 @@ async def test_a_canceled_plan_names_the_day_it_turns_read_only_and_offers_to_su
 ) -> None:
     ended = clock.now() - timedelta(days=2)
     await set_plan(
-        clean_db.owner, firms.a.tenant, **paid(status=PlanStatus.CANCELED, canceled_at=ended)
+        clean_db.owner, firms.a.tenant, **paid_plan(status=PlanStatus.CANCELED, canceled_at=ended)
     )
     page = await owner_page(people, firms)
     assert "Canceled" in page and f"The subscription ended on {day(ended)}." in page
@@ -131,7 +118,7 @@ async def test_after_the_grace_period_the_page_says_since_when_and_its_forms_sta
 ) -> None:
     ended = clock.now() - timedelta(days=GRACE_DAYS + 3)
     await set_plan(
-        clean_db.owner, firms.a.tenant, **paid(status=PlanStatus.CANCELED, canceled_at=ended)
+        clean_db.owner, firms.a.tenant, **paid_plan(status=PlanStatus.CANCELED, canceled_at=ended)
     )
     page = await (await people(firms.a.owner.user.email)).get(PAGE)
     read_only = day(ended + timedelta(days=GRACE_DAYS))
@@ -174,7 +161,7 @@ async def add_payments(backend: Backend, firms: Firms, count: int, first: int = 
 async def test_past_payments_are_listed_newest_first_and_paged(
     people: Any, firms: Firms, clean_db: Backend
 ) -> None:
-    await set_plan(clean_db.owner, firms.a.tenant, **paid())
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan())
     await add_payments(clean_db, firms, 25)
     first = await owner_page(people, firms)
     newest = clock.now() - timedelta(days=30)
@@ -192,7 +179,7 @@ async def test_past_payments_are_listed_newest_first_and_paged(
 async def test_the_page_costs_as_many_statements_for_many_payments_as_for_one(
     people: Any, firms: Firms, clean_db: Backend, stripe_app: Litestar
 ) -> None:
-    await set_plan(clean_db.owner, firms.a.tenant, **paid())
+    await set_plan(clean_db.owner, firms.a.tenant, **paid_plan())
     await add_payments(clean_db, firms, 1)
     owner = await people(firms.a.owner.user.email)
     async with count_queries(stripe_app) as one:
