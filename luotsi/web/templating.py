@@ -129,6 +129,7 @@ FLASH_MESSAGES = {
     # the firm's subscription to Luotsi
     "subscribed": N_("Thank you! The firm's subscription to Luotsi is running."),
     "card_changed": N_("The card has been changed."),
+    "card_removed": N_("The card has been removed."),
     "interval_changed": N_("The billing interval has been changed."),
     "subscription_canceled": N_(
         "The subscription has been canceled. It runs until the end of the paid period."

@@ -253,6 +253,26 @@ class StripeGateway:
             return None
         return Card(brand=str(method["card"].get("brand", "")), last4=str(method["card"]["last4"]))
 
+    async def remove_card(self, customer_id: str, key: str) -> None:
+        """Forget the card the customer's invoices charge: no longer the default, and detached
+        from the customer (Stripe keeps no way to charge it for us)."""
+        try:
+            customer = await self._v1.customers.retrieve_async(customer_id)
+            method = (customer.to_dict().get("invoice_settings") or {}).get(
+                "default_payment_method"
+            )
+            await self._v1.customers.update_async(
+                customer_id,
+                params={"invoice_settings": {"default_payment_method": ""}},
+                options={"idempotency_key": f"{key}-default"},
+            )
+            if isinstance(method, str) and method:
+                await self._v1.payment_methods.detach_async(
+                    method, options={"idempotency_key": f"{key}-detach"}
+                )
+        except stripe.StripeError as exc:
+            raise _error(exc) from exc
+
     # --- subscriptions --------------------------------------------------------------------
 
     async def create_subscription(

@@ -264,6 +264,37 @@ async def change_card(
         return await refresh(db, gateway, row)
 
 
+def may_remove_card(row: Subscription | None) -> bool:
+    """A card can go when nothing will be charged to it: no running subscription, or one that
+    ends with its paid period."""
+    if row is None or not row.card_last4:
+        return False
+    return not is_live(row) or row.cancel_at_period_end
+
+
+async def remove_card(db: AsyncSession, actor: Membership, settings: Settings) -> Subscription:
+    """Remove the card on file (the direct path; in production the customer portal does it).
+
+    Refused while a running subscription would be charged to it: the owner cancels first, or
+    enters another card instead.
+    """
+    _check(actor, settings)
+    row = await db.get(Subscription, actor.tenant_id)
+    if row is None or row.customer_id is None or not row.card_last4:
+        raise NotFound("card")
+    if not may_remove_card(row):
+        raise Invalid.field(
+            "card",
+            _(
+                "The subscription is charged to this card. Cancel the subscription first, "
+                "or enter another card."
+            ),
+        )
+    async with _stripe(settings) as gateway:
+        await gateway.remove_card(row.customer_id, key=_operation(row, "remove-card"))
+        return await refresh(db, gateway, row)
+
+
 async def _live_row(db: AsyncSession, actor: Membership, settings: Settings) -> Subscription:
     _check(actor, settings)
     row = await db.get(Subscription, actor.tenant_id)
@@ -310,6 +341,8 @@ async def _set_cancel(
     assert row.stripe_subscription_id is not None
     if row.cancel_at_period_end is cancel:
         return row
+    if not cancel and not row.card_last4:
+        raise Invalid.field("card", _("Enter a card first: the subscription is charged to it."))
     operation = _operation(row, "cancel" if cancel else "resume")
     async with _stripe(settings) as gateway:
         await gateway.cancel_at_period_end(row.stripe_subscription_id, cancel, key=operation)

@@ -97,6 +97,25 @@ class SubscriptionController(Controller):
             return await _page(request, db, ws, errors=exc.errors, action="card")
         return redirect(request, ws.subscription_url, flash="card_changed")
 
+    @get("/card/remove", name="remove_subscription_card_confirm")
+    async def remove_card_confirm(self, request: Req, db: DB, ws: WS) -> Any:
+        """What removing the card means, before the owner confirms it."""
+        return await _page(request, db, ws, template="firm/subscription_remove_card.html")
+
+    @post("/card/remove", name="remove_subscription_card")
+    async def remove_card(self, request: Req, db: DB, ws: WS) -> Any:
+        try:
+            await service.remove_card(db, ws.membership, _settings(request))
+        except Invalid as exc:
+            return await _page(
+                request,
+                db,
+                ws,
+                template="firm/subscription_remove_card.html",
+                errors=exc.errors,
+            )
+        return redirect(request, ws.subscription_url, flash="card_removed")
+
     @post("/portal", name="subscription_portal")
     async def portal(self, request: Req, db: DB, ws: WS) -> Any:
         """Production: Stripe's customer portal for the card and receipts."""
@@ -137,8 +156,8 @@ class SubscriptionController(Controller):
     async def resume(self, request: Req, db: DB, ws: WS) -> Any:
         try:
             await service.resume(db, ws.membership, _settings(request))
-        except Invalid as exc:
-            return await _page(request, db, ws, errors=exc.errors)
+        except Invalid as exc:  # no card to charge: the card form says so
+            return await _page(request, db, ws, errors=exc.errors, action="card")
         return redirect(request, ws.subscription_url, flash="subscription_resumed")
 
 
@@ -176,6 +195,7 @@ async def _page(
         "query": request.query_params,
         "payment_statuses": service.PAYMENT_STATUSES,
         "checkout_done": request.query_params.get("checkout") == "done",
+        "may_remove_card": service.may_remove_card(overview.subscription),
     }
     response = render(request, template, context, status_code=422 if errors else 200)
     if hosted:

@@ -206,6 +206,43 @@ async def test_cancelling_asks_first_then_runs_to_the_period_end_and_can_be_take
     assert "nothing was canceled" in page and "The next renewal is on" in page
 
 
+async def test_the_card_can_be_removed_only_when_nothing_will_be_charged_to_it(
+    owner: Client, localstripe: LocalStripe, stripe_db: Backend, firms: Firms
+) -> None:
+    await subscribe(owner, localstripe)
+    row = await stored(stripe_db, firms)
+    customer = f"/v1/customers/{row.customer_id}"
+    method = (await localstripe.get(customer))["invoice_settings"]["default_payment_method"]
+    assert method and "Remove the card" not in await page_text(owner)
+    # A running subscription is charged to the card: refused, nothing changed.
+    refused = await owner.post(PAGE + "/card/remove")
+    assert refused.status_code == 422
+    assert "Cancel the subscription first, or enter another card." in text_of(refused.text)
+    assert (await localstripe.get(customer))["invoice_settings"]["default_payment_method"]
+
+    assert (await owner.post(PAGE + "/cancel")).status_code == 303
+    assert "Remove the card" in await page_text(owner)
+    confirm = await owner.get(PAGE + "/card/remove")
+    assert confirm.status_code == 200
+    words = text_of(confirm.text)
+    assert "Remove the card?" in words and "Visa ending in 4242" in words
+    assert (await localstripe.get(customer))["invoice_settings"]["default_payment_method"]
+
+    removed = await owner.post(PAGE + "/card/remove")
+    assert removed.status_code == 303 and removed.headers["location"] == PAGE
+    page = await page_text(owner)
+    assert "The card has been removed." in page and "No card on file." in page
+    assert (await localstripe.get(customer))["invoice_settings"]["default_payment_method"] is None
+    assert (await localstripe.get(f"/v1/payment_methods/{method}"))["customer"] is None
+    assert (await stored(stripe_db, firms)).card_last4 == ""
+    # Taking the cancellation back now needs a card to charge.
+    resumed = await owner.post(PAGE + "/resume")
+    assert resumed.status_code == 422 and "Enter a card first" in text_of(resumed.text)
+    assert (await stored(stripe_db, firms)).cancel_at_period_end is True
+    again = await owner.get(PAGE + "/card/remove")
+    assert again.status_code == 200 and "No card to remove" in text_of(again.text)
+
+
 async def as_webhooks_leave_it(backend: Backend, firms: Firms) -> None:
     """Our copy of firm A's subscription brought up to date with Stripe, as a webhook does."""
     engine = make_engine(backend.settings.runtime_database_url)

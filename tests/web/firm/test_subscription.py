@@ -198,7 +198,9 @@ async def test_only_the_owner_may_open_the_page_or_act_on_it(
     member = await people(getattr(firms.a, role).user.email)
     assert (await member.get(PAGE)).status_code == 403
     assert (await member.get(PAGE + "/cancel")).status_code == 403
-    for action in ("start", "card-setup", "card", "portal", "interval", "cancel", "resume"):
+    assert (await member.get(PAGE + "/card/remove")).status_code == 403
+    actions = ("start", "card-setup", "card", "card/remove", "portal", "interval", "cancel")
+    for action in (*actions, "resume"):
         assert (await member.post(f"{PAGE}/{action}", {"interval": "month"})).status_code == 403
     hub = await member.get("/t/alfa/settings/")
     assert "/settings/subscription" not in hub.text
@@ -208,6 +210,8 @@ async def test_another_firms_owner_gets_404(people: Any, firms: Firms) -> None:
     other = await people(firms.b.owner.user.email)
     assert (await other.get(PAGE)).status_code == 404
     assert (await other.post(PAGE + "/cancel")).status_code == 404
+    assert (await other.get(PAGE + "/card/remove")).status_code == 404
+    assert (await other.post(PAGE + "/card/remove")).status_code == 404
 
 
 async def test_the_settings_hub_links_the_page_for_the_owner(people: Any, firms: Firms) -> None:
