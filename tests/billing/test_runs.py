@@ -16,7 +16,7 @@ from luotsi.billing.models import Invoice, InvoiceRun, RunStatus
 from luotsi.billing.runs import parse_period, start_run, work_on_run
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid
-from luotsi.platform.jobs import JOBS
+from luotsi.platform.jobs import JOBS, JobContext
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.clients.models import ClientOrg, PersonRole
 from luotsi.tenants.sessions.models import SessionStatus
@@ -133,7 +133,7 @@ async def test_the_worker_job_advances_running_runs(clean_db: Backend, firms: Fi
     job = JOBS["invoice_runs"]
     assert job.run is runs.advance_invoice_runs
     async with scoped_a(clean_db, firms) as db:
-        assert await job.run(db, firms.a.tenant, clock.now()) == 2
+        assert await job.run(JobContext(db, firms.a.tenant, clock.now(), clean_db.settings)) == 2
         await db.commit()
         run = await runs.get_run(db, run.id)
     assert (run.status, run.org_done, run.drafts) == (RunStatus.DONE, 2, 2)

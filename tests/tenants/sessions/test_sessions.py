@@ -774,7 +774,9 @@ async def test_the_manager_can_be_requested_only_for_an_evaluation_meeting(
 async def _remind(backend: Backend, now: datetime) -> int:
     engine = make_engine(backend.settings.runtime_database_url)
     try:
-        return await run_job(make_sessionmaker(engine), JOBS["session_reminders"], now=now)
+        return await run_job(
+            make_sessionmaker(engine), backend.settings, JOBS["session_reminders"], now=now
+        )
     finally:
         await engine.dispose()
 
