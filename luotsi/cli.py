@@ -71,11 +71,13 @@ def serve(host: str | None, port: int | None) -> None:
 
 @main.command()
 def worker() -> None:
-    """Deliver the outbox (e-mail) until stopped."""
+    """Deliver the outbox (e-mail) and run the scheduled jobs until stopped (SIGTERM).
+
+    Run as many as needed, on any nodes: they share the work through the database.
+    """
     import luotsi.models  # noqa: F401  (every model, and the scheduled jobs they register)
     from luotsi.platform.db import make_engine, make_sessionmaker
-    from luotsi.platform.mail import Mailer
-    from luotsi.platform.outbox import run_forever
+    from luotsi.platform.worker import run_worker
     from luotsi.web.app import configure_logging
 
     settings = running_settings()
@@ -88,7 +90,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_forever(make_sessionmaker(engine), Mailer(settings), stop=stop)
+            await run_worker(make_sessionmaker(engine), settings, stop=stop)
         finally:
             await engine.dispose()
 

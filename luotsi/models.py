@@ -18,8 +18,10 @@ from luotsi.billing.models import (
 )
 from luotsi.billing.subscription import sync  # noqa: F401  (the stripe.seats outbox kind)
 from luotsi.billing.subscription.models import StripeEvent, Subscription, SubscriptionPayment
+from luotsi.platform import retention  # noqa: F401  (the operational_retention job)
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import AuthToken, User, UserSession
+from luotsi.platform.jobs import JobSchedule, WorkerHeartbeat
 from luotsi.platform.members import Invitation
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
@@ -92,6 +94,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceRun",
     "InvoiceRunOrg",
+    "JobSchedule",
     "Membership",
     "Municipality",
     "OutboxMessage",
@@ -114,4 +117,5 @@ __all__ = [
     "Tenant",
     "User",
     "UserSession",
+    "WorkerHeartbeat",
 ]

@@ -7,14 +7,15 @@ organisation's invoicing address in the invoice's language, and records a :class
 with the fee the firm's profile asks, in the same transaction as the e-mail is queued.
 
 The e-mail names the invoice only by its number, dates, sums, reference and IBAN: never its
-lines (which name supervisees and sessions).
+lines (which name supervisees and sessions). When the firm's clients can pay by card, it carries
+the same "Pay by card" link as the invoice's own e-mail.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,12 +24,14 @@ from luotsi.billing.models import Invoice, Reminder
 from luotsi.billing.payments import Balance, InvoiceState, balance_of, with_balances
 from luotsi.billing.profile import get_profile
 from luotsi.billing.references import formatted
+from luotsi.billing.subscription import connect
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.db import TENANT_KEY
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.jobs import JobContext, claimed, scheduled
 from luotsi.platform.permissions import require
+from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements.service import queue_firm_email
 from luotsi.tenants.clients.models import ClientOrg
@@ -50,10 +53,21 @@ def _address(invoice: Invoice, org_email: str) -> str:
     return org_email or (invoice.buyer or {}).get("email", "")
 
 
-def _remind(
-    db: AsyncSession, tenant: Tenant, invoice: Invoice, to: str, open_cents: int, fee: int, on: date
+async def _remind(
+    db: AsyncSession,
+    settings: Settings,
+    tenant: Tenant,
+    invoice: Invoice,
+    to: str,
+    open_cents: int,
+    fee: int,
+    on: date,
 ) -> Reminder:
-    """Queue the reminder e-mail and record it, in the caller's transaction."""
+    """Queue the reminder e-mail and record it, in the caller's transaction.
+
+    Like the invoice's own e-mail, it offers "Pay by card" when the firm takes cards.
+    """
+    pay_link = await connect.email_pay_link(db, settings, tenant.id, invoice.id)
     language = invoice.language if invoice.language in i18n.LANGUAGES else "fi"
     with i18n.language(language):
         open_text, fee_text = i18n.format_money(open_cents), i18n.format_money(fee)
@@ -76,6 +90,7 @@ def _remind(
         bic=seller.get("bic", ""),
         seller=seller.get("name", "") or tenant.name,
         contact=seller.get("email", ""),
+        pay_link=pay_link,
     )
     reminder = Reminder(invoice_id=invoice.id, sent_on=on, fee_cents=fee, sent_to=to)
     db.add(reminder)
@@ -83,13 +98,13 @@ def _remind(
 
 
 @scheduled("payment_reminders", 3600)
-async def send_payment_reminders(db: AsyncSession, tenant: Tenant, now: datetime) -> int:
+async def send_payment_reminders(job: JobContext) -> int:
     """Remind of each overdue invoice a week past due, again two weeks later, at most twice.
 
     Only invoices with an open balance and an invoicing e-mail address. Returns how many
     reminders were queued.
     """
-    today = clock.today(now)
+    db, today = job.db, clock.today(job.now)
     sent = (
         select(
             Reminder.invoice_id,
@@ -125,7 +140,7 @@ async def send_payment_reminders(db: AsyncSession, tenant: Tenant, now: datetime
         return 0
     fee = (await get_profile(db)).reminder_fee_cents
     for d in due:
-        _remind(db, tenant, d.invoice, d.to, d.open_cents, fee, today)
+        await _remind(db, job.settings, job.tenant, d.invoice, d.to, d.open_cents, fee, today)
     await db.flush()
     return len(due)
 
@@ -141,7 +156,9 @@ async def reminders_of(
     return list(rows)
 
 
-async def send_reminder(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> Reminder:
+async def send_reminder(
+    db: AsyncSession, actor: Membership, invoice_id: uuid.UUID, settings: Settings
+) -> Reminder:
     """Send a payment reminder of an overdue invoice now (the office's button)."""
     require(permissions.can_manage_billing(actor), "billing")
     row = (
@@ -174,6 +191,6 @@ async def send_reminder(db: AsyncSession, actor: Membership, invoice_id: uuid.UU
         raise Invalid.field("invoice", _("A reminder of this invoice was already sent today."))
     tenant = await db.get_one(Tenant, db.info[TENANT_KEY])
     fee = (await get_profile(db)).reminder_fee_cents
-    reminder = _remind(db, tenant, invoice, to, balance.open_cents, fee, today)
+    reminder = await _remind(db, settings, tenant, invoice, to, balance.open_cents, fee, today)
     await db.flush()
     return reminder

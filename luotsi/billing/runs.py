@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 import structlog
 from sqlalchemy import func, select, update
@@ -27,17 +27,20 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.errors import DomainError, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
-from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.jobs import JobContext, claimed, scheduled, wake_job
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.permissions import require
-from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.platform.tenancy import Membership
 from luotsi.tenants.clients.models import ClientOrg
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_CHUNK = 20
-# How often the worker advances the running runs (one chunk of each per turn).
-ADVANCE_EVERY_SECONDS = 10
+ADVANCE_JOB = "invoice_runs"
+# Starting a run wakes the job at once, and while it drafts it comes back at once for the next
+# chunk; besides, it looks for running runs this often (one a crashed worker or the command
+# line left behind).
+ADVANCE_EVERY_SECONDS = 300
 ERROR_LENGTH = 500  # InvoiceRun.error
 RUNS_PER_PAGE = 25  # the runs page
 
@@ -101,6 +104,8 @@ async def start_run(
     run.org_total = len(org_ids)
     if not org_ids:
         run.status, run.finished_at = RunStatus.DONE, clock.now()
+    else:
+        await wake_job(db, ADVANCE_JOB, run.tenant_id)
     await db.flush()
     return run
 
@@ -179,13 +184,14 @@ async def work_on_run(
     return run
 
 
-@scheduled("invoice_runs", ADVANCE_EVERY_SECONDS)
-async def advance_invoice_runs(db: AsyncSession, tenant: Tenant, now: datetime) -> int:
+@scheduled(ADVANCE_JOB, ADVANCE_EVERY_SECONDS)
+async def advance_invoice_runs(job: JobContext) -> int:
     """Draft the next chunk of each of the firm's running invoice runs.
 
     Returns how many organisations were handled, so the worker comes back at once while
     there is work.
     """
+    db = job.db
     handled = 0
     running = await db.execute(
         select(InvoiceRun.id, InvoiceRun.org_done)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Result,
     String,
     Uuid,
+    bindparam,
     event,
     func,
     literal,
@@ -111,6 +112,16 @@ class TenantScoped:
         )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, sort_order=-10)
+
+
+def inline(value: Any) -> BindParameter[Any]:
+    """``value`` written into the SQL text rather than sent as a parameter.
+
+    For the condition a partial index is defined by (``status = 'pending'``): PostgreSQL uses
+    the index only when it sees the value, which a cached generic plan of a parameter does not.
+    Compare a column with it (``Model.status == inline("pending")``) so it takes the column's type.
+    """
+    return bindparam(None, value, literal_execute=True)
 
 
 def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:

@@ -70,7 +70,7 @@ class UserSession(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # retention prunes the expired
     ip: Mapped[str] = mapped_column(String(45), default="")
 
 

@@ -1,11 +1,21 @@
-"""The transactional outbox and the worker that delivers it.
+"""The transactional outbox and its delivery.
 
 Code that changes data enqueues the work (an e-mail, a Stripe call) in the same transaction;
-``luotsi worker`` (or the in-process worker of ``luotsi serve``) delivers at least once, with
-exponential backoff. On PostgreSQL several workers can run: rows are claimed with ``FOR UPDATE
-SKIP LOCKED``. Each kind of row has a handler in :data:`OUTBOX_KINDS`; a module above the
+the worker (``luotsi worker``, or the in-process one of ``luotsi serve``) delivers at least
+once, with exponential backoff, in a loop of its own (:func:`deliver_forever`) that scheduled
+jobs never hold up. Each kind of row has a handler in :data:`OUTBOX_KINDS`; a module above the
 platform registers its own kinds with :func:`outbox_kind` (billing its Stripe calls), so the
 platform never imports them.
+
+Several workers can deliver at once. A worker claims a few due rows with a lease: in a short
+transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) it marks them ``sending``, names
+itself (``claimed_by``) and sets ``lease_until``, and commits. It then delivers each row
+outside any transaction (no row lock is held while SMTP or Stripe answers) and marks it sent,
+or back to pending with a backoff, in a short transaction of its own. A worker that dies leaves
+its rows ``sending`` until the lease expires; another worker then claims them again, so a crash
+delivers at most the one message that was in flight twice (e-mails keep their Message-ID,
+Stripe calls their idempotency keys). Partial indexes keep the claim cheap however many rows
+were sent before.
 
 Pending rows hold recipients, subjects and single-use links. On PostgreSQL the table is under
 row-level security (migration 0009): a request may add rows, for its own firm or as platform
@@ -25,14 +35,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Integer, String, Text, func, select
+from sqlalchemy import JSON, Index, Integer, Select, String, Text, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from luotsi.platform import clock
-from luotsi.platform.db import TENANT_KEY, Base, unscoped_session
+from luotsi.platform.db import TENANT_KEY, Base, inline, unscoped_session
 from luotsi.platform.errors import TenantNotSet
-from luotsi.platform.jobs import run_due_jobs
 from luotsi.platform.mail import Mailer
 from luotsi.platform.settings import Settings
 
@@ -40,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 MAX_ATTEMPTS = 8
 BASE_BACKOFF = timedelta(seconds=30)
+CLAIM_BATCH = 10
+PRUNE_BATCH = 1000
 # The transaction setting the outbox's worker policy admits (see migration 0009).
 WORKER_SETTING = "app.outbox_worker"
 
@@ -53,12 +64,37 @@ class OutboxMessage(Base):
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    # pending -> sending (claimed, leased) -> sent; back to pending to retry; failed at last.
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # counted when claimed
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     done_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the worker sending it
+    lease_until: Mapped[datetime | None]  # sending: claimable again after this
+
+
+# Partial indexes: each covers only the rows one query looks for, so a claim, a reclaim or a
+# pruning reads what it needs however many messages were sent before.
+Index(
+    "ix_outbox_pending",
+    OutboxMessage.next_attempt_at,
+    postgresql_where=OutboxMessage.status == "pending",
+    sqlite_where=OutboxMessage.status == "pending",
+)
+Index(
+    "ix_outbox_sending",
+    OutboxMessage.lease_until,
+    postgresql_where=OutboxMessage.status == "sending",
+    sqlite_where=OutboxMessage.status == "sending",
+)
+Index(
+    "ix_outbox_sent",
+    OutboxMessage.done_at,
+    postgresql_where=OutboxMessage.status == "sent",
+    sqlite_where=OutboxMessage.status == "sent",
+)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -141,69 +177,184 @@ async def outbox_worker_session(
         yield db
 
 
-async def _claim(db: AsyncSession, batch: int) -> list[OutboxMessage]:
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= clock.now())
-        .order_by(OutboxMessage.next_attempt_at)
-        .limit(batch)
-    )
-    if db.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(await db.scalars(query))
+async def _claim(
+    maker: async_sessionmaker[AsyncSession],
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    batch: int,
+) -> list[OutboxMessage]:
+    """Lease up to ``batch`` due rows to ``worker`` and commit: rows whose lease expired (a
+    worker died sending them) first, then pending ones, the longest waiting first."""
+    async with outbox_worker_session(maker) as db:
+
+        def locked(query: Select[tuple[OutboxMessage]]) -> Select[tuple[OutboxMessage]]:
+            if db.bind.dialect.name == "postgresql":
+                return query.with_for_update(skip_locked=True)
+            return query
+
+        expired = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == inline("sending"), OutboxMessage.lease_until <= now)
+            .order_by(OutboxMessage.lease_until)
+            .limit(batch)
+        )
+        rows = list(await db.scalars(locked(expired)))
+        if len(rows) < batch:
+            pending = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == inline("pending"),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(batch - len(rows))
+            )
+            rows += await db.scalars(locked(pending))
+        for row in rows:
+            if row.status == "sending":
+                log.warning("outbox.lease_expired", id=str(row.id), worker=row.claimed_by)
+            row.status, row.claimed_by, row.lease_until = "sending", worker, now + lease
+            row.attempts += 1
+        return rows
 
 
-async def deliver(row: OutboxMessage, worker: Worker) -> None:
+async def deliver(row: OutboxMessage, worker: Worker) -> dict[str, Any] | None:
+    """Run the row's handler; returns the payload to keep (None: as it is)."""
     handler = OUTBOX_KINDS.get(row.kind)
     if handler is None:
         raise ValueError(f"unknown outbox kind {row.kind!r}")
-    kept = await handler(row, worker)
-    if kept is not None:
-        row.payload = kept
+    return await handler(row, worker)
 
 
-async def run_once(maker: async_sessionmaker[AsyncSession], mailer: Mailer, batch: int = 20) -> int:
-    """Deliver what is due; returns how many rows were handled (sent or rescheduled)."""
-    handled = 0
-    worker = Worker(maker, mailer)
+async def _settle(
+    maker: async_sessionmaker[AsyncSession], row: OutboxMessage, worker: str, values: dict[str, Any]
+) -> None:
+    """Write the outcome of a delivery, unless the row's lease went to another worker."""
     async with outbox_worker_session(maker) as db:
-        for row in await _claim(db, batch):
-            handled += 1
-            row.attempts += 1
-            try:
-                await deliver(row, worker)
-            except Exception as exc:
-                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                if row.attempts >= MAX_ATTEMPTS:
-                    row.status = "failed"
-                    log.error("outbox.failed", id=str(row.id), kind=row.kind, error=row.last_error)
-                else:
-                    row.next_attempt_at = clock.now() + backoff(row.attempts)
-                    log.warning("outbox.retry", id=str(row.id), attempt=row.attempts)
-                continue
-            row.status = "sent"
-            row.done_at = clock.now()
-            log.info("outbox.sent", id=str(row.id), kind=row.kind)
-    return handled
+        await db.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.status == "sending",
+                OutboxMessage.claimed_by == worker,
+            )
+            .values(claimed_by=None, lease_until=None, **values)
+        )
 
 
-async def run_forever(
+async def _deliver_claimed(
+    maker: async_sessionmaker[AsyncSession], row: OutboxMessage, worker: Worker, name: str
+) -> None:
+    try:
+        kept = await deliver(row, worker)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if row.attempts >= MAX_ATTEMPTS:
+            log.error("outbox.failed", id=str(row.id), kind=row.kind, error=error)
+            await _settle(maker, row, name, {"status": "failed", "last_error": error})
+        else:
+            log.warning("outbox.retry", id=str(row.id), attempt=row.attempts)
+            retry_at = clock.now() + backoff(row.attempts)
+            await _settle(
+                maker,
+                row,
+                name,
+                {"status": "pending", "last_error": error, "next_attempt_at": retry_at},
+            )
+        return
+    sent: dict[str, Any] = {"status": "sent", "done_at": clock.now()}
+    if kept is not None:
+        sent["payload"] = kept
+    await _settle(maker, row, name, sent)
+    log.info("outbox.sent", id=str(row.id), kind=row.kind)
+
+
+async def run_once(
     maker: async_sessionmaker[AsyncSession],
     mailer: Mailer,
-    interval: float = 2.0,
+    batch: int = CLAIM_BATCH,
+    worker: str | None = None,
     stop: asyncio.Event | None = None,
+) -> int:
+    """Claim what is due and deliver it; returns how many rows were handled (sent, or
+    rescheduled after a failure). Once ``stop`` is set the rows not yet tried are given back
+    as they were."""
+    name = worker or f"once:{uuid.uuid4().hex[:8]}"
+    # The lease (LUOTSI_WORKER_LEASE_SECONDS, ten minutes) outlasts a batch: SMTP answers
+    # within its 30-second timeout.
+    lease = timedelta(seconds=mailer.settings.worker.lease_seconds)
+    rows = await _claim(maker, name, clock.now(), lease, batch)
+    handling = Worker(maker, mailer)
+    for index, row in enumerate(rows):
+        if stop is not None and stop.is_set():
+            for left in rows[index:]:
+                back = {"status": "pending", "attempts": OutboxMessage.attempts - 1}
+                await _settle(maker, left, name, back)
+            return index
+        await _deliver_claimed(maker, row, handling, name)
+    return len(rows)
+
+
+async def deliver_forever(
+    maker: async_sessionmaker[AsyncSession],
+    mailer: Mailer,
+    worker: str,
+    stop: asyncio.Event,
+    interval: float = 2.0,
 ) -> None:
-    """The worker loop: deliver what is due, then sleep a little."""
-    stop = stop or asyncio.Event()
-    log.info("worker.started")
+    """The delivery loop: deliver what is due, then wait a little (not while there is more)."""
     while not stop.is_set():
         try:
-            handled = await run_due_jobs(maker)
-            handled += await run_once(maker, mailer)
+            handled = await run_once(maker, mailer, worker=worker, stop=stop)
         except Exception:
-            log.exception("worker.error")
+            log.exception("outbox.error")
             handled = 0
         if handled == 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-    log.info("worker.stopped")
+
+
+# --- what metrics report, and retention -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Rows waiting to be delivered (pending or being sent) and how long the oldest waits."""
+
+    waiting: int
+    oldest_age: timedelta | None
+
+
+async def outbox_backlog(
+    maker: async_sessionmaker[AsyncSession], now: datetime | None = None
+) -> Backlog:
+    """The outbox's backlog, read as the worker (a request's session may not read the outbox)."""
+    now = now or clock.now()
+    async with outbox_worker_session(maker) as db:
+        count, oldest = (
+            await db.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.status.in_(("pending", "sending"))
+                )
+            )
+        ).one()
+    return Backlog(int(count), max(now - oldest, timedelta(0)) if oldest else None)
+
+
+async def prune_sent(maker: async_sessionmaker[AsyncSession], before: datetime) -> int:
+    """Delete the rows delivered before ``before``, a batch per transaction; returns how
+    many went. Failed rows stay, for someone to look at."""
+    pruned = 0
+    while True:
+        async with outbox_worker_session(maker) as db:
+            batch = (
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == inline("sent"), OutboxMessage.done_at < before)
+                .limit(PRUNE_BATCH)
+            )
+            result = await db.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(batch)))
+            deleted = int(getattr(result, "rowcount", 0) or 0)
+        pruned += deleted
+        if deleted < PRUNE_BATCH:
+            return pruned

@@ -25,7 +25,10 @@ class RateEvent(Base):
     """One counted event. Global: holds a bucket name, a key and a time, nothing else."""
 
     __tablename__ = "rate_events"
-    __table_args__ = (Index("ix_rate_events_bucket_key_at", "bucket", "key", "at"),)
+    __table_args__ = (
+        Index("ix_rate_events_bucket_key_at", "bucket", "key", "at"),
+        Index("ix_rate_events_at", "at"),  # retention prunes by age across buckets
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     bucket: Mapped[str] = mapped_column(String(40))

@@ -31,6 +31,28 @@ class Plans:
     grace_days: int = 14
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How long operational rows are kept; the ``operational_retention`` job prunes older ones.
+
+    Expired sign-in sessions go at once. Rate-limit events (sign-in attempts among them) are
+    kept at least two days whatever is set, longer than any limit's window.
+    """
+
+    sent_mail_days: int = 30  # delivered outbox rows (recipient and subject only)
+    rate_event_days: int = 30  # sign-in attempts and other counted events
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How the worker paces itself (the defaults suit production)."""
+
+    poll_seconds: float = 2.0  # the wait when nothing was due
+    # How long a claimed job or e-mail stays one worker's before another may take it over
+    # (after a crash): longer than the slowest job chunk or batch of e-mails.
+    lease_seconds: int = 600
+
+
 class KeysMissing(RuntimeError):
     """The app would run without the keys every node must share: it refuses to start."""
 
@@ -83,6 +105,8 @@ class Settings:
     # The signing secret of the Connect endpoint (connected accounts' events) on the same URL.
     stripe_connect_webhook_secret: str = field(default="", repr=False)
     plans: Plans = field(default_factory=lambda: Plans())
+    retention: Retention = field(default_factory=lambda: Retention())
+    worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())
 
     def __repr__(self) -> str:
         """Every setting but the secrets; a database URL without its password."""
@@ -271,5 +295,13 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),
             yearly_seat_cents=int(get("PLAN_YEARLY_SEAT_CENTS", "29000")),
             grace_days=int(get("PLAN_GRACE_DAYS", "14")),
+        ),
+        retention=Retention(
+            sent_mail_days=int(get("RETENTION_SENT_MAIL_DAYS", "30")),
+            rate_event_days=int(get("RETENTION_RATE_EVENT_DAYS", "30")),
+        ),
+        worker=WorkerTuning(
+            poll_seconds=float(get("WORKER_POLL_SECONDS", "2")),
+            lease_seconds=int(get("WORKER_LEASE_SECONDS", "600")),
         ),
     )

@@ -28,8 +28,8 @@ from litestar.static_files import create_static_files_router
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.identity import configure_password_hashing
 from luotsi.platform.mail import Mailer
-from luotsi.platform.outbox import run_forever
 from luotsi.platform.settings import Settings, load_settings
+from luotsi.platform.worker import run_worker
 from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
 from luotsi.web.agreements.agreements import AgreementsController
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
             return
         stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(maker, mailer, stop=stop))
+        task = asyncio.create_task(run_worker(maker, settings, stop=stop))
         try:
             yield
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from luotsi.billing.references import formatted
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.jobs import JOBS, run_job
+from luotsi.platform.settings import Settings
 from luotsi.tenants.clients.models import ClientOrg
 from tests import clock
 from tests.billing.arrange import Row, add_draft, complete_profile
@@ -27,16 +29,24 @@ ADDRESS = "laskut@esimerkkikunta.example"
 WORK = Row("Työnohjaus Sanna Supervisee", 12000)
 
 
+@dataclass(frozen=True)
+class Worker:
+    maker: async_sessionmaker[AsyncSession]
+    settings: Settings
+
+
 @pytest.fixture
-async def maker(clean_db: Backend) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def worker(clean_db: Backend) -> AsyncIterator[Worker]:
     engine = make_engine(clean_db.settings.runtime_database_url)
-    yield make_sessionmaker(engine)
+    yield Worker(make_sessionmaker(engine), clean_db.settings)
     await engine.dispose()
 
 
-async def run(maker: async_sessionmaker[AsyncSession], day: date) -> int:
+async def run(worker: Worker, day: date) -> int:
     """Run the reminder job for every firm as the worker would at noon on ``day``."""
-    return await run_job(maker, JOBS["payment_reminders"], now=clock.at(day, 12))
+    return await run_job(
+        worker.maker, worker.settings, JOBS["payment_reminders"], now=clock.at(day, 12)
+    )
 
 
 async def invoice_to(
@@ -62,7 +72,7 @@ async def sent(db: AsyncSession, invoice: Invoice) -> list[tuple[date, int, str]
 
 
 async def test_the_worker_reminds_a_week_after_due_again_two_weeks_later_then_stops(
-    db: AsyncSession, firms: Firms, maker: async_sessionmaker[AsyncSession], outbox: Outbox
+    db: AsyncSession, firms: Firms, worker: Worker, outbox: Outbox
 ) -> None:
     await complete_profile(db)
     await invoicing_address(db, firms.a.org)
@@ -70,12 +80,12 @@ async def test_the_worker_reminds_a_week_after_due_again_two_weeks_later_then_st
     assert invoice.due_on is not None
     due = invoice.due_on
 
-    assert await run(maker, due + timedelta(days=6)) == 0
-    assert await run(maker, due + timedelta(days=7)) == 1
-    assert await run(maker, due + timedelta(days=8)) == 0
-    assert await run(maker, due + timedelta(days=20)) == 0  # 13 days after the first
-    assert await run(maker, due + timedelta(days=21)) == 1
-    assert await run(maker, due + timedelta(days=60)) == 0  # two is the most
+    assert await run(worker, due + timedelta(days=6)) == 0
+    assert await run(worker, due + timedelta(days=7)) == 1
+    assert await run(worker, due + timedelta(days=8)) == 0
+    assert await run(worker, due + timedelta(days=20)) == 0  # 13 days after the first
+    assert await run(worker, due + timedelta(days=21)) == 1
+    assert await run(worker, due + timedelta(days=60)) == 0  # two is the most
     assert await sent(db, invoice) == [
         (due + timedelta(days=7), 500, ADDRESS),
         (due + timedelta(days=21), 500, ADDRESS),
@@ -87,7 +97,7 @@ async def test_paid_credited_and_unaddressed_invoices_are_not_reminded_of(
     clean_db: Backend,
     db: AsyncSession,
     firms: Firms,
-    maker: async_sessionmaker[AsyncSession],
+    worker: Worker,
 ) -> None:
     await complete_profile(db)
     await invoicing_address(db, firms.a.org)
@@ -102,14 +112,14 @@ async def test_paid_credited_and_unaddressed_invoices_are_not_reminded_of(
     await db.commit()
     assert paid.due_on is not None
 
-    assert await run(maker, paid.due_on + timedelta(days=7)) == 1
+    assert await run(worker, paid.due_on + timedelta(days=7)) == 1
     reminded = [r.invoice_id for r in await db.scalars(select(Reminder))]
     assert reminded == [partly.id]
     assert unaddressed.id not in reminded
 
 
 async def test_the_reminder_has_the_sums_and_no_lines_in_the_invoices_language(
-    db: AsyncSession, firms: Firms, maker: async_sessionmaker[AsyncSession], outbox: Outbox
+    db: AsyncSession, firms: Firms, worker: Worker, outbox: Outbox
 ) -> None:
     await complete_profile(db)
     await invoicing_address(db, firms.a.org)
@@ -118,7 +128,7 @@ async def test_the_reminder_has_the_sums_and_no_lines_in_the_invoices_language(
     await payments.record_payment(db, firms.a.owner, invoice.id, clock.today(), 5060)
     await db.commit()
     assert invoice.due_on is not None and invoice.number is not None
-    assert await run(maker, invoice.due_on + timedelta(days=7)) == 2
+    assert await run(worker, invoice.due_on + timedelta(days=7)) == 2
 
     mails = {m.subject: m for m in await outbox.deliver()}
     finnish = mails[f"Maksumuistutus: lasku {invoice.number}, Alfa Työnohjaus Oy"]
@@ -132,7 +142,7 @@ async def test_the_reminder_has_the_sums_and_no_lines_in_the_invoices_language(
 
 
 async def test_a_reminder_by_hand_for_an_overdue_invoice(
-    db: AsyncSession, firms: Firms, maker: async_sessionmaker[AsyncSession], outbox: Outbox
+    db: AsyncSession, firms: Firms, worker: Worker, outbox: Outbox
 ) -> None:
     await complete_profile(db)
     await invoicing_address(db, firms.a.org)
@@ -140,20 +150,20 @@ async def test_a_reminder_by_hand_for_an_overdue_invoice(
     with time_machine.travel(clock.at(clock.today() - timedelta(days=30)), tick=True):
         overdue = await invoice_to(db, firms)  # issued a month ago, due two weeks ago
     with pytest.raises(Invalid, match="erääntyneestä"):
-        await reminders.send_reminder(db, firms.a.owner, not_yet_due.id)
+        await reminders.send_reminder(db, firms.a.owner, not_yet_due.id, worker.settings)
     with pytest.raises(Forbidden):
-        await reminders.send_reminder(db, firms.a.supervisor, overdue.id)
+        await reminders.send_reminder(db, firms.a.supervisor, overdue.id, worker.settings)
 
-    reminder = await reminders.send_reminder(db, firms.a.admin, overdue.id)
+    reminder = await reminders.send_reminder(db, firms.a.admin, overdue.id, worker.settings)
     await db.commit()
     assert (reminder.sent_on, reminder.fee_cents, reminder.sent_to) == (clock.today(), 500, ADDRESS)
     with pytest.raises(Invalid, match="jo lähetetty"):
-        await reminders.send_reminder(db, firms.a.owner, overdue.id)
+        await reminders.send_reminder(db, firms.a.owner, overdue.id, worker.settings)
     assert [m.to for m in await outbox.deliver()] == [ADDRESS]
     # The worker counts it: the next one two weeks later, then no more.
-    assert await run(maker, clock.today()) == 0
-    assert await run(maker, clock.today() + timedelta(days=14)) == 1
-    await run(maker, clock.today() + timedelta(days=28))  # the other one's first, by now
+    assert await run(worker, clock.today()) == 0
+    assert await run(worker, clock.today() + timedelta(days=14)) == 1
+    await run(worker, clock.today() + timedelta(days=28))  # the other one's first, by now
     listed = await reminders.reminders_of(db, firms.a.owner, overdue.id)
     assert [r.sent_on for r in listed] == [clock.today(), clock.today() + timedelta(days=14)]
 
@@ -166,4 +176,4 @@ async def test_a_reminder_by_hand_needs_an_address(
     with time_machine.travel(clock.at(clock.today() - timedelta(days=30)), tick=True):
         overdue = await invoice_to(db, firms, org)
     with pytest.raises(Invalid, match="sähköpostiosoitetta"):
-        await reminders.send_reminder(db, firms.a.owner, overdue.id)
+        await reminders.send_reminder(db, firms.a.owner, overdue.id, clean_db.settings)

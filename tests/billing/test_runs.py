@@ -16,7 +16,7 @@ from luotsi.billing.models import Invoice, InvoiceRun, RunStatus
 from luotsi.billing.runs import parse_period, start_run, work_on_run
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid
-from luotsi.platform.jobs import JOBS
+from luotsi.platform.jobs import JOBS, JobContext, Registry, ensure_schedules, run_due_jobs
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.clients.models import ClientOrg, PersonRole
 from luotsi.tenants.sessions.models import SessionStatus
@@ -133,8 +133,38 @@ async def test_the_worker_job_advances_running_runs(clean_db: Backend, firms: Fi
     job = JOBS["invoice_runs"]
     assert job.run is runs.advance_invoice_runs
     async with scoped_a(clean_db, firms) as db:
-        assert await job.run(db, firms.a.tenant, clock.now()) == 2
+        assert await job.run(JobContext(db, firms.a.tenant, clock.now(), clean_db.settings)) == 2
         await db.commit()
+        run = await runs.get_run(db, run.id)
+    assert (run.status, run.org_done, run.drafts) == (RunStatus.DONE, 2, 2)
+
+
+async def test_starting_a_run_makes_the_worker_draft_it_at_once(
+    clean_db: Backend, firms: Firms
+) -> None:
+    start, end = last_month()
+    await add_billable_orgs(clean_db, firms, 2)
+    engine = make_engine(clean_db.settings.runtime_database_url)
+    maker = make_sessionmaker(engine)
+    registry = Registry({"invoice_runs": JOBS["invoice_runs"]}, {})
+    try:
+        # The worker has looked for runs just now: the next look is minutes away.
+        await ensure_schedules(maker, clock.now(), registry)
+        assert await run_due_jobs(maker, clean_db.settings, "w", registry=registry) == 2
+        assert await run_due_jobs(maker, clean_db.settings, "w", registry=registry) == 0
+        async with scoped_a(clean_db, firms) as db:
+            await complete_profile(db)
+            run = await start_run(db, firms.a.owner, start, end)
+            await db.commit()
+        # Starting one woke the job for firm A: it drafts the run, then comes back at once
+        # while it found work, and rests when there is none.
+        ran = 0
+        while worked := await run_due_jobs(maker, clean_db.settings, "w", registry=registry):
+            ran += worked
+        assert ran == 2
+    finally:
+        await engine.dispose()
+    async with scoped_a(clean_db, firms) as db:
         run = await runs.get_run(db, run.id)
     assert (run.status, run.org_done, run.drafts) == (RunStatus.DONE, 2, 2)
 

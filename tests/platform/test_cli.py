@@ -313,7 +313,8 @@ def test_the_worker_knows_every_scheduled_job() -> None:
         [
             sys.executable,
             "-c",
-            "import luotsi.models; from luotsi.platform.jobs import JOBS; print(*sorted(JOBS))",
+            "import luotsi.models; from luotsi.platform.jobs import Registry;"
+            " print(*sorted(Registry.registered().names))",
         ],
         capture_output=True,
         text=True,
@@ -322,6 +323,7 @@ def test_the_worker_knows_every_scheduled_job() -> None:
     assert listed.stdout.split() == [
         "content_retention",
         "invoice_runs",
+        "operational_retention",
         "payment_reminders",
         "review_reminders",
         "session_reminders",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import Integer, LargeBinary, String, Uuid, column, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import joinedload
@@ -17,7 +18,7 @@ from luotsi.platform.db import TENANT_KEY, Base, UTCDateTime, make_engine, make_
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants.agreements.models import Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus, Review, ReviewDecision
 from luotsi.tenants.clients.models import ClientPerson, PersonRole
 from luotsi.tenants.directory.models import Inquiry
 from luotsi.tenants.kinds import SupervisionKind
@@ -289,3 +290,58 @@ async def test_migration_0012_stops_on_content_of_no_person_and_changes_nothing(
         assert version == "0011" and "deactivated_at" not in columns
     finally:
         await engine.dispose()
+
+
+async def test_migration_0015_gives_every_agreement_its_next_review_date(
+    unmigrated: Settings,
+) -> None:
+    await upgrade(unmigrated, "0014")
+    engine = make_engine(unmigrated.owner_database_url)
+    try:
+        firm = await make_firm(engine, "a", "Firm Oy", "0737546-2")
+        org = await add_client_org(engine, firm)
+        start = clock.today() - timedelta(days=100)
+        never_reviewed = await _add_agreement(engine, firm, org.id)
+        reviewed = await _insert_as_of(
+            engine,
+            Agreement,
+            tenant_id=firm.id,
+            org_id=org.id,
+            kind=SupervisionKind.INDIVIDUAL,
+            start_date=start,
+            end_date=start + timedelta(days=365),
+            review_interval_months=3,
+            status=AgreementStatus.ACTIVE,
+        )
+        for held_on in (start + timedelta(days=80), start + timedelta(days=60)):
+            await _insert_as_of(
+                engine,
+                Review,
+                tenant_id=firm.id,
+                agreement_id=reviewed,
+                held_on=held_on,
+                decision=ReviewDecision.CONTINUE,
+            )
+        ending = await _insert_as_of(
+            engine,
+            Agreement,
+            tenant_id=firm.id,
+            org_id=org.id,
+            kind=SupervisionKind.GROUP,
+            start_date=start,
+            end_date=start + timedelta(days=120),  # before six months are up
+            status=AgreementStatus.ACTIVE,
+        )
+        await upgrade(unmigrated)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(Agreement.__table__.c.id, Agreement.__table__.c.review_due_on)
+            )
+            due = dict(rows.tuples().all())
+    finally:
+        await engine.dispose()
+    assert due == {
+        never_reviewed: clock.today() + relativedelta(months=6),
+        reviewed: start + timedelta(days=80) + relativedelta(months=3),
+        ending: start + timedelta(days=120),
+    }

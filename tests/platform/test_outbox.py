@@ -16,6 +16,7 @@ from luotsi.platform import clock
 from luotsi.platform.db import make_engine, make_sessionmaker, unscoped_session
 from luotsi.platform.mail import Mailer, read_mailbox, render_email
 from luotsi.platform.outbox import MAX_ATTEMPTS, OutboxMessage, backoff, enqueue_email, run_once
+from luotsi.platform.settings import WorkerTuning
 from tests.conftest import Backend
 
 
@@ -144,13 +145,12 @@ def test_email_is_rendered_in_the_recipients_language(language: str) -> None:
 
 
 async def test_worker_loop_stops_on_request(clean_db: Backend) -> None:
-    from luotsi.platform.outbox import run_forever
+    from luotsi.platform.worker import run_worker
 
     engine = make_engine(clean_db.settings.runtime_database_url)
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_forever(make_sessionmaker(engine), Mailer(clean_db.settings), interval=0.05, stop=stop)
-    )
+    settings = replace(clean_db.settings, worker=WorkerTuning(poll_seconds=0.05))
+    task = asyncio.create_task(run_worker(make_sessionmaker(engine), settings, stop=stop))
     await _enqueue(clean_db)
     for _ in range(100):
         if read_mailbox(clean_db.settings.outbox_dir):

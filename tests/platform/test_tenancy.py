@@ -32,6 +32,7 @@ GLOBAL_TABLES_WITH_TENANT_REFERENCE = {
     "audit_events",
     "subscriptions",
     "stripe_events",
+    "job_schedule",
 }
 
 

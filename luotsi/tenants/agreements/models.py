@@ -9,22 +9,44 @@ Nothing here is confidential content: content (notes, goals, evaluations) lives 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import (
+    ColumnElement,
+    Date,
     ForeignKeyConstraint,
     Index,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    case,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+    type_coerce,
+    update,
 )
-from sqlalchemy.orm import Mapped, deferred, joinedload, mapped_column, relationship, selectinload
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    deferred,
+    joinedload,
+    mapped_column,
+    relationship,
+    selectinload,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from luotsi.platform import clock, i18n
 from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.sqldates import add_months
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 
@@ -116,7 +138,16 @@ class Agreement(TenantScoped, Base):
             ["tenant_id", "hr_contact_id"], ["client_people.tenant_id", "client_people.id"]
         ),
         Index("ix_agreements_tenant_org", "tenant_id", "org_id"),
-        Index("ix_agreements_tenant_status", "tenant_id", "status"),
+        # The reviews due (dashboards, the review reminders): a range of one status's rows.
+        Index("ix_agreements_tenant_status_review_due", "tenant_id", "status", "review_due_on"),
+        # The agreements whose content the retention rule has still to erase.
+        Index(
+            "ix_agreements_tenant_ended_unerased",
+            "tenant_id",
+            "status_changed_at",
+            postgresql_where=text("status = 'ended' AND content_erased_at IS NULL"),
+            sqlite_where=text("status = 'ended' AND content_erased_at IS NULL"),
+        ),
     )
 
     org_id: Mapped[uuid.UUID]
@@ -140,6 +171,10 @@ class Agreement(TenantScoped, Base):
     )
     status_changed_at: Mapped[datetime] = mapped_column(default=clock.now)
     status_changed_by: Mapped[uuid.UUID | None]  # a user id
+    # When the next continuation review is due (reviews.review_due_after), kept by the database
+    # session whenever the start or end date, the interval or the reviews change (see
+    # luotsi.tenants.agreements.reviews), so that a query can filter and order by it.
+    review_due_on: Mapped[date | None]
     # The review due date the last reminder was sent for: one reminder per due date.
     review_reminder_for: Mapped[date | None]
     # When the retention rule erased its confidential content (notes, goals...): kept facts only.
@@ -348,6 +383,82 @@ def response_label(response: str) -> str:
     """The label of an acceptance's response (``Acceptance.response``)."""
     known = AcceptanceResponse._value2member_map_
     return AcceptanceResponse(response).label if response in known else response
+
+
+# --- the next review's due date, kept on the agreement ----------------------------------------
+
+
+def review_due_sql() -> ColumnElement[date]:
+    """When each agreement's next review is due, in SQL: the latest review (or the start
+    date) plus the review interval, at the latest the end date (as
+    ``reviews.review_due_after`` says in Python). What ``Agreement.review_due_on`` holds."""
+    last_review = (
+        select(func.max(Review.held_on))
+        .select_from(Review)
+        .where(Review.tenant_id == Agreement.tenant_id, Review.agreement_id == Agreement.id)
+        .correlate(Agreement)
+        .scalar_subquery()
+    )
+    since = func.coalesce(last_review, Agreement.start_date)
+    due = add_months(since, Agreement.review_interval_months)
+    return type_coerce(case((due < Agreement.end_date, due), else_=Agreement.end_date), Date)
+
+
+# What moves an agreement's next review: its term and interval, and its reviews.
+_TERMS = ("start_date", "end_date", "review_interval_months")
+_REVIEW_FACTS = ("agreement_id", "held_on")
+_DUE_PENDING = "luotsi_review_due_on"
+
+
+def _changed(obj: object, names: Iterable[str]) -> bool:
+    attrs = inspect(obj, raiseerr=True).attrs
+    return any(attrs[name].history.has_changes() for name in names)
+
+
+def _agreements_whose_review_moved(session: Session) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    moved: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for obj in session.new:
+        if isinstance(obj, Agreement | Review):
+            moved.add((obj.tenant_id, obj.id if isinstance(obj, Agreement) else obj.agreement_id))
+    for obj in session.dirty:
+        if isinstance(obj, Agreement) and _changed(obj, _TERMS):
+            moved.add((obj.tenant_id, obj.id))
+        elif isinstance(obj, Review) and _changed(obj, _REVIEW_FACTS):
+            moved.add((obj.tenant_id, obj.agreement_id))
+    for obj in session.deleted:
+        if isinstance(obj, Review):
+            moved.add((obj.tenant_id, obj.agreement_id))
+    return moved
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_review_due_on(session: Session, flush_context: object) -> None:
+    """Recompute ``review_due_on`` of the agreements this flush moved, in the flush's own
+    transaction: one UPDATE from :func:`review_due_sql`, so no service can forget it."""
+    moved = _agreements_whose_review_moved(session)
+    if not moved:
+        return
+    found: dict[tuple[uuid.UUID, uuid.UUID], date | None] = {}
+    for tenant_id in {tenant for tenant, _id in moved}:
+        ids = [agreement for tenant, agreement in moved if tenant == tenant_id]
+        rows = session.execute(
+            update(Agreement)
+            .where(Agreement.tenant_id == tenant_id, Agreement.id.in_(ids))
+            .values(review_due_on=review_due_sql())
+            .returning(Agreement.id, Agreement.review_due_on)
+            .execution_options(synchronize_session=False)
+        )
+        found.update(((tenant_id, agreement_id), due) for agreement_id, due in rows.tuples())
+    session.info.setdefault(_DUE_PENDING, {}).update(found)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _show_review_due_on(session: Session, flush_context: object) -> None:
+    """The agreements loaded in the session show the date the database now holds."""
+    for key, due in session.info.pop(_DUE_PENDING, {}).items():
+        agreement = session.identity_map.get(identity_key(Agreement, key))
+        if agreement is not None:
+            set_committed_value(agreement, "review_due_on", due)
 
 
 # --- what a query loads with an agreement ---------------------------------------------------

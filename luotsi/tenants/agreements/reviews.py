@@ -9,20 +9,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import ColumnElement, Date, case, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
-from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.jobs import JobContext, claimed, scheduled
 from luotsi.platform.permissions import require
-from luotsi.platform.sqldates import add_months
-from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import (
     AGREEMENT_NAMES,
     AGREEMENT_WHOLE,
@@ -97,21 +101,6 @@ def running_review_due(agreement: Agreement, last_review: date | None) -> date |
     return review_due_after(agreement, last_review)
 
 
-def review_due_sql() -> ColumnElement[date]:
-    """:func:`review_due_after` of each agreement in SQL (its latest review read in a
-    subquery), so that a query can filter, order and limit by it."""
-    last_review = (
-        select(func.max(Review.held_on))
-        .select_from(Review)
-        .where(Review.agreement_id == Agreement.id)
-        .correlate(Agreement)
-        .scalar_subquery()
-    )
-    since = func.coalesce(last_review, Agreement.start_date)
-    due = add_months(since, Agreement.review_interval_months)
-    return type_coerce(case((due < Agreement.end_date, due), else_=Agreement.end_date), Date)
-
-
 def _reviews_due_conditions(
     actor: Membership, within_days: int, today: date | None
 ) -> list[ColumnElement[bool]]:
@@ -119,7 +108,7 @@ def _reviews_due_conditions(
     return [
         Agreement.status == AgreementStatus.ACTIVE,
         *visible_to(actor),
-        review_due_sql() <= horizon,
+        Agreement.review_due_on <= horizon,
     ]
 
 
@@ -136,15 +125,14 @@ async def reviews_due(
     :func:`count_reviews_due` for how many there are), with their names loaded."""
     if not permissions.can_work_on_agreements(actor):
         return []
-    due = review_due_sql()
-    rows = await db.execute(
-        select(Agreement, due)
+    rows = await db.scalars(
+        select(Agreement)
         .where(*_reviews_due_conditions(actor, within_days, today))
-        .order_by(due, Agreement.id)
+        .order_by(Agreement.review_due_on, Agreement.id)
         .limit(limit)
         .options(*AGREEMENT_NAMES)
     )
-    return list(rows.tuples())
+    return [(a, a.review_due_on) for a in rows.unique() if a.review_due_on is not None]
 
 
 async def count_reviews_due(
@@ -329,28 +317,31 @@ async def list_reviews(db: AsyncSession, agreement: Agreement) -> list[Review]:
 
 
 @scheduled("review_reminders", 3600)
-async def send_review_reminders(db: AsyncSession, tenant: Tenant, now: datetime) -> int:
+async def send_review_reminders(job: JobContext) -> int:
     """E-mail the supervisors and the HR contact when a review is due within two weeks.
 
     Once per due date (``Agreement.review_reminder_for``); a review moves the due date, so the
-    next one is reminded of in its turn. Returns how many agreements were reminded of.
+    next one is reminded of in its turn. Reads (and on PostgreSQL locks) only the agreements
+    whose reminder is due, through ``review_due_on``. Returns how many were reminded of.
     """
-    today = clock.today(now)
+    db, today = job.db, clock.today(job.now)
     query = (
         select(Agreement)
-        .where(Agreement.status == AgreementStatus.ACTIVE)
+        .where(
+            Agreement.status == AgreementStatus.ACTIVE,
+            Agreement.review_due_on <= today + timedelta(days=REVIEW_DUE_SOON_DAYS),
+            or_(
+                Agreement.review_reminder_for.is_(None),
+                Agreement.review_reminder_for != Agreement.review_due_on,
+            ),
+        )
+        .order_by(Agreement.review_due_on, Agreement.id)
         .options(*AGREEMENT_WHOLE)
     )
-    active = list((await db.scalars(claimed(db, query, Agreement))).unique())
-    last = await last_reviews(db, [a.id for a in active])
-    reminded = 0
-    for agreement in active:
-        due = review_due_after(agreement, last.get(agreement.id))
-        if (
-            due - today > timedelta(days=REVIEW_DUE_SOON_DAYS)
-            or agreement.review_reminder_for == due
-        ):
-            continue
+    due_now = list((await db.scalars(claimed(db, query, Agreement))).unique())
+    for agreement in due_now:
+        due = agreement.review_due_on
+        assert due is not None
         recipients = [(u.email, u.locale, True) for u in await supervisor_users(db, agreement)]
         hr = agreement.hr_contact
         if hr is not None and hr.email and hr.archived_at is None:
@@ -358,7 +349,7 @@ async def send_review_reminders(db: AsyncSession, tenant: Tenant, now: datetime)
         for email, language, staff in recipients:
             queue_firm_email(
                 db,
-                tenant,
+                job.tenant,
                 "review_reminder",
                 email,
                 language,
@@ -369,6 +360,5 @@ async def send_review_reminders(db: AsyncSession, tenant: Tenant, now: datetime)
                 staff=staff,
             )
         agreement.review_reminder_for = due
-        reminded += 1
     await db.flush()
-    return reminded
+    return len(due_now)

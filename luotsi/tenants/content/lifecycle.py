@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luotsi.platform import audit
 from luotsi.platform.crypto import ContentCipher, MasterKeys
-from luotsi.platform.db import tenant_session, unscoped_session
-from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.db import inline, tenant_session, unscoped_session
+from luotsi.platform.jobs import JobContext, claimed, scheduled
 from luotsi.platform.tenancy import Tenant
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.content.models import (
@@ -64,14 +64,16 @@ def retention_cutoff(months: int, now: datetime) -> datetime:
 
 
 @scheduled("content_retention", 6 * 3600)
-async def erase_expired_content(db: AsyncSession, tenant: Tenant, now: datetime) -> int:
+async def erase_expired_content(job: JobContext) -> int:
     """Erase the content of the firm's agreements that ended more than the retention ago.
 
     Returns how many agreements were erased. Each gets ``content_erased_at`` and one audit
-    row (``content.erased``, no actor: the firm's retention rule did it).
+    row (``content.erased``, no actor: the firm's retention rule did it). The agreements
+    still to erase have an index of their own (``ix_agreements_tenant_ended_unerased``).
     """
+    db, tenant, now = job.db, job.tenant, job.now
     query = select(Agreement).where(
-        Agreement.status == AgreementStatus.ENDED,
+        Agreement.status == inline(AgreementStatus.ENDED),
         Agreement.content_erased_at.is_(None),
         Agreement.status_changed_at < retention_cutoff(tenant.content_retention_months, now),
     )

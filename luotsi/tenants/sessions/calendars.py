@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock, i18n, permissions
+from luotsi.platform.db import inline
 from luotsi.platform.errors import Forbidden, NotFound
 from luotsi.platform.identity import new_token, token_hash
-from luotsi.platform.jobs import claimed, scheduled
+from luotsi.platform.jobs import JobContext, claimed, scheduled
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
@@ -256,17 +257,21 @@ async def feed_calendar(
 
 
 @scheduled("session_reminders", 900)
-async def send_session_reminders(db: AsyncSession, tenant: Tenant, now: datetime) -> int:
+async def send_session_reminders(job: JobContext) -> int:
     """E-mail supervisees 48 hours before each planned meeting (if the agreement wants it).
 
     Each session is reminded once: ``reminder_sent_at`` is set in the same transaction that
     queues the e-mail, and on PostgreSQL the rows are locked so parallel workers skip them.
+    A reminder is due at a fixed time before the start, so the start is its due time: the
+    partial index ``ix_sessions_tenant_unreminded_starts`` holds only the planned, not yet
+    reminded sessions, and the job reads the next 48 hours of it.
     """
+    db, tenant, now = job.db, job.tenant, job.now
     query = (
         select(SupervisionSession)
         .join(Agreement, SupervisionSession.agreement_id == Agreement.id)
         .where(
-            SupervisionSession.status == SessionStatus.PLANNED,
+            SupervisionSession.status == inline(SessionStatus.PLANNED),
             SupervisionSession.starts_at > now,
             SupervisionSession.starts_at <= now + REMINDER_AHEAD,
             SupervisionSession.reminder_sent_at.is_(None),

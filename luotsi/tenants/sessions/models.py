@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
@@ -64,6 +65,14 @@ class SupervisionSession(TenantScoped, Base):
         ),
         Index("ix_sessions_tenant_agreement_starts", "tenant_id", "agreement_id", "starts_at"),
         Index("ix_sessions_tenant_supervisor_starts", "tenant_id", "supervisor_id", "starts_at"),
+        # The sessions whose reminder is still to send (session_reminders reads its next 48 h).
+        Index(
+            "ix_sessions_tenant_unreminded_starts",
+            "tenant_id",
+            "starts_at",
+            postgresql_where=text("status = 'planned' AND reminder_sent_at IS NULL"),
+            sqlite_where=text("status = 'planned' AND reminder_sent_at IS NULL"),
+        ),
         UniqueConstraint("tenant_id", "uid"),
     )
 

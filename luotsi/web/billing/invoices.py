@@ -251,7 +251,8 @@ class InvoicesController(Controller):
         self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]
     ) -> Any:
         try:
-            await reminders.send_reminder(db, ws.membership, invoice_id)
+            settings = request.app.state["settings"]
+            await reminders.send_reminder(db, ws.membership, invoice_id, settings)
         except Invalid as exc:
             return await self._page(request, db, ws, invoice_id, exc.errors)
         return redirect(request, _invoice_url(ws, invoice_id), flash="reminder_sent")

@@ -29,7 +29,8 @@ from luotsi.billing.payments import InvoiceState
 from luotsi.billing.subscription.connect import pay_token
 from luotsi.billing.subscription.models import Subscription
 from luotsi.platform.clock import HELSINKI
-from luotsi.platform.db import make_sessionmaker, unscoped_session
+from luotsi.platform.db import make_engine, make_sessionmaker, unscoped_session
+from luotsi.platform.jobs import JOBS, run_job
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.tenants.clients.models import ClientOrg
 from tests import clock
@@ -401,6 +402,36 @@ async def test_paid_and_credited_invoices_are_emailed_without_a_link(
         await send_invoice(db, firms.a.owner, invoice.id, stripe_db.settings)
         await db.commit()
     assert "/pay/" not in (await emailed(stripe_db))["text"]
+
+
+async def test_payment_reminders_offer_the_same_link_as_the_invoice_email(
+    stripe_app: Litestar, stripe_db: Backend, firms: Firms
+) -> None:
+    await connect_account(stripe_db, firms.a, ACCOUNT_A)  # firm B takes no cards
+    invoices_of = {firm.slug: await issue(stripe_db, firm, 20000) for firm in (firms.a, firms.b)}
+    due_on = invoices_of[firms.a.slug].due_on
+    assert due_on is not None
+    engine = make_engine(stripe_db.settings.runtime_database_url)
+    try:  # the worker's job, a week past the due date
+        week_late = clock.at(due_on + timedelta(days=7), 12)
+        job = JOBS["payment_reminders"]
+        assert await run_job(make_sessionmaker(engine), stripe_db.settings, job, week_late) == 2
+    finally:
+        await engine.dispose()
+    async with unscoped_session(make_sessionmaker(stripe_db.owner)) as db:
+        rows = list(await db.scalars(select(OutboxMessage)))
+    by_firm = {row.tenant_id: row.payload for row in rows}
+    reminder_b = by_firm[firms.b.tenant.id]
+    assert "/pay/" not in reminder_b["text"] + reminder_b["html"]
+    reminder_a = by_firm[firms.a.tenant.id]
+    path = pay_path(reminder_a)
+    assert f'href="{stripe_db.settings.base_url}{path}"' in reminder_a["html"]
+
+    visitor = Client(stripe_app)
+    visitor.client.cookies.set("luotsi_lang", "en")
+    page = await visitor.get(path)
+    assert page.status_code == 200
+    assert f"Invoice {invoices_of[firms.a.slug].number} from {firms.a.tenant.name}" in text_of(page)
 
 
 @pytest.mark.parametrize("flaw", ["expired", "tampered", "other_invoice", "other_firm"])

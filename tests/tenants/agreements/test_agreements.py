@@ -662,8 +662,14 @@ async def test_pause_and_resume_are_recorded_with_who(db: AsyncSession, firms: F
     assert ("paused", "Maija Admin", "leave") in events and ("resumed", "Maija Owner", "") in events
 
 
-def _maker(backend: Backend) -> Any:
-    return make_sessionmaker(make_engine(backend.settings.runtime_database_url))
+async def remind_of_reviews(backend: Backend, day: date) -> int:
+    """Run the review reminders for every firm as the worker would at noon on ``day``."""
+    engine = make_engine(backend.settings.runtime_database_url)
+    try:
+        job = JOBS["review_reminders"]
+        return await run_job(make_sessionmaker(engine), backend.settings, job, clock.at(day, 12))
+    finally:
+        await engine.dispose()
 
 
 async def test_review_reminder_goes_once_two_weeks_before(
@@ -671,15 +677,9 @@ async def test_review_reminder_goes_once_two_weeks_before(
 ) -> None:
     # Both firms' agreements were reviewed a month ago, every 6 months: due in five months.
     due = firms.a.review.held_on + relativedelta(months=6)
-    job = JOBS["review_reminders"]
-    maker = _maker(clean_db)
-
-    def noon(day: date) -> datetime:
-        return clock.at(day, 12)
-
-    assert await run_job(maker, job, now=noon(due - timedelta(days=15))) == 0
-    assert await run_job(maker, job, now=noon(due - timedelta(days=14))) == 2  # A and B
-    assert await run_job(maker, job, now=noon(due - timedelta(days=13))) == 0
+    assert await remind_of_reviews(clean_db, due - timedelta(days=15)) == 0
+    assert await remind_of_reviews(clean_db, due - timedelta(days=14)) == 2  # A and B
+    assert await remind_of_reviews(clean_db, due - timedelta(days=13)) == 0
     mails = await outbox.deliver()
     to_a = sorted(m.to for m in mails if "alfa" in m.to)
     assert to_a == ["hr@alfa-client.example", "supervisor@alfa.example"]
@@ -688,11 +688,11 @@ async def test_review_reminder_goes_once_two_weeks_before(
     # A review held moves the due date; the next one is reminded of in its turn.
     held_on = due - timedelta(days=12)
     await add_review(clean_db.owner, firms.a.tenant, firms.a.agreement, held_on=held_on)
-    assert await run_job(maker, job, now=noon(held_on + timedelta(days=1))) == 0
+    assert await remind_of_reviews(clean_db, held_on + timedelta(days=1)) == 0
     # A's next review is due six months later, or by the end date if that comes first; B's
     # (still not held) was already reminded of.
     next_due = min(held_on + relativedelta(months=6), firms.a.agreement.end_date)
-    assert await run_job(maker, job, now=noon(next_due - timedelta(days=10))) == 1
+    assert await remind_of_reviews(clean_db, next_due - timedelta(days=10)) == 1
 
 
 async def test_paused_and_ended_agreements_get_no_reminder(
@@ -700,9 +700,8 @@ async def test_paused_and_ended_agreements_get_no_reminder(
 ) -> None:
     await agreement_service.pause_agreement(db, firms.a.owner, firms.a.agreement.id)
     await db.commit()
-    job = JOBS["review_reminders"]
     two_weeks_before = firms.b.review.held_on + relativedelta(months=6, days=-14)
-    assert await run_job(_maker(clean_db), job, now=clock.at(two_weeks_before, 12)) == 1
+    assert await remind_of_reviews(clean_db, two_weeks_before) == 1
 
 
 async def test_every_agreement_due_is_reminded_of_to_its_own_supervisor(
@@ -720,6 +719,5 @@ async def test_every_agreement_due_is_reminded_of_to_its_own_supervisor(
     )
     # A week before the fixtures' reviews are due, and this one's (six months from its start).
     week_before = firms.a.review.held_on + relativedelta(months=6, days=-7)
-    job = JOBS["review_reminders"]
-    assert await run_job(_maker(clean_db), job, now=clock.at(week_before, 12)) == 3
+    assert await remind_of_reviews(clean_db, week_before) == 3
     assert "toinen@alfa.example" in [m.to for m in await outbox.deliver()]

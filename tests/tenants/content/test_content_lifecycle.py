@@ -15,7 +15,7 @@ from luotsi.platform import clock
 from luotsi.platform.crypto import ContentUnreadable
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Invalid, NotFound
-from luotsi.platform.jobs import JOBS, run_job
+from luotsi.platform.jobs import JOBS, JobContext, run_job
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants import content
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus
@@ -186,7 +186,9 @@ async def erase(app: App, firm: Firm, now: datetime) -> int:
     async with app.scoped(firm) as db, db.begin():
         tenant = await db.scalar(select(Tenant).where(Tenant.id == firm.tenant.id))
         assert tenant is not None
-        return await content.erase_expired_content(db, tenant, now)
+        return await content.erase_expired_content(
+            JobContext(db, tenant, now, app.backend.settings)
+        )
 
 
 async def erased_at(backend: Backend, agreement_id: uuid.UUID) -> datetime | None:
@@ -260,12 +262,12 @@ async def test_a_firm_with_a_shorter_retention_erases_sooner(app_db: App, firms:
         await end(backend, firm.agreement.id, now - relativedelta(months=7))
 
     # As the worker runs it: every active firm, each in its own scoped transaction.
-    assert await run_job(app_db.maker, JOBS["content_retention"], now) == 1
+    assert await run_job(app_db.maker, backend.settings, JOBS["content_retention"], now) == 1
 
     assert await content_counts(backend, a.agreement.id) == FULL
     assert await content_counts(backend, b.agreement.id) == ERASED
     assert await erased_at(backend, b.agreement.id) == now
-    assert await run_job(app_db.maker, JOBS["content_retention"], now) == 0
+    assert await run_job(app_db.maker, backend.settings, JOBS["content_retention"], now) == 0
 
 
 # --- a note's life --------------------------------------------------------------------------

@@ -716,6 +716,14 @@ async def test_a_rescheduled_session_gets_a_new_reminder(
         open_db, a, session_changes.reschedule_session, a.session.id, move, MAILING, now=NOW
     )
     assert moved.reminder_sent_at is None
+    # The reminder is due 48 hours before the new time, not the old one (firm B's session
+    # stays at the old time).
+    old_start, new_start = a.session.starts_at, moved.starts_at
+    assert await _remind(clean_db, old_start - timedelta(hours=47)) == 1  # B's only
+    assert await _remind(clean_db, new_start - timedelta(hours=49)) == 0
+    assert await _remind(clean_db, new_start - timedelta(hours=47)) == 1
+    stored = await _load(clean_db, a, a.session.id)
+    assert stored.reminder_sent_at == new_start - timedelta(hours=47)
 
 
 # --- evaluation meetings and the manager ----------------------------------------------------
@@ -774,7 +782,9 @@ async def test_the_manager_can_be_requested_only_for_an_evaluation_meeting(
 async def _remind(backend: Backend, now: datetime) -> int:
     engine = make_engine(backend.settings.runtime_database_url)
     try:
-        return await run_job(make_sessionmaker(engine), JOBS["session_reminders"], now=now)
+        return await run_job(
+            make_sessionmaker(engine), backend.settings, JOBS["session_reminders"], now=now
+        )
     finally:
         await engine.dispose()
 

@@ -65,7 +65,9 @@ async def count_rows(backend: Backend, firm: Firm, model: Any) -> int:
 async def run_retention(backend: Backend) -> int:
     engine = make_engine(backend.settings.runtime_database_url)
     try:
-        return await run_job(make_sessionmaker(engine), JOBS["content_retention"], now=clock.now())
+        return await run_job(
+            make_sessionmaker(engine), backend.settings, JOBS["content_retention"], now=clock.now()
+        )
     finally:
         await engine.dispose()
 
