@@ -33,6 +33,7 @@ from luotsi.platform import clock
 from luotsi.platform.db import TENANT_KEY, Base, unscoped_session
 from luotsi.platform.errors import TenantNotSet
 from luotsi.platform.jobs import run_due_jobs
+from luotsi.platform.logs import ids_bound
 from luotsi.platform.mail import Mailer
 from luotsi.platform.settings import Settings
 
@@ -157,7 +158,9 @@ async def deliver(row: OutboxMessage, worker: Worker) -> None:
     handler = OUTBOX_KINDS.get(row.kind)
     if handler is None:
         raise ValueError(f"unknown outbox kind {row.kind!r}")
-    kept = await handler(row, worker)
+    # The handler's log lines name the message, its kind and its firm.
+    with ids_bound(job=f"outbox.{row.kind}", outbox_id=row.id, tenant_id=row.tenant_id):
+        kept = await handler(row, worker)
     if kept is not None:
         row.payload = kept
 
@@ -176,14 +179,33 @@ async def run_once(maker: async_sessionmaker[AsyncSession], mailer: Mailer, batc
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 if row.attempts >= MAX_ATTEMPTS:
                     row.status = "failed"
-                    log.error("outbox.failed", id=str(row.id), kind=row.kind, error=row.last_error)
+                    # The error's type only: an SMTP error names its recipients.
+                    log.error(
+                        "outbox.failed",
+                        outbox_id=str(row.id),
+                        kind=row.kind,
+                        tenant_id=row.tenant_id and str(row.tenant_id),
+                        error=type(exc).__name__,
+                    )
                 else:
                     row.next_attempt_at = clock.now() + backoff(row.attempts)
-                    log.warning("outbox.retry", id=str(row.id), attempt=row.attempts)
+                    log.warning(
+                        "outbox.retry",
+                        outbox_id=str(row.id),
+                        kind=row.kind,
+                        tenant_id=row.tenant_id and str(row.tenant_id),
+                        attempt=row.attempts,
+                        error=type(exc).__name__,
+                    )
                 continue
             row.status = "sent"
             row.done_at = clock.now()
-            log.info("outbox.sent", id=str(row.id), kind=row.kind)
+            log.info(
+                "outbox.sent",
+                outbox_id=str(row.id),
+                kind=row.kind,
+                tenant_id=row.tenant_id and str(row.tenant_id),
+            )
     return handled
 
 
