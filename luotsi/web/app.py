@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         create_static_files_router(path="/static", directories=[STATIC], name="static"),
     ]
     if settings.subscriptions_enabled:
-        handlers.append(stripe_webhook)  # exempt from CSRF by its own opt, nothing else is
+        handlers.append(stripe_webhook)  # exempt from CSRF by its own opt, no other POST is
     if settings.card_payments_enabled:
         handlers += [stripe_connect_return, CardPaymentController]
     if settings.metrics_token:  # without a token there is no /metrics (404)

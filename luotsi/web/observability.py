@@ -12,8 +12,9 @@ duration, and counts the request in the Prometheus metrics.
 not restart every node). ``GET /readyz`` runs the readiness checks
 (:mod:`luotsi.platform.health`): 200, or 503 with the reasons. ``GET /metrics`` is mounted only
 with ``LUOTSI_METRICS_TOKEN`` and answers a scraper that sends it as a bearer token. None of
-them passes through sign-in, CSRF (they are GETs) or a firm, and a successful probe or scrape
-is logged at debug level only (a probe every few seconds per node would drown the log).
+them passes through sign-in, CSRF (they only read: no CSRF cookie either) or a firm, and a
+successful probe or scrape is logged at debug level only (a probe every few seconds per node
+would drown the log).
 """
 
 from __future__ import annotations
@@ -105,15 +106,17 @@ def probe(request: Request[Any, Any, Any]) -> Probe:
 
 
 NO_STORE = {"cache-control": "no-store"}
+# Reads only: no CSRF cookie is handed to a prober (and nothing they do could be forged).
+PROBE_OPT = {"exclude_from_csrf": True}
 
 
-@get("/healthz", name="healthz", include_in_schema=False, sync_to_thread=False)
+@get("/healthz", name="healthz", include_in_schema=False, sync_to_thread=False, opt=PROBE_OPT)
 def healthz() -> Response[dict[str, str]]:
     """The process is alive and serving."""
     return Response({"status": "ok"}, headers=NO_STORE)
 
 
-@get("/readyz", name="readyz", include_in_schema=False)
+@get("/readyz", name="readyz", include_in_schema=False, opt=PROBE_OPT)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Whether this node can serve: every readiness check, with its result."""
     readiness = await check_readiness(probe(request))
@@ -124,7 +127,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     )
 
 
-@get("/metrics", name="metrics", include_in_schema=False)
+@get("/metrics", name="metrics", include_in_schema=False, opt=PROBE_OPT)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus' scrape, for the holder of ``LUOTSI_METRICS_TOKEN`` (mounted only with one)."""
     expected = f"Bearer {request.app.state['settings'].metrics_token}".encode()
