@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -269,7 +272,8 @@ async def test_requests_are_counted_by_route_template(observed: Client, firms: F
     after = await scrape(observed)
     assert value(after, "luotsi_http_requests_total", **counted) == start + 2
     assert value(after, "luotsi_http_request_duration_seconds_count", **counted) >= 2
-    assert value(after, "luotsi_http_requests_total", route="unmatched", status="4xx") >= 1
+    unmatched = {"route": "unmatched", "method": "GET", "status": "4xx"}
+    assert value(after, "luotsi_http_requests_total", **unmatched) >= 1
     assert str(firms.a.org.id) not in response.text and "/t/alfa" not in response.text
 
 
@@ -329,3 +333,61 @@ async def test_another_module_adds_collectors_and_a_failing_one_is_skipped(
     assert value(samples, "luotsi_scrape_collector_success", collector="jobs") == 1
     assert value(samples, "luotsi_scrape_collector_success", collector="broken") == 0
     assert value(samples, "luotsi_outbox_pending") == 0  # the others still answer
+
+
+# Run in a fresh interpreter: prometheus_client reads PROMETHEUS_MULTIPROC_DIR when imported.
+SERVE_AND_SCRAPE = """
+import asyncio, sys
+import httpx
+from luotsi.platform.settings import load_settings
+from luotsi.web.app import create_app
+
+async def main(requests, scrape):
+    app = create_app(load_settings(env_file=""))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://node") as http:
+        for _ in range(requests):
+            assert (await http.get("/healthz")).status_code == 200
+        if scrape:
+            metrics = await http.get("/metrics", headers={"authorization": sys.argv[3]})
+            print(metrics.text)
+
+asyncio.run(main(int(sys.argv[1]), sys.argv[2] == "scrape"))
+"""
+
+
+def test_several_processes_add_up_in_one_scrape(tmp_path: Path) -> None:
+    """With prometheus_client's multiprocess directory, a scrape answered by one process
+    counts the requests every process served (as with several `luotsi serve` workers)."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LUOTSI_")},
+        **settings_env(tmp_path, f"sqlite:///{tmp_path / 'luotsi.db'}"),
+        "LUOTSI_METRICS_TOKEN": TOKEN,
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
+        "LUOTSI_LOG_LEVEL": "ERROR",  # standard output is the scrape
+    }
+
+    def node(requests: int, scrape: bool) -> str:
+        args = [str(requests), "scrape" if scrape else "serve", f"Bearer {TOKEN}"]
+        done = subprocess.run(
+            [sys.executable, "-c", SERVE_AND_SCRAPE, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    node(3, scrape=False)
+    scraped = node(2, scrape=True)
+    samples = {
+        sample.name: sample
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.labels.get("route") == "/healthz"
+    }
+    assert samples["luotsi_http_requests_total"].value == 5
+    assert samples["luotsi_http_request_duration_seconds_count"].value == 5
