@@ -37,7 +37,13 @@ def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn
         app,
         host=host,
         port=port,
-        log_level="warning",
+        # uvicorn's own messages (start, shutdown) through our logging, at our level; our
+        # access log (luotsi.web.observability), not uvicorn's.
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        # On SIGTERM: stop accepting, let requests in flight finish for at most this long.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
         proxy_headers=bool(settings.trusted_proxies),
         # Never uvicorn's own default (127.0.0.1, or $FORWARDED_ALLOW_IPS): ours only.
         forwarded_allow_ips=settings.trusted_proxies or "",
@@ -77,18 +83,27 @@ def worker() -> None:
     """
     import luotsi.models  # noqa: F401  (every model, and the scheduled jobs they register)
     from luotsi.platform.db import make_engine, make_sessionmaker
+    from luotsi.platform.errorreports import init_error_reports
+    from luotsi.platform.logs import configure_logging
     from luotsi.platform.worker import run_worker
-    from luotsi.web.app import configure_logging
 
     settings = running_settings()
     configure_logging(settings)
+    init_error_reports(settings)
 
     async def run() -> None:
         engine = make_engine(settings.runtime_database_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stop_after_this_work(sig: signal.Signals) -> None:
+            # The loop takes no new work and returns once the message or job at hand is done;
+            # a second signal ends the process at once (the default action is back).
+            stop.set()
+            loop.remove_signal_handler(sig)
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stop_after_this_work, sig)
         try:
             await run_worker(make_sessionmaker(engine), settings, stop=stop)
         finally:

@@ -57,6 +57,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlalchemy.types import TypeDecorator
 
 from luotsi.platform.errors import RawSQLRefused, TenantNotSet
+from luotsi.platform.logs import bind_ids, ids_bound
 
 TENANT_KEY = "tenant_id"
 USER_KEY = "user_id"
@@ -436,6 +437,7 @@ async def scope_to_tenant(db: AsyncSession, tenant_id: uuid.UUID) -> None:
     if current is not None and current != tenant_id:
         raise TenantNotSet("session is already scoped to another tenant")
     db.info[TENANT_KEY] = tenant_id
+    bind_ids(tenant_id=tenant_id)  # every later log line of the request names the firm
     await _refresh_settings(db)
 
 
@@ -499,10 +501,11 @@ async def tenant_session(
     maker: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID
 ) -> AsyncIterator[AsyncSession]:
     """A session scoped to one tenant, committed when the block ends without error."""
-    async with maker() as db:
-        db.info[TENANT_KEY] = tenant_id
-        async with db.begin():
-            yield db
+    with ids_bound(tenant_id=tenant_id):  # the log lines of the block name the firm
+        async with maker() as db:
+            db.info[TENANT_KEY] = tenant_id
+            async with db.begin():
+                yield db
 
 
 class CodeSet(TypeDecorator[frozenset[str]]):

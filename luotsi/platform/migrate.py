@@ -114,6 +114,8 @@ async def ensure_app_role(conn: object, settings: Settings) -> None:
     )
     await run(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
     await run(text(f"REVOKE ALL ON alembic_version FROM {role}"))
+    # Read only: /readyz compares the schema's revision with the code's.
+    await run(text(f"GRANT SELECT ON alembic_version TO {role}"))
     for table in APPEND_ONLY_TABLES:
         if (await run(text("select to_regclass(:t)"), {"t": table})).scalar() is not None:
             await run(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {role}"))

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from luotsi.platform import clock
 from luotsi.platform.db import TENANT_KEY, Base, inline, unscoped_session
 from luotsi.platform.errors import TenantNotSet
+from luotsi.platform.logs import ids_bound
 from luotsi.platform.mail import Mailer
 from luotsi.platform.settings import Settings
 
@@ -224,7 +225,9 @@ async def deliver(row: OutboxMessage, worker: Worker) -> dict[str, Any] | None:
     handler = OUTBOX_KINDS.get(row.kind)
     if handler is None:
         raise ValueError(f"unknown outbox kind {row.kind!r}")
-    return await handler(row, worker)
+    # The handler's log lines name the message, its kind and its firm.
+    with ids_bound(job=f"outbox.{row.kind}", outbox_id=row.id, tenant_id=row.tenant_id):
+        return await handler(row, worker)
 
 
 async def _settle(
@@ -251,10 +254,24 @@ async def _deliver_claimed(
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if row.attempts >= MAX_ATTEMPTS:
-            log.error("outbox.failed", id=str(row.id), kind=row.kind, error=error)
+            # The error's type only: an SMTP error names its recipients.
+            log.error(
+                "outbox.failed",
+                outbox_id=str(row.id),
+                kind=row.kind,
+                tenant_id=row.tenant_id and str(row.tenant_id),
+                error=type(exc).__name__,
+            )
             await _settle(maker, row, name, {"status": "failed", "last_error": error})
         else:
-            log.warning("outbox.retry", id=str(row.id), attempt=row.attempts)
+            log.warning(
+                "outbox.retry",
+                outbox_id=str(row.id),
+                kind=row.kind,
+                tenant_id=row.tenant_id and str(row.tenant_id),
+                attempt=row.attempts,
+                error=type(exc).__name__,
+            )
             retry_at = clock.now() + backoff(row.attempts)
             await _settle(
                 maker,
@@ -267,7 +284,12 @@ async def _deliver_claimed(
     if kept is not None:
         sent["payload"] = kept
     await _settle(maker, row, name, sent)
-    log.info("outbox.sent", id=str(row.id), kind=row.kind)
+    log.info(
+        "outbox.sent",
+        outbox_id=str(row.id),
+        kind=row.kind,
+        tenant_id=row.tenant_id and str(row.tenant_id),
+    )
 
 
 async def run_once(

@@ -90,6 +90,14 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     log_level: str = "INFO"
+    # "json" (one JSON object a line) or "console" (for people); empty: console in debug only.
+    log_format: str = ""
+    # The bearer token of GET /metrics (Prometheus); empty: no /metrics at all (404).
+    metrics_token: str = field(default="", repr=False)
+    # Where errors are reported (Sentry); empty: nowhere but the log. Holds Sentry's key.
+    sentry_dsn: str = field(default="", repr=False)
+    # Seconds `luotsi serve` gives requests in flight to finish after SIGTERM.
+    shutdown_timeout: int = 30
     # Addresses (or CIDR networks) of the proxies in front of the app whose X-Forwarded-For
     # and X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips); empty: none.
     trusted_proxies: str = ""
@@ -174,6 +182,13 @@ class Settings:
         return MasterKeys.parse(self.master_keys)
 
     @property
+    def log_json(self) -> bool:
+        """Whether log lines are JSON: always outside debug, unless ``log_format`` says."""
+        if self.log_format:
+            return self.log_format == "json"
+        return not self.debug
+
+    @property
     def outbox_dir(self) -> Path:
         return self.var_dir / "outbox"
 
@@ -245,6 +260,25 @@ def _master_keys(var_dir: Path, configured: str, embedded: bool) -> str:
     return value
 
 
+def _log_format(value: str) -> str:
+    value = value.strip().lower()
+    if value not in {"", "json", "console"}:
+        raise ValueError("LUOTSI_LOG_FORMAT is json or console")
+    return value
+
+
+def _sentry_dsn(value: str) -> str:
+    """The DSN, checked at start-up; the message never repeats it (it holds Sentry's key)."""
+    if value:
+        from sentry_sdk.utils import BadDsn, Dsn
+
+        try:
+            Dsn(value)
+        except BadDsn:
+            raise ValueError("LUOTSI_SENTRY_DSN is not a Sentry DSN") from None
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
     """Read ``LUOTSI_*`` variables; a ``.env`` file fills in what the environment lacks."""
     values: dict[str, str] = {}
@@ -282,6 +316,10 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         argon2_time_cost=int(get("ARGON2_TIME_COST", "3")),
         argon2_memory_kib=int(get("ARGON2_MEMORY_KIB", "65536")),
         log_level=get("LOG_LEVEL", "INFO"),
+        log_format=_log_format(get("LOG_FORMAT")),
+        metrics_token=get("METRICS_TOKEN"),
+        sentry_dsn=_sentry_dsn(get("SENTRY_DSN")),
+        shutdown_timeout=int(get("SHUTDOWN_TIMEOUT", "30")),
         trusted_proxies=get("TRUSTED_PROXIES"),
         master_keys=_master_keys(var_dir, get("MASTER_KEYS"), embedded),
         stripe_secret_key=get("STRIPE_SECRET_KEY"),

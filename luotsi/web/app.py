@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import structlog
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
@@ -26,7 +24,9 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 
 from luotsi.platform.db import make_engine, make_sessionmaker
+from luotsi.platform.errorreports import init_error_reports
 from luotsi.platform.identity import configure_password_hashing
+from luotsi.platform.logs import configure_logging
 from luotsi.platform.mail import Mailer
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.worker import run_worker
@@ -55,6 +55,7 @@ from luotsi.web.firm.members import JoinController, MembersController
 from luotsi.web.firm.settings import settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
 from luotsi.web.middleware import response_headers, visitor_middleware
+from luotsi.web.observability import healthz, metrics, observe_requests, readyz
 from luotsi.web.operator.firms import OperatorController
 from luotsi.web.portal.hr import PortalController
 from luotsi.web.portal.supervisee import SuperviseePortalController
@@ -69,28 +70,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "luotsi_csrf"
 
 
-def configure_logging(settings: Settings) -> None:
-    level = getattr(logging, settings.log_level.upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(message)s")
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            structlog.processors.format_exc_info,
-            structlog.dev.ConsoleRenderer(colors=False)
-            if settings.debug
-            else structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(),
-        cache_logger_on_first_use=False,
-    )
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging(settings)
+    init_error_reports(settings)
     configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
 
     engine = make_engine(settings.runtime_database_url)
@@ -125,6 +108,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # The owner's subscription page, like the webhook, exists only with Stripe keys.
     subscription = [SubscriptionController] if settings.subscriptions_enabled else []
     handlers: list[Any] = [
+        healthz,
+        readyz,
         pages.home,
         pages.favicon,
         AuthController,
@@ -164,13 +149,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         create_static_files_router(path="/static", directories=[STATIC], name="static"),
     ]
     if settings.subscriptions_enabled:
-        handlers.append(stripe_webhook)  # exempt from CSRF by its own opt, nothing else is
+        handlers.append(stripe_webhook)  # exempt from CSRF by its own opt, no other POST is
     if settings.card_payments_enabled:
         handlers += [stripe_connect_return, CardPaymentController]
+    if settings.metrics_token:  # without a token there is no /metrics (404)
+        handlers.append(metrics)
     if settings.debug:
         handlers += [pages.dev_mailbox, pages.dev_mail]
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         middleware=[visitor_middleware],
@@ -184,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_httponly=True,
         ),
         exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=None,  # luotsi.platform.logs configures logging, Litestar's too
         before_send=[response_headers],
         state=State(
             {
@@ -200,3 +188,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    # Around everything Litestar does, unknown routes and error pages included.
+    app.asgi_handler = observe_requests(app.asgi_handler)
+    return app

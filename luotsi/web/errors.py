@@ -96,7 +96,8 @@ def read_only_workspace(request: Request[Any, Any, Any], exc: ReadOnlyWorkspace)
 
 
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("request.failed", path=request.url.path, method=request.method)
+    # The route's template, not the path (paths carry tokens); reported to Sentry when on.
+    log.exception("request.failed", route=request.scope.get("path_template"), method=request.method)
     return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
 
 

@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from luotsi.platform import audit, i18n
 from luotsi.platform.db import set_session_user
 from luotsi.platform.identity import User, user_for_session
+from luotsi.platform.logs import bind_ids
 
 SESSION_COOKIE = "luotsi_session"
 LANG_COOKIE = "luotsi_lang"
@@ -71,6 +72,8 @@ PRIVATE_CACHE = "private, no-store"
 CONTROL_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
 CONTROL_IN_FORM = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Probes and scrapes (luotsi.web.observability): nobody visits them, so nothing is looked up.
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass
@@ -90,7 +93,11 @@ def db_session(request: Request[Any, Any, Any]) -> Any:
 
 def visitor_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith("/static/")
+            or scope["path"] in OPERATIONS_PATHS
+        ):
             await app(scope, receive, send)
             return
         request: Request[Any, Any, Any] = Request(scope, receive)
@@ -101,6 +108,7 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
             user = await user_for_session(db, token)
             if user is not None:
                 await set_session_user(db, user.id)
+                bind_ids(user_id=user.id)  # every later log line of the request names them
         language = request.cookies.get(LANG_COOKIE) or (user.locale if user else None)
         if language not in i18n.LANGUAGES:
             language = i18n.pick_language(request.headers.get("accept-language"))

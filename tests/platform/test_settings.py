@@ -17,12 +17,19 @@ SECRETS = {
     "LUOTSI_STRIPE_WEBHOOK_SECRET": "whsec_webhook-marker-6c2a",
     "LUOTSI_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect-marker-9d7f",
     "LUOTSI_APP_DB_PASSWORD": "app-db-password-marker-3b8e",
+    "LUOTSI_METRICS_TOKEN": "metrics-token-marker-2f9c",
+    # Sentry's key is the DSN's user part; nothing listens on the discard port.
+    "LUOTSI_SENTRY_DSN": "http://sentry-key-marker-4e1a@127.0.0.1:9/1",
 }
 
 
 def secret_of(name: str) -> str:
     value = SECRETS[name]
-    return value.split(":", 1)[1] if name == "LUOTSI_MASTER_KEYS" else value
+    if name == "LUOTSI_MASTER_KEYS":
+        return value.split(":", 1)[1]
+    if name == "LUOTSI_SENTRY_DSN":
+        return value.removeprefix("http://").split("@", 1)[0]
+    return value
 
 
 @pytest.mark.parametrize("name", sorted(SECRETS))
@@ -68,3 +75,34 @@ def test_the_embedded_mode_has_its_keys(tmp_path: Path) -> None:
     settings = load_settings(env, env_file="")
     settings.require_keys()
     assert load_settings(env, env_file="").secret_key == settings.secret_key
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("LUOTSI_SENTRY_DSN", "not-a-dsn-marker-91ab"),
+        ("LUOTSI_LOG_FORMAT", "xml-marker-91ab"),
+    ],
+)
+def test_a_malformed_setting_is_refused_without_repeating_it(
+    tmp_path: Path, name: str, given: str
+) -> None:
+    with pytest.raises(ValueError, match=name) as refused:
+        load_settings({"LUOTSI_VAR_DIR": str(tmp_path), name: given}, env_file="")
+    assert "marker" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "json_lines"),
+    [
+        ({}, True),
+        ({"LUOTSI_DEBUG": "1"}, False),
+        ({"LUOTSI_DEBUG": "1", "LUOTSI_LOG_FORMAT": "json"}, True),
+        ({"LUOTSI_LOG_FORMAT": "console"}, False),
+    ],
+)
+def test_logs_are_json_lines_outside_debug_unless_told(
+    tmp_path: Path, env: dict[str, str], json_lines: bool
+) -> None:
+    settings = load_settings({"LUOTSI_VAR_DIR": str(tmp_path), **env}, env_file="")
+    assert settings.log_json is json_lines

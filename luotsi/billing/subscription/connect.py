@@ -190,11 +190,11 @@ async def finish_connect(
         async with open_gateway(settings) as gateway:
             account = await gateway.connect_account(code)
     except GatewayError as exc:
-        log.warning("stripe.connect.failed", tenant=str(tenant.id), error=str(exc))
+        log.warning("stripe.connect.failed", tenant_id=str(tenant.id), error=str(exc))
         return tenant, ConnectResult.FAILED
     owner = await tenant_of_account_all_tenants(db, account.id)
     if owner is not None and owner != tenant.id:
-        log.warning("stripe.connect.taken", tenant=str(tenant.id))
+        log.warning("stripe.connect.taken", tenant_id=str(tenant.id))
         return tenant, ConnectResult.TAKEN
     row = await db.get(Subscription, tenant.id)
     if row is None:
@@ -203,7 +203,7 @@ async def finish_connect(
     row.connected_account_id = account.id
     row.connect_charges_enabled = account.charges_enabled
     await db.flush()
-    log.info("stripe.connect.connected", tenant=str(tenant.id))
+    log.info("stripe.connect.connected", tenant_id=str(tenant.id))
     return tenant, ConnectResult.CONNECTED
 
 
@@ -221,7 +221,9 @@ async def disconnect(db: AsyncSession, actor: Membership, settings: Settings) ->
         async with open_gateway(settings) as gateway:
             await gateway.disconnect_account(row.connected_account_id)
     except GatewayError as exc:
-        log.warning("stripe.connect.deauthorize_failed", tenant=str(row.tenant_id), error=str(exc))
+        log.warning(
+            "stripe.connect.deauthorize_failed", tenant_id=str(row.tenant_id), error=str(exc)
+        )
     row.connected_account_id = None
     row.connect_charges_enabled = False
     await db.flush()
@@ -390,7 +392,7 @@ async def checkout_url(
         async with open_gateway(settings) as gateway:
             return await gateway.create_invoice_checkout(row.connected_account_id, payment, key)
     except GatewayError as exc:
-        log.warning("stripe.checkout.failed", tenant=str(payable.tenant_id), error=str(exc))
+        log.warning("stripe.checkout.failed", tenant_id=str(payable.tenant_id), error=str(exc))
         raise Invalid.field(
             "invoice",
             _("Card payment is not available right now. Try again later, or pay by bank transfer."),
@@ -471,7 +473,7 @@ async def record_card_payment(
         )
     )
     await db.flush()
-    log.info("stripe.connect.payment", tenant=str(tenant_id), event_id=event.id)
+    log.info("stripe.connect.payment", tenant_id=str(tenant_id), event_id=event.id)
     return tenant_id
 
 

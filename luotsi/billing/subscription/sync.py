@@ -178,5 +178,5 @@ async def _change_seats(row: OutboxMessage, worker: Worker) -> dict[str, Any] | 
                 subscription.stripe_subscription_id, seats, key=f"seats-{row.id}-{seats}"
             )
             await refresh(db, gateway, subscription)
-    log.info("subscription.seats", tenant=str(row.tenant_id), seats=seats)
+    log.info("subscription.seats", tenant_id=str(row.tenant_id), seats=seats)
     return {**row.payload, "seats": seats}

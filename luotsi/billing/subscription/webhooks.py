@@ -69,7 +69,7 @@ async def handle_event(
             record.tenant_id = await handler(db, settings, event)
     except IntegrityError:
         return Outcome.DUPLICATE
-    log.info("stripe.event", event_id=event.id, type=event.type, tenant=str(record.tenant_id))
+    log.info("stripe.event", event_id=event.id, type=event.type, tenant_id=str(record.tenant_id))
     return Outcome.PROCESSED
 
 

@@ -1,0 +1,123 @@
+"""Readiness: named checks of what a node needs before it takes traffic.
+
+``GET /readyz`` runs every check in :data:`READINESS_CHECKS` and answers 503 with the reasons
+when one fails. The platform's own are the database (it answers) and the schema (the
+migrations are at the code's head). Another module adds its own with
+:func:`readiness_check`; a check raises :class:`NotReady` with a short reason (it is shown to
+whoever asks, so it names no host, user or value), and any other exception fails it too.
+Liveness (``/healthz``) checks nothing here: the process answers, that is all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+
+import structlog
+from alembic.script import ScriptDirectory
+from sqlalchemy import literal, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from luotsi.platform.db import unscoped_session
+from luotsi.platform.migrate import alembic_config
+from luotsi.platform.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# How long one check may take before it counts as failed (a database that does not answer).
+CHECK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a readiness check or a scrape-time metrics collector may use: the node's
+    sessions (for global tables; cross-tenant reads go through their named sessions) and its
+    settings."""
+
+    maker: async_sessionmaker[AsyncSession]
+    settings: Settings
+
+    @property
+    def engine(self) -> AsyncEngine:
+        bind = self.maker.kw["bind"]
+        assert isinstance(bind, AsyncEngine)
+        return bind
+
+
+class NotReady(Exception):
+    """A readiness check failed; the message is the reason shown."""
+
+
+ReadinessCheck = Callable[[Probe], Awaitable[None]]
+READINESS_CHECKS: dict[str, ReadinessCheck] = {}
+
+
+def readiness_check(name: str) -> Callable[[ReadinessCheck], ReadinessCheck]:
+    """Register a check that ``/readyz`` runs under ``name`` (e.g. ``worker`` for a heartbeat)."""
+
+    def register(check: ReadinessCheck) -> ReadinessCheck:
+        if name in READINESS_CHECKS:
+            raise ValueError(f"readiness check {name!r} taken")
+        READINESS_CHECKS[name] = check
+        return check
+
+    return register
+
+
+@dataclass(frozen=True)
+class Readiness:
+    checks: dict[str, str]  # name -> "ok" or the reason it failed
+
+    @property
+    def ready(self) -> bool:
+        return all(result == "ok" for result in self.checks.values())
+
+
+async def check_readiness(probe: Probe) -> Readiness:
+    """Run every registered check (at once), each within :data:`CHECK_TIMEOUT_SECONDS`."""
+    names = list(READINESS_CHECKS)
+    results = await asyncio.gather(*(_run(name, probe) for name in names))
+    return Readiness(dict(zip(names, results, strict=True)))
+
+
+async def _run(name: str, probe: Probe) -> str:
+    try:
+        await asyncio.wait_for(READINESS_CHECKS[name](probe), CHECK_TIMEOUT_SECONDS)
+    except NotReady as exc:
+        return str(exc)
+    except TimeoutError:
+        return "no answer in time"
+    except Exception as exc:
+        log.warning("readiness.failed", check=name, error=type(exc).__name__)
+        return f"failed ({type(exc).__name__})"
+    return "ok"
+
+
+@readiness_check("database")
+async def database_answers(probe: Probe) -> None:
+    async with unscoped_session(probe.maker) as db:
+        await db.scalar(select(literal(1)))
+
+
+@cache
+def code_heads() -> frozenset[str]:
+    """The revisions the code's migrations end at (one, unless branches await a merge)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+@readiness_check("migrations")
+async def migrations_at_head(probe: Probe) -> None:
+    async with unscoped_session(probe.maker) as db:
+        if db.bind.dialect.name == "postgresql":
+            exists = text("select to_regclass('alembic_version') is not null")
+        else:
+            exists = text("select count(*) > 0 from sqlite_master where name = 'alembic_version'")
+        if not await db.scalar(exists):
+            raise NotReady("not migrated")
+        found = set(await db.scalars(text("select version_num from alembic_version")))
+    expected = code_heads()
+    if found != expected:
+        at = ", ".join(sorted(found)) or "none"
+        raise NotReady(f"database at {at}, code at {', '.join(sorted(expected))}")
