@@ -82,7 +82,7 @@ def worker() -> None:
     configure_logging(settings)
 
     async def run() -> None:
-        engine = make_engine(settings.runtime_database_url)
+        engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -186,7 +186,7 @@ def keys_rotate() -> None:
     settings = running_settings()
 
     async def run() -> None:
-        engine = make_engine(settings.runtime_database_url)
+        engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
         try:
             result = await rotate_keys_all_tenants(make_sessionmaker(engine), settings.content_keys)
         finally:
@@ -228,7 +228,7 @@ def billing_run(period: str, slug: str, chunk: int) -> None:
 
     async def run() -> None:
         period_start, period_end = parse_period(period)
-        engine = make_engine(settings.runtime_database_url)
+        engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
         maker = make_sessionmaker(engine)
         try:
             async with unscoped_session(maker) as db:

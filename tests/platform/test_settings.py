@@ -68,3 +68,9 @@ def test_the_embedded_mode_has_its_keys(tmp_path: Path) -> None:
     settings = load_settings(env, env_file="")
     settings.require_keys()
     assert load_settings(env, env_file="").secret_key == settings.secret_key
+
+
+def test_the_pgbouncer_switch_is_off_unless_set(tmp_path: Path) -> None:
+    base = {"LUOTSI_VAR_DIR": str(tmp_path)}
+    assert not load_settings(base, env_file="").pgbouncer
+    assert load_settings({**base, "LUOTSI_PGBOUNCER": "1"}, env_file="").pgbouncer
