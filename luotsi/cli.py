@@ -7,6 +7,7 @@ import getpass
 import secrets
 import signal
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,9 +29,16 @@ def running_settings() -> Settings:
     return settings
 
 
-def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
-    """How ``luotsi serve`` runs ``app``: behind trusted proxies, the client's address (and
-    scheme) comes from their X-Forwarded-For (-Proto) headers, otherwise from the connection."""
+# The app each process of ``luotsi serve --workers N`` builds for itself (uvicorn imports it).
+SERVER_PROCESS_APP = "luotsi.cli:server_process_app"
+
+
+def server_config(
+    app: Any, settings: Settings, host: str, port: int, workers: int = 1
+) -> uvicorn.Config:
+    """How ``luotsi serve`` runs ``app`` (with several ``workers``, an import string of a
+    factory): behind trusted proxies, the client's address (and scheme) comes from their
+    X-Forwarded-For (-Proto) headers, otherwise from the connection."""
     import uvicorn
 
     return uvicorn.Config(
@@ -44,10 +52,20 @@ def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn
         access_log=False,
         # On SIGTERM: stop accepting, let requests in flight finish for at most this long.
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        factory=isinstance(app, str),
+        workers=workers,
         proxy_headers=bool(settings.trusted_proxies),
         # Never uvicorn's own default (127.0.0.1, or $FORWARDED_ALLOW_IPS): ours only.
         forwarded_allow_ips=settings.trusted_proxies or "",
     )
+
+
+def server_process_app() -> Any:
+    """The app of one process of ``luotsi serve --workers N``: the same refusal without the
+    keys, and never the in-process worker (it would run once per process)."""
+    from luotsi.web.app import create_app
+
+    return create_app(replace(running_settings(), run_worker_in_process=False))
 
 
 @click.group()
@@ -58,21 +76,43 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (LUOTSI_HOST).")
 @click.option("--port", default=None, type=int, help="Port (LUOTSI_PORT).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port. With more than one the worker does not run "
+    "in-process: run `luotsi worker` beside them.",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the web server (and, in embedded mode, the worker in the same process)."""
     import uvicorn
+    from uvicorn.supervisors.multiprocess import Multiprocess
 
     from luotsi.web.app import create_app
 
     settings = running_settings()
     host = host or settings.host
     port = port or settings.port
-    app = create_app(settings)
+    if workers > 1 and settings.run_worker_in_process:
+        raise click.ClickException(
+            f"LUOTSI_WORKER_IN_PROCESS is on, but with --workers {workers} each server process "
+            "would run its own worker. Leave it unset and run `luotsi worker` beside the servers."
+        )
+    in_process = settings.worker_in_process and workers == 1
+    app = create_app(settings) if workers == 1 else None
     click.echo(
         f"Luotsi is serving on http://{host}:{port}  (database: {_backend(settings)}, "
-        f"worker: {'in-process' if settings.worker_in_process else 'separate'})"
+        f"worker: {'in-process' if in_process else 'separate, run `luotsi worker`'}, "
+        f"server processes: {workers})"
     )
-    uvicorn.Server(server_config(app, settings, host, port)).run()
+    if app is not None:
+        uvicorn.Server(server_config(app, settings, host, port)).run()
+        return
+    config = server_config(SERVER_PROCESS_APP, settings, host, port, workers)
+    # What uvicorn.run() does for several workers: the port is bound once, here, and each
+    # process (restarted if it dies) accepts on it.
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
 @main.command()
@@ -92,7 +132,7 @@ def worker() -> None:
     init_error_reports(settings)
 
     async def run() -> None:
-        engine = make_engine(settings.runtime_database_url)
+        engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -203,7 +243,7 @@ def keys_rotate() -> None:
     settings = running_settings()
 
     async def run() -> None:
-        engine = make_engine(settings.runtime_database_url)
+        engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
         try:
             result = await rotate_keys_all_tenants(make_sessionmaker(engine), settings.content_keys)
         finally:
@@ -245,7 +285,7 @@ def billing_run(period: str, slug: str, chunk: int) -> None:
 
     async def run() -> None:
         period_start, period_end = parse_period(period)
-        engine = make_engine(settings.runtime_database_url)
+        engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
         maker = make_sessionmaker(engine)
         try:
             async with unscoped_session(maker) as db:

@@ -248,7 +248,7 @@ SUPERVISORS = [
 async def load_demo(settings: Settings) -> bool:
     """Create the demo firm and its people unless they exist; returns whether anything was added."""
     configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
-    engine = make_engine(settings.runtime_database_url)
+    engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
     try:
         async with unscoped_session(make_sessionmaker(engine)) as db, db.begin():
             created = False

@@ -464,13 +464,33 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def _unique_statement_name() -> str:
+    return f"__luotsi_{uuid.uuid4().hex}__"
+
+
+# asyncpg behind PgBouncer in transaction mode: consecutive transactions of one client
+# connection may run on different server connections, so a statement prepared in one is
+# unknown (or, by asyncpg's numbered names, another statement) in the next. No cache of
+# prepared statements, in asyncpg or in SQLAlchemy's adapter, and names that never repeat.
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": _unique_statement_name,
+}
+
+
+def make_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> AsyncEngine:
+    """The engine for ``url``; ``pgbouncer``: the URL leads to PgBouncer in transaction mode
+    (``LUOTSI_PGBOUNCER``). The tenant and user settings are transaction-local
+    (``set_config(..., true)``) and locks transaction-level, so they hold under it."""
     # Statement parameters never reach logs or error messages: they can hold personal data.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
+        if pgbouncer:
+            kwargs["connect_args"] = {**PGBOUNCER_CONNECT_ARGS, **kwargs.get("connect_args", {})}
         engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_raw_sql_on_marked_connection)
     return engine

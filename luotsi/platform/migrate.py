@@ -59,7 +59,7 @@ async def upgrade(settings: Settings, revision: str = "head") -> None:
     """Apply migrations as the schema owner; on PostgreSQL also set up the app's role."""
     if not settings.is_postgres:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.owner_database_url)
+    engine = make_engine(settings.owner_database_url, pgbouncer=settings.pgbouncer)
     try:
         async with engine.begin() as conn:
             if not settings.is_postgres:

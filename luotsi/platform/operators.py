@@ -19,7 +19,7 @@ from luotsi.platform.settings import Settings
 async def create_operator(settings: Settings, email: str, name: str, password: str) -> User:
     """Create an operator account, or flag an existing account as one."""
     configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
-    engine = make_engine(settings.runtime_database_url)
+    engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
     try:
         async with unscoped_session(make_sessionmaker(engine)) as db, db.begin():
             try:

@@ -101,6 +101,9 @@ class Settings:
     # Addresses (or CIDR networks) of the proxies in front of the app whose X-Forwarded-For
     # and X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips); empty: none.
     trusted_proxies: str = ""
+    # The database URLs lead to PgBouncer in transaction pooling mode: no prepared statement
+    # is reused across transactions (see :func:`luotsi.platform.db.make_engine`).
+    pgbouncer: bool = False
     # Versioned master keys for content at rest ("1:<base64>,2:<base64>"); never shown.
     master_keys: str = field(default="", repr=False)
     # Stripe: the firm's own subscription to Luotsi and card payment of client invoices. Without
@@ -321,6 +324,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         sentry_dsn=_sentry_dsn(get("SENTRY_DSN")),
         shutdown_timeout=int(get("SHUTDOWN_TIMEOUT", "30")),
         trusted_proxies=get("TRUSTED_PROXIES"),
+        pgbouncer=_flag(get("PGBOUNCER")),
         master_keys=_master_keys(var_dir, get("MASTER_KEYS"), embedded),
         stripe_secret_key=get("STRIPE_SECRET_KEY"),
         stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),

@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     init_error_reports(settings)
     configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
 
-    engine = make_engine(settings.runtime_database_url)
+    engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_dependency_key="db",

@@ -213,6 +213,72 @@ def test_start_up_logs_show_no_secret(var_dir: Path, tmp_path: Path) -> None:
         assert secret_of(name) not in logs, name
 
 
+def _server_processes(pid: int) -> list[int]:
+    """The processes ``pid`` started with multiprocessing (not its resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_serve_with_several_workers_runs_them_without_the_in_process_worker(
+    var_dir: Path, tmp_path: Path
+) -> None:
+    # SQLite: the in-process worker's default is on, and with several processes it is off.
+    port = _free_port()
+    env = environment(
+        var_dir,
+        {"LUOTSI_LOG_LEVEL": "DEBUG", "PYTHONUNBUFFERED": "1"},
+        unset=("LUOTSI_WORKER_IN_PROCESS",),
+    )
+    assert luotsi(var_dir, "db", "upgrade", extra=env).returncode == 0
+    log = tmp_path / "serve.log"
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "luotsi.cli", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for(answers, server, log)
+        _wait_for(lambda: len(_server_processes(server.pid)) >= 2, server, log)
+        processes = _server_processes(server.pid)
+    finally:
+        _stop(server)
+    shown = log.read_text()
+    assert "server processes: 2" in shown and "worker: separate, run `luotsi worker`" in shown
+    assert len(processes) == 2, shown
+    assert "worker.started" not in shown  # tests/platform: the in-process worker logs it
+
+
+def test_serve_with_several_workers_refuses_an_in_process_worker(var_dir: Path) -> None:
+    refused = luotsi(var_dir, "serve", "--workers", "2", extra={"LUOTSI_WORKER_IN_PROCESS": "1"})
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "run `luotsi worker` beside the servers" in refused.stderr
+
+
+def test_serve_with_several_workers_refuses_to_start_without_the_shared_keys(
+    var_dir: Path,
+) -> None:
+    refused = luotsi(var_dir, "serve", "--workers", "2", unset=KEYS)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "luotsi keys generate" in refused.stderr
+
+
 def test_create_operator(var_dir: Path) -> None:
     luotsi(var_dir, "db", "upgrade")
     weak = luotsi(

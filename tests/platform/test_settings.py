@@ -106,3 +106,9 @@ def test_logs_are_json_lines_outside_debug_unless_told(
 ) -> None:
     settings = load_settings({"LUOTSI_VAR_DIR": str(tmp_path), **env}, env_file="")
     assert settings.log_json is json_lines
+
+
+def test_the_pgbouncer_switch_is_off_unless_set(tmp_path: Path) -> None:
+    base = {"LUOTSI_VAR_DIR": str(tmp_path)}
+    assert not load_settings(base, env_file="").pgbouncer
+    assert load_settings({**base, "LUOTSI_PGBOUNCER": "1"}, env_file="").pgbouncer
