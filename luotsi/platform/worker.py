@@ -15,18 +15,24 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import structlog
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luotsi.platform import clock
+from luotsi.platform.db import unscoped_session
+from luotsi.platform.health import Probe
 from luotsi.platform.jobs import (
     Registry,
     ensure_schedules,
     heartbeat,
+    job_lag,
     run_due_jobs,
+    worker_heartbeat_age,
     worker_id,
     worker_stopped,
 )
 from luotsi.platform.mail import Mailer
+from luotsi.platform.metrics import scrape_collector
 from luotsi.platform.outbox import deliver_forever
 from luotsi.platform.settings import Settings
 
@@ -95,3 +101,27 @@ async def run_worker(
         with contextlib.suppress(Exception):
             await worker_stopped(maker, name)
         log.info("worker.stopped", worker=name)
+
+
+@scrape_collector("worker")
+async def worker_metrics(probe: Probe) -> list[Metric]:
+    """How late each job's most overdue run is, and how long ago a worker was last heard of
+    (-1: no worker has run for a day)."""
+    async with unscoped_session(probe.maker) as db:
+        age = await worker_heartbeat_age(db)
+        lags = await job_lag(db)
+    lag = GaugeMetricFamily(
+        "luotsi_job_lag_seconds",
+        "How late the most overdue run of each job is (0: nothing overdue).",
+        labels=["job"],
+    )
+    for name, late in sorted(lags.items()):
+        lag.add_metric([name], late.total_seconds())
+    return [
+        lag,
+        GaugeMetricFamily(
+            "luotsi_worker_heartbeat_age_seconds",
+            "How long ago a worker was last heard of (-1: none for a day).",
+            value=-1.0 if age is None else age.total_seconds(),
+        ),
+    ]

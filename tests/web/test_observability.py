@@ -18,10 +18,12 @@ from alembic.script import ScriptDirectory
 from litestar import Litestar
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 
 from luotsi.platform import clock
 from luotsi.platform.db import make_sessionmaker, unscoped_session
 from luotsi.platform.health import READINESS_CHECKS, NotReady, Probe, readiness_check
+from luotsi.platform.jobs import JobSchedule, ensure_schedules, heartbeat
 from luotsi.platform.logs import configure_logging
 from luotsi.platform.metrics import SCRAPE_COLLECTORS, scrape_collector
 from luotsi.platform.migrate import alembic_config, upgrade
@@ -313,7 +315,7 @@ async def test_the_database_pool_is_shown(observed: Client) -> None:
 def job_lag_collectors() -> Iterator[None]:
     @scrape_collector("jobs")
     async def job_lag(probe: Probe) -> list[GaugeMetricFamily]:
-        lag = GaugeMetricFamily("luotsi_job_lag_seconds", "Lag per job.", labels=["job"])
+        lag = GaugeMetricFamily("luotsi_example_lag_seconds", "Lag per job.", labels=["job"])
         lag.add_metric(["session_reminders"], 12.0)
         return [lag]
 
@@ -329,10 +331,30 @@ async def test_another_module_adds_collectors_and_a_failing_one_is_skipped(
     observed: Client, job_lag_collectors: None
 ) -> None:
     samples = await scrape(observed)
-    assert value(samples, "luotsi_job_lag_seconds", job="session_reminders") == 12
+    assert value(samples, "luotsi_example_lag_seconds", job="session_reminders") == 12
     assert value(samples, "luotsi_scrape_collector_success", collector="jobs") == 1
     assert value(samples, "luotsi_scrape_collector_success", collector="broken") == 0
     assert value(samples, "luotsi_outbox_pending") == 0  # the others still answer
+
+
+async def test_the_workers_heartbeat_and_each_jobs_lag(
+    observed: Client, clean_db: Backend, firms: Firms
+) -> None:
+    samples = await scrape(observed)
+    assert value(samples, "luotsi_worker_heartbeat_age_seconds") == -1  # no worker yet
+    maker = make_sessionmaker(clean_db.owner)
+    await heartbeat(maker, "node-1", now=clock.now() - timedelta(seconds=90))
+    await ensure_schedules(maker)
+    async with unscoped_session(maker) as db, db.begin():
+        await db.execute(
+            update(JobSchedule)
+            .where(JobSchedule.job == "session_reminders")
+            .values(next_run_at=clock.now() - timedelta(hours=1))
+        )
+    samples = await scrape(observed)
+    assert 90 <= value(samples, "luotsi_worker_heartbeat_age_seconds") < 3600
+    assert value(samples, "luotsi_job_lag_seconds", job="session_reminders") >= 3600
+    assert value(samples, "luotsi_scrape_collector_success", collector="worker") == 1
 
 
 # Run in a fresh interpreter: prometheus_client reads PROMETHEUS_MULTIPROC_DIR when imported.
