@@ -139,6 +139,14 @@ PLAN: dict[str, TablePlan] = {
         Placement.COORDINATOR,
         "Stripe's event ids, each processed once across the platform",
     ),
+    "job_schedule": TablePlan(
+        Placement.COORDINATOR,
+        "workers claim due (job, firm) rows of every firm with FOR UPDATE SKIP LOCKED, as "
+        "the outbox; platform jobs have no firm",
+    ),
+    "worker_heartbeats": TablePlan(
+        Placement.COORDINATOR, "the running workers, for readiness and metrics"
+    ),
     "alembic_version": TablePlan(Placement.COORDINATOR, "the schema's revision"),
 }
 
