@@ -6,6 +6,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,20 @@ from luotsi.platform.outbox import OutboxMessage, enqueue_email
 from tests.backends import settings_env
 from tests.conftest import Backend
 from tests.factories import Firms
-from tests.platform.test_cli import _free_port, _start, _wait_for
+from tests.platform.test_cli import _free_port, _start
+
+# Generous: starting an interpreter with the app takes seconds, more on a busy machine.
+START_UP_SECONDS = 180
+
+
+def _wait_for(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll ``ready`` every 0.1 s while ``process`` runs, for at most START_UP_SECONDS."""
+    for _ in range(START_UP_SECONDS * 10):
+        if ready():
+            return
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.1)
+    raise AssertionError(f"not ready in time:\n{log.read_text()}")
 
 
 def process_env(backend: Backend, **extra: str) -> dict[str, str]:
@@ -82,6 +98,9 @@ def _partial_post(port: int) -> tuple[socket.socket, bytes]:
         f"content-length: {len(body)}\r\ncookie: {cookie}\r\nx-csrftoken: {token}\r\n\r\n"
     )
     connection.sendall(head.encode() + body[:10])
+    # A request on another connection, answered: the server has taken the first one (made
+    # before it) from the listening socket and is reading its body.
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
     return connection, body[10:]
 
 
