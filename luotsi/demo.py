@@ -728,7 +728,7 @@ def _sessions(
     fi_holidays: holidays.HolidayBase,
     today: date,
 ) -> None:
-    """Sessions every ``cadence`` weeks: held before today (a few cancelled), planned after."""
+    """Sessions every ``cadence`` weeks: held before now (a few cancelled), planned after."""
     day = agreement.start_date
     count = 0
     stop = agreement.end_date
@@ -739,7 +739,7 @@ def _sessions(
         if held_day > agreement.end_date:
             break
         starts = datetime.combine(held_day, time(spec.hour), HELSINKI).astimezone(UTC)
-        past = held_day < today
+        past = starts < clock.now()
         status = SessionStatus.HELD if past else SessionStatus.PLANNED
         if past and count % 7 == 5:
             status = SessionStatus.CANCELLED_BY_CLIENT

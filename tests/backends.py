@@ -24,6 +24,7 @@ import asyncpg
 
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.settings import load_settings
+from tests import clock
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 # The run's template database: named by the xdist controller (or the only process) and
@@ -163,4 +164,5 @@ def settings_env(var_dir: Path, database_url: str) -> dict[str, str]:
         "LUOTSI_ARGON2_MEMORY_KIB": "1024",
         "LUOTSI_WORKER_IN_PROCESS": "0",
         "LUOTSI_LOG_LEVEL": "WARNING",
+        **({clock.ENV: os.environ[clock.ENV]} if clock.ENV in os.environ else {}),
     }

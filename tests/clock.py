@@ -13,6 +13,7 @@ Tests never read the wall clock themselves: they build dates from :func:`today` 
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date, datetime, time, timedelta
 
 import holidays
@@ -44,6 +45,12 @@ def start_travel() -> time_machine.travel | None:
     traveller = time_machine.travel(instant, tick=True)
     traveller.start()
     return traveller
+
+
+def luotsi_command(*args: str) -> list[str]:
+    """The ``luotsi`` command line for a child process that runs on the suite's day (its
+    environment must carry :data:`ENV` on, as :func:`tests.backends.settings_env` does)."""
+    return [sys.executable, "-m", "tests.clock", *args]
 
 
 def today() -> date:
@@ -79,9 +86,7 @@ def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
 
 
 if __name__ == "__main__":
-    # `python -m tests.clock <luotsi command>`: the browser tests' server, on the suite's day.
-    import sys
-
+    # `python -m tests.clock <luotsi command>`: a child process on the suite's day.
     from luotsi.cli import main
 
     start_travel()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from tests.billing.subscription.stripe_side import (
     WEBHOOK_SECRET,
     running_localstripe,
 )
+from tests.clock import luotsi_command
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LUOTSI_CHROMIUM", "/usr/bin/chromium")
@@ -58,7 +58,7 @@ def serving(var_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
         "LUOTSI_ARGON2_MEMORY_KIB": "8192",
         **(env or {}),
     }
-    luotsi = [sys.executable, "-m", "tests.clock"]  # `luotsi`, on the suite's day
+    luotsi = luotsi_command()  # `luotsi`, on the suite's day
     subprocess.run([*luotsi, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
     subprocess.run([*luotsi, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
     log = (var_dir / "server.log").open("w")

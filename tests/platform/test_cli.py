@@ -21,6 +21,7 @@ from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.content import Reader, write_note
 from tests.backends import settings_env
+from tests.clock import luotsi_command
 from tests.factories import (
     add_agreement,
     add_client_org,
@@ -40,7 +41,7 @@ def luotsi(
     unset: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "luotsi.cli", *args],
+        luotsi_command(*args),
         env=environment(var_dir, extra, unset),
         input=stdin,
         capture_output=True,
@@ -152,7 +153,7 @@ def _free_port() -> int:
 def _start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("w") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "luotsi.cli", command],
+            luotsi_command(command),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
