@@ -1,10 +1,16 @@
 """Readiness: named checks of what a node needs before it takes traffic.
 
 ``GET /readyz`` runs every check in :data:`READINESS_CHECKS` and answers 503 with the reasons
-when one fails. The platform's own are the database (it answers) and the schema (the
-migrations are at the code's head). Another module adds its own with
+when one that gates fails. The platform's own are the database (it answers) and the schema
+(the migrations are at the code's head). Another module adds its own with
 :func:`readiness_check`; a check raises :class:`NotReady` with a short reason (it is shown to
 whoever asks, so it names no host, user or value), and any other exception fails it too.
+
+A check registered with ``gates=False`` is reported, never gating: the node still serves
+("degraded", 200). The worker's heartbeat is one: without a worker, pages still work and
+e-mail waits in the outbox, and taking every app node out of the load balancer because the
+worker stopped would turn a delay into an outage. Its failure shows in ``/readyz`` and in the
+metrics (``luotsi_worker_heartbeat_age_seconds``) for alerting.
 Liveness (``/healthz``) checks nothing here: the process answers, that is all.
 """
 
@@ -52,34 +58,53 @@ class NotReady(Exception):
 
 ReadinessCheck = Callable[[Probe], Awaitable[None]]
 READINESS_CHECKS: dict[str, ReadinessCheck] = {}
+REPORTED_ONLY: set[str] = set()  # the names of checks that do not gate readiness
 
 
-def readiness_check(name: str) -> Callable[[ReadinessCheck], ReadinessCheck]:
-    """Register a check that ``/readyz`` runs under ``name`` (e.g. ``worker`` for a heartbeat)."""
+def readiness_check(name: str, *, gates: bool = True) -> Callable[[ReadinessCheck], ReadinessCheck]:
+    """Register a check that ``/readyz`` runs under ``name``; with ``gates=False`` its failure
+    is reported but the node stays ready (degraded)."""
 
     def register(check: ReadinessCheck) -> ReadinessCheck:
         if name in READINESS_CHECKS:
             raise ValueError(f"readiness check {name!r} taken")
         READINESS_CHECKS[name] = check
+        if not gates:
+            REPORTED_ONLY.add(name)
         return check
 
     return register
 
 
+def forget_readiness_check(name: str) -> None:
+    """Unregister ``name`` (for a check that was registered for a while, as tests do)."""
+    del READINESS_CHECKS[name]
+    REPORTED_ONLY.discard(name)
+
+
 @dataclass(frozen=True)
 class Readiness:
     checks: dict[str, str]  # name -> "ok" or the reason it failed
+    reported_only: frozenset[str] = frozenset()
 
     @property
     def ready(self) -> bool:
-        return all(result == "ok" for result in self.checks.values())
+        return all(
+            result == "ok" for name, result in self.checks.items() if name not in self.reported_only
+        )
+
+    @property
+    def status(self) -> str:
+        if not self.ready:
+            return "not ready"
+        return "ready" if all(result == "ok" for result in self.checks.values()) else "degraded"
 
 
 async def check_readiness(probe: Probe) -> Readiness:
     """Run every registered check (at once), each within :data:`CHECK_TIMEOUT_SECONDS`."""
     names = list(READINESS_CHECKS)
     results = await asyncio.gather(*(_run(name, probe) for name in names))
-    return Readiness(dict(zip(names, results, strict=True)))
+    return Readiness(dict(zip(names, results, strict=True)), frozenset(REPORTED_ONLY))
 
 
 async def _run(name: str, probe: Probe) -> str:

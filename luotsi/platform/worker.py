@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luotsi.platform import clock
 from luotsi.platform.db import unscoped_session
-from luotsi.platform.health import Probe
+from luotsi.platform.health import NotReady, Probe, readiness_check
 from luotsi.platform.jobs import (
     Registry,
     ensure_schedules,
@@ -39,6 +39,8 @@ from luotsi.platform.settings import Settings
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
+# A heartbeat older than this means no worker runs (a few missed beats: a busy loop or a restart).
+STALE_HEARTBEAT_SECONDS = 4 * HEARTBEAT_SECONDS
 SCHEDULE_SYNC_SECONDS = 60.0  # how often firms that signed up since get their schedule rows
 
 
@@ -101,6 +103,17 @@ async def run_worker(
         with contextlib.suppress(Exception):
             await worker_stopped(maker, name)
         log.info("worker.stopped", worker=name)
+
+
+@readiness_check("worker", gates=False)
+async def worker_heard_of(probe: Probe) -> None:
+    """Some worker beat lately (reported, not gating: see :mod:`luotsi.platform.health`)."""
+    async with unscoped_session(probe.maker) as db:
+        age = await worker_heartbeat_age(db)
+    if age is None:
+        raise NotReady("no worker running")
+    if age.total_seconds() > STALE_HEARTBEAT_SECONDS:
+        raise NotReady(f"no worker heartbeat for {int(age.total_seconds())} s")
 
 
 @scrape_collector("worker")

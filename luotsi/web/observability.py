@@ -10,7 +10,8 @@ duration, and counts the request in the Prometheus metrics.
 
 ``GET /healthz`` says the process answers (nothing else is checked: a database outage must
 not restart every node). ``GET /readyz`` runs the readiness checks
-(:mod:`luotsi.platform.health`): 200, or 503 with the reasons. ``GET /metrics`` is mounted only
+(:mod:`luotsi.platform.health`): 200 (ready, or degraded when a check that does not gate
+fails), or 503 with the reasons. ``GET /metrics`` is mounted only
 with ``LUOTSI_METRICS_TOKEN`` and answers a scraper that sends it as a bearer token. None of
 them passes through sign-in, CSRF (they only read: no CSRF cookie either) or a firm, and a
 successful probe or scrape is logged at debug level only (a probe every few seconds per node
@@ -121,7 +122,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Whether this node can serve: every readiness check, with its result."""
     readiness = await check_readiness(probe(request))
     return Response(
-        {"status": "ready" if readiness.ready else "not ready", "checks": readiness.checks},
+        {"status": readiness.status, "checks": readiness.checks},
         status_code=200 if readiness.ready else 503,
         headers=NO_STORE,
     )

@@ -22,7 +22,7 @@ from sqlalchemy import update
 
 from luotsi.platform import clock
 from luotsi.platform.db import make_sessionmaker, unscoped_session
-from luotsi.platform.health import READINESS_CHECKS, NotReady, Probe, readiness_check
+from luotsi.platform.health import NotReady, Probe, forget_readiness_check, readiness_check
 from luotsi.platform.jobs import JobSchedule, ensure_schedules, heartbeat
 from luotsi.platform.logs import configure_logging
 from luotsi.platform.metrics import SCRAPE_COLLECTORS, scrape_collector
@@ -174,11 +174,36 @@ async def test_probes_are_not_logged_at_info(
 # --- probes --------------------------------------------------------------------------------
 
 
-async def test_readyz_answers_every_check_ok_at_head(observed: Client) -> None:
+async def test_readyz_answers_every_check_ok_at_head_with_a_worker_heard_of(
+    observed: Client, clean_db: Backend
+) -> None:
+    await heartbeat(make_sessionmaker(clean_db.owner), "worker-1")
     response = await observed.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "migrations": "ok", "worker": "ok"},
+    }
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_without_a_worker_the_node_serves_degraded(observed: Client) -> None:
+    response = await observed.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "migrations": "ok", "worker": "no worker running"},
+    }
+
+
+async def test_a_stale_heartbeat_is_reported(observed: Client, clean_db: Backend) -> None:
+    await heartbeat(
+        make_sessionmaker(clean_db.owner), "worker-1", clock.now() - timedelta(minutes=5)
+    )
+    response = await observed.get("/readyz")
+    assert response.status_code == 200 and response.json()["status"] == "degraded"
+    reason = response.json()["checks"]["worker"]
+    assert reason.startswith("no worker heartbeat for ") and int(reason.split()[-2]) >= 300
 
 
 async def test_probes_need_no_visitor_session_or_csrf(observed: Client) -> None:
@@ -217,33 +242,31 @@ async def test_readyz_says_the_schema_is_behind(unmigrated: Settings) -> None:
     await upgrade(unmigrated, previous)
     behind = await _get(app, "/readyz")
     assert behind.status_code == 503
-    assert behind.json()["checks"] == {
-        "database": "ok",
-        "migrations": f"database at {previous}, code at {head}",
-    }
+    checks = behind.json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks["migrations"] == f"database at {previous}, code at {head}"
     await upgrade(unmigrated)
     assert (await _get(app, "/readyz")).status_code == 200
 
 
 @pytest.fixture
-def heartbeat_missing() -> Iterator[None]:
-    @readiness_check("worker")
-    async def worker_heartbeat(probe: Probe) -> None:
-        raise NotReady("no heartbeat")
+def queue_missing() -> Iterator[None]:
+    @readiness_check("queue")
+    async def queue_answers(probe: Probe) -> None:
+        raise NotReady("no queue")
 
     yield
-    del READINESS_CHECKS["worker"]
+    forget_readiness_check("queue")
 
 
-async def test_a_readiness_check_of_another_module_counts(
-    observed: Client, heartbeat_missing: None
+async def test_a_gating_readiness_check_of_another_module_counts(
+    observed: Client, queue_missing: None
 ) -> None:
     response = await observed.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {
-        "status": "not ready",
-        "checks": {"database": "ok", "migrations": "ok", "worker": "no heartbeat"},
-    }
+    body = response.json()
+    assert body["status"] == "not ready" and body["checks"]["queue"] == "no queue"
+    assert body["checks"]["database"] == body["checks"]["migrations"] == "ok"
 
 
 # --- metrics -------------------------------------------------------------------------------
