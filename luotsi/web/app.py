@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
@@ -21,7 +20,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
-from litestar.static_files import create_static_files_router
 
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errorreports import init_error_reports
@@ -33,6 +31,7 @@ from luotsi.platform.worker import run_worker
 from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
 from luotsi.web.agreements.agreements import AgreementsController
+from luotsi.web.assets import static_file
 from luotsi.web.auth import AuthController
 from luotsi.web.billing.cards import CardPaymentController, stripe_connect_return
 from luotsi.web.billing.invoices import InvoicesController
@@ -54,7 +53,7 @@ from luotsi.web.firm.dashboard import dashboard
 from luotsi.web.firm.members import JoinController, MembersController
 from luotsi.web.firm.settings import settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
-from luotsi.web.middleware import response_headers, visitor_middleware
+from luotsi.web.middleware import compression_middleware, response_headers, visitor_middleware
 from luotsi.web.observability import healthz, metrics, observe_requests, readyz
 from luotsi.web.operator.firms import OperatorController
 from luotsi.web.portal.hr import PortalController
@@ -66,7 +65,6 @@ from luotsi.web.signup import SignupController
 from luotsi.web.templating import template_config
 from luotsi.web.workspace import workspace_router
 
-STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "luotsi_csrf"
 
 
@@ -146,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FeedController,
         OperatorController,
         public_router([DirectoryController, InquiryFormController]),
-        create_static_files_router(path="/static", directories=[STATIC], name="static"),
+        static_file,
     ]
     if settings.subscriptions_enabled:
         handlers.append(stripe_webhook)  # exempt from CSRF by its own opt, no other POST is
@@ -160,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=handlers,
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
-        middleware=[visitor_middleware],
+        middleware=[compression_middleware, visitor_middleware],
         template_config=template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -9,8 +9,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Request
+from litestar.config.compression import CompressionConfig
 from litestar.datastructures import MutableScopeHeaders, UploadFile
 from litestar.exceptions import ClientException
+from litestar.middleware.compression import CompressionMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from luotsi.platform import audit, i18n
@@ -89,6 +91,41 @@ def db_session(request: Request[Any, Any, Any]) -> Any:
     """The request's database session (the same one handlers get as ``db``)."""
     config = request.app.state["luotsi_db_config"]
     return config.provide_session(request.app.state, request.scope)
+
+
+# A response is compressed from this size on (smaller ones gain less than gzip's own bytes).
+COMPRESS_FROM_BYTES = 1024
+SIGNED_IN = re.compile(rf"(?:^|;)\s*{SESSION_COOKIE}=")
+
+
+def compression_middleware(app: ASGIApp) -> ASGIApp:
+    """gzip for static files and for pages served to a visitor who is not signed in.
+
+    A signed-in page is sent as it is: it carries the CSRF token and may carry confidential
+    content, next to text an attacker can choose (a search term, a name). Compressed, the length
+    of such a response over TLS tells an attacker who can make the victim's browser send many
+    requests whether a guess matches the secret (BREACH). The static files, which hold the bulk
+    of a page's bytes (htmx, the style sheet), are compressed and cached for ever
+    (:mod:`luotsi.web.assets`), so a signed-in page costs its HTML only.
+    """
+    compressing = CompressionMiddleware(
+        app, CompressionConfig(backend="gzip", minimum_size=COMPRESS_FROM_BYTES)
+    )
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            scope["path"].startswith("/static/") or not _signed_in(scope)
+        ):
+            await compressing(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return middleware
+
+
+def _signed_in(scope: Scope) -> bool:
+    cookies = next((v for k, v in scope["headers"] if k == b"cookie"), b"")
+    return SIGNED_IN.search(cookies.decode("latin-1")) is not None
 
 
 def visitor_middleware(app: ASGIApp) -> ASGIApp:

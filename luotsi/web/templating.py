@@ -20,6 +20,7 @@ from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import N_
 from luotsi.tenants.kinds import language_name
 from luotsi.tenants.sessions.overview import agreement_names
+from luotsi.web.assets import static_url
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "luotsi_flash"
@@ -170,6 +171,7 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
         agreement_names=agreement_names,
         query_string=query_string,
         rating_label=rating_label,
+        static_url=static_url,
     )
     env.filters.update(
         date=i18n.format_date,

@@ -11,6 +11,7 @@ from litestar import Litestar, get
 from litestar.routes import HTTPRoute
 
 from luotsi.web.app import create_app
+from luotsi.web.assets import static_url
 from tests.conftest import BASE_URL, Backend, Client
 from tests.factories import Content, Firms
 from tests.web.test_isolation import (
@@ -129,7 +130,7 @@ async def test_public_pages_and_static_files_may_be_cached(
 
 async def test_the_site_has_an_icon(client: Client) -> None:
     page = await client.get("/login")
-    assert '<link rel="icon" href="/static/favicon.svg"' in page.text
+    assert f'<link rel="icon" href="{static_url("favicon.svg")}"' in page.text
     icon = await client.get("/favicon.ico", follow_redirects=True)
     assert icon.status_code == 200
     assert icon.headers["content-type"].startswith("image/svg+xml")

@@ -21,6 +21,7 @@ from litestar import Litestar
 from luotsi.billing.subscription.models import PlanStatus, Subscription
 from luotsi.billing.subscription.sync import refresh_from_stripe
 from luotsi.platform.db import make_engine, make_sessionmaker
+from luotsi.web.assets import static_url
 from luotsi.web.middleware import CSP, CSP_DIRECTIVES
 from tests import clock
 from tests.billing.subscription.stripe_side import FAILING_CARD, PUBLISHABLE_KEY, LocalStripe
@@ -298,7 +299,8 @@ async def test_the_page_loads_stripe_js_from_the_stand_in_and_the_policy_allows_
 ) -> None:
     page = await owner.get(PAGE)
     script = f'<script src="{localstripe.base}/js.stripe.com/v3/" defer></script>'
-    assert script in page.text and '<script src="/static/subscription.js" defer>' in page.text
+    mine = f'<script src="{static_url("subscription.js")}" defer>'
+    assert script in page.text and mine in page.text
     assert "data-card-form" in page.text
     assert f'data-publishable-key="{PUBLISHABLE_KEY}"' in page.text
     assert "Entering a card needs JavaScript" in page.text  # <noscript>
@@ -309,5 +311,5 @@ async def test_the_page_loads_stripe_js_from_the_stand_in_and_the_policy_allows_
     assert directives == {**CSP_DIRECTIVES, **extra}  # nothing else is relaxed
     other = await owner.get("/t/alfa/settings/")
     assert other.headers["content-security-policy"] == CSP
-    static = await owner.get("/static/subscription.js")
+    static = await owner.get(static_url("subscription.js"))
     assert static.status_code == 200 and "confirmCardSetup" in static.text
