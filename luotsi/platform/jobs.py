@@ -53,6 +53,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from luotsi.platform import clock
 from luotsi.platform.db import Base, tenant_session, unscoped_session
+from luotsi.platform.logs import ids_bound
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Tenant, TenantStatus
 
@@ -379,8 +380,7 @@ async def _run_claimed(
         job = registry.firm[claim.job]
         return await run_for_firm(maker, settings, job, claim.tenant, now), None
     except Exception as exc:
-        tenant = str(claim.tenant.id) if claim.tenant else None
-        log.exception("job.failed", job=claim.job, tenant=tenant)
+        log.exception("job.failed")  # the job and the firm are bound ids of the line
         return 0, type(exc).__name__[:200]
 
 
@@ -454,9 +454,13 @@ async def run_due_jobs(
             await _give_back(maker, worker, claims[index:])
             return index
         started = current()
-        done, error = await _run_claimed(maker, settings, registry, claim, started)
-        every = registry.every(claim.job)
-        await _finish(maker, worker, claim, started, current(), every, done, error)
+        tenant_id = claim.tenant.id if claim.tenant else None
+        with ids_bound(job=claim.job, tenant_id=tenant_id):
+            done, error = await _run_claimed(maker, settings, registry, claim, started)
+            every = registry.every(claim.job)
+            await _finish(maker, worker, claim, started, current(), every, done, error)
+            # A run that did something is worth a line; the many that found nothing are not.
+            (log.info if done else log.debug)("job.ran", done=done, failed=error is not None)
     return len(claims)
 
 
