@@ -276,6 +276,18 @@ class InvoicesController(Controller):
             return self._line_form(request, ws, invoice, line, values, exc.errors)
         return redirect(request, _invoice_url(ws, line.invoice_id), flash="invoice_line_saved")
 
+    @get("/lines/{line_id:uuid}/remove", name="confirm_remove_invoice_line")
+    async def confirm_remove_line(
+        self, request: Req, db: DB, ws: WS, line_id: FromPath[uuid.UUID]
+    ) -> Any:
+        """Ask before removing a line: a session's line goes back to what is still to bill."""
+        line = await lines.get_line(db, ws.membership, line_id)
+        invoice = await invoices.get_invoice(db, ws.membership, line.invoice_id)
+        if not invoice.is_draft:
+            return redirect(request, _invoice_url(ws, invoice.id))
+        context = {"ws": ws, "invoice": invoice, "line": line}
+        return render(request, "billing/remove_line.html", context)
+
     @post("/lines/{line_id:uuid}/remove", name="remove_invoice_line")
     async def remove_line(self, request: Req, db: DB, ws: WS, line_id: FromPath[uuid.UUID]) -> Any:
         line = await lines.get_line(db, ws.membership, line_id)

@@ -255,6 +255,10 @@ async def test_lines_are_added_edited_and_removed_through_the_page(
     )
     assert saved.status_code == 303
     assert "Matkat 2 kpl 45,00 € 25,5 % 90,00 €" in text_of(await client.get(base))
+    confirm = await client.get(line_path + "/remove")
+    assert confirm.status_code == 200 and "Remove “Matkat” from the draft?" in confirm.text
+    assert f'action="{line_path}/remove"' in confirm.text
+    assert "Matkat" in text_of(await client.get(base))  # asking removed nothing
     removed = await client.post(line_path + "/remove")
     assert removed.status_code == 303
     page = text_of(await client.get(base))
@@ -491,3 +495,20 @@ async def test_finnish_totals_count_invoices_not_quantities(client: Client, firm
     client.client.cookies.set("luotsi_lang", "fi")
     listed = text_of(await client.get("/t/alfa/billing/invoices"))
     assert "Tila Lukumäärä Veroton ALV Yhteensä" in listed
+
+
+async def test_the_client_page_links_the_organisations_invoices_for_billing_staff(
+    client: Client, firms: Firms
+) -> None:
+    a = firms.a
+    link = f'href="/t/alfa/billing/invoices?org={a.org.id}"'
+    await owner_of(client, a)
+    page = await client.get(f"/t/alfa/clients/{a.org.id}")
+    assert page.status_code == 200 and link in page.text
+    listed = await client.get(f"/t/alfa/billing/invoices?org={a.org.id}")
+    assert listed.status_code == 200 and f"/t/alfa/billing/invoices/{a.invoice.id}" in listed.text
+
+    supervisor = Client(client.app)
+    await supervisor.login(a.supervisor.user.email)
+    theirs = await supervisor.get(f"/t/alfa/clients/{a.org.id}")
+    assert theirs.status_code == 200 and a.org.name in theirs.text and link not in theirs.text
