@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import structlog
 from litestar import Request, Response
@@ -64,16 +64,28 @@ def with_retry_after(response: Response[Any], exc: RateLimited) -> Response[Any]
 
 def http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, NotAuthorizedException):
-        path = request.url.path
-        if request.url.query:
-            path += "?" + request.url.query
-        return Redirect(path=f"/login?next={quote(path, safe='/')}", status_code=303)
+        return _to_sign_in(request)
     detail = ""
     if exc.status_code in (400, 405, 413, 415, 422, 429) or (
         exc.status_code == 403 and "CSRF" in str(exc.detail)
     ):
         detail = str(exc.detail)
     return error_page(request, exc.status_code, detail)
+
+
+def _to_sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
+    """To the sign-in page, which then brings the visitor back. An htmx request (its session
+    expired while the page stayed open) makes the browser go there as a whole page, and the way
+    back is the page it was on, not the fragment or action it asked for."""
+    if getattr(request, "htmx", False):
+        page = urlsplit(request.headers.get("hx-current-url", ""))
+        back = (page.path or "/") + (f"?{page.query}" if page.query else "")
+        login = f"/login?next={quote(back, safe='/')}"
+        return Response(b"", status_code=401, headers={"HX-Redirect": login})
+    path = request.url.path
+    if request.url.query:
+        path += "?" + request.url.query
+    return Redirect(path=f"/login?next={quote(path, safe='/')}", status_code=303)
 
 
 def domain_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:

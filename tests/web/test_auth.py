@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -206,6 +207,28 @@ async def test_logout_ends_the_session(client: Client, firms: Firms) -> None:
     response = await again.get("/t/alfa/", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=")
+
+
+async def test_an_htmx_request_without_a_session_sends_the_page_to_sign_in_and_back(
+    client: Client, firms: Firms
+) -> None:
+    page = "https://testserver.local/t/alfa/agreements/?status=current&q=kunta"
+    headers = {"HX-Request": "true", "HX-Current-URL": page}
+    response = await client.get("/t/alfa/agreements/?q=kunt", headers=headers)
+    assert response.status_code == 401 and response.content == b""
+    login = "/login?next=/t/alfa/agreements/%3Fstatus%3Dcurrent%26q%3Dkunta"
+    assert response.headers["hx-redirect"] == login  # the page it was on, not the fragment
+    back = "/t/alfa/agreements/?status=current&amp;q=kunta"
+    assert f'value="{back}"' in (await client.get(login)).text  # the form carries the way back
+    form = {"email": firms.a.owner.user.email, "password": PASSWORD, "next": html.unescape(back)}
+    signed_in = await client.post("/login", form)
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == "/t/alfa/agreements/?status=current&q=kunta"
+    # Without htmx, the visitor is redirected as before.
+    plain = Client(client.app)
+    direct = await plain.get("/t/alfa/agreements/?q=kunt", follow_redirects=False)
+    assert direct.status_code == 303
+    assert direct.headers["location"] == "/login?next=/t/alfa/agreements%3Fq%3Dkunt"
 
 
 async def test_post_without_csrf_token_is_refused(client: Client, firms: Firms) -> None:

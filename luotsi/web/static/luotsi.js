@@ -1,0 +1,93 @@
+// Luotsi's own behaviour on every page; everything works without it, this only helps.
+//
+// - While an htmx request is in flight its element is aria-busy and its submit buttons are
+//   disabled, so a second click cannot send the same action twice.
+// - A plain form (no htmx) disables its submit buttons once submitted, for the same reason;
+//   they come back when the page is shown again from the back/forward cache.
+// - Leaving a page with a changed, unsent form asks first, so typed text is not lost.
+(function () {
+  "use strict";
+
+  function submitButtons(element) {
+    if (element.matches && element.matches("button, input[type=submit]")) {
+      return [element];
+    }
+    return Array.prototype.slice.call(
+      element.querySelectorAll ? element.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]") : []
+    );
+  }
+
+  function setBusy(element, busy) {
+    if (busy) {
+      element.setAttribute("aria-busy", "true");
+    } else {
+      element.removeAttribute("aria-busy");
+    }
+    submitButtons(element).forEach(function (button) {
+      if (busy && !button.disabled) {
+        button.disabled = true;
+        button.dataset.busyDisabled = "1";
+      } else if (!busy && button.dataset.busyDisabled) {
+        button.disabled = false;
+        delete button.dataset.busyDisabled;
+      }
+    });
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    setBusy(event.detail.elt, true);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    setBusy(event.detail.elt, false);
+  });
+
+  var changed = new Set();
+
+  function watched(form) {
+    return form && (form.method || "").toLowerCase() === "post" && !form.hasAttribute("data-no-unsaved-warning");
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (watched(form)) {
+      changed.add(form);
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    changed.delete(form);
+    if (event.defaultPrevented || form.hasAttribute("hx-post") || form.hasAttribute("hx-get")) {
+      return; // htmx handles its own (above)
+    }
+    // After this turn of the event loop, so that the clicked button's name and value are sent.
+    window.setTimeout(function () { setBusy(form, true); }, 0);
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    changed.forEach(function (form) {
+      if (!document.body.contains(form)) {
+        changed.delete(form);
+      }
+    });
+  });
+
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      document.querySelectorAll("[data-busy-disabled]").forEach(function (button) {
+        button.disabled = false;
+        delete button.dataset.busyDisabled;
+      });
+      document.querySelectorAll("form[aria-busy]").forEach(function (form) {
+        form.removeAttribute("aria-busy");
+      });
+    }
+  });
+
+  window.addEventListener("beforeunload", function (event) {
+    if (changed.size > 0) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+})();
