@@ -78,8 +78,7 @@ def test_every_index_of_a_tenant_table_leads_with_tenant_id() -> None:
         for table in Base.metadata.sorted_tables
         if table.name in tenant_table_names
         for index in table.indexes
-        if index.name not in CROSS_TENANT_INDEXES
-        and next(iter(index.columns)).name != "tenant_id"
+        if index.name not in CROSS_TENANT_INDEXES and next(iter(index.columns)).name != "tenant_id"
     ]
     assert problems == []
 
