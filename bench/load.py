@@ -261,7 +261,7 @@ def run(args: argparse.Namespace) -> str:
     serve += ["--workers", str(args.workers)]
     processes = [start(bare_command, env, bare_port, "/")]
     try:
-        processes.append(start(serve, env, port, "/readyz"))
+        processes.append(start(serve, env, port, "/healthz"))
         base, bare = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
         firms = [
             (label, asyncio.run(firm_people(args.database_url, slug)))
