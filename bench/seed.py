@@ -9,11 +9,12 @@ database; it migrates the database to head first:
         --database-url postgresql://postgres@127.0.0.1:5432/luotsi_bench --scale 1
 
 At scale 1: 2,000 firms, 20,000 supervisors (each with a staff profile in the directory),
-200,000 client people in 20,000 organisations, 100,000 agreements, 3 million sessions over
-two years around today and the invoices of the last twelve whole months (a line per held
-session; the older ones paid). Firm sizes follow Zipf's law (the n-th largest firm has 1/n
-of the largest one's people), so a few firms are large and most are small; firm 1
-(``f0001``) is the largest and the last one the smallest. ``--scale 0.01`` makes a hundredth.
+200,000 client people in about 19,000 organisations, 100,000 agreements, 3 million sessions over
+two years around today, the invoices of the last twelve whole months (a line per held
+session; the older ones paid) and 40,000 inquiries from the public pages. Firm sizes follow
+Zipf's law (the n-th largest firm has 1/n of the largest one's people), so a few firms are
+large and most are small; firm 1 (``f0001``) is the largest and the last one the smallest.
+``--scale 0.01`` makes a hundredth.
 
 Every row carries its firm's ``tenant_id`` and the composite foreign keys of the schema, which
 the database checks during the COPY (foreign-key triggers stay on) except for invoice lines:
@@ -69,6 +70,7 @@ PEOPLE = 200_000
 PEOPLE_PER_ORG = 10  # an HR contact, a manager and eight supervisees
 AGREEMENTS = 100_000
 SESSIONS = 3_000_000
+INQUIRIES = 40_000  # from the public pages, over the last two years
 INVOICED_MONTHS = 12
 NOTED_FIRMS = 20  # the firms whose first sessions get an encrypted note
 NOTES_PER_FIRM = 5
@@ -109,6 +111,7 @@ class Sizes:
     people: int
     agreements: int
     sessions: int
+    inquiries: int
 
     @classmethod
     def at(cls, scale: float) -> Sizes:
@@ -119,6 +122,7 @@ class Sizes:
             people=max(firms * PEOPLE_PER_ORG, round(PEOPLE * scale)),
             agreements=max(firms, round(AGREEMENTS * scale)),
             sessions=max(firms, round(SESSIONS * scale)),
+            inquiries=max(firms, round(INQUIRIES * scale)),
         )
 
 
@@ -267,6 +271,22 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
         "updated_at",
     ),
+    "inquiries": (
+        "tenant_id",
+        "id",
+        "organisation",
+        "name",
+        "email",
+        "phone",
+        "kind",
+        "message",
+        "language",
+        "consent_at",
+        "status",
+        "assigned_membership_id",
+        "created_at",
+        "updated_at",
+    ),
     "session_notes": (
         "tenant_id",
         "id",
@@ -387,6 +407,7 @@ class Firm:
     people: int
     agreements: int
     sessions: int
+    inquiries: int
 
     @property
     def slug(self) -> str:
@@ -402,10 +423,11 @@ def firms_of(sizes: Sizes) -> list[Firm]:
     people = _split(sizes.people, supervisors, PEOPLE_PER_ORG)
     agreements = _split(sizes.agreements, supervisors, 1)
     sessions = _split(sizes.sessions, agreements, 1)
+    inquiries = _split(sizes.inquiries, supervisors, 1)
     return [
-        Firm(i + 1, s, p, a, n)
-        for i, (s, p, a, n) in enumerate(
-            zip(supervisors, people, agreements, sessions, strict=True)
+        Firm(i + 1, *counts)
+        for i, counts in enumerate(
+            zip(supervisors, people, agreements, sessions, inquiries, strict=True)
         )
     ]
 
@@ -505,6 +527,7 @@ class Seeder:
                 held_by_org_month,
             )
         await self._invoices(tenant_id, firm, profile, orgs, owner, held_by_org_month)
+        await self._inquiries(tenant_id, firm, supervisors)
         if firm.number <= NOTED_FIRMS:
             await self._notes(tenant_id)
 
@@ -814,6 +837,35 @@ class Seeder:
                 self.now,
             ),
         )
+
+    async def _inquiries(
+        self, tenant_id: uuid.UUID, firm: Firm, supervisors: list[uuid.UUID]
+    ) -> None:
+        """Inquiries from the public page over two years, most of them dealt with."""
+        rng = self.rng
+        for i in range(firm.inquiries):
+            at = self.now - timedelta(minutes=rng.randrange(2 * 365 * 24 * 60))
+            status = rng.choices(("new", "contacted", "converted", "closed"), (1, 2, 3, 4))[0]
+            assigned = rng.choice(supervisors) if status != "new" else None
+            await self.w.add(
+                "inquiries",
+                (
+                    tenant_id,
+                    uuid.uuid4(),
+                    f"Kysyjä {i + 1} Oy",
+                    f"Kysyjä {i + 1}",
+                    f"kysyja{i + 1}@{firm.slug}-kysyjat.{DOMAIN}",
+                    "",
+                    rng.choice(KINDS),
+                    "Tarvitsisimme työnohjausta tiimillemme.",
+                    "fi",
+                    at,
+                    status,
+                    assigned,
+                    at,
+                    at,
+                ),
+            )
 
     async def _notes(self, tenant_id: uuid.UUID) -> None:
         """A supervisor's note, encrypted for its own row, on a few of the firm's held sessions."""

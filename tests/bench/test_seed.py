@@ -27,6 +27,7 @@ async def test_seed_makes_the_sizes_asked_for_with_a_year_of_invoices(clean_db: 
     assert await _count(clean_db, "client_people") == sizes.people
     assert await _count(clean_db, "agreements") == sizes.agreements
     assert await _count(clean_db, "supervision_sessions") == sizes.sessions
+    assert await _count(clean_db, "inquiries") == sizes.inquiries
     assert report.counts["supervision_sessions"] == sizes.sessions
     # A few large firms, many small: the first firm is the largest.
     async with clean_db.owner.connect() as conn:
