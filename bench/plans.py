@@ -37,7 +37,9 @@ from luotsi.web.app import create_app
 from tests.conftest import Client
 from tests.queries import app_engine
 
-SCAN = re.compile(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)( using \S+)? on (\S+)")
+SCAN = re.compile(
+    r"(Index Only Scan|Index Scan(?: Backward)?|Bitmap Index Scan|Seq Scan)( using \S+)? on (\S+)"
+)
 
 
 @dataclass
