@@ -64,6 +64,25 @@ def test_every_tenant_table_has_composite_keys() -> None:
     assert problems == []
 
 
+# Indexes for lookups that cross firms on purpose: a signed-in user's firms, the invitations
+# waiting for an address (before a firm is chosen).
+CROSS_TENANT_INDEXES = {"ix_memberships_user_id", "ix_invitations_email"}
+
+
+def test_every_index_of_a_tenant_table_leads_with_tenant_id() -> None:
+    """A firm's queries read only its own part of an index (and a distributed table's shard
+    finds its rows by the distribution column); docs/performance.md has the plans."""
+    tenant_table_names = set(tenant_tables())
+    problems = [
+        f"{table.name}: index {index.name} on {[c.name for c in index.columns]}"
+        for table in Base.metadata.sorted_tables
+        if table.name in tenant_table_names
+        for index in table.indexes
+        if index.name not in CROSS_TENANT_INDEXES and next(iter(index.columns)).name != "tenant_id"
+    ]
+    assert problems == []
+
+
 def test_foreign_keys_between_tenant_tables_are_composite() -> None:
     # Guard the check above against a vacuous pass: a composite FK is recognised as such.
     fk = ForeignKeyConstraint(["tenant_id", "x_id"], ["memberships.tenant_id", "memberships.id"])

@@ -297,9 +297,10 @@ class Acceptance(TenantScoped, Base):
         ),
         # The link names its firm (/accept/{slug}/...): a token is unique within the firm.
         UniqueConstraint("tenant_id", "token_hash"),
+        Index("ix_agreement_acceptances_tenant_agreement", "tenant_id", "agreement_id"),
     )
 
-    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    agreement_id: Mapped[uuid.UUID]
     party: Mapped[Party] = mapped_column(str_enum(Party))
     person_id: Mapped[uuid.UUID]
     token_hash: Mapped[str] = mapped_column(String(64))
@@ -328,9 +329,10 @@ class AgreementDocument(TenantScoped, Base):
             ["agreements.tenant_id", "agreements.id"],
             ondelete="CASCADE",
         ),
+        Index("ix_agreement_documents_tenant_agreement", "tenant_id", "agreement_id"),
     )
 
-    agreement_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    agreement_id: Mapped[uuid.UUID]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     filename: Mapped[str] = mapped_column(String(120))
     pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))

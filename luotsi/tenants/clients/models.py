@@ -84,6 +84,8 @@ class ClientPerson(TenantScoped, Base):
             ["tenant_id", "invitation_id"], ["invitations.tenant_id", "invitations.id"]
         ),
         Index("ix_client_people_tenant_org", "tenant_id", "org_id"),
+        # Who a portal login speaks for.
+        Index("ix_client_people_tenant_membership", "tenant_id", "membership_id"),
     )
 
     org_id: Mapped[uuid.UUID]
@@ -92,7 +94,7 @@ class ClientPerson(TenantScoped, Base):
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(20), default="")  # E.164
     title: Mapped[str] = mapped_column(String(160), default="")
-    membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    membership_id: Mapped[uuid.UUID | None]
     # The person's pending portal invitation: when its invitee accepts, the new membership is
     # bound here (see :func:`portal_access`).
     invitation_id: Mapped[uuid.UUID | None]

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     LargeBinary,
     String,
     Text,
@@ -89,7 +90,7 @@ class FirmAreaPart(TenantScoped, Base):
         CheckConstraint("(region_code IS NULL) <> (municipality_code IS NULL)", name="one_place"),
     )
 
-    area_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    area_id: Mapped[uuid.UUID]  # found through uq_firm_area_parts_part (tenant_id, area_id, …)
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
     municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
 
@@ -183,11 +184,13 @@ class StaffSpecialty(TenantScoped, Base):
             ["specialties.tenant_id", "specialties.id"],
             ondelete="CASCADE",
         ),
+        # A profile's specialties through the unique constraint, a specialty's holders here.
         UniqueConstraint("tenant_id", "profile_id", "specialty_id"),
+        Index("ix_staff_specialties_tenant_specialty", "tenant_id", "specialty_id"),
     )
 
-    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    specialty_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    profile_id: Mapped[uuid.UUID]
+    specialty_id: Mapped[uuid.UUID]
 
     specialty: Mapped[Specialty] = relationship(lazy="raise", viewonly=True)
 
@@ -202,9 +205,10 @@ class Qualification(TenantScoped, Base):
             ["staff_profiles.tenant_id", "staff_profiles.id"],
             ondelete="CASCADE",
         ),
+        Index("ix_qualifications_tenant_profile", "tenant_id", "profile_id"),
     )
 
-    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    profile_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(160))
     year: Mapped[int | None]
     position: Mapped[int] = mapped_column(default=0)
@@ -231,9 +235,10 @@ class ServiceArea(TenantScoped, Base):
             " + CASE WHEN firm_area_id IS NULL THEN 0 ELSE 1 END = 1",
             name="one_place",
         ),
+        Index("ix_service_areas_tenant_profile", "tenant_id", "profile_id"),
     )
 
-    profile_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    profile_id: Mapped[uuid.UUID]
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
     municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
     firm_area_id: Mapped[uuid.UUID | None]
@@ -295,6 +300,15 @@ class Inquiry(TenantScoped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "assigned_membership_id"], ["memberships.tenant_id", "memberships.id"]
         ),
+        # The inbox, newest first: everything, one status, or one staff member's.
+        Index("ix_inquiries_tenant_created", "tenant_id", "created_at"),
+        Index("ix_inquiries_tenant_status_created", "tenant_id", "status", "created_at"),
+        Index(
+            "ix_inquiries_tenant_assigned_created",
+            "tenant_id",
+            "assigned_membership_id",
+            "created_at",
+        ),
     )
 
     organisation: Mapped[str] = mapped_column(String(200))
@@ -307,11 +321,11 @@ class Inquiry(TenantScoped, Base):
     language: Mapped[str] = mapped_column(String(2), default="fi")  # the sender's
     consent_at: Mapped[datetime]
     status: Mapped[InquiryStatus] = mapped_column(
-        str_enum(InquiryStatus), default=InquiryStatus.NEW, index=True
+        str_enum(InquiryStatus), default=InquiryStatus.NEW
     )
     requested_profile_id: Mapped[uuid.UUID | None]
-    assigned_membership_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    assigned_membership_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 

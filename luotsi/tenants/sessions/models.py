@@ -65,6 +65,17 @@ class SupervisionSession(TenantScoped, Base):
         ),
         Index("ix_sessions_tenant_agreement_starts", "tenant_id", "agreement_id", "starts_at"),
         Index("ix_sessions_tenant_supervisor_starts", "tenant_id", "supervisor_id", "starts_at"),
+        # The whole firm's sessions in time order: the owner's calendar, the sessions list.
+        Index("ix_sessions_tenant_starts", "tenant_id", "starts_at"),
+        # Its planned ones: the owner's week ahead and the sessions waiting to be recorded
+        # (planned, but their time has passed), which are few among a firm's past sessions.
+        Index(
+            "ix_sessions_tenant_planned_starts",
+            "tenant_id",
+            "starts_at",
+            postgresql_where=text("status = 'planned'"),
+            sqlite_where=text("status = 'planned'"),
+        ),
         # The sessions whose reminder is still to send (session_reminders reads its next 48 h).
         Index(
             "ix_sessions_tenant_unreminded_starts",
