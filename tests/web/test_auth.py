@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from litestar import Litestar
 from sqlalchemy import insert, text
 
 from luotsi.platform import audit, clock, i18n
@@ -25,6 +26,15 @@ from luotsi.platform.identity import (
 from luotsi.web.auth import browser_summary
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import PASSWORD, Firms
+
+
+@pytest.fixture(scope="session")
+def app(store_app: Litestar) -> Litestar:
+    """Every test here runs with sessions and rate limits in the database and in Redis."""
+    return store_app
+
+
+pytestmark = pytest.mark.usefixtures("clean_store")
 
 
 async def test_login_lands_in_the_only_firm(client: Client, firms: Firms) -> None:
