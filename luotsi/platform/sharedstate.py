@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock
 from luotsi.platform.errors import RateLimited
-from luotsi.platform.health import Probe, readiness_check
+from luotsi.platform.health import NotUsed, Probe, readiness_check
 from luotsi.platform.identity import DatabaseSessions, SignInSessions, User
 from luotsi.platform.ratelimit import KEY_LENGTH, Counted, DatabaseRateLimits, RateLimits
 from luotsi.platform.settings import Settings
@@ -36,6 +36,7 @@ from luotsi.platform.settings import Settings
 # the timeout, then it fails) rather than opening ever more under a burst of sign-ins.
 REDIS_CONNECTIONS = 50
 REDIS_WAIT_SECONDS = 10
+
 
 @dataclass(frozen=True)
 class SharedState:
@@ -217,7 +218,7 @@ async def redis_answers(probe: Probe) -> None:
     """With ``LUOTSI_REDIS_URL``, sign-ins need Redis: a node that cannot reach it is not
     ready. Without it there is nothing to check."""
     if not probe.settings.redis_url:
-        return
+        raise NotUsed
     client = Redis.from_url(probe.settings.redis_url)
     try:
         await client.ping()
