@@ -20,7 +20,7 @@ from zxcvbn import zxcvbn
 
 from luotsi.platform import audit, clock
 from luotsi.platform.db import Base, str_enum
-from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.ratelimit import RateLimits
 
@@ -282,14 +282,14 @@ async def authenticate(
 
     The attempt is counted (and, in the database store, committed) before the password is
     checked, so parallel attempts see each other and no more than the limits let through are
-    ever checked; a right password
-    takes its attempt back and clears the account's failures. Every checked sign-in is audited as a
+    ever checked; an attempt one limit refuses counts against neither; a right password takes
+    its attempt back and clears the account's failures. Every checked sign-in is audited as a
     platform event (an account is not a firm's); the caller commits a failure's rows even
     though it answers with an error.
     """
     global _DUMMY_HASH
     email = normalize_email(email)
-    await limits.throttle(
+    account_attempt = await limits.throttle(
         db,
         LOGIN_BY_ACCOUNT,
         email,
@@ -298,7 +298,11 @@ async def authenticate(
         longest_wait=ACCOUNT_LONGEST_WAIT,
         memory=ACCOUNT_FAILURE_MEMORY,
     )
-    ip_attempt = await limits.hit(db, LOGIN_BY_IP, ip, MAX_FAILURES_PER_IP, LOGIN_WINDOW)
+    try:
+        ip_attempt = await limits.hit(db, LOGIN_BY_IP, ip, MAX_FAILURES_PER_IP, LOGIN_WINDOW)
+    except RateLimited:
+        await limits.take_back(db, account_attempt)
+        raise
     await db.commit()
 
     user = await get_user_by_email(db, email)
@@ -436,8 +440,14 @@ async def count_mail_request(
     """
     email = normalize_email(email)
     window = MAIL_REQUEST_WINDOW
-    await limits.hit(db, f"{purpose}-address", email, MAIL_REQUESTS_PER_ADDRESS, window)
-    await limits.hit(db, f"{purpose}-ip", ip, MAIL_REQUESTS_PER_IP, window)
+    by_address = await limits.hit(
+        db, f"{purpose}-address", email, MAIL_REQUESTS_PER_ADDRESS, window
+    )
+    try:
+        await limits.hit(db, f"{purpose}-ip", ip, MAIL_REQUESTS_PER_IP, window)
+    except RateLimited:  # refused: it counts against the address neither
+        await limits.take_back(db, by_address)
+        raise
 
 
 async def reset_password(

@@ -173,6 +173,17 @@ async def test_parallel_sign_ins_from_one_address_are_checked_no_more_than_its_l
     assert [r.status_code for r in burst].count(429) == 5
 
 
+async def test_sign_ins_refused_by_the_address_limit_do_not_count_against_the_account(
+    client_factory: Callable[[str], Client], firms: Firms
+) -> None:
+    flooded, owner = client_factory("203.0.113.8"), client_factory("198.51.100.9")
+    email = firms.a.owner.user.email
+    for i in range(MAX_FAILURES_PER_IP):
+        await _wrong(flooded, f"nobody{i}@x.example")
+    assert {await _wrong(flooded, email) for _ in range(FREE_FAILURES_PER_ACCOUNT + 1)} == {429}
+    await owner.login(email)  # the account has no failures on record
+
+
 async def test_successful_sign_ins_do_not_count_against_the_address(
     client: Client, firms: Firms
 ) -> None:
