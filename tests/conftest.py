@@ -266,9 +266,8 @@ async def _clean_redis(settings: Settings) -> None:
 
 
 @pytest.fixture
-async def shared(store_settings: Settings, clean_db: Backend) -> AsyncIterator[SharedState]:
+async def shared(store_settings: Settings, clean_store: None) -> AsyncIterator[SharedState]:
     """The stores of sessions and rate limits (each store in turn), empty."""
-    await _clean_redis(store_settings)
     state = open_shared_state(store_settings)
     yield state
     await state.close()
@@ -285,6 +284,7 @@ async def store_app(store_settings: Settings) -> AsyncIterator[Litestar]:
 
 @pytest.fixture
 async def clean_store(store_settings: Settings, clean_db: Backend) -> None:
+    """Before a test: the database's rows gone (``clean_db``) and the test Redis keys too."""
     await _clean_redis(store_settings)
 
 
