@@ -43,7 +43,8 @@ class RateLimits(Protocol):
     ) -> Counted:
         """Count one event for ``key``; raise :class:`RateLimited` when the window is full.
 
-        Of N concurrent hits at most ``limit`` pass. A refused hit is not counted.
+        Of N concurrent hits at most ``limit`` pass. A refused hit is not counted (the
+        database store's goes with the caller's rollback, which an error response makes).
         """
         ...
 
