@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import redis
 
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.settings import load_settings
@@ -141,6 +142,24 @@ def find_postgres() -> tuple[PostgresServer | None, str]:
             "PostgreSQL in a testcontainer",
         )
     return None, f"no PostgreSQL answers at {DEFAULT_PG} and no Docker engine answers"
+
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def find_redis() -> tuple[str | None, str]:
+    """A Redis for the run (``LUOTSI_TEST_REDIS_URL``, else the local one), and how it was
+    found or why none was. Tests keep their keys under a prefix of their own, so runs on one
+    server do not meet."""
+    url = os.environ.get("LUOTSI_TEST_REDIS_URL") or DEFAULT_REDIS
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError:
+        return None, f"no Redis answers at {url.split('@')[-1]}"
+    finally:
+        client.close()
+    return url, f"Redis at {url.split('@')[-1]}"
 
 
 def in_ci() -> bool:

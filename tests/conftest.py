@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -23,10 +25,18 @@ from luotsi.platform.mail import MailboxEntry, Mailer, read_mailbox
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.outbox import run_once
 from luotsi.platform.settings import Settings, load_settings
+from luotsi.platform.sharedstate import SharedState, open_shared_state
 from luotsi.platform.tenancy import Tenant
 from luotsi.web.app import create_app
 from tests import clock
-from tests.backends import TEMPLATE_ENV, PostgresServer, find_postgres, in_ci, settings_env
+from tests.backends import (
+    TEMPLATE_ENV,
+    PostgresServer,
+    find_postgres,
+    find_redis,
+    in_ci,
+    settings_env,
+)
 from tests.factories import Firms, make_two_firms
 
 BASE_URL = "https://testserver.local"
@@ -44,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     server, how = find_postgres()
     _state["pg"] = server
     _state["pg_how"] = how
+    _state["redis"], _state["redis_how"] = find_redis()
     if server is not None and not _is_xdist_worker(config):
         # Workers (started later, inheriting the environment) use the server found here,
         # e.g. this process's testcontainer, and the template named here, each copying its
@@ -100,6 +111,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_sep("=", "database backends")
     terminalreporter.write_line(f"backends that ran: {ran}")
     terminalreporter.write_line(f"PostgreSQL: {_state['pg_how']}")
+    terminalreporter.write_line(f"Redis: {_state['redis_how']}")
     moved = f" (moved by {clock.ENV})" if _state.get("travel") is not None else ""
     terminalreporter.write_line(f"the suite's today: {clock.today().isoformat()}{moved}")
 
@@ -218,6 +230,62 @@ async def stripe_app(backend: Backend) -> AsyncIterator[Litestar]:
     application, end = await start_app(with_stripe(backend.settings))
     yield application
     await end()
+
+
+@pytest.fixture(scope="session", params=["database", "redis"])
+async def store_settings(
+    request: pytest.FixtureRequest, backend: Backend
+) -> AsyncIterator[Settings]:
+    """The backend's settings with sign-in sessions and rate limits in the database, or in
+    Redis under a key prefix of this process's own (removed at the end)."""
+    if request.param == "database":
+        yield backend.settings
+        return
+    url: str | None = _state["redis"]
+    if url is None:
+        if in_ci():
+            pytest.fail(f"Redis expected in CI but unreachable: {_state['redis_how']}")
+        pytest.skip(f"Redis not available: {_state['redis_how']}")
+    prefix = f"luotsi-test-{secrets.token_hex(4)}:"
+    settings = replace(backend.settings, redis_url=url, redis_prefix=prefix)
+    _state["ran"].add("redis")
+    yield settings
+    await _clean_redis(settings)
+
+
+async def _clean_redis(settings: Settings) -> None:
+    if not settings.redis_url:
+        return
+    client = Redis.from_url(settings.redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{settings.redis_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def shared(store_settings: Settings, clean_store: None) -> AsyncIterator[SharedState]:
+    """The stores of sessions and rate limits (each store in turn), empty."""
+    state = open_shared_state(store_settings)
+    yield state
+    await state.close()
+
+
+@pytest.fixture(scope="session")
+async def store_app(store_settings: Settings) -> AsyncIterator[Litestar]:
+    """The app with sessions and rate limits in each store in turn. A module whose tests
+    should run on both overrides ``app`` with it and uses ``clean_store``."""
+    application, end = await start_app(store_settings)
+    yield application
+    await end()
+
+
+@pytest.fixture
+async def clean_store(store_settings: Settings, clean_db: Backend) -> None:
+    """Before a test: the database's rows gone (``clean_db``) and the test Redis keys too."""
+    await _clean_redis(store_settings)
 
 
 @pytest.fixture

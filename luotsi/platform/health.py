@@ -4,7 +4,9 @@
 when one that gates fails. The platform's own are the database (it answers) and the schema
 (the migrations are at the code's head). Another module adds its own with
 :func:`readiness_check`; a check raises :class:`NotReady` with a short reason (it is shown to
-whoever asks, so it names no host, user or value), and any other exception fails it too.
+whoever asks, so it names no host, user or value), and any other exception fails it too. A
+check of something this node is not configured to use (Redis) raises :class:`NotUsed` and is
+left out of the answer.
 
 A check registered with ``gates=False`` is reported, never gating: the node still serves
 ("degraded", 200). The worker's heartbeat is one: without a worker, pages still work and
@@ -56,6 +58,10 @@ class NotReady(Exception):
     """A readiness check failed; the message is the reason shown."""
 
 
+class NotUsed(Exception):
+    """What a readiness check looks at is not configured here: the check is not shown."""
+
+
 ReadinessCheck = Callable[[Probe], Awaitable[None]]
 READINESS_CHECKS: dict[str, ReadinessCheck] = {}
 REPORTED_ONLY: set[str] = set()  # the names of checks that do not gate readiness
@@ -104,12 +110,17 @@ async def check_readiness(probe: Probe) -> Readiness:
     """Run every registered check (at once), each within :data:`CHECK_TIMEOUT_SECONDS`."""
     names = list(READINESS_CHECKS)
     results = await asyncio.gather(*(_run(name, probe) for name in names))
-    return Readiness(dict(zip(names, results, strict=True)), frozenset(REPORTED_ONLY))
+    checks = {
+        name: result for name, result in zip(names, results, strict=True) if result is not None
+    }
+    return Readiness(checks, frozenset(REPORTED_ONLY))
 
 
-async def _run(name: str, probe: Probe) -> str:
+async def _run(name: str, probe: Probe) -> str | None:
     try:
         await asyncio.wait_for(READINESS_CHECKS[name](probe), CHECK_TIMEOUT_SECONDS)
+    except NotUsed:
+        return None
     except NotReady as exc:
         return str(exc)
     except TimeoutError:

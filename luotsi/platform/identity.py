@@ -9,6 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from zxcvbn import zxcvbn
 
-from luotsi.platform import audit, clock, ratelimit
+from luotsi.platform import audit, clock
 from luotsi.platform.db import Base, str_enum
-from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.ratelimit import RateLimits
 
 SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 10
@@ -72,6 +74,52 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(index=True)  # retention prunes the expired
     ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+class SignInSessions(Protocol):
+    """Where sign-in sessions live, each under the hash of its cookie's token. Every method
+    takes the caller's database session: the database store writes in the caller's
+    transaction, another store ignores it (but reads the account through it)."""
+
+    async def add(
+        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip: str, expires_at: datetime
+    ) -> None: ...
+
+    async def user(self, db: AsyncSession, session_id: str) -> User | None:
+        """The active account of an unexpired session, or None."""
+        ...
+
+    async def remove(self, db: AsyncSession, session_id: str) -> None: ...
+
+    async def remove_all_of(self, db: AsyncSession, user_id: uuid.UUID) -> None:
+        """End every session of the account (its password changed)."""
+        ...
+
+
+class DatabaseSessions:
+    """Sessions as rows of ``user_sessions``: written and ended in the caller's transaction;
+    retention prunes the expired (:mod:`luotsi.platform.retention`)."""
+
+    async def add(
+        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip: str, expires_at: datetime
+    ) -> None:
+        db.add(UserSession(id=session_id, user_id=user_id, ip=ip, expires_at=expires_at))
+        await db.flush()
+
+    async def user(self, db: AsyncSession, session_id: str) -> User | None:
+        row = await db.execute(
+            select(User)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.id == session_id, UserSession.expires_at > clock.now())
+        )
+        user = row.scalar_one_or_none()
+        return user if user is not None and user.is_active else None
+
+    async def remove(self, db: AsyncSession, session_id: str) -> None:
+        await db.execute(delete(UserSession).where(UserSession.id == session_id))
+
+    async def remove_all_of(self, db: AsyncSession, user_id: uuid.UUID) -> None:
+        await db.execute(delete(UserSession).where(UserSession.user_id == user_id))
 
 
 class TokenPurpose(enum.StrEnum):
@@ -222,19 +270,26 @@ async def get_user_by_email(db: AsyncSession, email: str) -> User | None:
 
 
 async def authenticate(
-    db: AsyncSession, email: str, password: str, ip: str, *, user_agent: str = ""
+    db: AsyncSession,
+    limits: RateLimits,
+    email: str,
+    password: str,
+    ip: str,
+    *,
+    user_agent: str = "",
 ) -> User:
     """Check a sign-in, throttled per account and limited per address (:class:`RateLimited`).
 
-    The attempt is counted and committed before the password is checked, so parallel attempts
-    see each other and no more than the limits let through are ever checked; a right password
-    takes its attempt back and clears the account's failures. Every checked sign-in is audited as a
+    The attempt is counted (and, in the database store, committed) before the password is
+    checked, so parallel attempts see each other and no more than the limits let through are
+    ever checked; an attempt one limit refuses counts against neither; a right password takes
+    its attempt back and clears the account's failures. Every checked sign-in is audited as a
     platform event (an account is not a firm's); the caller commits a failure's rows even
     though it answers with an error.
     """
     global _DUMMY_HASH
     email = normalize_email(email)
-    await ratelimit.throttle(
+    account_attempt = await limits.throttle(
         db,
         LOGIN_BY_ACCOUNT,
         email,
@@ -243,7 +298,11 @@ async def authenticate(
         longest_wait=ACCOUNT_LONGEST_WAIT,
         memory=ACCOUNT_FAILURE_MEMORY,
     )
-    ip_attempt = (await ratelimit.hit(db, LOGIN_BY_IP, ip, MAX_FAILURES_PER_IP, LOGIN_WINDOW)).id
+    try:
+        ip_attempt = await limits.hit(db, LOGIN_BY_IP, ip, MAX_FAILURES_PER_IP, LOGIN_WINDOW)
+    except RateLimited:
+        await limits.take_back(db, account_attempt)
+        raise
     await db.commit()
 
     user = await get_user_by_email(db, email)
@@ -262,8 +321,8 @@ async def authenticate(
             **where,
         )
         raise Invalid.field("password", _("The e-mail address or password is wrong."))
-    await ratelimit.forget(db, LOGIN_BY_ACCOUNT, email)
-    await ratelimit.take_back(db, ip_attempt)
+    await limits.forget(db, LOGIN_BY_ACCOUNT, email)
+    await limits.take_back(db, ip_attempt)
     if user.email_verified_at is None:
         await audit.record(
             db, audit.LOGIN_FAILED, actor_user_id=user.id, actor_name=user.name, **where
@@ -277,30 +336,20 @@ async def authenticate(
     return user
 
 
-async def start_session(db: AsyncSession, user: User, ip: str) -> str:
+async def start_session(db: AsyncSession, sessions: SignInSessions, user: User, ip: str) -> str:
     """A new server-side session for ``user``; returns the cookie value."""
     token, hashed = new_token()
-    db.add(
-        UserSession(id=hashed, user_id=user.id, ip=ip, expires_at=clock.now() + SESSION_LIFETIME)
-    )
-    await db.flush()
+    await sessions.add(db, hashed, user.id, ip, clock.now() + SESSION_LIFETIME)
     return token
 
 
-async def end_session(db: AsyncSession, token: str) -> None:
-    await db.execute(delete(UserSession).where(UserSession.id == token_hash(token)))
+async def end_session(db: AsyncSession, sessions: SignInSessions, token: str) -> None:
+    await sessions.remove(db, token_hash(token))
 
 
-async def user_for_session(db: AsyncSession, token: str) -> User | None:
-    row = await db.execute(
-        select(User, UserSession)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == token_hash(token), UserSession.expires_at > clock.now())
-    )
-    found = row.first()
-    if found is None or not found[0].is_active:
-        return None
-    return found[0]
+async def user_for_session(db: AsyncSession, sessions: SignInSessions, token: str) -> User | None:
+    """The signed-in account of a session cookie, or None (unknown, expired or deactivated)."""
+    return await sessions.user(db, token_hash(token))
 
 
 async def issue_token(
@@ -356,7 +405,12 @@ async def peek_token(db: AsyncSession, token: str, purpose: TokenPurpose) -> Aut
 
 
 async def set_password(
-    db: AsyncSession, user: User, password: str, field: str = "password"
+    db: AsyncSession,
+    sessions: SignInSessions,
+    limits: RateLimits,
+    user: User,
+    password: str,
+    field: str = "password",
 ) -> None:
     """Set a new password, sign the user out everywhere else and void older reset links.
 
@@ -365,8 +419,8 @@ async def set_password(
     """
     check_password_rules(password, email=user.email, name=user.name, field=field)
     user.password_hash = hash_password(password)
-    await ratelimit.forget(db, LOGIN_BY_ACCOUNT, user.email)
-    await db.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    await limits.forget(db, LOGIN_BY_ACCOUNT, user.email)
+    await sessions.remove_all_of(db, user.id)
     await db.execute(
         delete(AuthToken).where(
             AuthToken.user_id == user.id, AuthToken.purpose == TokenPurpose.RESET_PASSWORD
@@ -375,7 +429,9 @@ async def set_password(
     await db.flush()
 
 
-async def count_mail_request(db: AsyncSession, purpose: TokenPurpose, email: str, ip: str) -> None:
+async def count_mail_request(
+    db: AsyncSession, limits: RateLimits, purpose: TokenPurpose, email: str, ip: str
+) -> None:
     """Count a request that e-mails a ``purpose`` link to ``email`` from client ``ip``.
 
     Raises :class:`~luotsi.platform.errors.RateLimited` when the address or the client has
@@ -384,11 +440,24 @@ async def count_mail_request(db: AsyncSession, purpose: TokenPurpose, email: str
     """
     email = normalize_email(email)
     window = MAIL_REQUEST_WINDOW
-    await ratelimit.hit(db, f"{purpose}-address", email, MAIL_REQUESTS_PER_ADDRESS, window)
-    await ratelimit.hit(db, f"{purpose}-ip", ip, MAIL_REQUESTS_PER_IP, window)
+    by_address = await limits.hit(
+        db, f"{purpose}-address", email, MAIL_REQUESTS_PER_ADDRESS, window
+    )
+    try:
+        await limits.hit(db, f"{purpose}-ip", ip, MAIL_REQUESTS_PER_IP, window)
+    except RateLimited:  # refused: it counts against the address neither
+        await limits.take_back(db, by_address)
+        raise
 
 
-async def reset_password(db: AsyncSession, token: str, password: str, confirm: str) -> User:
+async def reset_password(
+    db: AsyncSession,
+    sessions: SignInSessions,
+    limits: RateLimits,
+    token: str,
+    password: str,
+    confirm: str,
+) -> User:
     """Set a new password through an e-mailed reset link, which it uses up.
 
     Raises :class:`NotFound` for an unknown, used or expired link and :class:`Invalid` for a
@@ -399,20 +468,26 @@ async def reset_password(db: AsyncSession, token: str, password: str, confirm: s
     if password != confirm:
         raise Invalid.field("confirm_password", _("The passwords do not match."))
     user = await get_user(db, row.user_id)
-    await set_password(db, user, password, "new_password")
+    await set_password(db, sessions, limits, user, password, "new_password")
     user.email_verified_at = user.email_verified_at or clock.now()
     return user
 
 
 async def change_password(
-    db: AsyncSession, user: User, current: str, new: str, confirm: str
+    db: AsyncSession,
+    sessions: SignInSessions,
+    limits: RateLimits,
+    user: User,
+    current: str,
+    new: str,
+    confirm: str,
 ) -> None:
     """Change a signed-in user's password after checking the current one."""
     if not _policy.verify(user.password_hash, current):
         raise Invalid.field("current_password", _("The current password is wrong."))
     if new != confirm:
         raise Invalid.field("confirm_password", _("The passwords do not match."))
-    await set_password(db, user, new, "new_password")
+    await set_password(db, sessions, limits, user, new, "new_password")
 
 
 async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User:

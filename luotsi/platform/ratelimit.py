@@ -1,13 +1,17 @@
 """Counting recent events per key (an IP address, an e-mail address) to refuse floods.
 
-Every limit in the app goes through :func:`hit` (so many per window: a client's sign-ins,
-password-reset and signup e-mails, inquiries, a contact's agreement requests) or
-:func:`throttle` (a growing wait: an account's failed sign-ins).
+Every limit in the app goes through a :class:`RateLimits` store: :meth:`~RateLimits.hit` (so
+many per window: a client's sign-ins, password-reset and signup e-mails, inquiries, a
+contact's agreement requests) or :meth:`~RateLimits.throttle` (a growing wait: an account's
+failed sign-ins). The counters live in the database (:class:`DatabaseRateLimits`, the
+default) or in Redis (:mod:`luotsi.platform.sharedstate`), whichever every node is given.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Index, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +23,59 @@ from luotsi.platform.errors import RateLimited
 
 KEY_LENGTH = 100
 CLEANUP_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One counted event, which :meth:`RateLimits.take_back` can drop again."""
+
+    bucket: str
+    key: str
+    ref: str  # the event's id in its store
+
+
+class RateLimits(Protocol):
+    """Where the counters live. Every method takes the caller's database session: the
+    database store counts inside the caller's transaction, another store ignores it."""
+
+    async def hit(
+        self, db: AsyncSession, bucket: str, key: str, limit: int, window: timedelta
+    ) -> Counted:
+        """Count one event for ``key``; raise :class:`RateLimited` when the window is full.
+
+        Of N concurrent hits at most ``limit`` pass. A refused hit is not counted (the
+        database store's goes with the caller's rollback, which an error response makes).
+        """
+        ...
+
+    async def throttle(
+        self,
+        db: AsyncSession,
+        bucket: str,
+        key: str,
+        *,
+        free: int,
+        first_wait: timedelta,
+        longest_wait: timedelta,
+        memory: timedelta,
+    ) -> Counted:
+        """Count one attempt for ``key``, which must wait once ``free`` attempts are on record.
+
+        The attempt after the ``free`` ones waits ``first_wait`` from the last one, each
+        further one twice as long as the one before, never more than ``longest_wait``;
+        attempts are remembered for ``memory``. A refused attempt is not counted, so it does
+        not push the wait further: whoever comes after the wait is let through (a lockout
+        that an attacker can keep closed forever is a denial of service for the key's owner).
+        """
+        ...
+
+    async def forget(self, db: AsyncSession, bucket: str, key: str) -> None:
+        """Drop ``key``'s events in ``bucket`` (a sign-in that succeeded clears the failures)."""
+        ...
+
+    async def take_back(self, db: AsyncSession, counted: Counted) -> None:
+        """Drop one counted event (a sign-in that succeeded does not count against its address)."""
+        ...
 
 
 class RateEvent(Base):
@@ -36,62 +93,64 @@ class RateEvent(Base):
     at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
-async def hit(db: AsyncSession, bucket: str, key: str, limit: int, window: timedelta) -> RateEvent:
-    """Count one event for ``key``; raise :class:`RateLimited` when the window is full.
+class DatabaseRateLimits:
+    """Counters as rows of ``rate_events``, counted in the caller's transaction (commit soon
+    after a hit: the key stays locked until then). A refused hit is not kept once the caller
+    rolls back (an error response does), and neither is an accepted one whose request fails
+    later. Retention prunes old rows (:mod:`luotsi.platform.retention`)."""
 
-    Of N concurrent hits at most ``limit`` pass (see :func:`_record`). Commit soon after: the
-    key stays locked until then. The refused hit is not kept once the caller rolls back (an
-    error response does).
-    """
-    event = await _record(db, bucket, key, window)
-    count, oldest = (
-        await db.execute(
-            select(func.count(), func.min(RateEvent.at)).where(
-                RateEvent.bucket == bucket,
-                RateEvent.key == event.key,
-                RateEvent.at >= event.at - window,
+    async def hit(
+        self, db: AsyncSession, bucket: str, key: str, limit: int, window: timedelta
+    ) -> Counted:
+        event = await _record(db, bucket, key, window)
+        count, oldest = (
+            await db.execute(
+                select(func.count(), func.min(RateEvent.at)).where(
+                    RateEvent.bucket == bucket,
+                    RateEvent.key == event.key,
+                    RateEvent.at >= event.at - window,
+                )
             )
-        )
-    ).one()
-    if count > limit:
-        raise RateLimited(window - (event.at - oldest))
-    return event
+        ).one()
+        if count > limit:
+            raise RateLimited(window - (event.at - oldest))
+        return Counted(bucket, event.key, str(event.id))
 
-
-async def throttle(
-    db: AsyncSession,
-    bucket: str,
-    key: str,
-    *,
-    free: int,
-    first_wait: timedelta,
-    longest_wait: timedelta,
-    memory: timedelta,
-) -> RateEvent:
-    """Count one attempt for ``key``, which must wait once ``free`` attempts are on record.
-
-    The attempt after the ``free`` ones waits ``first_wait`` from the last one, each further
-    one twice as long as the one before, never more than ``longest_wait``; attempts are
-    remembered for ``memory``. A refused attempt is not kept once the caller rolls back, so it
-    does not push the wait further: whoever comes after the wait is let through (a lockout
-    that an attacker can keep closed forever is a denial of service for the key's owner).
-    """
-    event = await _record(db, bucket, key, memory)
-    earlier, last = (
-        await db.execute(
-            select(func.count(), func.max(RateEvent.at)).where(
-                RateEvent.bucket == bucket,
-                RateEvent.key == event.key,
-                RateEvent.at >= event.at - memory,
-                RateEvent.id != event.id,
+    async def throttle(
+        self,
+        db: AsyncSession,
+        bucket: str,
+        key: str,
+        *,
+        free: int,
+        first_wait: timedelta,
+        longest_wait: timedelta,
+        memory: timedelta,
+    ) -> Counted:
+        event = await _record(db, bucket, key, memory)
+        earlier, last = (
+            await db.execute(
+                select(func.count(), func.max(RateEvent.at)).where(
+                    RateEvent.bucket == bucket,
+                    RateEvent.key == event.key,
+                    RateEvent.at >= event.at - memory,
+                    RateEvent.id != event.id,
+                )
             )
+        ).one()
+        if earlier >= free:
+            wait = min(first_wait * 2 ** min(earlier - free, 32), longest_wait)
+            if event.at < last + wait:
+                raise RateLimited(last + wait - event.at)
+        return Counted(bucket, event.key, str(event.id))
+
+    async def forget(self, db: AsyncSession, bucket: str, key: str) -> None:
+        await db.execute(
+            delete(RateEvent).where(RateEvent.bucket == bucket, RateEvent.key == key[:KEY_LENGTH])
         )
-    ).one()
-    if earlier >= free:
-        wait = min(first_wait * 2 ** min(earlier - free, 32), longest_wait)
-        if event.at < last + wait:
-            raise RateLimited(last + wait - event.at)
-    return event
+
+    async def take_back(self, db: AsyncSession, counted: Counted) -> None:
+        await db.execute(delete(RateEvent).where(RateEvent.id == int(counted.ref)))
 
 
 async def _record(db: AsyncSession, bucket: str, key: str, kept: timedelta) -> RateEvent:
@@ -120,13 +179,3 @@ async def _record(db: AsyncSession, bucket: str, key: str, kept: timedelta) -> R
     )
     await db.execute(delete(RateEvent).where(RateEvent.id.in_(stale)))
     return event
-
-
-async def forget(db: AsyncSession, bucket: str, key: str) -> None:
-    """Drop ``key``'s events in ``bucket`` (a sign-in that succeeded clears the failures)."""
-    await db.execute(delete(RateEvent).where(RateEvent.bucket == bucket, RateEvent.key == key))
-
-
-async def take_back(db: AsyncSession, event_id: int) -> None:
-    """Drop one counted event (a sign-in that succeeded does not count against its address)."""
-    await db.execute(delete(RateEvent).where(RateEvent.id == event_id))

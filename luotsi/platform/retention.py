@@ -3,7 +3,9 @@
 Delivered e-mail (the outbox keeps a sent row's recipient and subject), sign-in sessions
 that have expired, and rate-limit events (sign-in attempts among them) would otherwise grow
 without bound. How long each is kept is a setting (:class:`~luotsi.platform.settings.Retention`).
-The audit log is not pruned here: it has a retention of its own.
+With ``LUOTSI_REDIS_URL`` new sessions and events go to Redis, where they expire by themselves;
+the job still prunes what the tables hold. The audit log is not pruned here: it has a
+retention of its own.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ KEYS_MISSING = (
     "once, keep its output safe, and give both lines to every node's environment."
 )
 # URLs whose password is hidden when the settings are shown.
-_URL_FIELDS = {"database_url", "app_database_url"}
+_URL_FIELDS = {"database_url", "app_database_url", "redis_url"}
 
 
 @dataclass(frozen=True, repr=False)
@@ -104,6 +104,11 @@ class Settings:
     # The database URLs lead to PgBouncer in transaction pooling mode: no prepared statement
     # is reused across transactions (see :func:`luotsi.platform.db.make_engine`).
     pgbouncer: bool = False
+    # Sign-in sessions and rate-limit counters in this Redis (redis://[:password@]host:port/db)
+    # instead of the database; the same for every node. Shown without its password.
+    redis_url: str = ""
+    # The start of every key Luotsi writes in Redis, so that deployments may share a server.
+    redis_prefix: str = "luotsi:"
     # Versioned master keys for content at rest ("1:<base64>,2:<base64>"); never shown.
     master_keys: str = field(default="", repr=False)
     # Stripe: the firm's own subscription to Luotsi and card payment of client invoices. Without
@@ -325,6 +330,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         shutdown_timeout=int(get("SHUTDOWN_TIMEOUT", "30")),
         trusted_proxies=get("TRUSTED_PROXIES"),
         pgbouncer=_flag(get("PGBOUNCER")),
+        redis_url=get("REDIS_URL"),
+        redis_prefix=get("REDIS_PREFIX", "luotsi:"),
         master_keys=_master_keys(var_dir, get("MASTER_KEYS"), embedded),
         stripe_secret_key=get("STRIPE_SECRET_KEY"),
         stripe_webhook_secret=get("STRIPE_WEBHOOK_SECRET"),

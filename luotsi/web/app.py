@@ -27,6 +27,7 @@ from luotsi.platform.identity import configure_password_hashing
 from luotsi.platform.logs import configure_logging
 from luotsi.platform.mail import Mailer
 from luotsi.platform.settings import Settings, load_settings
+from luotsi.platform.sharedstate import open_shared_state
 from luotsi.platform.worker import run_worker
 from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
@@ -89,6 +90,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     maker = make_sessionmaker(engine)
     mailer = Mailer(settings)
+    shared = open_shared_state(settings)
+
+    @asynccontextmanager
+    async def shared_state_lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await shared.close()
 
     @asynccontextmanager
     async def worker_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -177,9 +186,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "luotsi_db_config": db_config,
                 "sessionmaker": maker,
                 "mailer": mailer,
+                "shared_state": shared,
             }
         ),
-        lifespan=[worker_lifespan],
+        lifespan=[shared_state_lifespan, worker_lifespan],
         # The route map is for developers; production does not publish it.
         openapi_config=(
             OpenAPIConfig(title="Luotsi", version="1", path="/schema") if settings.debug else None

@@ -34,7 +34,7 @@ from luotsi.platform.tenancy import memberships_of_user
 from luotsi.web.deps import DB, Req
 from luotsi.web.errors import rate_limited
 from luotsi.web.forms import form_value, read_form
-from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, origin, visitor
+from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, origin, shared_state, visitor
 from luotsi.web.templating import redirect, render
 
 
@@ -125,10 +125,11 @@ async def sign_in(
     flash: str | None = None,
 ) -> Response[Any]:
     """Start a fresh session (the old cookie's session ends: no fixation) and go on."""
+    shared = shared_state(request)
     old = visitor(request).session_token
     if old:
-        await end_session(db, old)
-    token = await start_session(db, user, client_ip(request))
+        await end_session(db, shared.sessions, old)
+    token = await start_session(db, shared.sessions, user, client_ip(request))
     await set_session_user(db, user.id)
     response = redirect(request, safe_next(next_path) or await landing_path(db, user), flash)
     settings = request.app.state["settings"]
@@ -183,6 +184,7 @@ class AuthController(Controller):
         try:
             user = await authenticate(
                 db,
+                shared_state(request).limits,
                 form.email,
                 form.password,
                 client_ip(request),
@@ -209,7 +211,7 @@ class AuthController(Controller):
     async def logout(self, request: Req, db: DB) -> Any:
         token = visitor(request).session_token
         if token:
-            await end_session(db, token)
+            await end_session(db, shared_state(request).sessions, token)
         response = redirect(request, "/login", flash="signed_out")
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -222,7 +224,13 @@ class AuthController(Controller):
     async def forgot(self, request: Req, db: DB) -> Any:
         email = (await form_value(request, "email")).strip()
         try:
-            await count_mail_request(db, TokenPurpose.RESET_PASSWORD, email, client_ip(request))
+            await count_mail_request(
+                db,
+                shared_state(request).limits,
+                TokenPurpose.RESET_PASSWORD,
+                email,
+                client_ip(request),
+            )
         except RateLimited as exc:
             message = _(
                 "Several links have been asked for in a short time. Try again in %(n)d minutes."
@@ -259,8 +267,9 @@ class AuthController(Controller):
     async def reset(self, request: Req, db: DB, token: FromPath[str]) -> Any:
         password = await form_value(request, "new_password")
         confirm = await form_value(request, "confirm_password")
+        shared = shared_state(request)
         try:
-            await reset_password(db, token, password, confirm)
+            await reset_password(db, shared.sessions, shared.limits, token, password, confirm)
         except NotFound:
             return render(request, "auth/link_invalid.html", status_code=404)
         except Invalid as exc:
@@ -284,9 +293,16 @@ class AuthController(Controller):
     async def change_password(self, request: Req, db: DB) -> Any:
         user = signed_in_user(request)
         form = await read_form(request, PasswordForm)
+        shared = shared_state(request)
         try:
             await change_password(
-                db, user, form.current_password, form.new_password, form.confirm_password
+                db,
+                shared.sessions,
+                shared.limits,
+                user,
+                form.current_password,
+                form.new_password,
+                form.confirm_password,
             )
         except Invalid as exc:
             return render(

@@ -19,6 +19,7 @@ from luotsi.platform import audit, i18n
 from luotsi.platform.db import set_session_user
 from luotsi.platform.identity import User, user_for_session
 from luotsi.platform.logs import bind_ids
+from luotsi.platform.sharedstate import SharedState
 
 SESSION_COOKIE = "luotsi_session"
 LANG_COOKIE = "luotsi_lang"
@@ -128,6 +129,12 @@ def _signed_in(scope: Scope) -> bool:
     return SIGNED_IN.search(cookies.decode("latin-1")) is not None
 
 
+def shared_state(request: Request[Any, Any, Any]) -> SharedState:
+    """Where this node keeps sign-in sessions and rate limits (chosen at its start)."""
+    found: SharedState = request.app.state["shared_state"]
+    return found
+
+
 def visitor_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -142,7 +149,7 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             db = db_session(request)
-            user = await user_for_session(db, token)
+            user = await user_for_session(db, shared_state(request).sessions, token)
             if user is not None:
                 await set_session_user(db, user.id)
                 bind_ids(user_id=user.id)  # every later log line of the request names them

@@ -19,6 +19,7 @@ from luotsi.web.auth import client_ip, sign_in
 from luotsi.web.deps import DB, Req
 from luotsi.web.errors import rate_limited
 from luotsi.web.forms import form_value, read_form
+from luotsi.web.middleware import shared_state
 from luotsi.web.templating import render
 
 
@@ -55,7 +56,13 @@ class SignupController(Controller):
             form.slug = suggest_slug(form.firm_name)
         language = i18n.current_language()
         try:
-            await count_mail_request(db, TokenPurpose.VERIFY_EMAIL, form.email, client_ip(request))
+            await count_mail_request(
+                db,
+                shared_state(request).limits,
+                TokenPurpose.VERIFY_EMAIL,
+                form.email,
+                client_ip(request),
+            )
         except RateLimited as exc:
             message = _(
                 "Several workspaces have been started in a short time. Try again in %(n)d minutes."

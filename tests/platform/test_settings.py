@@ -41,15 +41,20 @@ def test_no_secret_shows_in_the_settings_repr(tmp_path: Path, name: str) -> None
     assert secret_of(name) not in str(settings)
 
 
-def test_database_passwords_do_not_show_in_the_settings_repr(tmp_path: Path) -> None:
+def test_database_and_redis_passwords_do_not_show_in_the_settings_repr(tmp_path: Path) -> None:
     env = {
         "LUOTSI_VAR_DIR": str(tmp_path),
         "LUOTSI_DATABASE_URL": "postgresql://owner:owner-pw-marker@db.example/luotsi",
         "LUOTSI_APP_DATABASE_URL": "postgresql://app:app-pw-marker@db.example/luotsi",
+        "LUOTSI_REDIS_URL": "redis://:redis-pw-marker@cache.example:6379/0",
     }
-    shown = repr(load_settings(env, env_file=""))
+    settings = load_settings(env, env_file="")
+    assert "redis-pw-marker" in settings.redis_url  # the setting was read
+    shown = repr(settings)
     assert "owner-pw-marker" not in shown and "app-pw-marker" not in shown
-    assert "db.example" in shown and "debug=False" in shown  # the rest is there
+    assert "redis-pw-marker" not in shown
+    assert "db.example" in shown and "cache.example" in shown  # the rest is there
+    assert "debug=False" in shown
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from litestar import Litestar
 from sqlalchemy import insert, text
 
 from luotsi.platform import audit, clock, i18n
@@ -26,6 +27,15 @@ from luotsi.platform.identity import (
 from luotsi.web.auth import browser_summary
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import PASSWORD, Firms
+
+
+@pytest.fixture(scope="session")
+def app(store_app: Litestar) -> Litestar:
+    """Every test here runs with sessions and rate limits in the database and in Redis."""
+    return store_app
+
+
+pytestmark = pytest.mark.usefixtures("clean_store")
 
 
 async def test_login_lands_in_the_only_firm(client: Client, firms: Firms) -> None:
@@ -162,6 +172,17 @@ async def test_parallel_sign_ins_from_one_address_are_checked_no_more_than_its_l
     )
     assert [r.status_code for r in burst].count(422) == MAX_FAILURES_PER_IP
     assert [r.status_code for r in burst].count(429) == 5
+
+
+async def test_sign_ins_refused_by_the_address_limit_do_not_count_against_the_account(
+    client_factory: Callable[[str], Client], firms: Firms
+) -> None:
+    flooded, owner = client_factory("203.0.113.8"), client_factory("198.51.100.9")
+    email = firms.a.owner.user.email
+    for i in range(MAX_FAILURES_PER_IP):
+        await _wrong(flooded, f"nobody{i}@x.example")
+    assert {await _wrong(flooded, email) for _ in range(FREE_FAILURES_PER_ACCOUNT + 1)} == {429}
+    await owner.login(email)  # the account has no failures on record
 
 
 async def test_successful_sign_ins_do_not_count_against_the_address(

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import httpx
+import pytest
 import uvicorn
 from litestar import Litestar
 from sqlalchemy import text
@@ -23,6 +24,15 @@ from luotsi.platform import audit
 from luotsi.platform.identity import MAX_FAILURES_PER_IP
 from tests.conftest import Backend
 from tests.factories import PASSWORD, Firms
+
+
+@pytest.fixture(scope="session")
+def app(store_app: Litestar) -> Litestar:
+    """Every test here runs with sessions and rate limits in the database and in Redis."""
+    return store_app
+
+
+pytestmark = pytest.mark.usefixtures("clean_store")
 
 PROXY = "127.0.0.1"  # the test connects from here: it plays the load balancer
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import clock, i18n, permissions, ratelimit
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
@@ -27,6 +27,7 @@ from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
+from luotsi.platform.ratelimit import RateLimits
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, Tenant, active_member
 from luotsi.tenants.directory.models import (
     Inquiry,
@@ -159,6 +160,7 @@ def _check_inquiry(data: InquiryInput) -> dict[str, Any]:
 
 async def submit_inquiry(
     db: AsyncSession,
+    limits: RateLimits,
     tenant: Tenant,
     data: InquiryInput,
     *,
@@ -174,7 +176,7 @@ async def submit_inquiry(
     """
     clean = _check_inquiry(data)
     profile = await public_profile_or_none(db, data.profile)
-    await ratelimit.hit(db, RATE_BUCKET, sender_ip, RATE_LIMIT, RATE_WINDOW)
+    await limits.hit(db, RATE_BUCKET, sender_ip, RATE_LIMIT, RATE_WINDOW)
     inquiry = Inquiry(
         **clean,
         language=language if language in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE,

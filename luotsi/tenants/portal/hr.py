@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from luotsi.platform import clock, i18n, permissions, ratelimit
+from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.ratelimit import RateLimits
 from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.models import (
     AGREEMENT_NAMES,
@@ -215,6 +216,7 @@ class AgreementRequestInput:
 
 async def request_agreement(
     db: AsyncSession,
+    limits: RateLimits,
     actor: Membership,
     tenant: Tenant,
     data: AgreementRequestInput,
@@ -241,7 +243,7 @@ async def request_agreement(
         errors["message"] = i18n.too_long(MAX_REQUEST)
     if errors:
         raise Invalid(errors)
-    await ratelimit.hit(db, REQUEST_BUCKET, str(actor.id), REQUEST_LIMIT, REQUEST_WINDOW)
+    await limits.hit(db, REQUEST_BUCKET, str(actor.id), REQUEST_LIMIT, REQUEST_WINDOW)
     owners = await db.scalars(
         select(Membership)
         .where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())

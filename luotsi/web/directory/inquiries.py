@@ -24,6 +24,7 @@ from luotsi.web.auth import client_ip
 from luotsi.web.deps import DB, FIRM, WS, Req
 from luotsi.web.errors import with_retry_after
 from luotsi.web.forms import form_value, query_text, read_form
+from luotsi.web.middleware import shared_state
 from luotsi.web.public import PublicFirm
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
@@ -93,6 +94,7 @@ class InquiryFormController(Controller):
             inquiries.check_form_token(settings.secret_key, form.form_token, clock.now())
             await inquiries.submit_inquiry(
                 db,
+                shared_state(request).limits,
                 firm.tenant,
                 form,
                 language=i18n.current_language(),

@@ -31,7 +31,7 @@ from luotsi.web.clients.clients import invoice_language_choices
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.errors import with_retry_after
 from luotsi.web.forms import read_form
-from luotsi.web.middleware import allow_form_targets
+from luotsi.web.middleware import allow_form_targets, shared_state
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -83,7 +83,12 @@ class PortalController(Controller):
         settings = request.app.state["settings"]
         try:
             await portal.request_agreement(
-                db, ws.membership, ws.tenant, values, base_url=settings.base_url
+                db,
+                shared_state(request).limits,
+                ws.membership,
+                ws.tenant,
+                values,
+                base_url=settings.base_url,
             )
         except Invalid as exc:
             return await self._page(request, db, ws, request_form=values, request_errors=exc.errors)

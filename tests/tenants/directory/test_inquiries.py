@@ -16,6 +16,8 @@ from luotsi.platform import clock, i18n
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.outbox import OutboxMessage
+from luotsi.platform.ratelimit import DatabaseRateLimits, RateLimits
+from luotsi.platform.sharedstate import SharedState
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.directory import inquiries
 from luotsi.tenants.directory.inquiries import (
@@ -133,11 +135,20 @@ def _input(**changes: str) -> InquiryInput:
     return data
 
 
-async def _submit(db: AsyncSession, tenant: Tenant, data: InquiryInput, **kw: Any) -> Inquiry:
+DATABASE_LIMITS = DatabaseRateLimits()
+
+
+async def _submit(
+    db: AsyncSession,
+    tenant: Tenant,
+    data: InquiryInput,
+    limits: RateLimits = DATABASE_LIMITS,
+    **kw: Any,
+) -> Inquiry:
     kw.setdefault("language", "fi")
     kw.setdefault("sender_ip", "192.0.2.1")
     async with db.begin():
-        return await inquiries.submit_inquiry(db, tenant, data, base_url=BASE_URL, **kw)
+        return await inquiries.submit_inquiry(db, limits, tenant, data, base_url=BASE_URL, **kw)
 
 
 async def test_submit_cleans_and_stores_the_inquiry(
@@ -187,16 +198,16 @@ async def test_an_unknown_language_falls_back_to_finnish(session: Any, firms: Fi
 
 
 async def test_the_rate_limit_counts_stored_inquiries_per_address(
-    session: Any, firms: Firms
+    session: Any, firms: Firms, shared: SharedState
 ) -> None:
-    db = session(firms.a)
+    db, limits = session(firms.a), shared.limits
     for _n in range(RATE_LIMIT):
-        await _submit(db, firms.a.tenant, _input())
+        await _submit(db, firms.a.tenant, _input(), limits)
     with pytest.raises(Invalid):  # a refused form does not count
-        await _submit(db, firms.a.tenant, _input(email=""))
+        await _submit(db, firms.a.tenant, _input(email=""), limits)
     with pytest.raises(RateLimited):
-        await _submit(db, firms.a.tenant, _input())
-    other_address = await _submit(db, firms.a.tenant, _input(), sender_ip="192.0.2.2")
+        await _submit(db, firms.a.tenant, _input(), limits)
+    other_address = await _submit(db, firms.a.tenant, _input(), limits, sender_ip="192.0.2.2")
     await db.close()
     assert other_address.id
 
