@@ -1,6 +1,7 @@
 """Luotsi on many nodes, as deployed: three ``luotsi serve`` and two ``luotsi worker``
-processes on one PostgreSQL, e-mail to a real SMTP server, and each person's requests spread
-over the nodes (a load balancer without sticky sessions).
+processes on one PostgreSQL (sessions and rate limits in it, or in Redis), e-mail to a real
+SMTP server, and each person's requests spread over the nodes (a load balancer without sticky
+sessions).
 
 What must hold: a sign-in is valid on every node and a sign-out ends it on every node, sign-in
 throttling counts the attempts made on all nodes, content written through one node is read
@@ -30,13 +31,14 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from luotsi.platform import clock, i18n
 from luotsi.platform.db import make_sessionmaker, unscoped_session
-from luotsi.platform.identity import FREE_FAILURES_PER_ACCOUNT
+from luotsi.platform.identity import FREE_FAILURES_PER_ACCOUNT, UserSession
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.settings import Settings
 from luotsi.tenants.sessions.models import SupervisionSession
 from tests.conftest import Backend, postgres_only
 from tests.factories import PASSWORD, Firm, Firms, add_session
@@ -103,7 +105,7 @@ def start_cluster(clean_db: Backend, tmp_path: Path) -> Iterator[Callable[..., A
     started: list[Cluster] = []
     controllers: list[Controller] = []
 
-    async def start(smtp_delay: float = 0.0) -> Cluster:
+    async def start(smtp_delay: float = 0.0, store: Settings | None = None) -> Cluster:
         inbox = Inbox(smtp_delay)
         smtp_port = _free_port()
         controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
@@ -116,6 +118,8 @@ def start_cluster(clean_db: Backend, tmp_path: Path) -> Iterator[Callable[..., A
             LUOTSI_WORKER_POLL_SECONDS="0.2",
             LUOTSI_WORKER_LEASE_SECONDS=str(LEASE_SECONDS),
         )
+        if store is not None and store.redis_url:  # sessions and rate limits in Redis
+            env |= {"LUOTSI_REDIS_URL": store.redis_url, "LUOTSI_REDIS_PREFIX": store.redis_prefix}
         cluster = Cluster(nodes=[], workers=[], worker_logs=[], inbox=inbox)
         started.append(cluster)
         for n in range(NODES):
@@ -206,15 +210,23 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_sign_ins_throttling_and_content_are_the_same_on_every_node(
-    start_cluster: Callable[..., Awaitable[Cluster]], firms: Firms, http: httpx.AsyncClient
+    start_cluster: Callable[..., Awaitable[Cluster]],
+    firms: Firms,
+    http: httpx.AsyncClient,
+    store_settings: Settings,
+    clean_store: None,
+    clean_db: Backend,
 ) -> None:
-    cluster = await start_cluster()
+    cluster = await start_cluster(store=store_settings)
     a = firms.a
     browser = Browser(http, cluster.nodes)
     assert (await browser.sign_in(a.supervisor.user.email)).status_code == 303
     for node in cluster.nodes:
         account = await browser.get("/account", node)
         assert account.status_code == 200 and a.supervisor.user.name in account.text
+    async with unscoped_session(make_sessionmaker(clean_db.owner)) as db:
+        in_database = await db.scalar(select(func.count()).select_from(UserSession))
+    assert in_database == (0 if store_settings.redis_url else 1)  # the store the nodes share
 
     marker = "MONISOLMU-MUISTIINPANO-5e1f"
     session_page = f"/t/{a.slug}/sessions/{a.session.id}"
