@@ -109,7 +109,7 @@ PLAN: dict[str, TablePlan] = {
     "user_sessions": TablePlan(
         Placement.COORDINATOR,
         "a person's sign-ins, not a firm's: written at every sign-in, read by id on every "
-        "request; or moved to Redis with the other session state",
+        "request; in Redis instead with LUOTSI_REDIS_URL",
     ),
     "auth_tokens": TablePlan(
         Placement.COORDINATOR,
@@ -117,7 +117,8 @@ PLAN: dict[str, TablePlan] = {
     ),
     "rate_events": TablePlan(
         Placement.COORDINATOR,
-        "sign-in limits per address and account, across firms; or in Redis",
+        "sign-in limits per address and account, across firms; in Redis instead with "
+        "LUOTSI_REDIS_URL",
     ),
     "audit_events": TablePlan(
         Placement.COORDINATOR,
