@@ -59,6 +59,9 @@ KIND_LABELS = {
     DocumentKind.CREDIT_NOTE: N_("Credit note"),
 }
 MAX_WORDS = 5
+# The most organisations the list's filter offers to choose from (a page stays light for a firm
+# with thousands of clients; beyond this the text search finds them by name).
+MAX_ORG_CHOICES = 200
 
 
 def kind_label(kind: DocumentKind) -> str:
@@ -206,6 +209,9 @@ class InvoiceList:
     totals: list[StatusTotal]  # draft, issued
     orgs: list[tuple[uuid.UUID, str]]  # to filter by
     states: list[StateTotal] = field(default_factory=list)  # the states that have invoices
+    # More organisations were invoiced than a list can offer: ``orgs`` holds the chosen one
+    # at most, and the text search finds the others by name.
+    orgs_capped: bool = False
 
     @property
     def open_cents(self) -> int:
@@ -327,17 +333,31 @@ async def list_invoices(
     total = sum(status.count for status in sums.values())
     number = max(1, min(page, Page.last_page(total, per_page)))
     items = await _rows(db, filters, drafts, (number - 1) * per_page, per_page)
-    orgs = await db.execute(
-        select(ClientOrg.id, ClientOrg.name)
-        .where(ClientOrg.id.in_(select(Invoice.org_id)))
-        .order_by(func.lower(ClientOrg.name), ClientOrg.id)
+    orgs = list(
+        (
+            await db.execute(
+                select(ClientOrg.id, ClientOrg.name)
+                .where(ClientOrg.id.in_(select(Invoice.org_id)))
+                .order_by(func.lower(ClientOrg.name), ClientOrg.id)
+                .limit(MAX_ORG_CHOICES + 1)
+            )
+        ).tuples()
     )
+    capped = len(orgs) > MAX_ORG_CHOICES
+    if capped:
+        chosen = filters.org_id
+        orgs = [] if chosen is None else [(chosen, await org_name(db, chosen))]
     return InvoiceList(
         Page(items, number, per_page, total),
         [sums[InvoiceStatus.DRAFT], sums[InvoiceStatus.ISSUED]],
-        list(orgs.tuples()),
+        orgs,
         [total for total in states.values() if total.count],
+        orgs_capped=capped,
     )
+
+
+async def org_name(db: AsyncSession, org_id: uuid.UUID) -> str:
+    return await db.scalar(select(ClientOrg.name).where(ClientOrg.id == org_id)) or ""
 
 
 async def export_invoices(

@@ -17,13 +17,13 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.billing import invoices
+from luotsi.billing import invoices, overview
 from luotsi.billing.models import Invoice
 from luotsi.tenants.clients.models import ClientOrg
 from tests import clock
 from tests.billing.arrange import Row, add_draft, complete_profile
 from tests.conftest import Backend, Client, scoped
-from tests.factories import Firm, Firms, add_client_org
+from tests.factories import Firm, Firms, add_client_org, add_draft_invoice
 from tests.queries import count_queries
 
 TRAVEL = Row("Matkakulut", 4500)  # the fixture draft's line: 45.00 + 25.5 % VAT 11.48
@@ -105,6 +105,28 @@ async def test_the_list_is_filtered_by_status_organisation_period_and_text(
     assert await numbers(f"from={today.isoformat()}&to={today.isoformat()}") == ["5001", "5000"]
     assert await numbers(f"from={tomorrow.isoformat()}") == []
     assert await numbers("status=nonsense&org=nonsense&from=x") == ["draft", "5001", "5000"]
+
+
+async def test_a_firm_with_more_organisations_than_a_list_offers_searches_them_by_name(
+    client: Client, clean_db: Backend, firms: Firms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(overview, "MAX_ORG_CHOICES", 1)
+    other = await add_client_org(clean_db.owner, firms.a.tenant, "Järvenpään seurakunta")
+    await add_draft_invoice(clean_db.owner, firms.a.tenant, other)
+    await owner_of(client, firms.a)
+    base = "/t/alfa/billing/invoices"
+    page = await client.get(base)
+    assert page.status_code == 200
+    assert "Too many to list: search by the organisation" in page.text
+    assert f'<option value="{other.id}"' not in page.text
+    assert f'<option value="{firms.a.org.id}"' not in page.text
+    chosen = await client.get(f"{base}?org={other.id}")  # as the client page links it
+    assert f'<option value="{other.id}" selected>Järvenpään seurakunta</option>' in chosen.text
+    monkeypatch.setattr(overview, "MAX_ORG_CHOICES", 2)
+    listed = await client.get(base)
+    assert "Too many to list" not in listed.text
+    assert f'<option value="{other.id}"' in listed.text
+    assert f'<option value="{firms.a.org.id}"' in listed.text
 
 
 async def test_the_csv_export_is_what_finnish_excel_reads(
