@@ -143,12 +143,16 @@ class _TenantTableNames:
         self._names: frozenset[str] = frozenset()
         self._mapper_count = -1
 
-    def __contains__(self, name: object) -> bool:
+    def current(self) -> frozenset[str]:
+        """The names as of now (one look at the registry: callers test many names at once)."""
         count = len(Base.registry.mappers)
         if count != self._mapper_count:
             self._names = frozenset(tenant_tables())
             self._mapper_count = count
-        return name in self._names
+        return self._names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.current()
 
 
 _TENANT_TABLE_NAMES = _TenantTableNames()
@@ -257,7 +261,7 @@ def _tenant_tables_in(state: ORMExecuteState, selects: list[Select[Any]]) -> set
             include_crud=True,
         )
     }
-    tables = {name for name in named | covered if name in _TENANT_TABLE_NAMES}
+    tables = (named | covered) & _TENANT_TABLE_NAMES.current()
     for name in sorted(tables - covered):
         raise TenantNotSet(f"{name} queried without its entity; use select_from()")
     return tables
