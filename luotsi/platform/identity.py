@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from zxcvbn import zxcvbn
 
 from luotsi.platform import audit, clock, ratelimit
-from luotsi.platform.db import Base, str_enum
+from luotsi.platform.db import Base, applying_scope, set_session_user, str_enum
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 
@@ -292,14 +292,22 @@ async def end_session(db: AsyncSession, token: str) -> None:
 
 
 async def user_for_session(db: AsyncSession, token: str) -> User | None:
-    row = await db.execute(
-        select(User, UserSession)
+    """The active user signed in with ``token``, named on the session for the policies that
+    show a user their own rows (:func:`~luotsi.platform.db.set_session_user`), in one
+    statement."""
+    statement = (
+        select(User)
         .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == token_hash(token), UserSession.expires_at > clock.now())
+        .where(
+            UserSession.id == token_hash(token),
+            UserSession.expires_at > clock.now(),
+            User.is_active.is_(True),
+        )
     )
-    found = row.first()
-    if found is None or not found[0].is_active:
+    found = (await db.execute(applying_scope(db, statement, user_id=User.id))).first()
+    if found is None:
         return None
+    await set_session_user(db, found[0].id, applied=True)
     return found[0]
 
 
