@@ -211,7 +211,11 @@ async def test_list_pages_issue_as_many_statements_for_50_rows_as_for_1(
         + "\n"
         + "\n\n".join(f"--- {name}\n{after[name]}" for name in differ)
     )
-    over = {name: after[name].statements for name in MAIN_PAGES if after[name].statements > BUDGET}
-    assert not over, f"main pages over {BUDGET} statements: {over!r}\n" + "\n\n".join(
-        f"--- {name}\n{after[name]}" for name in over
+    over = {
+        name: after[name].statements
+        for name in MAIN_PAGES
+        if after[name].statements > OVER_BUDGET.get(name, BUDGET)
+    }
+    assert not over, f"main pages over {BUDGET} statements (or OVER_BUDGET): {over!r}\n" + (
+        "\n\n".join(f"--- {name}\n{after[name]}" for name in over)
     )
