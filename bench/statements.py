@@ -9,9 +9,9 @@ Not part of the test suite; run it by hand and write the figures down (bench/REA
 It migrates a fresh database, loads the demo firm (``luotsi demo``) and, with ``--grow N``,
 gives its first client organisation N more people and N/10 more individual agreements, each
 with a session on every working day of this month held by the demo supervisors. Then it signs in as
-the owner and counts, for the dashboard, the sessions list and the month calendar, the SQL
-statements one request executes and the ORM objects it loads (``tests/queries.py``).
-Nothing is timed.
+the owner, and as the supervisor with the demo's confidential content, and counts for the main
+pages (issue 14's list, but the HR contact's portal: the demo has no HR login) the SQL statements
+one request executes and the ORM objects it loads (``tests/queries.py``). Nothing is timed.
 """
 
 from __future__ import annotations
@@ -20,17 +20,27 @@ import argparse
 import asyncio
 import logging
 import tempfile
+import uuid
 from pathlib import Path
 
 from litestar import Litestar
 from sqlalchemy import select, text
 
-from luotsi.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_SLUG, load_demo
+from luotsi.demo import (
+    DEMO_CONTENT_SUPERVISOR,
+    DEMO_DOMAIN,
+    DEMO_PASSWORD,
+    DEMO_SLUG,
+    DEMO_SUPERVISEE,
+    load_demo,
+)
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.tenancy import Membership, Role, Tenant
-from luotsi.tenants.clients.models import ClientOrg, PersonRole
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisee
+from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
+from luotsi.tenants.kinds import SupervisionKind
 from luotsi.web.app import create_app
 from tests import clock
 from tests.backends import settings_env
@@ -39,6 +49,7 @@ from tests.factories import add_agreement, add_person, add_session
 from tests.queries import count_queries
 
 OWNER = f"omistaja@{DEMO_DOMAIN}"
+SUPERVISOR = f"{DEMO_CONTENT_SUPERVISOR}@{DEMO_DOMAIN}"
 
 
 async def _grow(settings: Settings, people: int) -> None:
@@ -73,16 +84,48 @@ async def _grow(settings: Settings, people: int) -> None:
         await engine.dispose()
 
 
-async def _measure(app: Litestar) -> None:
-    client = Client(app)
-    await client.login(OWNER, DEMO_PASSWORD)
+async def _ids(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
+    """The demo's content agreement (the supervisor's) and first client organisation."""
+    engine = make_engine(settings.owner_database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            db.info[UNSCOPED_KEY] = True
+            agreement = await db.scalar(
+                select(AgreementSupervisee.agreement_id)
+                .join(ClientPerson, ClientPerson.id == AgreementSupervisee.person_id)
+                .join(Agreement, Agreement.id == AgreementSupervisee.agreement_id)
+                .where(
+                    ClientPerson.name == DEMO_SUPERVISEE,
+                    Agreement.kind == SupervisionKind.INDIVIDUAL,
+                    Agreement.status == AgreementStatus.ACTIVE,
+                )
+            )
+            org = await db.scalar(select(ClientOrg.id).order_by(ClientOrg.name).limit(1))
+    finally:
+        await engine.dispose()
+    assert agreement is not None and org is not None
+    return agreement, org
+
+
+async def _measure(app: Litestar, settings: Settings) -> None:
+    owner, supervisor, visitor = Client(app), Client(app), Client(app)
+    await owner.login(OWNER, DEMO_PASSWORD)
+    await supervisor.login(SUPERVISOR, DEMO_PASSWORD)
+    agreement, org = await _ids(settings)
     month = clock.today().strftime("%Y-%m")
+    ws = f"/t/{DEMO_SLUG}/"
     pages = {
-        "dashboard (owner)": f"/t/{DEMO_SLUG}/",
-        "sessions list": f"/t/{DEMO_SLUG}/sessions/",
-        "month calendar": f"/t/{DEMO_SLUG}/calendar/?view=month&month={month}",
+        "dashboard (owner)": (owner, ws),
+        "dashboard (supervisor)": (supervisor, ws),
+        "sessions list": (owner, ws + "sessions/"),
+        "calendar week": (owner, ws + "calendar/?view=week"),
+        "month calendar": (owner, ws + f"calendar/?view=month&month={month}"),
+        "agreement page (its supervisor)": (supervisor, ws + f"agreements/{agreement}"),
+        "public directory by region": (visitor, f"/f/{DEMO_SLUG}/?place=Uusimaa"),
+        "invoice list": (owner, ws + "billing/invoices"),
+        "client organisation": (owner, ws + f"clients/{org}"),
     }
-    for name, path in pages.items():
+    for name, (client, path) in pages.items():
         await client.get(path)
         async with count_queries(app) as counted:
             response = await client.get(path)
@@ -107,7 +150,7 @@ async def run(database_url: str | None, grow: int) -> None:
             await _grow(settings, grow)
         app = create_app(settings)
         async with app.lifespan():
-            await _measure(app)
+            await _measure(app, settings)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Enum,
     ForeignKey,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.engine import Connection, ExecutionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -45,6 +47,7 @@ from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     ORMExecuteState,
+    QueryableAttribute,
     Session,
     declared_attr,
     mapped_column,
@@ -404,6 +407,8 @@ def _apply_scope(connection: Connection, info: dict[str, Any]) -> None:
         return
     tenant_id = info.get(TENANT_KEY)
     user_id = info.get(USER_KEY)
+    if tenant_id is None and user_id is None:
+        return  # the settings are transaction-local: a new transaction starts without them
     connection.execute(
         select(
             func.set_config("app.tenant_id", str(tenant_id) if tenant_id else "", True),
@@ -435,20 +440,51 @@ def _refuse_raw_sql_on_marked_connection(
         )
 
 
-async def scope_to_tenant(db: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """Put ``tenant_id`` on the session; from now on every query and row is this tenant's."""
+async def scope_to_tenant(db: AsyncSession, tenant_id: uuid.UUID, *, applied: bool = False) -> None:
+    """Put ``tenant_id`` on the session; from now on every query and row is this tenant's.
+
+    ``applied``: the statement that found the tenant already set it on the connection
+    (:func:`applying_scope`), so no statement of its own is needed."""
     current = db.info.get(TENANT_KEY)
     if current is not None and current != tenant_id:
         raise TenantNotSet("session is already scoped to another tenant")
     db.info[TENANT_KEY] = tenant_id
     bind_ids(tenant_id=tenant_id)  # every later log line of the request names the firm
-    await _refresh_settings(db)
+    if not applied:
+        await _refresh_settings(db)
 
 
-async def set_session_user(db: AsyncSession, user_id: uuid.UUID | None) -> None:
-    """Name the signed-in user for the ``memberships`` policy that lists a user's own firms."""
+async def set_session_user(
+    db: AsyncSession, user_id: uuid.UUID | None, *, applied: bool = False
+) -> None:
+    """Name the signed-in user for the ``memberships`` policy that lists a user's own firms
+    (``applied``: as :func:`scope_to_tenant`)."""
     db.info[USER_KEY] = user_id
-    await _refresh_settings(db)
+    if not applied:
+        await _refresh_settings(db)
+
+
+def applying_scope(
+    db: AsyncSession,
+    statement: SelectT,
+    *,
+    tenant_id: ColumnElement[Any] | QueryableAttribute[Any] | None = None,
+    user_id: ColumnElement[Any] | QueryableAttribute[Any] | None = None,
+) -> SelectT:
+    """``statement``, which finds the firm or the user of a request, setting them on the
+    connection (PostgreSQL's row-level security) as it returns its row: one statement instead
+    of a lookup and a ``set_config``. The settings are taken from the row's own columns, so
+    the statement must return at most one row, and only the row it accepts (put every
+    condition in its WHERE); then call :func:`scope_to_tenant` or :func:`set_session_user`
+    with ``applied=True``. SQLite has nothing to set: the statement is returned unchanged."""
+    if db.bind.dialect.name != "postgresql":
+        return statement
+    settings = [
+        func.set_config(name, cast_(column, String), True)
+        for name, column in (("app.tenant_id", tenant_id), ("app.user_id", user_id))
+        if column is not None
+    ]
+    return cast(SelectT, statement.add_columns(*settings))
 
 
 async def _refresh_settings(db: AsyncSession) -> None:

@@ -122,9 +122,10 @@ PLAN: dict[str, TablePlan] = {
     ),
     "audit_events": TablePlan(
         Placement.COORDINATOR,
-        "platform events have no firm (tenant_id NULL) and the key is id alone; append-only, "
-        "partitioned by month with retention. If it outgrows the coordinator, the firm's "
-        "events move to a distributed table with key (tenant_id, id)",
+        "platform events have no firm (tenant_id NULL) and the key is (id, at); append-only, "
+        "one row per page view, partitioned by month with retention. If it outgrows the "
+        "coordinator, the firm's events move to a distributed table with key "
+        "(tenant_id, id, at)",
     ),
     "outbox": TablePlan(
         Placement.COORDINATOR,

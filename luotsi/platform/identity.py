@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from zxcvbn import zxcvbn
 
 from luotsi.platform import audit, clock
-from luotsi.platform.db import Base, str_enum
+from luotsi.platform.db import Base, applying_scope, set_session_user, str_enum
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.ratelimit import RateLimits
@@ -107,13 +107,23 @@ class DatabaseSessions:
         await db.flush()
 
     async def user(self, db: AsyncSession, session_id: str) -> User | None:
-        row = await db.execute(
+        # One statement finds the account and names it on the connection for the policies
+        # that show a user their own rows (:func:`~luotsi.platform.db.set_session_user`).
+        statement = (
             select(User)
             .join(UserSession, UserSession.user_id == User.id)
-            .where(UserSession.id == session_id, UserSession.expires_at > clock.now())
+            .where(
+                UserSession.id == session_id,
+                UserSession.expires_at > clock.now(),
+                User.is_active.is_(True),
+            )
         )
-        user = row.scalar_one_or_none()
-        return user if user is not None and user.is_active else None
+        found = (await db.execute(applying_scope(db, statement, user_id=User.id))).first()
+        if found is None:
+            return None
+        await set_session_user(db, found[0].id, applied=True)
+        user: User = found[0]
+        return user
 
     async def remove(self, db: AsyncSession, session_id: str) -> None:
         await db.execute(delete(UserSession).where(UserSession.id == session_id))

@@ -303,7 +303,6 @@ async def record_member_action(
     object_id: uuid.UUID,
     context_id: uuid.UUID | None = None,
     origin: audit.Origin | None = None,
-    flush: bool = True,
 ) -> None:
     """Audit what a member of a firm did, under their current name, in their firm."""
     name = await db.scalar(select(User.name).where(User.id == actor.user_id)) or ""
@@ -316,6 +315,5 @@ async def record_member_action(
         object_type=object_type,
         object_id=object_id,
         context_id=context_id,
-        flush=flush,
         **(origin or audit.Origin(ip="", user_agent="")),
     )

@@ -18,6 +18,8 @@ TENANT_POLICY = "tenant_id = nullif(current_setting('app.tenant_id', true), ''):
 USER_POLICY = "user_id = nullif(current_setting('app.user_id', true), '')::uuid"
 # Tables the app may add to and read, never change: the blanket grant below is taken back.
 APPEND_ONLY_TABLES = ("audit_events",)
+# The owner's functions the app's role runs (the audit log's months: migration 0016).
+APP_FUNCTIONS = ("luotsi_audit_partitions(date, date)", "luotsi_audit_drop_before(timestamptz)")
 
 
 def enable_tenant_rls(table: str) -> None:
@@ -94,7 +96,7 @@ ROLE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 async def ensure_app_role(conn: object, settings: Settings) -> None:
     """Create the login role the app uses: owns nothing, no BYPASSRLS, DML only.
 
-    On :data:`APPEND_ONLY_TABLES` it may only INSERT and SELECT.
+    On :data:`APPEND_ONLY_TABLES` it may only INSERT and SELECT; it runs :data:`APP_FUNCTIONS`.
     """
     role = settings.app_db_role
     if not ROLE_RE.match(role):
@@ -119,3 +121,6 @@ async def ensure_app_role(conn: object, settings: Settings) -> None:
     for table in APPEND_ONLY_TABLES:
         if (await run(text("select to_regclass(:t)"), {"t": table})).scalar() is not None:
             await run(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {role}"))
+    for function in APP_FUNCTIONS:
+        if (await run(text("select to_regprocedure(:f)"), {"f": function})).scalar() is not None:
+            await run(text(f"GRANT EXECUTE ON FUNCTION {function} TO {role}"))

@@ -10,12 +10,13 @@ retention of its own.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import unscoped_session
 from luotsi.platform.identity import UserSession
 from luotsi.platform.jobs import PlatformJobContext, scheduled_platform
@@ -23,6 +24,9 @@ from luotsi.platform.outbox import prune_sent
 from luotsi.platform.ratelimit import RateEvent
 
 BATCH = 1000
+# The audit log's months created ahead of the current one: an insert never waits for the job
+# (and falls into the default partition if it ever had to).
+AUDIT_MONTHS_AHEAD = 2
 # Longer than any limit's window (a day at most): pruning never lets a limit forget early.
 RATE_EVENTS_KEPT_AT_LEAST = timedelta(days=2)
 
@@ -53,3 +57,25 @@ async def prune_operational_rows(job: PlatformJobContext) -> int:
     events_kept = max(timedelta(days=kept.rate_event_days), RATE_EVENTS_KEPT_AT_LEAST)
     events = await _delete_in_batches(job.maker, RateEvent.id, RateEvent.at < job.now - events_kept)
     return mail + sessions + events
+
+
+def _months_after(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    return date(day.year + month // 12, month % 12 + 1, 1)
+
+
+@scheduled_platform("audit_retention", 3600)
+async def keep_audit_log(job: PlatformJobContext) -> int:
+    """Create the audit log's coming months and drop (or delete) what is older than
+    ``LUOTSI_AUDIT_RETENTION_DAYS``; returns how many months were dropped and rows deleted."""
+    cutoff = job.now - timedelta(days=job.settings.retention.audit_days)
+    async with unscoped_session(job.maker) as db:
+        postgres = db.bind.dialect.name == "postgresql"
+    if not postgres:
+        return await _delete_in_batches(job.maker, AuditEvent.id, AuditEvent.at < cutoff)
+    today = job.now.date()
+    async with unscoped_session(job.maker) as db, db.begin():
+        await db.execute(
+            select(func.luotsi_audit_partitions(today, _months_after(today, AUDIT_MONTHS_AHEAD)))
+        )
+        return int(await db.scalar(select(func.luotsi_audit_drop_before(cutoff))) or 0)

@@ -33,7 +33,7 @@ class Plans:
 
 @dataclass(frozen=True)
 class Retention:
-    """How long operational rows are kept; the ``operational_retention`` job prunes older ones.
+    """How long operational rows and the audit log are kept; the retention jobs prune older ones.
 
     Expired sign-in sessions go at once. Rate-limit events (sign-in attempts among them) are
     kept at least two days whatever is set, longer than any limit's window.
@@ -41,6 +41,9 @@ class Retention:
 
     sent_mail_days: int = 30  # delivered outbox rows (recipient and subject only)
     rate_event_days: int = 30  # sign-in attempts and other counted events
+    # The audit log (``audit_retention`` job): on PostgreSQL whole months go once all of the
+    # month is older than this, so a row may stay up to a month longer.
+    audit_days: int = 1095
 
 
 @dataclass(frozen=True)
@@ -348,6 +351,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         retention=Retention(
             sent_mail_days=int(get("RETENTION_SENT_MAIL_DAYS", "30")),
             rate_event_days=int(get("RETENTION_RATE_EVENT_DAYS", "30")),
+            audit_days=int(get("AUDIT_RETENTION_DAYS", "1095")),
         ),
         worker=WorkerTuning(
             poll_seconds=float(get("WORKER_POLL_SECONDS", "2")),

@@ -26,6 +26,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock
+from luotsi.platform.db import set_session_user
 from luotsi.platform.errors import RateLimited
 from luotsi.platform.health import NotUsed, Probe, readiness_check
 from luotsi.platform.identity import DatabaseSessions, SignInSessions, User
@@ -120,7 +121,10 @@ class RedisSessions:
         if user_id is None or expires is None or int(expires) <= _ms(clock.now()):
             return None
         user = await db.get(User, uuid.UUID(str(user_id)))
-        return user if user is not None and user.is_active else None
+        if user is None or not user.is_active:
+            return None
+        await set_session_user(db, user.id)  # the policies that show a user their own rows
+        return user
 
     async def remove(self, db: AsyncSession, session_id: str) -> None:
         # Its id stays in the account's set until the set expires: ending a missing key is a

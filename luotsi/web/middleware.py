@@ -16,7 +16,6 @@ from litestar.middleware.compression import CompressionMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from luotsi.platform import audit, i18n
-from luotsi.platform.db import set_session_user
 from luotsi.platform.identity import User, user_for_session
 from luotsi.platform.logs import bind_ids
 from luotsi.platform.sharedstate import SharedState
@@ -151,7 +150,6 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
             db = db_session(request)
             user = await user_for_session(db, shared_state(request).sessions, token)
             if user is not None:
-                await set_session_user(db, user.id)
                 bind_ids(user_id=user.id)  # every later log line of the request names them
         language = request.cookies.get(LANG_COOKIE) or (user.locale if user else None)
         if language not in i18n.LANGUAGES:

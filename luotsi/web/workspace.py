@@ -30,8 +30,7 @@ from sqlalchemy.orm import joinedload
 from luotsi.billing.subscription.models import PlanStatus, Subscription
 from luotsi.billing.subscription.state import PlanState, plan_state
 from luotsi.platform import audit, clock
-from luotsi.platform.db import scope_to_tenant
-from luotsi.platform.errors import NotFound
+from luotsi.platform.db import applying_scope, scope_to_tenant, unscoped_memberships_of_user
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import (
     Membership,
@@ -39,7 +38,6 @@ from luotsi.platform.tenancy import (
     Tenant,
     TenantStatus,
     active_member,
-    get_tenant_by_slug,
 )
 from luotsi.tenants import content
 from luotsi.web.middleware import UNSAFE_METHODS, db_session, origin, visitor
@@ -95,20 +93,26 @@ async def resolve_workspace(
         raise NotAuthorizedException("sign in")
     db = db_session(connection)  # type: ignore[arg-type]
     slug = connection.path_params.get("tenant_slug", "")
-    try:
-        tenant = await get_tenant_by_slug(db, slug)
-    except NotFound:
-        raise NotFoundException() from None
-    if tenant.status != TenantStatus.ACTIVE:
-        raise NotFoundException()
-    await scope_to_tenant(db, tenant.id)
-    membership = await db.scalar(
-        select(Membership)
-        .where(Membership.user_id == user.id, active_member())
+    # The firm and the user's membership in one statement (which also scopes the connection
+    # to the firm): an unknown or inactive firm, a firm the user is not a member of, and a
+    # member who has left all get the same 404.
+    statement = (
+        select(Tenant, Membership)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(
+            Tenant.slug == slug,
+            Tenant.status == TenantStatus.ACTIVE,
+            Membership.user_id == user.id,
+            active_member(),
+        )
         .options(joinedload(Membership.user))
     )
-    if membership is None:  # not a member, or one who has left: the same 404
+    statement = unscoped_memberships_of_user(statement, user.id)
+    found = (await db.execute(applying_scope(db, statement, tenant_id=Tenant.id))).first()
+    if found is None:
         raise NotFoundException()
+    tenant, membership = found[0], found[1]
+    await scope_to_tenant(db, tenant.id, applied=True)
     workspace = Workspace(tenant=tenant, membership=membership, user=user)
     settings = connection.app.state["settings"]
     if settings.subscriptions_enabled:  # off: every firm is unlimited, and no statement

@@ -388,6 +388,7 @@ def test_the_worker_knows_every_scheduled_job() -> None:
         check=True,
     )
     assert listed.stdout.split() == [
+        "audit_retention",
         "content_retention",
         "invoice_runs",
         "operational_retention",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock
+from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import TENANT_KEY, Base, UTCDateTime, make_engine, make_sessionmaker
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.settings import Settings, load_settings
@@ -345,3 +346,40 @@ async def test_migration_0015_gives_every_agreement_its_next_review_date(
         reviewed: start + timedelta(days=80) + relativedelta(months=3),
         ending: start + timedelta(days=120),
     }
+
+
+async def test_migration_0016_keeps_every_audit_row(unmigrated: Settings) -> None:
+    await upgrade(unmigrated, "0015")
+    engine = make_engine(unmigrated.owner_database_url)
+    now = clock.now()
+    old = now - relativedelta(months=5)
+    try:
+        ids = [
+            await _insert_as_of(
+                engine,
+                AuditEvent,
+                at=at,
+                action="login.failed",
+                actor_name="",
+                object_type="",
+                ip="192.0.2.1",
+                user_agent="",
+            )
+            for at in (old, now)
+        ]
+        await upgrade(unmigrated)
+        async with engine.connect() as conn:
+            rows = await conn.execute(select(AuditEvent.__table__.c.id, AuditEvent.__table__.c.at))
+            assert sorted(rows.tuples().all(), key=lambda row: row[1]) == [
+                (ids[0], old),
+                (ids[1], now),
+            ]
+            if unmigrated.is_postgres:
+                default = "SELECT count(*) FROM audit_partitions.audit_events_default"
+                assert await conn.scalar(text(default)) == 0  # each in its month
+        await upgrade(unmigrated, "0015")
+        async with engine.connect() as conn:
+            kept = await conn.scalars(select(AuditEvent.__table__.c.id))
+            assert set(kept) == set(ids)
+    finally:
+        await engine.dispose()

@@ -139,7 +139,7 @@ async def test_rls_enabled_and_forced_on_every_table_with_policies(backend: Back
             text(
                 "select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c "
                 "join pg_namespace n on n.oid = c.relnamespace "
-                "where n.nspname = 'public' and c.relkind = 'r' "
+                "where n.nspname = 'public' and c.relkind in ('r', 'p') "
                 "and (c.relrowsecurity or c.relforcerowsecurity)"
             )
         )

@@ -1,10 +1,12 @@
-"""Every list page and dashboard issues as many SQL statements for 50 rows as for 1.
+"""Every list page and dashboard issues as many SQL statements for 50 rows as for 1, and the
+main pages at most :data:`BUDGET` however much they show.
 
 The test gives the fixture firm one more of everything every list shows (so that no list is
 empty: a list's first row may cost its one loading statement), measures every list page as the
 person who sees it, then adds 49 more of everything and measures again: the counts must be
 equal, page by page. A page that loads something per row (a query in a loop) issues more
-statements with more rows and fails here, however fast it still is. Nothing is timed.
+statements with more rows and fails here, however fast it still is. The main pages (issue 14's
+list) must also fit the budget with 50 rows. Nothing is timed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,25 @@ from tests.factories import (
 from tests.queries import Counted, count_queries
 
 MORE = 49  # with the first one: 50 rows
+BUDGET = 8  # SQL statements a main page may issue, the session's and the workspace's included
+MAIN_PAGES = (
+    "supervisor dashboard",
+    "owner dashboard",
+    "calendar week",
+    "agreement page",
+    "HR portal",
+    "public directory by region",
+    "invoice list",
+    "a client's people",  # the client organisation's page
+)
+# Main pages still over the budget (issue 14), at the most they issue today on either backend:
+# a page may not grow, and comes off this list when it fits the budget.
+OVER_BUDGET = {
+    "supervisor dashboard": 22,
+    "owner dashboard": 23,
+    "agreement page": 33,
+    "public directory by region": 12,
+}
 
 
 async def _grow(conn: AsyncConnection, firm: Firm, numbers: range) -> None:
@@ -152,12 +173,15 @@ async def test_list_pages_issue_as_many_statements_for_50_rows_as_for_1(
         "sessions": ("owner", ws + "sessions/"),
         "supervisor's sessions": ("supervisor", ws + "sessions/"),
         "calendar week": ("owner", ws + "calendar/?view=week"),
+        "agreement page": ("supervisor", ws + f"agreements/{a.agreement.id}"),
+        "invoice list": ("owner", ws + "billing/invoices"),
         "calendar month": ("owner", ws + f"calendar/?view=month&month={month}"),
         "inquiries": ("owner", ws + "inquiries/"),
         "members": ("owner", ws + "members/"),
         "areas": ("owner", ws + "areas/"),
         "staff": ("owner", ws + "staff/"),
         "public directory": ("public", f"/f/{a.slug}/"),
+        "public directory by region": ("public", f"/f/{a.slug}/?place=Uusimaa"),
         "audit log": ("owner", ws + "audit/"),
         "erasure requests": ("owner", ws + "settings/erasure-requests/"),
         "supervisee portal": ("supervisee", ws + "me/"),
@@ -186,4 +210,12 @@ async def test_list_pages_issue_as_many_statements_for_50_rows_as_for_1(
         + repr(differ)
         + "\n"
         + "\n\n".join(f"--- {name}\n{after[name]}" for name in differ)
+    )
+    over = {
+        name: after[name].statements
+        for name in MAIN_PAGES
+        if after[name].statements > OVER_BUDGET.get(name, BUDGET)
+    }
+    assert not over, f"main pages over {BUDGET} statements (or OVER_BUDGET): {over!r}\n" + (
+        "\n\n".join(f"--- {name}\n{after[name]}" for name in over)
     )

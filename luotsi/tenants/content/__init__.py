@@ -54,6 +54,7 @@ from luotsi.tenants.content.notes import (
 )
 from luotsi.tenants.content.rights import (
     ERASED_NAME,
+    AccessHistory,
     ErasurePlan,
     HistoryLine,
     access_history,
@@ -96,6 +97,7 @@ __all__ = [
     "NOTE_MAX_CHARS",
     "NOTE_OBJECT",
     "RATINGS",
+    "AccessHistory",
     "Assignment",
     "AssignmentResponse",
     "AssignmentView",

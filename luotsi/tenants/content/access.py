@@ -82,24 +82,21 @@ class Reader:
         object_ids: Iterable[uuid.UUID],
         context_id: uuid.UUID | None,
     ) -> None:
-        """One audit row per piece of content touched; ids and codes only, never the text.
+        """Audit the pieces of content touched; ids and codes only, never the text.
 
-        The rows are flushed with the session's next flush (the commit at the latest), so a
-        page that opens many values writes their audit rows as one batch."""
-        for object_id in object_ids:
-            await audit.record(
-                db,
-                action,
-                actor_user_id=self.actor.user_id,
-                actor_name=await self.name(db),
-                tenant_id=self.actor.tenant_id,
-                object_type=object_type,
-                object_id=object_id,
-                context_id=context_id,
-                ip=self.origin["ip"],
-                user_agent=self.origin["user_agent"],
-                flush=False,
-            )
+        What one transaction (a page view, a form sent) touches goes into one row per action,
+        listing every piece with ``context_id`` as whose record it is
+        (:func:`luotsi.platform.audit.record_items`), written at the commit."""
+        audit.record_items(
+            db,
+            action,
+            [(object_type, object_id, context_id) for object_id in object_ids],
+            actor_user_id=self.actor.user_id,
+            actor_name=await self.name(db),
+            tenant_id=self.actor.tenant_id,
+            ip=self.origin["ip"],
+            user_agent=self.origin["user_agent"],
+        )
 
     def seal(self, spec: EncryptedField, row_id: uuid.UUID, text: str) -> tuple[bytes, int]:
         """Ciphertext of ``text`` for one row's field, and the key version used."""

@@ -143,24 +143,6 @@ async def export_own_data(db: AsyncSession, reader: Reader) -> dict[str, Any]:
 # --- who opened their records -----------------------------------------------------------------
 
 
-async def access_history(
-    db: AsyncSession, actor: Membership, *, page: int = 1, per_page: int = 50
-) -> Page[AuditEvent]:
-    """Who read, wrote, handed over or exported the signed-in supervisee's records, newest
-    first: rows whose context is the supervisee or one of their agreements."""
-    person = await supervisee_portal.supervisee_person(db, actor)
-    agreements = select(AgreementSupervisee.agreement_id).where(
-        AgreementSupervisee.person_id == person.id
-    )
-    conditions = [
-        AuditEvent.tenant_id == actor.tenant_id,
-        AuditEvent.action.in_(HISTORY_ACTIONS),
-        or_(AuditEvent.context_id == person.id, AuditEvent.context_id.in_(agreements)),
-    ]
-    order = [AuditEvent.at.desc(), AuditEvent.id.desc()]
-    return await paginate(db, AuditEvent, conditions, order, page, per_page)
-
-
 @dataclass(frozen=True)
 class HistoryLine:
     """One line of the access history: the same person doing the same to the same kind of
@@ -174,36 +156,72 @@ class HistoryLine:
     count: int
 
 
+@dataclass(frozen=True)
+class AccessHistory:
+    """A page of the audit rows touching a supervisee's records, and whose records those are
+    (the supervisee and their agreements): a row of a page view lists values of other
+    supervisees of a group too, and the history counts only theirs."""
+
+    page: Page[AuditEvent]
+    contexts: frozenset[uuid.UUID]
+
+    def lines(self) -> list[HistoryLine]:
+        return history_lines(self.page.items, self.contexts)
+
+
+async def access_history(
+    db: AsyncSession, actor: Membership, *, page: int = 1, per_page: int = 50
+) -> AccessHistory:
+    """Who read, wrote, handed over or exported the signed-in supervisee's records, newest
+    first: rows whose context, or one of whose items' context, is the supervisee or one of
+    their agreements."""
+    person = await supervisee_portal.supervisee_person(db, actor)
+    agreements = await db.scalars(
+        select(AgreementSupervisee.agreement_id).where(AgreementSupervisee.person_id == person.id)
+    )
+    contexts = [person.id, *agreements]
+    conditions = [
+        AuditEvent.tenant_id == actor.tenant_id,
+        AuditEvent.action.in_(HISTORY_ACTIONS),
+        or_(AuditEvent.context_id.in_(contexts), audit.touching(db, "context", contexts)),
+    ]
+    order = [AuditEvent.at.desc(), AuditEvent.id.desc()]
+    found = await paginate(db, AuditEvent, conditions, order, page, per_page)
+    return AccessHistory(found, frozenset(contexts))
+
+
 VISIT_GAP = timedelta(minutes=5)
 MAX_DECLINE_REASON = 1000
 
 
-def history_lines(events: list[AuditEvent]) -> list[HistoryLine]:
+def history_lines(events: list[AuditEvent], contexts: frozenset[uuid.UUID]) -> list[HistoryLine]:
     """Fold consecutive rows (newest first) of one actor, action and kind of record, each
-    within :data:`VISIT_GAP` of the previous one, into one line with a count."""
+    within :data:`VISIT_GAP` of the previous one, into one line with a count of the values of
+    ``contexts`` they name."""
     lines: list[HistoryLine] = []
     last_at: datetime | None = None
     for event in events:
-        key = (event.actor_user_id, event.action, event.object_type)
-        previous = lines[-1] if lines else None
-        if (
-            previous is not None
-            and last_at is not None
-            and (previous.actor_user_id, previous.action, previous.object_type) == key
-            and last_at - event.at <= VISIT_GAP
-        ):
-            lines[-1] = replace(previous, count=previous.count + 1)
-        else:
-            lines.append(
-                HistoryLine(
-                    event.at,
-                    event.actor_user_id,
-                    event.actor_name,
-                    event.action,
-                    event.object_type,
-                    1,
+        for object_type, count in event.item_counts(contexts if event.items else None):
+            key = (event.actor_user_id, event.action, object_type)
+            previous = lines[-1] if lines else None
+            if (
+                previous is not None
+                and last_at is not None
+                and (previous.actor_user_id, previous.action, previous.object_type) == key
+                and last_at - event.at <= VISIT_GAP
+            ):
+                lines[-1] = replace(previous, count=previous.count + count)
+            else:
+                lines.append(
+                    HistoryLine(
+                        event.at,
+                        event.actor_user_id,
+                        event.actor_name,
+                        event.action,
+                        object_type,
+                        count,
+                    )
                 )
-            )
         last_at = event.at
     return lines
 

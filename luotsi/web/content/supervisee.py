@@ -340,7 +340,7 @@ class SuperviseeContentController(Controller):
             return await _not_theirs(request, db, ws, None)
         query = request.query_params
         try:
-            page = await content.access_history(
+            history = await content.access_history(
                 db,
                 ws.membership,
                 page=page_number(query.get("page")),
@@ -350,8 +350,8 @@ class SuperviseeContentController(Controller):
             return no_access_page(request, ws)
         context = {
             "ws": ws,
-            "page": page,
-            "lines": content.history_lines(page.items),
+            "page": history.page,
+            "lines": history.lines(),
             "query": query,
             "action_label": action_label,
             "object_label": object_label,

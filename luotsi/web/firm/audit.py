@@ -89,11 +89,13 @@ class AuditController(Controller):
         action = action if action in actions else ""
         person = _uuid_or_none(query.get("person"))
         person = person if person in {user_id for user_id, _name in people} else None
+        item = _uuid_or_none(query.get("item"))
         page = await audit.list_audit_events(
             db,
             ws.membership,
             action=action,
             actor_user_id=person,
+            item=item,
             page=page_number(query.get("page")),
             per_page=PER_PAGE,
         )
@@ -105,6 +107,7 @@ class AuditController(Controller):
             "people": people,
             "action": action,
             PERSON_OBJECT: person,
+            "item": item,
             "action_label": action_label,
             "object_label": object_label,
         }

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from luotsi.platform.audit import AuditEvent
+from luotsi.platform.audit import AuditEvent, AuditItem
 from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.tenancy import Membership, Role
@@ -130,6 +130,20 @@ async def test_the_export_holds_the_supervisees_content_and_nobody_elses(world: 
 # --- who opened their records ---------------------------------------------------------------
 
 
+def opened(history: content.AccessHistory, actor: uuid.UUID) -> set[tuple[str, uuid.UUID]]:
+    """The (kind, id) of the values of the supervisee's records ``actor`` read, by the rows of
+    their history (a row of a page view lists every value it opened)."""
+    found = set()
+    for event in history.page.items:
+        if (event.action, event.actor_user_id) != ("content.read", actor):
+            continue
+        for item in event.items or []:
+            assert item["context"] is not None
+            if uuid.UUID(item["context"]) in history.contexts:
+                found.add((item["type"], uuid.UUID(item["id"])))
+    return found
+
+
 async def test_access_history_lists_who_touched_the_supervisees_records(world: World) -> None:
     a, app, group = world.a, world.app, world.group
     for agreement in (a.agreement, group.agreement):
@@ -141,14 +155,11 @@ async def test_access_history_lists_who_touched_the_supervisees_records(world: W
 
     history = await app.call(a, content.access_history, world.sanna, per_page=500)
     mine = {a.supervisee.id, a.agreement.id, group.agreement.id}
-    assert history.total == len(history.items) > 0
-    assert {e.context_id for e in history.items} <= mine
-    assert {e.tenant_id for e in history.items} == {a.tenant.id}
-    read_by_supervisor = {
-        (e.object_type, e.object_id)
-        for e in history.items
-        if e.action == "content.read" and e.actor_user_id == a.supervisor.user_id
-    }
+    assert history.contexts == mine
+    events = history.page.items
+    assert history.page.total == len(events) > 0
+    assert {e.tenant_id for e in events} == {a.tenant.id}
+    read_by_supervisor = opened(history, a.supervisor.user_id)
     gp, pieces = world.gp, world.pieces
     assert {
         ("goal", pieces.own_goal),
@@ -161,20 +172,27 @@ async def test_access_history_lists_who_touched_the_supervisees_records(world: W
         ("assignment", gp.for_p1),
         ("assignment_response", gp.r1_everyone),
     } <= read_by_supervisor
-    # The supervisor's reads of the other member's own records are not in Sanna's history.
+    # The supervisor's reads of the other member's own records are not in Sanna's history:
+    # the group page's row lists them too, but her lines count her records only.
     others = {gp.goal2, gp.e2_org, gp.e2_own, gp.for_p2, gp.r2_everyone, gp.r2_own}
-    assert not {e for e in history.items if e.object_id in others}
-    assert "data.exported" in {e.action for e in history.items}
+    assert not {object_id for _kind, object_id in read_by_supervisor} & others
+    shown = sum(
+        line.count
+        for line in history.lines()
+        if (line.action, line.actor_user_id) == ("content.read", a.supervisor.user_id)
+    )
+    assert shown == len(read_by_supervisor)
+    assert "data.exported" in {e.action for e in events}
     # ... they are in the other member's.
     theirs = await app.call(a, content.access_history, group.l2, per_page=500)
-    objects = {e.object_id for e in theirs.items if e.actor_user_id == a.supervisor.user_id}
+    objects = {object_id for _kind, object_id in opened(theirs, a.supervisor.user_id)}
     assert {gp.goal2, gp.e2_org, gp.e2_own, gp.for_p2, gp.r2_everyone} <= objects
     assert not objects & {pieces.own_goal, gp.goal1, gp.e1_org, gp.for_p1, gp.r1_everyone}
     # Newest first, and paged.
-    assert [e.at for e in history.items] == sorted((e.at for e in history.items), reverse=True)
-    page = await app.call(a, content.access_history, world.sanna, page=2, per_page=3)
+    assert [e.at for e in events] == sorted((e.at for e in events), reverse=True)
+    page = (await app.call(a, content.access_history, world.sanna, page=2, per_page=3)).page
     assert (page.number, len(page.items)) == (2, 3)
-    assert [e.id for e in page.items] == [e.id for e in history.items[3:6]]
+    assert [e.id for e in page.items] == [e.id for e in events[3:6]]
     for actor in (a.owner, a.supervisor):
         with pytest.raises(Forbidden):
             await app.call(a, content.access_history, actor)
@@ -316,7 +334,7 @@ async def test_declining_needs_a_reason(world: World) -> None:
     latest = await app.call(a, content.latest_request_of, sanna)
     assert latest is not None and latest.id == again.id
     history = await app.call(a, content.access_history, sanna)
-    assert {"erasure.requested", "erasure.declined"} <= {e.action for e in history.items}
+    assert {"erasure.requested", "erasure.declined"} <= {e.action for e in history.page.items}
 
 
 async def test_erasure_in_another_firm_touches_nothing_here(app_db: App, firms: Firms) -> None:
@@ -339,32 +357,51 @@ async def test_erasure_in_another_firm_touches_nothing_here(app_db: App, firms: 
 
 
 def test_the_history_folds_one_visit_into_one_line() -> None:
-    """A page that opens twelve evaluations is one line with a count, not twelve."""
+    """A page that opened twelve evaluations is one line with a count, not twelve; values of
+    someone else's records that the same row lists are not counted."""
     ville, sari = uuid.uuid4(), uuid.uuid4()
+    hers, someone_else = uuid.uuid4(), uuid.uuid4()
     start = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
-    def row(minutes: float, actor: uuid.UUID, action: str, kind: str) -> AuditEvent:
+    def row(minutes: float, actor: uuid.UUID, action: str, kind: str, n: int = 1) -> AuditEvent:
+        items = [AuditItem(type=kind, id=str(uuid.uuid4()), context=str(hers)) for _ in range(n)]
         return AuditEvent(
             at=start - timedelta(minutes=minutes),
             actor_user_id=actor,
             actor_name="Ville" if actor == ville else "Sari",
             action=action,
             object_type=kind,
+            items=items,
         )
 
+    page = row(0, ville, "content.read", "evaluation", 10)
+    assert page.items is not None
+    page.items += [  # one of hers, one of someone else's
+        AuditItem(type="evaluation", id=str(uuid.uuid4()), context=str(hers)),
+        AuditItem(type="evaluation", id=str(uuid.uuid4()), context=str(someone_else)),
+    ]
     events = [
-        *(row(m / 10, ville, "content.read", "evaluation") for m in range(12)),
+        page,
+        row(0.5, ville, "content.read", "evaluation"),
         row(2, ville, "content.read", "goal"),
         row(3, sari, "content.read", "goal"),
         row(30, ville, "content.read", "goal"),  # a later visit of its own
         row(31, ville, "content.written", "goal"),
+        AuditEvent(  # a single action without items
+            at=start - timedelta(minutes=32),
+            actor_user_id=sari,
+            actor_name="Sari",
+            action="erasure.requested",
+            object_type="person",
+        ),
     ]
-    lines = content.history_lines(events)
+    lines = content.history_lines(events, frozenset({hers}))
     assert [(line.actor_name, line.action, line.object_type, line.count) for line in lines] == [
         ("Ville", "content.read", "evaluation", 12),
         ("Ville", "content.read", "goal", 1),
         ("Sari", "content.read", "goal", 1),
         ("Ville", "content.read", "goal", 1),
         ("Ville", "content.written", "goal", 1),
+        ("Sari", "erasure.requested", "person", 1),
     ]
     assert lines[0].at == start  # the newest of the folded rows

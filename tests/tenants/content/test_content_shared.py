@@ -383,12 +383,28 @@ async def audit_rows(backend: Backend) -> list[Any]:
 AuditLine = tuple[str, str, uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]
 
 
+def _uuid(text: str | None) -> uuid.UUID | None:
+    return None if text is None else uuid.UUID(text)
+
+
+def item_lines(row: Any) -> list[AuditLine]:
+    """A row as one line per value it names: its items, or its one object."""
+    if row.items is None:
+        return [(row.action, row.object_type, row.object_id, row.actor_user_id, row.context_id)]
+    return [
+        (row.action, i["type"], uuid.UUID(i["id"]), row.actor_user_id, _uuid(i["context"]))
+        for i in row.items
+    ]
+
+
 class AuditWatch:
-    """The audit rows added since the last look, as (action, type, object, actor, context)."""
+    """The audit rows added since the last look, as (action, type, object, actor, context) a
+    value, and how many rows named them (one per action and person in a transaction)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.seen: set[uuid.UUID] = set()
+        self.rows = 0
 
     async def new(self) -> list[Any]:
         rows = [r for r in await audit_rows(self.backend) if r.id not in self.seen]
@@ -397,10 +413,8 @@ class AuditWatch:
 
     async def lines(self) -> list[AuditLine]:
         rows = await self.new()
-        return sorted(
-            ((r.action, r.object_type, r.object_id, r.actor_user_id, r.context_id) for r in rows),
-            key=str,
-        )
+        self.rows = len(rows)
+        return sorted((line for row in rows for line in item_lines(row)), key=str)
 
 
 def by_text(lines: list[AuditLine]) -> list[AuditLine]:
@@ -1140,6 +1154,7 @@ async def test_every_read_and_write_is_audited_with_whose_record_it_is(world: Wo
             (R, RS, answer2.id, staff, two),
         ]
     )
+    assert watch.rows == 1  # one row lists what the one view opened
     await app.run(a, a.supervisor, content.edit_assignment, mine.id, f"{MARKER}!", later)
     assert await watch.lines() == [(W, AS, mine.id, staff, one)]
     mine_answer = await app.run(a, group.l1, content.respond_to_assignment, mine.id, "", done=True)
@@ -1157,6 +1172,7 @@ async def test_every_read_and_write_is_audited_with_whose_record_it_is(world: Wo
             (D, RS, answer2.id, staff, two),
         ]
     )
+    assert watch.rows == 1
 
     org = await app.run(a, a.supervisor, content.add_goal, agreement, ORG, f"{MARKER} yht")
     assert await watch.lines() == [(W, GO, org.id, staff, agreement)]
@@ -1178,6 +1194,7 @@ async def test_every_read_and_write_is_audited_with_whose_record_it_is(world: Wo
     assert await watch.lines() == by_text(
         [(R, GO, org.id, staff, agreement), (R, GO, own.id, staff, two), (R, EV, ev.id, staff, two)]
     )
+    assert watch.rows == 1
     await app.run(a, group.l1, content.list_goals, agreement)  # sees the group's goal only
     assert await watch.lines() == [(R, GO, org.id, p1, agreement)]
     await app.run(a, group.l2, content.revise_goal, own.id, f"{MARKER} oma 2")

@@ -680,15 +680,30 @@ async def test_another_forms_error_shows_no_content(
 
 
 async def test_showing_content_is_audited_as_reads(
-    client: Client, firms: Firms, clean_db: Backend
+    client: Client, client_factory: Any, firms: Firms, clean_db: Backend
 ) -> None:
     a = firms.a
     c = await add_content(clean_db, a)
     await as_supervisor(client, a)
     before = len(await audit_rows(clean_db, audit.CONTENT_READ))
     await client.get(agreement_url(a))
-    read = {r.object_id for r in (await audit_rows(clean_db, audit.CONTENT_READ))[before:]}
+    # One row for the page view, listing every value it opened.
+    [row] = (await audit_rows(clean_db, audit.CONTENT_READ))[before:]
+    assert row.items is not None
+    read = {uuid.UUID(item["id"]) for item in row.items}
     assert {c.goal_id, c.org_goal_id, c.evaluation_id} <= read
+    assert len(row.items) == len(read)  # each once
+    # The owner's audit log answers who opened one of them, and when.
+    owner = client_factory()
+    await owner.login(a.owner.user.email)
+    found = await owner.get(f"/t/{a.slug}/audit/?item={c.evaluation_id}")
+    assert found.status_code == 200
+    # Written when the content was added, read in the view: two rows, both by the supervisor.
+    assert found.text.count('class="audit-row"') == 2
+    assert '<code class="muted">content.read</code>' in found.text
+    assert found.text.count("<td>Maija Supervisor</td>") == 2
+    nothing = await owner.get(f"/t/{a.slug}/audit/?item={uuid.uuid4()}")
+    assert 'class="audit-row"' not in nothing.text
 
 
 # --- everybody else ---------------------------------------------------------------------------
