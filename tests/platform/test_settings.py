@@ -18,6 +18,7 @@ SECRETS = {
     "LUOTSI_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect-marker-9d7f",
     "LUOTSI_APP_DB_PASSWORD": "app-db-password-marker-3b8e",
     "LUOTSI_METRICS_TOKEN": "metrics-token-marker-2f9c",
+    "LUOTSI_S3_SECRET_ACCESS_KEY": "s3-secret-marker-7a5d",
     # Sentry's key is the DSN's user part; nothing listens on the discard port.
     "LUOTSI_SENTRY_DSN": "http://sentry-key-marker-4e1a@127.0.0.1:9/1",
 }
