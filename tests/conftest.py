@@ -8,7 +8,7 @@ import re
 import secrets
 import shutil
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +26,7 @@ from luotsi.platform.migrate import upgrade
 from luotsi.platform.outbox import run_once
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.sharedstate import SharedState, open_shared_state
+from luotsi.platform.storage import FileStore, make_file_store
 from luotsi.platform.tenancy import Tenant
 from luotsi.web.app import create_app
 from tests import clock
@@ -38,6 +39,7 @@ from tests.backends import (
     settings_env,
 )
 from tests.factories import Firms, make_two_firms
+from tests.s3 import S3Server, running_s3
 
 BASE_URL = "https://testserver.local"
 REFERENCE_TABLES = {"regions", "municipalities"}  # loaded by the migrations, read-only
@@ -118,6 +120,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 # Row-level security and database roles exist only on PostgreSQL.
 postgres_only = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+# Tests of stored files run on both stores: the local disk and an S3-compatible server.
+both_stores = pytest.mark.parametrize("storage", ["local", "s3"], indirect=True)
 
 
 @dataclass
@@ -125,6 +129,8 @@ class Backend:
     name: str
     settings: Settings
     owner: AsyncEngine  # connects as the schema owner: for arranging and inspecting only
+    files: FileStore  # the store the settings name
+    storage: str = "local"  # or "s3"
 
     @property
     def is_postgres(self) -> bool:
@@ -153,8 +159,41 @@ async def backend(
         await upgrade(settings)
     owner = make_engine(settings.owner_database_url)
     _state["ran"].add(name)
-    yield Backend(name=name, settings=settings, owner=owner)
+    yield Backend(name=name, settings=settings, owner=owner, files=make_file_store(settings))
     await owner.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server for this test process (:mod:`tests.s3`)."""
+    try:
+        server = running_s3()
+        started = server.__enter__()
+    except Exception as exc:
+        if in_ci():
+            pytest.fail(f"the S3-compatible server (moto) did not start in CI: {exc!r}")
+        pytest.skip(f"the S3-compatible server (moto) did not start: {exc!r}")
+    yield started
+    server.__exit__(None, None, None)
+
+
+def on_s3(backend: Backend, s3: S3Server) -> Backend:
+    """``backend`` with its files in the S3 server's bucket (a prefix per database)."""
+    settings = s3.settings(backend.settings, backend.name)
+    return replace(backend, settings=settings, files=make_file_store(settings), storage="s3")
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest) -> str:
+    """Where the test's files are kept: the local disk unless ``both_stores`` says."""
+    return str(getattr(request, "param", "local"))
+
+
+@pytest.fixture
+def stored_backend(backend: Backend, storage: str, request: pytest.FixtureRequest) -> Backend:
+    if storage == "s3":
+        return on_s3(backend, request.getfixturevalue("s3_server"))
+    return backend
 
 
 async def _clean(backend: Backend) -> None:
@@ -282,6 +321,14 @@ async def store_app(store_settings: Settings) -> AsyncIterator[Litestar]:
     await end()
 
 
+@pytest.fixture(scope="session")
+async def s3_app(backend: Backend, s3_server: S3Server) -> AsyncIterator[Litestar]:
+    """The app with its files on the S3 server, on the same database as ``app``."""
+    application, end = await start_app(on_s3(backend, s3_server).settings)
+    yield application
+    await end()
+
+
 @pytest.fixture
 async def clean_store(store_settings: Settings, clean_db: Backend) -> None:
     """Before a test: the database's rows gone (``clean_db``) and the test Redis keys too."""
@@ -289,9 +336,15 @@ async def clean_store(store_settings: Settings, clean_db: Backend) -> None:
 
 
 @pytest.fixture
-async def clean_db(backend: Backend) -> AsyncIterator[Backend]:
-    await _clean(backend)
-    yield backend
+async def clean_db(stored_backend: Backend) -> AsyncIterator[Backend]:
+    await _clean(stored_backend)
+    yield stored_backend
+
+
+@pytest.fixture
+def files(clean_db: Backend) -> FileStore:
+    """The test's file store (the local disk unless ``both_stores`` says)."""
+    return clean_db.files
 
 
 @pytest.fixture
@@ -360,7 +413,11 @@ class Client:
 
 
 @pytest.fixture
-def client_factory(app: Litestar, clean_db: Backend) -> Any:
+def client_factory(app: Litestar, clean_db: Backend, request: pytest.FixtureRequest) -> Any:
+    """Clients of the app whose files are where the test's database keeps them."""
+    if clean_db.storage == "s3":
+        app = request.getfixturevalue("s3_app")
+
     def make(address: str = "127.0.0.1") -> Client:
         return Client(app, address)
 

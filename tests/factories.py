@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+import obstore
 from dateutil.relativedelta import relativedelta
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,9 +24,11 @@ from luotsi.billing.models import (
     RunStatus,
 )
 from luotsi.billing.subscription.models import PlanInterval, PlanStatus, Subscription
+from luotsi.platform import storage
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
+from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
 from luotsi.tenants.agreements.models import (
     Agreement,
@@ -253,6 +256,13 @@ def portrait() -> bytes:
     return out.getvalue()
 
 
+def stored_portrait(files: FileStore, tenant: Tenant) -> str:
+    """The key of a :func:`portrait` put in ``files`` for ``tenant``: a profile's ``photo_key``."""
+    key = storage.new_key(tenant.id, storage.PHOTOS, ".jpg")
+    obstore.put(files.store, key, portrait())
+    return key
+
+
 async def add_inquiry(engine: Bind, tenant: Tenant, **fields: object) -> Inquiry:
     values: dict[str, object] = {
         "organisation": "Esimerkkikunta",
@@ -410,10 +420,10 @@ async def add_invoice_run(engine: Bind, tenant: Tenant) -> InvoiceRun:
 async def make_two_firms(backend: Backend) -> Firms:
     # One transaction, not ~40: the default world is built before most tests.
     async with backend.owner.begin() as conn:
-        return await _build_two_firms(conn)
+        return await _build_two_firms(conn, backend.files)
 
 
-async def _build_two_firms(engine: Bind) -> Firms:
+async def _build_two_firms(engine: Bind, files: FileStore) -> Firms:
     firms = []
     for slug, name, business_id in (
         ("alfa", "Alfa Työnohjaus Oy", "0737546-2"),
@@ -444,7 +454,7 @@ async def _build_two_firms(engine: Bind) -> Firms:
             specialties=[specialty],
             kinds=frozenset({"individual", "group"}),
             languages=frozenset({"fi", "sv"}),
-            photo=portrait(),
+            photo_key=stored_portrait(files, tenant),
             photo_updated_at=clock.now(),
         )
         inquiry = await add_inquiry(engine, tenant, requested_profile_id=profile.id)

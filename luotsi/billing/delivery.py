@@ -41,6 +41,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.mail import file_attachment, render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.settings import Settings
+from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import Agreement
 
@@ -174,8 +175,11 @@ async def load_document(
     return await _document(db, await _issued(db, actor, invoice_id))
 
 
-async def _logo(db: AsyncSession) -> bytes | None:
-    return await db.scalar(select(BillingProfile.logo))
+async def _logo(db: AsyncSession, files: FileStore) -> bytes | None:
+    profile = (await db.execute(select(BillingProfile.tenant_id, BillingProfile.logo_key))).first()
+    if profile is None or profile.logo_key is None:
+        return None
+    return await files.get(profile.tenant_id, profile.logo_key)
 
 
 def pdf_filename(doc: InvoiceDocument) -> str:
@@ -195,13 +199,17 @@ def finvoice_of(doc: InvoiceDocument, *, message_id: str, sent_at: datetime) -> 
     return Output(data, f"finvoice-{doc.number}.xml", "application/xml")
 
 
-async def invoice_pdf(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> Output:
+async def invoice_pdf(
+    db: AsyncSession, files: FileStore, actor: Membership, invoice_id: uuid.UUID
+) -> Output:
     """The PDF of the firm's issued invoice or credit note, for download."""
     doc = await load_document(db, actor, invoice_id)
-    return pdf_of(doc, await _logo(db))
+    return pdf_of(doc, await _logo(db, files))
 
 
-async def pdf_for_org(db: AsyncSession, org_id: uuid.UUID, invoice_id: uuid.UUID) -> Output:
+async def pdf_for_org(
+    db: AsyncSession, files: FileStore, org_id: uuid.UUID, invoice_id: uuid.UUID
+) -> Output:
     """The PDF of an issued invoice or credit note to organisation ``org_id``, for its HR
     contacts: a draft, or another organisation's invoice, is :class:`NotFound`."""
     invoice = await db.scalar(
@@ -215,7 +223,7 @@ async def pdf_for_org(db: AsyncSession, org_id: uuid.UUID, invoice_id: uuid.UUID
     )
     if invoice is None:
         raise NotFound("invoice")
-    return pdf_of(await _document(db, invoice), await _logo(db))
+    return pdf_of(await _document(db, invoice), await _logo(db, files))
 
 
 async def finvoice_download(db: AsyncSession, actor: Membership, invoice_id: uuid.UUID) -> Output:
@@ -253,7 +261,11 @@ def _email_facts(doc: InvoiceDocument) -> dict[str, str]:
 
 
 async def send_invoice(
-    db: AsyncSession, actor: Membership, invoice_id: uuid.UUID, settings: Settings | None = None
+    db: AsyncSession,
+    files: FileStore,
+    actor: Membership,
+    invoice_id: uuid.UUID,
+    settings: Settings | None = None,
 ) -> Delivery:
     """E-mail the PDF of an issued invoice or credit note to the buyer's invoicing address.
 
@@ -274,7 +286,7 @@ async def send_invoice(
             % {"organisation": invoice.org.name},
         )
     doc = await _document(db, invoice)
-    attachment = pdf_of(doc, await _logo(db))
+    attachment = pdf_of(doc, await _logo(db, files))
     template = "invoice_credit_note" if doc.kind is DocumentKind.CREDIT_NOTE else "invoice_sent"
     pay_link = ""
     if settings is not None and doc.kind is DocumentKind.INVOICE:

@@ -25,14 +25,13 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKeyConstraint,
     Index,
-    LargeBinary,
     Numeric,
     String,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.references import MIN_NUMBER, ReferenceType
@@ -83,7 +82,7 @@ class BillingProfile(TenantScoped, Base):
     vat_exemption_text: Mapped[str] = mapped_column(String(200), default="")
     # Lines name supervisees by initials unless the firm chooses full names.
     full_names_on_lines: Mapped[bool] = mapped_column(default=False)
-    logo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))  # PNG, re-encoded
+    logo_key: Mapped[str | None] = mapped_column(String(120))  # PNG (platform.storage)
     logo_updated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 

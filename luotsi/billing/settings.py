@@ -21,13 +21,14 @@ from luotsi.billing import bank
 from luotsi.billing.models import BillingProfile, Invoice, InvoiceStatus
 from luotsi.billing.profile import get_profile
 from luotsi.billing.references import MIN_NUMBER, ReferenceType
-from luotsi.platform import audit, clock, i18n, images, permissions
+from luotsi.platform import audit, clock, i18n, images, permissions, storage
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import check_email
 from luotsi.platform.members import record_member_action
 from luotsi.platform.phones import format_phone, normalise_phone
+from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import Membership, check_business_id
 from luotsi.tenants.agreements.drafts import parse_hundredths
 from luotsi.tenants.clients.billing_details import INVOICE_LANGUAGES
@@ -281,31 +282,38 @@ async def get_settings(db: AsyncSession, actor: Membership) -> BillingProfile:
     return await get_profile(db)
 
 
-async def set_logo(db: AsyncSession, actor: Membership, data: bytes) -> BillingProfile:
-    """Store ``data`` as the invoices' logo, checked and re-encoded as PNG."""
+async def set_logo(
+    db: AsyncSession, files: FileStore, actor: Membership, data: bytes
+) -> BillingProfile:
+    """Store ``data`` as the invoices' logo, checked and re-encoded as PNG.
+
+    The new logo is a new file; the one it replaces is deleted once this is committed.
+    """
     permissions.require(permissions.can_manage_billing(actor), "billing")
     profile = await get_profile(db)
-    profile.logo = await images.reencode_in_thread(data, LOGO_RULES)
+    logo = await images.reencode_in_thread(data, LOGO_RULES)
+    files.delete_after_commit(db, profile.logo_key)
+    profile.logo_key = await files.put(db, profile.tenant_id, storage.LOGOS, logo, ".png")
     profile.logo_updated_at = clock.now()
     await db.flush()
     return profile
 
 
-async def remove_logo(db: AsyncSession, actor: Membership) -> BillingProfile:
-    """Invoices are printed without a logo from now on."""
+async def remove_logo(db: AsyncSession, files: FileStore, actor: Membership) -> BillingProfile:
+    """Invoices are printed without a logo from now on; its file goes once this is committed."""
     permissions.require(permissions.can_manage_billing(actor), "billing")
     profile = await get_profile(db)
-    profile.logo = None
+    files.delete_after_commit(db, profile.logo_key)
+    profile.logo_key = None
     profile.logo_updated_at = None
     await db.flush()
     return profile
 
 
-async def logo_png(db: AsyncSession, actor: Membership) -> bytes:
+async def logo_png(db: AsyncSession, files: FileStore, actor: Membership) -> bytes:
     """The stored logo (PNG); :class:`NotFound` when the firm has none."""
     permissions.require(permissions.can_manage_billing(actor), "billing")
     profile = await get_profile(db)
-    await db.refresh(profile, ["logo"])
-    if profile.logo is None:
+    if profile.logo_key is None:
         raise NotFound("logo")
-    return profile.logo
+    return await files.get(profile.tenant_id, profile.logo_key)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from luotsi.platform.db import make_engine
 from luotsi.platform.settings import Settings
+from luotsi.platform.storage import FileStore, make_file_store
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 TENANT_POLICY = "tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid"
@@ -51,10 +52,17 @@ def alembic_config() -> Config:
     return cfg
 
 
-def _run(connection: Connection, revision: str) -> None:
+def _run(connection: Connection, revision: str, files: FileStore) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
+    cfg.attributes["files"] = files
     command.upgrade(cfg, revision)
+
+
+def migration_files() -> FileStore:
+    """In a migration: the store the settings name, for moving file bytes in or out of it."""
+    files: FileStore = op.get_context().config.attributes["files"]  # type: ignore[union-attr]
+    return files
 
 
 async def upgrade(settings: Settings, revision: str = "head") -> None:
@@ -66,7 +74,7 @@ async def upgrade(settings: Settings, revision: str = "head") -> None:
         async with engine.begin() as conn:
             if not settings.is_postgres:
                 await conn.run_sync(_sqlite_foreign_keys_off)
-            await conn.run_sync(_run, revision)
+            await conn.run_sync(_run, revision, make_file_store(settings))
             if settings.is_postgres:
                 await ensure_app_role(conn, settings)
             else:

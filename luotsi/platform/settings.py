@@ -123,6 +123,14 @@ class Settings:
     stripe_connect_client_id: str = ""  # Connect (standard accounts) for card payments
     # The signing secret of the Connect endpoint (connected accounts' events) on the same URL.
     stripe_connect_webhook_secret: str = field(default="", repr=False)
+    # Where files are kept (luotsi.platform.storage): "s3://bucket/prefix", "file:///path" or
+    # empty for the folder "files" in var_dir. The S3 settings below apply to s3:// only;
+    # without keys, the usual AWS_* variables or the instance's role are used.
+    storage_url: str = ""
+    s3_endpoint: str = ""  # another S3-compatible server, e.g. http://127.0.0.1:9000
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = field(default="", repr=False)
     plans: Plans = field(default_factory=lambda: Plans())
     retention: Retention = field(default_factory=lambda: Retention())
     worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())
@@ -290,6 +298,15 @@ def _sentry_dsn(value: str) -> str:
     return value
 
 
+def _storage_url(value: str) -> str:
+    """The storage URL, checked at start-up: a misspelt scheme must not fall back to disk."""
+    if value and not value.startswith(("s3://", "file:///")):
+        raise ValueError("LUOTSI_STORAGE_URL is s3://bucket/prefix or file:///absolute/path")
+    if value.startswith("s3://") and not value.removeprefix("s3://").split("/")[0]:
+        raise ValueError("LUOTSI_STORAGE_URL names no bucket")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
     """Read ``LUOTSI_*`` variables; a ``.env`` file fills in what the environment lacks."""
     values: dict[str, str] = {}
@@ -342,6 +359,11 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         stripe_api_base=get("STRIPE_API_BASE").rstrip("/"),
         stripe_connect_client_id=get("STRIPE_CONNECT_CLIENT_ID"),
         stripe_connect_webhook_secret=get("STRIPE_CONNECT_WEBHOOK_SECRET"),
+        storage_url=_storage_url(get("STORAGE_URL")),
+        s3_endpoint=get("S3_ENDPOINT").rstrip("/"),
+        s3_region=get("S3_REGION", "us-east-1"),
+        s3_access_key_id=get("S3_ACCESS_KEY_ID"),
+        s3_secret_access_key=get("S3_SECRET_ACCESS_KEY"),
         plans=Plans(
             trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),

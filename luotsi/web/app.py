@@ -18,6 +18,7 @@ from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import (
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.htmx import HTMXPlugin
 
@@ -28,6 +29,7 @@ from luotsi.platform.logs import configure_logging
 from luotsi.platform.mail import Mailer
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.sharedstate import open_shared_state
+from luotsi.platform.storage import make_file_store
 from luotsi.platform.worker import run_worker
 from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     maker = make_sessionmaker(engine)
     mailer = Mailer(settings)
+    files = make_file_store(settings)
     shared = open_shared_state(settings)
 
     @asynccontextmanager
@@ -168,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=handlers,
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
         middleware=[compression_middleware, visitor_middleware],
+        dependencies={"files": Provide(lambda: files, sync_to_thread=False)},
         template_config=template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

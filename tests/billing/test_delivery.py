@@ -8,6 +8,7 @@ from datetime import date
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from functools import partial
 from io import BytesIO
 
 import defusedxml.ElementTree as SafeTree
@@ -17,16 +18,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.billing import delivery, invoices
+from luotsi.billing import settings as billing_settings
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.models import Delivery, DeliveryChannel, Invoice
 from luotsi.billing.profile import get_profile
 from luotsi.platform.db import make_sessionmaker, unscoped_session
 from luotsi.platform.errors import Forbidden, Invalid
 from luotsi.platform.outbox import OutboxMessage
+from luotsi.platform.storage import FileStore
 from luotsi.tenants.clients.models import ClientOrg
 from tests.billing.arrange import Row, add_draft, complete_profile
-from tests.conftest import Backend, Outbox
-from tests.factories import Firms, add_content
+from tests.conftest import Backend, Outbox, both_stores
+from tests.factories import Firms, add_content, portrait
 
 INVOICING_ADDRESS = "laskut@esimerkkikunta.example"
 
@@ -126,11 +129,11 @@ async def test_a_credit_notes_document_is_negative_and_names_the_credited_invoic
 
 
 async def test_the_pdf_shows_number_reference_iban_due_date_and_totals(
-    db: AsyncSession, firms: Firms
+    db: AsyncSession, firms: Firms, files: FileStore
 ) -> None:
     invoice = await issued(db, firms)
     assert invoice.due_on is not None
-    output = await delivery.invoice_pdf(db, firms.a.owner, invoice.id)
+    output = await delivery.invoice_pdf(db, files, firms.a.owner, invoice.id)
     assert output.filename == "Lasku-1042.pdf" and output.media_type == "application/pdf"
     text = text_of(output.data)
     for expected in [
@@ -175,28 +178,36 @@ async def test_the_finvoice_file_parses_its_sums_match_and_its_handover_is_recor
 
 
 async def test_a_draft_has_no_outputs_and_only_billing_staff_get_them(
-    db: AsyncSession, firms: Firms
+    db: AsyncSession, firms: Firms, files: FileStore
 ) -> None:
     await complete_profile(db)
     draft = await add_draft(db, firms.a.org)
-    for output in (delivery.load_document, delivery.send_invoice, delivery.finvoice_download):
+    for output in (
+        delivery.load_document,
+        partial(delivery.send_invoice, files=files),
+        delivery.finvoice_download,
+    ):
         with pytest.raises(Invalid) as refused:
-            await output(db, firms.a.owner, draft.id)
+            await output(db, actor=firms.a.owner, invoice_id=draft.id)
         assert (
             refused.value.errors["invoice"]
             == "Luonnoksesta ei vielä ole laskua: vahvista se ensin."
         )
     invoice = await invoices.issue(db, firms.a.owner, draft.id)
-    for output in (delivery.invoice_pdf, delivery.send_invoice, delivery.finvoice_download):
+    for output in (
+        partial(delivery.invoice_pdf, files=files),
+        partial(delivery.send_invoice, files=files),
+        delivery.finvoice_download,
+    ):
         with pytest.raises(Forbidden):
-            await output(db, firms.a.supervisor, invoice.id)
+            await output(db, actor=firms.a.supervisor, invoice_id=invoice.id)
 
 
 async def test_sending_queues_one_email_with_the_pdf_and_records_the_delivery(
-    db: AsyncSession, firms: Firms, clean_db: Backend
+    db: AsyncSession, firms: Firms, clean_db: Backend, files: FileStore
 ) -> None:
     invoice = await issued(db, firms)
-    sent = await delivery.send_invoice(db, firms.a.admin, invoice.id)
+    sent = await delivery.send_invoice(db, files, firms.a.admin, invoice.id)
     await db.commit()
     assert (sent.channel, sent.sent_to, sent.sent_by) == (
         DeliveryChannel.EMAIL,
@@ -213,12 +224,14 @@ async def test_sending_queues_one_email_with_the_pdf_and_records_the_delivery(
     assert "Lasku 1042" in text_of(base64.b64decode(attachment["base64"]))
 
 
+@both_stores
 async def test_the_worker_delivers_the_invoice_email_with_its_pdf(
-    db: AsyncSession, firms: Firms, clean_db: Backend, outbox: Outbox
+    db: AsyncSession, firms: Firms, clean_db: Backend, outbox: Outbox, files: FileStore
 ) -> None:
     invoice = await issued(db, firms)
     assert invoice.due_on is not None
-    await delivery.send_invoice(db, firms.a.owner, invoice.id)
+    await billing_settings.set_logo(db, files, firms.a.owner, portrait())
+    await delivery.send_invoice(db, files, firms.a.owner, invoice.id)
     await db.commit()
     await outbox.deliver()
     [message] = sent_mail(clean_db)
@@ -241,13 +254,14 @@ async def test_the_worker_delivers_the_invoice_email_with_its_pdf(
     ]
     assert pdf.get_filename() == "Lasku-1042.pdf"
     assert "Viite 10427" in text_of(pdf.get_content())
+    assert len(PdfReader(BytesIO(pdf.get_content())).pages[0].images) == 1  # the firm's logo
 
 
 async def test_the_email_is_written_in_the_invoices_language(
-    db: AsyncSession, firms: Firms, clean_db: Backend
+    db: AsyncSession, firms: Firms, clean_db: Backend, files: FileStore
 ) -> None:
     invoice = await issued(db, firms, language="sv")
-    await delivery.send_invoice(db, firms.a.owner, invoice.id)
+    await delivery.send_invoice(db, files, firms.a.owner, invoice.id)
     await db.commit()
     [row] = await outbox_rows(clean_db)
     assert row.payload["subject"] == "Faktura 1042 / Alfa Työnohjaus Oy"
@@ -255,11 +269,11 @@ async def test_the_email_is_written_in_the_invoices_language(
 
 
 async def test_sending_without_an_invoicing_address_is_refused(
-    db: AsyncSession, firms: Firms, clean_db: Backend
+    db: AsyncSession, firms: Firms, clean_db: Backend, files: FileStore
 ) -> None:
     invoice = await issued(db, firms, email="")
     with pytest.raises(Invalid) as refused:
-        await delivery.send_invoice(db, firms.a.owner, invoice.id)
+        await delivery.send_invoice(db, files, firms.a.owner, invoice.id)
     assert firms.a.org.name in refused.value.errors["email"]
     await db.commit()
     assert await outbox_rows(clean_db) == []
@@ -267,25 +281,25 @@ async def test_sending_without_an_invoicing_address_is_refused(
 
 
 async def test_an_address_added_after_issuing_is_used_when_the_invoice_had_none(
-    db: AsyncSession, firms: Firms
+    db: AsyncSession, firms: Firms, files: FileStore
 ) -> None:
     invoice = await issued(db, firms, email="")
     org = await db.scalar(select(ClientOrg).where(ClientOrg.id == firms.a.org.id))
     assert org is not None
     org.invoice_email = "uusi@esimerkkikunta.example"
-    sent = await delivery.send_invoice(db, firms.a.owner, invoice.id)
+    sent = await delivery.send_invoice(db, files, firms.a.owner, invoice.id)
     assert sent.sent_to == "uusi@esimerkkikunta.example"
 
 
 async def test_no_output_carries_session_content_or_the_supervisees_name(
-    clean_db: Backend, firms: Firms, db: AsyncSession, outbox: Outbox
+    clean_db: Backend, firms: Firms, db: AsyncSession, outbox: Outbox, files: FileStore
 ) -> None:
     content = await add_content(clean_db, firms.a)  # notes and more on the invoiced session
     invoice = await issued(db, firms)
     doc = await delivery.load_document(db, firms.a.owner, invoice.id)
     pdf = text_of(delivery.pdf_of(doc).data)
     xml = (await delivery.finvoice_download(db, firms.a.owner, invoice.id)).data.decode()
-    await delivery.send_invoice(db, firms.a.owner, invoice.id)
+    await delivery.send_invoice(db, files, firms.a.owner, invoice.id)
     await db.commit()
     [row] = await outbox_rows(clean_db)
     queued = str(row.payload)

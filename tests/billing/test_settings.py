@@ -20,7 +20,9 @@ from luotsi.billing.settings import ProfileInput
 from luotsi.platform import audit
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import language
+from luotsi.platform.storage import FileStore
 from tests.billing.arrange import add_draft, complete_profile
+from tests.conftest import both_stores
 from tests.factories import Firms
 
 
@@ -185,29 +187,36 @@ async def test_the_series_start_is_fixed_once_an_invoice_is_issued(
     assert second.number == 3001
 
 
-async def test_only_the_office_changes_billing_settings(db: AsyncSession, firms: Firms) -> None:
+async def test_only_the_office_changes_billing_settings(
+    db: AsyncSession, firms: Firms, files: FileStore
+) -> None:
     with pytest.raises(Forbidden):
         await billing_settings.update_profile(db, firms.a.supervisor, valid_input())
     with pytest.raises(Forbidden):
-        await billing_settings.set_logo(db, firms.a.supervisor, _image("PNG"))
+        await billing_settings.set_logo(db, files, firms.a.supervisor, _image("PNG"))
     with pytest.raises(Forbidden):
         await billing_settings.get_settings(db, firms.a.supervisor)
 
 
-async def test_a_logo_is_stored_as_a_shrunk_png(db: AsyncSession, firms: Firms) -> None:
+@both_stores
+async def test_a_logo_is_stored_as_a_shrunk_png(
+    db: AsyncSession, firms: Firms, files: FileStore
+) -> None:
     with pytest.raises(NotFound):
-        await billing_settings.logo_png(db, firms.a.owner)
-    profile = await billing_settings.set_logo(db, firms.a.owner, _image("JPEG"))
+        await billing_settings.logo_png(db, files, firms.a.owner)
+    profile = await billing_settings.set_logo(db, files, firms.a.owner, _image("JPEG"))
     assert profile.has_logo
-    stored = await billing_settings.logo_png(db, firms.a.admin)
+    stored = await billing_settings.logo_png(db, files, firms.a.admin)
     with Image.open(io.BytesIO(stored)) as logo:
         assert logo.format == "PNG"
         assert logo.size == (billing_settings.LOGO_SIZE, billing_settings.LOGO_SIZE // 4)
 
 
-async def test_a_transparent_logo_stays_transparent(db: AsyncSession, firms: Firms) -> None:
-    await billing_settings.set_logo(db, firms.a.owner, _image("PNG", (200, 100), "RGBA"))
-    with Image.open(io.BytesIO(await billing_settings.logo_png(db, firms.a.owner))) as logo:
+async def test_a_transparent_logo_stays_transparent(
+    db: AsyncSession, firms: Firms, files: FileStore
+) -> None:
+    await billing_settings.set_logo(db, files, firms.a.owner, _image("PNG", (200, 100), "RGBA"))
+    with Image.open(io.BytesIO(await billing_settings.logo_png(db, files, firms.a.owner))) as logo:
         assert logo.mode == "RGBA" and logo.getpixel((0, 0))[3] == 0
 
 
@@ -223,17 +232,18 @@ async def test_a_transparent_logo_stays_transparent(db: AsyncSession, firms: Fir
     ids=["empty", "svg", "gif", "truncated", "oversized"],
 )
 async def test_a_bad_logo_is_refused_with_a_reason(
-    db: AsyncSession, firms: Firms, data: bytes, message: str
+    db: AsyncSession, firms: Firms, data: bytes, message: str, files: FileStore
 ) -> None:
     with language("en"), pytest.raises(Invalid) as caught:
-        await billing_settings.set_logo(db, firms.a.owner, data)
+        await billing_settings.set_logo(db, files, firms.a.owner, data)
     assert message in caught.value.errors["logo"]
     assert not (await get_profile(db)).has_logo
 
 
-async def test_a_removed_logo_is_gone(db: AsyncSession, firms: Firms) -> None:
-    await billing_settings.set_logo(db, firms.a.owner, _image("PNG"))
-    profile = await billing_settings.remove_logo(db, firms.a.owner)
+@both_stores
+async def test_a_removed_logo_is_gone(db: AsyncSession, firms: Firms, files: FileStore) -> None:
+    await billing_settings.set_logo(db, files, firms.a.owner, _image("PNG"))
+    profile = await billing_settings.remove_logo(db, files, firms.a.owner)
     assert not profile.has_logo
     with pytest.raises(NotFound):
-        await billing_settings.logo_png(db, firms.a.owner)
+        await billing_settings.logo_png(db, files, firms.a.owner)

@@ -20,6 +20,9 @@ from tests.billing.subscription.stripe_side import (
     running_localstripe,
 )
 from tests.clock import luotsi_command
+from tests.s3 import S3Server
+
+S3_PREFIX = "e2e"  # where the S3 live server keeps its files in the bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LUOTSI_CHROMIUM", "/usr/bin/chromium")
@@ -105,6 +108,13 @@ def stripe_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         }
         with serving(folder, env) as base:
             yield base
+
+
+@pytest.fixture(scope="session")
+def s3_live_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[str]:
+    """A server of its own keeping its files on the S3-compatible server (prefix ``e2e``)."""
+    with serving(tmp_path_factory.mktemp("s3-e2e"), s3_server.env(S3_PREFIX)) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

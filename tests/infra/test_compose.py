@@ -69,3 +69,13 @@ def test_the_luotsi_containers_run_on_a_read_only_root() -> None:
         service = compose()["services"][name]
         assert service["read_only"] is True and WRITABLE_DIR in service["tmpfs"], name
         assert service["build"]["dockerfile"] == "infra/Dockerfile", name
+
+
+def test_migrate_app_and_worker_share_the_files_volume_and_the_storage_settings() -> None:
+    services = compose()["services"]
+    for name in ("migrate", "app", "worker"):
+        service = services[name]
+        assert "files:/var/lib/luotsi-files" in service["volumes"], name
+        url = service["environment"]["LUOTSI_STORAGE_URL"]
+        assert url == "${LUOTSI_STORAGE_URL:-file:///var/lib/luotsi-files}", name
+        assert service["environment"]["LUOTSI_S3_SECRET_ACCESS_KEY"].startswith("${"), name

@@ -31,6 +31,7 @@ SECRET_SETTINGS = {
     "LUOTSI_STRIPE_SECRET_KEY",
     "LUOTSI_STRIPE_WEBHOOK_SECRET",
     "LUOTSI_STRIPE_CONNECT_WEBHOOK_SECRET",
+    "LUOTSI_S3_SECRET_ACCESS_KEY",
 }
 
 
@@ -150,7 +151,19 @@ def test_the_keys_reach_app_and_worker_and_the_owner_only_the_migration() -> Non
         }
         secrets_used[workload] = names
     assert secrets_used == {
-        "luotsi-app": {"luotsi-keys"},
-        "luotsi-worker": {"luotsi-keys"},
-        "luotsi-migrate": {"luotsi-migrate"},
+        "luotsi-app": {"luotsi-keys", "luotsi-storage"},
+        "luotsi-worker": {"luotsi-keys", "luotsi-storage"},
+        "luotsi-migrate": {"luotsi-migrate", "luotsi-storage"},
     }
+
+
+def test_every_pod_keeps_files_in_one_s3_bucket() -> None:
+    """Pods share no disk: app, worker and the migration (which moves files in) read the same
+    S3 settings, and the bucket's keys, when given, from the one optional Secret."""
+    (settings,) = objects_of_kind("ConfigMap")
+    assert settings["data"]["LUOTSI_STORAGE_URL"].startswith("s3://")
+    assert "LUOTSI_S3_SECRET_ACCESS_KEY" not in settings["data"]
+    for workload, spec in pod_specs():
+        sources = spec["containers"][0]["envFrom"]
+        assert {"configMapRef": {"name": "luotsi-settings"}} in sources, workload
+        assert {"secretRef": {"name": "luotsi-storage", "optional": True}} in sources, workload

@@ -8,25 +8,36 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Integer, LargeBinary, String, Uuid, column, inspect, select, table, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import joinedload
 
+from luotsi.billing.models import BillingProfile
 from luotsi.platform import clock
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import TENANT_KEY, Base, UTCDateTime, make_engine, make_sessionmaker
-from luotsi.platform.migrate import upgrade
+from luotsi.platform.migrate import alembic_config, upgrade
 from luotsi.platform.settings import Settings, load_settings
+from luotsi.platform.storage import make_file_store
 from luotsi.platform.tenancy import Membership, Tenant
-from luotsi.tenants.agreements.models import Agreement, AgreementStatus, Review, ReviewDecision
+from luotsi.tenants.agreements.models import (
+    Agreement,
+    AgreementDocument,
+    AgreementStatus,
+    Review,
+    ReviewDecision,
+)
 from luotsi.tenants.clients.models import ClientPerson, PersonRole
-from luotsi.tenants.directory.models import Inquiry
+from luotsi.tenants.directory.models import Inquiry, StaffProfile
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions.models import SupervisionSession
 from tests import conftest
 from tests.backends import settings_env
 from tests.factories import add_client_org, add_inquiry, add_person, make_firm, make_user
+from tests.s3 import S3Server
 
 
 async def test_migration_0008_writes_firms_business_ids_with_the_hyphen(tmp_path: Path) -> None:
@@ -381,5 +392,93 @@ async def test_migration_0016_keeps_every_audit_row(unmigrated: Settings) -> Non
         async with engine.connect() as conn:
             kept = await conn.scalars(select(AuditEvent.__table__.c.id))
             assert set(kept) == set(ids)
+    finally:
+        await engine.dispose()
+
+
+# (table, bytes column before 0017, key column after)
+STORED_FILES = (
+    ("staff_profiles", "photo", "photo_key"),
+    ("billing_profiles", "logo", "logo_key"),
+    ("agreement_documents", "pdf", "pdf_key"),
+)
+
+
+async def _downgrade(settings: Settings, revision: str) -> None:
+    """Alembic's downgrade, run as :func:`luotsi.platform.migrate.upgrade` runs upgrades."""
+
+    def run(connection: Connection) -> None:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        cfg.attributes["files"] = make_file_store(settings)
+        command.downgrade(cfg, revision)
+
+    engine = make_engine(settings.owner_database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def _file_columns(engine: AsyncEngine, column_of: int) -> dict[str, object]:
+    """Each table's one value of its bytes column (0) or key column (1), by table."""
+    found: dict[str, object] = {}
+    async with engine.connect() as conn:
+        for name, *columns in STORED_FILES:
+            found[name] = (
+                await conn.execute(text(f"select {columns[column_of]} from {name}"))
+            ).scalar_one()
+    return found
+
+
+@pytest.mark.parametrize("storage", ["local", "s3"], indirect=True)
+async def test_migration_0017_moves_file_bytes_into_the_store_and_back(
+    unmigrated: Settings, storage: str, request: pytest.FixtureRequest
+) -> None:
+    settings = unmigrated
+    if storage == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        settings = s3.settings(unmigrated, f"migration-{uuid.uuid4().hex}")
+    await upgrade(settings, "0016")
+    engine = make_engine(settings.owner_database_url)
+    contents = {name: f"{name} bytes".encode() for name, *_columns in STORED_FILES}
+    try:
+        firm = await make_firm(engine, "a", "Firm Oy", "0737546-2")
+        membership = await _add_membership(engine, firm, "Maija")
+        org = await add_client_org(engine, firm)
+        agreement = await _add_agreement(engine, firm, org.id)
+        await _insert_as_of(
+            engine, StaffProfile, tenant_id=firm.id, membership_id=membership, display_name="M"
+        )
+        await _insert_as_of(engine, BillingProfile, tenant_id=firm.id)
+        await _insert_as_of(
+            engine, AgreementDocument, tenant_id=firm.id, agreement_id=agreement, filename="a.pdf"
+        )
+        async with engine.begin() as conn:
+            for name, data_column, _key in STORED_FILES:
+                await conn.execute(
+                    text(f"update {name} set {data_column} = :data"), {"data": contents[name]}
+                )
+
+        await upgrade(settings)
+        keys = await _file_columns(engine, 1)
+        files = make_file_store(settings)
+        for name, key in keys.items():
+            assert isinstance(key, str) and key.startswith(f"{firm.id}/")
+            assert await files.get(firm.id, key) == contents[name]
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda c: {
+                    name: {col["name"] for col in inspect(c).get_columns(name)}
+                    for name, *_rest in STORED_FILES
+                }
+            )
+        assert all(data not in columns[name] for name, data, _key in STORED_FILES)
+
+        await _downgrade(settings, "0016")
+        assert await _file_columns(engine, 0) == contents
     finally:
         await engine.dispose()

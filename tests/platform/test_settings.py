@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from luotsi.platform.settings import KeysMissing, load_settings
+from luotsi.platform.storage import make_file_store
+from tests.backends import settings_env
 
 # Every secret setting, each a value the settings' repr could be searched for.
 SECRETS = {
@@ -18,6 +20,7 @@ SECRETS = {
     "LUOTSI_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect-marker-9d7f",
     "LUOTSI_APP_DB_PASSWORD": "app-db-password-marker-3b8e",
     "LUOTSI_METRICS_TOKEN": "metrics-token-marker-2f9c",
+    "LUOTSI_S3_SECRET_ACCESS_KEY": "s3-secret-marker-7a5d",
     # Sentry's key is the DSN's user part; nothing listens on the discard port.
     "LUOTSI_SENTRY_DSN": "http://sentry-key-marker-4e1a@127.0.0.1:9/1",
 }
@@ -117,3 +120,14 @@ def test_the_pgbouncer_switch_is_off_unless_set(tmp_path: Path) -> None:
     base = {"LUOTSI_VAR_DIR": str(tmp_path)}
     assert not load_settings(base, env_file="").pgbouncer
     assert load_settings({**base, "LUOTSI_PGBOUNCER": "1"}, env_file="").pgbouncer
+
+
+def test_the_local_store_is_the_var_folder_unless_a_url_says(tmp_path: Path) -> None:
+    env = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    assert make_file_store(load_settings(env, env_file="")).where == str(tmp_path / "files")
+    elsewhere = tmp_path / "elsewhere"
+    settings = load_settings({**env, "LUOTSI_STORAGE_URL": f"file://{elsewhere}"}, env_file="")
+    assert make_file_store(settings).where == str(elsewhere) and elsewhere.is_dir()
+    for wrong in ("s3:/bucket", "/var/files", "s3:///prefix"):
+        with pytest.raises(ValueError, match="LUOTSI_STORAGE_URL"):
+            load_settings({**env, "LUOTSI_STORAGE_URL": wrong}, env_file="")

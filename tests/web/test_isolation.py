@@ -59,7 +59,7 @@ async def a_content(clean_db: Backend, firms: Firms) -> Content:
     in its billing settings, so the logo's route has an image to serve; an invoice run for
     the billing routes that name it)."""
     async with scoped(clean_db, firms.a.tenant) as db:
-        await billing_settings.set_logo(db, firms.a.owner, portrait())
+        await billing_settings.set_logo(db, clean_db.files, firms.a.owner, portrait())
         await db.commit()
     BILLING_SAMPLES[firms.a.tenant.id] = {
         "run_id": (await add_invoice_run(clean_db.owner, firms.a.tenant)).id,

@@ -16,7 +16,7 @@ login's person, an agreement's acceptances and documents) used an index without 
   unique constraints already lead with ``(tenant_id, area_id)`` and ``(tenant_id, profile_id)``.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

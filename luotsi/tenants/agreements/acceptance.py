@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from luotsi.platform import clock, i18n, permissions
+from luotsi.platform import clock, i18n, permissions, storage
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, new_token, token_hash
 from luotsi.platform.permissions import require
+from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.drafts import AgreementInput, check_agreement, decimal_text
 from luotsi.tenants.agreements.models import (
@@ -185,6 +186,7 @@ async def agreement_of(db: AsyncSession, acceptance: Acceptance) -> Agreement:
 
 async def respond_to_acceptance(
     db: AsyncSession,
+    files: FileStore,
     acceptance: Acceptance,
     *,
     accept: bool,
@@ -232,7 +234,7 @@ async def respond_to_acceptance(
     await db.flush()
     round_ = await current_acceptances(db, agreement)
     if all(a.response == AcceptanceResponse.ACCEPTED for a in round_):
-        await _activate(db, agreement, None, base_url=base_url)
+        await _activate(db, files, agreement, None, base_url=base_url)
     return agreement
 
 
@@ -271,6 +273,7 @@ async def _notify_office_of_change_request(
 
 async def mark_accepted_on_paper(
     db: AsyncSession,
+    files: FileStore,
     actor: Membership,
     agreement_id: uuid.UUID,
     *,
@@ -296,12 +299,17 @@ async def mark_accepted_on_paper(
     await _void_open_links(db, agreement, clock.now())
     record_event(db, agreement, EventKind.ACCEPTED_ON_PAPER, actor=actor, note=note.strip())
     await db.flush()
-    await _activate(db, agreement, actor, base_url=base_url)
+    await _activate(db, files, agreement, actor, base_url=base_url)
     return agreement
 
 
 async def _activate(
-    db: AsyncSession, agreement: Agreement, actor: Membership | None, *, base_url: str
+    db: AsyncSession,
+    files: FileStore,
+    agreement: Agreement,
+    actor: Membership | None,
+    *,
+    base_url: str,
 ) -> AgreementDocument:
     """Make the agreement active, keep its PDF and tell its supervisors."""
     set_status(agreement, AgreementStatus.ACTIVE, actor.user_id if actor else None)
@@ -309,7 +317,8 @@ async def _activate(
     tenant = await db.get_one(Tenant, agreement.tenant_id)
     await db.flush()
     filename, pdf = await _render_pdf(db, agreement, tenant, kept=True)
-    document = AgreementDocument(agreement_id=agreement.id, filename=filename, pdf=pdf)
+    key = await files.put(db, agreement.tenant_id, storage.AGREEMENTS, pdf, ".pdf")
+    document = AgreementDocument(agreement_id=agreement.id, filename=filename, pdf_key=key)
     db.add(document)
     for user in await supervisor_users(db, agreement):
         queue_firm_email(
@@ -479,14 +488,13 @@ async def latest_document(db: AsyncSession, agreement: Agreement) -> AgreementDo
 
 
 async def agreement_pdf(
-    db: AsyncSession, actor: Membership, agreement_id: uuid.UUID
+    db: AsyncSession, files: FileStore, actor: Membership, agreement_id: uuid.UUID
 ) -> tuple[str, bytes]:
     """(filename, PDF) for download: the copy kept at acceptance or, for an agreement that has
     none (a draft, or one entered as already running), the terms as they are now."""
     agreement = await get_agreement(db, actor, agreement_id)
     document = await latest_document(db, agreement)
     if document is not None:
-        await db.refresh(document, ["pdf"])
-        return document.filename, document.pdf
+        return document.filename, await files.get(document.tenant_id, document.pdf_key)
     tenant = await db.get_one(Tenant, agreement.tenant_id)
     return await _render_pdf(db, agreement, tenant, kept=False)

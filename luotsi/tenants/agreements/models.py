@@ -17,7 +17,6 @@ from sqlalchemy import (
     Date,
     ForeignKeyConstraint,
     Index,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -33,7 +32,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import (
     Mapped,
     Session,
-    deferred,
     joinedload,
     mapped_column,
     relationship,
@@ -335,7 +333,7 @@ class AgreementDocument(TenantScoped, Base):
     agreement_id: Mapped[uuid.UUID]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     filename: Mapped[str] = mapped_column(String(120))
-    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    pdf_key: Mapped[str] = mapped_column(String(120))  # platform.storage
 
 
 class Review(TenantScoped, Base):

@@ -12,12 +12,11 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, deferred, joinedload, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, selectinload
 
 from luotsi.platform import clock, i18n
 from luotsi.platform.db import Base, CodeSet, TenantScoped, str_enum
@@ -132,7 +131,7 @@ class StaffProfile(TenantScoped, Base):
     remote_anywhere: Mapped[bool] = mapped_column(default=False)
     visible: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
-    photo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    photo_key: Mapped[str | None] = mapped_column(String(120))  # JPEG (platform.storage)
     photo_updated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from luotsi.platform import clock, i18n, images, permissions
+from luotsi.platform import clock, i18n, images, permissions, storage
 from luotsi.platform.db import has_code
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import N_
@@ -30,6 +30,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
+from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
 from luotsi.tenants.directory.models import (
     STAFF_PROFILE_WHOLE,
@@ -386,29 +387,38 @@ def reencode_photo(data: bytes) -> bytes:
 
 
 async def set_photo(
-    db: AsyncSession, actor: Membership, profile: StaffProfile, data: bytes
+    db: AsyncSession, files: FileStore, actor: Membership, profile: StaffProfile, data: bytes
 ) -> None:
-    """Store ``data`` as the profile's photo, checked and re-encoded in an image thread."""
+    """Store ``data`` as the profile's photo, checked and re-encoded in an image thread.
+
+    The new photo is a new file; the one it replaces is deleted once this is committed.
+    """
     if not permissions.can_edit_staff_profile(actor, profile.membership):
         raise Forbidden("profile")
-    profile.photo = await images.reencode_in_thread(data, PHOTO_RULES)
+    photo = await images.reencode_in_thread(data, PHOTO_RULES)
+    files.delete_after_commit(db, profile.photo_key)
+    profile.photo_key = await files.put(db, profile.tenant_id, storage.PHOTOS, photo, ".jpg")
     profile.photo_updated_at = clock.now()
     await db.flush()
 
 
-async def remove_photo(db: AsyncSession, actor: Membership, profile: StaffProfile) -> None:
+async def remove_photo(
+    db: AsyncSession, files: FileStore, actor: Membership, profile: StaffProfile
+) -> None:
+    """The profile shows no photo; its file is deleted once this is committed."""
     if not permissions.can_edit_staff_profile(actor, profile.membership):
         raise Forbidden("profile")
-    profile.photo = None
+    files.delete_after_commit(db, profile.photo_key)
+    profile.photo_key = None
     profile.photo_updated_at = None
     await db.flush()
 
 
-async def photo_bytes(db: AsyncSession, profile: StaffProfile) -> bytes:
-    await db.refresh(profile, ["photo"])
-    if profile.photo is None:
+async def photo_bytes(files: FileStore, profile: StaffProfile) -> bytes:
+    """The profile's photo (JPEG); :class:`NotFound` when it has none."""
+    if profile.photo_key is None:
         raise NotFound("photo")
-    return profile.photo
+    return await files.get(profile.tenant_id, profile.photo_key)
 
 
 # --- specialties ----------------------------------------------------------------------------

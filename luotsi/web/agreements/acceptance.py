@@ -13,7 +13,7 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
 from luotsi.tenants.agreements import acceptance as agreement_acceptance
 from luotsi.tenants.agreements.models import Acceptance, AgreementStatus
-from luotsi.web.deps import DB, Req
+from luotsi.web.deps import DB, FILES, Req
 from luotsi.web.forms import form_text
 from luotsi.web.templating import render
 
@@ -47,7 +47,7 @@ class AcceptanceController(Controller):
 
     @post("/{token:str}")
     async def respond(
-        self, request: Req, db: DB, tenant_slug: FromPath[str], token: FromPath[str]
+        self, request: Req, db: DB, files: FILES, tenant_slug: FromPath[str], token: FromPath[str]
     ) -> Any:
         found = await self._find(db, tenant_slug, token)
         if found is None:
@@ -63,6 +63,7 @@ class AcceptanceController(Controller):
         try:
             agreement = await agreement_acceptance.respond_to_acceptance(
                 db,
+                files,
                 acceptance,
                 accept=choice == "accept",
                 comment=comment,

@@ -30,7 +30,7 @@ from luotsi.tenants.agreements.summaries import AgreementFilter
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions import service as session_service
 from luotsi.web.content import supervision
-from luotsi.web.deps import DB, WS, Req
+from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import MAX_SEARCH, form_text, form_texts, form_value, query_text
 from luotsi.web.templating import FLASH_MESSAGES, redirect, render
 from luotsi.web.workspace import content_reader, requires
@@ -201,12 +201,13 @@ class AgreementsController(Controller):
         "/{agreement_id:uuid}/accepted-on-paper", name="agreement_accepted_on_paper", guards=MANAGE
     )
     async def accepted_on_paper(
-        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+        self, request: Req, db: DB, files: FILES, ws: WS, agreement_id: FromPath[uuid.UUID]
     ) -> Any:
         form = await request.form()
         try:
             await agreement_acceptance.mark_accepted_on_paper(
                 db,
+                files,
                 ws.membership,
                 agreement_id,
                 confirmed="confirm" in form,
@@ -539,8 +540,12 @@ class AgreementsController(Controller):
         return redirect(request, url, flash="content_erased")
 
     @get("/{agreement_id:uuid}/pdf", name="agreement_pdf")
-    async def pdf(self, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Response[bytes]:
-        filename, data = await agreement_acceptance.agreement_pdf(db, ws.membership, agreement_id)
+    async def pdf(
+        self, db: DB, files: FILES, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        filename, data = await agreement_acceptance.agreement_pdf(
+            db, files, ws.membership, agreement_id
+        )
         return Response(
             data,
             media_type="application/pdf",

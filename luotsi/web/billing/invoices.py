@@ -27,7 +27,7 @@ from luotsi.billing.profile import get_profile, missing_settings
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import page_number
-from luotsi.web.deps import DB, WS, Req
+from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import form_text, form_texts, query_text, read_form
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
@@ -185,9 +185,11 @@ class InvoicesController(Controller):
         return redirect(request, _invoice_url(ws, note.id), flash="credit_note_drafted")
 
     @get("/invoices/{invoice_id:uuid}/pdf", name="billing_invoice_pdf")
-    async def pdf(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:
+    async def pdf(
+        self, request: Req, db: DB, files: FILES, ws: WS, invoice_id: FromPath[uuid.UUID]
+    ) -> Any:
         try:
-            output = await delivery.invoice_pdf(db, ws.membership, invoice_id)
+            output = await delivery.invoice_pdf(db, files, ws.membership, invoice_id)
         except Invalid as exc:
             return await self._page(request, db, ws, invoice_id, exc.errors)
         return _download(output)
@@ -201,10 +203,12 @@ class InvoicesController(Controller):
         return _download(output)
 
     @post("/invoices/{invoice_id:uuid}/send", name="send_invoice")
-    async def send(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:
+    async def send(
+        self, request: Req, db: DB, files: FILES, ws: WS, invoice_id: FromPath[uuid.UUID]
+    ) -> Any:
         try:
             settings = request.app.state["settings"]
-            await delivery.send_invoice(db, ws.membership, invoice_id, settings)
+            await delivery.send_invoice(db, files, ws.membership, invoice_id, settings)
         except Invalid as exc:
             return await self._page(request, db, ws, invoice_id, exc.errors)
         return redirect(request, _invoice_url(ws, invoice_id), flash="invoice_sent")

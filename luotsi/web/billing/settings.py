@@ -24,7 +24,7 @@ from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.tenants.clients.billing_details import INVOICE_LANGUAGES
 from luotsi.tenants.kinds import language_name
-from luotsi.web.deps import DB, WS, Req
+from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import form_text
 from luotsi.web.middleware import allow_form_targets, origin, visitor
 from luotsi.web.templating import redirect, render
@@ -64,12 +64,12 @@ class BillingSettingsController(Controller):
         return redirect(request, ws.url(SETTINGS_PATH), flash="billing_settings_saved")
 
     @post("/logo", name="upload_billing_logo")
-    async def upload_logo(self, request: Req, db: DB, ws: WS) -> Any:
+    async def upload_logo(self, request: Req, db: DB, files: FILES, ws: WS) -> Any:
         form = await request.form()
         upload = form.get("logo")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
         try:
-            await billing_settings.set_logo(db, ws.membership, data)
+            await billing_settings.set_logo(db, files, ws.membership, data)
         except Invalid as exc:
             profile = await billing_settings.get_settings(db, ws.membership)
             values = billing_settings.ProfileInput.of(profile)
@@ -77,8 +77,8 @@ class BillingSettingsController(Controller):
         return redirect(request, ws.url(SETTINGS_PATH), flash="logo_saved")
 
     @post("/logo/delete", name="delete_billing_logo")
-    async def delete_logo(self, request: Req, db: DB, ws: WS) -> Any:
-        await billing_settings.remove_logo(db, ws.membership)
+    async def delete_logo(self, request: Req, db: DB, files: FILES, ws: WS) -> Any:
+        await billing_settings.remove_logo(db, files, ws.membership)
         return redirect(request, ws.url(SETTINGS_PATH), flash="logo_removed")
 
     @post("/card-payments/connect", name="connect_card_payments")
@@ -105,8 +105,8 @@ class BillingSettingsController(Controller):
         )
 
     @get("/logo", name="billing_logo")
-    async def logo(self, db: DB, ws: WS) -> Response[bytes]:
-        data = await billing_settings.logo_png(db, ws.membership)
+    async def logo(self, db: DB, files: FILES, ws: WS) -> Response[bytes]:
+        data = await billing_settings.logo_png(db, files, ws.membership)
         return Response(data, media_type="image/png")  # private, no-store: the default
 
     async def _page(

@@ -42,7 +42,7 @@ from luotsi.tenants.directory.staff import (
     search_staff,
 )
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
-from luotsi.web.deps import DB, FIRM, WS, Req
+from luotsi.web.deps import DB, FILES, FIRM, WS, Req
 from luotsi.web.directory.inquiries import inquiry_form_context
 from luotsi.web.forms import form_text, query_text
 from luotsi.web.public import PublicFirm
@@ -369,7 +369,7 @@ class DirectoryController(Controller):
         opt={"exclude_from_csrf": True},
     )
     async def photo(
-        self, request: Req, db: DB, firm: FIRM, profile_id: FromPath[uuid.UUID]
+        self, request: Req, db: DB, files: FILES, firm: FIRM, profile_id: FromPath[uuid.UUID]
     ) -> Response[bytes]:
         profile = await get_public_profile(db, profile_id)
         changed = profile.photo_updated_at
@@ -383,7 +383,7 @@ class DirectoryController(Controller):
         }
         if _not_modified(request, etag, changed):
             return Response(b"", status_code=304, headers=headers)
-        data = await photo_bytes(db, profile)
+        data = await photo_bytes(files, profile)
         return Response(data, media_type="image/jpeg", headers=headers)
 
 

@@ -17,7 +17,7 @@ from luotsi.tenants.directory import models as directory_models
 from luotsi.tenants.directory import staff
 from luotsi.tenants.directory.regions import list_areas, list_regions, places
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind, language_name
-from luotsi.web.deps import DB, WS, Req
+from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import form_text, form_texts, query_text
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
@@ -141,30 +141,32 @@ class StaffController(Controller):
 
     @post("/{profile_id:uuid}/photo", name="upload_staff_photo")
     async def upload_photo(
-        self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]
+        self, request: Req, db: DB, files: FILES, ws: WS, profile_id: FromPath[uuid.UUID]
     ) -> Any:
         profile = await self._editable(db, ws, profile_id)
         form = await request.form()
         upload = form.get("photo")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
         try:
-            await staff.set_photo(db, ws.membership, profile, data)
+            await staff.set_photo(db, files, ws.membership, profile, data)
         except Invalid as exc:
             return await self._form(request, db, ws, profile, _saved_values(profile), exc.errors)
         return redirect(request, ws.url(f"staff/{profile.id}/edit"), flash="photo_saved")
 
     @post("/{profile_id:uuid}/photo/delete", name="delete_staff_photo")
     async def delete_photo(
-        self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]
+        self, request: Req, db: DB, files: FILES, ws: WS, profile_id: FromPath[uuid.UUID]
     ) -> Any:
         profile = await self._editable(db, ws, profile_id)
-        await staff.remove_photo(db, ws.membership, profile)
+        await staff.remove_photo(db, files, ws.membership, profile)
         return redirect(request, ws.url(f"staff/{profile.id}/edit"), flash="photo_removed")
 
     @get("/{profile_id:uuid}/photo", name="staff_photo")
-    async def photo(self, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Response[bytes]:
+    async def photo(
+        self, db: DB, files: FILES, ws: WS, profile_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
         profile = await staff.get_profile(db, profile_id)
-        data = await staff.photo_bytes(db, profile)
+        data = await staff.photo_bytes(files, profile)
         return Response(
             data,
             media_type="image/jpeg",

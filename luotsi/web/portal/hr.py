@@ -28,7 +28,7 @@ from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.portal import hr as portal
 from luotsi.tenants.portal.hr import AgreementRequestInput
 from luotsi.web.clients.clients import invoice_language_choices
-from luotsi.web.deps import DB, WS, Req
+from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.errors import with_retry_after
 from luotsi.web.forms import read_form
 from luotsi.web.middleware import allow_form_targets, shared_state
@@ -183,14 +183,16 @@ class PortalController(Controller):
         return allow_form_targets(response, connect.CHECKOUT_ORIGINS)
 
     @get("/invoices/{invoice_id:uuid}/pdf", name="portal_invoice_pdf")
-    async def invoice_pdf(self, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Response[bytes]:
+    async def invoice_pdf(
+        self, db: DB, files: FILES, ws: WS, invoice_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
         """The PDF of one of the organisation's issued invoices; anything else is 404 (for
         anyone but an HR contact there is no such portal invoice either)."""
         try:
             person = await portal.contact_person(db, ws.membership)
         except Forbidden:
             raise NotFound("invoice") from None
-        output = await delivery.pdf_for_org(db, person.org_id, invoice_id)
+        output = await delivery.pdf_for_org(db, files, person.org_id, invoice_id)
         return Response(
             output.data,
             media_type=output.media_type,

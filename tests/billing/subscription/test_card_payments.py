@@ -311,7 +311,7 @@ async def test_no_card_payment_without_an_account_that_takes_charges(
     refused = await hr.post(f"/t/{firms.a.slug}/portal/invoices/{invoice.id}/pay")
     assert refused.status_code == 404
     async with scoped(stripe_db, firms.a.tenant) as db:
-        await send_invoice(db, firms.a.owner, invoice.id, stripe_db.settings)
+        await send_invoice(db, stripe_db.files, firms.a.owner, invoice.id, stripe_db.settings)
         await db.commit()
     assert "/pay/" not in (await emailed(stripe_db))["text"]
 
@@ -332,7 +332,7 @@ async def test_without_stripe_keys_nothing_of_card_payments_shows(
     assert (await owner.get(f"/pay/{firms.a.slug}/{token}")).status_code == 404
     assert (await owner.get("/stripe/connect/return?state=x&code=y")).status_code == 404
     async with scoped(clean_db, firms.a.tenant) as db:
-        await send_invoice(db, firms.a.owner, invoice.id, clean_db.settings)
+        await send_invoice(db, clean_db.files, firms.a.owner, invoice.id, clean_db.settings)
         await db.commit()
     assert "/pay/" not in (await emailed(clean_db))["text"]
 
@@ -358,7 +358,7 @@ async def test_the_invoice_email_links_to_a_page_that_shows_only_number_amount_a
     await connect_account(stripe_db, firms.a, ACCOUNT_A)
     invoice = await issue(stripe_db, firms.a, 20000, paid=5000)
     async with scoped(stripe_db, firms.a.tenant) as db:
-        await send_invoice(db, firms.a.owner, invoice.id, stripe_db.settings)
+        await send_invoice(db, stripe_db.files, firms.a.owner, invoice.id, stripe_db.settings)
         await db.commit()
     payload = await emailed(stripe_db)
     path = pay_path(payload)
@@ -399,7 +399,7 @@ async def test_paid_and_credited_invoices_are_emailed_without_a_link(
     await connect_account(stripe_db, firms.a, ACCOUNT_A)
     invoice = await issue(stripe_db, firms.a, 20000, paid=20000)
     async with scoped(stripe_db, firms.a.tenant) as db:
-        await send_invoice(db, firms.a.owner, invoice.id, stripe_db.settings)
+        await send_invoice(db, stripe_db.files, firms.a.owner, invoice.id, stripe_db.settings)
         await db.commit()
     assert "/pay/" not in (await emailed(stripe_db))["text"]
 
@@ -473,7 +473,7 @@ async def test_no_confidential_content_reaches_the_email_or_the_pay_page(
         row = Row("Työnohjaus", 12000, session_id=firms.a.session.id)
         draft = await add_draft(db, org, row)
         invoice = await invoices.issue(db, firms.a.owner, draft.id)
-        await send_invoice(db, firms.a.owner, invoice.id, stripe_db.settings)
+        await send_invoice(db, stripe_db.files, firms.a.owner, invoice.id, stripe_db.settings)
         await db.commit()
     payload = await emailed(stripe_db)
     assert MARKER not in payload["text"] and MARKER not in payload["html"]

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from tests import clock
-from tests.conftest import Backend, Client, Outbox, link_in
+from tests.conftest import Backend, Client, Outbox, both_stores, link_in
 from tests.factories import Firms
 from tests.web.agreements.test_agreements import A, draft_form, status_of
 
@@ -44,6 +44,7 @@ def _english(client_factory: Any) -> Client:
     return party
 
 
+@both_stores
 async def test_every_party_accepts_and_the_agreement_becomes_active_with_its_pdf(
     client: Client, client_factory: Any, firms: Firms, outbox: Outbox, clean_db: Backend
 ) -> None:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from luotsi.billing import invoices
 from tests.billing.arrange import add_draft, complete_profile
-from tests.conftest import Backend, Client, scoped
+from tests.conftest import Backend, Client, both_stores, scoped
 from tests.factories import Firms
 
 URL = "/t/alfa/billing/settings"
@@ -143,6 +143,7 @@ async def test_another_firm_gets_404(client: Client, firms: Firms) -> None:
     assert (await client.get("/t/beeta/billing/settings")).status_code == 200  # their own
 
 
+@both_stores
 async def test_a_logo_is_uploaded_re_encoded_served_and_removed(
     client: Client, firms: Firms
 ) -> None:

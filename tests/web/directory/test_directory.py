@@ -12,7 +12,7 @@ import pytest
 from luotsi.platform import clock
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.directory.models import Specialty, StaffProfile
-from tests.conftest import Backend, Client
+from tests.conftest import Backend, Client, both_stores
 from tests.factories import (
     Firm,
     Firms,
@@ -20,7 +20,7 @@ from tests.factories import (
     add_profile,
     add_specialty,
     make_user,
-    portrait,
+    stored_portrait,
 )
 
 JSON_LD = re.compile(r'<script type="application/ld\+json">(.*?)</script>', re.S)
@@ -390,17 +390,19 @@ async def test_unknown_firm_other_firms_and_hidden_people_are_not_found(
         assert "Hilla" not in response.text and "Maija Supervisor" not in response.text
 
 
+@both_stores
 async def test_photos_are_served_only_for_public_profiles(
     visitor: Client, firms: Firms, clean_db: Backend
 ) -> None:
+    photo_key = stored_portrait(clean_db.files, firms.a.tenant)
     shown = await person(
-        clean_db, firms.a, "Kuvan Kanssa", photo=portrait(), photo_updated_at=clock.now()
+        clean_db, firms.a, "Kuvan Kanssa", photo_key=photo_key, photo_updated_at=clock.now()
     )
     hidden = await person(
         clean_db,
         firms.a,
         "Piilo Kuva",
-        photo=portrait(),
+        photo_key=stored_portrait(clean_db.files, firms.a.tenant),
         photo_updated_at=clock.now(),
         visible=False,
     )

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from tests.conftest import Backend, Client
+from tests.conftest import Backend, Client, both_stores
 from tests.factories import Firms, add_member, add_profile, make_user
 
 
@@ -164,6 +164,7 @@ async def test_profile_form_errors_keep_what_was_typed(client: Client, firms: Fi
     assert "Uusi Nimi" not in (await client.get(f"/t/alfa/staff/{firms.a.profile.id}")).text
 
 
+@both_stores
 async def test_photo_upload_re_encodes_and_refuses_bad_files(client: Client, firms: Firms) -> None:
     await client.login(firms.a.supervisor.user.email)
     url = f"/t/alfa/staff/{firms.a.profile.id}/photo"
