@@ -217,7 +217,8 @@ async def _fresh(settings: Settings, postgres: bool) -> None:
     if postgres:
         owner = make_engine(settings.owner_database_url)
         async with owner.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
         await owner.dispose()
     await upgrade(settings)
     await load_demo(settings)

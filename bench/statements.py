@@ -142,7 +142,8 @@ async def run(database_url: str | None, grow: int) -> None:
         if database_url:
             owner = make_engine(settings.owner_database_url)
             async with owner.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
             await owner.dispose()
         await upgrade(settings)
         await load_demo(settings)
