@@ -34,6 +34,7 @@ from luotsi.platform.crypto import Binding, ContentCipher, MasterKeys
 from luotsi.platform.db import TENANT_KEY, make_engine, make_sessionmaker
 from luotsi.platform.migrate import upgrade
 from luotsi.platform.settings import load_settings
+from luotsi.platform.storage import make_file_store
 from luotsi.tenants import content
 from luotsi.web.charts import progress_svg
 from tests.backends import settings_env
@@ -138,7 +139,8 @@ async def main(database_url: str) -> None:
         settings = load_settings(settings_env(var_dir, url), env_file="")
         await upgrade(settings)
         owner = make_engine(settings.owner_database_url)
-        backend = Backend("postgres" if settings.is_postgres else "sqlite", settings, owner)
+        name = "postgres" if settings.is_postgres else "sqlite"
+        backend = Backend(name, settings, owner, make_file_store(settings))
         try:
             if settings.is_postgres:
                 async with owner.begin() as conn:

@@ -30,18 +30,18 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.statements import fresh_demo
 from luotsi.billing.invoices import issue
 from luotsi.billing.models import Invoice
 from luotsi.billing.runs import start_run, work_on_run
-from luotsi.demo import DEMO_DOMAIN, DEMO_SLUG, load_demo
+from luotsi.demo import DEMO_DOMAIN, DEMO_SLUG
 from luotsi.platform import clock
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_engine, make_sessionmaker
 from luotsi.platform.identity import User
-from luotsi.platform.migrate import upgrade
-from luotsi.platform.settings import Settings, load_settings
+from luotsi.platform.settings import load_settings
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants.agreements.models import (
     Agreement,
@@ -178,7 +178,7 @@ async def run(database_url: str | None, orgs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         settings = load_settings(settings_env(Path(tmp), url), env_file="")
-        await _fresh(settings, database_url is not None)
+        await fresh_demo(settings, postgres=database_url is not None)
         engine = make_engine(settings.owner_database_url)
         maker = make_sessionmaker(engine)
         try:
@@ -211,17 +211,6 @@ async def run(database_url: str | None, orgs: int) -> None:
             print(f"process peak resident memory: {peak_rss:.0f} MiB")
         finally:
             await engine.dispose()
-
-
-async def _fresh(settings: Settings, postgres: bool) -> None:
-    if postgres:
-        owner = make_engine(settings.owner_database_url)
-        async with owner.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await owner.dispose()
-    await upgrade(settings)
-    await load_demo(settings)
 
 
 def main() -> None:

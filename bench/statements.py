@@ -135,18 +135,23 @@ async def _measure(app: Litestar, settings: Settings) -> None:
         )
 
 
+async def fresh_demo(settings: Settings, *, postgres: bool) -> None:
+    """A migrated database holding the demo firm only (PostgreSQL: emptied first)."""
+    if postgres:
+        owner = make_engine(settings.owner_database_url)
+        async with owner.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await owner.dispose()
+    await upgrade(settings)
+    await load_demo(settings)
+
+
 async def run(database_url: str | None, grow: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         settings = load_settings(settings_env(Path(tmp), url), env_file="")
-        if database_url:
-            owner = make_engine(settings.owner_database_url)
-            async with owner.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-            await owner.dispose()
-        await upgrade(settings)
-        await load_demo(settings)
+        await fresh_demo(settings, postgres=database_url is not None)
         if grow:
             await _grow(settings, grow)
         app = create_app(settings)

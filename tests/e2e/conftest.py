@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Page
 
+from luotsi.demo import DEMO_PASSWORD
 from tests.billing.subscription.stripe_side import (
     PUBLISHABLE_KEY,
     SECRET_KEY,
@@ -25,6 +27,7 @@ from tests.s3 import S3Server
 S3_PREFIX = "e2e"  # where the S3 live server keeps its files in the bucket
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO_OWNER = "omistaja@demo.luotsi.localhost"
 CHROMIUM = os.environ.get("LUOTSI_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -130,3 +133,13 @@ def live_database_url(live_server: str, tmp_path_factory: pytest.TempPathFactory
     )
     assert found, "the live server's database was not found"
     return f"sqlite:///{found[-1]}"
+
+
+def sign_in(page: Page, base: str, email: str = DEMO_OWNER) -> None:
+    """Sign in to the demo through the login form, in English, and wait until it is done."""
+    page.goto(base + "/login")
+    page.get_by_role("button", name="EN").click()
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").last.click()
+    page.wait_for_url(lambda url: "/login" not in url)

@@ -19,6 +19,7 @@ from luotsi.tenants.agreements.models import Agreement, AgreementSupervisee
 from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
+from tests.e2e.conftest import sign_in
 
 SUPERVISOR = f"{DEMO_CONTENT_SUPERVISOR}@{DEMO_DOMAIN}"
 HR_EMAIL = "hr.e2e@asiakas.demo.luotsi.localhost"
@@ -67,14 +68,6 @@ def _arrange(database_url: str) -> tuple[uuid.UUID, uuid.UUID, str]:
         engine.dispose()
 
 
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_role("button", name="EN").click()
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").last.click()
-
-
 def test_an_assignment_goes_to_the_supervisee_and_back_and_never_to_hr(
     page: Page, browser: Browser, live_server: str, live_database_url: str
 ) -> None:
@@ -84,7 +77,7 @@ def test_an_assignment_goes_to_the_supervisee_and_back_and_never_to_hr(
     answer = f"Kävin kävelyllä joka päivä {uuid.uuid4().hex[:6]}"
 
     # The supervisor sets the assignment after the session.
-    _sign_in(page, base, SUPERVISOR)
+    sign_in(page, base, SUPERVISOR)
     expect(page).to_have_url(base + "/t/demo/")
     session_url = f"{base}/t/demo/sessions/{session_id}"
     page.goto(session_url)
@@ -97,7 +90,7 @@ def test_an_assignment_goes_to_the_supervisee_and_back_and_never_to_hr(
 
     # The supervisee finds it in her portal and responds.
     sari = browser.new_page()
-    _sign_in(sari, base, supervisee_email)
+    sign_in(sari, base, supervisee_email)
     expect(sari).to_have_url(re.compile(r"/t/demo/me/$"))
     # Her individual agreement with Ville (she is in a group too).
     sari.locator(f"a[href='/t/demo/me/agreements/{agreement_id}']").click()
@@ -119,7 +112,7 @@ def test_an_assignment_goes_to_the_supervisee_and_back_and_never_to_hr(
 
     # The HR contact's portal shows the sessions, never the assignment or the response.
     hr = browser.new_page()
-    _sign_in(hr, base, HR_EMAIL)
+    sign_in(hr, base, HR_EMAIL)
     expect(hr).to_have_url(re.compile(r"/t/demo/portal/$"))
     seen = {hr.url}
     links = [

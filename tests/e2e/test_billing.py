@@ -12,21 +12,16 @@ from pypdf import PdfReader
 
 from luotsi.billing.barcode import code128_modules
 from luotsi.billing.pdf import BAR_HEIGHT_MM, MODULE_MM
+from tests.e2e.conftest import sign_in
 from tests.e2e.pdfjs import bar_widths, render_first_page
 
-OWNER = "omistaja@demo.luotsi.localhost"
-PASSWORD = "demo-salasana"
 SCALE = 6  # pixels per PDF point: a 0.3 mm module is 5.1 pixels wide
 POINTS_PER_MM = 72 / 25.4
 
 
 def test_an_overdue_invoice_is_paid_and_its_pdf_downloaded(page: Page, live_server: str) -> None:
     base = live_server
-    page.goto(base + "/login")
-    page.get_by_role("button", name="EN").click()
-    page.get_by_label("E-mail").fill(OWNER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").last.click()
+    sign_in(page, base)
     expect(page).to_have_url(base + "/t/demo/")
 
     page.get_by_role("link", name="Billing", exact=True).first.click()

@@ -5,17 +5,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Dialog, Page, Route, expect
 
-OWNER = "omistaja@demo.luotsi.localhost"
-PASSWORD = "demo-salasana"
-
-
-def sign_in(page: Page, base: str, path: str = "/login") -> None:
-    page.goto(base + path)
-    page.get_by_role("button", name="EN").click()
-    page.get_by_label("E-mail").fill(OWNER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").last.click()
-    page.wait_for_url(lambda url: "/login" not in url)
+from luotsi.demo import DEMO_PASSWORD as PASSWORD
+from tests.e2e.conftest import DEMO_OWNER as OWNER
+from tests.e2e.conftest import sign_in
 
 
 def test_a_second_click_on_send_does_not_send_the_invitation_again(

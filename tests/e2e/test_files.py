@@ -10,11 +10,8 @@ import httpx
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import S3_PREFIX
+from tests.e2e.conftest import S3_PREFIX, sign_in
 from tests.s3 import BUCKET, S3Server
-
-OWNER = "omistaja@demo.luotsi.localhost"
-PASSWORD = "demo-salasana"
 
 
 def _png() -> bytes:
@@ -35,11 +32,7 @@ def test_a_photo_uploaded_on_the_page_is_kept_on_s3_and_served_back(
     page: Page, s3_live_server: str, s3_server: S3Server
 ) -> None:
     base = s3_live_server
-    page.goto(base + "/login")
-    page.get_by_role("button", name="EN").click()
-    page.get_by_label("E-mail").fill(OWNER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").last.click()
+    sign_in(page, base)
     expect(page).to_have_url(base + "/t/demo/")
     before = _photos(s3_server)
 

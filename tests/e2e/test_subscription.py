@@ -8,9 +8,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests import clock
-
-OWNER = "omistaja@demo.luotsi.localhost"
-PASSWORD = "demo-salasana"
+from tests.e2e.conftest import sign_in
 
 
 def test_the_owner_starts_a_subscription_with_a_card(page: Page, stripe_live_server: str) -> None:
@@ -21,11 +19,7 @@ def test_the_owner_starts_a_subscription_with_a_card(page: Page, stripe_live_ser
         "console",
         lambda message: errors.append(message.text) if message.type == "error" else None,
     )
-    page.goto(base + "/login")
-    page.get_by_role("button", name="EN").click()
-    page.get_by_label("E-mail").fill(OWNER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").last.click()
+    sign_in(page, base)
     expect(page).to_have_url(base + "/t/demo/")
 
     page.get_by_role("link", name="Settings", exact=True).click()

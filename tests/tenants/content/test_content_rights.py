@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
@@ -20,6 +20,7 @@ from luotsi.tenants import content
 from luotsi.tenants.agreements.models import Agreement, AgreementSupervisee
 from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.sessions.models import SupervisionSession
+from tests import clock
 from tests.conftest import Backend
 from tests.factories import Firm, Firms
 from tests.tenants.content.test_content_shared import (
@@ -361,7 +362,7 @@ def test_the_history_folds_one_visit_into_one_line() -> None:
     someone else's records that the same row lists are not counted."""
     ville, sari = uuid.uuid4(), uuid.uuid4()
     hers, someone_else = uuid.uuid4(), uuid.uuid4()
-    start = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    start = clock.now()
 
     def row(minutes: float, actor: uuid.UUID, action: str, kind: str, n: int = 1) -> AuditEvent:
         items = [AuditItem(type=kind, id=str(uuid.uuid4()), context=str(hers)) for _ in range(n)]
