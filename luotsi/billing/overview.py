@@ -49,16 +49,15 @@ from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import Page
 from luotsi.platform.permissions import require
+from luotsi.platform.search import contains, search_words
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import Agreement
-from luotsi.tenants.clients.checks import like_pattern
 from luotsi.tenants.clients.models import ClientOrg
 
 KIND_LABELS = {
     DocumentKind.INVOICE: N_("Invoice"),
     DocumentKind.CREDIT_NOTE: N_("Credit note"),
 }
-MAX_WORDS = 5
 # The most organisations the list's filter offers to choose from (a page stays light for a firm
 # with thousands of clients; beyond this the text search finds them by name).
 MAX_ORG_CHOICES = 200
@@ -119,12 +118,8 @@ class InvoiceFilter:
             conditions.append(Invoice.issued_on >= self.issued_from)
         if self.issued_to:
             conditions.append(Invoice.issued_on <= self.issued_to)
-        for word in self.text.lower().split()[:MAX_WORDS]:
-            named = Invoice.org_id.in_(
-                select(ClientOrg.id).where(
-                    func.lower(ClientOrg.name).like(like_pattern(word), escape="!")
-                )
-            )
+        for word in search_words(self.text):
+            named = Invoice.org_id.in_(select(ClientOrg.id).where(contains(ClientOrg.name, word)))
             if word.isascii() and word.isdigit() and len(word) <= 18:
                 conditions.append(or_(Invoice.number == int(word), named))
             else:

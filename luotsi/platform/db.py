@@ -496,7 +496,13 @@ async def _refresh_settings(db: AsyncSession) -> None:
 # --- engines and sessions ---------------------------------------------------------------
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLite's own lower() folds ASCII only: "Äänekoski" would never match "ään" in a search.
+    dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -54,6 +54,7 @@ from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard
 from luotsi.web.firm.members import JoinController, MembersController
+from luotsi.web.firm.search import search
 from luotsi.web.firm.settings import settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
 from luotsi.web.middleware import compression_middleware, response_headers, visitor_middleware
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         workspace_router(
             [
                 dashboard,
+                search,
                 settings_hub,
                 *subscription,
                 MembersController,

@@ -18,11 +18,10 @@ from luotsi.billing.subscription.models import PlanInterval, PlanStatus, Subscri
 from luotsi.billing.subscription.state import PlanState, plan_state
 from luotsi.platform import clock
 from luotsi.platform.paging import Page
+from luotsi.platform.search import contains, search_words
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Tenant
-from luotsi.tenants.clients.checks import like_pattern
 
-MAX_WORDS = 5
 # Statuses whose subscriptions bring revenue: a failed payment is still being retried.
 PAYING = (PlanStatus.ACTIVE, PlanStatus.PAST_DUE)
 
@@ -76,10 +75,10 @@ async def firm_plans_all_tenants(
     """
     conditions = [
         or_(
-            func.lower(Tenant.name).like(like_pattern(word), escape="!"),
-            func.lower(Tenant.slug).like(like_pattern(word), escape="!"),
+            contains(Tenant.name, word),
+            contains(Tenant.slug, word),
         )
-        for word in search.lower().split()[:MAX_WORDS]
+        for word in search_words(search)
     ]
     total = int(await db.scalar(select(func.count()).select_from(Tenant).where(*conditions)) or 0)
     number = max(1, min(page, Page.last_page(total, per_page)))

@@ -44,6 +44,7 @@ from luotsi.platform import clock, i18n
 from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.search import trigram_index
 from luotsi.platform.sqldates import add_months
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
@@ -146,6 +147,7 @@ class Agreement(TenantScoped, Base):
             postgresql_where=text("status = 'ended' AND content_erased_at IS NULL"),
             sqlite_where=text("status = 'ended' AND content_erased_at IS NULL"),
         ),
+        trigram_index("agreements", "title"),
     )
 
     org_id: Mapped[uuid.UUID]

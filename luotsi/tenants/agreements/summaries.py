@@ -15,6 +15,7 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden
 from luotsi.platform.identity import User
 from luotsi.platform.paging import Page
+from luotsi.platform.search import contains, search_words
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.acceptance import (
     agreement_terms,
@@ -51,10 +52,6 @@ from luotsi.tenants.kinds import SupervisionKind
 STATUS_FILTERS = ("current", "all", *(s.value for s in AgreementStatus))
 
 
-def _like(word: str) -> str:
-    return f"%{word.replace('!', '!!').replace('%', '!%').replace('_', '!_')}%"
-
-
 @dataclass
 class AgreementFilter:
     """What the agreement list can be narrowed by. ``current``: everything not yet ended."""
@@ -83,9 +80,8 @@ class AgreementFilter:
                     )
                 )
             )
-        for word in self.text.strip().lower().split()[:5]:
-            like = _like(word)
-            orgs = select(ClientOrg.id).where(func.lower(ClientOrg.name).like(like, escape="!"))
+        for word in search_words(self.text):
+            orgs = select(ClientOrg.id).where(contains(ClientOrg.name, word))
             supervisees = (
                 select(AgreementSupervisee.agreement_id)
                 .join(
@@ -95,13 +91,13 @@ class AgreementFilter:
                         ClientPerson.id == AgreementSupervisee.person_id,
                     ),
                 )
-                .where(func.lower(ClientPerson.name).like(like, escape="!"))
+                .where(contains(ClientPerson.name, word))
             )
             conditions.append(
                 or_(
                     Agreement.org_id.in_(orgs),
                     Agreement.id.in_(supervisees),
-                    func.lower(Agreement.title).like(like, escape="!"),
+                    contains(Agreement.title, word),
                 )
             )
         return conditions

@@ -11,8 +11,3 @@ def text_within(errors: dict[str, str], name: str, value: str, limit: int) -> st
     if len(value) > limit:
         errors[name] = i18n.too_long(limit)
     return value
-
-
-def like_pattern(word: str) -> str:
-    """``word`` anywhere, as a LIKE pattern with ``!`` as the escape character."""
-    return f"%{word.replace('!', '!!').replace('%', '!%').replace('_', '!_')}%"

@@ -19,6 +19,7 @@ from luotsi.platform.db import Base, TenantScoped, str_enum
 from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.members import Invitation  # noqa: F401  (the table its keys name)
 from luotsi.platform.phones import format_phone
+from luotsi.platform.search import trigram_index
 
 
 class OrgType(LabelledEnum):
@@ -39,7 +40,10 @@ class ClientOrg(TenantScoped, Base):
     """An organisation that buys supervision from the firm."""
 
     __tablename__ = "client_orgs"
-    __table_args__ = (Index("ix_client_orgs_tenant_name", "tenant_id", "name"),)
+    __table_args__ = (
+        Index("ix_client_orgs_tenant_name", "tenant_id", "name"),
+        trigram_index("client_orgs", "name"),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     business_id: Mapped[str] = mapped_column(String(9), default="")  # Y-tunnus, 1234567-8
@@ -86,6 +90,8 @@ class ClientPerson(TenantScoped, Base):
         Index("ix_client_people_tenant_org", "tenant_id", "org_id"),
         # Who a portal login speaks for.
         Index("ix_client_people_tenant_membership", "tenant_id", "membership_id"),
+        trigram_index("client_people", "name"),
+        trigram_index("client_people", "email"),
     )
 
     org_id: Mapped[uuid.UUID]

@@ -20,6 +20,7 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import Page
 from luotsi.platform.permissions import require
+from luotsi.platform.search import contains, like_pattern, search_words
 from luotsi.platform.tenancy import Membership, check_business_id
 from luotsi.tenants.agreements.queries import (
     open_agreement_count,
@@ -27,7 +28,7 @@ from luotsi.tenants.agreements.queries import (
     org_has_history,
 )
 from luotsi.tenants.clients.billing_details import BillingInput, billing_values, check_billing
-from luotsi.tenants.clients.checks import like_pattern, text_within
+from luotsi.tenants.clients.checks import text_within
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.clients.people import (
     PersonInput,
@@ -118,10 +119,10 @@ class OrgFilter:
         conditions: list[ColumnElement[bool]] = []
         if not self.archived:
             conditions.append(ClientOrg.archived_at.is_(None))
-        for word in self.text.strip().lower().split()[:5]:
+        for word in search_words(self.text):
             conditions.append(
                 or_(
-                    func.lower(ClientOrg.name).like(like_pattern(word), escape="!"),
+                    contains(ClientOrg.name, word),
                     func.replace(ClientOrg.business_id, "-", "").like(
                         like_pattern(word.replace("-", "")), escape="!"
                     ),

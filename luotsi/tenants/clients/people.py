@@ -22,9 +22,10 @@ from luotsi.platform.members import Invitation
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.permissions import require
 from luotsi.platform.phones import normalise_phone
+from luotsi.platform.search import contains, search_words
 from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants.agreements.queries import person_has_history
-from luotsi.tenants.clients.checks import like_pattern, text_within
+from luotsi.tenants.clients.checks import text_within
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
 
 
@@ -91,13 +92,12 @@ class PeopleFilter:
             )
         if self.role in {r.value for r in PersonRole}:
             conditions.append(ClientPerson.role == PersonRole(self.role))
-        for word in self.text.strip().lower().split()[:5]:
-            like = like_pattern(word)
+        for word in search_words(self.text):
             conditions.append(
                 or_(
-                    func.lower(ClientPerson.name).like(like, escape="!"),
-                    func.lower(ClientPerson.email).like(like, escape="!"),
-                    func.lower(ClientPerson.title).like(like, escape="!"),
+                    contains(ClientPerson.name, word),
+                    contains(ClientPerson.email, word),
+                    contains(ClientPerson.title, word),
                 )
             )
         return conditions

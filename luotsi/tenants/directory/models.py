@@ -22,6 +22,7 @@ from luotsi.platform import clock, i18n
 from luotsi.platform.db import Base, CodeSet, TenantScoped, str_enum
 from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.phones import format_phone
+from luotsi.platform.search import trigram_index
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
 
@@ -116,6 +117,7 @@ class StaffProfile(TenantScoped, Base):
             ondelete="CASCADE",
         ),
         UniqueConstraint("tenant_id", "membership_id"),
+        trigram_index("staff_profiles", "display_name"),
     )
 
     membership_id: Mapped[uuid.UUID]

@@ -30,6 +30,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
+from luotsi.platform.search import contains, search_words
 from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
 from luotsi.tenants.directory.models import (
@@ -119,16 +120,10 @@ class StaffFilter:
             conditions += [StaffProfile.visible.is_(True), StaffProfile.active.is_(True)]
         elif self.status in ("active", "inactive"):
             conditions.append(StaffProfile.active.is_(self.status == "active"))
-        if self.text.strip():
-            words = self.text.strip().lower().split()
-            for word in words[:5]:
-                like = f"%{word.replace('!', '!!').replace('%', '!%').replace('_', '!_')}%"
-                conditions.append(
-                    or_(
-                        func.lower(StaffProfile.display_name).like(like, escape="!"),
-                        func.lower(StaffProfile.title).like(like, escape="!"),
-                    )
-                )
+        for word in search_words(self.text):
+            conditions.append(
+                or_(contains(StaffProfile.display_name, word), contains(StaffProfile.title, word))
+            )
         if self.place is not None:
             local = covering(self.place)
             conditions.append(or_(local, StaffProfile.remote_anywhere.is_(True)))

@@ -34,6 +34,7 @@ from luotsi.platform.identity import User
 from luotsi.platform.mail import calendar_attachment, render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
+from luotsi.platform.search import contains, search_words
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
 from luotsi.tenants.agreements.models import (
@@ -686,15 +687,13 @@ async def list_sessions(
     supervisor = _uuid_or_none(filters.supervisor)
     if supervisor is not None and permissions.can_view_all_calendars(actor):
         conditions.append(SupervisionSession.supervisor_id == supervisor)
-    text = filters.text.strip()
-    if text:
-        pattern = f"%{text.replace('!', '!!').replace('%', '!%').replace('_', '!_')}%"
+    for word in search_words(filters.text):
         by_org = select(Agreement.id).join(ClientOrg, Agreement.org_id == ClientOrg.id)
-        by_org = by_org.where(ClientOrg.name.ilike(pattern, escape="!"))
+        by_org = by_org.where(contains(ClientOrg.name, word))
         by_person = (
             select(AgreementSupervisee.agreement_id)
             .join(ClientPerson, AgreementSupervisee.person_id == ClientPerson.id)
-            .where(ClientPerson.name.ilike(pattern, escape="!"))
+            .where(contains(ClientPerson.name, word))
         )
         conditions.append(
             or_(
