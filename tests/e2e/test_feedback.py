@@ -70,3 +70,32 @@ def test_leaving_a_changed_form_asks_first(page: Page, live_server: str) -> None
     expect(page.locator("#invite-form").get_by_label("E-mail")).to_have_value("kesken@example.com")
     assert asked == ["beforeunload"]
     assert page.url.endswith("/t/demo/members/")
+
+
+def test_switching_the_language_keeps_the_filters_of_the_list(page: Page, live_server: str) -> None:
+    sign_in(page, live_server)
+    page.goto(live_server + "/t/demo/clients/")
+    page.get_by_label("Name or business ID").press_sequentially("hyvinvointi")  # htmx search
+    page.wait_for_url(lambda url: "q=hyvinvointi" in url)
+    expect(page.locator("#client-results tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="FI").click()
+    page.wait_for_url(lambda url: "q=hyvinvointi" in url)
+    expect(page.get_by_label("Nimi tai Y-tunnus")).to_have_value("hyvinvointi")
+    expect(page.locator("#client-results tbody tr")).to_have_count(1)
+
+
+def test_the_search_box_finds_across_the_workspace(page: Page, live_server: str) -> None:
+    sign_in(page, live_server)
+    page.goto(live_server + "/t/demo/calendar/")
+    page.get_by_label("Search the workspace").fill("sari")
+    page.get_by_label("Search the workspace").press("Enter")
+    page.wait_for_url(lambda url: "/t/demo/search?q=sari" in url)
+    people = page.get_by_role("region", name="People")
+    expect(people.get_by_role("link", name="Sari Sosiaalityö")).to_be_visible()
+    # Typing on the search page searches again without a reload.
+    page.get_by_label("Name, business ID or invoice number").fill("hyvinvointialue")
+    organisations = page.get_by_role("region", name="Client organisations")
+    expect(organisations.get_by_role("link", name="Esimerkin hyvinvointialue")).to_be_visible()
+    expect(page.get_by_role("region", name="People")).to_have_count(0)
+    organisations.get_by_role("link", name="Esimerkin hyvinvointialue").click()
+    expect(page.get_by_role("heading", name="Esimerkin hyvinvointialue")).to_be_visible()

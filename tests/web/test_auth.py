@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -435,6 +436,20 @@ async def test_language_switch_translates_pages(client: Client) -> None:
     assert "Unohditko salasanasi?" in (await client.get("/login")).text
     await client.post("/language", {"language": "sv", "next": "/login"})
     assert 'lang="sv"' in (await client.get("/login")).text
+
+
+async def test_language_switch_comes_back_to_the_list_with_its_filters(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.owner.user.email)
+    page = await client.get("/t/alfa/clients/?q=esim&archived=1")
+    next_field = re.search(r'name="next" value="([^"]*)"', page.text)
+    assert next_field is not None
+    assert next_field.group(1).endswith("?q=esim&amp;archived=1")  # the filters come along
+    switched = await client.post(
+        "/language", {"language": "sv", "next": "/t/alfa/clients/?q=esim&archived=1"}
+    )
+    assert switched.headers["location"] == "/t/alfa/clients/?q=esim&archived=1"
 
 
 async def test_pages_are_html(client: Client) -> None:

@@ -5,6 +5,7 @@
 // - A plain form (no htmx) disables its submit buttons once submitted, for the same reason;
 //   they come back when the page is shown again from the back/forward cache.
 // - Leaving a page with a changed, unsent form asks first, so typed text is not lost.
+// - Switching the language comes back to the page as it is now, its filters included.
 (function () {
   "use strict";
 
@@ -57,6 +58,10 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     changed.delete(form);
+    if (form.classList.contains("langswitch") && form.elements.next) {
+      // The list's filters as they are now (htmx may have changed the address since).
+      form.elements.next.value = window.location.pathname + window.location.search;
+    }
     if (event.defaultPrevented || form.hasAttribute("hx-post") || form.hasAttribute("hx-get")) {
       return; // htmx handles its own (above)
     }
