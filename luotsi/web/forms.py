@@ -7,6 +7,7 @@ error (:func:`luotsi.platform.i18n.too_long`).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import fields
 from typing import Any, TypeVar
 
@@ -64,3 +65,15 @@ async def read_form(request: Request[Any, Any, Any], cls: type[T]) -> T:
 
 async def form_value(request: Request[Any, Any, Any], name: str) -> str:
     return form_text(await request.form(), name)
+
+
+def ids_of(values: list[str]) -> list[uuid.UUID]:
+    """The ids among chosen checkbox values, in their order; a value no form of ours sends
+    chooses nothing."""
+    found: list[uuid.UUID] = []
+    for value in values:
+        try:
+            found.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return found

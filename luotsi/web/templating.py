@@ -72,6 +72,11 @@ FLASH_MESSAGES = {
     "sessions_planned": N_("The sessions have been planned and the invitations sent."),
     "session_planned": N_("The meeting has been planned and the invitations sent."),
     "session_held": N_("The session is marked held."),
+    "sessions_held": N_("The chosen sessions are marked held, each with its planned length."),
+    "sessions_none_held": N_(
+        "None of the chosen sessions could be marked held: they are marked already or their "
+        "day has not come."
+    ),
     "session_cancelled": N_("The session is cancelled and the participants told."),
     "session_no_show": N_("The session is marked as a no-show."),
     "session_rescheduled": N_("The session has been changed and the participants told."),

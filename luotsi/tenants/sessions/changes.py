@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ from luotsi.tenants.sessions.models import (
 )
 from luotsi.tenants.sessions.service import (
     HELD_MINUTES,
+    SESSION_NAMES,
     Mailing,
     Place,
     check_day,
@@ -45,6 +46,7 @@ from luotsi.tenants.sessions.service import (
     send_invitations,
     supervisor_busy,
     to_local,
+    visible_sessions,
 )
 
 # --- status changes -------------------------------------------------------------------------
@@ -129,6 +131,64 @@ async def mark_held(
     record_change(db, actor, session, SessionStatus.HELD.value)
     await db.flush()
     return session
+
+
+MAX_MARKED_AT_ONCE = 100  # sessions marked held in one go (a page of the list at most)
+
+
+def markable_from(now: datetime) -> datetime:
+    """Sessions starting before this instant (tomorrow, Helsinki) can be marked held today."""
+    return from_local(to_local(now).date() + timedelta(days=1), time())
+
+
+async def markable_sessions(
+    db: AsyncSession,
+    actor: Membership,
+    session_ids: Iterable[uuid.UUID],
+    *,
+    now: datetime | None = None,
+) -> list[SupervisionSession]:
+    """Of the chosen sessions, those ``actor`` may mark held now, earliest first, with their
+    agreements' names loaded: the ones ``actor`` holds or works on, still planned, from their
+    day on (at most :data:`MAX_MARKED_AT_ONCE`)."""
+    ids = list(dict.fromkeys(session_ids))[:MAX_MARKED_AT_ONCE]
+    if not ids:
+        return []
+    rows = await db.scalars(
+        select(SupervisionSession)
+        .where(
+            SupervisionSession.id.in_(ids),
+            SupervisionSession.status == SessionStatus.PLANNED,
+            SupervisionSession.starts_at < markable_from(now or clock.now()),
+            *visible_sessions(actor),
+        )
+        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+        .options(*SESSION_NAMES)
+    )
+    return list(rows.unique())
+
+
+async def mark_many_held(
+    db: AsyncSession,
+    actor: Membership,
+    session_ids: Iterable[uuid.UUID],
+    *,
+    now: datetime | None = None,
+) -> list[SupervisionSession]:
+    """Mark the chosen sessions held, each with its planned length: a week's sessions in one go.
+
+    Only the sessions ``actor`` holds or works on, still planned and on their day or later, are
+    marked (one statement loads them); any other id is left as it is. A session held longer or
+    shorter is marked on its own page, with its actual length.
+    """
+    sessions = await markable_sessions(db, actor, session_ids, now=now)
+    for session in sessions:
+        session.status = SessionStatus.HELD
+        session.actual_minutes = session.duration_minutes
+        session.billable = billable_kind(session)
+        record_change(db, actor, session, SessionStatus.HELD.value)
+    await db.flush()
+    return sessions
 
 
 async def mark_no_show(

@@ -648,7 +648,8 @@ class SessionFilter:
     text: str = ""  # organisation or supervisee name
 
 
-async def _visible_conditions(db: AsyncSession, actor: Membership) -> list[Any]:
+def visible_sessions(actor: Membership) -> list[Any]:
+    """Conditions limiting sessions to those ``actor`` holds or works on (:func:`get_session`)."""
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("sessions")
     if permissions.can_manage_agreements(actor):
@@ -675,7 +676,7 @@ async def list_sessions(
 ) -> Page[SupervisionSession]:
     """Sessions ``actor`` may see: upcoming soonest first, past latest first."""
     now = now or clock.now()
-    conditions = await _visible_conditions(db, actor)
+    conditions = visible_sessions(actor)
     order: list[Any] = [SupervisionSession.starts_at, SupervisionSession.id]
     if filters.when == "upcoming":
         conditions.append(SupervisionSession.starts_at >= now - timedelta(hours=4))

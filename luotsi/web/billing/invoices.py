@@ -28,7 +28,7 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import page_number
 from luotsi.web.deps import DB, FILES, WS, Req
-from luotsi.web.forms import form_text, form_texts, query_text, read_form
+from luotsi.web.forms import form_text, form_texts, ids_of, query_text, read_form
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -44,16 +44,6 @@ def _filters(request: Req) -> overview.InvoiceFilter:
         text=query_text(request, "q"),
         state=query_text(request, "state"),
     )
-
-
-def _uuids(values: list[str]) -> set[uuid.UUID]:
-    found = set()
-    for value in values:
-        try:
-            found.add(uuid.UUID(value))
-        except ValueError:
-            continue  # a value no form of ours sends chooses nothing
-    return found
 
 
 def _invoice_url(ws: WS, invoice_id: uuid.UUID) -> str:
@@ -174,7 +164,7 @@ class InvoicesController(Controller):
     @post("/invoices/{invoice_id:uuid}/credit", name="credit_invoice")
     async def credit(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:
         form = await request.form()
-        chosen = None if form_text(form, "all") else _uuids(form_texts(form, "line", 40))
+        chosen = None if form_text(form, "all") else set(ids_of(form_texts(form, "line", 40)))
         restores = bool(form_text(form, "restores_sessions"))
         try:
             note = await invoices.credit(

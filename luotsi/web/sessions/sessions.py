@@ -25,12 +25,26 @@ from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
 from luotsi.web.content import supervision
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.forms import MAX_SEARCH, form_text, query_text, read_form
+from luotsi.web.forms import (
+    MAX_CHOICES,
+    MAX_SEARCH,
+    form_text,
+    form_texts,
+    ids_of,
+    query_text,
+    read_form,
+)
 from luotsi.web.templating import FLASH_MESSAGES, redirect, render
 from luotsi.web.workspace import content_reader, requires
 
 PER_PAGE = 25
 VIEWS = ("week", "month")
+
+
+def _markable(sessions: list[SupervisionSession]) -> set[uuid.UUID]:
+    """The listed sessions that can be marked held now (their day has come, still planned)."""
+    before = session_changes.markable_from(clock.now())
+    return {s.id for s in sessions if s.status == SessionStatus.PLANNED and s.starts_at < before}
 
 
 def _mailing(request: Req) -> session_service.Mailing:
@@ -110,9 +124,33 @@ class SessionsController(Controller):
             "query": query,
             "supervisors": await calendars.calendar_supervisors(db, ws.membership),
             "names": await session_service.supervisor_names(db),
+            "markable": _markable(page.items),
             **session_helpers(),
         }
         return render(request, "sessions/index.html", context, block="results")
+
+    # --- marking several held at once ------------------------------------------------------
+
+    @get("/held", name="confirm_mark_held")
+    async def confirm_many_held(self, request: Req, db: DB, ws: WS) -> Any:
+        chosen = ids_of(request.query_params.getall("session", [])[:MAX_CHOICES])
+        sessions = await session_changes.markable_sessions(db, ws.membership, chosen)
+        context = {
+            "ws": ws,
+            "sessions": sessions,
+            "chosen": len(chosen),
+            "names": await session_service.supervisor_names(db),
+            **session_helpers(),
+        }
+        return render(request, "sessions/mark_held.html", context)
+
+    @post("/held", name="mark_held")
+    async def many_held(self, request: Req, db: DB, ws: WS) -> Any:
+        form = await request.form()
+        chosen = ids_of(form_texts(form, "session", 40))
+        marked = await session_changes.mark_many_held(db, ws.membership, chosen)
+        flash = "sessions_held" if marked else "sessions_none_held"
+        return redirect(request, ws.url("sessions/?when=past&status=planned"), flash=flash)
 
     # --- planning a series ------------------------------------------------------------------
 

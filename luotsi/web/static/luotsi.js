@@ -6,6 +6,7 @@
 //   they come back when the page is shown again from the back/forward cache.
 // - Leaving a page with a changed, unsent form asks first, so typed text is not lost.
 // - Switching the language comes back to the page as it is now, its filters included.
+// - A "choose all" checkbox chooses every row of a list for a bulk action.
 (function () {
   "use strict";
 
@@ -74,6 +75,17 @@
       if (!document.body.contains(form)) {
         changed.delete(form);
       }
+    });
+  });
+
+  // A "choose all" checkbox (data-select-all="name") ticks every checkbox of that name in its form.
+  document.addEventListener("change", function (event) {
+    var all = event.target;
+    if (!all.matches || !all.matches("input[data-select-all]") || !all.form) {
+      return;
+    }
+    all.form.querySelectorAll('input[type=checkbox][name="' + all.dataset.selectAll + '"]').forEach(function (box) {
+      box.checked = all.checked;
     });
   });
 

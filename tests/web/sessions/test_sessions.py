@@ -743,3 +743,79 @@ async def test_counts_on_the_plan_page_follow_statuses(
         db.info[TENANT_KEY] = a.tenant.id
         total = await db.scalar(select(func.count()).select_from(SupervisionSession))
     assert total == 4
+
+
+async def test_a_supervisor_marks_several_past_sessions_held_at_once(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    today = clock.today()
+    past = [
+        await add_session(
+            clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(day, 9)
+        )
+        for day in (today - timedelta(days=3), today - timedelta(days=2), today)
+    ]
+    tomorrow = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=clock.at(today + timedelta(days=1), 9),
+    )
+    # An agreement of the admin's: its sessions are not the supervisor's to mark.
+    others = await add_agreement(clean_db.owner, a.tenant, a.org, a.admin, [a.supervisee])
+    not_mine = await add_session(
+        clean_db.owner, a.tenant, others, a.admin, starts_at=clock.at(today - timedelta(days=1), 9)
+    )
+    await client.login(a.supervisor.user.email)
+
+    listed = await client.get("/t/alfa/sessions/?when=past&status=planned")
+    boxes = set(re.findall(r'name="session" value="([0-9a-f-]{36})"', listed.text))
+    assert boxes == {str(s.id) for s in past}
+
+    chosen = [*past, tomorrow, not_mine]
+    query = "&".join(f"session={s.id}" for s in chosen) + "&session=not-an-id"
+    confirm = await client.get(f"/t/alfa/sessions/held?{query}")
+    assert confirm.status_code == 200
+    assert "These 3 sessions are marked held" in confirm.text
+    assert "The other chosen sessions are left as they are" in confirm.text
+    assert set(re.findall(r'name="session" value="([0-9a-f-]{36})"', confirm.text)) == boxes
+
+    done = await client.post("/t/alfa/sessions/held", {"session": [str(s.id) for s in chosen]})
+    assert done.status_code == 303
+    shown = await client.get(done.headers["location"])
+    assert "The chosen sessions are marked held" in shown.text
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[TENANT_KEY] = a.tenant.id
+        rows = {
+            s.id: (s.status, s.actual_minutes, s.billable)
+            for s in await db.scalars(select(SupervisionSession))
+        }
+    for session in past:
+        assert rows[session.id] == (SessionStatus.HELD, session.duration_minutes, True)
+    assert rows[tomorrow.id][0] == rows[not_mine.id][0] == SessionStatus.PLANNED
+
+    again = await client.post("/t/alfa/sessions/held", {"session": [str(s.id) for s in past]})
+    assert (
+        "None of the chosen sessions could be marked held"
+        in (await client.get(again.headers["location"])).text
+    )
+
+
+async def test_marking_several_held_is_for_the_firm_only(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    session = await _yesterdays_session(clean_db, a)
+    await client.login(firms.b.owner.user.email)
+    assert (await client.get(f"/t/alfa/sessions/held?session={session.id}")).status_code == 404
+    # Their own workspace knows nothing of it: nothing is marked.
+    theirs = await client.post("/t/beeta/sessions/held", {"session": [str(session.id)]})
+    assert theirs.status_code == 303
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[TENANT_KEY] = a.tenant.id
+        status = await db.scalar(
+            select(SupervisionSession.status).where(SupervisionSession.id == session.id)
+        )
+    assert status == SessionStatus.PLANNED
