@@ -47,7 +47,7 @@ from luotsi.billing.reminders import reminders_of
 from luotsi.platform import i18n, permissions
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, Sort
 from luotsi.platform.permissions import require
 from luotsi.platform.search import contains, search_words
 from luotsi.platform.tenancy import Membership
@@ -213,9 +213,28 @@ class InvoiceList:
         return sum(total.open_cents for total in self.states)
 
 
-def _order() -> list[Any]:
+INVOICE_SORTS = ("number", "org", "issued", "due", "open")  # the list's sortable columns
+INVOICE_DEFAULT_SORT = Sort("number", descending=True)  # drafts, then the newest number first
+
+
+def _order(sort: Sort, balance: BalanceColumns) -> list[Any]:
     drafts_first = case((Invoice.status == InvoiceStatus.DRAFT, 0), else_=1)
-    return [drafts_first, Invoice.number.desc(), Invoice.created_at.desc(), Invoice.id]
+    newest = [drafts_first, Invoice.number.desc(), Invoice.created_at.desc()]
+    if sort == INVOICE_DEFAULT_SORT:
+        return [*newest, Invoice.id]
+    # Drafts have no number nor dates: they come first whatever the column (PostgreSQL and
+    # SQLite would put their NULLs at opposite ends).
+    chosen = sort.order(
+        {
+            "number": [Invoice.number],
+            "org": [func.lower(ClientOrg.name), Invoice.number.desc()],
+            "issued": [Invoice.issued_on, Invoice.number],
+            "due": [Invoice.due_on, Invoice.number],
+            "open": [balance.open_cents, Invoice.number.desc()],
+        },
+        Invoice.id,
+    )
+    return [drafts_first, *chosen]
 
 
 async def _draft_totals(
@@ -244,6 +263,7 @@ async def _rows(
     db: AsyncSession,
     filters: InvoiceFilter,
     drafts: dict[uuid.UUID, Totals],
+    sort: Sort = INVOICE_DEFAULT_SORT,
     offset: int | None = None,
     limit: int | None = None,
 ) -> list[InvoiceRow]:
@@ -255,7 +275,7 @@ async def _rows(
     statement = (
         statement.add_columns(balance.state, balance.open_cents)
         .where(*filters.conditions(), *filters.state_conditions(balance))
-        .order_by(*_order())
+        .order_by(*_order(sort, balance))
     )
     if limit is not None:
         statement = statement.offset(offset).limit(limit)
@@ -277,11 +297,16 @@ async def _rows(
 
 
 async def list_invoices(
-    db: AsyncSession, actor: Membership, filters: InvoiceFilter, page: int, per_page: int
+    db: AsyncSession,
+    actor: Membership,
+    filters: InvoiceFilter,
+    page: int,
+    per_page: int,
+    sort: Sort = INVOICE_DEFAULT_SORT,
 ) -> InvoiceList:
     """One page of the firm's invoices and credit notes (drafts first, then by number, the
-    newest first), the totals per status and per payment state of everything the filters
-    match, and the organisations that have invoices."""
+    newest first, unless ``sort`` says otherwise), the totals per status and per payment
+    state of everything the filters match, and the organisations that have invoices."""
     require(permissions.can_manage_billing(actor), "billing")
     conditions = filters.conditions()
     matching, balance = with_balances(
@@ -327,7 +352,7 @@ async def list_invoices(
         draft_sum.gross_cents += draft.gross_cents
     total = sum(status.count for status in sums.values())
     number = max(1, min(page, Page.last_page(total, per_page)))
-    items = await _rows(db, filters, drafts, (number - 1) * per_page, per_page)
+    items = await _rows(db, filters, drafts, sort, (number - 1) * per_page, per_page)
     orgs = list(
         (
             await db.execute(
@@ -356,11 +381,12 @@ async def org_name(db: AsyncSession, org_id: uuid.UUID) -> str:
 
 
 async def export_invoices(
-    db: AsyncSession, actor: Membership, filters: InvoiceFilter
+    db: AsyncSession, actor: Membership, filters: InvoiceFilter, sort: Sort = INVOICE_DEFAULT_SORT
 ) -> list[InvoiceRow]:
     """Every invoice and credit note the filters match, in the list's order."""
     require(permissions.can_manage_billing(actor), "billing")
-    return await _rows(db, filters, await _draft_totals(db, filters.conditions(), filters))
+    drafts = await _draft_totals(db, filters.conditions(), filters)
+    return await _rows(db, filters, drafts, sort)
 
 
 def csv_euros(cents: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +35,44 @@ class Page(Generic[T]):
     @property
     def next(self) -> int | None:
         return self.number + 1 if self.number < self.pages else None
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A list's order as a column header chose it: ``?sort=name`` or ``?sort=-name``
+    (descending). The list names its keys and what each orders by; anything else is the
+    list's default order."""
+
+    key: str
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, raw: str | None, keys: Collection[str], default: Sort) -> Sort:
+        raw = (raw or "").strip()
+        descending = raw.startswith("-")
+        key = raw.removeprefix("-")
+        return cls(key, descending) if key in keys else default
+
+    @property
+    def param(self) -> str:
+        return f"-{self.key}" if self.descending else self.key
+
+    def toggled(self, key: str) -> str:
+        """The ``sort`` value of a header link: the other direction of the current column, or
+        ``key`` ascending."""
+        return Sort(key, not self.descending).param if key == self.key else key
+
+    def aria(self, key: str) -> str:
+        """The column header's ``aria-sort``."""
+        if key != self.key:
+            return "none"
+        return "descending" if self.descending else "ascending"
+
+    def order(self, columns: dict[str, Sequence[Any]], tie: Any) -> list[Any]:
+        """ORDER BY: the chosen key's first column in its direction, the key's further columns
+        (ties, e.g. the name) ascending, then ``tie`` (unique, so that pages never overlap)."""
+        first, *rest = columns[self.key]
+        return [first.desc() if self.descending else first.asc(), *rest, tie]
 
 
 def page_number(raw: str | None) -> int:

@@ -73,6 +73,13 @@ FLASH_MESSAGES = {
     "session_planned": N_("The meeting has been planned and the invitations sent."),
     "session_held": N_("The session is marked held."),
     "sessions_held": N_("The chosen sessions are marked held, each with its planned length."),
+    "people_archived": N_("The chosen people are archived."),
+    "people_none_archived": N_("Nobody was archived: the chosen people are archived already."),
+    "reminders_sent": N_("The reminders are on their way to the supervisees."),
+    "reminders_none_sent": N_(
+        "No reminder was sent: the chosen sessions are over or cancelled, or their "
+        "supervisees have no e-mail address."
+    ),
     "sessions_none_held": N_(
         "None of the chosen sessions could be marked held: they are marked already or their "
         "day has not come."

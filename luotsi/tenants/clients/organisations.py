@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, Sort
 from luotsi.platform.permissions import require
 from luotsi.platform.search import contains, like_pattern, search_words
 from luotsi.platform.tenancy import Membership, check_business_id
@@ -34,7 +34,7 @@ from luotsi.tenants.clients.people import (
     PersonInput,
     check_person,
     remove_person,
-    revoke_invitation,
+    revoke_invitations,
 )
 
 DEFAULT_PAYMENT_TERM_DAYS = 14
@@ -138,10 +138,20 @@ class OrgRow:
     open_agreements: int
 
 
+ORG_SORTS = ("name", "business_id", "city", "people", "agreements")  # the list's columns
+ORG_DEFAULT_SORT = Sort("name")
+
+
 async def search_orgs(
-    db: AsyncSession, actor: Membership, filters: OrgFilter, page: int = 1, per_page: int = 20
+    db: AsyncSession,
+    actor: Membership,
+    filters: OrgFilter,
+    page: int = 1,
+    per_page: int = 20,
+    sort: Sort = ORG_DEFAULT_SORT,
 ) -> Page[OrgRow]:
-    """Organisations by name, with how many people and open agreements each has."""
+    """Organisations (by name unless ``sort`` says otherwise), with how many people and open
+    agreements each has."""
     require(permissions.can_view_clients(actor), "clients")
     conditions = filters.conditions()
     total = await db.scalar(select(func.count()).select_from(ClientOrg).where(*conditions)) or 0
@@ -152,12 +162,24 @@ async def search_orgs(
         .where(ClientPerson.org_id == ClientOrg.id, ClientPerson.archived_at.is_(None))
         .correlate(ClientOrg)
         .scalar_subquery()
+        .label("people")
     )
-    agreements = open_agreements_per_org()
+    agreements = open_agreements_per_org().label("agreements")
+    name = func.lower(ClientOrg.name)
+    order = sort.order(
+        {
+            "name": [name],
+            "business_id": [ClientOrg.business_id, name],
+            "city": [func.lower(ClientOrg.billing_city), name],
+            "people": [people, name],
+            "agreements": [agreements, name],
+        },
+        ClientOrg.id,
+    )
     rows = await db.execute(
         select(ClientOrg, people, agreements)
         .where(*conditions)
-        .order_by(func.lower(ClientOrg.name), ClientOrg.id)
+        .order_by(*order)
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
@@ -206,8 +228,7 @@ async def archive_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) ->
             "archive", _("The organisation has current agreements. End them before archiving.")
         )
     org.archived_at = org.archived_at or clock.now()
-    for person in await people_of(db, org.id):
-        await revoke_invitation(db, person)
+    await revoke_invitations(db, await people_of(db, org.id))
     await db.flush()
     return org
 

@@ -6,6 +6,7 @@ editing, archiving and deleting. They are added through their organisation
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import check_email
 from luotsi.platform.members import Invitation
-from luotsi.platform.paging import Page, paginate
+from luotsi.platform.paging import Page, Sort, paginate
 from luotsi.platform.permissions import require
 from luotsi.platform.phones import normalise_phone
 from luotsi.platform.search import contains, search_words
@@ -103,12 +104,36 @@ class PeopleFilter:
         return conditions
 
 
+PEOPLE_SORTS = ("name", "role", "org", "email")  # the list's columns
+PEOPLE_DEFAULT_SORT = Sort("name")
+
+
 async def search_people(
-    db: AsyncSession, actor: Membership, filters: PeopleFilter, page: int = 1, per_page: int = 20
+    db: AsyncSession,
+    actor: Membership,
+    filters: PeopleFilter,
+    page: int = 1,
+    per_page: int = 20,
+    sort: Sort = PEOPLE_DEFAULT_SORT,
 ) -> Page[ClientPerson]:
     require(permissions.can_view_clients(actor), "clients")
     conditions = filters.conditions()
-    order = [func.lower(ClientPerson.name), ClientPerson.id]
+    name = func.lower(ClientPerson.name)
+    org_name = (
+        select(func.lower(ClientOrg.name))
+        .where(ClientOrg.id == ClientPerson.org_id)
+        .correlate(ClientPerson)
+        .scalar_subquery()
+    )
+    order = sort.order(
+        {
+            "name": [name],
+            "role": [ClientPerson.role, name],
+            "org": [org_name, name],
+            "email": [func.lower(ClientPerson.email), name],
+        },
+        ClientPerson.id,
+    )
     loads = [joinedload(ClientPerson.org)]
     return await paginate(db, ClientPerson, conditions, order, page, per_page, loads)
 
@@ -152,7 +177,7 @@ async def update_person(
             _("The role cannot change: the person is on an agreement or has a portal login."),
         )
     if clean["email"] != person.email:
-        await revoke_invitation(db, person)  # it was sent to the old address
+        await revoke_invitations(db, [person])  # it was sent to the old address
     for name, value in clean.items():
         setattr(person, name, value)
     await db.flush()
@@ -164,9 +189,43 @@ async def archive_person(db: AsyncSession, actor: Membership, person_id: uuid.UU
     require(permissions.can_manage_clients(actor), "clients")
     person = await get_person(db, actor, person_id)
     person.archived_at = person.archived_at or clock.now()
-    await revoke_invitation(db, person)
+    await revoke_invitations(db, [person])
     await db.flush()
     return person
+
+
+MAX_ARCHIVED_AT_ONCE = 100  # people archived in one go (a page of the list at most)
+
+
+async def archivable_people(
+    db: AsyncSession, actor: Membership, person_ids: Iterable[uuid.UUID]
+) -> list[ClientPerson]:
+    """Of the chosen people, those still to archive (not archived yet), by name."""
+    require(permissions.can_manage_clients(actor), "clients")
+    ids = list(dict.fromkeys(person_ids))[:MAX_ARCHIVED_AT_ONCE]
+    if not ids:
+        return []
+    rows = await db.scalars(
+        select(ClientPerson)
+        .where(ClientPerson.id.in_(ids), ClientPerson.archived_at.is_(None))
+        .order_by(func.lower(ClientPerson.name), ClientPerson.id)
+        .options(joinedload(ClientPerson.org))
+    )
+    return list(rows.unique())
+
+
+async def archive_people(
+    db: AsyncSession, actor: Membership, person_ids: Iterable[uuid.UUID]
+) -> list[ClientPerson]:
+    """Put several people aside at once (a bulk action of the people list), as
+    :func:`archive_person` does one; those archived already are left as they are."""
+    people = await archivable_people(db, actor, person_ids)
+    await revoke_invitations(db, people)
+    now = clock.now()
+    for person in people:
+        person.archived_at = now
+    await db.flush()
+    return people
 
 
 async def unarchive_person(
@@ -195,7 +254,7 @@ async def delete_person(db: AsyncSession, actor: Membership, person_id: uuid.UUI
 
 async def remove_person(db: AsyncSession, person: ClientPerson) -> None:
     """Delete the person record, its open invitation and an HR contact's login."""
-    await revoke_invitation(db, person)
+    await revoke_invitations(db, [person])
     if person.membership_id is not None:
         login = await db.scalar(select(Membership).where(Membership.id == person.membership_id))
         if login is not None and login.role == Role.CLIENT_CONTACT:
@@ -203,11 +262,15 @@ async def remove_person(db: AsyncSession, person: ClientPerson) -> None:
     await db.delete(person)
 
 
-async def revoke_invitation(db: AsyncSession, person: ClientPerson) -> None:
-    """Cancel the person's open portal invitation, if any."""
-    if person.invitation_id is None:
+async def revoke_invitations(db: AsyncSession, people: Sequence[ClientPerson]) -> None:
+    """Cancel the people's open portal invitations, if any (one statement for them all)."""
+    invited = [person for person in people if person.invitation_id is not None]
+    if not invited:
         return
-    invitation = await db.scalar(select(Invitation).where(Invitation.id == person.invitation_id))
-    if invitation is not None and invitation.is_open:
-        invitation.revoked_at = clock.now()
-    person.invitation_id = None
+    ids = [person.invitation_id for person in invited]
+    now = clock.now()
+    for invitation in await db.scalars(select(Invitation).where(Invitation.id.in_(ids))):
+        if invitation.is_open:
+            invitation.revoked_at = now
+    for person in invited:
+        person.invitation_id = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -37,6 +38,7 @@ from luotsi.tenants.sessions.service import (
     meeting_context,
     supervisor_names,
     to_local,
+    visible_sessions,
 )
 
 
@@ -283,19 +285,78 @@ async def send_session_reminders(job: JobContext) -> int:
     query = claimed(db, query, SupervisionSession)
     sent = 0
     for session in (await db.scalars(query)).unique():
-        agreement = session.agreement
-        language = client_language(agreement)
-        with i18n.language(language):
-            context = meeting_context(session, tenant)
-            context["notice_hours"] = agreement.cancellation_hours
-        for link in agreement.supervisees:
-            if link.person.email and link.person.archived_at is None:
-                enqueue_email(
-                    db,
-                    render_email("session_reminder", link.person.email, language, **context),
-                    tenant_id=tenant.id,
-                )
-                sent += 1
-        session.reminder_sent_at = now
+        sent += _queue_reminder(db, tenant, session, now)
+    await db.flush()
+    return sent
+
+
+def _queue_reminder(
+    db: AsyncSession, tenant: Tenant, session: SupervisionSession, now: datetime
+) -> int:
+    """Queue the reminder of ``session`` (its agreement and supervisees loaded) to each of its
+    supervisees with an address; returns how many e-mails were queued."""
+    agreement = session.agreement
+    language = client_language(agreement)
+    with i18n.language(language):
+        context = meeting_context(session, tenant)
+        context["notice_hours"] = agreement.cancellation_hours
+    sent = 0
+    for link in agreement.supervisees:
+        if link.person.email and link.person.archived_at is None:
+            enqueue_email(
+                db,
+                render_email("session_reminder", link.person.email, language, **context),
+                tenant_id=tenant.id,
+            )
+            sent += 1
+    session.reminder_sent_at = now
+    return sent
+
+
+MAX_REMINDED_AT_ONCE = 100  # sessions reminded in one go (a page of the list at most)
+
+
+async def remindable_sessions(
+    db: AsyncSession,
+    actor: Membership,
+    session_ids: Iterable[uuid.UUID],
+    *,
+    now: datetime | None = None,
+) -> list[SupervisionSession]:
+    """Of the chosen sessions, those ``actor`` may send a reminder of now, soonest first: the
+    ones ``actor`` holds or works on, planned and still ahead (at most
+    :data:`MAX_REMINDED_AT_ONCE`), with their agreements and supervisees loaded."""
+    ids = list(dict.fromkeys(session_ids))[:MAX_REMINDED_AT_ONCE]
+    if not ids:
+        return []
+    rows = await db.scalars(
+        select(SupervisionSession)
+        .where(
+            SupervisionSession.id.in_(ids),
+            SupervisionSession.status == SessionStatus.PLANNED,
+            SupervisionSession.starts_at > (now or clock.now()),
+            *visible_sessions(actor),
+        )
+        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+        .options(*SESSION_NAMES)
+    )
+    return list(rows.unique())
+
+
+async def send_reminders_now(
+    db: AsyncSession,
+    actor: Membership,
+    tenant: Tenant,
+    session_ids: Iterable[uuid.UUID],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Remind the supervisees of the chosen sessions now (a bulk action of the session list),
+    whatever their agreements' automatic reminders; a session reminded so gets no automatic
+    reminder later. Returns how many e-mails were queued."""
+    now = now or clock.now()
+    sent = 0
+    for session in await remindable_sessions(db, actor, session_ids, now=now):
+        sent += _queue_reminder(db, tenant, session, now)
     await db.flush()
     return sent

@@ -22,6 +22,7 @@ from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.sessions import ics
 from luotsi.tenants.sessions.models import (
+    SESSION_NAMES,
     MeetingKind,
     SessionChange,
     SessionStatus,
@@ -29,7 +30,6 @@ from luotsi.tenants.sessions.models import (
 )
 from luotsi.tenants.sessions.service import (
     HELD_MINUTES,
-    SESSION_NAMES,
     Mailing,
     Place,
     check_day,

@@ -26,7 +26,7 @@ from luotsi.billing.lines import LineInput
 from luotsi.billing.profile import get_profile, missing_settings
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
-from luotsi.platform.paging import page_number
+from luotsi.platform.paging import Sort, page_number
 from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import form_text, form_texts, ids_of, query_text, read_form
 from luotsi.web.templating import redirect, render
@@ -44,6 +44,11 @@ def _filters(request: Req) -> overview.InvoiceFilter:
         text=query_text(request, "q"),
         state=query_text(request, "state"),
     )
+
+
+def _sort(request: Req) -> Sort:
+    raw = request.query_params.get("sort")
+    return Sort.parse(raw, overview.INVOICE_SORTS, overview.INVOICE_DEFAULT_SORT)
 
 
 def _invoice_url(ws: WS, invoice_id: uuid.UUID) -> str:
@@ -76,15 +81,21 @@ class InvoicesController(Controller):
 
     @get("/invoices", name="billing_invoices")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
-        filters = _filters(request)
+        filters, sort = _filters(request), _sort(request)
         found = await overview.list_invoices(
-            db, ws.membership, filters, page_number(request.query_params.get("page")), PER_PAGE
+            db,
+            ws.membership,
+            filters,
+            page_number(request.query_params.get("page")),
+            PER_PAGE,
+            sort,
         )
         context = {
             "ws": ws,
             "found": found,
             "page": found.page,
             "filters": filters,
+            "sort": sort,
             "query": request.query_params,
             "state_choices": overview.state_choices(),
         }
@@ -92,7 +103,7 @@ class InvoicesController(Controller):
 
     @get("/invoices.csv", name="billing_invoices_csv")
     async def export(self, request: Req, db: DB, ws: WS) -> Response[bytes]:
-        rows = await overview.export_invoices(db, ws.membership, _filters(request))
+        rows = await overview.export_invoices(db, ws.membership, _filters(request), _sort(request))
         filename = f"invoices-{clock.today().isoformat()}.csv"
         return Response(
             content=overview.invoices_csv(rows),

@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from luotsi.billing.profile import defaults_for_new_orgs
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
-from luotsi.platform.paging import page_number
+from luotsi.platform.paging import Sort, page_number
 from luotsi.tenants.agreements import queries as agreement_queries
 from luotsi.tenants.clients import logins, organisations, people
 from luotsi.tenants.clients import models as client_models
@@ -26,7 +26,7 @@ from luotsi.tenants.clients.organisations import OrgInput
 from luotsi.tenants.clients.people import PersonInput
 from luotsi.tenants.kinds import language_name
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.forms import query_text, read_form
+from luotsi.web.forms import MAX_CHOICES, form_texts, ids_of, query_text, read_form
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
@@ -92,10 +92,13 @@ class ClientsController(Controller):
         filters = organisations.OrgFilter(
             text=query_text(request, "q"), archived=bool(query.get("archived"))
         )
-        page = await organisations.search_orgs(
-            db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
+        sort = Sort.parse(
+            query.get("sort"), organisations.ORG_SORTS, organisations.ORG_DEFAULT_SORT
         )
-        context = {"ws": ws, "page": page, "filters": filters, "query": query}
+        page = await organisations.search_orgs(
+            db, ws.membership, filters, page_number(query.get("page")), PER_PAGE, sort
+        )
+        context = {"ws": ws, "page": page, "filters": filters, "query": query, "sort": sort}
         return render(request, "clients/index.html", context, block="results")
 
     @get("/new", name="new_client", guards=MANAGE)
@@ -241,14 +244,16 @@ class ClientsController(Controller):
             role=query.get("role", ""),
             archived=bool(query.get("archived")),
         )
+        sort = Sort.parse(query.get("sort"), people.PEOPLE_SORTS, people.PEOPLE_DEFAULT_SORT)
         page = await people.search_people(
-            db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
+            db, ws.membership, filters, page_number(query.get("page")), PER_PAGE, sort
         )
         context = {
             "ws": ws,
             "page": page,
             "filters": filters,
             "query": query,
+            "sort": sort,
             "roles": list(PersonRole),
         }
         return render(request, "clients/people.html", context, block="results")
@@ -297,6 +302,20 @@ class ClientsController(Controller):
         except Invalid as exc:
             return await self._person_page(request, db, ws, person_id, exc.errors)
         return redirect(request, ws.url(f"clients/people/{person_id}"), flash="contact_invited")
+
+    @get("/people/archive", name="confirm_archive_client_people", guards=MANAGE)
+    async def confirm_archive_people(self, request: Req, db: DB, ws: WS) -> Any:
+        chosen = ids_of(request.query_params.getall("person", [])[:MAX_CHOICES])
+        found = await people.archivable_people(db, ws.membership, chosen)
+        context = {"ws": ws, "people": found, "chosen": len(chosen)}
+        return render(request, "clients/people_archive.html", context)
+
+    @post("/people/archive", name="archive_client_people", guards=MANAGE)
+    async def archive_people(self, request: Req, db: DB, ws: WS) -> Any:
+        chosen = ids_of(form_texts(await request.form(), "person", 40))
+        archived = await people.archive_people(db, ws.membership, chosen)
+        flash = "people_archived" if archived else "people_none_archived"
+        return redirect(request, ws.url("clients/people/"), flash=flash)
 
     @get("/people/{person_id:uuid}/archive", name="confirm_archive_client_person", guards=MANAGE)
     async def confirm_archive_person(

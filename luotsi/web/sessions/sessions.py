@@ -41,10 +41,35 @@ PER_PAGE = 25
 VIEWS = ("week", "month")
 
 
-def _markable(sessions: list[SupervisionSession]) -> set[uuid.UUID]:
-    """The listed sessions that can be marked held now (their day has come, still planned)."""
-    before = session_changes.markable_from(clock.now())
-    return {s.id for s in sessions if s.status == SessionStatus.PLANNED and s.starts_at < before}
+_WAITING = "sessions/?when=past&status=planned"  # the sessions waiting to be marked
+_UPCOMING = "sessions/?when=upcoming&status=planned"
+
+
+def _chosen(request: Req) -> list[uuid.UUID]:
+    """The sessions chosen on the list (checkboxes named ``session``)."""
+    return ids_of(request.query_params.getall("session", [])[:MAX_CHOICES])
+
+
+async def _bulk_page(
+    request: Req,
+    db: DB,
+    ws: WS,
+    action: str,
+    sessions: list[SupervisionSession],
+    chosen: int,
+    back: str,
+) -> Any:
+    """The confirmation of a bulk action: the sessions it applies to, and how many not."""
+    context = {
+        "ws": ws,
+        "action": action,
+        "sessions": sessions,
+        "chosen": chosen,
+        "back": ws.url(back),
+        "names": await session_service.supervisor_names(db),
+        **session_helpers(),
+    }
+    return render(request, "sessions/bulk.html", context)
 
 
 def _mailing(request: Req) -> session_service.Mailing:
@@ -124,33 +149,39 @@ class SessionsController(Controller):
             "query": query,
             "supervisors": await calendars.calendar_supervisors(db, ws.membership),
             "names": await session_service.supervisor_names(db),
-            "markable": _markable(page.items),
+            # Planned sessions can be chosen for a bulk action (marking held, reminding).
+            "choosable": {s.id for s in page.items if s.status == SessionStatus.PLANNED},
             **session_helpers(),
         }
         return render(request, "sessions/index.html", context, block="results")
 
-    # --- marking several held at once ------------------------------------------------------
+    # --- bulk actions on chosen sessions ---------------------------------------------------
 
     @get("/held", name="confirm_mark_held")
     async def confirm_many_held(self, request: Req, db: DB, ws: WS) -> Any:
-        chosen = ids_of(request.query_params.getall("session", [])[:MAX_CHOICES])
+        chosen = _chosen(request)
         sessions = await session_changes.markable_sessions(db, ws.membership, chosen)
-        context = {
-            "ws": ws,
-            "sessions": sessions,
-            "chosen": len(chosen),
-            "names": await session_service.supervisor_names(db),
-            **session_helpers(),
-        }
-        return render(request, "sessions/mark_held.html", context)
+        return await _bulk_page(request, db, ws, "held", sessions, len(chosen), _WAITING)
 
     @post("/held", name="mark_held")
     async def many_held(self, request: Req, db: DB, ws: WS) -> Any:
-        form = await request.form()
-        chosen = ids_of(form_texts(form, "session", 40))
+        chosen = ids_of(form_texts(await request.form(), "session", 40))
         marked = await session_changes.mark_many_held(db, ws.membership, chosen)
         flash = "sessions_held" if marked else "sessions_none_held"
-        return redirect(request, ws.url("sessions/?when=past&status=planned"), flash=flash)
+        return redirect(request, ws.url(_WAITING), flash=flash)
+
+    @get("/remind", name="confirm_send_reminders")
+    async def confirm_reminders(self, request: Req, db: DB, ws: WS) -> Any:
+        chosen = _chosen(request)
+        sessions = await calendars.remindable_sessions(db, ws.membership, chosen)
+        return await _bulk_page(request, db, ws, "remind", sessions, len(chosen), _UPCOMING)
+
+    @post("/remind", name="send_reminders")
+    async def reminders(self, request: Req, db: DB, ws: WS) -> Any:
+        chosen = ids_of(form_texts(await request.form(), "session", 40))
+        sent = await calendars.send_reminders_now(db, ws.membership, ws.tenant, chosen)
+        flash = "reminders_sent" if sent else "reminders_none_sent"
+        return redirect(request, ws.url(_UPCOMING), flash=flash)
 
     # --- planning a series ------------------------------------------------------------------
 

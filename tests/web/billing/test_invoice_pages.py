@@ -105,6 +105,14 @@ async def test_the_list_is_filtered_by_status_organisation_period_and_text(
     assert await numbers(f"from={today.isoformat()}&to={today.isoformat()}") == ["5001", "5000"]
     assert await numbers(f"from={tomorrow.isoformat()}") == []
     assert await numbers("status=nonsense&org=nonsense&from=x") == ["draft", "5001", "5000"]
+    # Sorted by a column (drafts first whatever it is), a filter kept; nonsense is the default.
+    assert await numbers("sort=number") == ["draft", "5000", "5001"]
+    assert await numbers("sort=org") == ["draft", "5000", "5001"]  # Esimerkkikunta, Järvenpää
+    assert await numbers("sort=-org") == ["draft", "5001", "5000"]
+    assert await numbers("sort=-org&status=issued") == ["5001", "5000"]
+    assert await numbers("sort=nonsense") == ["draft", "5001", "5000"]
+    header = await client.get(f"{base}?sort=org&status=issued", headers={"HX-Request": "true"})
+    assert 'aria-sort="ascending"' in header.text and "status=issued&amp;sort=-org" in header.text
 
 
 async def test_a_firm_with_more_organisations_than_a_list_offers_searches_them_by_name(

@@ -374,3 +374,81 @@ async def test_a_new_organisation_starts_with_the_billing_profiles_term_and_lang
     form = await client.get("/t/alfa/clients/new")
     assert 'name="payment_term_days" type="number" value="30"' in form.text
     assert re.search(r'<option value="sv"[^>]*selected', form.text)
+
+
+async def test_the_office_archives_several_people_at_once(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    gone = await add_person(clean_db.owner, a.tenant, a.org, PersonRole.MANAGER, "Aino Arkistossa")
+    await client.login(a.owner.user.email)
+    await client.get(f"/t/alfa/clients/people/{gone.id}/archive")
+    await client.post(f"/t/alfa/clients/people/{gone.id}/archive", {})
+    listed = await client.get("/t/alfa/clients/people/?archived=1")
+    boxes = set(re.findall(r'name="person" value="([0-9a-f-]{36})"', listed.text))
+    assert str(a.hr_contact.id) in boxes and str(gone.id) not in boxes  # archived: no box
+
+    chosen = [a.hr_contact.id, a.manager.id, gone.id, firms.b.manager.id]
+    query = "&".join(f"person={i}" for i in chosen) + "&person=nonsense"
+    confirm = await client.get(f"/t/alfa/clients/people/archive?{query}")
+    assert confirm.status_code == 200
+    assert "These 2 people are archived" in confirm.text
+    assert "The other chosen people are archived already." in confirm.text
+    # Another firm's id chooses nobody.
+    assert f'name="person" value="{firms.b.manager.id}"' not in confirm.text
+
+    done = await client.post("/t/alfa/clients/people/archive", {"person": [str(i) for i in chosen]})
+    assert done.status_code == 303
+    assert "The chosen people are archived." in (await client.get(done.headers["location"])).text
+    remaining = await client.get("/t/alfa/clients/people/")
+    assert a.hr_contact.name not in remaining.text and a.manager.name not in remaining.text
+    async with scoped(clean_db, firms.b.tenant) as db:
+        theirs = await db.get(type(firms.b.manager), (firms.b.tenant.id, firms.b.manager.id))
+        assert theirs is not None and theirs.archived_at is None  # the other firm's, untouched
+
+
+async def test_supervisors_cannot_archive_people_in_bulk(client: Client, firms: Firms) -> None:
+    a = firms.a
+    await client.login(a.supervisor.user.email)
+    listed = await client.get("/t/alfa/clients/people/")
+    assert listed.status_code == 200 and 'name="person"' not in listed.text
+    url = f"/t/alfa/clients/people/archive?person={a.manager.id}"
+    assert (await client.get(url)).status_code == 403
+    refused = await client.post("/t/alfa/clients/people/archive", {"person": [str(a.manager.id)]})
+    assert refused.status_code == 403
+
+
+async def test_the_lists_sort_by_a_column_and_keep_their_filters(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    big = await add_client_org(clean_db.owner, a.tenant, "Aakkoskunta", business_id="")
+    for i in range(4):  # one more than the fixture's organisation has
+        await add_person(clean_db.owner, a.tenant, big, PersonRole.MANAGER, f"Zeta Esihenkilö {i}")
+    await client.login(a.owner.user.email)
+
+    def names(text: str) -> list[str]:
+        return re.findall(r'<td><a href="/t/alfa/clients/[0-9a-f-]{36}">([^<]+)</a>', text)
+
+    by_name = await _list(client)
+    assert names(by_name) == ["Aakkoskunta", a.org.name]
+    assert 'aria-sort="ascending"' in by_name and "sort=-name" in by_name  # the header toggles
+    by_people = await _list(client, "sort=-people")
+    assert names(by_people) == ["Aakkoskunta", a.org.name]
+    assert names(await _list(client, "sort=people")) == [a.org.name, "Aakkoskunta"]
+    assert 'aria-sort="descending"' in by_people
+    # A filter keeps the order, and the order's links keep the filter; nonsense is the default.
+    filtered = await _list(client, "sort=-name&q=kunta")
+    assert "q=kunta" in filtered and names(filtered) == [a.org.name, "Aakkoskunta"]
+    assert names(await _list(client, "sort=nonsense")) == names(by_name)
+
+    async def people(query: str) -> list[str]:
+        page = await client.get(f"/t/alfa/clients/people/?{query}", headers={"HX-Request": "true"})
+        return re.findall(
+            r'<td><a href="/t/alfa/clients/people/[0-9a-f-]{36}">([^<]+)</a>', page.text
+        )
+
+    zetas = [f"Zeta Esihenkilö {i}" for i in range(4)]
+    assert (await people("sort=org"))[:4] == zetas  # Aakkoskunta's people first
+    assert (await people("sort=-org"))[-4:] == zetas
+    assert (await people("sort=-name"))[:4] == zetas[::-1]

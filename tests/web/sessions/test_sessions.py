@@ -754,7 +754,7 @@ async def test_a_supervisor_marks_several_past_sessions_held_at_once(
         await add_session(
             clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(day, 9)
         )
-        for day in (today - timedelta(days=3), today - timedelta(days=2), today)
+        for day in (today - timedelta(days=3), today - timedelta(days=2), today - timedelta(days=1))
     ]
     tomorrow = await add_session(
         clean_db.owner,
@@ -819,3 +819,36 @@ async def test_marking_several_held_is_for_the_firm_only(
             select(SupervisionSession.status).where(SupervisionSession.id == session.id)
         )
     assert status == SessionStatus.PLANNED
+
+
+async def test_reminders_of_chosen_sessions_go_out_now_and_only_once(
+    client: Client, firms: Firms, clean_db: Backend, outbox: Any
+) -> None:
+    a = firms.a
+    soon = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=clock.at(clock.today() + timedelta(days=4), 9),
+    )
+    over = await _yesterdays_session(clean_db, a)
+    await client.login(a.supervisor.user.email)
+    listed = await client.get("/t/alfa/sessions/?when=all")
+    assert f'name="session" value="{soon.id}"' in listed.text
+    assert "Send a reminder now" in listed.text
+
+    confirm = await client.get(f"/t/alfa/sessions/remind?session={soon.id}&session={over.id}")
+    assert "The supervisees of this session get a reminder by e-mail now" in confirm.text
+    assert "The other chosen sessions get no reminder" in confirm.text
+    sent = await client.post("/t/alfa/sessions/remind", {"session": [str(soon.id), str(over.id)]})
+    assert sent.status_code == 303
+    assert "The reminders are on their way" in (await client.get(sent.headers["location"])).text
+    mail = await outbox.last_to(a.supervisee.email)
+    assert a.tenant.name in mail.text
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[TENANT_KEY] = a.tenant.id
+        reminded = await db.scalar(
+            select(SupervisionSession.reminder_sent_at).where(SupervisionSession.id == soon.id)
+        )
+    assert reminded is not None  # the automatic reminder will not come again
