@@ -32,13 +32,13 @@ from luotsi.tenants.sessions.service import (
     FEED_AHEAD,
     FEED_HISTORY,
     REMINDER_AHEAD,
+    chosen_sessions,
     client_language,
     ends_at,
     from_local,
     meeting_context,
     supervisor_names,
     to_local,
-    visible_sessions,
 )
 
 
@@ -313,9 +313,6 @@ def _queue_reminder(
     return sent
 
 
-MAX_REMINDED_AT_ONCE = 100  # sessions reminded in one go (a page of the list at most)
-
-
 async def remindable_sessions(
     db: AsyncSession,
     actor: Membership,
@@ -323,24 +320,9 @@ async def remindable_sessions(
     *,
     now: datetime | None = None,
 ) -> list[SupervisionSession]:
-    """Of the chosen sessions, those ``actor`` may send a reminder of now, soonest first: the
-    ones ``actor`` holds or works on, planned and still ahead (at most
-    :data:`MAX_REMINDED_AT_ONCE`), with their agreements and supervisees loaded."""
-    ids = list(dict.fromkeys(session_ids))[:MAX_REMINDED_AT_ONCE]
-    if not ids:
-        return []
-    rows = await db.scalars(
-        select(SupervisionSession)
-        .where(
-            SupervisionSession.id.in_(ids),
-            SupervisionSession.status == SessionStatus.PLANNED,
-            SupervisionSession.starts_at > (now or clock.now()),
-            *visible_sessions(actor),
-        )
-        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
-        .options(*SESSION_NAMES)
-    )
-    return list(rows.unique())
+    """Of the chosen sessions, those ``actor`` may send a reminder of now: planned, ahead."""
+    ahead = SupervisionSession.starts_at > (now or clock.now())
+    return await chosen_sessions(db, actor, session_ids, ahead)
 
 
 async def send_reminders_now(

@@ -22,7 +22,6 @@ from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.sessions import ics
 from luotsi.tenants.sessions.models import (
-    SESSION_NAMES,
     MeetingKind,
     SessionChange,
     SessionStatus,
@@ -35,6 +34,7 @@ from luotsi.tenants.sessions.service import (
     check_day,
     check_place,
     check_when,
+    chosen_sessions,
     day_errors,
     from_local,
     get_session,
@@ -46,7 +46,6 @@ from luotsi.tenants.sessions.service import (
     send_invitations,
     supervisor_busy,
     to_local,
-    visible_sessions,
 )
 
 # --- status changes -------------------------------------------------------------------------
@@ -133,9 +132,6 @@ async def mark_held(
     return session
 
 
-MAX_MARKED_AT_ONCE = 100  # sessions marked held in one go (a page of the list at most)
-
-
 def markable_from(now: datetime) -> datetime:
     """Sessions starting before this instant (tomorrow, Helsinki) can be marked held today."""
     return from_local(to_local(now).date() + timedelta(days=1), time())
@@ -148,24 +144,9 @@ async def markable_sessions(
     *,
     now: datetime | None = None,
 ) -> list[SupervisionSession]:
-    """Of the chosen sessions, those ``actor`` may mark held now, earliest first, with their
-    agreements' names loaded: the ones ``actor`` holds or works on, still planned, from their
-    day on (at most :data:`MAX_MARKED_AT_ONCE`)."""
-    ids = list(dict.fromkeys(session_ids))[:MAX_MARKED_AT_ONCE]
-    if not ids:
-        return []
-    rows = await db.scalars(
-        select(SupervisionSession)
-        .where(
-            SupervisionSession.id.in_(ids),
-            SupervisionSession.status == SessionStatus.PLANNED,
-            SupervisionSession.starts_at < markable_from(now or clock.now()),
-            *visible_sessions(actor),
-        )
-        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
-        .options(*SESSION_NAMES)
-    )
-    return list(rows.unique())
+    """Of the chosen sessions, those ``actor`` may mark held now: planned, from their day on."""
+    before = markable_from(now or clock.now())
+    return await chosen_sessions(db, actor, session_ids, SupervisionSession.starts_at < before)
 
 
 async def mark_many_held(

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import holidays
 from babel.dates import format_time as format_babel_time
 from sqlalchemy import (
+    ColumnElement,
     func,
     or_,
     select,
@@ -663,6 +664,35 @@ def visible_sessions(actor: Membership) -> list[Any]:
             SupervisionSession.agreement_id.in_(own_agreements),
         )
     ]
+
+
+MAX_CHOSEN = 100  # sessions a bulk action takes in one go (a page of the list at most)
+
+
+async def chosen_sessions(
+    db: AsyncSession,
+    actor: Membership,
+    session_ids: Iterable[uuid.UUID],
+    *conditions: ColumnElement[bool],
+) -> list[SupervisionSession]:
+    """Of the sessions chosen for a bulk action, the planned ones ``actor`` holds or works on
+    that also meet ``conditions``, earliest first, with their agreements' names loaded (at most
+    :data:`MAX_CHOSEN`); any other id chooses nothing. One statement."""
+    ids = list(dict.fromkeys(session_ids))[:MAX_CHOSEN]
+    if not ids:
+        return []
+    rows = await db.scalars(
+        select(SupervisionSession)
+        .where(
+            SupervisionSession.id.in_(ids),
+            SupervisionSession.status == SessionStatus.PLANNED,
+            *conditions,
+            *visible_sessions(actor),
+        )
+        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+        .options(*SESSION_NAMES)
+    )
+    return list(rows.unique())
 
 
 async def list_sessions(
