@@ -190,3 +190,36 @@ async def test_long_absence_lists_are_paged(
     assert "Page 1 of 2" in first.text
     second = await client.get(_hours_url(firms) + "?page=2")
     assert "Page 2 of 2" in second.text and second.text.count("/delete") == 3
+
+
+async def test_the_series_preview_names_an_absence_without_its_kind_or_note(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    first = clock.working_day(14)
+    await add_absence(
+        clean_db.owner,
+        firms.a.tenant,
+        firms.a.supervisor,
+        first,
+        first,
+        AbsenceKind.SICK_LEAVE,
+        "Leikkaus",
+    )
+    await client.login(firms.a.supervisor.user.email)
+    preview = await client.post(
+        f"/t/alfa/sessions/plan/{firms.a.agreement.id}",
+        {
+            "first_date": first.isoformat(),
+            "time": "10:00",
+            "every_weeks": "2",
+            "minutes": "60",
+            "count": "1",
+            "place": "address",
+            "address": "Kunnantie 1",
+            "supervisor": "",
+        },
+    )
+    assert preview.status_code == 200
+    assert "The supervisor is not working (an absence or a day off)" in preview.text
+    assert "Moved to" in preview.text
+    assert "Leikkaus" not in preview.text and "Sick leave" not in preview.text
