@@ -13,6 +13,8 @@ from luotsi.tenants.directory.models import AbsenceKind
 from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import Firms, add_absence, add_member, add_profile, make_user
+from tests.queries import count_queries
+from tests.web.test_statement_counts import BUDGET
 
 
 @pytest.fixture(autouse=True)
@@ -223,3 +225,17 @@ async def test_the_series_preview_names_an_absence_without_its_kind_or_note(
     assert "The supervisor is not working (an absence or a day off)" in preview.text
     assert "Moved to" in preview.text
     assert "Leikkaus" not in preview.text and "Sick leave" not in preview.text
+
+
+async def test_the_hours_page_stays_within_the_statement_budget(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    for n in range(25):
+        day = clock.days(20 + 2 * n)
+        await add_absence(clean_db.owner, firms.a.tenant, firms.a.supervisor, day, day)
+    await client.login(firms.a.admin.user.email)
+    assert (await client.get(_hours_url(firms))).status_code == 200  # first-visit work
+    async with count_queries(client.app) as counted:
+        page = await client.get(_hours_url(firms) + "?page=2")
+    assert page.status_code == 200 and "Page 2 of 2" in page.text
+    assert counted.statements <= BUDGET, str(counted)
