@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from luotsi.platform import i18n, permissions
-from luotsi.platform.errors import Forbidden, Invalid, NotFound
+from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date, parse_time
 from luotsi.platform.paging import Page, paginate
@@ -140,6 +140,8 @@ async def save_week(
 
 @dataclass
 class AbsenceInput:
+    """An absence as typed: its kind's value, first and last day, and the optional note."""
+
     kind: str = AbsenceKind.HOLIDAY.value
     starts_on: str = ""
     ends_on: str = ""
@@ -233,6 +235,7 @@ async def change_absence(
     absence_id: uuid.UUID,
     data: AbsenceInput,
 ) -> Absence:
+    """Change one of ``target``'s absences (it may not come to overlap another of theirs)."""
     absence = await get_absence(db, actor, target, absence_id)
     kind, first, last, note = await _check_absence(db, target, data, absence.id)
     absence.kind, absence.starts_on, absence.ends_on, absence.note = kind, first, last, note
@@ -243,6 +246,7 @@ async def change_absence(
 async def delete_absence(
     db: AsyncSession, actor: Membership, target: Membership, absence_id: uuid.UUID
 ) -> None:
+    """Delete one of ``target``'s absences (the page asks first)."""
     await db.delete(await get_absence(db, actor, target, absence_id))
     await db.flush()
 
@@ -251,8 +255,7 @@ async def list_absences(
     db: AsyncSession, actor: Membership, target: Membership, page: int = 1, per_page: int = 20
 ) -> Page[Absence]:
     """``target``'s absences, the latest first (notes included: only keepers get here)."""
-    if not permissions.can_keep_working_hours(actor, target):
-        raise Forbidden("working hours")
+    _require_keeper(actor, target)
     conditions = [Absence.membership_id == target.id]
     order = [Absence.starts_on.desc(), Absence.id]
     return await paginate(db, Absence, conditions, order, page, per_page)
