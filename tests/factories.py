@@ -41,6 +41,8 @@ from luotsi.tenants.agreements.models import (
 from luotsi.tenants.agreements.service import default_end_date
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.directory.models import (
+    Absence,
+    AbsenceKind,
     FirmArea,
     FirmAreaPart,
     Inquiry,
@@ -96,6 +98,7 @@ class Firm:
     area: FirmArea
     specialty: Specialty
     profile: StaffProfile  # the supervisor's, visible in the directory
+    absence: Absence  # the supervisor's holiday, a week a year ago
     inquiry: Inquiry
     org: ClientOrg
     hr_contact: ClientPerson
@@ -261,6 +264,24 @@ def stored_portrait(files: FileStore, tenant: Tenant) -> str:
     key = storage.new_key(tenant.id, storage.PHOTOS, ".jpg")
     obstore.put(files.store, key, portrait())
     return key
+
+
+async def add_absence(
+    engine: Bind,
+    tenant: Tenant,
+    membership: Membership,
+    starts_on: date,
+    ends_on: date,
+    kind: AbsenceKind = AbsenceKind.HOLIDAY,
+    note: str = "",
+) -> Absence:
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        absence = Absence(
+            membership_id=membership.id, kind=kind, starts_on=starts_on, ends_on=ends_on, note=note
+        )
+        db.add(absence)
+    return absence
 
 
 async def add_inquiry(engine: Bind, tenant: Tenant, **fields: object) -> Inquiry:
@@ -457,6 +478,9 @@ async def _build_two_firms(engine: Bind, files: FileStore) -> Firms:
             photo_key=stored_portrait(files, tenant),
             photo_updated_at=clock.now(),
         )
+        absence = await add_absence(
+            engine, tenant, people[Role.SUPERVISOR], clock.days(-365), clock.days(-359)
+        )
         inquiry = await add_inquiry(engine, tenant, requested_profile_id=profile.id)
         # Same organisation and people names in both firms on purpose.
         org = await add_client_org(engine, tenant)
@@ -506,6 +530,7 @@ async def _build_two_firms(engine: Bind, files: FileStore) -> Firms:
                 area,
                 specialty,
                 profile,
+                absence,
                 inquiry,
                 org,
                 hr,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -23,6 +23,7 @@ from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
 from babel.dates import format_time as _format_time
+from babel.dates import get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -151,11 +152,19 @@ def format_datetime(value: datetime | None, format: str = "short") -> str:
     return _format_datetime(value, format=format, tzinfo=HELSINKI, locale=_locale())
 
 
-def format_time(value: datetime | None, format: str = "short") -> str:
-    """The time of day in Helsinki (10.00 in Finnish, 10:00 in Swedish and English)."""
+def format_time(value: datetime | time | None, format: str = "short") -> str:
+    """The time of day in Helsinki (10.00 in Finnish, 10:00 in Swedish and English); a bare
+    time of day (working hours) is Helsinki time already."""
     if value is None:
         return ""
+    if not isinstance(value, datetime):
+        return _format_time(value, format=format, locale=_locale())
     return _format_time(value, format=format, tzinfo=HELSINKI, locale=_locale())
+
+
+def weekday_name(weekday: int) -> str:
+    """The weekday's name on its own ("maanantai", "måndag"; 0 is Monday)."""
+    return str(get_day_names("wide", context="stand-alone", locale=_locale())[weekday])
 
 
 def format_money(cents: int) -> str:
@@ -207,3 +216,12 @@ def parse_date(raw: str) -> date | None:
         return None
     # Years far off are typing mistakes (and would overflow time zone arithmetic).
     return parsed if parsed is not None and 1900 <= parsed.year <= 2999 else None
+
+
+def parse_time(raw: str) -> time | None:
+    """A time of day as a form sends it: ``10:00`` (a time input) or typed as ``10.00``."""
+    match = re.fullmatch(r"([0-9]{1,2})[:.]([0-9]{2})", raw.strip())
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    return time(hour, minute) if hour < 24 and minute < 60 else None

@@ -91,6 +91,12 @@ def can_edit_staff_profile(membership: Membership, target: Membership) -> bool:
     return membership.role == Role.SUPERVISOR and membership.id == target.id
 
 
+def can_keep_working_hours(membership: Membership, target: Membership) -> bool:
+    """A staff member's working hours and absences, and reading an absence's note: the person
+    and the firm's office (owners and admins), nobody else: whoever keeps the profile."""
+    return can_edit_staff_profile(membership, target)
+
+
 def can_manage_specialties(membership: Membership) -> bool:
     """The firm's specialty vocabulary: owners and admins."""
     return membership.role in (Role.OWNER, Role.ADMIN)

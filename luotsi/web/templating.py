@@ -68,6 +68,9 @@ FLASH_MESSAGES = {
     "specialty_saved": N_("The specialty has been saved."),
     "specialty_merged": N_("The specialties have been merged."),
     "specialty_deleted": N_("The specialty has been deleted."),
+    "working_hours_saved": N_("The working hours have been saved."),
+    "absence_saved": N_("The absence has been saved."),
+    "absence_deleted": N_("The absence has been deleted."),
     # sessions and calendars
     "sessions_planned": N_("The sessions have been planned and the invitations sent."),
     "session_planned": N_("The meeting has been planned and the invitations sent."),
@@ -184,6 +187,7 @@ def _engine_callback(engine: JinjaTemplateEngine) -> None:
         query_string=query_string,
         rating_label=rating_label,
         static_url=static_url,
+        weekday_name=i18n.weekday_name,
     )
     env.filters.update(
         date=i18n.format_date,

@@ -31,6 +31,7 @@ STAFF_PAGES = [
     ("/t/demo/clients/", "table a[href*='/clients/']"),
     "/t/demo/clients/people/",
     "/t/demo/staff/",
+    ("/t/demo/staff/", "a[href$='/hours/']"),  # one's own working hours and absences
     "/t/demo/inquiries/",
     "/t/demo/search?q=sari",
 ]

@@ -132,6 +132,26 @@ def test_a_supervisor_edits_their_own_profile() -> None:
 
 
 @pytest.mark.parametrize(
+    ("actor", "target", "allowed"),
+    [
+        (Role.OWNER, Role.SUPERVISOR, True),
+        (Role.ADMIN, Role.SUPERVISOR, True),
+        (Role.ADMIN, Role.OWNER, True),
+        (Role.SUPERVISOR, Role.SUPERVISOR, False),
+        (Role.SUPERVISEE, Role.SUPERVISOR, False),
+        (Role.OWNER, Role.CLIENT_CONTACT, False),
+    ],
+)
+def test_who_keeps_whose_working_hours(actor: Role, target: Role, allowed: bool) -> None:
+    assert permissions.can_keep_working_hours(member(actor), member(target)) is allowed
+
+
+def test_a_supervisor_keeps_their_own_working_hours() -> None:
+    me = member(Role.SUPERVISOR)
+    assert permissions.can_keep_working_hours(me, me)
+
+
+@pytest.mark.parametrize(
     ("actor", "allowed"),
     [
         (Role.OWNER, True),

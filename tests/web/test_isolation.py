@@ -97,6 +97,7 @@ def sample_ids(
         "area_id": firm.area.id,
         "specialty_id": firm.specialty.id,
         "profile_id": firm.profile.id,
+        "absence_id": firm.absence.id,
         "inquiry_id": firm.inquiry.id,
         "org_id": firm.org.id,
         "person_id": firm.supervisee.id,

@@ -28,6 +28,7 @@ from tests.conftest import Backend, Client
 from tests.factories import (
     Firm,
     Firms,
+    add_absence,
     add_agreement,
     add_area,
     add_client_org,
@@ -74,6 +75,9 @@ async def _grow(conn: AsyncConnection, firm: Firm, numbers: range) -> None:
         await add_profile(conn, tenant, member, f"Ohjaaja {i:02d}", places=("r01",))
         await add_area(conn, tenant, f"Alue {i:02d}", regions=("01",), municipalities=("106",))
         await add_inquiry(conn, tenant, name=f"Kysyjä {i:02d}")
+        # The fixture supervisor's absences (a day each, ten days apart) fill their hours page.
+        away = today + timedelta(days=400 + 10 * i)
+        await add_absence(conn, tenant, firm.supervisor, away, away)
         await add_client_org(conn, tenant, f"Organisaatio {i:02d}")
         person = await add_person(conn, tenant, firm.org, PersonRole.SUPERVISEE, f"Ohjattava {i}")
         # Started 13 months ago and never reviewed (review overdue), ends within 30 days, a
@@ -180,6 +184,7 @@ async def test_list_pages_issue_as_many_statements_for_50_rows_as_for_1(
         "members": ("owner", ws + "members/"),
         "areas": ("owner", ws + "areas/"),
         "staff": ("owner", ws + "staff/"),
+        "working hours": ("owner", ws + f"staff/{a.profile.id}/hours/"),
         "public directory": ("public", f"/f/{a.slug}/"),
         "public directory by region": ("public", f"/f/{a.slug}/?place=Uusimaa"),
         "audit log": ("owner", ws + "audit/"),

@@ -5,7 +5,7 @@ profile, inquiries. The services are beside this module, one per subject.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     CheckConstraint,
@@ -251,6 +251,63 @@ class ServiceArea(TenantScoped, Base):
         if self.municipality_code:
             return f"m{self.municipality_code}"
         return f"a{self.firm_area_id}"
+
+
+# --- working hours and absences ------------------------------------------------------------------
+
+
+class WorkingHours(TenantScoped, Base):
+    """One weekday of a staff member's own week. Someone with no rows works the firm's usual
+    hours (:data:`luotsi.tenants.directory.hours.DEFAULT_WEEK`); someone with rows works on
+    those weekdays only."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "membership_id"],
+            ["memberships.tenant_id", "memberships.id"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("tenant_id", "membership_id", "weekday"),
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+
+    membership_id: Mapped[uuid.UUID]
+    weekday: Mapped[int]  # 0 Monday ... 6 Sunday
+    starts_at: Mapped[time]  # Helsinki wall-clock time
+    ends_at: Mapped[time]
+
+
+class AbsenceKind(LabelledEnum):
+    HOLIDAY = "holiday", N_("Holiday")
+    SICK_LEAVE = "sick_leave", N_("Sick leave")
+    OTHER = "other", N_("Other absence")
+
+
+class Absence(TenantScoped, Base):
+    """Days a staff member is away, first and last day included. The note is read only by
+    the person and the firm's office (:func:`luotsi.platform.permissions.can_keep_working_hours`);
+    planning and calendars see only that the person is away."""
+
+    __tablename__ = "absences"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "membership_id"],
+            ["memberships.tenant_id", "memberships.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
+        # One person's absences by date, and everyone's over a calendar's days.
+        Index("ix_absences_tenant_membership_starts", "tenant_id", "membership_id", "starts_on"),
+    )
+
+    membership_id: Mapped[uuid.UUID]
+    kind: Mapped[AbsenceKind] = mapped_column(str_enum(AbsenceKind))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 # --- public --------------------------------------------------------------------------------------

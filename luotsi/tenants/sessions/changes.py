@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
-from luotsi.platform.i18n import N_, parse_date
+from luotsi.platform.i18n import N_, parse_date, parse_time
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
@@ -40,11 +40,11 @@ from luotsi.tenants.sessions.service import (
     get_session,
     invite_if_ahead,
     parse_int,
-    parse_time,
     participants,
     record_change,
     send_invitations,
     supervisor_busy,
+    supervisor_hours,
     to_local,
 )
 
@@ -326,8 +326,18 @@ async def reschedule_session(
             start + timedelta(minutes=minutes),
             exclude=session.id,
         )
-        anyway = data.anyway == "on" or to_local(session.starts_at).date() == day
-        day_errors(check_day(start, minutes, busy), day, anyway, errors)
+        hours = await supervisor_hours(db, session.supervisor_id, day, day)
+        # What the meeting already had is not asked again: its day, or its day and hours.
+        anyway = data.anyway == "on"
+        same_day = to_local(session.starts_at).date() == day
+        same_time = same_day and session.starts_at == start and session.duration_minutes == minutes
+        day_errors(
+            check_day(start, minutes, busy, hours(day)),
+            day,
+            errors,
+            anyway_day=anyway or same_day,
+            anyway_time=anyway or same_time,
+        )
     if errors:
         raise Invalid(errors)
     assert day and at and minutes and place

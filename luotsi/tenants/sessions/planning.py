@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import clock
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.i18n import parse_date
+from luotsi.platform.i18n import parse_date, parse_time
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.sessions import ics
@@ -43,11 +43,11 @@ from luotsi.tenants.sessions.service import (
     new_session,
     next_free_day,
     parse_int,
-    parse_time,
     record_change,
     require_active,
     session_counts,
     supervisor_busy,
+    supervisor_hours,
 )
 
 # --- planning a series ----------------------------------------------------------------------
@@ -209,9 +209,11 @@ async def preview_series(
 
     The cadence gives a date every ``every_weeks`` weeks from the first date until the
     agreement's end date, the quota (existing used + planned sessions count) or the requested
-    number, whichever comes first. A date on a weekend, a Finnish public holiday or over another
-    meeting of the supervisor (any agreement) moves to the next free working day at the same
-    Helsinki time; if none is left before the end date, it cannot be planned.
+    number, whichever comes first. A date on a weekend, a Finnish public holiday, a day the
+    supervisor is away (an absence, a day off in their week) or over another meeting of theirs
+    (any agreement) moves to the next free working day at the same Helsinki time; if none is
+    left before the end date, it cannot be planned. A time outside the supervisor's working
+    hours is flagged but not moved.
     """
     agreement = await agreement_for_work(db, actor, agreement_id)
     require_active(agreement)
@@ -245,13 +247,14 @@ async def preview_series(
         from_local(plan.first_date, time(0)),
         from_local(agreement.end_date + timedelta(days=1), time(0)),
     )
+    hours = await supervisor_hours(db, plan.supervisor_id, plan.first_date, agreement.end_date)
     proposals = []
     for index, day in enumerate(days):
         proposed = from_local(day, plan.at)
-        check = check_day(proposed, plan.minutes, busy)
+        check = check_day(proposed, plan.minutes, busy, hours(day))
         starts: datetime | None = proposed
-        if not check.ok:
-            starts = next_free_day(day, plan.at, plan.minutes, busy, agreement.end_date)
+        if check.blocked:
+            starts = next_free_day(day, plan.at, plan.minutes, busy, agreement.end_date, hours)
         if starts is not None:
             # Later dates of the same series must not land on this one.
             busy.append(Busy(None, starts, starts + timedelta(minutes=plan.minutes)))
@@ -323,7 +326,7 @@ class MeetingInput:
     address: str = ""
     meeting_url: str = ""
     supervisor: str = ""
-    anyway: str = ""  # "on": plan it on a weekend or a public holiday all the same
+    anyway: str = ""  # "on": plan it on a weekend, a holiday or outside working hours all the same
 
     @classmethod
     def defaults(
@@ -372,8 +375,10 @@ async def plan_meeting(
         assert day and at and minutes and supervisor_id
         start = from_local(day, at)
         busy = await supervisor_busy(db, supervisor_id, start, start + timedelta(minutes=minutes))
-        check = check_day(start, minutes, busy)
-        day_errors(check, day, data.anyway == "on", errors)
+        hours = await supervisor_hours(db, supervisor_id, day, day)
+        check = check_day(start, minutes, busy, hours(day))
+        anyway = data.anyway == "on"
+        day_errors(check, day, errors, anyway_day=anyway, anyway_time=anyway)
     if errors:
         raise Invalid(errors)
     assert day and at and minutes and place and supervisor_id

@@ -5,9 +5,8 @@ The tables are in :mod:`.models`.
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
@@ -29,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid, NotFound
-from luotsi.platform.i18n import HELSINKI, parse_date
+from luotsi.platform.i18n import HELSINKI, parse_date, parse_time
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.mail import calendar_attachment, render_email
@@ -46,6 +45,7 @@ from luotsi.tenants.agreements.models import (
     AgreementSupervisor,
 )
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
+from luotsi.tenants.directory.hours import Window, working_windows
 from luotsi.tenants.sessions import ics
 from luotsi.tenants.sessions.models import (
     CANCELLED,
@@ -96,15 +96,6 @@ def format_time(value: datetime) -> str:
 
 def ends_at(session: SupervisionSession) -> datetime:
     return session.starts_at + timedelta(minutes=session.duration_minutes)
-
-
-def parse_time(raw: str) -> time | None:
-    """A time of day: ``10:00`` or ``10.00``."""
-    match = re.fullmatch(r"([0-9]{1,2})[:.]([0-9]{2})", raw.strip())
-    if not match:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    return time(hour, minute) if hour < 24 and minute < 60 else None
 
 
 def _uuid_or_none(raw: str) -> uuid.UUID | None:
@@ -342,32 +333,63 @@ def clash(start: datetime, end: datetime, busy: Iterable[Busy]) -> Busy | None:
 
 @dataclass(frozen=True)
 class DayCheck:
+    """What speaks against a meeting's day and time. A public holiday, a weekend, a clash or
+    the supervisor being away (an absence, or a day off in their week) make the planner move
+    the date; a time outside the supervisor's working hours only warns (another day has the
+    same hours, and the firm may meet a client in the evening on purpose)."""
+
     holiday: str
     weekend: bool
     clash: Busy | None
+    away: bool = False
+    outside: tuple[datetime, datetime] | None = None  # the day's working hours it falls outside
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.holiday or self.weekend or self.clash or self.away)
 
     @property
     def ok(self) -> bool:
-        return not (self.holiday or self.weekend or self.clash)
+        return not (self.blocked or self.outside)
 
 
-def check_day(start: datetime, minutes: int, busy: Iterable[Busy]) -> DayCheck:
+def check_day(
+    start: datetime, minutes: int, busy: Iterable[Busy], hours: Window | None
+) -> DayCheck:
+    """Check a meeting from ``start`` against the calendar, the supervisor's other meetings
+    (``busy``) and their working hours that day (``hours``, None: they do not work then; from
+    :func:`luotsi.tenants.directory.hours.working_windows`)."""
     day = to_local(start).date()
+    end = start + timedelta(minutes=minutes)
+    weekend = day.weekday() >= 5
+    outside = None
+    if hours is not None:
+        opens, closes = from_local(day, hours[0]), from_local(day, hours[1])
+        if start < opens or end > closes:
+            outside = (opens, closes)
     return DayCheck(
         holiday=holiday_name(day),
-        weekend=day.weekday() >= 5,
-        clash=clash(start, start + timedelta(minutes=minutes), busy),
+        weekend=weekend,
+        clash=clash(start, end, busy),
+        away=hours is None and not weekend,  # a weekend says enough by itself
+        outside=outside,
     )
 
 
 def next_free_day(
-    day: date, at: time, minutes: int, busy: Iterable[Busy], last: date
+    day: date,
+    at: time,
+    minutes: int,
+    busy: Iterable[Busy],
+    last: date,
+    hours: Callable[[date], Window | None],
 ) -> datetime | None:
-    """The next working day after ``day`` (up to ``last``) with ``at`` free; else None."""
+    """The next working day after ``day`` (up to ``last``) on which the supervisor works and
+    has ``at`` free; else None. The time of day stays what the user chose."""
     busy = list(busy)
     candidate = day + timedelta(days=1)
     while candidate <= last:
-        if is_working_day(candidate):
+        if is_working_day(candidate) and hours(candidate) is not None:
             start = from_local(candidate, at)
             if clash(start, start + timedelta(minutes=minutes), busy) is None:
                 return start
@@ -375,23 +397,46 @@ def next_free_day(
     return None
 
 
-def day_errors(check: DayCheck, day: date, anyway: bool, errors: dict[str, str]) -> None:
-    """A clash is an error; a weekend or holiday only unless the user says "anyway"."""
+async def supervisor_hours(
+    db: AsyncSession, supervisor_id: uuid.UUID, first: date, last: date
+) -> Callable[[date], Window | None]:
+    """The supervisor's working hours on each day of ``first..last`` (two statements)."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    windows = await working_windows(db, [supervisor_id], days)
+    return lambda day: windows.get((supervisor_id, day))
+
+
+def day_errors(
+    check: DayCheck, day: date, errors: dict[str, str], *, anyway_day: bool, anyway_time: bool
+) -> None:
+    """A clash is an error; a weekend, holiday, the supervisor away or a time outside their
+    hours only unless the user says "anyway" (``anyway_day`` for the day, ``anyway_time`` for
+    the time of day)."""
     if check.clash is not None:
         errors["time"] = _(
             "The supervisor has another meeting at %(start)s–%(end)s that day. Choose another time."
         ) % {"start": format_time(check.clash.starts_at), "end": format_time(check.clash.ends_at)}
-    if anyway:
-        return
-    if check.holiday:
-        errors["date"] = _(
-            "%(date)s is a public holiday (%(holiday)s). Choose another day, or tick "
-            "“Plan it on this day anyway”."
-        ) % {"date": i18n.format_date(day), "holiday": check.holiday}
-    elif check.weekend:
-        errors["date"] = _(
-            "%(date)s is a weekend day. Choose another day, or tick “Plan it on this day anyway”."
-        ) % {"date": i18n.format_date(day)}
+    if not anyway_day:
+        if check.holiday:
+            errors["date"] = _(
+                "%(date)s is a public holiday (%(holiday)s). Choose another day, or tick "
+                "“Plan it on this day anyway”."
+            ) % {"date": i18n.format_date(day), "holiday": check.holiday}
+        elif check.weekend:
+            errors["date"] = _(
+                "%(date)s is a weekend day. Choose another day, or tick “Plan it on this day "
+                "anyway”."
+            ) % {"date": i18n.format_date(day)}
+        elif check.away:
+            errors["date"] = _(
+                "The supervisor is not working on %(date)s (an absence or a day off). Choose "
+                "another day, or tick “Plan it on this day anyway”."
+            ) % {"date": i18n.format_date(day)}
+    if not anyway_time and check.outside is not None and "time" not in errors:
+        errors["time"] = _(
+            "The supervisor works %(start)s–%(end)s that day. Choose a time within those hours, "
+            "or tick “Plan it on this day anyway”."
+        ) % {"start": format_time(check.outside[0]), "end": format_time(check.outside[1])}
 
 
 # --- who takes part, and the e-mails they get -----------------------------------------------

@@ -192,8 +192,8 @@ def test_dates_times_and_numbers_are_read_as_typed_or_refused() -> None:
     assert parse_date("2026-12-03") == parse_date("3.12.2026") == date(2026, 12, 3)
     for bad in ("", "31.2.2027", "0001-01-01", "1.1.10000", "3/12/2026", "٣.١٢.٢٠٢٦"):
         assert parse_date(bad) is None, bad
-    assert session_service.parse_time("9.05") == session_service.parse_time("09:05")
-    assert session_service.parse_time("24:00") is None and session_service.parse_time("10") is None
+    assert i18n.parse_time("9.05") == i18n.parse_time("09:05")
+    assert i18n.parse_time("24:00") is None and i18n.parse_time("10") is None
     assert session_service.parse_int("60", 1, 240) == 60
     for bad in ("0", "241", "²", "1e3", "-5", "9" * 20):
         assert session_service.parse_int(bad, 1, 240) is None, bad
