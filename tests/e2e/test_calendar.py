@@ -70,6 +70,7 @@ def test_drag_a_meeting_to_another_time(
     sign_in(page, live_server, SUPERVISOR)
     _plan_from_the_grid(page, live_server, str(agreement_id), day)
 
+    page.set_viewport_size({"width": 1280, "height": 1400})  # the whole working day in view
     page.goto(f"{live_server}/t/demo/calendar/?view=day&day={day.isoformat()}")
     entry = page.locator("a.cal-entry[data-move]", has_text="Raahauskunta")
     target = page.locator('.cal-slot[href*="time=15%3A15"]')

@@ -255,6 +255,13 @@
     document.addEventListener("pointerup", onUp);
   });
 
+  // The grid's links are not dragged as links (that would cancel the pointer's move).
+  document.addEventListener("dragstart", function (event) {
+    if (event.target.closest && event.target.closest(".cal-grid")) {
+      event.preventDefault();
+    }
+  });
+
   // A drag ends with a click on the meeting: that click must not open its page.
   document.addEventListener("click", function (event) {
     if (dragged && event.target.closest && event.target.closest("a.cal-entry[data-move]")) {
