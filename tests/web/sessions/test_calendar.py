@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import time_machine
@@ -68,6 +68,10 @@ async def test_the_week_grid_places_a_meeting_on_its_day_and_rows(
     assert '<span class="cal-hour r1 h4">8.00</span>' in page.text
     assert '<span class="cal-hour r33 h4">16.00</span>' in page.text
     assert ">7.00</span>" not in page.text
+    # Narrow screens get the week as a list of days instead (CSS picks one).
+    assert '<ol class="cal-week cal-narrow-only">' in page.text
+    monday = day - timedelta(days=day.weekday())  # the fixture's week is not this one
+    assert f'href="?view=day&amp;day={monday.isoformat()}"' in page.text  # "Day"
 
 
 async def test_a_meeting_outside_working_hours_widens_the_grid(
