@@ -115,7 +115,7 @@ class GridColumn:
 
     day: date
     supervisor: uuid.UUID | None  # the column's supervisor (new meetings are theirs)
-    heading: str  # the supervisor's name in the day view; the day's name otherwise
+    heading: str  # the supervisor's name in the office's day view; empty otherwise
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def time_grid(
 
 
 class CalendarController(Controller):
-    """Workspace: week and month views; the supervisor's feed URL (create, revoke)."""
+    """Workspace: day, week and month views; the supervisor's feed URL (create, revoke)."""
 
     path = "/calendar"
     guards = [requires(permissions.can_work_on_agreements)]
