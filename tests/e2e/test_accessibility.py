@@ -21,8 +21,10 @@ DEMO_SUPERVISEE = "sari.sosiaalityo@asiakas.demo.luotsi.localhost"
 # from run to run): (the list's address, a CSS selector of the link).
 STAFF_PAGES = [
     "/t/demo/",
+    "/t/demo/calendar/?view=day",
     "/t/demo/calendar/?view=week",
     "/t/demo/calendar/?view=month",
+    "/t/demo/sessions/new",
     "/t/demo/agreements/",
     ("/t/demo/agreements/", "table a[href*='/agreements/']"),
     "/t/demo/sessions/?when=all",

@@ -27,7 +27,9 @@ SUPERVISOR = "aino.ohjaaja@demo.luotsi.localhost"
 PASSWORD = "demo-salasana"
 
 
-def _agreement_for(database_url: str, email: str, today: date) -> uuid.UUID:
+def agreement_for(
+    database_url: str, email: str, today: date, org_name: str = "Selkokunta"
+) -> uuid.UUID:
     """An active agreement of the demo supervisor, written straight into the database."""
     engine = create_engine(database_url)
     try:
@@ -39,7 +41,7 @@ def _agreement_for(database_url: str, email: str, today: date) -> uuid.UUID:
             db.info[TENANT_KEY] = tenant.id
             member = db.scalar(select(Membership).where(Membership.user_id == user.id))
             assert member is not None
-            org = ClientOrg(name="Selkokunta", org_type=OrgType.MUNICIPALITY)
+            org = ClientOrg(name=org_name, org_type=OrgType.MUNICIPALITY)
             db.add(org)
             db.flush()
             person = ClientPerson(
@@ -81,7 +83,7 @@ def test_plan_a_series_mark_one_held_and_see_it_on_the_calendar(
 ) -> None:
     base = live_server
     today = clock.today()
-    agreement_id = _agreement_for(live_database_url, SUPERVISOR, today)
+    agreement_id = agreement_for(live_database_url, SUPERVISOR, today)
     first = _last_working_day(today)  # held can be marked from a session's day on
 
     page.goto(base + "/login")

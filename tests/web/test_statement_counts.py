@@ -48,6 +48,7 @@ MAIN_PAGES = (
     "supervisor dashboard",
     "owner dashboard",
     "calendar week",
+    "calendar day",
     "agreement page",
     "HR portal",
     "public directory by region",
@@ -177,6 +178,7 @@ async def test_list_pages_issue_as_many_statements_for_50_rows_as_for_1(
         "sessions": ("owner", ws + "sessions/"),
         "supervisor's sessions": ("supervisor", ws + "sessions/"),
         "calendar week": ("owner", ws + "calendar/?view=week"),
+        "calendar day": ("owner", ws + "calendar/?view=day"),  # a column per supervisor
         "agreement page": ("supervisor", ws + f"agreements/{a.agreement.id}"),
         "invoice list": ("owner", ws + "billing/invoices"),
         "calendar month": ("owner", ws + f"calendar/?view=month&month={month}"),
@@ -205,6 +207,7 @@ async def test_list_pages_issue_as_many_statements_for_50_rows_as_for_1(
     assert all(counted.statements > 0 for counted in before.values())
     assert after["sessions"].objects > before["sessions"].objects
     assert after["calendar month"].objects > before["calendar month"].objects
+    assert after["calendar day"].objects > before["calendar day"].objects
     differ = {
         name: (before[name].statements, after[name].statements)
         for name in pages

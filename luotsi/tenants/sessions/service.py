@@ -38,6 +38,7 @@ from luotsi.platform.search import contains, search_words
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
 from luotsi.tenants.agreements.models import (
+    AGREEMENT_NAMES,
     AGREEMENT_WHOLE,
     Agreement,
     AgreementStatus,
@@ -179,6 +180,34 @@ async def agreement_for_work(
     if agreement is None or not _works_on(actor, agreement):
         raise NotFound("agreement")
     return agreement
+
+
+async def agreements_to_plan_on(
+    db: AsyncSession, actor: Membership, supervisor_id: uuid.UUID | None = None
+) -> list[Agreement]:
+    """Active agreements ``actor`` may plan a meeting on (those of ``supervisor_id`` only, if
+    given), by organisation name: the choice before a one-off meeting from the calendar."""
+    if not permissions.can_work_on_agreements(actor):
+        raise NotFound("agreement")
+    query = select(Agreement).where(Agreement.status == AgreementStatus.ACTIVE)
+    for membership_id in (
+        supervisor_id,
+        None if permissions.can_manage_agreements(actor) else actor.id,
+    ):
+        if membership_id is not None:
+            query = query.where(
+                Agreement.id.in_(
+                    select(AgreementSupervisor.agreement_id).where(
+                        AgreementSupervisor.membership_id == membership_id
+                    )
+                )
+            )
+    rows = await db.scalars(
+        query.join(ClientOrg, Agreement.org)
+        .order_by(ClientOrg.name, Agreement.start_date, Agreement.id)
+        .options(*AGREEMENT_NAMES)
+    )
+    return list(rows.unique())
 
 
 async def get_session(

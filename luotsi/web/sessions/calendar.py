@@ -1,11 +1,12 @@
-"""The calendars (week and month, anyone's for the office) and the private ICS feeds."""
+"""The calendars (day and week as a time grid, month as lines; anyone's for the office) and
+the private ICS feeds."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Response, get, post
@@ -16,14 +17,17 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
-from luotsi.tenants.sessions import calendars
+from luotsi.tenants.sessions import calendars, grid
+from luotsi.tenants.sessions.calendars import CalendarEntry
+from luotsi.tenants.sessions.models import SessionStatus
+from luotsi.tenants.sessions.service import to_local
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.sessions.sessions import iso_week, session_helpers
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
-VIEWS = ("week", "month")
-# The month view shows at most this many meetings a day ("+3 more" links to the day's week)
+VIEWS = ("day", "week", "month")
+# The month view shows at most this many meetings a day ("+3 more" links to the day view)
 # and loads at most this many meetings in all (a firm-wide month can hold thousands).
 MONTH_DAY_LIMIT = 4
 MONTH_LIMIT = 300
@@ -31,13 +35,13 @@ MONTH_LIMIT = 300
 
 @dataclass(frozen=True)
 class CalendarRange:
-    """What a calendar page shows: a week or a month, and the links around it."""
+    """What a calendar page shows: a day, a week or a month, and the links around it."""
 
     view: str
-    first: date  # the first day shown (a Monday)
-    last: date  # the last day shown (a Sunday)
+    first: date  # the first day shown (a Monday, but in the day view)
+    last: date  # the last day shown (a Sunday, but in the day view)
     month: date | None  # the first of the month in the month view
-    previous: str  # query value for the previous week or month
+    previous: str  # query value for the previous day, week or month
     next: str
     today: date
 
@@ -52,15 +56,27 @@ def _month_key(day: date) -> str:
     return f"{day.year}-{day.month:02d}"
 
 
-def calendar_range(view: str, week: str, month: str, today: date) -> CalendarRange:
-    """The week (``2026-W49``) or month (``2026-12``) asked for; this one if the value is odd."""
+def _sane(day: date, today: date) -> date:
+    return day if 1900 < day.year < 3000 else today
+
+
+def calendar_range(view: str, key: str, today: date) -> CalendarRange:
+    """The day (``2026-12-07``), week (``2026-W49``) or month (``2026-12``) asked for by
+    ``key``; the current one if the value is odd."""
+    if view == "day":
+        try:
+            day = _sane(date.fromisoformat(key), today)
+        except ValueError:
+            day = today
+        one = timedelta(days=1)
+        return CalendarRange(
+            "day", day, day, None, (day - one).isoformat(), (day + one).isoformat(), today
+        )
     if view == "month":
         try:
-            year, number = (int(p) for p in month.split("-"))
-            first_of_month = date(year, number, 1)
+            year, number = (int(p) for p in key.split("-"))
+            first_of_month = _sane(date(year, number, 1), today).replace(day=1)
         except ValueError:
-            first_of_month = today.replace(day=1)
-        if not 1900 < first_of_month.year < 3000:
             first_of_month = today.replace(day=1)
         next_month = (first_of_month + timedelta(days=32)).replace(day=1)
         previous_month = (first_of_month - timedelta(days=1)).replace(day=1)
@@ -78,12 +94,10 @@ def calendar_range(view: str, week: str, month: str, today: date) -> CalendarRan
         )
     monday = today - timedelta(days=today.weekday())
     try:
-        iso_year, week_number = week.split("-W")
-        monday = date.fromisocalendar(int(iso_year), int(week_number), 1)
+        iso_year, week_number = key.split("-W")
+        monday = _sane(date.fromisocalendar(int(iso_year), int(week_number), 1), monday)
     except ValueError:
         pass
-    if not 1900 < monday.year < 3000:
-        monday = today - timedelta(days=today.weekday())
     return CalendarRange(
         "week",
         monday,
@@ -95,8 +109,63 @@ def calendar_range(view: str, week: str, month: str, today: date) -> CalendarRan
     )
 
 
+@dataclass(frozen=True)
+class GridColumn:
+    """A column of the time grid: a day, or in the office's day view one supervisor's day."""
+
+    day: date
+    supervisor: uuid.UUID | None  # the column's supervisor (new meetings are theirs)
+    heading: str  # the supervisor's name in the office's day view; empty otherwise
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """The day or week view: its rows, its columns with their meetings and today's line."""
+
+    window: grid.Window
+    columns: list[grid.Column[GridColumn, CalendarEntry]]
+    now: grid.NowLine | None
+    today: date
+
+
+def time_grid(
+    shown: CalendarRange,
+    entries: list[CalendarEntry],
+    supervisors: list[tuple[uuid.UUID, str]] | None,
+    chosen: uuid.UUID | None,
+    now: datetime,
+) -> TimeGrid:
+    """Lay out the day or week: a column per day, or per supervisor (``supervisors``) in the
+    day view; the working window widened to fit every meeting; today's line if it shows."""
+    keys: dict[object, GridColumn] = (
+        {sid: GridColumn(shown.first, sid, name) for sid, name in supervisors}
+        if supervisors is not None
+        else {day: GridColumn(day, chosen, "") for day in shown.weeks[0]}
+    )
+    meetings: dict[GridColumn, list[tuple[CalendarEntry, int, int]]] = {}
+    for entry in entries:
+        if supervisors is None:
+            key = keys[entry.day]
+        else:  # a former supervisor's meeting still gets a column
+            sid = entry.session.supervisor_id
+            key = keys.setdefault(sid, GridColumn(shown.first, sid, entry.supervisor))
+        begins = grid.minute_of_day(entry.starts, key.day)
+        meetings.setdefault(key, []).append(
+            (entry, begins, grid.minute_of_day(entry.ends, key.day))
+        )
+    hours = [grid.working_window(day) for day in shown.weeks[0]]
+    window, columns = grid.layout(
+        [(key, meetings.get(key, [])) for key in keys.values()],
+        min(start for start, _end in hours),
+        max(end for _start, end in hours),
+    )
+    local = to_local(now)
+    line = grid.now_line(grid.minute_of_day(local, local.date()), window)
+    return TimeGrid(window, columns, line, local.date())
+
+
 class CalendarController(Controller):
-    """Workspace: week and month views; the supervisor's feed URL (create, revoke)."""
+    """Workspace: day, week and month views; the supervisor's feed URL (create, revoke)."""
 
     path = "/calendar"
     guards = [requires(permissions.can_work_on_agreements)]
@@ -104,9 +173,9 @@ class CalendarController(Controller):
     @get("/", name="calendar")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        today = clock.today()
+        view = query.get("view", "week")
         shown = calendar_range(
-            query.get("view", "week"), query.get("week", ""), query.get("month", ""), today
+            view, query.get(view if view in VIEWS else "week", ""), clock.today()
         )
         supervisors = await calendars.calendar_supervisors(db, ws.membership)
         chosen: uuid.UUID | None = ws.membership.id
@@ -118,12 +187,17 @@ class CalendarController(Controller):
         days = await calendars.calendar_days(
             db, ws.membership, shown.first, shown.last, chosen, per_day=bounds[0], limit=bounds[1]
         )
+        by_supervisor = supervisors if shown.view == "day" and chosen is None else None
         context = {
             "ws": ws,
             "shown": shown,
             "entries": days.entries,
             "by_day": days.by_day,
             "more": days.more,
+            "grid": None
+            if shown.view == "month"
+            else time_grid(shown, days.entries, by_supervisor, chosen, clock.now()),
+            "movable": SessionStatus.PLANNED,
             "supervisors": supervisors,
             "chosen": chosen,
             "query": query,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from litestar import Controller, get, post
 from litestar.datastructures import FormMultiDict
@@ -82,6 +85,17 @@ def weekday_date(value: date | datetime) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(HELSINKI).date()
     return f"{i18n.format_date(value, 'cccc')} {i18n.format_date(value)}"
+
+
+def requested_time(query: Any) -> dict[str, str]:
+    """The ``date`` and ``time`` asked for in the address (by the calendar), those valid."""
+    wanted = {}
+    with contextlib.suppress(ValueError):
+        wanted["date"] = date.fromisoformat(query.get("date", "")).isoformat()
+    at = session_service.parse_time(query.get("time", ""))
+    if at is not None:
+        wanted["time"] = at.strftime("%H:%M")
+    return wanted
 
 
 def iso_week(day: date) -> str:
@@ -259,14 +273,43 @@ class SessionsController(Controller):
 
     # --- one-off meetings -------------------------------------------------------------------
 
+    @get("/new", name="choose_agreement_for_meeting")
+    async def choose_agreement(self, request: Req, db: DB, ws: WS) -> Any:
+        """From an empty time in the calendar: which agreement the meeting is for."""
+        wanted = requested_time(request.query_params)
+        supervisor = ids_of([request.query_params.get("supervisor", "")])
+        if supervisor:
+            wanted["supervisor"] = str(supervisor[0])
+        agreements = await session_service.agreements_to_plan_on(
+            db, ws.membership, supervisor[0] if supervisor else None
+        )
+        chosen = request.query_params.get("agreement", "")
+        for agreement in agreements:
+            if str(agreement.id) == chosen:
+                url = ws.url(f"sessions/new/{agreement.id}") + "?" + urlencode(wanted)
+                return redirect(request, url)
+        context = {
+            "ws": ws,
+            "agreements": agreements,
+            "wanted": wanted,
+            "day": date.fromisoformat(wanted["date"]) if "date" in wanted else None,
+            "error": _("Choose the agreement.") if chosen else "",
+            **session_helpers(),
+        }
+        status = 422 if chosen else 200
+        return render(request, "sessions/choose_agreement.html", context, status_code=status)
+
     @get("/new/{agreement_id:uuid}", name="new_session")
     async def new(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
         existing = await session_service.sessions_of_agreement(db, ws.membership, agreement.id)
         values = session_planning.MeetingInput.defaults(agreement, ws.membership, _last(existing))
-        kind = request.query_params.get("kind", "")
-        if kind in {k.value for k in MeetingKind}:
-            values.kind = kind
+        values = replace(values, **requested_time(request.query_params))
+        query = request.query_params
+        if query.get("kind", "") in {k.value for k in MeetingKind}:
+            values.kind = query["kind"]
+        if query.get("supervisor") in {str(s.membership_id) for s in agreement.supervisors}:
+            values.supervisor = query["supervisor"]
         return await self._meeting_form(request, db, ws, agreement, values)
 
     @post("/new/{agreement_id:uuid}")
@@ -644,7 +687,10 @@ class SessionsController(Controller):
         self, request: Req, db: DB, ws: WS, session_id: FromPath[uuid.UUID]
     ) -> Any:
         session = await session_service.get_session(db, ws.membership, session_id)
-        values = session_changes.RescheduleInput.of(session)
+        # The calendar sends a meeting moved there with its new date and time.
+        values = replace(
+            session_changes.RescheduleInput.of(session), **requested_time(request.query_params)
+        )
         return await self._reschedule_page(request, ws, session, values)
 
     @post("/{session_id:uuid}/reschedule")

@@ -11,6 +11,10 @@
 //   carries its column's name (data-label), shown above the value when rows become blocks.
 // - A form sent back with errors moves the focus to its error summary, which links each
 //   message to its field (forms are novalidate: the server's messages are the only ones).
+// - In the calendar's time grid a planned meeting moves by dragging it, or by the arrow keys
+//   once focused (15 minutes up and down, a day left and right); Enter or dropping it opens
+//   the meeting's own "change the time" form with the new time filled in, so every rule of a
+//   reschedule (clashes, holidays, notifications, history) applies as without this.
 (function () {
   "use strict";
 
@@ -92,6 +96,183 @@
       box.checked = all.checked;
     });
   });
+
+  // --- the calendar's time grid -------------------------------------------------------------
+
+  var SLOT = 15;
+  var moving = null; // {entry, date, minute, original column and classes}
+  var dragged = false;
+
+  function slotsOf(entry) {
+    return entry.parentElement;
+  }
+
+  function setRow(entry, minute) {
+    var slots = slotsOf(entry);
+    var row = minute / SLOT - Number(slots.dataset.first) + 1;
+    entry.className = entry.className.replace(/\br\d+\b/, "r" + row);
+  }
+
+  function shiftDate(iso, days) {
+    var day = new Date(iso + "T12:00:00Z");
+    day.setUTCDate(day.getUTCDate() + days);
+    return day.toISOString().slice(0, 10);
+  }
+
+  function timeText(minute) {
+    var hours = Math.floor(minute / 60);
+    var minutes = minute % 60;
+    return (hours < 10 ? "0" : "") + hours + ":" + (minutes < 10 ? "0" : "") + minutes;
+  }
+
+  function announce(text) {
+    var status = document.getElementById("cal-move-status");
+    if (status) {
+      status.textContent = text;
+    }
+  }
+
+  // The column of ``day`` beside the entry's own (same supervisor), if the grid shows it.
+  function columnFor(entry, day) {
+    var who = slotsOf(entry).dataset.who;
+    return document.querySelector('.cal-slots[data-day="' + day + '"][data-who="' + who + '"]');
+  }
+
+  function begin(entry) {
+    if (!moving || moving.entry !== entry) {
+      cancel();
+      moving = {
+        entry: entry,
+        date: entry.dataset.date,
+        minute: Number(entry.dataset.minute),
+        column: slotsOf(entry),
+        className: entry.className
+      };
+      entry.classList.add("moving");
+    }
+    return moving;
+  }
+
+  function moveTo(day, minute) {
+    var entry = moving.entry;
+    var slots = slotsOf(entry);
+    var first = Number(slots.dataset.first) * SLOT;
+    var last = first + Number(slots.dataset.rows) * SLOT - SLOT;
+    var column = columnFor(entry, day);
+    if (column && column !== slots) {
+      column.appendChild(entry);
+    }
+    moving.date = day;
+    moving.minute = Math.min(Math.max(minute, first), last);
+    setRow(entry, moving.minute);
+    var grid = document.getElementById("cal-grid");
+    announce((grid ? grid.dataset.moving : "{when}").replace("{when}", day + " " + timeText(moving.minute)));
+  }
+
+  function cancel() {
+    if (!moving) {
+      return;
+    }
+    moving.column.appendChild(moving.entry);
+    moving.entry.className = moving.className;
+    moving = null;
+    announce("");
+  }
+
+  function confirmMove() {
+    var entry = moving.entry;
+    if (moving.date === entry.dataset.date && moving.minute === Number(entry.dataset.minute)) {
+      cancel();
+      return;
+    }
+    var query = "date=" + moving.date + "&time=" + encodeURIComponent(timeText(moving.minute));
+    window.location.assign(entry.dataset.move + "?" + query);
+  }
+
+  var KEYS = { ArrowUp: [0, -SLOT], ArrowDown: [0, SLOT], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
+
+  document.addEventListener("keydown", function (event) {
+    var entry = event.target.closest ? event.target.closest("a.cal-entry[data-move]") : null;
+    if (!entry || event.altKey || event.ctrlKey || event.metaKey) {
+      return;
+    }
+    if (KEYS[event.key]) {
+      event.preventDefault();
+      var state = begin(entry);
+      moveTo(shiftDate(state.date, KEYS[event.key][0]), state.minute + KEYS[event.key][1]);
+      entry.focus();
+    } else if (event.key === "Enter" && moving && moving.entry === entry) {
+      event.preventDefault();
+      confirmMove();
+    } else if (event.key === "Escape" && moving) {
+      cancel();
+    }
+  });
+
+  document.addEventListener("focusout", function (event) {
+    if (moving && event.target === moving.entry && !dragged) {
+      window.setTimeout(function () {
+        if (moving && document.activeElement !== moving.entry) {
+          cancel();
+        }
+      }, 0);
+    }
+  });
+
+  document.addEventListener("pointerdown", function (event) {
+    var entry = event.target.closest ? event.target.closest("a.cal-entry[data-move]") : null;
+    if (!entry || event.button !== 0) {
+      return;
+    }
+    var start = { x: event.clientX, y: event.clientY };
+    var rect = entry.getBoundingClientRect();
+    var grab = event.clientY - rect.top;
+    dragged = false;
+
+    function onMove(move) {
+      if (!dragged && Math.abs(move.clientX - start.x) + Math.abs(move.clientY - start.y) < 6) {
+        return;
+      }
+      dragged = true;
+      var state = begin(entry);
+      var under = document.elementFromPoint(move.clientX, move.clientY);
+      var column = under && under.closest ? under.closest(".cal-slots[data-day]") : null;
+      if (!column || column.dataset.who !== slotsOf(entry).dataset.who) {
+        column = slotsOf(entry);
+      }
+      var box = column.getBoundingClientRect();
+      var height = box.height / Number(column.dataset.rows);
+      var row = Math.floor((move.clientY - grab - box.top) / height + 0.5);
+      moveTo(column.dataset.day, (Number(column.dataset.first) + row) * SLOT);
+      state.entry.focus();
+    }
+
+    function onUp() {
+      document.removeEventListener("pointermove", onMove);
+      document.removeEventListener("pointerup", onUp);
+      if (dragged && moving) {
+        confirmMove();
+      }
+    }
+
+    document.addEventListener("pointermove", onMove);
+    document.addEventListener("pointerup", onUp);
+  });
+
+  // The grid's links are not dragged as links (that would cancel the pointer's move).
+  document.addEventListener("dragstart", function (event) {
+    if (event.target.closest && event.target.closest(".cal-grid")) {
+      event.preventDefault();
+    }
+  });
+
+  // A drag ends with a click on the meeting: that click must not open its page.
+  document.addEventListener("click", function (event) {
+    if (dragged && event.target.closest && event.target.closest("a.cal-entry[data-move]")) {
+      event.preventDefault();
+      dragged = false;
+    }
+  }, true);
 
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) {

@@ -579,7 +579,7 @@ async def test_the_month_view_and_the_empty_state(
     month = await client.get(f"/t/alfa/calendar/?view=month&month={day:%Y-%m}")
     assert month.status_code == 200
     assert format_date(day, "LLLL yyyy", locale="en") in month.text  # December 2026
-    assert "10.00–11.00" in month.text
+    assert '<span class="cal-time">10.00</span> Esimerkkikunta' in month.text  # one line
     assert f"month={previous:%Y-%m}" in month.text and f"month={following:%Y-%m}" in month.text
     # ISO week numbers link to the week view
     assert f">{day.isocalendar().week}</a>" in month.text
@@ -601,13 +601,15 @@ async def test_a_busy_day_in_the_month_view_shows_four_meetings_and_links_to_the
     await client.login(a.supervisor.user.email)
     month = await client.get(f"/t/alfa/calendar/?view=month&month={day:%Y-%m}")
     assert month.status_code == 200
-    assert month.text.count('class="cal-entry') == 4
-    assert "10.00–11.00" in month.text and "13.00–14.00" in month.text
-    assert "14.00–15.00" not in month.text
+    assert month.text.count('class="cal-line') == 4
+    assert ">10.00</span>" in month.text and ">13.00</span>" in month.text
+    assert ">14.00</span>" not in month.text
     more = month.text.split('class="cal-more"')[1].split("</a>")[0]
-    assert "+3 more" in more and f"week={day:%G-W%V}" in more
+    assert "+3 more" in more and f"view=day&amp;day={day.isoformat()}" in more
     week = await client.get(f"/t/alfa/calendar/?week={day:%G-W%V}")
-    assert week.text.count('class="cal-entry') == 7  # the week shows them all
+    assert week.text.count('class="cal-entry r') == 7  # the week's grid shows them all
+    one_day = await client.get(f"/t/alfa/calendar/?view=day&day={day.isoformat()}")
+    assert one_day.text.count('class="cal-entry r') == 7
 
 
 async def test_the_week_calendar_heads_each_day_with_its_stand_alone_name(
@@ -631,7 +633,9 @@ async def test_the_week_calendar_heads_each_day_with_its_stand_alone_name(
     for language, names in expected.items():
         client.client.cookies.set("luotsi_lang", language)
         page = await client.get(f"/t/alfa/calendar/?week={year}-W{week:02d}")
-        headings = re.findall(r"<h3>(\w+) <span class=\"cal-date\">", page.text)
+        headings = re.findall(
+            r"class=\"cal-col-head\">\s*<a [^>]*>(\w+) <span class=\"cal-date\">", page.text
+        )
         assert headings == names, language
 
 

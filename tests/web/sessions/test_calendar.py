@@ -1,0 +1,271 @@
+"""The calendar's time grid through HTTP: where meetings sit, columns per supervisor, today's
+line, empty times that plan a meeting and moved meetings that open the reschedule form."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+
+from luotsi.platform.i18n import HELSINKI
+from luotsi.platform.tenancy import Role
+from luotsi.tenants.sessions.models import SessionStatus
+from tests import clock
+from tests.conftest import Backend, Client
+from tests.factories import (
+    Firm,
+    Firms,
+    add_member,
+    add_session,
+    bind_supervisee_login,
+    make_user,
+)
+
+
+@pytest.fixture(autouse=True)
+def english(client: Client) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+
+
+def _day(firm: Firm) -> date:
+    """The fixture session's Helsinki day: a working day about a week ahead, at 10.00-11.00."""
+    return firm.session.starts_at.astimezone(HELSINKI).date()
+
+
+def _entry(page: str, session_id: object) -> str:
+    """The grid entry (its opening tag) of one session."""
+    match = re.search(rf'<a class="cal-entry [^>]*href="[^"]*/sessions/{session_id}"[^>]*>', page)
+    assert match, session_id
+    return match.group(0)
+
+
+def _column(page: str, day: date, who: object = "") -> str:
+    """The slots of one column of the grid (up to the next column)."""
+    start = page.rindex(
+        '<div class="cal-slots', 0, page.index(f'data-day="{day.isoformat()}" data-who="{who}"')
+    )
+    end = page.find('<div class="cal-column', start)
+    return page[start : end if end > 0 else page.index('id="cal-move-status"')]
+
+
+async def test_the_week_grid_places_a_meeting_on_its_day_and_rows(
+    client: Client, firms: Firms
+) -> None:
+    a = firms.a
+    day = _day(a)
+    await client.login(a.supervisor.user.email)
+    page = await client.get(f"/t/alfa/calendar/?week={day:%G-W%V}")
+    assert page.status_code == 200
+    entry = _entry(page.text, a.session.id)
+    # 8.00 is row 1; 10.00-11.00 starts on row 9 and spans four quarter hours.
+    assert "cal-entry r9 h4 l0 w1 kind-session status-planned" in entry
+    assert f'data-move="/t/alfa/sessions/{a.session.id}/reschedule"' in entry
+    assert f'data-date="{day.isoformat()}" data-minute="600"' in entry
+    assert str(a.session.id) in _column(page.text, day, a.supervisor.id)
+    assert '<span class="cal-hour r1 h4">8.00</span>' in page.text
+    assert '<span class="cal-hour r33 h4">16.00</span>' in page.text
+    assert ">7.00</span>" not in page.text
+    # Narrow screens get the week as a list of days instead (CSS picks one).
+    assert '<ol class="cal-week cal-narrow-only">' in page.text
+    monday = day - timedelta(days=day.weekday())  # the fixture's week is not this one
+    assert f'href="?view=day&amp;day={monday.isoformat()}"' in page.text  # "Day"
+
+
+async def test_a_meeting_outside_working_hours_widens_the_grid(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    day = _day(a)
+    early = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(day, 7, 15)
+    )
+    await client.login(a.supervisor.user.email)
+    page = await client.get(f"/t/alfa/calendar/?week={day:%G-W%V}")
+    assert '<span class="cal-hour r1 h4">7.00</span>' in page.text
+    # The grid starts at the full hour: 7.15 is the second row.
+    assert "cal-entry r2 h4 " in _entry(page.text, early.id)
+    assert "cal-entry r13 h4 " in _entry(page.text, a.session.id)
+
+
+async def test_overlapping_meetings_sit_side_by_side(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    day = _day(a)
+    other = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=clock.at(day, 10, 30)
+    )
+    await client.login(a.admin.user.email)
+    page = await client.get(f"/t/alfa/calendar/?week={day:%G-W%V}")
+    assert "lanes2" in _column(page.text, day)
+    assert " l0 w1 " in _entry(page.text, a.session.id)
+    assert "cal-entry r11 h4 l1 w1 " in _entry(page.text, other.id)
+
+
+async def test_a_cancelled_meeting_cannot_be_moved_from_the_grid(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    day = _day(a)
+    cancelled = await add_session(
+        clean_db.owner,
+        a.tenant,
+        a.agreement,
+        a.supervisor,
+        starts_at=clock.at(day, 13),
+        status=SessionStatus.CANCELLED_BY_SUPERVISOR,
+    )
+    await client.login(a.supervisor.user.email)
+    page = await client.get(f"/t/alfa/calendar/?view=day&day={day.isoformat()}")
+    entry = _entry(page.text, cancelled.id)
+    assert "status-cancelled_by_firm" in entry and "data-move" not in entry
+
+
+async def test_the_office_day_view_has_a_column_per_supervisor_and_filters(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    day = _day(a)
+    owners = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=clock.at(day, 14, 15)
+    )
+    await client.login(a.admin.user.email)
+    page = await client.get(f"/t/alfa/calendar/?view=day&day={day.isoformat()}")
+    assert page.status_code == 200
+    for member in (a.owner, a.admin, a.supervisor):
+        assert f'<h3 class="cal-col-head">\n      {html.escape(member.user.name)}' in page.text
+    assert str(a.session.id) in _column(page.text, day, a.supervisor.id)
+    assert str(owners.id) in _column(page.text, day, a.owner.id)
+    assert str(owners.id) not in _column(page.text, day, a.supervisor.id)
+    # An empty time in a supervisor's column plans a meeting for them.
+    assert (
+        f'href="/t/alfa/sessions/new?date={day.isoformat()}&amp;time=09%3A15'
+        f'&amp;supervisor={a.supervisor.id}"'
+    ) in _column(page.text, day, a.supervisor.id)
+
+    one = await client.get(
+        f"/t/alfa/calendar/?view=day&day={day.isoformat()}&supervisor={a.supervisor.id}"
+    )
+    assert str(a.session.id) in one.text and str(owners.id) not in one.text
+    assert one.text.count('<div class="cal-column') == 1
+
+
+async def test_a_supervisor_sees_only_their_own_day(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    day = _day(a)
+    owners = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=clock.at(day, 14, 15)
+    )
+    await client.login(a.supervisor.user.email)
+    page = await client.get(
+        f"/t/alfa/calendar/?view=day&day={day.isoformat()}&supervisor={a.owner.id}"
+    )
+    assert str(a.session.id) in page.text and str(owners.id) not in page.text
+    assert page.text.count('<div class="cal-column') == 1
+    assert a.owner.user.name not in page.text
+    assert 'id="supervisor-picker"' not in page.text
+
+
+async def test_todays_line_marks_the_time_in_todays_column(client: Client, firms: Firms) -> None:
+    today = clock.today()
+    with time_machine.travel(clock.at(today, 9, 37), tick=False):
+        await client.login(firms.a.supervisor.user.email)
+        page = await client.get("/t/alfa/calendar/")
+        column = _column(page.text, today, firms.a.supervisor.id)
+        assert '<div class="cal-now r7 now-center" aria-hidden="true">' in column
+        assert page.text.count('class="cal-now') == 1
+    with time_machine.travel(clock.at(today, 18, 30), tick=False):
+        evening = await client.get("/t/alfa/calendar/?view=day")
+        assert 'class="cal-now' not in evening.text  # 18.30 is past the grid
+
+
+async def test_an_empty_time_leads_to_the_meeting_form_with_the_time_filled_in(
+    client: Client, firms: Firms
+) -> None:
+    a = firms.a
+    day = clock.working_day(10)
+    await client.login(a.owner.user.email)
+    wanted = f"date={day.isoformat()}&time=09:15&supervisor={a.supervisor.id}"
+    choose = await client.get(f"/t/alfa/sessions/new?{wanted}")
+    assert choose.status_code == 200
+    assert 'id="choose-agreement"' in choose.text and "Esimerkkikunta" in choose.text
+    assert f'<option value="{a.agreement.id}">' in choose.text
+    assert f'name="supervisor" value="{a.supervisor.id}"' in choose.text
+
+    chosen = await client.get(
+        f"/t/alfa/sessions/new?{wanted}&agreement={a.agreement.id}", follow_redirects=False
+    )
+    assert chosen.status_code in (302, 303)
+    form_url = chosen.headers["location"]
+    assert form_url.startswith(f"/t/alfa/sessions/new/{a.agreement.id}?")
+    form = await client.get(form_url)
+    assert form.status_code == 200 and 'id="meeting-form"' in form.text
+    assert f'value="{day.isoformat()}"' in form.text and 'value="09:15"' in form.text
+
+
+async def test_an_empty_time_of_another_supervisor_offers_only_their_agreements(
+    client: Client, firms: Firms
+) -> None:
+    a = firms.a
+    await client.login(a.owner.user.email)
+    page = await client.get(f"/t/alfa/sessions/new?supervisor={a.admin.id}")
+    assert page.status_code == 200
+    assert str(a.agreement.id) not in page.text and 'id="no-agreements"' in page.text
+
+
+async def test_an_unknown_agreement_or_odd_time_is_refused_without_an_error_page(
+    client: Client, firms: Firms
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    odd = await client.get(
+        "/t/alfa/sessions/new?date=2026-13-45&time=25:99&supervisor=x"
+        f"&agreement={firms.b.agreement.id}"
+    )
+    assert odd.status_code == 422 and "Choose the agreement." in odd.text
+    assert 'name="date"' not in odd.text and 'name="time"' not in odd.text
+
+
+async def test_a_moved_meeting_opens_the_reschedule_form_with_the_new_time(
+    client: Client, firms: Firms
+) -> None:
+    a = firms.a
+    day = _day(a)
+    await client.login(a.supervisor.user.email)
+    moved = await client.get(
+        f"/t/alfa/sessions/{a.session.id}/reschedule?date={day.isoformat()}&time=11:15"
+    )
+    assert moved.status_code == 200
+    assert 'name="time" type="time" value="11:15"' in moved.text
+    odd = await client.get(f"/t/alfa/sessions/{a.session.id}/reschedule?date=x&time=y")
+    assert 'name="time" type="time" value="10:00"' in odd.text
+
+
+async def test_the_grid_is_not_for_other_firms_or_client_people(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a, b = firms.a, firms.b
+    await client.login(b.owner.user.email)
+    for path in ("calendar/?view=day", "sessions/new", f"sessions/new?agreement={a.agreement.id}"):
+        assert (await client.get("/t/alfa/" + path)).status_code == 404, path
+    supervisee = Client(client.app)
+    await bind_supervisee_login(clean_db, a, a.supervisee, "sanna.grid@example.fi")
+    await supervisee.login("sanna.grid@example.fi")
+    assert (await supervisee.get("/t/alfa/calendar/?view=day")).status_code == 403
+    assert (await supervisee.get("/t/alfa/sessions/new")).status_code == 403
+
+
+async def test_a_new_supervisor_gets_an_empty_column(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    user = await make_user(clean_db.owner, "uusi@alfa.example", "Uuno Uusi")
+    member = await add_member(clean_db.owner, a.tenant, user, Role.SUPERVISOR)
+    await client.login(a.owner.user.email)
+    page = await client.get(f"/t/alfa/calendar/?view=day&day={_day(a).isoformat()}")
+    column = _column(page.text, _day(a), member.id)
+    assert "cal-entry" not in column and column.count('class="cal-slot r') == 36
