@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 
 import holidays
 import time_machine
+from babel.dates import format_date
 
 from luotsi.platform import clock
 
@@ -92,3 +93,8 @@ if __name__ == "__main__":
     start_travel()
     sys.argv = ["luotsi", *sys.argv[1:]]
     main()
+
+
+def en_date(day: date) -> str:
+    """A day as the English pages write it, with the month's name: 4 Dec 2026."""
+    return format_date(day, "medium", locale="en_FI")

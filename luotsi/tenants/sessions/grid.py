@@ -23,12 +23,9 @@ T = TypeVar("T")
 K = TypeVar("K")
 
 
-def working_window(day: date) -> tuple[time, time]:
-    """The working day the grid shows on ``day`` (a meeting outside it widens the grid).
-
-    The one place that decides it: 8.00-17.00 until supervisors keep their own working hours.
-    """
-    return time(8), time(17)
+# The hours a grid shows when none of its people works on its days (a meeting outside them
+# widens the grid); otherwise it spans the people's own working hours.
+DEFAULT_HOURS = (time(8), time(17))
 
 
 def minute_of_day(moment: datetime, day: date) -> int:

@@ -17,6 +17,7 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
+from luotsi.tenants.directory.hours import Window, working_windows
 from luotsi.tenants.sessions import calendars, grid
 from luotsi.tenants.sessions.calendars import CalendarEntry
 from luotsi.tenants.sessions.models import SessionStatus
@@ -126,6 +127,7 @@ class TimeGrid:
     columns: list[grid.Column[GridColumn, CalendarEntry]]
     now: grid.NowLine | None
     today: date
+    off: set[GridColumn]  # columns whose person does not work that day (away, or a day off)
 
 
 def time_grid(
@@ -134,9 +136,12 @@ def time_grid(
     supervisors: list[tuple[uuid.UUID, str]] | None,
     chosen: uuid.UUID | None,
     now: datetime,
+    windows: dict[tuple[uuid.UUID, date], Window | None],
 ) -> TimeGrid:
     """Lay out the day or week: a column per day, or per supervisor (``supervisors``) in the
-    day view; the working window widened to fit every meeting; today's line if it shows."""
+    day view; the shown people's working hours (``windows``, see
+    :func:`luotsi.tenants.directory.hours.working_windows`) widened to fit every meeting; a
+    column whose person is not working that day is marked off; today's line if it shows."""
     keys: dict[object, GridColumn] = (
         {sid: GridColumn(shown.first, sid, name) for sid, name in supervisors}
         if supervisors is not None
@@ -153,15 +158,20 @@ def time_grid(
         meetings.setdefault(key, []).append(
             (entry, begins, grid.minute_of_day(entry.ends, key.day))
         )
-    hours = [grid.working_window(day) for day in shown.weeks[0]]
+    hours = [w for w in windows.values() if w is not None] or [grid.DEFAULT_HOURS]
     window, columns = grid.layout(
         [(key, meetings.get(key, [])) for key in keys.values()],
         min(start for start, _end in hours),
         max(end for _start, end in hours),
     )
+    off = {
+        key
+        for key in keys.values()
+        if key.supervisor is not None and windows.get((key.supervisor, key.day), ()) is None
+    }
     local = to_local(now)
     line = grid.now_line(grid.minute_of_day(local, local.date()), window)
-    return TimeGrid(window, columns, line, local.date())
+    return TimeGrid(window, columns, line, local.date(), off)
 
 
 class CalendarController(Controller):
@@ -188,6 +198,13 @@ class CalendarController(Controller):
             db, ws.membership, shown.first, shown.last, chosen, per_day=bounds[0], limit=bounds[1]
         )
         by_supervisor = supervisors if shown.view == "day" and chosen is None else None
+        windows = (
+            {}
+            if shown.view == "month"
+            else await working_windows(
+                db, [chosen] if chosen else [sid for sid, _n in supervisors], shown.weeks[0]
+            )
+        )
         context = {
             "ws": ws,
             "shown": shown,
@@ -196,7 +213,7 @@ class CalendarController(Controller):
             "more": days.more,
             "grid": None
             if shown.view == "month"
-            else time_grid(shown, days.entries, by_supervisor, chosen, clock.now()),
+            else time_grid(shown, days.entries, by_supervisor, chosen, clock.now(), windows),
             "movable": SessionStatus.PLANNED,
             "supervisors": supervisors,
             "chosen": chosen,

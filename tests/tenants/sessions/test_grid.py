@@ -14,8 +14,8 @@ def _at(hours: int, minutes: int = 0) -> int:
     return hours * 60 + minutes
 
 
-def test_the_working_window_is_eight_to_five_in_quarter_hour_rows() -> None:
-    start, end = grid.working_window(date(2026, 12, 7))
+def test_the_default_window_is_eight_to_five_in_quarter_hour_rows() -> None:
+    start, end = grid.DEFAULT_HOURS
     window = grid.grid_window(start, end, [])
     assert (window.first, window.last, window.rows) == (32, 68, 36)
     assert window.slots()[:2] == [(1, time(8)), (2, time(8, 15))]

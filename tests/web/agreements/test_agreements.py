@@ -86,8 +86,8 @@ async def test_the_list_shows_parties_review_and_quota(client: Client, firms: Fi
         "Individual supervision",
         "Sanna Supervisee",
         "Maija Supervisor",
-        f"{agreement.start_date:%d/%m/%Y} – {agreement.end_date:%d/%m/%Y}",
-        f"{next_review:%d/%m/%Y}",  # six months after the last review
+        f"{clock.en_date(agreement.start_date)} – {clock.en_date(agreement.end_date)}",
+        f"{clock.en_date(next_review)}",  # six months after the last review
         "0 / 1 / 14",  # used / planned / left of 15
     ):
         assert expected in page.text
@@ -201,7 +201,7 @@ async def test_drafting_through_the_form(client: Client, firms: Firms, clean_db:
     end = start.replace(year=start.year + 1) - timedelta(days=1)
     for expected in (
         "Draft",
-        f"{start:%d/%m/%Y} – {end:%d/%m/%Y}",  # one year by default
+        f"{clock.en_date(start)} – {clock.en_date(end)}",  # one year by default
         "1\xa0234,50\xa0€ + VAT 25.5 % = 1\xa0549,30\xa0€",
         "Every 3 weeks",
         "12 sessions",

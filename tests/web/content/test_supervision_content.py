@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from babel.dates import format_date
 from sqlalchemy import select, text, update
 
 from luotsi.platform import audit
@@ -62,11 +61,6 @@ def agreement_url(firm: Firm) -> str:
 def after_session(firm: Firm, days: int) -> date:
     """The day ``days`` after the fixture session's day (before it when negative)."""
     return firm.session.starts_at.astimezone(HELSINKI).date() + timedelta(days=days)
-
-
-def en_date(day: date) -> str:
-    """A day as the English pages write it, with the month's name: 2 Nov 2026."""
-    return format_date(day, "medium", locale="en_FI")
 
 
 async def column(backend: Backend, sql: str, **params: Any) -> list[Any]:
@@ -144,7 +138,7 @@ async def test_supervisor_sets_an_assignment_and_sees_it_on_the_session_page(
     page = (await client.get(session_url(a))).text
     assert "The assignment has been set." in page
     assert "<p>Kirjoita havainnot.</p><p>Toinen kappale</p>" in page
-    assert f"Due {en_date(due)}" in page
+    assert f"Due {clock.en_date(due)}" in page
     assert "For the supervisee" in page
     assert "Sanna Supervisee</strong>:" in page and "No response yet" in page
 
@@ -166,7 +160,7 @@ async def test_empty_due_date_means_the_next_planned_session(
         [next_day],
         [next_day.isoformat()],  # SQLite hands the date back as text
     )
-    assert f"Due {en_date(next_day)}" in (await client.get(session_url(a))).text
+    assert f"Due {clock.en_date(next_day)}" in (await client.get(session_url(a))).text
 
 
 async def test_htmx_assignment_form_swaps_only_its_section(client: Client, firms: Firms) -> None:
@@ -224,7 +218,7 @@ async def test_supervisor_edits_an_assignment(
     assert response.headers["location"] == f"{session_url(a)}#assignment-{c.assignment_id}"
     page = (await client.get(session_url(a))).text
     assert "<p>Uusi teksti</p>" in page and f"Välitehtävä {c.marker}" not in page
-    assert f"Due {en_date(due)}" in page and "The assignment has been saved." in page
+    assert f"Due {clock.en_date(due)}" in page and "The assignment has been saved." in page
 
 
 async def test_editing_an_assignment_checks_the_due_date(
@@ -501,7 +495,7 @@ async def test_supervisor_records_an_evaluation_and_sees_the_history_and_chart(
     assert '<svg class="progress-chart"' in goal
     assert goal.count('<circle class="point"') == 2
     assert '<polyline class="line"' in goal
-    chart = f"{en_date(evaluation_day())}: 3/5; {en_date(evaluated_on)}: 4/5"
+    chart = f"{clock.en_date(evaluation_day())}: 3/5; {clock.en_date(evaluated_on)}: 4/5"
     assert chart in goal  # the chart's own description
     assert f'value="{today.isoformat()}"' in form  # the date defaults to today
 
@@ -641,7 +635,7 @@ async def test_erased_content_is_explained_and_offers_no_forms(
             .values(content_erased_at=clock.at(clock.days(-60), 12))
         )
     await as_supervisor(client, a)
-    expected = f"erased under the firm's retention rule on {en_date(clock.days(-60))}"
+    expected = f"erased under the firm's retention rule on {clock.en_date(clock.days(-60))}"
     for url in (agreement_url(a), session_url(a)):
         page = (await client.get(url)).text
         assert expected in page, url

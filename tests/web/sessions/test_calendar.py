@@ -18,6 +18,7 @@ from tests.conftest import Backend, Client
 from tests.factories import (
     Firm,
     Firms,
+    add_absence,
     add_member,
     add_session,
     bind_supervisee_login,
@@ -65,13 +66,48 @@ async def test_the_week_grid_places_a_meeting_on_its_day_and_rows(
     assert f'data-move="/t/alfa/sessions/{a.session.id}/reschedule"' in entry
     assert f'data-date="{day.isoformat()}" data-minute="600"' in entry
     assert str(a.session.id) in _column(page.text, day, a.supervisor.id)
+    # The supervisor keeps the firm's usual hours, 8.00-16.00: the grid spans them.
     assert '<span class="cal-hour r1 h4">8.00</span>' in page.text
-    assert '<span class="cal-hour r33 h4">16.00</span>' in page.text
-    assert ">7.00</span>" not in page.text
+    assert '<span class="cal-hour r29 h4">15.00</span>' in page.text
+    assert ">16.00</span>" not in page.text and ">7.00</span>" not in page.text
     # Narrow screens get the week as a list of days instead (CSS picks one).
     assert '<ol class="cal-week cal-narrow-only">' in page.text
     monday = day - timedelta(days=day.weekday())  # the fixture's week is not this one
     assert f'href="?view=day&amp;day={monday.isoformat()}"' in page.text  # "Day"
+
+
+async def test_the_grid_spans_the_supervisors_own_hours_and_marks_days_away(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    day = _day(a)
+    monday = day - timedelta(days=day.weekday())
+    away = monday if day != monday else monday + timedelta(days=1)
+    await add_absence(clean_db.owner, a.tenant, a.supervisor, away, away)
+    await client.login(a.supervisor.user.email)
+    week = {"week": "own"} | {
+        field: value
+        for weekday in range(5)
+        for field, value in (
+            (f"works_{weekday}", "on"),
+            (f"start_{weekday}", "07:00"),
+            (f"end_{weekday}", "18:00"),
+        )
+    }
+    saved = await client.post(f"/t/alfa/staff/{a.profile.id}/hours/", data=week)
+    assert saved.status_code == 303
+    page = await client.get(f"/t/alfa/calendar/?week={day:%G-W%V}")
+    assert '<span class="cal-hour r1 h4">7.00</span>' in page.text
+    assert ">17.00</span>" in page.text and ">18.00</span>" not in page.text
+    assert "cal-entry r13 h4 " in _entry(page.text, a.session.id)  # 10.00 is row 13 now
+    column_start = page.text.rindex(
+        '<div class="cal-column',
+        0,
+        page.text.index(f'data-day="{away.isoformat()}" data-who="{a.supervisor.id}"'),
+    )
+    away_column = page.text[column_start : page.text.index("cal-slots", column_start)]
+    assert " off" in away_column and "Not working" in away_column
+    assert page.text.count("Not working") == 3  # the day away, Saturday and Sunday
 
 
 async def test_a_meeting_outside_working_hours_widens_the_grid(
@@ -268,4 +304,5 @@ async def test_a_new_supervisor_gets_an_empty_column(
     await client.login(a.owner.user.email)
     page = await client.get(f"/t/alfa/calendar/?view=day&day={_day(a).isoformat()}")
     column = _column(page.text, _day(a), member.id)
-    assert "cal-entry" not in column and column.count('class="cal-slot r') == 36
+    # Every quarter hour of the firm's usual day (8.00-16.00) is free to plan.
+    assert "cal-entry" not in column and column.count('class="cal-slot r') == 32
