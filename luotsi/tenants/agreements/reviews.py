@@ -101,9 +101,11 @@ def running_review_due(agreement: Agreement, last_review: date | None) -> date |
     return review_due_after(agreement, last_review)
 
 
-def _reviews_due_conditions(
+def reviews_due_conditions(
     actor: Membership, within_days: int, today: date | None
 ) -> list[ColumnElement[bool]]:
+    """Active agreements ``actor`` may see whose review is due within ``within_days`` days or
+    overdue."""
     horizon = (today or clock.today()) + timedelta(days=within_days)
     return [
         Agreement.status == AgreementStatus.ACTIVE,
@@ -127,7 +129,7 @@ async def reviews_due(
         return []
     rows = await db.scalars(
         select(Agreement)
-        .where(*_reviews_due_conditions(actor, within_days, today))
+        .where(*reviews_due_conditions(actor, within_days, today))
         .order_by(Agreement.review_due_on, Agreement.id)
         .limit(limit)
         .options(*AGREEMENT_NAMES)
@@ -141,13 +143,14 @@ async def count_reviews_due(
     """How many agreements :func:`reviews_due` would list without a limit."""
     if not permissions.can_work_on_agreements(actor):
         return 0
-    conditions = _reviews_due_conditions(actor, within_days, today)
+    conditions = reviews_due_conditions(actor, within_days, today)
     return int(await db.scalar(select(func.count()).select_from(Agreement).where(*conditions)) or 0)
 
 
-def _ending_conditions(
+def ending_conditions(
     actor: Membership, days: int, today: date | None
 ) -> list[ColumnElement[bool]]:
+    """Active or paused agreements ``actor`` may see that end within ``days`` days."""
     today = today or clock.today()
     return [
         Agreement.status.in_((AgreementStatus.ACTIVE, AgreementStatus.PAUSED)),
@@ -171,7 +174,7 @@ async def agreements_ending_within(
         return []
     rows = await db.scalars(
         select(Agreement)
-        .where(*_ending_conditions(actor, days, today))
+        .where(*ending_conditions(actor, days, today))
         .order_by(Agreement.end_date, Agreement.id)
         .limit(limit)
         .options(*AGREEMENT_NAMES)
@@ -185,7 +188,7 @@ async def count_agreements_ending_within(
     """How many agreements :func:`agreements_ending_within` would list without a limit."""
     if not permissions.can_work_on_agreements(actor):
         return 0
-    conditions = _ending_conditions(actor, days, today)
+    conditions = ending_conditions(actor, days, today)
     return int(await db.scalar(select(func.count()).select_from(Agreement).where(*conditions)) or 0)
 
 

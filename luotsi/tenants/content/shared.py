@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import audit, clock
@@ -447,28 +447,32 @@ async def list_goals(
     audited."""
     access = await agreement_access(db, reader.actor, agreement_id)
     goals = select(Goal).where(Goal.agreement_id == agreement_id)
-    evaluations_query = select(Evaluation).where(Evaluation.agreement_id == agreement_id)
+    joined = [Evaluation.goal_id == Goal.id, Evaluation.agreement_id == agreement_id]
     if goal_id is not None:
         goals = goals.where(Goal.id == goal_id)
     if evaluation_id is not None:
-        evaluations_query = evaluations_query.where(Evaluation.id == evaluation_id)
-        goals = goals.where(Goal.id.in_(evaluations_query.with_only_columns(Evaluation.goal_id)))
-    rows = [
-        row
-        for row in await db.scalars(
-            goals.order_by(Goal.source, Goal.created_at, Goal.id)  # "organisation" < "own"
+        joined.append(Evaluation.id == evaluation_id)
+        goals = goals.where(
+            Goal.id.in_(select(Evaluation.goal_id).where(Evaluation.id == evaluation_id))
         )
-        if access.sees(row.person_id)
-    ]
-    evaluations = await db.scalars(
-        evaluations_query.where(Evaluation.goal_id.in_([row.id for row in rows])).order_by(
-            Evaluation.evaluated_on, Evaluation.created_at
+    # Each goal with its evaluations, in one statement ("organisation" < "own").
+    found = await db.execute(
+        goals.outerjoin(Evaluation, and_(*joined))
+        .add_columns(Evaluation)
+        .order_by(
+            Goal.source, Goal.created_at, Goal.id, Evaluation.evaluated_on, Evaluation.created_at
         )
     )
+    rows: list[Goal] = []
     by_goal: dict[uuid.UUID, list[Evaluation]] = {}
-    for evaluation in evaluations:
-        if access.sees(evaluation.person_id):
-            by_goal.setdefault(evaluation.goal_id, []).append(evaluation)
+    for row, evaluation in found.tuples():
+        if not access.sees(row.person_id):
+            continue
+        if row.id not in by_goal:
+            rows.append(row)
+            by_goal[row.id] = []
+        if evaluation is not None and access.sees(evaluation.person_id):
+            by_goal[row.id].append(evaluation)
     views = []
     for row in rows:
         text = reader.open(GOAL_BODY, row.id, row.body)

@@ -35,7 +35,7 @@ from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
-from luotsi.tenants.sessions.service import supervisor_names, to_local
+from luotsi.tenants.sessions.service import to_local
 from luotsi.web.charts import progress_svg
 from luotsi.web.deps import WS, Req
 from luotsi.web.forms import form_text
@@ -282,15 +282,14 @@ async def agreement_content(
         return context
     reader = content_reader(request, ws)
     goals = await content.list_goals(db, reader, agreement.id)
-    names = await supervisor_names(db)
     context |= {
         "limits": await content.read_limits(db, reader, agreement.id),
         "goal_rows": goal_rows(goals, people),
         "notes_kept": await content.notes_to_hand_over(db, ws.membership, agreement.id),
         "recipients": [
-            (s.membership_id, names.get(s.membership_id, ""))
+            (s.membership_id, s.name)
             for s in agreement.supervisors
-            if s.membership_id != ws.membership.id and s.membership_id in names
+            if s.membership_id != ws.membership.id and s.membership.is_staff
         ],
     }
     return context

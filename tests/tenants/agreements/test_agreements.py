@@ -28,6 +28,7 @@ from luotsi.tenants.agreements.reviews import ReviewInput
 from luotsi.tenants.agreements.service import max_end_date
 from luotsi.tenants.clients.models import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
+from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus
 from tests import clock
 from tests.conftest import Backend, Outbox
@@ -502,15 +503,19 @@ async def test_quota_counts_held_and_billable_sessions_and_warns(
     agreement = await agreement_service.get_agreement(db, firms.a.owner, small.id)
     assert await agreement_quota.quota_usage(db, agreement) == (3, 2, 0)
     assert await agreement_quota.sessions_allowed(db, agreement, 5) == 0
-    warnings = await agreement_quota.quota_warnings(db, agreement)
-    assert warnings == [
+    # The agreement page counts the same from the meetings it lists.
+    meetings = await session_service.sessions_of_agreement(db, firms.a.owner, agreement)
+    report = agreement_quota.quota_report(agreement, meetings)
+    assert report.usage == (3, 2, 0)
+    assert report.warnings == [
         "3 sessions used and 2 planned exceed the quota of 4 sessions.",
         "1 planned session falls after the end date 31/12/2026.",
     ]
     fixture = await agreement_service.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert await agreement_quota.quota_usage(db, fixture) == (0, 1, 14)
     assert await agreement_quota.sessions_allowed(db, fixture, 20) == 14
-    assert await agreement_quota.quota_warnings(db, fixture) == []
+    meetings = await session_service.sessions_of_agreement(db, firms.a.owner, fixture)
+    assert agreement_quota.quota_report(fixture, meetings) == ((0, 1, 14), [])
 
 
 async def test_a_supervisor_sees_only_their_own_agreements(
