@@ -10,10 +10,10 @@ from typing import NamedTuple
 from sqlalchemy import Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n, permissions
+from luotsi.platform import i18n
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements.models import AGREEMENT_NAMES, Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.agreements.service import visible_to
 from luotsi.tenants.sessions.models import (
     MeetingKind,
@@ -95,35 +95,6 @@ def overruns_query(actor: Membership) -> tuple[Subquery, Select[tuple[Agreement]
         )
     )
     return counts, query
-
-
-async def quota_overruns(
-    db: AsyncSession, actor: Membership, *, limit: int | None = None
-) -> list[tuple[Agreement, QuotaUsage]]:
-    """Active agreements ``actor`` may see whose used and planned sessions exceed the quota,
-    the largest overrun first; at most ``limit`` (see :func:`count_quota_overruns`)."""
-    if not permissions.can_work_on_agreements(actor):
-        return []
-    counts, query = overruns_query(actor)
-    overrun = counts.c.used + counts.c.planned - Agreement.session_quota
-    rows = await db.execute(
-        query.add_columns(counts.c.used, counts.c.planned)
-        .order_by(overrun.desc(), Agreement.id)
-        .limit(limit)
-        .options(*AGREEMENT_NAMES)
-    )
-    return [
-        (agreement, usage_from_counts(agreement, int(used), int(planned)))
-        for agreement, used, planned in rows.tuples()
-    ]
-
-
-async def count_quota_overruns(db: AsyncSession, actor: Membership) -> int:
-    """How many agreements :func:`quota_overruns` would list without a limit."""
-    if not permissions.can_work_on_agreements(actor):
-        return 0
-    _counts, query = overruns_query(actor)
-    return int(await db.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 async def sessions_allowed(db: AsyncSession, agreement: Agreement, count: int) -> int:
