@@ -22,7 +22,8 @@ from luotsi.web.templating import redirect, render
 REVIEWS_WITHIN_DAYS = 14
 ENDING_WITHIN_DAYS = 60
 LIST_LIMIT = 10  # agreements per dashboard list; the rest are counted ("and 3 more")
-ROLE_COUNTS = (Role.OWNER.value, Role.ADMIN.value, Role.SUPERVISOR.value)
+COUNTED_ROLES = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
+MEMBER_COUNTS = (*(role.value for role in COUNTED_ROLES), "invitations")
 
 
 def _member_counts() -> dict[str, ColumnElement[int]]:
@@ -32,7 +33,7 @@ def _member_counts() -> dict[str, ColumnElement[int]]:
         .select_from(Membership)
         .where(Membership.role == role, active_member())
         .scalar_subquery()
-        for role in (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
+        for role in COUNTED_ROLES
     }
     counts["invitations"] = (
         select(func.count())
@@ -47,14 +48,10 @@ def _member_counts() -> dict[str, ColumnElement[int]]:
     return counts
 
 
-@get("/", name="dashboard")
-async def dashboard(request: Req, db: DB, ws: WS) -> Any:
-    if permissions.can_use_client_portal(ws.membership):
-        return redirect(request, ws.url("portal/"))  # an HR contact's landing page
-    if permissions.can_use_supervisee_portal(ws.membership):
-        return redirect(request, ws.url("me/"))  # a supervisee's landing page
-    # What the member may see counted, and their own profile, in one statement.
-    member = ws.membership
+async def _counts_and_profile(db: DB, member: Membership) -> dict[str, Any]:
+    """What the member may see counted (members, invitations, new inquiries, erasure requests)
+    and their own profile (its id, whether clients find it), in one statement of scalar
+    subqueries; only what the member may see is asked."""
     facts: dict[str, ColumnElement[Any]] = {}
     if permissions.can_view_members(member):
         facts |= _member_counts()
@@ -65,28 +62,37 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
     if member.is_staff:
         facts["profile_id"] = staff.profile_id_of(member.id)
         facts["public"] = staff.listed_in_directory(member.id)
-    found: dict[str, Any] = {}
-    if facts:
-        row = await db.execute(select(*(value.label(key) for key, value in facts.items())))
-        found = dict(row.one()._mapping)
-    counts = {key: int(found[key]) for key in (*ROLE_COUNTS, "invitations") if key in found}
+    if not facts:
+        return {}
+    row = await db.execute(select(*(value.label(key) for key, value in facts.items())))
+    return dict(row.one()._mapping)
+
+
+@get("/", name="dashboard")
+async def dashboard(request: Req, db: DB, ws: WS) -> Any:
+    if permissions.can_use_client_portal(ws.membership):
+        return redirect(request, ws.url("portal/"))  # an HR contact's landing page
+    if permissions.can_use_supervisee_portal(ws.membership):
+        return redirect(request, ws.url("me/"))  # a supervisee's landing page
+    found = await _counts_and_profile(db, ws.membership)
+    counts = {key: int(found[key]) for key in MEMBER_COUNTS if key in found}
     profile_id, public = found.get("profile_id"), bool(found.get("public"))
-    if member.is_staff and profile_id is None:  # the first visit: the profile is made now
-        profile = await staff.profile_of_membership(db, member.id)
+    if ws.membership.is_staff and profile_id is None:  # the first visit makes the profile
+        profile = await staff.profile_of_membership(db, ws.membership.id)
         profile_id = profile.id
         public = profile.visible and profile.active and (await firm_profile(db)).directory_enabled
     now = clock.now()
     work = None
-    if permissions.can_work_on_agreements(member):
+    if permissions.can_work_on_agreements(ws.membership):
         attention = await agreement_summaries.needing_attention(
             db,
-            member,
+            ws.membership,
             reviews_within=REVIEWS_WITHIN_DAYS,
             ending_within=ENDING_WITHIN_DAYS,
             limit=LIST_LIMIT,
         )
         work = {
-            "agenda": await overview.agenda(db, member, now),
+            "agenda": await overview.agenda(db, ws.membership, now),
             "reviews": attention.reviews,
             "reviews_total": attention.reviews_total,
             "ending": attention.ending,
