@@ -281,10 +281,10 @@ async def agreement_content(
     if not context["content_shown"]:
         return context
     reader = content_reader(request, ws)
-    goals = await content.list_goals(db, reader, agreement.id)
+    shown = await content.agreement_content(db, reader, agreement.id)
     context |= {
-        "limits": await content.read_limits(db, reader, agreement.id),
-        "goal_rows": goal_rows(goals, people),
+        "limits": shown.limits,
+        "goal_rows": goal_rows(shown.goals, people),
         "notes_kept": await content.notes_to_hand_over(db, ws.membership, agreement.id),
         "recipients": [
             (s.membership_id, s.name)
