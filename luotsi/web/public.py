@@ -16,10 +16,10 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy import select
 
-from luotsi.platform.db import scope_to_tenant
-from luotsi.platform.errors import NotFound
-from luotsi.platform.tenancy import Tenant, TenantStatus, get_tenant_by_slug
+from luotsi.platform.db import applying_scope, scope_to_tenant
+from luotsi.platform.tenancy import Tenant, TenantStatus
 from luotsi.tenants.directory.models import FirmProfile
 from luotsi.tenants.directory.public import firm_profile
 from luotsi.web.middleware import db_session
@@ -40,13 +40,16 @@ async def resolve_public_firm(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     db = db_session(connection)  # type: ignore[arg-type]
-    try:
-        tenant = await get_tenant_by_slug(db, connection.path_params.get("tenant_slug", ""))
-    except NotFound:
-        raise NotFoundException() from None
-    if tenant.status != TenantStatus.ACTIVE:
+    # The active firm of the slug, in one statement that also scopes the connection to it.
+    statement = select(Tenant).where(
+        Tenant.slug == connection.path_params.get("tenant_slug", ""),
+        Tenant.status == TenantStatus.ACTIVE,
+    )
+    found = (await db.execute(applying_scope(db, statement, tenant_id=Tenant.id))).first()
+    if found is None:
         raise NotFoundException()
-    await scope_to_tenant(db, tenant.id)
+    tenant = found[0]
+    await scope_to_tenant(db, tenant.id, applied=True)
     profile = await firm_profile(db)
     if not profile.directory_enabled:
         raise NotFoundException()

@@ -176,7 +176,7 @@ def workspace_router(route_handlers: list[Any]) -> Router:
 def content_reader(request: Request[Any, Any, Any], ws: Workspace) -> content.Reader:
     """The signed-in member as the content module needs them: with the keys and the origin."""
     return content.Reader(
-        ws.membership, request.app.state["settings"].content_keys, origin(request)
+        ws.membership, request.app.state["settings"].content_keys, origin(request), ws.user.name
     )
 
 

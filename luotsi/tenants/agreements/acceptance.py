@@ -206,12 +206,18 @@ async def respond_to_acceptance(
     if len(comment) > MAX_COMMENT:
         raise Invalid.field("comment", i18n.too_long(MAX_COMMENT))
     # Parties may answer at the same moment: one at a time per agreement.
-    agreement = await db.scalar(
-        select(Agreement)
-        .where(Agreement.id == acceptance.agreement_id)
-        .with_for_update(of=Agreement)
-        .execution_options(populate_existing=True)
-        .options(*AGREEMENT_WHOLE)
+    agreement = (
+        (
+            await db.execute(
+                select(Agreement)
+                .where(Agreement.id == acceptance.agreement_id)
+                .with_for_update(of=Agreement)
+                .execution_options(populate_existing=True)
+                .options(*AGREEMENT_WHOLE)
+            )
+        )
+        .unique()
+        .scalar_one_or_none()
     )
     await db.refresh(acceptance, ["response", "responded_at", "comment", "expires_at"])
     if agreement is None or acceptance.link_state(now) != "open":

@@ -315,7 +315,7 @@ async def _reloaded(db: AsyncSession, agreement: Agreement) -> Agreement:
         .options(*AGREEMENT_WHOLE)
         .execution_options(populate_existing=True)
     )
-    return (await db.scalars(query)).one()
+    return (await db.scalars(query)).unique().one()
 
 
 async def create_agreement(db: AsyncSession, actor: Membership, data: AgreementInput) -> Agreement:

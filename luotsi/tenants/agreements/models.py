@@ -46,6 +46,7 @@ from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.search import trigram_index
 from luotsi.platform.sqldates import add_months
+from luotsi.platform.tenancy import Membership
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 
@@ -237,6 +238,13 @@ class AgreementSupervisor(TenantScoped, Base):
     agreement_id: Mapped[uuid.UUID]
     # A supervisor who leaves the firm is deactivated, never deleted: the history keeps them.
     membership_id: Mapped[uuid.UUID]
+
+    membership: Mapped[Membership] = relationship(lazy="raise", viewonly=True)
+
+    @property
+    def name(self) -> str:
+        """The supervisor's name (loaded with :data:`SUPERVISOR_NAMES`)."""
+        return self.membership.user.name
 
 
 class AgreementSupervisee(TenantScoped, Base):
@@ -465,7 +473,8 @@ def _show_review_due_on(session: Session, flush_context: object) -> None:
 
 # --- what a query loads with an agreement ---------------------------------------------------
 # Every relationship is ``lazy="raise"`` (see tests/test_loading.py): a query names what it
-# loads. Many-to-one in the same statement (joinedload), collections in one more (selectinload).
+# loads. Many-to-one in the same statement (joinedload); collections in one more (selectinload)
+# for lists, in the same statement for one agreement's few parties.
 
 AGREEMENT_NAMES = (
     joinedload(Agreement.org),
@@ -473,10 +482,15 @@ AGREEMENT_NAMES = (
 )
 """What a line in a list shows of an agreement: its organisation and supervisees."""
 
+SUPERVISOR_NAMES = joinedload(AgreementSupervisor.membership).joinedload(Membership.user)
+"""What an agreement's supervisors are loaded with: their names (former staff's too)."""
+
 AGREEMENT_WHOLE = (
-    *AGREEMENT_NAMES,
+    joinedload(Agreement.org),
+    joinedload(Agreement.supervisees).joinedload(AgreementSupervisee.person),
     joinedload(Agreement.manager),
     joinedload(Agreement.hr_contact),
-    selectinload(Agreement.supervisors),
+    joinedload(Agreement.supervisors).options(SUPERVISOR_NAMES),
 )
-"""One agreement with every party: for its own page and for the rules that read its parties."""
+"""One agreement with every party, in one statement (a result of it needs ``unique()``): for
+its own page and for the rules that read its parties."""

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import i18n, permissions
+from luotsi.platform import i18n
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements.models import AGREEMENT_NAMES, Agreement, AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.agreements.service import visible_to
 from luotsi.tenants.sessions.models import (
     MeetingKind,
     SessionStatus,
     SupervisionSession,
+    uses_quota,
     uses_quota_sql,
 )
 
@@ -69,7 +70,7 @@ async def quota_usage(db: AsyncSession, agreement: Agreement) -> QuotaUsage:
     return usage_from_counts(agreement, used, planned)
 
 
-def _overruns(actor: Membership) -> tuple[Subquery, Select[tuple[Agreement]]]:
+def overruns_query(actor: Membership) -> tuple[Subquery, Select[tuple[Agreement]]]:
     """The per-agreement session counts (a subquery) and the active agreements ``actor`` may
     see whose used and planned sessions exceed the quota, joined to them."""
     s = SupervisionSession
@@ -96,35 +97,6 @@ def _overruns(actor: Membership) -> tuple[Subquery, Select[tuple[Agreement]]]:
     return counts, query
 
 
-async def quota_overruns(
-    db: AsyncSession, actor: Membership, *, limit: int | None = None
-) -> list[tuple[Agreement, QuotaUsage]]:
-    """Active agreements ``actor`` may see whose used and planned sessions exceed the quota,
-    the largest overrun first; at most ``limit`` (see :func:`count_quota_overruns`)."""
-    if not permissions.can_work_on_agreements(actor):
-        return []
-    counts, query = _overruns(actor)
-    overrun = counts.c.used + counts.c.planned - Agreement.session_quota
-    rows = await db.execute(
-        query.add_columns(counts.c.used, counts.c.planned)
-        .order_by(overrun.desc(), Agreement.id)
-        .limit(limit)
-        .options(*AGREEMENT_NAMES)
-    )
-    return [
-        (agreement, usage_from_counts(agreement, int(used), int(planned)))
-        for agreement, used, planned in rows.tuples()
-    ]
-
-
-async def count_quota_overruns(db: AsyncSession, actor: Membership) -> int:
-    """How many agreements :func:`quota_overruns` would list without a limit."""
-    if not permissions.can_work_on_agreements(actor):
-        return 0
-    _counts, query = _overruns(actor)
-    return int(await db.scalar(select(func.count()).select_from(query.subquery())) or 0)
-
-
 async def sessions_allowed(db: AsyncSession, agreement: Agreement, count: int) -> int:
     """How many of ``count`` new sessions the quota still allows (all of them if open-ended).
 
@@ -148,11 +120,26 @@ def _end_of_term_utc(agreement: Agreement) -> datetime:
     return after.astimezone(UTC)
 
 
-async def quota_warnings(db: AsyncSession, agreement: Agreement) -> list[str]:
-    """Notices for the agreement page: planned sessions beyond the quota or the end date."""
-    warnings = []
-    usage = await quota_usage(db, agreement)
+class QuotaReport(NamedTuple):
+    """An agreement's quota figures and the notices its page shows about them."""
+
+    usage: QuotaUsage
+    warnings: list[str]
+
+
+def quota_report(agreement: Agreement, sessions: Iterable[SupervisionSession]) -> QuotaReport:
+    """Used, planned and remaining sessions and the notices for the agreement page (planned
+    sessions beyond the quota or the end date), from the agreement's meetings the page has
+    loaded anyway: the same rule as :func:`session_counts`, without another query."""
+    counted = [s for s in sessions if s.kind == MeetingKind.SESSION]
+    planned = [s for s in counted if s.status == SessionStatus.PLANNED]
+    usage = usage_from_counts(
+        agreement, sum(uses_quota(s.status, s.billable) for s in counted), len(planned)
+    )
+    warnings: list[str] = []
     quota = agreement.session_quota
+    if agreement.status == AgreementStatus.ENDED:
+        return QuotaReport(usage, warnings)
     if quota is not None and usage.used + usage.planned > quota:
         warnings.append(
             _(
@@ -161,16 +148,8 @@ async def quota_warnings(db: AsyncSession, agreement: Agreement) -> list[str]:
             )
             % {"used": usage.used, "planned": usage.planned, "quota": quota}
         )
-    late = await db.scalar(
-        select(func.count())
-        .select_from(SupervisionSession)
-        .where(
-            SupervisionSession.agreement_id == agreement.id,
-            SupervisionSession.kind == MeetingKind.SESSION,
-            SupervisionSession.status == SessionStatus.PLANNED,
-            SupervisionSession.starts_at >= _end_of_term_utc(agreement),
-        )
-    )
+    end = _end_of_term_utc(agreement)
+    late = sum(s.starts_at >= end for s in planned)
     if late:
         warnings.append(
             i18n.ngettext(
@@ -180,4 +159,4 @@ async def quota_warnings(db: AsyncSession, agreement: Agreement) -> list[str]:
             )
             % {"num": late, "date": i18n.format_date(agreement.end_date)}
         )
-    return warnings
+    return QuotaReport(usage, warnings)

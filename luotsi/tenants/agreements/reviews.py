@@ -28,7 +28,6 @@ from luotsi.platform.jobs import JobContext, claimed, scheduled
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.models import (
-    AGREEMENT_NAMES,
     AGREEMENT_WHOLE,
     Agreement,
     AgreementStatus,
@@ -101,9 +100,11 @@ def running_review_due(agreement: Agreement, last_review: date | None) -> date |
     return review_due_after(agreement, last_review)
 
 
-def _reviews_due_conditions(
+def reviews_due_conditions(
     actor: Membership, within_days: int, today: date | None
 ) -> list[ColumnElement[bool]]:
+    """Active agreements ``actor`` may see whose review is due within ``within_days`` days or
+    overdue."""
     horizon = (today or clock.today()) + timedelta(days=within_days)
     return [
         Agreement.status == AgreementStatus.ACTIVE,
@@ -112,42 +113,10 @@ def _reviews_due_conditions(
     ]
 
 
-async def reviews_due(
-    db: AsyncSession,
-    actor: Membership,
-    within_days: int,
-    *,
-    today: date | None = None,
-    limit: int | None = None,
-) -> list[tuple[Agreement, date]]:
-    """Active agreements ``actor`` may see whose review is due within ``within_days`` days or
-    overdue, as (agreement, due date), the earliest first; at most ``limit`` of them (see
-    :func:`count_reviews_due` for how many there are), with their names loaded."""
-    if not permissions.can_work_on_agreements(actor):
-        return []
-    rows = await db.scalars(
-        select(Agreement)
-        .where(*_reviews_due_conditions(actor, within_days, today))
-        .order_by(Agreement.review_due_on, Agreement.id)
-        .limit(limit)
-        .options(*AGREEMENT_NAMES)
-    )
-    return [(a, a.review_due_on) for a in rows.unique() if a.review_due_on is not None]
-
-
-async def count_reviews_due(
-    db: AsyncSession, actor: Membership, within_days: int, *, today: date | None = None
-) -> int:
-    """How many agreements :func:`reviews_due` would list without a limit."""
-    if not permissions.can_work_on_agreements(actor):
-        return 0
-    conditions = _reviews_due_conditions(actor, within_days, today)
-    return int(await db.scalar(select(func.count()).select_from(Agreement).where(*conditions)) or 0)
-
-
-def _ending_conditions(
+def ending_conditions(
     actor: Membership, days: int, today: date | None
 ) -> list[ColumnElement[bool]]:
+    """Active or paused agreements ``actor`` may see that end within ``days`` days."""
     today = today or clock.today()
     return [
         Agreement.status.in_((AgreementStatus.ACTIVE, AgreementStatus.PAUSED)),
@@ -155,38 +124,6 @@ def _ending_conditions(
         Agreement.end_date <= today + timedelta(days=days),
         *visible_to(actor),
     ]
-
-
-async def agreements_ending_within(
-    db: AsyncSession,
-    actor: Membership,
-    days: int,
-    *,
-    today: date | None = None,
-    limit: int | None = None,
-) -> list[Agreement]:
-    """Active or paused agreements ``actor`` may see that end within ``days`` days, the
-    soonest first; at most ``limit`` (see :func:`count_agreements_ending_within`)."""
-    if not permissions.can_work_on_agreements(actor):
-        return []
-    rows = await db.scalars(
-        select(Agreement)
-        .where(*_ending_conditions(actor, days, today))
-        .order_by(Agreement.end_date, Agreement.id)
-        .limit(limit)
-        .options(*AGREEMENT_NAMES)
-    )
-    return list(rows)
-
-
-async def count_agreements_ending_within(
-    db: AsyncSession, actor: Membership, days: int, *, today: date | None = None
-) -> int:
-    """How many agreements :func:`agreements_ending_within` would list without a limit."""
-    if not permissions.can_work_on_agreements(actor):
-        return 0
-    conditions = _ending_conditions(actor, days, today)
-    return int(await db.scalar(select(func.count()).select_from(Agreement).where(*conditions)) or 0)
 
 
 # --- continuation reviews -------------------------------------------------------------------

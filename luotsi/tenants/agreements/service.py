@@ -90,10 +90,16 @@ async def get_agreement(db: AsyncSession, actor: Membership, agreement_id: uuid.
     """One agreement ``actor`` may see; any other (or none) is :class:`NotFound`."""
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("agreement")
-    agreement = await db.scalar(
-        select(Agreement)
-        .where(Agreement.id == agreement_id, *visible_to(actor))
-        .options(*AGREEMENT_WHOLE)
+    agreement = (
+        (
+            await db.scalars(
+                select(Agreement)
+                .where(Agreement.id == agreement_id, *visible_to(actor))
+                .options(*AGREEMENT_WHOLE)
+            )
+        )
+        .unique()
+        .one_or_none()
     )
     if agreement is None:
         raise NotFound("agreement")

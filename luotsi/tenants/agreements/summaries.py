@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from luotsi.platform import clock, permissions
@@ -17,13 +18,10 @@ from luotsi.platform.identity import User
 from luotsi.platform.paging import Page
 from luotsi.platform.search import contains, search_words
 from luotsi.platform.tenancy import Membership
-from luotsi.tenants.agreements.acceptance import (
-    agreement_terms,
-    current_acceptances,
-    latest_document,
-)
+from luotsi.tenants.agreements.acceptance import agreement_terms
 from luotsi.tenants.agreements.models import (
     AGREEMENT_NAMES,
+    SUPERVISOR_NAMES,
     Acceptance,
     Agreement,
     AgreementDocument,
@@ -34,18 +32,18 @@ from luotsi.tenants.agreements.models import (
     Review,
 )
 from luotsi.tenants.agreements.quota import (
+    QuotaReport,
     QuotaUsage,
-    quota_warnings,
+    overruns_query,
     session_counts,
     usage_from_counts,
 )
 from luotsi.tenants.agreements.reviews import (
-    last_reviews,
-    list_reviews,
-    review_due_after,
+    ending_conditions,
     review_state,
+    reviews_due_conditions,
 )
-from luotsi.tenants.agreements.service import get_agreement, list_events, staff_names, visible_to
+from luotsi.tenants.agreements.service import PARTY_ORDER, visible_to
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 
@@ -117,29 +115,28 @@ class AgreementSummary:
 async def summarise(
     db: AsyncSession, agreements: list[Agreement], *, today: date | None = None
 ) -> list[AgreementSummary]:
-    """Supervisor names, next review and quota numbers for each agreement, in a few queries."""
+    """Supervisor names, next review and quota numbers for each agreement (loaded with their
+    supervisors' names, :data:`~.models.SUPERVISOR_NAMES`), in one query."""
     today = today or clock.today()
-    ids = [a.id for a in agreements]
-    names = await staff_names(db, [s.membership_id for a in agreements for s in a.supervisors])
-    last = await last_reviews(db, ids)
-    counts = await session_counts(db, ids)
-    result = []
-    for agreement in agreements:
-        due = review_due_after(agreement, last.get(agreement.id)) if agreement.is_running else None
-        result.append(
-            AgreementSummary(
-                agreement=agreement,
-                supervisor_names=sorted(
-                    names[s.membership_id]
-                    for s in agreement.supervisors
-                    if s.membership_id in names
-                ),
-                next_review=due,
-                review_state=review_state(due, today) if due else "",
-                quota=usage_from_counts(agreement, *counts.get(agreement.id, (0, 0))),
-            )
+    counts = await session_counts(db, [a.id for a in agreements])
+    return [
+        summary_of(
+            agreement, usage_from_counts(agreement, *counts.get(agreement.id, (0, 0))), today
         )
-    return result
+        for agreement in agreements
+    ]
+
+
+def summary_of(agreement: Agreement, quota: QuotaUsage, today: date) -> AgreementSummary:
+    """The summary of one agreement with its quota figures."""
+    due = agreement.review_due_on if agreement.is_running else None
+    return AgreementSummary(
+        agreement=agreement,
+        supervisor_names=sorted(s.name for s in agreement.supervisors),
+        next_review=due,
+        review_state=review_state(due, today) if due else "",
+        quota=quota,
+    )
 
 
 async def search_agreements(
@@ -163,7 +160,7 @@ async def search_agreements(
         .order_by(org.name, Agreement.start_date.desc(), Agreement.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
-        .options(*AGREEMENT_NAMES, selectinload(Agreement.supervisors))
+        .options(*AGREEMENT_NAMES, selectinload(Agreement.supervisors).options(SUPERVISOR_NAMES))
     )
     agreements = list(rows.unique())
     return Page(await summarise(db, agreements), page, per_page, total)
@@ -171,46 +168,202 @@ async def search_agreements(
 
 @dataclass
 class AgreementOverview:
-    """Everything the agreement page shows."""
+    """Everything the agreement page shows of the agreement itself (not its sessions)."""
 
     agreement: Agreement
     summary: AgreementSummary
     terms: list[tuple[str, str]]
     warnings: list[str]
-    acceptances: list[Acceptance]
-    reviews: list[Review]
-    events: list[AgreementEvent]
-    document: AgreementDocument | None
+    acceptances: list[Acceptance]  # of the latest sending, by party and name
+    reviews: list[Review]  # the latest first
+    events: list[AgreementEvent]  # the latest first
+    document: AgreementDocument | None  # the latest kept PDF
     user_names: dict[uuid.UUID, str]  # who recorded reviews
 
 
 async def agreement_overview(
-    db: AsyncSession, actor: Membership, agreement_id: uuid.UUID
+    db: AsyncSession, agreement: Agreement, quota: QuotaReport
 ) -> AgreementOverview:
-    """The agreement page: terms, quota and review dates, acceptances, reviews, history."""
-    agreement = await get_agreement(db, actor, agreement_id)
-    (summary,) = await summarise(db, [agreement])
-    reviews = await list_reviews(db, agreement)
-    recorders = {r.recorded_by for r in reviews if r.recorded_by}
-    user_names = (
-        dict(
-            (await db.execute(select(User.id, User.name).where(User.id.in_(recorders))))
-            .tuples()
-            .all()
-        )
-        if recorders
-        else {}
-    )
-    return AgreementOverview(
+    """The agreement page: terms, quota and review dates, acceptances, reviews, history.
+
+    ``agreement`` is one the actor may see, with its parties (:func:`.service.get_agreement`);
+    ``quota`` its figures from its sessions (:func:`.quota.quota_report`). Its history (reviews,
+    events, the latest round of acceptances and the kept PDF) is one statement more.
+    """
+    summary = summary_of(agreement, quota.usage, clock.today())
+    overview = AgreementOverview(
         agreement=agreement,
         summary=summary,
         terms=agreement_terms(agreement, summary.supervisor_names),
-        warnings=await quota_warnings(db, agreement)
-        if agreement.status != AgreementStatus.ENDED
-        else [],
-        acceptances=await current_acceptances(db, agreement),
-        reviews=reviews,
-        events=await list_events(db, agreement),
-        document=await latest_document(db, agreement),
-        user_names=user_names,
+        warnings=quota.warnings,
+        acceptances=[],
+        reviews=[],
+        events=[],
+        document=None,
+        user_names={},
     )
+    for review, recorder, event, acceptance, document in await _history(db, agreement):
+        if review is not None:
+            overview.reviews.append(review)
+            if recorder is not None and review.recorded_by is not None:
+                overview.user_names[review.recorded_by] = recorder
+        elif event is not None:
+            overview.events.append(event)
+        elif acceptance is not None:
+            overview.acceptances.append(acceptance)
+        elif document is not None:
+            overview.document = document
+    overview.acceptances.sort(key=lambda a: (PARTY_ORDER[a.party], a.person.name))
+    return overview
+
+
+async def _history(
+    db: AsyncSession, agreement: Agreement
+) -> list[
+    tuple[
+        Review | None,
+        str | None,
+        AgreementEvent | None,
+        Acceptance | None,
+        AgreementDocument | None,
+    ]
+]:
+    """The agreement's reviews (with their recorders' names), events, the acceptances of its
+    latest sending and its latest kept PDF, in one statement: the ids of each (a UNION ALL),
+    each row joined to its own table; reviews and events in their order, the latest first."""
+    latest_round = (
+        select(func.max(Acceptance.sent_at))
+        .where(Acceptance.agreement_id == agreement.id)
+        .scalar_subquery()
+    )
+    latest_document = (
+        select(AgreementDocument.id)
+        .where(AgreementDocument.agreement_id == agreement.id)
+        .order_by(AgreementDocument.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    keys = union_all(
+        select(literal("review").label("kind"), Review.id.label("id")).where(
+            Review.agreement_id == agreement.id
+        ),
+        select(literal("event"), AgreementEvent.id).where(
+            AgreementEvent.agreement_id == agreement.id
+        ),
+        select(literal("acceptance"), Acceptance.id).where(
+            Acceptance.agreement_id == agreement.id, Acceptance.sent_at == latest_round
+        ),
+        select(literal("document"), AgreementDocument.id).where(
+            AgreementDocument.id == latest_document
+        ),
+    ).subquery()
+    recorder = aliased(User)
+    rows = await db.execute(
+        select(Review, recorder.name, AgreementEvent, Acceptance, AgreementDocument)
+        .select_from(keys)
+        .outerjoin(Review, and_(keys.c.kind == "review", Review.id == keys.c.id))
+        .outerjoin(recorder, recorder.id == Review.recorded_by)
+        .outerjoin(AgreementEvent, and_(keys.c.kind == "event", AgreementEvent.id == keys.c.id))
+        .outerjoin(Acceptance, and_(keys.c.kind == "acceptance", Acceptance.id == keys.c.id))
+        .outerjoin(
+            AgreementDocument, and_(keys.c.kind == "document", AgreementDocument.id == keys.c.id)
+        )
+        .order_by(
+            Review.held_on.desc(),
+            Review.created_at.desc(),
+            AgreementEvent.at.desc(),
+            AgreementEvent.id,
+        )
+        .options(joinedload(Acceptance.person))
+    )
+    return list(rows.tuples())
+
+
+@dataclass
+class Attention:
+    """The dashboard's lists of agreements that need attention: at most a limit of each (the
+    first ones), with how many there are in all."""
+
+    reviews: list[tuple[Agreement, date]] = field(default_factory=list)  # with the due date
+    reviews_total: int = 0
+    ending: list[Agreement] = field(default_factory=list)
+    ending_total: int = 0
+    overruns: list[tuple[Agreement, QuotaUsage]] = field(default_factory=list)
+    overruns_total: int = 0
+
+
+async def needing_attention(
+    db: AsyncSession,
+    actor: Membership,
+    *,
+    reviews_within: int,
+    ending_within: int,
+    limit: int,
+    today: date | None = None,
+) -> Attention:
+    """Agreements ``actor`` may see whose review is due (the earliest first), that end soon
+    (the soonest first) or whose sessions exceed the quota (the largest overrun first), in one
+    statement: each list ranked and counted by window functions, the three joined by UNION ALL
+    (and one more for the supervisees' names)."""
+    found = Attention()
+    if not permissions.can_work_on_agreements(actor):
+        return found
+    counts, overruns = overruns_query(actor)
+    overrun = counts.c.used + counts.c.planned - Agreement.session_quota
+    none = literal(0)
+
+    def ranked(
+        panel: str,
+        query: Select[tuple[Agreement]],
+        order: tuple[Any, ...],
+        used: ColumnElement[Any] = none,
+        planned: ColumnElement[Any] = none,
+    ) -> Select[Any]:
+        return query.with_only_columns(
+            literal(panel).label("panel"),
+            Agreement.id.label("agreement_id"),
+            func.row_number().over(order_by=order).label("position"),
+            func.count().over().label("total"),
+            used.label("used"),
+            planned.label("planned"),
+        )
+
+    lists = union_all(
+        ranked(
+            "reviews",
+            select(Agreement).where(*reviews_due_conditions(actor, reviews_within, today)),
+            (Agreement.review_due_on, Agreement.id),
+        ),
+        ranked(
+            "ending",
+            select(Agreement).where(*ending_conditions(actor, ending_within, today)),
+            (Agreement.end_date, Agreement.id),
+        ),
+        ranked(
+            "overruns",
+            overruns,
+            (overrun.desc(), Agreement.id),
+            counts.c.used,
+            counts.c.planned,
+        ),
+    ).subquery()
+    rows = await db.execute(
+        select(Agreement, lists.c.panel, lists.c.total, lists.c.used, lists.c.planned)
+        .join(lists, lists.c.agreement_id == Agreement.id)
+        .where(lists.c.position <= limit)
+        .order_by(lists.c.panel, lists.c.position)
+        .options(*AGREEMENT_NAMES)
+    )
+    for agreement, panel, total, used, planned in rows.tuples():
+        if panel == "reviews" and agreement.review_due_on is not None:
+            found.reviews.append((agreement, agreement.review_due_on))
+            found.reviews_total = int(total)
+        elif panel == "ending":
+            found.ending.append(agreement)
+            found.ending_total = int(total)
+        elif panel == "overruns":
+            found.overruns.append(
+                (agreement, usage_from_counts(agreement, int(used), int(planned)))
+            )
+            found.overruns_total = int(total)
+    return found

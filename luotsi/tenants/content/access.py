@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from luotsi.platform import audit, i18n, permissions
 from luotsi.platform.crypto import ContentCipher, MasterKeys
@@ -31,8 +32,6 @@ from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
     Agreement,
     AgreementStatus,
-    AgreementSupervisee,
-    AgreementSupervisor,
 )
 from luotsi.tenants.clients import logins
 from luotsi.tenants.content.models import EncryptedField
@@ -69,6 +68,7 @@ class Reader:
         return ContentCipher(self.keys)
 
     async def name(self, db: AsyncSession) -> str:
+        """The actor's name for the audit (given by a caller that knows it, else looked up)."""
         if self._name is None:
             self._name = await db.scalar(select(User.name).where(User.id == self.actor.user_id))
             self._name = self._name or ""
@@ -142,27 +142,29 @@ def check_not_erased(agreement: Agreement) -> None:
         )
 
 
+_PARTIES = ("org", "supervisors", "supervisees", "manager", "hr_contact")
+
+
+async def _agreement_with_parties(
+    db: AsyncSession, actor: Membership, agreement_id: uuid.UUID
+) -> Agreement | None:
+    """The agreement with its parties: the one the request already loaded whole (the page
+    that shows its content did), else loaded now."""
+    key = identity_key(Agreement, (actor.tenant_id, agreement_id))
+    known = db.identity_map.get(key)
+    if isinstance(known, Agreement) and not inspect(known).unloaded & set(_PARTIES):
+        return known
+    query = select(Agreement).where(Agreement.id == agreement_id).options(*AGREEMENT_WHOLE)
+    return (await db.scalars(query)).unique().one_or_none()
+
+
 async def agreement_access(db: AsyncSession, actor: Membership, agreement_id: uuid.UUID) -> Access:
     """The actor's access to an agreement's shared content; :class:`NotFound` when none."""
-    agreement = await db.scalar(
-        select(Agreement).where(Agreement.id == agreement_id).options(*AGREEMENT_WHOLE)
-    )
+    agreement = await _agreement_with_parties(db, actor, agreement_id)
     if agreement is None:
         raise NotFound("agreement")
-    supervisor_ids = set(
-        await db.scalars(
-            select(AgreementSupervisor.membership_id).where(
-                AgreementSupervisor.agreement_id == agreement_id
-            )
-        )
-    )
-    supervisee_ids = frozenset(
-        await db.scalars(
-            select(AgreementSupervisee.person_id).where(
-                AgreementSupervisee.agreement_id == agreement_id
-            )
-        )
-    )
+    supervisor_ids = {s.membership_id for s in agreement.supervisors}
+    supervisee_ids = frozenset(s.person_id for s in agreement.supervisees)
     if permissions.can_work_with_shared_content(actor, supervisor_ids):
         return Access(agreement, None, supervisee_ids)
     if permissions.can_use_supervisee_portal(actor) and agreement.status != AgreementStatus.DRAFT:

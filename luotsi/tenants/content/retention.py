@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from luotsi.platform import audit, i18n, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
@@ -148,16 +149,22 @@ async def get_erasure_request(
     return request
 
 
-async def count_pending_erasure_requests(db: AsyncSession, actor: Membership) -> int:
-    """How many erasure requests wait for the owner (for the dashboard)."""
+def pending_erasure_requests_count(actor: Membership) -> ScalarSelect[int]:
+    """How many erasure requests wait for the owner (for the dashboard), as a scalar subquery
+    for a statement that counts several things at once."""
     if not permissions.can_manage_retention(actor):
         raise Forbidden("erasure")
-    count = await db.scalar(
+    return (
         select(func.count())
         .select_from(ErasureRequest)
         .where(ErasureRequest.status == ErasureStatus.PENDING)
+        .scalar_subquery()
     )
-    return int(count or 0)
+
+
+async def count_pending_erasure_requests(db: AsyncSession, actor: Membership) -> int:
+    """:func:`pending_erasure_requests_count` on its own."""
+    return int(await db.scalar(select(pending_erasure_requests_count(actor))) or 0)
 
 
 async def decider_names(

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import audit, clock
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
+from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.content.access import Access, Reader, agreement_access, clean_text
 from luotsi.tenants.content.models import (
     ASSIGNMENT_BODY,
@@ -433,6 +435,17 @@ async def delete_goal(db: AsyncSession, reader: Reader, goal_id: uuid.UUID) -> N
     await reader.audit(db, audit.CONTENT_DELETED, GOAL_OBJECT, [row.id], context)
 
 
+_GOAL_ORDER = (
+    Goal.source,  # "organisation" < "own"
+    Goal.created_at,
+    Goal.id,
+    Evaluation.evaluated_on,
+    Evaluation.created_at,
+)
+"""Goals the organisation's first, then in the order written; each one's evaluations oldest
+first."""
+
+
 async def list_goals(
     db: AsyncSession,
     reader: Reader,
@@ -447,38 +460,55 @@ async def list_goals(
     audited."""
     access = await agreement_access(db, reader.actor, agreement_id)
     goals = select(Goal).where(Goal.agreement_id == agreement_id)
-    evaluations_query = select(Evaluation).where(Evaluation.agreement_id == agreement_id)
+    joined = [Evaluation.goal_id == Goal.id, Evaluation.agreement_id == agreement_id]
     if goal_id is not None:
         goals = goals.where(Goal.id == goal_id)
     if evaluation_id is not None:
-        evaluations_query = evaluations_query.where(Evaluation.id == evaluation_id)
-        goals = goals.where(Goal.id.in_(evaluations_query.with_only_columns(Evaluation.goal_id)))
-    rows = [
-        row
-        for row in await db.scalars(
-            goals.order_by(Goal.source, Goal.created_at, Goal.id)  # "organisation" < "own"
+        joined.append(Evaluation.id == evaluation_id)
+        goals = goals.where(
+            Goal.id.in_(select(Evaluation.goal_id).where(Evaluation.id == evaluation_id))
         )
-        if access.sees(row.person_id)
-    ]
-    evaluations = await db.scalars(
-        evaluations_query.where(Evaluation.goal_id.in_([row.id for row in rows])).order_by(
-            Evaluation.evaluated_on, Evaluation.created_at
-        )
+    # Each goal with its evaluations, in one statement.
+    found = await db.execute(
+        goals.outerjoin(Evaluation, and_(*joined)).add_columns(Evaluation).order_by(*_GOAL_ORDER)
     )
+    return await _goal_views(db, reader, access, found.tuples())
+
+
+async def _goal_views(
+    db: AsyncSession,
+    reader: Reader,
+    access: Access,
+    rows: Iterable[tuple[Goal | None, Evaluation | None]],
+) -> list[GoalView]:
+    """The goals and evaluations of ``rows`` (each goal with one of its evaluations, in
+    :data:`_GOAL_ORDER`) that the actor may see, decrypted and audited."""
+    goals: list[Goal] = []
     by_goal: dict[uuid.UUID, list[Evaluation]] = {}
-    for evaluation in evaluations:
-        if access.sees(evaluation.person_id):
-            by_goal.setdefault(evaluation.goal_id, []).append(evaluation)
+    for row, evaluation in rows:
+        if row is None or not access.sees(row.person_id):
+            continue
+        if row.id not in by_goal:
+            goals.append(row)
+            by_goal[row.id] = []
+        if evaluation is not None and access.sees(evaluation.person_id):
+            by_goal[row.id].append(evaluation)
     views = []
-    for row in rows:
+    for row in goals:
         text = reader.open(GOAL_BODY, row.id, row.body)
         view = GoalView(
-            row.id, agreement_id, row.person_id, row.source, text, row.created_at, row.updated_at
+            row.id,
+            row.agreement_id,
+            row.person_id,
+            row.source,
+            text,
+            row.created_at,
+            row.updated_at,
         )
         await reader.audit(
             db, audit.CONTENT_READ, GOAL_OBJECT, [row.id], access.context_for(row.person_id)
         )
-        for evaluation in by_goal.get(row.id, []):
+        for evaluation in by_goal[row.id]:
             view.evaluations.append(_evaluation_view(reader, evaluation))
             await reader.audit(
                 db, audit.CONTENT_READ, EVALUATION_OBJECT, [evaluation.id], evaluation.person_id
@@ -600,11 +630,50 @@ async def read_limits(
     row = await db.scalar(
         select(ConfidentialityLimits).where(ConfidentialityLimits.agreement_id == agreement_id)
     )
+    return await _limits_view(db, reader, access, row)
+
+
+async def _limits_view(
+    db: AsyncSession, reader: Reader, access: Access, row: ConfidentialityLimits | None
+) -> LimitsView | None:
     if row is None:
         return None
     text = reader.open(LIMITS_BODY, row.id, row.body)
     await reader.audit(db, audit.CONTENT_READ, LIMITS_OBJECT, [row.id], access.agreement.id)
     return LimitsView(text, row.updated_at)
+
+
+@dataclass(frozen=True)
+class AgreementContent:
+    """What the agreement page shows of its shared content."""
+
+    limits: LimitsView | None
+    goals: list[GoalView]
+
+
+async def agreement_content(
+    db: AsyncSession, reader: Reader, agreement_id: uuid.UUID
+) -> AgreementContent:
+    """The limits of confidentiality and the goals with their evaluations (as
+    :func:`read_limits` and :func:`list_goals`), in one statement: the agreement's one row of
+    limits beside each goal and evaluation."""
+    access = await agreement_access(db, reader.actor, agreement_id)
+    found = await db.execute(
+        select(ConfidentialityLimits, Goal, Evaluation)
+        .select_from(Agreement)
+        .outerjoin(ConfidentialityLimits, ConfidentialityLimits.agreement_id == Agreement.id)
+        .outerjoin(Goal, Goal.agreement_id == Agreement.id)
+        .outerjoin(
+            Evaluation,
+            and_(Evaluation.goal_id == Goal.id, Evaluation.agreement_id == Agreement.id),
+        )
+        .where(Agreement.id == agreement_id)
+        .order_by(*_GOAL_ORDER)
+    )
+    rows = list(found.tuples())
+    limits = await _limits_view(db, reader, access, rows[0][0] if rows else None)
+    goals = await _goal_views(db, reader, access, ((goal, ev) for _l, goal, ev in rows))
+    return AgreementContent(limits, goals)
 
 
 async def write_limits(

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
@@ -262,15 +263,13 @@ def _render(
 PER_PAGE = 20
 
 
-async def _visible(db: AsyncSession, actor: Membership) -> list[ColumnElement[bool]]:
+def _visible(actor: Membership) -> list[ColumnElement[bool]]:
     """Conditions for the inquiries ``actor`` may see: all, or their own as a supervisor."""
     if not permissions.can_view_inquiries(actor):
         raise Forbidden("inquiries")
     if permissions.can_manage_inquiries(actor):
         return []
-    own_profiles = list(
-        await db.scalars(select(StaffProfile.id).where(StaffProfile.membership_id == actor.id))
-    )
+    own_profiles = select(StaffProfile.id).where(StaffProfile.membership_id == actor.id)
     return [
         or_(
             Inquiry.assigned_membership_id == actor.id,
@@ -283,27 +282,32 @@ async def list_inquiries(
     db: AsyncSession, actor: Membership, status: str = "", page: int = 1
 ) -> Page[Inquiry]:
     """The inquiries ``actor`` may see, newest first; ``status`` narrows (empty: all)."""
-    conditions = await _visible(db, actor)
+    conditions = _visible(actor)
     if status in {s.value for s in InquiryStatus}:
         conditions.append(Inquiry.status == InquiryStatus(status))
     order = [Inquiry.created_at.desc(), Inquiry.id]
     return await paginate(db, Inquiry, conditions, order, page, PER_PAGE)
 
 
-async def count_new_inquiries(db: AsyncSession, actor: Membership) -> int:
-    """How many inquiries ``actor`` may see are still new (the dashboard's count)."""
-    conditions = await _visible(db, actor)
-    count = await db.scalar(
+def new_inquiries_count(actor: Membership) -> ScalarSelect[int]:
+    """How many inquiries ``actor`` may see are still new (the dashboard's count), as a scalar
+    subquery for a statement that counts several things at once."""
+    return (
         select(func.count())
         .select_from(Inquiry)
-        .where(Inquiry.status == InquiryStatus.NEW, *conditions)
+        .where(Inquiry.status == InquiryStatus.NEW, *_visible(actor))
+        .scalar_subquery()
     )
-    return int(count or 0)
+
+
+async def count_new_inquiries(db: AsyncSession, actor: Membership) -> int:
+    """:func:`new_inquiries_count` on its own."""
+    return int(await db.scalar(select(new_inquiries_count(actor))) or 0)
 
 
 async def get_inquiry(db: AsyncSession, actor: Membership, inquiry_id: uuid.UUID) -> Inquiry:
     """One inquiry; not found when it does not exist or ``actor`` may not see it."""
-    conditions = await _visible(db, actor)
+    conditions = _visible(actor)
     inquiry = await db.scalar(select(Inquiry).where(Inquiry.id == inquiry_id, *conditions))
     if inquiry is None:
         raise NotFound("inquiry")

@@ -244,6 +244,8 @@ class ServiceArea(TenantScoped, Base):
     municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
     firm_area_id: Mapped[uuid.UUID | None]
 
+    firm_area: Mapped[FirmArea | None] = relationship(lazy="raise", viewonly=True)
+
     @property
     def key(self) -> str:
         if self.region_code:
@@ -392,11 +394,14 @@ class Inquiry(TenantScoped, Base):
 FIRM_AREA_WHOLE = (selectinload(FirmArea.parts),)
 """A firm area with its regions and municipalities."""
 
-STAFF_PROFILE_WHOLE = (
+STAFF_PROFILE_CARD = (
     joinedload(StaffProfile.membership).joinedload(Membership.user),
     selectinload(StaffProfile.specialty_links).joinedload(StaffSpecialty.specialty),
-    selectinload(StaffProfile.qualifications),
-    selectinload(StaffProfile.areas),
+    selectinload(StaffProfile.areas).joinedload(ServiceArea.firm_area),
 )
-"""A staff profile with its account, specialties, qualifications and service areas: what its
-card in a list and its page show (a constant number of statements for any number of them)."""
+"""A staff profile with its account, specialties and service areas (a firm's area with its
+name): what its card in a list shows (a constant number of statements for any number of
+them)."""
+
+STAFF_PROFILE_WHOLE = (*STAFF_PROFILE_CARD, selectinload(StaffProfile.qualifications))
+"""A staff profile with its qualifications too: what its own page and form show."""

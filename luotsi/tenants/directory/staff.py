@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    and_,
     case,
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from luotsi.platform import clock, i18n, images, permissions, storage
 from luotsi.platform.db import has_code
@@ -34,9 +37,11 @@ from luotsi.platform.search import contains, search_words
 from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
 from luotsi.tenants.directory.models import (
+    STAFF_PROFILE_CARD,
     STAFF_PROFILE_WHOLE,
     FirmArea,
     FirmAreaPart,
+    FirmProfile,
     Municipality,
     Qualification,
     Region,
@@ -150,7 +155,7 @@ async def search_staff(
     order: list[Any] = [StaffProfile.display_name, StaffProfile.id]
     if filters.place is not None:
         order.insert(0, case((covering(filters.place), 0), else_=1))
-    return await paginate(db, StaffProfile, conditions, order, page, per_page, STAFF_PROFILE_WHOLE)
+    return await paginate(db, StaffProfile, conditions, order, page, per_page, STAFF_PROFILE_CARD)
 
 
 # --- profiles -------------------------------------------------------------------------------
@@ -194,6 +199,25 @@ async def get_public_profile(db: AsyncSession, profile_id: uuid.UUID) -> StaffPr
     if profile is None:
         raise NotFound("profile")
     return profile
+
+
+def profile_id_of(membership_id: uuid.UUID) -> ScalarSelect[uuid.UUID]:
+    """The id of a staff member's profile (None until it exists), as a scalar subquery."""
+    return (
+        select(StaffProfile.id).where(StaffProfile.membership_id == membership_id).scalar_subquery()
+    )
+
+
+def listed_in_directory(membership_id: uuid.UUID) -> ColumnElement[bool]:
+    """Whether clients find the member's profile in the firm's public directory: shown and
+    active, in a directory the firm has not switched off (a firm without a profile has it on)."""
+    shown = select(StaffProfile.id).where(
+        StaffProfile.membership_id == membership_id,
+        StaffProfile.visible.is_(True),
+        StaffProfile.active.is_(True),
+    )
+    enabled = select(FirmProfile.directory_enabled).scalar_subquery()
+    return and_(shown.exists(), func.coalesce(enabled, true()).is_(True))
 
 
 async def profile_of_membership(db: AsyncSession, membership_id: uuid.UUID) -> StaffProfile:

@@ -231,13 +231,19 @@ async def own_session(
     """A meeting of one of the signed-in supervisee's agreements; not found otherwise (the same
     answer for a colleague's meeting and one that does not exist)."""
     person = await supervisee_person(db, actor)
-    session = await db.scalar(
-        select(SupervisionSession)
-        .where(
-            SupervisionSession.id == session_id,
-            SupervisionSession.agreement_id.in_(_own_agreements(person)),
+    session = (
+        (
+            await db.scalars(
+                select(SupervisionSession)
+                .where(
+                    SupervisionSession.id == session_id,
+                    SupervisionSession.agreement_id.in_(_own_agreements(person)),
+                )
+                .options(*SESSION_WHOLE)
+            )
         )
-        .options(*SESSION_WHOLE)
+        .unique()
+        .one_or_none()
     )
     if session is None or session.agreement.status == AgreementStatus.DRAFT:
         raise NotFound("session")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock, permissions
@@ -39,39 +39,33 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
     mine = [] if whole_firm else [SupervisionSession.supervisor_id == actor.id]
     today = clock.today(now)
     week_end = today + timedelta(days=7 - today.weekday())  # next Monday
-    upcoming = list(
-        await db.scalars(
-            select(SupervisionSession)
-            .where(
-                *mine,
-                SupervisionSession.starts_at >= _local_midnight(today),
-                SupervisionSession.starts_at < _local_midnight(week_end),
-                SupervisionSession.status == SessionStatus.PLANNED,
-            )
-            .order_by(SupervisionSession.starts_at)
-            .options(*SESSION_NAMES)
-        )
+    s = SupervisionSession
+    planned = [*mine, s.status == SessionStatus.PLANNED]
+    this_week = and_(s.starts_at >= _local_midnight(today), s.starts_at < _local_midnight(week_end))
+    # The latest that have started, for "waiting to be marked".
+    awaiting = (
+        select(s.id)
+        .where(*planned, s.starts_at < now)
+        .order_by(s.starts_at.desc())
+        .limit(AWAITING_LIMIT)
+        .scalar_subquery()
+    )
+    awaits = s.id.in_(awaiting)
+    # Both lists in one statement, each row saying which it belongs to (it may be both).
+    rows = await db.execute(
+        select(s, this_week.label("this_week"), awaits.label("awaits"))
+        .where(*planned, or_(this_week, awaits))
+        .order_by(s.starts_at)
+        .options(*SESSION_NAMES)
     )
     tomorrow = _local_midnight(today + timedelta(days=1))
-    awaiting = list(
-        await db.scalars(
-            select(SupervisionSession)
-            .where(
-                *mine,
-                SupervisionSession.starts_at < now,
-                SupervisionSession.status == SessionStatus.PLANNED,
-            )
-            .order_by(SupervisionSession.starts_at.desc())
-            .limit(AWAITING_LIMIT)
-            .options(*SESSION_NAMES)
-        )
-    )
-    return Agenda(
-        today=[s for s in upcoming if s.starts_at < tomorrow],
-        rest_of_week=[s for s in upcoming if s.starts_at >= tomorrow],
-        awaiting_marking=[s for s in awaiting if _ended(s, now)],
-        whole_firm=whole_firm,
-    )
+    agenda = Agenda(whole_firm=whole_firm)
+    for session, in_week, to_mark in rows.tuples():
+        if in_week:
+            (agenda.today if session.starts_at < tomorrow else agenda.rest_of_week).append(session)
+        if to_mark and _ended(session, now):
+            agenda.awaiting_marking.insert(0, session)  # the latest first
+    return agenda
 
 
 def _ended(session: SupervisionSession, now: datetime) -> bool:

@@ -174,8 +174,14 @@ async def agreement_for_work(
     """An agreement ``actor`` may plan and mark sessions on; not found otherwise."""
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("agreement")
-    agreement = await db.scalar(
-        select(Agreement).where(Agreement.id == agreement_id).options(*AGREEMENT_WHOLE)
+    agreement = (
+        (
+            await db.scalars(
+                select(Agreement).where(Agreement.id == agreement_id).options(*AGREEMENT_WHOLE)
+            )
+        )
+        .unique()
+        .one_or_none()
     )
     if agreement is None or not _works_on(actor, agreement):
         raise NotFound("agreement")
@@ -216,10 +222,16 @@ async def get_session(
     """One session of an agreement ``actor`` works on (or holds); not found otherwise."""
     if not permissions.can_work_on_agreements(actor):
         raise NotFound("session")
-    session = await db.scalar(
-        select(SupervisionSession)
-        .where(SupervisionSession.id == session_id)
-        .options(*SESSION_WHOLE)
+    session = (
+        (
+            await db.scalars(
+                select(SupervisionSession)
+                .where(SupervisionSession.id == session_id)
+                .options(*SESSION_WHOLE)
+            )
+        )
+        .unique()
+        .one_or_none()
     )
     if session is None or not (
         session.supervisor_id == actor.id or _works_on(actor, session.agreement)
@@ -229,10 +241,12 @@ async def get_session(
 
 
 async def sessions_of_agreement(
-    db: AsyncSession, actor: Membership, agreement_id: uuid.UUID
+    db: AsyncSession, actor: Membership, agreement: Agreement
 ) -> list[SupervisionSession]:
-    """Every session and meeting of an agreement, earliest first."""
-    agreement = await agreement_for_work(db, actor, agreement_id)
+    """Every session and meeting of an agreement (one loaded with its parties), earliest
+    first; not found unless ``actor`` works on it."""
+    if not permissions.can_work_on_agreements(actor) or not _works_on(actor, agreement):
+        raise NotFound("agreement")
     rows = await db.scalars(
         select(SupervisionSession)
         .where(SupervisionSession.agreement_id == agreement.id)

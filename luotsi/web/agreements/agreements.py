@@ -20,6 +20,7 @@ from luotsi.tenants import content
 from luotsi.tenants.agreements import acceptance as agreement_acceptance
 from luotsi.tenants.agreements import drafts as agreement_drafts
 from luotsi.tenants.agreements import models as agreement_models
+from luotsi.tenants.agreements import quota as agreement_quota
 from luotsi.tenants.agreements import reviews as agreement_reviews
 from luotsi.tenants.agreements import service as agreement_service
 from luotsi.tenants.agreements import summaries as agreement_summaries
@@ -426,7 +427,7 @@ class AgreementsController(Controller):
                 (
                     s
                     for s in await session_service.sessions_of_agreement(
-                        db, ws.membership, agreement.id
+                        db, ws.membership, agreement
                     )
                     if s.id == evaluation.session_id
                 ),
@@ -575,12 +576,14 @@ class AgreementsController(Controller):
         content unless another form's ``errors`` are shown: that 422 rolls the transaction
         back, and with it the audit of any read, so it shows a link to the content instead.
         """
-        overview = await agreement_summaries.agreement_overview(db, ws.membership, agreement_id)
-        agreement = overview.agreement
-        today = clock.today()
+        agreement = await agreement_service.get_agreement(db, ws.membership, agreement_id)
         agreement_sessions = await session_service.sessions_of_agreement(
-            db, ws.membership, agreement_id
+            db, ws.membership, agreement
         )
+        overview = await agreement_summaries.agreement_overview(
+            db, agreement, agreement_quota.quota_report(agreement, agreement_sessions)
+        )
+        today = clock.today()
         supervision_context = await supervision.agreement_content(
             request, db, ws, agreement, agreement_sessions, show=not errors, draft=draft
         )

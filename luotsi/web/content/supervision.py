@@ -35,7 +35,7 @@ from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.content.access import TEXT_MAX_CHARS
 from luotsi.tenants.sessions.models import SessionStatus, SupervisionSession
-from luotsi.tenants.sessions.service import supervisor_names, to_local
+from luotsi.tenants.sessions.service import to_local
 from luotsi.web.charts import progress_svg
 from luotsi.web.deps import WS, Req
 from luotsi.web.forms import form_text
@@ -281,16 +281,15 @@ async def agreement_content(
     if not context["content_shown"]:
         return context
     reader = content_reader(request, ws)
-    goals = await content.list_goals(db, reader, agreement.id)
-    names = await supervisor_names(db)
+    shown = await content.agreement_content(db, reader, agreement.id)
     context |= {
-        "limits": await content.read_limits(db, reader, agreement.id),
-        "goal_rows": goal_rows(goals, people),
+        "limits": shown.limits,
+        "goal_rows": goal_rows(shown.goals, people),
         "notes_kept": await content.notes_to_hand_over(db, ws.membership, agreement.id),
         "recipients": [
-            (s.membership_id, names.get(s.membership_id, ""))
+            (s.membership_id, s.name)
             for s in agreement.supervisors
-            if s.membership_id != ws.membership.id and s.membership_id in names
+            if s.membership_id != ws.membership.id and s.membership.is_staff
         ],
     }
     return context

@@ -34,7 +34,7 @@ from luotsi.tenants.directory.public import (
     firm_profile,
     save_firm_profile,
 )
-from luotsi.tenants.directory.regions import Place, fold, list_areas, places
+from luotsi.tenants.directory.regions import Place, fold, places
 from luotsi.tenants.directory.staff import (
     StaffFilter,
     get_public_profile,
@@ -147,14 +147,14 @@ def read_query(request: Req, choices: DirectoryChoices) -> DirectoryQuery:
 # --- what the pages show --------------------------------------------------------------------
 
 
-async def area_namer(db: DB) -> Callable[[ServiceArea], str]:
-    """Names of a supervisor's service areas in the reader's language (firm areas by name)."""
-    firm_areas = {area.id: area.name for area in await list_areas(db)}
+def area_namer() -> Callable[[ServiceArea], str]:
+    """Names of a supervisor's service areas in the reader's language (a firm's area by its
+    name, loaded with it)."""
     index = places()
 
     def name(area: ServiceArea) -> str:
         if area.firm_area_id is not None:
-            return firm_areas.get(area.firm_area_id, "")
+            return area.firm_area.name if area.firm_area else ""
         return index.name(area.key)
 
     return name
@@ -296,7 +296,7 @@ class DirectoryController(Controller):
         results: Page[StaffProfile] = await search_staff(
             db, query.staff_filter(), query.page, PER_PAGE
         )
-        area_name = await area_namer(db)
+        area_name = area_namer()
         description = firm.profile.description(i18n.current_language())
         context = {
             **_common(firm, area_name),
@@ -345,7 +345,7 @@ class DirectoryController(Controller):
         self, request: Req, db: DB, firm: FIRM, profile_id: FromPath[uuid.UUID]
     ) -> Any:
         profile = await get_public_profile(db, profile_id)
-        area_name = await area_namer(db)
+        area_name = area_namer()
         bio, bio_language = bio_of(profile)
         context = {
             **_common(firm, area_name),

@@ -202,7 +202,7 @@ class SessionsController(Controller):
     @get("/plan/{agreement_id:uuid}", name="plan_sessions")
     async def plan(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
-        existing = await session_service.sessions_of_agreement(db, ws.membership, agreement.id)
+        existing = await session_service.sessions_of_agreement(db, ws.membership, agreement)
         today = clock.today()
         values = session_planning.SeriesInput.defaults(
             agreement, ws.membership, _last(existing), today
@@ -258,7 +258,7 @@ class SessionsController(Controller):
         existing: list[SupervisionSession] | None = None,
     ) -> Any:
         if existing is None:
-            existing = await session_service.sessions_of_agreement(db, ws.membership, agreement.id)
+            existing = await session_service.sessions_of_agreement(db, ws.membership, agreement)
         context = {
             "ws": ws,
             "values": values,
@@ -302,7 +302,7 @@ class SessionsController(Controller):
     @get("/new/{agreement_id:uuid}", name="new_session")
     async def new(self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]) -> Any:
         agreement = await session_service.agreement_for_work(db, ws.membership, agreement_id)
-        existing = await session_service.sessions_of_agreement(db, ws.membership, agreement.id)
+        existing = await session_service.sessions_of_agreement(db, ws.membership, agreement)
         values = session_planning.MeetingInput.defaults(agreement, ws.membership, _last(existing))
         values = replace(values, **requested_time(request.query_params))
         query = request.query_params

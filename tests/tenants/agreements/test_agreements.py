@@ -15,7 +15,7 @@ from luotsi.platform.db import make_engine, make_sessionmaker
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import format_money, language
 from luotsi.platform.jobs import JOBS, run_job
-from luotsi.platform.tenancy import Role
+from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants.agreements import acceptance as agreement_acceptance
 from luotsi.tenants.agreements import drafts as agreement_drafts
 from luotsi.tenants.agreements import quota as agreement_quota
@@ -28,6 +28,7 @@ from luotsi.tenants.agreements.reviews import ReviewInput
 from luotsi.tenants.agreements.service import max_end_date
 from luotsi.tenants.clients.models import PersonRole
 from luotsi.tenants.kinds import SupervisionKind
+from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus
 from tests import clock
 from tests.conftest import Backend, Outbox
@@ -366,9 +367,19 @@ async def test_the_sql_review_date_is_the_python_one_at_month_ends(
     await add_review(clean_db.owner, a.tenant, reviewed, held_on=last)
     expected[reviewed.id] = agreement_reviews.review_due_after(reviewed, last)
 
-    listed = await agreement_reviews.reviews_due(db, a.owner, 400, today=today)
+    listed = (await _attention(db, a.owner, reviews=400, limit=100)).reviews
     got = {agreement.id: due for agreement, due in listed if agreement.id in expected}
     assert got == expected
+
+
+async def _attention(
+    db: AsyncSession, actor: Membership, *, reviews: int = 14, ending: int = 60, limit: int = 10
+) -> agreement_summaries.Attention:
+    """The dashboard's lists: reviews due within ``reviews`` days, agreements ending within
+    ``ending`` days and quota overruns, at most ``limit`` of each."""
+    return await agreement_summaries.needing_attention(
+        db, actor, reviews_within=reviews, ending_within=ending, limit=limit, today=clock.today()
+    )
 
 
 async def test_reviews_due_are_limited_and_counted(
@@ -385,20 +396,14 @@ async def test_reviews_due_are_limited_and_counted(
             start_date=today - relativedelta(months=months_ago),
             end_date=today + relativedelta(months=6),
         )
-    every = await agreement_reviews.reviews_due(db, a.owner, 14, today=today)
-    first = await agreement_reviews.reviews_due(db, a.owner, 14, today=today, limit=3)
-    assert len(every) == 5
-    assert first == every[:3]
-    assert await agreement_reviews.count_reviews_due(db, a.owner, 14, today=today) == 5
-    assert await agreement_reviews.count_reviews_due(db, a.supervisor, 14, today=today) == 5
-    assert await agreement_reviews.count_reviews_due(db, a.admin, 14, today=today) == 5
-    ending = await agreement_reviews.agreements_ending_within(db, a.owner, 200, today=today)
-    assert len(ending) == 5
-    assert (
-        await agreement_reviews.agreements_ending_within(db, a.owner, 200, today=today, limit=2)
-        == ending[:2]
-    )
-    assert await agreement_reviews.count_agreements_ending_within(db, a.owner, 200) == 5
+    every = await _attention(db, a.owner, ending=200)
+    assert len(every.reviews) == every.reviews_total == 5
+    assert len(every.ending) == every.ending_total == 5
+    first = await _attention(db, a.owner, ending=200, limit=3)
+    assert first.reviews == every.reviews[:3] and first.reviews_total == 5
+    assert first.ending == every.ending[:3] and first.ending_total == 5
+    for member in (a.supervisor, a.admin):
+        assert (await _attention(db, member, limit=2)).reviews_total == 5
 
 
 async def test_quota_overruns_are_the_largest_first_limited_and_counted(
@@ -419,13 +424,13 @@ async def test_quota_overruns_are_the_largest_first_limited_and_counted(
                 starts_at=clock.at(clock.working_day(7 * (week + 1))),
             )
         over[planned] = agreement.id
-    listed = await agreement_quota.quota_overruns(db, a.owner)
+    listed = (await _attention(db, a.owner)).overruns
     assert [agreement.id for agreement, _usage in listed] == [over[4], over[3], over[2]]
     assert [usage.planned for _agreement, usage in listed] == [4, 3, 2]
-    limited = await agreement_quota.quota_overruns(db, a.owner, limit=2)
-    assert [agreement.id for agreement, _usage in limited] == [over[4], over[3]]
-    assert await agreement_quota.count_quota_overruns(db, a.owner) == 3
-    assert await agreement_quota.count_quota_overruns(db, a.supervisor) == 3
+    limited = await _attention(db, a.owner, limit=2)
+    assert [agreement.id for agreement, _usage in limited.overruns] == [over[4], over[3]]
+    assert limited.overruns_total == 3
+    assert (await _attention(db, a.supervisor, limit=1)).overruns_total == 3
 
 
 async def test_reviews_due_and_agreements_ending_are_listed_for_whom_may_see_them(
@@ -444,20 +449,17 @@ async def test_reviews_due_and_agreements_ending_are_listed_for_whom_may_see_the
         end_date=today + timedelta(days=27),
     )
     overdue = start + relativedelta(months=6)
-    owner_due = await agreement_reviews.reviews_due(db, firms.a.owner, 14, today=today)
-    assert [(a.id, d) for a, d in owner_due] == [(admins.id, overdue)]
+    owner = await _attention(db, firms.a.owner)
+    assert [(a.id, d) for a, d in owner.reviews] == [(admins.id, overdue)]
+    assert [a.id for a in owner.ending] == [admins.id]
     # The fixture's next review: six months after the one a month ago.
     fixture_due = firms.a.review.held_on + relativedelta(months=6)
     within = (fixture_due - today).days
-    later = await agreement_reviews.reviews_due(db, firms.a.owner, within, today=today)
+    later = (await _attention(db, firms.a.owner, reviews=within)).reviews
     assert [a.id for a, _d in later] == [admins.id, firms.a.agreement.id]
-    assert await agreement_reviews.reviews_due(db, firms.a.supervisor, 14, today=today) == []
-    ending = await agreement_reviews.agreements_ending_within(db, firms.a.owner, 60, today=today)
-    assert [a.id for a in ending] == [admins.id]
-    assert (
-        await agreement_reviews.agreements_ending_within(db, firms.a.supervisor, 60, today=today)
-        == []
-    )
+    supervisor = await _attention(db, firms.a.supervisor)
+    assert supervisor.reviews == supervisor.ending == []
+    assert supervisor.reviews_total == supervisor.ending_total == 0
 
 
 async def test_quota_counts_held_and_billable_sessions_and_warns(
@@ -502,15 +504,19 @@ async def test_quota_counts_held_and_billable_sessions_and_warns(
     agreement = await agreement_service.get_agreement(db, firms.a.owner, small.id)
     assert await agreement_quota.quota_usage(db, agreement) == (3, 2, 0)
     assert await agreement_quota.sessions_allowed(db, agreement, 5) == 0
-    warnings = await agreement_quota.quota_warnings(db, agreement)
-    assert warnings == [
+    # The agreement page counts the same from the meetings it lists.
+    meetings = await session_service.sessions_of_agreement(db, firms.a.owner, agreement)
+    report = agreement_quota.quota_report(agreement, meetings)
+    assert report.usage == (3, 2, 0)
+    assert report.warnings == [
         "3 sessions used and 2 planned exceed the quota of 4 sessions.",
         "1 planned session falls after the end date 31/12/2026.",
     ]
     fixture = await agreement_service.get_agreement(db, firms.a.owner, firms.a.agreement.id)
     assert await agreement_quota.quota_usage(db, fixture) == (0, 1, 14)
     assert await agreement_quota.sessions_allowed(db, fixture, 20) == 14
-    assert await agreement_quota.quota_warnings(db, fixture) == []
+    meetings = await session_service.sessions_of_agreement(db, firms.a.owner, fixture)
+    assert agreement_quota.quota_report(fixture, meetings) == ((0, 1, 14), [])
 
 
 async def test_a_supervisor_sees_only_their_own_agreements(

@@ -749,10 +749,16 @@ async def test_a_staff_request_for_the_manager_invites_nobody(
     requested = await _call(open_db, a, session_changes.request_manager_invitation, evaluation.id)
     assert requested.manager_invited_by is None and requested.sequence == 0
     async with open_db(a) as db:
-        row = await db.scalar(
-            select(SupervisionSession)
-            .where(SupervisionSession.id == evaluation.id)
-            .options(*SESSION_WHOLE)
+        row = (
+            (
+                await db.scalars(
+                    select(SupervisionSession)
+                    .where(SupervisionSession.id == evaluation.id)
+                    .options(*SESSION_WHOLE)
+                )
+            )
+            .unique()
+            .one_or_none()
         )
         assert row is not None
         assert sorted(p.role for p in await session_service.participants(db, row)) == [
