@@ -92,9 +92,11 @@ async def calendar_entries(
     supervisor_id: uuid.UUID | None,
     *,
     limit: int | None = None,
+    names: dict[uuid.UUID, str] | None = None,
 ) -> list[CalendarEntry]:
     """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor (or
-    everyone's: None), the earliest first; at most ``limit`` of them."""
+    everyone's: None), the earliest first; at most ``limit`` of them. ``names``: the staff's
+    names when the caller has them already (:func:`calendar_supervisors`), else loaded."""
     conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
     rows = await db.scalars(
         select(SupervisionSession)
@@ -103,7 +105,8 @@ async def calendar_entries(
         .limit(limit)
         .options(*SESSION_NAMES)
     )
-    names = await supervisor_names(db)
+    if names is None:
+        names = await supervisor_names(db)
     entries = []
     for session in rows.unique():
         agreement = session.agreement
@@ -138,10 +141,13 @@ async def calendar_days(
     *,
     per_day: int | None = None,
     limit: int | None = None,
+    names: dict[uuid.UUID, str] | None = None,
 ) -> CalendarDays:
     """:func:`calendar_entries` by day; with ``per_day``, at most that many a day (and at most
     ``limit`` loaded in all), the others counted in ``more`` for a "+3 more" link."""
-    entries = await calendar_entries(db, actor, first_day, last_day, supervisor_id, limit=limit)
+    entries = await calendar_entries(
+        db, actor, first_day, last_day, supervisor_id, limit=limit, names=names
+    )
     by_day: dict[date, list[CalendarEntry]] = {}
     for entry in entries:
         by_day.setdefault(entry.day, []).append(entry)

@@ -195,7 +195,14 @@ class CalendarController(Controller):
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
         bounds = (MONTH_DAY_LIMIT, MONTH_LIMIT) if shown.view == "month" else (None, None)
         days = await calendars.calendar_days(
-            db, ws.membership, shown.first, shown.last, chosen, per_day=bounds[0], limit=bounds[1]
+            db,
+            ws.membership,
+            shown.first,
+            shown.last,
+            chosen,
+            per_day=bounds[0],
+            limit=bounds[1],
+            names=dict(supervisors),
         )
         by_supervisor = supervisors if shown.view == "day" and chosen is None else None
         windows = (
