@@ -53,6 +53,7 @@ from luotsi.web.directory.staff import SpecialtiesController, StaffController
 from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard
+from luotsi.web.firm.exports import ExportsController
 from luotsi.web.firm.members import JoinController, MembersController
 from luotsi.web.firm.search import search
 from luotsi.web.firm.settings import settings_hub
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 SessionsController,
                 CalendarController,
                 AuditController,
+                ExportsController,
                 RetentionController,
                 BillingSettingsController,
                 InvoicesController,

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,9 +37,11 @@ from luotsi.tenants.agreements.quota import (
     QuotaUsage,
     quota_warnings,
     session_counts,
+    session_counts_sql,
     usage_from_counts,
 )
 from luotsi.tenants.agreements.reviews import (
+    REVIEWED_STATUSES,
     last_reviews,
     list_reviews,
     review_due_after,
@@ -214,3 +216,78 @@ async def agreement_overview(
         document=await latest_document(db, agreement),
         user_names=user_names,
     )
+
+
+@dataclass
+class AgreementExportRow:
+    """One agreement in the list's export: terms, names, counts and dates, never content."""
+
+    org_name: str
+    title: str
+    kind: SupervisionKind
+    status: AgreementStatus
+    start_date: date
+    end_date: date
+    session_minutes: int
+    cadence_weeks: int
+    session_quota: int | None
+    used: int
+    planned: int
+    review_due_on: date | None
+    supervisors: str
+    supervisees: str
+
+
+def _names_of(link: type[AgreementSupervisor] | type[AgreementSupervisee]) -> ColumnElement[str]:
+    """The names of an agreement's supervisors or supervisees, gathered in SQL."""
+    if link is AgreementSupervisor:
+        names = (
+            select(func.aggregate_strings(User.name, ", "))
+            .select_from(AgreementSupervisor)
+            .join(Membership, Membership.id == AgreementSupervisor.membership_id)
+            .join(User, User.id == Membership.user_id)
+            .where(AgreementSupervisor.agreement_id == Agreement.id)
+        )
+    else:
+        names = (
+            select(func.aggregate_strings(ClientPerson.name, ", "))
+            .select_from(AgreementSupervisee)
+            .join(ClientPerson, ClientPerson.id == AgreementSupervisee.person_id)
+            .where(AgreementSupervisee.agreement_id == Agreement.id)
+        )
+    return func.coalesce(names.correlate(Agreement).scalar_subquery(), "")
+
+
+async def export_agreements(
+    db: AsyncSession, actor: Membership, filters: AgreementFilter
+) -> list[AgreementExportRow]:
+    """Every agreement the list shows with ``filters`` (all pages), in its order, with its
+    used and planned sessions (as :func:`~.quota.session_counts` counts them) and the names of
+    its supervisors and supervisees: one statement."""
+    if not permissions.can_work_on_agreements(actor):
+        raise Forbidden("agreements")
+    used, planned = session_counts_sql()
+    running = Agreement.status.in_(REVIEWED_STATUSES)
+    org = aliased(ClientOrg)
+    rows = await db.execute(
+        select(
+            org.name,
+            Agreement.title,
+            Agreement.kind,
+            Agreement.status,
+            Agreement.start_date,
+            Agreement.end_date,
+            Agreement.session_minutes,
+            Agreement.cadence_weeks,
+            Agreement.session_quota,
+            used,
+            planned,
+            case((running, Agreement.review_due_on), else_=None),
+            _names_of(AgreementSupervisor),
+            _names_of(AgreementSupervisee),
+        )
+        .join(org, and_(org.tenant_id == Agreement.tenant_id, org.id == Agreement.org_id))
+        .where(*filters.conditions(), *visible_to(actor))
+        .order_by(org.name, Agreement.start_date.desc(), Agreement.id)
+    )
+    return [AgreementExportRow(*row) for row in rows.tuples()]

@@ -65,7 +65,8 @@ async def _form(request: Req) -> FormMultiDict:
     return cast(FormMultiDict, await request.form())
 
 
-def _filters(request: Req, ws: WS) -> AgreementFilter:
+def agreement_filters(request: Req, ws: WS) -> AgreementFilter:
+    """The agreement list's filters from its query string (also its export's)."""
     query = request.query_params
     status = query.get("status", "current")
     return AgreementFilter(
@@ -87,7 +88,7 @@ class AgreementsController(Controller):
 
     @get("/", name="agreements")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
-        filters = _filters(request, ws)
+        filters = agreement_filters(request, ws)
         page = await agreement_summaries.search_agreements(
             db, ws.membership, filters, page_number(request.query_params.get("page")), PER_PAGE
         )
