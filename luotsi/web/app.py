@@ -55,6 +55,7 @@ from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard
 from luotsi.web.firm.exports import ExportsController
 from luotsi.web.firm.members import JoinController, MembersController
+from luotsi.web.firm.reports import ReportsController
 from luotsi.web.firm.search import search
 from luotsi.web.firm.settings import settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 CalendarController,
                 AuditController,
                 ExportsController,
+                ReportsController,
                 RetentionController,
                 BillingSettingsController,
                 InvoicesController,
