@@ -21,6 +21,7 @@ from luotsi.platform.i18n import N_
 from luotsi.tenants.kinds import language_name
 from luotsi.tenants.sessions.overview import agreement_names
 from luotsi.web.assets import static_url
+from luotsi.web.middleware import PRIVATE_CACHE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "luotsi_flash"
@@ -289,6 +290,6 @@ def attachment(data: bytes, media_type: str, filename: str) -> Response[bytes]:
         media_type=media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{ascii_name}"',
-            "Cache-Control": "no-store",
+            "Cache-Control": PRIVATE_CACHE,
         },
     )

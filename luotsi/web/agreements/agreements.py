@@ -32,7 +32,7 @@ from luotsi.tenants.sessions import service as session_service
 from luotsi.web.content import supervision
 from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import MAX_SEARCH, form_text, form_texts, form_value, query_text
-from luotsi.web.templating import FLASH_MESSAGES, redirect, render
+from luotsi.web.templating import FLASH_MESSAGES, attachment, redirect, render
 from luotsi.web.workspace import content_reader, requires
 
 PER_PAGE = 20
@@ -547,15 +547,7 @@ class AgreementsController(Controller):
         filename, data = await agreement_acceptance.agreement_pdf(
             db, files, ws.membership, agreement_id
         )
-        return Response(
-            data,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "private, no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return attachment(data, "application/pdf", filename)
 
     async def _page(
         self,

@@ -64,7 +64,7 @@ async def test_each_list_exports_as_csv_for_excel(client: Client, firms: Firms, 
     assert export.status_code == 200
     assert export.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in export.headers["content-disposition"]
-    assert export.headers["cache-control"] == "no-store"
+    assert export.headers["cache-control"] == "private, no-store"
     rows = _rows(export.content)
     assert len(rows) == 1 + FIXTURE_ROWS[name]  # the header, and firm A's rows only
 
