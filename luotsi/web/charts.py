@@ -72,7 +72,9 @@ class Series:
 
 
 BAR, GAP = 10, 10  # a bar's width, and the space between categories
-BARS_HEIGHT, BARS_TOP, BARS_BOTTOM, BARS_LEFT = 180, 10, 40, 56
+MIN_GROUP = 56  # a category's width at least, for its label
+CHAR = 6  # about the width of a character of the axis' text
+BARS_HEIGHT, BARS_TOP, BARS_BOTTOM, BARS_LEFT = 180, 10, 40, 72
 SERIES_CLASSES = 4  # .s0 ... .s3 in the style sheet, then again from .s0
 
 
@@ -82,6 +84,11 @@ def _nice_top(value: int) -> int:
         return 1
     power = 10 ** math.floor(math.log10(value))
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def _shortened(text: str, most: int) -> str:
+    """An axis label that fits its category (the title and the table have it whole)."""
+    return text if len(text) <= most else text[: max(1, most - 1)] + "…"
 
 
 def bars_svg(
@@ -98,8 +105,9 @@ def bars_svg(
         f"{category}: " + ", ".join(f"{s.name} {label(s.values[i])}" for s in series)
         for i, category in enumerate(categories)
     ) or _("Nothing in this period.")
-    group = BAR * max(1, len(series)) + GAP
-    width = max(320, BARS_LEFT + group * len(categories) + GAP)
+    group = max(MIN_GROUP, BAR * max(1, len(series)) + GAP)
+    legend = BARS_LEFT + sum(24 + CHAR * len(one.name) for one in series)
+    width = max(320, legend, BARS_LEFT + group * len(categories) + GAP)
     inner = BARS_HEIGHT - BARS_TOP - BARS_BOTTOM
     top = _nice_top(max((v for s in series for v in s.values), default=0))
 
@@ -130,11 +138,12 @@ def bars_svg(
         cx = x0 + BAR * len(series) / 2
         parts.append(
             f'<text class="axis" x="{cx:.1f}" y="{BARS_HEIGHT - BARS_BOTTOM + 14}" '
-            f'text-anchor="middle">{escape(category)}</text>'
+            f'text-anchor="middle">{escape(_shortened(category, (group - 4) // CHAR))}</text>'
         )
-    legend_y = BARS_HEIGHT - 8
+    legend_y, lx = BARS_HEIGHT - 8, BARS_LEFT
     for j, one in enumerate(series):
-        lx = BARS_LEFT + j * 130
+        if j:
+            lx += 24 + CHAR * len(series[j - 1].name)
         parts.append(
             f'<rect class="s{j % SERIES_CLASSES}" x="{lx}" y="{legend_y - 9}" width="10" '
             f'height="10"/><text class="axis" x="{lx + 14}" y="{legend_y}">'

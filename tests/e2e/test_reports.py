@@ -24,7 +24,7 @@ def test_a_report_shows_its_chart_and_table_and_a_list_exports_csv(
     expect(chart.locator("title")).to_contain_text("Sessions per month:")
     expect(sessions.locator("table#report-sessions tbody tr")).to_have_count(12)
 
-    supervisor = page.get_by_label("Supervisor")
+    supervisor = page.get_by_label("Supervisor", exact=True)
     chosen = supervisor.locator("option").nth(1).inner_text()
     supervisor.select_option(label=chosen)
     page.get_by_role("button", name="Show").click()

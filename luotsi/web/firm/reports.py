@@ -39,6 +39,7 @@ def month_label(month: Any) -> str:
 
 def _charts(report: reports.Report) -> dict[str, Markup]:
     months = [month_label(m.month) for m in report.sessions]
+    reviewed = [org for org in report.orgs if org.reviews_overdue or org.reviews_due]
     return {
         "sessions": bars_svg(
             months,
@@ -66,10 +67,10 @@ def _charts(report: reports.Report) -> dict[str, Markup]:
             _("Quota use per client organisation"),
         ),
         "reviews": bars_svg(
-            [org.name for org in report.orgs],
+            [org.name for org in reviewed],
             [
-                Series(_("Overdue"), [org.reviews_overdue for org in report.orgs]),
-                Series(_("Due within two weeks"), [org.reviews_due for org in report.orgs]),
+                Series(_("Overdue"), [org.reviews_overdue for org in reviewed]),
+                Series(_("Due within two weeks"), [org.reviews_due for org in reviewed]),
             ],
             _("Reviews due and overdue"),
         ),
