@@ -28,9 +28,15 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
-from luotsi.tenants.agreements.models import Agreement, AgreementStatus, AgreementSupervisor
+from luotsi.tenants.agreements.models import (
+    Agreement,
+    AgreementStatus,
+    AgreementSupervisee,
+    AgreementSupervisor,
+)
 from luotsi.tenants.agreements.quota import session_counts_sql
 from luotsi.tenants.agreements.service import REVIEW_DUE_SOON_DAYS
+from luotsi.tenants.agreements.summaries import names_of
 from luotsi.tenants.clients.models import ClientOrg
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
 
@@ -107,6 +113,7 @@ class AgreementQuota:
     agreement_id: uuid.UUID
     org_name: str
     title: str
+    supervisees: str
     status: AgreementStatus
     quota: int | None
     used: int
@@ -313,8 +320,8 @@ async def _quota(
         .order_by(org.name, org.id)
     )
     agreements = await db.execute(
-        select(Agreement.id, org.name, Agreement.title, Agreement.status, Agreement.session_quota)
-        .add_columns(used, planned)
+        select(Agreement.id, org.name, Agreement.title, names_of(AgreementSupervisee))
+        .add_columns(Agreement.status, Agreement.session_quota, used, planned)
         .join(org, org.id == Agreement.org_id)
         .where(*_agreement_conditions(filters))
         .order_by(org.name, Agreement.start_date, Agreement.id)
@@ -325,8 +332,8 @@ async def _quota(
             for oid, name, n, q, u, p, o, d in orgs.tuples()
         ],
         [
-            AgreementQuota(aid, name, title, status, quota, int(u or 0), int(p or 0))
-            for aid, name, title, status, quota, u, p in agreements.tuples()
+            AgreementQuota(aid, name, title, people, status, quota, int(u or 0), int(p or 0))
+            for aid, name, title, people, status, quota, u, p in agreements.tuples()
         ],
     )
 

@@ -238,7 +238,7 @@ class AgreementExportRow:
     supervisees: str
 
 
-def _names_of(link: type[AgreementSupervisor] | type[AgreementSupervisee]) -> ColumnElement[str]:
+def names_of(link: type[AgreementSupervisor] | type[AgreementSupervisee]) -> ColumnElement[str]:
     """The names of an agreement's supervisors or supervisees, gathered in SQL."""
     if link is AgreementSupervisor:
         names = (
@@ -283,8 +283,8 @@ async def export_agreements(
             used,
             planned,
             case((running, Agreement.review_due_on), else_=None),
-            _names_of(AgreementSupervisor),
-            _names_of(AgreementSupervisee),
+            names_of(AgreementSupervisor),
+            names_of(AgreementSupervisee),
         )
         .join(org, and_(org.tenant_id == Agreement.tenant_id, org.id == Agreement.org_id))
         .where(*filters.conditions(), *visible_to(actor))

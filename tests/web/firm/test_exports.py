@@ -14,12 +14,14 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
+from luotsi.billing import firm_export
 from luotsi.platform import audit
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.exports import csv_bytes, csv_euros, csv_hours
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.clients.models import PersonRole
+from luotsi.tenants.content.models import ENCRYPTED_FIELDS
 from luotsi.tenants.sessions.models import SessionStatus
 from tests import clock
 from tests.conftest import Backend, Client
@@ -220,6 +222,16 @@ async def test_content_never_appears_in_any_export(
     with zipfile.ZipFile(io.BytesIO(archive.content)) as files:
         for info in files.infolist():
             assert written.marker.encode() not in files.read(info), info.filename
+
+
+def test_the_firm_zip_reads_no_content_table_and_no_secret_column() -> None:
+    content_tables = {field.table for field in ENCRYPTED_FIELDS}
+    exported = {model.__tablename__ for _name, model in firm_export.KINDS}
+    assert not content_tables & exported
+    for _name, model in firm_export.KINDS:
+        names = {column.key for column in firm_export.exported_columns(model)}
+        assert not names & {"token_hash", "password_hash", "tenant_id", "key_version"}
+        assert not any(name.endswith("_key") for name in names)
 
 
 async def _audited(backend: Backend) -> list[AuditEvent]:

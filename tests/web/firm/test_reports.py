@@ -45,7 +45,7 @@ def heads(page: str, table: str) -> list[str]:
 
 def cells(page: str, table: str, row: str) -> list[str]:
     """The cells of the row headed ``row`` in the table with id ``table``."""
-    head = rf'<th scope="row">(?:<a [^>]*>)?{re.escape(row)}(?:</a>)?</th>(.*?)</tr>'
+    head = rf'<th scope="row">(?:<a [^>]*>)?{re.escape(row)}(?:</a>)?(?:<br>.*?)?</th>(.*?)</tr>'
     found = re.search(head, _table(page, table))
     assert found, (table, row)
     return re.findall(r"<td[^>]*>(.*?)</td>", found[1])
@@ -103,6 +103,7 @@ async def test_the_report_counts_sessions_hours_and_quota_of_known_data(
     # Quota 15; used: 3 held, the no-show and the late cancellation; planned: the fixture's.
     assert cells(page.text, "report-quota", "Esimerkkikunta") == ["1", "15", "5", "1"]
     assert cells(page.text, "report-agreements", "Esimerkkikunta") == ["Active", "15", "5", "1"]
+    assert '<span class="muted">Sanna Supervisee</span>' in page.text  # whose agreement it is
 
 
 async def test_each_chart_is_an_accessible_image_beside_its_table(
