@@ -140,6 +140,7 @@ async def fresh_demo(settings: Settings, *, postgres: bool) -> None:
     if postgres:
         owner = make_engine(settings.owner_database_url)
         async with owner.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS audit_partitions CASCADE"))
             await conn.execute(text("DROP SCHEMA public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
         await owner.dispose()

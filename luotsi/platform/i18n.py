@@ -133,14 +133,21 @@ def format_date(value: date | datetime | None, format: str = "short") -> str:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(HELSINKI).date()
-    if _current.get() == "fi" and format == "short":
+    if format == "short":
+        # Finnish and Swedish as written in Finland (4.12.2026: CLDR's Swedish short date is
+        # the ISO form); English with the month's name, which no reader can take for 12 April.
+        if _current.get() == "en":
+            return _format_date(value, format="medium", locale=_locale())
         return f"{value.day}.{value.month}.{value.year}"
     return _format_date(value, format=format, locale=_locale())
 
 
 def format_datetime(value: datetime | None, format: str = "short") -> str:
+    """A moment in Helsinki: the short form is the short date and the time of day."""
     if value is None:
         return ""
+    if format == "short":
+        return f"{format_date(value.astimezone(HELSINKI))} {format_time(value)}"
     return _format_datetime(value, format=format, tzinfo=HELSINKI, locale=_locale())
 
 

@@ -73,7 +73,7 @@ def serving(var_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(base + "/", timeout=1).status_code == 200:

@@ -65,6 +65,18 @@ def test_finnish_dates_and_money() -> None:
         assert i18n.format_money(123450).replace("\xa0", " ") == "1 234,50 €"
 
 
+def test_swedish_dates_as_written_in_finland_and_english_ones_unambiguous() -> None:
+    moment = datetime(2026, 12, 4, 7, 5, tzinfo=UTC)  # 9.05 in Helsinki
+    with i18n.language("sv"):
+        assert i18n.format_date(date(2026, 12, 4)) == "4.12.2026"
+        assert i18n.format_datetime(moment) == "4.12.2026 09:05"
+    with i18n.language("en"):
+        assert i18n.format_date(date(2026, 12, 4)) == "4 Dec 2026"
+        assert i18n.format_datetime(moment).startswith("4 Dec 2026 9")
+    with i18n.language("fi"):
+        assert i18n.format_datetime(moment) == "4.12.2026 9.05"
+
+
 def test_datetimes_are_shown_in_helsinki_time_across_dst() -> None:
     with i18n.language("fi"):
         summer = i18n.format_datetime(datetime(2026, 6, 19, 9, 0, tzinfo=UTC))

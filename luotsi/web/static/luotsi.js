@@ -7,6 +7,10 @@
 // - Leaving a page with a changed, unsent form asks first, so typed text is not lost.
 // - Switching the language comes back to the page as it is now, its filters included.
 // - A "choose all" checkbox chooses every row of a list for a bulk action.
+// - On a narrow screen the header's links fold behind a menu button, and each table cell
+//   carries its column's name (data-label), shown above the value when rows become blocks.
+// - A form sent back with errors moves the focus to its error summary, which links each
+//   message to its field (forms are novalidate: the server's messages are the only ones).
 (function () {
   "use strict";
 
@@ -105,6 +109,59 @@
     if (changed.size > 0) {
       event.preventDefault();
       event.returnValue = "";
+    }
+  });
+
+  function labelTables(root) {
+    root.querySelectorAll("table.table").forEach(function (table) {
+      var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          if (names[column] && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", names[column]);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+      table.classList.add("labelled");
+    });
+  }
+
+  function setUpMenu() {
+    var topbar = document.querySelector(".topbar");
+    var button = topbar && topbar.querySelector(".menu-button");
+    if (!button) {
+      return;
+    }
+    topbar.classList.add("has-menu");
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      topbar.classList.toggle("open", open);
+    });
+  }
+
+  function focusErrors(root) {
+    var summary = root.querySelector(".error-summary");
+    if (summary) {
+      summary.setAttribute("tabindex", "-1");
+      summary.focus();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpMenu();
+    labelTables(document);
+    focusErrors(document);
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var root = event.detail.target.parentElement || document;
+    labelTables(root);
+    if (event.detail.requestConfig && event.detail.requestConfig.verb !== "get") {
+      focusErrors(root); // a form sent back, not a list filtered as one types
     }
   });
 })();

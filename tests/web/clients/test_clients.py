@@ -98,6 +98,8 @@ async def test_a_wrong_field_is_explained_and_nothing_is_saved(
     assert response.status_code == 422
     assert message in response.text
     assert f'id="{field}"' in response.text and 'aria-invalid="true"' in response.text
+    # The error summary at the top links the message to its field.
+    assert re.search(rf'class="error-summary"[^>]*>.*<a href="#{field}">', response.text, re.S)
     # What was typed is kept.
     assert "Kankurinkatu 4-6" in response.text
     assert "Hyvinkään kaupunki" not in await _list(client, "archived=1")

@@ -65,12 +65,7 @@ def after_session(firm: Firm, days: int) -> date:
 
 
 def en_date(day: date) -> str:
-    """A day as the English pages write it: 02/11/2026."""
-    return format_date(day, "short", locale="en_FI")
-
-
-def chart_date(day: date) -> str:
-    """A day as the progress chart's description writes it in English: 2 Nov 2026."""
+    """A day as the English pages write it, with the month's name: 2 Nov 2026."""
     return format_date(day, "medium", locale="en_FI")
 
 
@@ -506,7 +501,7 @@ async def test_supervisor_records_an_evaluation_and_sees_the_history_and_chart(
     assert '<svg class="progress-chart"' in goal
     assert goal.count('<circle class="point"') == 2
     assert '<polyline class="line"' in goal
-    chart = f"{chart_date(evaluation_day())}: 3/5; {chart_date(evaluated_on)}: 4/5"
+    chart = f"{en_date(evaluation_day())}: 3/5; {en_date(evaluated_on)}: 4/5"
     assert chart in goal  # the chart's own description
     assert f'value="{today.isoformat()}"' in form  # the date defaults to today
 

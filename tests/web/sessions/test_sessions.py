@@ -136,7 +136,7 @@ async def test_a_supervisor_previews_and_plans_a_series_over_midsummer(
     preview = await client.post(url, form)
     assert preview.status_code == 200
     assert "Public holiday: Midsummer Eve" in preview.text
-    assert "Moved to Monday 28/06/2027" in preview.text
+    assert "Moved to Monday 28 Jun 2027" in preview.text
     assert preview.text.count('name="include"') == 3
     assert len(await _sessions_of(clean_db, a, agreement.id)) == 1  # nothing saved yet
 
