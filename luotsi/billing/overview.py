@@ -8,8 +8,6 @@ come from its lines, VAT per rate as :func:`luotsi.billing.money.totals` rounds 
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,6 +43,7 @@ from luotsi.billing.payments import (
 from luotsi.billing.references import formatted
 from luotsi.billing.reminders import reminders_of
 from luotsi.platform import i18n, permissions
+from luotsi.platform.exports import csv_bytes, csv_day, csv_euros
 from luotsi.platform.i18n import N_
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import Page, Sort
@@ -389,28 +388,8 @@ async def export_invoices(
     return await _rows(db, filters, drafts, sort)
 
 
-def csv_euros(cents: int) -> str:
-    """1234,50 and -12,00: the decimal comma, no grouping, as Finnish Excel reads a number."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole},{part:02d}"
-
-
-def _day(day: date | None) -> str:
-    return f"{day.day}.{day.month}.{day.year}" if day else ""
-
-
-def csv_bytes(rows: Iterable[Sequence[object]]) -> bytes:
-    """Rows for the accountant: semicolons, UTF-8 with a BOM (so that Excel in Finnish opens
-    it as it is); amounts as :func:`csv_euros` writes them."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
-    """The rows for the accountant (:func:`csv_bytes`): decimal commas, d.m.yyyy."""
+    """The rows for the accountant (:func:`~luotsi.platform.exports.csv_bytes`)."""
     table: list[list[object]] = [
         [
             _("Number"),
@@ -435,8 +414,8 @@ def invoices_csv(rows: Iterable[InvoiceRow]) -> bytes:
                 row.kind_label,
                 row.org_name,
                 row.business_id,
-                _day(invoice.issued_on),
-                _day(invoice.due_on),
+                csv_day(invoice.issued_on),
+                csv_day(invoice.due_on),
                 csv_euros(row.net_cents),
                 csv_euros(row.vat_cents),
                 csv_euros(row.gross_cents),

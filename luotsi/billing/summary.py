@@ -20,6 +20,7 @@ from luotsi.billing.lines import vat_rate_label
 from luotsi.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
+from luotsi.platform.exports import csv_bytes, csv_euros
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership
@@ -157,7 +158,7 @@ async def sales_summary(db: AsyncSession, actor: Membership, start: date, end: d
 
 
 def summary_csv(summary: Summary) -> bytes:
-    """The summary as the invoices' CSV is written (:func:`overview.csv_bytes`)."""
+    """The summary as the invoices' CSV is written (:func:`~luotsi.platform.exports.csv_bytes`)."""
     vat_heads = [_("VAT %(rate)s") % {"rate": vat_rate_label(rate)} for rate in summary.rates]
     table: list[list[object]] = [
         [_("Month"), _("Kind"), _("Count"), _("Net"), *vat_heads, _("VAT"), _("Total")]
@@ -168,10 +169,10 @@ def summary_csv(summary: Summary) -> bytes:
             month,
             kind,
             row.count,
-            overview.csv_euros(row.net_cents),
-            *(overview.csv_euros(row.vat_by_rate.get(rate, 0)) for rate in summary.rates),
-            overview.csv_euros(row.vat_cents),
-            overview.csv_euros(row.gross_cents),
+            csv_euros(row.net_cents),
+            *(csv_euros(row.vat_by_rate.get(rate, 0)) for rate in summary.rates),
+            csv_euros(row.vat_cents),
+            csv_euros(row.gross_cents),
         ]
 
     for row in summary.rows:
@@ -179,4 +180,4 @@ def summary_csv(summary: Summary) -> bytes:
     for row in summary.totals:
         table.append(cells(_("Total"), row.kind_label, row))
     table.append(cells(_("Total"), _("All"), summary.total))
-    return overview.csv_bytes(table)
+    return csv_bytes(table)

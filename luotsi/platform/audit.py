@@ -58,6 +58,7 @@ ERASURE_REQUESTED = "erasure.requested"
 ERASURE_CONFIRMED = "erasure.confirmed"
 ERASURE_DECLINED = "erasure.declined"
 SETTINGS_CHANGED = "settings.changed"
+FIRM_DATA_EXPORTED = "firm.data_exported"
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

@@ -161,6 +161,16 @@ def can_view_audit(membership: Membership) -> bool:
     return membership.role == Role.OWNER
 
 
+def can_view_reports(membership: Membership) -> bool:
+    """The firm's reports: sessions, hours, quota, reviews, revenue and receivables."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
+def can_export_firm_data(membership: Membership) -> bool:
+    """All of the firm's data (content excluded) as one zip."""
+    return membership.role == Role.OWNER
+
+
 def can_write_session_notes(membership: Membership, session_supervisor_id: uuid.UUID) -> bool:
     """Private session notes: only the staff member who holds the session writes them."""
     return membership.role in STAFF_ROLES and membership.id == session_supervisor_id

@@ -54,7 +54,9 @@ from luotsi.web.directory.staff import SpecialtiesController, StaffController
 from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard
+from luotsi.web.firm.exports import ExportsController
 from luotsi.web.firm.members import JoinController, MembersController
+from luotsi.web.firm.reports import ReportsController
 from luotsi.web.firm.search import search
 from luotsi.web.firm.settings import settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
@@ -148,6 +150,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 SessionsController,
                 CalendarController,
                 AuditController,
+                ExportsController,
+                ReportsController,
                 RetentionController,
                 BillingSettingsController,
                 InvoicesController,

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import fields
+from datetime import date
 from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.exceptions import ClientException
 
-from luotsi.platform import i18n
+from luotsi.billing.runs import parse_period
+from luotsi.platform import clock, i18n
+from luotsi.platform.errors import Invalid
 
 T = TypeVar("T")
 MAX_FIELD = 10_000  # characters in any one form field
@@ -77,3 +80,25 @@ def ids_of(values: list[str]) -> list[uuid.UUID]:
         except ValueError:
             continue
     return found
+
+
+def month_range(
+    request: Request[Any, Any, Any], first: date
+) -> tuple[str, str, date, date, dict[str, str]]:
+    """The months ``from`` and ``to`` of a query (``2026-01``) as typed, the first day of the
+    one and the last day of the other, and errors by field. Not asked: from ``first``'s month
+    until this month."""
+    today = clock.today()
+    raw_from = query_text(request, "from", 20) or f"{first.year}-{first.month:02d}"
+    raw_to = query_text(request, "to", 20) or f"{today.year}-{today.month:02d}"
+    errors: dict[str, str] = {}
+    start = end = today
+    try:
+        start = parse_period(raw_from)[0]
+    except Invalid as exc:
+        errors["from"] = exc.errors["period"]
+    try:
+        end = parse_period(raw_to)[1]
+    except Invalid as exc:
+        errors["to"] = exc.errors["period"]
+    return raw_from, raw_to, start, end, errors

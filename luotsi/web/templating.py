@@ -21,6 +21,7 @@ from luotsi.platform.i18n import N_
 from luotsi.tenants.kinds import language_name
 from luotsi.tenants.sessions.overview import agreement_names
 from luotsi.web.assets import static_url
+from luotsi.web.middleware import PRIVATE_CACHE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLASH_COOKIE = "luotsi_flash"
@@ -282,3 +283,17 @@ def redirect(request: Request[Any, Any, Any], path: str, flash: str | None = Non
     if flash:
         response.set_cookie(FLASH_COOKIE, flash, max_age=60, httponly=True, samesite="lax")
     return response
+
+
+def attachment(data: bytes, media_type: str, filename: str) -> Response[bytes]:
+    """A file to save (an export, a PDF), never kept by a cache. ``text/csv`` gets
+    ``; charset=utf-8`` from Litestar."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
+    return Response(
+        content=data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"',
+            "Cache-Control": PRIVATE_CACHE,
+        },
+    )

@@ -43,6 +43,8 @@ OFFICE_PAGES = [
     "/t/demo/settings/",
     "/t/demo/members/",
     "/t/demo/audit/",
+    "/t/demo/reports/",
+    "/t/demo/exports/firm",
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),

@@ -39,6 +39,8 @@ EXPECTED = {
     "can_view_all_calendars": {Role.OWNER, Role.ADMIN},
     "can_use_client_portal": {Role.CLIENT_CONTACT},
     "can_view_audit": {Role.OWNER},
+    "can_view_reports": {Role.OWNER, Role.ADMIN},
+    "can_export_firm_data": {Role.OWNER},
     "can_use_supervisee_portal": {Role.SUPERVISEE},
     "can_manage_retention": {Role.OWNER},
     "can_request_manager_invitation": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},

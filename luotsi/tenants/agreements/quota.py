@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Select, Subquery, case, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import i18n
@@ -62,6 +62,21 @@ async def session_counts(
         .group_by(s.agreement_id)
     )
     return {aid: (int(u or 0), int(p or 0)) for aid, u, p in rows.tuples()}
+
+
+def session_counts_sql() -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """:func:`session_counts` as two scalar subqueries correlated to :class:`Agreement`:
+    (used, planned), for a query that selects agreements."""
+    s = SupervisionSession
+    counted = (
+        select(func.count())
+        .select_from(s)
+        .where(s.agreement_id == Agreement.id, s.kind == MeetingKind.SESSION)
+        .correlate(Agreement)
+    )
+    used = counted.where(uses_quota_sql()).scalar_subquery()
+    planned = counted.where(s.status == SessionStatus.PLANNED).scalar_subquery()
+    return used, planned
 
 
 async def quota_usage(db: AsyncSession, agreement: Agreement) -> QuotaUsage:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -36,9 +36,11 @@ from luotsi.tenants.agreements.quota import (
     QuotaUsage,
     overruns_query,
     session_counts,
+    session_counts_sql,
     usage_from_counts,
 )
 from luotsi.tenants.agreements.reviews import (
+    REVIEWED_STATUSES,
     ending_conditions,
     review_state,
     reviews_due_conditions,
@@ -367,3 +369,78 @@ async def needing_attention(
             )
             found.overruns_total = int(total)
     return found
+
+
+@dataclass
+class AgreementExportRow:
+    """One agreement in the list's export: terms, names, counts and dates, never content."""
+
+    org_name: str
+    title: str
+    kind: SupervisionKind
+    status: AgreementStatus
+    start_date: date
+    end_date: date
+    session_minutes: int
+    cadence_weeks: int
+    session_quota: int | None
+    used: int
+    planned: int
+    review_due_on: date | None
+    supervisors: str
+    supervisees: str
+
+
+def names_of(link: type[AgreementSupervisor] | type[AgreementSupervisee]) -> ColumnElement[str]:
+    """The names of an agreement's supervisors or supervisees, gathered in SQL."""
+    if link is AgreementSupervisor:
+        names = (
+            select(func.aggregate_strings(User.name, ", "))
+            .select_from(AgreementSupervisor)
+            .join(Membership, Membership.id == AgreementSupervisor.membership_id)
+            .join(User, User.id == Membership.user_id)
+            .where(AgreementSupervisor.agreement_id == Agreement.id)
+        )
+    else:
+        names = (
+            select(func.aggregate_strings(ClientPerson.name, ", "))
+            .select_from(AgreementSupervisee)
+            .join(ClientPerson, ClientPerson.id == AgreementSupervisee.person_id)
+            .where(AgreementSupervisee.agreement_id == Agreement.id)
+        )
+    return func.coalesce(names.correlate(Agreement).scalar_subquery(), "")
+
+
+async def export_agreements(
+    db: AsyncSession, actor: Membership, filters: AgreementFilter
+) -> list[AgreementExportRow]:
+    """Every agreement the list shows with ``filters`` (all pages), in its order, with its
+    used and planned sessions (as :func:`~.quota.session_counts` counts them) and the names of
+    its supervisors and supervisees: one statement."""
+    if not permissions.can_work_on_agreements(actor):
+        raise Forbidden("agreements")
+    used, planned = session_counts_sql()
+    running = Agreement.status.in_(REVIEWED_STATUSES)
+    org = aliased(ClientOrg)
+    rows = await db.execute(
+        select(
+            org.name,
+            Agreement.title,
+            Agreement.kind,
+            Agreement.status,
+            Agreement.start_date,
+            Agreement.end_date,
+            Agreement.session_minutes,
+            Agreement.cadence_weeks,
+            Agreement.session_quota,
+            used,
+            planned,
+            case((running, Agreement.review_due_on), else_=None),
+            names_of(AgreementSupervisor),
+            names_of(AgreementSupervisee),
+        )
+        .join(org, and_(org.tenant_id == Agreement.tenant_id, org.id == Agreement.org_id))
+        .where(*filters.conditions(), *visible_to(actor))
+        .order_by(org.name, Agreement.start_date.desc(), Agreement.id)
+    )
+    return [AgreementExportRow(*row) for row in rows.tuples()]

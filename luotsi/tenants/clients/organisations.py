@@ -11,7 +11,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -142,20 +142,9 @@ ORG_SORTS = ("name", "business_id", "city", "people", "agreements")  # the list'
 ORG_DEFAULT_SORT = Sort("name")
 
 
-async def search_orgs(
-    db: AsyncSession,
-    actor: Membership,
-    filters: OrgFilter,
-    page: int = 1,
-    per_page: int = 20,
-    sort: Sort = ORG_DEFAULT_SORT,
-) -> Page[OrgRow]:
-    """Organisations (by name unless ``sort`` says otherwise), with how many people and open
-    agreements each has."""
-    require(permissions.can_view_clients(actor), "clients")
-    conditions = filters.conditions()
-    total = await db.scalar(select(func.count()).select_from(ClientOrg).where(*conditions)) or 0
-    page = max(1, min(page, Page.last_page(total, per_page)))
+def _listed(filters: OrgFilter, sort: Sort) -> Select[tuple[ClientOrg, int, int]]:
+    """The organisation list's rows (and its export's) in ``sort``'s order: each organisation
+    with how many people and open agreements it has."""
     people = (
         select(func.count())
         .select_from(ClientPerson)
@@ -176,15 +165,36 @@ async def search_orgs(
         },
         ClientOrg.id,
     )
-    rows = await db.execute(
-        select(ClientOrg, people, agreements)
-        .where(*conditions)
-        .order_by(*order)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
+    return select(ClientOrg, people, agreements).where(*filters.conditions()).order_by(*order)
+
+
+async def search_orgs(
+    db: AsyncSession,
+    actor: Membership,
+    filters: OrgFilter,
+    page: int = 1,
+    per_page: int = 20,
+    sort: Sort = ORG_DEFAULT_SORT,
+) -> Page[OrgRow]:
+    """Organisations (by name unless ``sort`` says otherwise), with how many people and open
+    agreements each has."""
+    require(permissions.can_view_clients(actor), "clients")
+    conditions = filters.conditions()
+    total = await db.scalar(select(func.count()).select_from(ClientOrg).where(*conditions)) or 0
+    page = max(1, min(page, Page.last_page(total, per_page)))
+    rows = await db.execute(_listed(filters, sort).offset((page - 1) * per_page).limit(per_page))
     items = [OrgRow(org, n_people or 0, n_open or 0) for org, n_people, n_open in rows.tuples()]
     return Page(items, page, per_page, total)
+
+
+async def export_orgs(
+    db: AsyncSession, actor: Membership, filters: OrgFilter, sort: Sort = ORG_DEFAULT_SORT
+) -> list[OrgRow]:
+    """Every organisation the list shows with ``filters`` (all pages), in its order: one
+    statement."""
+    require(permissions.can_view_clients(actor), "clients")
+    rows = await db.execute(_listed(filters, sort))
+    return [OrgRow(org, n_people or 0, n_open or 0) for org, n_people, n_open in rows.tuples()]
 
 
 async def get_org(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> ClientOrg:

@@ -783,17 +783,11 @@ async def chosen_sessions(
     return list(rows.unique())
 
 
-async def list_sessions(
-    db: AsyncSession,
-    actor: Membership,
-    filters: SessionFilter,
-    page: int = 1,
-    per_page: int = 25,
-    *,
-    now: datetime | None = None,
-) -> Page[SupervisionSession]:
-    """Sessions ``actor`` may see: upcoming soonest first, past latest first."""
-    now = now or clock.now()
+def _listed(
+    actor: Membership, filters: SessionFilter, now: datetime
+) -> tuple[list[ColumnElement[bool]], list[Any]]:
+    """The conditions and order of the session list (and of its export): upcoming soonest
+    first, past latest first."""
     conditions = visible_sessions(actor)
     order: list[Any] = [SupervisionSession.starts_at, SupervisionSession.id]
     if filters.when == "upcoming":
@@ -820,4 +814,76 @@ async def list_sessions(
                 SupervisionSession.agreement_id.in_(by_person),
             )
         )
+    return conditions, order
+
+
+async def list_sessions(
+    db: AsyncSession,
+    actor: Membership,
+    filters: SessionFilter,
+    page: int = 1,
+    per_page: int = 25,
+    *,
+    now: datetime | None = None,
+) -> Page[SupervisionSession]:
+    """Sessions ``actor`` may see that match ``filters`` (see :func:`_listed`)."""
+    conditions, order = _listed(actor, filters, now or clock.now())
     return await paginate(db, SupervisionSession, conditions, order, page, per_page, SESSION_NAMES)
+
+
+@dataclass
+class SessionExportRow:
+    """One session in the list's export: times, names and states, never content."""
+
+    starts_at: datetime
+    duration_minutes: int
+    actual_minutes: int | None
+    kind: MeetingKind
+    status: SessionStatus
+    billable: bool
+    late_cancellation: bool
+    remote: bool
+    org_name: str
+    agreement_title: str
+    supervisees: str
+    supervisor: str
+
+
+async def export_sessions(
+    db: AsyncSession, actor: Membership, filters: SessionFilter, *, now: datetime | None = None
+) -> list[SessionExportRow]:
+    """Every session the list shows with ``filters`` (all pages), in its order: one statement,
+    the supervisees' names gathered in it."""
+    conditions, order = _listed(actor, filters, now or clock.now())
+    s = SupervisionSession
+    supervisees = (
+        select(func.aggregate_strings(ClientPerson.name, ", "))
+        .select_from(AgreementSupervisee)
+        .join(ClientPerson, AgreementSupervisee.person_id == ClientPerson.id)
+        .where(AgreementSupervisee.agreement_id == s.agreement_id)
+        .correlate(s)
+        .scalar_subquery()
+    )
+    rows = await db.execute(
+        select(
+            s.starts_at,
+            s.duration_minutes,
+            s.actual_minutes,
+            s.kind,
+            s.status,
+            s.billable,
+            s.late_cancellation,
+            s.remote,
+            ClientOrg.name,
+            Agreement.title,
+            func.coalesce(supervisees, ""),
+            func.coalesce(User.name, ""),
+        )
+        .join(Agreement, Agreement.id == s.agreement_id)
+        .join(ClientOrg, ClientOrg.id == Agreement.org_id)
+        .join(Membership, Membership.id == s.supervisor_id)
+        .outerjoin(User, User.id == Membership.user_id)
+        .where(*conditions)
+        .order_by(*order)
+    )
+    return [SessionExportRow(*row) for row in rows.tuples()]

@@ -33,7 +33,7 @@ from luotsi.tenants.sessions import service as session_service
 from luotsi.web.content import supervision
 from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import MAX_SEARCH, form_text, form_texts, form_value, query_text
-from luotsi.web.templating import FLASH_MESSAGES, redirect, render
+from luotsi.web.templating import FLASH_MESSAGES, attachment, redirect, render
 from luotsi.web.workspace import content_reader, requires
 
 PER_PAGE = 20
@@ -66,7 +66,8 @@ async def _form(request: Req) -> FormMultiDict:
     return cast(FormMultiDict, await request.form())
 
 
-def _filters(request: Req, ws: WS) -> AgreementFilter:
+def agreement_filters(request: Req, ws: WS) -> AgreementFilter:
+    """The agreement list's filters from its query string (also its export's)."""
     query = request.query_params
     status = query.get("status", "current")
     return AgreementFilter(
@@ -88,7 +89,7 @@ class AgreementsController(Controller):
 
     @get("/", name="agreements")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
-        filters = _filters(request, ws)
+        filters = agreement_filters(request, ws)
         page = await agreement_summaries.search_agreements(
             db, ws.membership, filters, page_number(request.query_params.get("page")), PER_PAGE
         )
@@ -547,15 +548,7 @@ class AgreementsController(Controller):
         filename, data = await agreement_acceptance.agreement_pdf(
             db, files, ws.membership, agreement_id
         )
-        return Response(
-            data,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "private, no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return attachment(data, "application/pdf", filename)
 
     async def _page(
         self,

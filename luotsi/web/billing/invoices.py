@@ -29,7 +29,7 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import Sort, page_number
 from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.forms import form_text, form_texts, ids_of, query_text, read_form
-from luotsi.web.templating import redirect, render
+from luotsi.web.templating import attachment, redirect, render
 from luotsi.web.workspace import requires
 
 PER_PAGE = 25
@@ -56,14 +56,7 @@ def _invoice_url(ws: WS, invoice_id: uuid.UUID) -> str:
 
 
 def _download(output: Output) -> Response[bytes]:
-    """A file to save: an attachment, never kept by a cache (the default for private pages)."""
-    ascii_name = output.filename.encode("ascii", "replace").decode().replace("?", "_")
-    quoted = ascii_name.replace('"', "")
-    return Response(
-        content=output.data,
-        media_type=output.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{quoted}"'},
-    )
+    return attachment(output.data, output.media_type, output.filename)
 
 
 @dataclass
@@ -105,14 +98,7 @@ class InvoicesController(Controller):
     async def export(self, request: Req, db: DB, ws: WS) -> Response[bytes]:
         rows = await overview.export_invoices(db, ws.membership, _filters(request), _sort(request))
         filename = f"invoices-{clock.today().isoformat()}.csv"
-        return Response(
-            content=overview.invoices_csv(rows),
-            media_type="text/csv",  # Litestar adds "; charset=utf-8"
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return attachment(overview.invoices_csv(rows), "text/csv", filename)
 
     @get("/invoices/{invoice_id:uuid}", name="billing_invoice")
     async def show(self, request: Req, db: DB, ws: WS, invoice_id: FromPath[uuid.UUID]) -> Any:

@@ -5,34 +5,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, get
 
-from luotsi.billing import runs, summary
+from luotsi.billing import summary
 from luotsi.billing.lines import vat_rate_label
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.web.deps import DB, WS, Req
-from luotsi.web.forms import query_text
-from luotsi.web.templating import render
+from luotsi.web.forms import month_range
+from luotsi.web.templating import attachment, render
 from luotsi.web.workspace import requires
 
 
 def _months(request: Req) -> tuple[str, str, date, date, dict[str, str]]:
     """The from and to months as asked (this year until this month when not asked)."""
-    today = clock.today()
-    raw_from = query_text(request, "from", 20) or f"{today.year}-01"
-    raw_to = query_text(request, "to", 20) or f"{today.year}-{today.month:02d}"
-    errors: dict[str, str] = {}
-    start = end = today
-    try:
-        start = runs.parse_period(raw_from)[0]
-    except Invalid as exc:
-        errors["from"] = exc.errors["period"]
-    try:
-        end = runs.parse_period(raw_to)[1]
-    except Invalid as exc:
-        errors["to"] = exc.errors["period"]
-    return raw_from, raw_to, start, end, errors
+    return month_range(request, date(clock.today().year, 1, 1))
 
 
 class SummaryController(Controller):
@@ -53,14 +40,7 @@ class SummaryController(Controller):
         except Invalid:
             return await _page(request, db, ws)
         filename = f"sales-{start:%Y-%m}-{end:%Y-%m}.csv"
-        return Response(
-            content=summary.summary_csv(found),
-            media_type="text/csv",  # Litestar adds "; charset=utf-8"
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return attachment(summary.summary_csv(found), "text/csv", filename)
 
 
 async def _page(request: Req, db: DB, ws: WS) -> Any:

@@ -39,6 +39,28 @@ def invoice_language_choices() -> list[tuple[str, str]]:
     return [(code, language_name(code)) for code in INVOICE_LANGUAGES]
 
 
+def org_filters(request: Req) -> tuple[organisations.OrgFilter, Sort]:
+    """The organisation list's filters and order from its query string (also its export's)."""
+    query = request.query_params
+    filters = organisations.OrgFilter(
+        text=query_text(request, "q"), archived=bool(query.get("archived"))
+    )
+    sort = Sort.parse(query.get("sort"), organisations.ORG_SORTS, organisations.ORG_DEFAULT_SORT)
+    return filters, sort
+
+
+def people_filters(request: Req) -> tuple[people.PeopleFilter, Sort]:
+    """The people list's filters and order from its query string (also its export's)."""
+    query = request.query_params
+    filters = people.PeopleFilter(
+        text=query_text(request, "q"),
+        role=query.get("role", ""),
+        archived=bool(query.get("archived")),
+    )
+    sort = Sort.parse(query.get("sort"), people.PEOPLE_SORTS, people.PEOPLE_DEFAULT_SORT)
+    return filters, sort
+
+
 def _org_form(
     request: Req,
     ws: WS,
@@ -89,12 +111,7 @@ class ClientsController(Controller):
     @get("/", name="clients")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = organisations.OrgFilter(
-            text=query_text(request, "q"), archived=bool(query.get("archived"))
-        )
-        sort = Sort.parse(
-            query.get("sort"), organisations.ORG_SORTS, organisations.ORG_DEFAULT_SORT
-        )
+        filters, sort = org_filters(request)
         page = await organisations.search_orgs(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE, sort
         )
@@ -239,12 +256,7 @@ class ClientsController(Controller):
     @get("/people/", name="client_people")
     async def people(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = people.PeopleFilter(
-            text=query_text(request, "q"),
-            role=query.get("role", ""),
-            archived=bool(query.get("archived")),
-        )
-        sort = Sort.parse(query.get("sort"), people.PEOPLE_SORTS, people.PEOPLE_DEFAULT_SORT)
+        filters, sort = people_filters(request)
         page = await people.search_people(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE, sort
         )

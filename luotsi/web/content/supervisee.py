@@ -23,7 +23,7 @@ import zipfile
 from datetime import date, datetime
 from typing import Any, cast
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -51,7 +51,7 @@ from luotsi.web.content.supervision import NO_DRAFT, Draft, read_evaluation, tex
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.middleware import origin
 from luotsi.web.portal.supervisee import about_page, no_access_page
-from luotsi.web.templating import redirect
+from luotsi.web.templating import attachment, redirect
 from luotsi.web.workspace import content_reader
 
 HISTORY_PER_PAGE = 50
@@ -323,14 +323,7 @@ class SuperviseeContentController(Controller):
             return no_access_page(request, ws)
         today = clock.today()
         name = f"{EXPORT_NAMES.get(i18n.current_language(), EXPORT_NAMES['fi'])}-{today}.zip"
-        return Response(
-            content=export_zip(request, data),
-            media_type="application/zip",
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return attachment(export_zip(request, data), "application/zip", name)
 
     # --- who has opened their records --------------------------------------------------------
 

@@ -46,6 +46,7 @@ def action_label(action: str) -> str:
         audit.ERASURE_CONFIRMED: _("Erased a supervisee's data"),
         audit.ERASURE_DECLINED: _("Declined an erasure request"),
         audit.SETTINGS_CHANGED: _("Changed the firm's settings"),
+        audit.FIRM_DATA_EXPORTED: _("Exported all of the firm's data"),
     }
     return labels.get(action, action)
 

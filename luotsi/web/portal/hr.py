@@ -32,7 +32,7 @@ from luotsi.web.deps import DB, FILES, WS, Req
 from luotsi.web.errors import with_retry_after
 from luotsi.web.forms import read_form
 from luotsi.web.middleware import allow_form_targets, shared_state
-from luotsi.web.templating import redirect, render
+from luotsi.web.templating import attachment, redirect, render
 from luotsi.web.workspace import requires
 
 CONTACT = [requires(permissions.can_use_client_portal)]
@@ -193,15 +193,7 @@ class PortalController(Controller):
         except Forbidden:
             raise NotFound("invoice") from None
         output = await delivery.pdf_for_org(db, files, person.org_id, invoice_id)
-        return Response(
-            output.data,
-            media_type=output.media_type,
-            headers={
-                "Content-Disposition": f'attachment; filename="{output.filename}"',
-                "Cache-Control": "private, no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return attachment(output.data, output.media_type, output.filename)
 
     async def _page(
         self, request: Req, db: DB, ws: WS, *, status_code: int | None = None, **extra: Any

@@ -48,6 +48,17 @@ _WAITING = "sessions/?when=past&status=planned"  # the sessions waiting to be ma
 _UPCOMING = "sessions/?when=upcoming&status=planned"
 
 
+def session_filters(request: Req) -> session_service.SessionFilter:
+    """The session list's filters from its query string (also its export's)."""
+    when = request.query_params.get("when")
+    return session_service.SessionFilter(
+        when=when if when in ("upcoming", "past", "all") else "upcoming",
+        status=query_text(request, "status"),
+        supervisor=query_text(request, "supervisor"),
+        text=query_text(request, "q"),
+    )
+
+
 def _chosen(request: Req) -> list[uuid.UUID]:
     """The sessions chosen on the list (checkboxes named ``session``)."""
     return ids_of(request.query_params.getall("session", [])[:MAX_CHOICES])
@@ -145,14 +156,7 @@ class SessionsController(Controller):
     @get("/", name="sessions")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
         query = request.query_params
-        filters = session_service.SessionFilter(
-            when=query.get("when", "upcoming")
-            if query.get("when") in ("upcoming", "past", "all")
-            else "upcoming",
-            status=query_text(request, "status"),
-            supervisor=query_text(request, "supervisor"),
-            text=query_text(request, "q"),
-        )
+        filters = session_filters(request)
         page = await session_service.list_sessions(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
         )

@@ -313,7 +313,7 @@ async def test_supervisee_downloads_a_copy_of_their_data(
     download = await client.get("/t/alfa/me/export/download")
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/zip"
-    assert download.headers["cache-control"] == "no-store"
+    assert download.headers["cache-control"] == "private, no-store"
     name = f"luotsi-my-data-{clock.today().isoformat()}.zip"
     assert download.headers["content-disposition"] == f'attachment; filename="{name}"'
     archive = zipfile.ZipFile(io.BytesIO(download.content))
