@@ -97,9 +97,8 @@ async def setup_checklist(db: AsyncSession, actor: Membership) -> Checklist | No
         "organisation": select(ClientOrg.id).exists(),
         "agreement": select(Agreement.id).exists(),
         "sessions": select(SupervisionSession.id).exists(),
-        "calendar_feed": select(CalendarFeed.id)
-        .where(CalendarFeed.membership_id == actor.id, CalendarFeed.revoked_at.is_(None))
-        .exists(),
+        # Someone's sessions reach their own calendar (a feed holds its holder's sessions).
+        "calendar_feed": select(CalendarFeed.id).where(CalendarFeed.revoked_at.is_(None)).exists(),
     }
     row = (await db.execute(select(*(states[key].label(key) for key, _l, _p in STEPS)))).one()
     done = row._asdict()

@@ -52,10 +52,12 @@ async def test_a_new_owner_sees_every_step_to_do_and_each_links_to_its_page(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
     await _new_firm(clean_db)
+    elsewhere = await _signed_in(Client(client.app), firms.a.supervisor.user.email)
+    assert (await elsewhere.post("/t/alfa/calendar/feed")).status_code in (200, 303)
     await _signed_in(client, "owner@uusi.example")
     page = await client.get("/t/uusi/")
     assert page.status_code == 200
-    # The other firms' organisations, agreements and sessions tick nothing here.
+    # The other firms' organisations, agreements, sessions and feeds tick nothing here.
     assert _done_steps(page.text) == set()
     assert _progress(page.text) == "0 of 8 done"
     assert '<progress id="setup-progress" max="8" value="0"' in page.text
