@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_accessibility import serious_violations
 from tests.e2e.test_onboarding import open_latest_mail_link
 
 
@@ -25,6 +26,7 @@ def test_a_new_owner_goes_through_the_setup_checklist(page: Page, live_server: s
     expect(page).to_have_url(base + "/signup/sent")
     page.reload()  # the page is its own address: a reload keeps it
     expect(page.get_by_text("ylva@yksin.example")).to_be_visible()
+    assert serious_violations(page) == []
 
     page.goto(open_latest_mail_link(page, base, "Yksin Ohjaten Oy"))
     expect(page.get_by_role("heading", name="Yksin Ohjaten Oy")).to_be_visible()
@@ -34,6 +36,7 @@ def test_a_new_owner_goes_through_the_setup_checklist(page: Page, live_server: s
     expect(checklist.locator("progress")).to_have_attribute("value", "0")
     supervisors = checklist.locator("#setup-supervisors")
     expect(supervisors).to_have_class("todo")
+    assert serious_violations(page) == []
 
     # A one-person firm: the owner takes the clients.
     supervisors.get_by_role("link", name="or supervise clients yourself").click()

@@ -165,6 +165,12 @@ async def test_an_owner_who_supervises_is_chosen_as_a_supervisor_and_ticks_the_s
     nobody = await owner.get("/t/uusi/agreements/new")
     assert nobody.status_code == 200 and 'name="supervisor_ids"' not in nobody.text
 
+    # A public profile alone does not make a supervisor of the owner.
+    shown = await owner.post(
+        edit.group(1), {"display_name": "Ulla Uusi", "active": "on", "visible": "on"}
+    )
+    assert shown.status_code == 303, shown.text
+    assert "Ulla Uusi" not in (await Client(client.app).get("/f/uusi/")).text
     saved = await owner.post(
         edit.group(1),
         {"display_name": "Ulla Uusi", "supervises": "on", "active": "on", "visible": "on"},
