@@ -65,7 +65,14 @@ def can_manage_areas(membership: Membership) -> bool:
 
 
 def can_manage_firm_settings(membership: Membership) -> bool:
+    """The firm's details (its name and business ID): the owner alone."""
     return membership.role == Role.OWNER
+
+
+def can_set_up_firm(membership: Membership) -> bool:
+    """The dashboard's setup checklist: owners and admins, who can do each of its steps
+    (billing settings, the public page, areas, inviting supervisors, clients, agreements)."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
 
 
 def can_manage_subscription(membership: Membership) -> bool:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import clock, i18n
+from luotsi.platform import clock
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import Invalid, NotFound
+from luotsi.platform.firm import check_firm_name, clean_business_id
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import (
     TOKEN_LIFETIME,
+    AuthToken,
     TokenPurpose,
     User,
     check_email,
@@ -32,7 +37,6 @@ from luotsi.platform.tenancy import (
     Role,
     Tenant,
     TenantStatus,
-    check_business_id,
     slug_taken,
 )
 
@@ -45,14 +49,6 @@ class SignupForm:
     name: str = ""
     email: str = ""
     password: str = ""
-
-
-def clean_business_id(value: str) -> str:
-    """The firm's business ID is required; otherwise checked as every business ID is."""
-    business_id = check_business_id(value)
-    if not business_id:
-        raise Invalid.field("business_id", _("Enter the firm's business ID."))
-    return business_id
 
 
 async def release_abandoned_slug(db: AsyncSession, slug: str) -> None:
@@ -96,12 +92,11 @@ async def sign_up_firm(
     once the link is followed, so the form never tells whether an address is registered.
     """
     errors: dict[str, str] = {}
-    firm_name = form.firm_name.strip()
-    if not firm_name:
-        errors["firm_name"] = _("Enter the firm's name.")
-    elif len(firm_name) > 200:
-        errors["firm_name"] = i18n.too_long(200)
-    business_id = ""
+    firm_name = business_id = ""
+    try:
+        firm_name = check_firm_name(form.firm_name)
+    except Invalid as exc:
+        errors.update(exc.errors)
     for field, check in (
         ("name", lambda: check_person_name(form.name)),
         ("business_id", lambda: clean_business_id(form.business_id)),
@@ -209,3 +204,129 @@ async def warn_operators_of_shared_business_id(db: AsyncSession, tenant: Tenant)
                 opened=tenant,
             ),
         )
+
+
+# --- the pending signup, between the form and the e-mailed link ------------------------------
+
+_PENDING_PURPOSE = b"luotsi-pending-signup:"
+
+
+def _pending_signature(secret: str, tenant_id: uuid.UUID) -> str:
+    message = _PENDING_PURPOSE + tenant_id.hex.encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def pending_signup_cookie(secret: str, tenant_id: uuid.UUID) -> str:
+    """``<tenant>.<signature>``: the browser that signed up finds its pending signup again."""
+    return f"{tenant_id.hex}.{_pending_signature(secret, tenant_id)}"
+
+
+def tenant_of_pending_cookie(secret: str, value: str) -> uuid.UUID | None:
+    """The firm a genuine cookie names, or None."""
+    tenant_hex, _dot, signature = value.partition(".")
+    try:
+        tenant_id = uuid.UUID(hex=tenant_hex)
+    except ValueError:
+        return None
+    if not hmac.compare_digest(signature, _pending_signature(secret, tenant_id)):
+        return None
+    return tenant_id
+
+
+@dataclass
+class PendingSignup:
+    tenant: Tenant
+    owner: User
+    membership: Membership
+
+
+async def get_pending_signup(db: AsyncSession, tenant_id: uuid.UUID) -> PendingSignup:
+    """A signup whose link has not been followed yet; :class:`NotFound` once the firm opened
+    (or was abandoned and given up). Scopes the session to the pending firm."""
+    tenant = await db.get(Tenant, tenant_id)
+    if tenant is None or tenant.status != TenantStatus.PENDING:
+        raise NotFound("signup")
+    await scope_to_tenant(db, tenant.id)
+    row = (
+        await db.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.role == Role.OWNER)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("signup")
+    membership, owner = row
+    return PendingSignup(tenant, owner, membership)
+
+
+async def _latest_link(db: AsyncSession, signup: PendingSignup) -> AuthToken:
+    """The signup's newest link: the password and name typed in the form ride on it."""
+    row = await db.scalar(
+        select(AuthToken)
+        .where(
+            AuthToken.tenant_id == signup.tenant.id,
+            AuthToken.purpose == TokenPurpose.VERIFY_EMAIL,
+            AuthToken.used_at.is_(None),
+        )
+        .order_by(AuthToken.expires_at.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise NotFound("signup")
+    return row
+
+
+async def send_signup_link_again(db: AsyncSession, signup: PendingSignup) -> str:
+    """A new link to the same address, with the same details; links sent before still work
+    (an e-mail that was only slow is not spoiled by asking again)."""
+    latest = await _latest_link(db, signup)
+    return await issue_token(
+        db,
+        signup.owner,
+        TokenPurpose.VERIFY_EMAIL,
+        tenant_id=signup.tenant.id,
+        password_hash=latest.password_hash,
+        name=latest.name,
+    )
+
+
+async def change_signup_address(
+    db: AsyncSession, signup: PendingSignup, email: str, language: str
+) -> tuple[User, str]:
+    """The address was mistyped: the signup moves to ``email`` with the same details and a new
+    link; every link sent to the old address stops working.
+
+    As at signup, an address that already has an account is never changed by this: its owner
+    becomes the firm's owner once they follow the link (with their own password).
+    """
+    new_email = check_email(email)
+    latest = await _latest_link(db, signup)
+    user = await get_user_by_email(db, new_email)
+    if user is None:
+        user = User(
+            email=new_email,
+            name=latest.name or signup.owner.name,
+            password_hash=latest.password_hash,
+            locale=language,
+        )
+        db.add(user)
+        await db.flush()
+    await db.execute(
+        delete(AuthToken).where(
+            AuthToken.tenant_id == signup.tenant.id,
+            AuthToken.purpose == TokenPurpose.VERIFY_EMAIL,
+        )
+    )
+    signup.membership.user_id = user.id
+    signup.owner = user
+    await db.flush()
+    token = await issue_token(
+        db,
+        user,
+        TokenPurpose.VERIFY_EMAIL,
+        tenant_id=signup.tenant.id,
+        password_hash=latest.password_hash,
+        name=latest.name,
+    )
+    return user, token

@@ -41,6 +41,9 @@ STAFF_ROLES = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
 INVITABLE_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 
 
+TENANT_OBJECT = "tenant"  # the audit log's object type of a change to the firm's settings
+
+
 class Tenant(Base):
     """A supervision firm. Global table: holds no content, only what routing needs."""
 
@@ -69,6 +72,8 @@ class Membership(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     # Set when the member leaves the firm: the row stays, for everything that points at it.
     deactivated_at: Mapped[datetime | None]
+    # When an owner or admin put the dashboard's setup checklist away (their own view only).
+    setup_dismissed_at: Mapped[datetime | None]
 
     user = relationship("User", lazy="raise")
 

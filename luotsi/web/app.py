@@ -53,12 +53,12 @@ from luotsi.web.directory.public import DirectoryController, FirmProfileControll
 from luotsi.web.directory.staff import SpecialtiesController, StaffController
 from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.firm.audit import AuditController
-from luotsi.web.firm.dashboard import dashboard
+from luotsi.web.firm.dashboard import dashboard, dismiss_setup
 from luotsi.web.firm.exports import ExportsController
 from luotsi.web.firm.members import JoinController, MembersController
 from luotsi.web.firm.reports import ReportsController
 from luotsi.web.firm.search import search
-from luotsi.web.firm.settings import settings_hub
+from luotsi.web.firm.settings import FirmDetailsController, settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
 from luotsi.web.middleware import compression_middleware, response_headers, visitor_middleware
 from luotsi.web.observability import healthz, metrics, observe_requests, readyz
@@ -132,8 +132,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         workspace_router(
             [
                 dashboard,
+                dismiss_setup,
                 search,
                 settings_hub,
+                FirmDetailsController,
                 *subscription,
                 MembersController,
                 AreasController,

@@ -9,13 +9,24 @@ from pypdf import PdfReader
 from sqlalchemy import select, text
 
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
-from luotsi.platform.identity import MAIL_REQUEST_WINDOW, MAIL_REQUESTS_PER_IP
+from luotsi.platform.identity import (
+    MAIL_REQUEST_WINDOW,
+    MAIL_REQUESTS_PER_ADDRESS,
+    MAIL_REQUESTS_PER_IP,
+)
 from luotsi.platform.mail import MailboxEntry
 from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements.models import AgreementStatus
 from luotsi.tenants.clients.models import PersonRole
 from tests.conftest import Backend, Client, Outbox, link_in
-from tests.factories import Firms, add_agreement, add_client_org, add_person, make_user
+from tests.factories import (
+    Firms,
+    add_agreement,
+    add_client_org,
+    add_person,
+    add_profile,
+    make_user,
+)
 
 GOOD = {
     "firm_name": "Kolmas Työnohjaus Oy",
@@ -28,7 +39,10 @@ GOOD = {
 
 
 async def test_signup_verify_and_land_on_dashboard(client: Client, outbox: Outbox) -> None:
-    page = await client.post("/signup/", GOOD)
+    sent = await client.post("/signup/", GOOD)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/signup/sent"
+    page = await client.get("/signup/sent")  # reload-safe: found again by the browser's cookie
     assert page.status_code == 200
     assert "kerttu@kolmas.example" in page.text
 
@@ -93,6 +107,8 @@ async def test_business_id_typed_with_a_space_is_kept_and_shown_with_its_hyphen(
         db.info[TENANT_KEY] = tenant.id
         owner = await db.scalar(select(Membership))
     assert owner is not None
+    # A one-person firm: the owner supervises the agreement themself.
+    await add_profile(clean_db.owner, tenant, owner, GOOD["name"], supervises=True)
     org = await add_client_org(clean_db.owner, tenant)
     people = {
         role: await add_person(clean_db.owner, tenant, org, role, name, email=email)
@@ -164,7 +180,7 @@ async def test_signup_with_existing_account_confirms_by_email(
     page = await client.post(
         "/signup/", {**GOOD, "email": existing, "password": "not their password!"}
     )
-    assert page.status_code == 200  # the same answer as for a new address
+    assert page.status_code == 303  # the same answer as for a new address
     mail = await outbox.last_to(existing)
     await client.get(link_in(mail))
     # Their own password still works; the one typed in the form was ignored.
@@ -196,7 +212,7 @@ async def test_abandoned_signup_frees_its_address(client: Client, clean_db: Back
             text("update tenants set created_at = '2020-01-01 00:00:00+00' where slug = 'kolmas'")
         )
     again = await client.post("/signup/", {**GOOD, "email": "other@kolmas.example"})
-    assert again.status_code == 200
+    assert again.status_code == 303
 
 
 def _business_id(n: int) -> str:
@@ -222,7 +238,7 @@ async def test_signups_from_one_client_are_limited(client: Client, outbox: Outbo
                 "email": f"owner{i}@firma.example",
             },
         )
-        assert page.status_code == 200, page.text
+        assert page.status_code == 303, page.text
     refused = await client.post(
         "/signup/", {**GOOD, "business_id": _business_id(99), "slug": "one-more"}
     )
@@ -245,12 +261,12 @@ OTHER_FIRM = {"firm_name": "Kaappaaja Oy", "slug": "kaappaaja", "password": ATTA
 async def test_a_second_signup_cannot_set_the_password_of_an_unverified_account(
     client: Client, client_factory: Any, outbox: Outbox
 ) -> None:
-    assert (await client.post("/signup/", GOOD)).status_code == 200  # the victim
+    assert (await client.post("/signup/", GOOD)).status_code == 303  # the victim
     attacker = client_factory()
     # The victim's firm address is taken; a firm of the attacker's own is accepted as usual.
     taken = await attacker.post("/signup/", {**GOOD, "password": ATTACKER_PASSWORD})
     assert taken.status_code == 422
-    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 200
+    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 303
 
     mail = await _mail_about(outbox, GOOD["email"], "Kolmas Työnohjaus Oy")
     verified = await client.get(link_in(mail), follow_redirects=False)
@@ -271,8 +287,8 @@ async def test_the_password_set_is_the_one_typed_in_the_signup_whose_link_is_fol
     client: Client, client_factory: Any, outbox: Outbox
 ) -> None:
     attacker = client_factory()
-    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 200
-    assert (await client.post("/signup/", GOOD)).status_code == 200  # the address's owner
+    assert (await attacker.post("/signup/", {**GOOD, **OTHER_FIRM})).status_code == 303
+    assert (await client.post("/signup/", GOOD)).status_code == 303  # the address's owner
     await client.get(link_in(await _mail_about(outbox, GOOD["email"], "Kolmas Työnohjaus Oy")))
 
     signed_in = await attacker.post(
@@ -288,9 +304,12 @@ async def test_signup_for_a_registered_address_does_the_same_work_as_for_a_new_o
     registered = firms.a.owner.user.email
     new = "new@neljas.example"
     known = await client.post("/signup/", {**GOOD, "email": registered})
+    known_page = await client.get("/signup/sent")
     unknown = await client.post("/signup/", {**GOOD, "slug": "neljas", "email": new})
-    assert known.status_code == unknown.status_code == 200
-    assert known.text.replace(registered, "@") == unknown.text.replace(new, "@")
+    unknown_page = await client.get("/signup/sent")
+    assert known.status_code == unknown.status_code == 303
+    assert known.headers["location"] == unknown.headers["location"]
+    assert known_page.text.replace(registered, "@") == unknown_page.text.replace(new, "@")
     # Both paths hash the typed password (the costly step) and e-mail a link.
     async with clean_db.owner.connect() as conn:
         rows = await conn.execute(
@@ -314,9 +333,9 @@ async def test_a_second_firm_with_the_same_business_id_opens_and_operators_are_t
     await client.post("/signup/", {**GOOD, "slug": "hylatty", "email": "x@hylatty.example"})
 
     # The firm is told nothing that the form would not tell anyone (no oracle).
-    page = await client.post("/signup/", {**GOOD, "business_id": firms.a.tenant.business_id})
-    assert page.status_code == 200
-    assert "Alfa" not in page.text
+    sent = await client.post("/signup/", {**GOOD, "business_id": firms.a.tenant.business_id})
+    assert sent.status_code == 303
+    assert "Alfa" not in (await client.get("/signup/sent")).text
     assert {m.to for m in await outbox.deliver()} == {GOOD["email"], "x@hylatty.example"}
 
     verified = await client.get(
@@ -328,3 +347,92 @@ async def test_a_second_firm_with_the_same_business_id_opens_and_operators_are_t
     assert "0737546-2" in text_of_mail
     assert "Kolmas Työnohjaus Oy" in text_of_mail and "Alfa Työnohjaus Oy" in text_of_mail
     assert "hylatty" not in text_of_mail
+
+
+# --- "check your e-mail": its own page, sending again, changing the address -----------------
+
+
+async def test_check_your_email_page_survives_a_reload_and_sends_the_link_again(
+    client: Client, outbox: Outbox
+) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    await client.post("/signup/", GOOD)
+    for _reload in range(2):
+        page = await client.get("/signup/sent")
+        assert page.status_code == 200
+        assert "kerttu@kolmas.example" in page.text and "Send the link again" in page.text
+    first = await outbox.last_to(GOOD["email"])
+    again = await client.post("/signup/sent/again")
+    assert again.status_code == 303 and again.headers["location"] == "/signup/sent"
+    assert "A new link has been sent." in (await client.get("/signup/sent")).text
+    mails = [m for m in await outbox.deliver() if m.to == GOOD["email"]]
+    assert len(mails) == 2 and link_in(mails[0]) != link_in(mails[1])
+    # The first link still works: a slow e-mail is not spoiled by asking again.
+    verified = await client.get(link_in(first), follow_redirects=False)
+    assert verified.headers["location"] == "/t/kolmas/"
+    # Once the firm is open, the page has nothing to wait for.
+    done = await client.get("/signup/sent")
+    assert done.status_code == 303 and done.headers["location"] == "/login"
+
+
+async def test_sending_again_is_limited_with_a_clear_message(
+    client: Client, outbox: Outbox
+) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    await client.post("/signup/", GOOD)  # the first of the address's links in the window
+    for _i in range(MAIL_REQUESTS_PER_ADDRESS - 1):
+        assert (await client.post("/signup/sent/again")).status_code == 303
+    refused = await client.post("/signup/sent/again")
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert "try again in" in refused.text and "spam" in refused.text
+    sent = [m for m in await outbox.deliver() if m.to == GOOD["email"]]
+    assert len(sent) == MAIL_REQUESTS_PER_ADDRESS
+
+
+async def test_a_mistyped_address_is_changed_and_the_old_link_stops_working(
+    client: Client, client_factory: Any, outbox: Outbox
+) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    await client.post("/signup/", {**GOOD, "email": "kertu@kolmas.example"})
+    old = await outbox.last_to("kertu@kolmas.example")
+    changed = await client.post("/signup/sent/address", {"email": GOOD["email"]})
+    assert changed.status_code == 303 and changed.headers["location"] == "/signup/sent"
+    page = await client.get("/signup/sent")
+    assert GOOD["email"] in page.text and "kertu@" not in page.text
+    assert "The address has been changed" in page.text
+
+    new = await outbox.last_to(GOOD["email"])
+    assert "Kolmas Työnohjaus Oy" in new.subject
+    assert (await client_factory().get(link_in(old))).status_code == 404
+    verified = await client.get(link_in(new), follow_redirects=False)
+    assert verified.headers["location"] == "/t/kolmas/"
+    # The password typed in the signup goes with it to the right address.
+    await client_factory().login(GOOD["email"], GOOD["password"])
+    assert (await client.get("/t/kolmas/")).status_code == 200
+
+
+async def test_a_bad_new_address_is_refused_with_a_reason(client: Client, outbox: Outbox) -> None:
+    client.client.cookies.set("luotsi_lang", "en")
+    await client.post("/signup/", GOOD)
+    refused = await client.post("/signup/sent/address", {"email": "not an address"})
+    assert refused.status_code == 422
+    assert 'id="email-error"' in refused.text and GOOD["email"] in refused.text
+    assert [m.to for m in await outbox.deliver()] == [GOOD["email"]]
+
+
+async def test_without_this_browsers_signup_there_is_nothing_to_send_again(
+    client: Client, client_factory: Any, outbox: Outbox
+) -> None:
+    await client.post("/signup/", GOOD)
+    cookie = client.client.cookies.get("luotsi_signup")
+    assert cookie
+    stranger = client_factory()
+    assert (await stranger.get("/signup/sent")).headers["location"] == "/login"
+    tenant_hex = cookie.split(".")[0]
+    stranger.client.cookies.set("luotsi_signup", f"{tenant_hex}.{'0' * 64}", path="/signup")
+    assert (await stranger.get("/signup/sent")).headers["location"] == "/login"
+    moved = await stranger.post("/signup/sent/address", {"email": "thief@example.fi"})
+    assert moved.status_code == 303 and moved.headers["location"] == "/login"
+    assert (await stranger.post("/signup/sent/again")).headers["location"] == "/login"
+    assert [m.to for m in await outbox.deliver()] == [GOOD["email"]]

@@ -34,6 +34,7 @@ from luotsi.tenants.agreements.models import (
     Party,
 )
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
+from luotsi.tenants.directory.models import supervising_staff
 
 # --- services -------------------------------------------------------------------------------
 #
@@ -150,11 +151,12 @@ async def staff_names(
 
 
 async def staff_choices(db: AsyncSession) -> list[tuple[uuid.UUID, str]]:
-    """The firm's current staff as (membership id, name), for choosing supervisors."""
+    """The firm's current staff who take clients, as (membership id, name), for choosing
+    supervisors (an owner or admin once their profile says they supervise)."""
     rows = await db.execute(
         select(Membership.id, User.name)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.role.in_(STAFF_ROLES), active_member())
+        .where(Membership.role.in_(STAFF_ROLES), supervising_staff(), active_member())
         .order_by(User.name)
     )
     return list(rows.tuples().all())

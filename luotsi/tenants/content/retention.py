@@ -29,14 +29,13 @@ from luotsi.platform.members import record_member_action
 from luotsi.platform.tenancy import (
     DEFAULT_RETENTION_MONTHS,
     RETENTION_MONTHS_CHOICES,
+    TENANT_OBJECT,
     Membership,
     Tenant,
 )
 from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.content import ErasureRequest, ErasureStatus
 from luotsi.tenants.content.lifecycle import retention_cutoff
-
-TENANT_OBJECT = "tenant"  # the audit log's object type of a change to the firm's settings
 
 
 def retention_label(months: int) -> str:

@@ -9,12 +9,15 @@ from datetime import date, datetime, time
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     String,
     Text,
     UniqueConstraint,
+    or_,
+    select,
 )
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship, selectinload
 
@@ -23,7 +26,7 @@ from luotsi.platform.db import Base, CodeSet, TenantScoped, str_enum
 from luotsi.platform.i18n import N_, LabelledEnum
 from luotsi.platform.phones import format_phone
 from luotsi.platform.search import trigram_index
-from luotsi.platform.tenancy import Membership
+from luotsi.platform.tenancy import Membership, Role
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
 
 # --- regions -------------------------------------------------------------------------------------
@@ -133,6 +136,8 @@ class StaffProfile(TenantScoped, Base):
     remote_anywhere: Mapped[bool] = mapped_column(default=False)
     visible: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    # An owner or admin who takes clients too (supervisors always do): see staff.supervising().
+    supervises: Mapped[bool] = mapped_column(default=False)
     photo_key: Mapped[str | None] = mapped_column(String(120))  # JPEG (platform.storage)
     photo_updated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
@@ -170,6 +175,19 @@ class StaffProfile(TenantScoped, Base):
         """The bio in ``language``, else the first one written."""
         texts = {"fi": self.bio_fi, "sv": self.bio_sv, "en": self.bio_en}
         return texts.get(language) or next((t for t in texts.values() if t), "")
+
+
+def supervising_staff() -> ColumnElement[bool]:
+    """SQL condition on :class:`Membership`: the member takes clients. Supervisors always do;
+    an owner or admin when their profile says so (a one-person firm's owner, say). Only they
+    are offered where an agreement's supervisors are chosen and shown in the public directory.
+    """
+    return or_(
+        Membership.role == Role.SUPERVISOR,
+        Membership.id.in_(
+            select(StaffProfile.membership_id).where(StaffProfile.supervises.is_(True))
+        ),
+    )
 
 
 class StaffSpecialty(TenantScoped, Base):

@@ -35,7 +35,7 @@ from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
 from luotsi.platform.search import contains, search_words
 from luotsi.platform.storage import FileStore
-from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, active_member
 from luotsi.tenants.directory.models import (
     STAFF_PROFILE_CARD,
     STAFF_PROFILE_WHOLE,
@@ -49,6 +49,7 @@ from luotsi.tenants.directory.models import (
     Specialty,
     StaffProfile,
     StaffSpecialty,
+    supervising_staff,
 )
 from luotsi.tenants.directory.regions import Place, named_places
 from luotsi.tenants.kinds import SPOKEN_LANGUAGES, SupervisionKind
@@ -122,7 +123,11 @@ class StaffFilter:
             StaffProfile.membership_id.in_(select(Membership.id).where(active_member()))
         ]
         if self.public:
-            conditions += [StaffProfile.visible.is_(True), StaffProfile.active.is_(True)]
+            conditions += [
+                StaffProfile.visible.is_(True),
+                StaffProfile.active.is_(True),
+                StaffProfile.membership_id.in_(select(Membership.id).where(supervising_staff())),
+            ]
         elif self.status in ("active", "inactive"):
             conditions.append(StaffProfile.active.is_(self.status == "active"))
         for word in search_words(self.text):
@@ -164,7 +169,7 @@ async def search_staff(
 async def ensure_profiles(db: AsyncSession) -> None:
     """Give every staff member without a profile one, named as their account."""
     missing = await db.execute(
-        select(Membership.id, User.name)
+        select(Membership.id, User.name, Membership.role)
         .join(User, User.id == Membership.user_id)
         .where(
             Membership.role.in_(STAFF_ROLES),
@@ -172,8 +177,9 @@ async def ensure_profiles(db: AsyncSession) -> None:
             Membership.id.not_in(select(StaffProfile.membership_id)),
         )
     )
-    for membership_id, name in missing.tuples():
-        db.add(StaffProfile(membership_id=membership_id, display_name=name))
+    for membership_id, name, role in missing.tuples():
+        supervises = role == Role.SUPERVISOR  # kept should they become an admin
+        db.add(StaffProfile(membership_id=membership_id, display_name=name, supervises=supervises))
     await db.flush()
 
 
@@ -255,6 +261,7 @@ class ProfileInput:
     specialty_ids: list[str] = field(default_factory=list)
     visible: bool = False
     active: bool = True
+    supervises: bool = False  # an owner's or admin's own clients (supervisors always have them)
 
 
 def _check_text(errors: dict[str, str], name: str, value: str, limit: int) -> str:
@@ -311,6 +318,8 @@ async def save_profile(
     profile.remote_anywhere = data.remote_anywhere
     profile.visible = data.visible
     profile.active = data.active
+    if profile.membership.role != Role.SUPERVISOR:  # a supervisor's clients stay theirs
+        profile.supervises = data.supervises
     profile.qualifications = qualifications
     profile.areas = areas
     # Keep the links that stay: a flush inserts before it deletes, and a link is unique.

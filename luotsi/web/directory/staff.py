@@ -132,6 +132,7 @@ class StaffController(Controller):
             specialty_ids=form_texts(form, "specialties"),
             visible="visible" in form,
             active="active" in form,
+            supervises="supervises" in form,
         )
         try:
             await staff.save_profile(db, ws.membership, profile, values)
@@ -226,6 +227,7 @@ def _saved_values(profile: directory_models.StaffProfile) -> staff.ProfileInput:
         specialty_ids=[str(link.specialty_id) for link in profile.specialty_links],
         visible=profile.visible,
         active=profile.active,
+        supervises=profile.supervises,
     )
 
 

@@ -10,9 +10,9 @@ from litestar import Controller, get
 from luotsi.platform import audit, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
+from luotsi.platform.tenancy import TENANT_OBJECT
 from luotsi.tenants import content
 from luotsi.tenants.content.lifecycle import AGREEMENT_OBJECT
-from luotsi.tenants.content.retention import TENANT_OBJECT
 from luotsi.tenants.content.rights import PERSON_OBJECT
 from luotsi.tenants.content.shared import (
     ASSIGNMENT_OBJECT,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import get
+from litestar import get, post
 from sqlalchemy import ColumnElement, func, select
 
+from luotsi.billing import checklist
 from luotsi.platform import clock, permissions
 from luotsi.platform.members import Invitation
 from luotsi.platform.tenancy import Membership, Role, active_member
@@ -18,6 +19,7 @@ from luotsi.tenants.directory.public import firm_profile
 from luotsi.tenants.sessions import overview
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import requires
 
 REVIEWS_WITHIN_DAYS = 14
 ENDING_WITHIN_DAYS = 60
@@ -106,6 +108,7 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
         "firm/dashboard.html",
         {
             "ws": ws,
+            "setup": await checklist.setup_checklist(db, ws.membership),
             "counts": counts,
             "new_inquiries": int(found["new_inquiries"]) if "new_inquiries" in found else None,
             "profile_id": profile_id,
@@ -114,3 +117,10 @@ async def dashboard(request: Req, db: DB, ws: WS) -> Any:
             "pending_erasures": int(found.get("pending_erasures") or 0),
         },
     )
+
+
+@post("/setup/dismiss", name="dismiss_setup", guards=[requires(permissions.can_set_up_firm)])
+async def dismiss_setup(request: Req, db: DB, ws: WS) -> Any:
+    """Put the setup checklist away (for the signed-in member only)."""
+    await checklist.dismiss_checklist(db, ws.membership)
+    return redirect(request, ws.url(""), flash="setup_dismissed")
