@@ -587,7 +587,7 @@ async def add_content(backend: Backend, firm: Firm, marker: str = "") -> Content
             db, staff, goal.id, 3, f"Arvio {marker}", evaluated_on=evaluation_day()
         )
         await content.write_limits(db, staff, firm.agreement.id, f"Rajat {marker}")
-        request = await content.request_erasure(db, login)
+        request = await content.request_erasure(db, login, base_url="http://luotsi.test")
     return Content(
         marker,
         login,

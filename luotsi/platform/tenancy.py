@@ -15,7 +15,13 @@ from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fi import ytunnus
 
 from luotsi.platform import clock
-from luotsi.platform.db import Base, TenantScoped, str_enum, unscoped_memberships_of_user
+from luotsi.platform.db import (
+    Base,
+    OwnRows,
+    TenantScoped,
+    str_enum,
+    unscoped_memberships_of_user,
+)
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 
@@ -35,6 +41,7 @@ class Role(enum.StrEnum):
 
 
 DEFAULT_RETENTION_MONTHS = 24
+DEFAULT_REMINDER_HOURS = 48
 RETENTION_MONTHS_CHOICES = (6, 12, 24, 36, 60)
 
 STAFF_ROLES = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
@@ -55,10 +62,12 @@ class Tenant(Base):
     )
     # How long confidential content is kept after an agreement ends (the worker erases it then).
     content_retention_months: Mapped[int] = mapped_column(default=DEFAULT_RETENTION_MONTHS)
+    # How many hours ahead session reminders go out, unless a supervisor chose their own.
+    reminder_hours: Mapped[int] = mapped_column(default=DEFAULT_REMINDER_HOURS)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
-class Membership(TenantScoped, Base):
+class Membership(TenantScoped, OwnRows, Base):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
 

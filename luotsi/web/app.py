@@ -54,6 +54,7 @@ from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard
 from luotsi.web.firm.members import JoinController, MembersController
+from luotsi.web.firm.notifications import NotificationsController, ReminderHoursController
 from luotsi.web.firm.search import search
 from luotsi.web.firm.settings import settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
@@ -147,6 +148,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 CalendarController,
                 AuditController,
                 RetentionController,
+                NotificationsController,
+                ReminderHoursController,
                 BillingSettingsController,
                 InvoicesController,
                 RunsController,

@@ -46,6 +46,8 @@ FLASH_MESSAGES = {
     "response_saved": N_("Your response has been saved."),
     "erasure_requested": N_("Your request has been sent to the firm."),
     "retention_saved": N_("The retention period has been saved."),
+    "notification_choices_saved": N_("Your notification settings have been saved."),
+    "reminder_hours_saved": N_("The reminder time has been saved."),
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your password has been changed."),
     "password_reset": N_("Your password has been changed. Sign in with the new password."),
