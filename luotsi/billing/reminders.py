@@ -100,9 +100,9 @@ async def _remind(
     return reminder
 
 
-async def _notify_overdue(job: JobContext, today: date) -> int:
+async def _notify_overdue(job: JobContext, today: date) -> None:
     """Notify the billing managers of each invoice that fell overdue, once per invoice (its
-    id is the notification's subject). Returns how many invoices they were notified of."""
+    id is the notification's subject)."""
     db = job.db
     query, balance = with_balances(
         select(Invoice.id, Invoice.number, Invoice.due_on, ClientOrg.name).join(
@@ -114,7 +114,7 @@ async def _notify_overdue(job: JobContext, today: date) -> int:
         (await db.execute(query.where(balance.state == InvoiceState.OVERDUE.value))).tuples()
     )
     if not overdue:
-        return 0
+        return
     notified = set(
         await db.scalars(
             select(Notification.subject).where(
@@ -139,7 +139,6 @@ async def _notify_overdue(job: JobContext, today: date) -> int:
             base_url=job.settings.base_url,
             subject=str(invoice_id),
         )
-    return len(fresh)
 
 
 @scheduled("payment_reminders", 3600)
@@ -148,10 +147,10 @@ async def send_payment_reminders(job: JobContext) -> int:
     the billing managers are notified of each invoice once, when it falls overdue.
 
     Only invoices with an open balance and an invoicing e-mail address are reminded of.
-    Returns how many reminders were queued and invoices notified of.
+    Returns how many reminders were queued (a notice is done once, and due again never).
     """
     db, today = job.db, clock.today(job.now)
-    notified = await _notify_overdue(job, today)
+    await _notify_overdue(job, today)
     sent = (
         select(
             Reminder.invoice_id,
@@ -184,12 +183,12 @@ async def send_payment_reminders(job: JobContext) -> int:
     ]
     due = [d for d in due if d.to]
     if not due:
-        return notified
+        return 0
     fee = (await get_profile(db)).reminder_fee_cents
     for d in due:
         await _remind(db, job.settings, job.tenant, d.invoice, d.to, d.open_cents, fee, today)
     await db.flush()
-    return notified + len(due)
+    return len(due)
 
 
 async def reminders_of(

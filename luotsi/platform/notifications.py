@@ -204,7 +204,7 @@ async def notify(
         return 0
     rows = (
         await db.execute(
-            select(Membership, User, NotificationSettings.email_kinds)
+            select(Membership, User, NotificationSettings)
             .join(User, User.id == Membership.user_id)
             .outerjoin(NotificationSettings, NotificationSettings.membership_id == Membership.id)
             .where(Membership.id.in_(ids), active_member(), User.is_active.is_(True))
@@ -229,12 +229,12 @@ async def notify(
                     "subject": subject,
                     "created_at": now,
                 }
-                for member, user, _kinds in found
+                for member, user, _choices in found
             ]
         )
     )
-    for member, user, kinds in found:
-        chosen = DEFAULT_EMAIL_KINDS if kinds is None else kinds
+    for member, user, choices in found:
+        chosen = DEFAULT_EMAIL_KINDS if choices is None else choices.email_kinds
         if kind.value not in chosen:
             continue
         message = email(member, user) if email is not None else None
