@@ -45,13 +45,15 @@ async def test_the_header_counts_the_members_own_unread_notifications(
     clean_db: Backend, firms: Firms, client_factory: Any
 ) -> None:
     a = firms.a
-    await _notify(clean_db, a, a.owner, 3)
+    await _notify(clean_db, a, a.owner, 3)  # and the fixture's one: 4
     await _notify(clean_db, a, a.admin, 1)  # the admin's, never counted for the owner
+    await _notify(clean_db, firms.b, firms.b.owner, 5)  # another firm's
     owner = await _as(client_factory, a.owner)
     page = await owner.get(f"/t/{a.slug}/")
     assert page.status_code == 200
     assert 'class="badge unread-badge"' in page.text
-    assert '<span aria-hidden="true">3</span>' in page.text
+    assert '<span aria-hidden="true">4</span>' in page.text
+    assert "4 unread notifications" in page.text
     supervisor = await _as(client_factory, a.supervisor)
     assert "unread-badge" not in (await supervisor.get(f"/t/{a.slug}/")).text
 
@@ -60,19 +62,20 @@ async def test_the_list_shows_only_the_members_own_and_opening_one_reads_it(
     clean_db: Backend, firms: Firms, client_factory: Any
 ) -> None:
     a = firms.a
-    (mine,) = await _notify(clean_db, a, a.owner)
+    (mine,) = await _notify(clean_db, a, a.supervisor)
     (admins,) = await _notify(clean_db, a, a.admin)
-    owner = await _as(client_factory, a.owner)
-    listed = await owner.get(f"/t/{a.slug}/notifications/")
+    supervisor = await _as(client_factory, a.supervisor)
+    listed = await supervisor.get(f"/t/{a.slug}/notifications/")
     assert listed.status_code == 200
+    assert "Pertti Poistaja 0 asked the firm to erase their data" in listed.text
     assert f"/notifications/{mine}" in listed.text
     assert f"/notifications/{admins}" not in listed.text
     # Another's notification in the same firm is not found, and stays unread.
-    assert (await owner.get(f"/t/{a.slug}/notifications/{admins}")).status_code == 404
-    opened = await owner.get(f"/t/{a.slug}/notifications/{mine}")
+    assert (await supervisor.get(f"/t/{a.slug}/notifications/{admins}")).status_code == 404
+    opened = await supervisor.get(f"/t/{a.slug}/notifications/{mine}")
     assert opened.status_code == 303
     assert opened.headers["location"] == f"/t/{a.slug}/settings/erasure-requests/"
-    assert "unread-badge" not in (await owner.get(f"/t/{a.slug}/")).text
+    assert "unread-badge" not in (await supervisor.get(f"/t/{a.slug}/")).text
     admin = await _as(client_factory, a.admin)
     assert "unread-badge" in (await admin.get(f"/t/{a.slug}/")).text
 
@@ -92,10 +95,10 @@ async def test_mark_all_read_clears_the_badge_and_needs_the_csrf_token(
     clean_db: Backend, firms: Firms, client_factory: Any
 ) -> None:
     a = firms.a
-    await _notify(clean_db, a, a.owner, 2)
+    await _notify(clean_db, a, a.owner, 2)  # and the fixture's one: 3
     owner = await _as(client_factory, a.owner)
     listed = await owner.get(f"/t/{a.slug}/notifications/")
-    assert "You have 2 unread notifications." in listed.text
+    assert "You have 3 unread notifications." in listed.text
     forged = await owner.client.post(f"/t/{a.slug}/notifications/read")  # no token
     assert forged.status_code == 403
     done = await owner.post(f"/t/{a.slug}/notifications/read")
