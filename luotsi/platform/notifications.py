@@ -98,7 +98,7 @@ class Notification(TenantScoped, OwnRows, Base):
     recipient_id: Mapped[uuid.UUID]
     # The recipient's account (the own_rows policy): always the recipient membership's user.
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[NotificationKind] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(30))  # a NotificationKind
     target: Mapped[str] = mapped_column(String(200))  # a path inside the workspace
     words: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # names and ISO dates
     subject: Mapped[str | None] = mapped_column(String(80))  # what a job notified of, once
