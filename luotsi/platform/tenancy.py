@@ -52,6 +52,9 @@ class Tenant(Base):
     """A supervision firm. Global table: holds no content, only what routing needs."""
 
     __tablename__ = "tenants"
+    # A new firm's server defaults (reminder_hours) are not read back: nothing reads them from
+    # the row just inserted, and an INSERT names only the columns it sets.
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     slug: Mapped[str] = mapped_column(String(40), unique=True)
@@ -62,8 +65,9 @@ class Tenant(Base):
     )
     # How long confidential content is kept after an agreement ends (the worker erases it then).
     content_retention_months: Mapped[int] = mapped_column(default=DEFAULT_RETENTION_MONTHS)
-    # How many hours ahead session reminders go out, unless a supervisor chose their own.
-    reminder_hours: Mapped[int] = mapped_column(default=DEFAULT_REMINDER_HOURS)
+    # How many hours ahead session reminders go out, unless a supervisor chose their own. A
+    # server default: code that reads it loads the firm (the workspace, the worker).
+    reminder_hours: Mapped[int] = mapped_column(server_default=str(DEFAULT_REMINDER_HOURS))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
