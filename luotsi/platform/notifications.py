@@ -154,7 +154,7 @@ def line(notification: Notification) -> str:
 
 
 def _readable(key: str, value: str) -> str:
-    if key in ("due", "on"):
+    if key == "due":
         return i18n.format_date(date.fromisoformat(value))
     if key == "starts":
         return i18n.format_datetime(datetime.fromisoformat(value).astimezone(clock.HELSINKI))
@@ -162,6 +162,8 @@ def _readable(key: str, value: str) -> str:
 
 
 class _Missing(dict[str, str]):
+    """Words by name; one a line names but a row lacks is left out, not an error."""
+
     def __missing__(self, key: str) -> str:
         return ""
 
