@@ -33,6 +33,8 @@ STAFF_PAGES = [
     "/t/demo/staff/",
     "/t/demo/inquiries/",
     "/t/demo/search?q=sari",
+    "/t/demo/notifications/",
+    "/t/demo/notifications/settings",
 ]
 OFFICE_PAGES = [
     "/t/demo/billing/invoices",
@@ -40,6 +42,7 @@ OFFICE_PAGES = [
     "/t/demo/settings/",
     "/t/demo/members/",
     "/t/demo/audit/",
+    "/t/demo/settings/reminders/",
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),
