@@ -23,6 +23,7 @@ from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import AuthToken, User, UserSession
 from luotsi.platform.jobs import JobSchedule, WorkerHeartbeat
 from luotsi.platform.members import Invitation
+from luotsi.platform.notifications import Notification, NotificationSettings
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
@@ -97,6 +98,8 @@ __all__ = [
     "JobSchedule",
     "Membership",
     "Municipality",
+    "Notification",
+    "NotificationSettings",
     "OutboxMessage",
     "Payment",
     "Qualification",

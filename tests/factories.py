@@ -28,6 +28,7 @@ from luotsi.platform import storage
 from luotsi.platform.db import TENANT_KEY, UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
+from luotsi.platform.notifications import Notification, NotificationKind
 from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
 from luotsi.tenants.agreements.models import (
@@ -109,6 +110,7 @@ class Firm:
     review: Review
     invoice: Invoice  # a draft to the organisation with one hand-added line
     invoice_line: InvoiceLine
+    notification: Notification  # the owner's, unread: the inquiry
 
     @property
     def slug(self) -> str:
@@ -423,6 +425,24 @@ async def add_draft_invoice(
     return invoice, line
 
 
+async def add_notification(
+    engine: Bind, tenant: Tenant, member: Membership, target: str
+) -> Notification:
+    """An unread notification of a new inquiry for ``member``, leading to ``target``."""
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        row = Notification(
+            recipient_id=member.id,
+            user_id=member.user_id,
+            kind=NotificationKind.INQUIRY.value,
+            target=target,
+            words={"name": "Outi Ostaja", "organisation": "Tuusulan kunta"},
+        )
+        db.add(row)
+        await db.flush()
+    return row
+
+
 async def add_invoice_run(engine: Bind, tenant: Tenant) -> InvoiceRun:
     """A finished invoice run of last month with nothing drafted."""
     first = clock.today() + relativedelta(months=-1, day=1)
@@ -520,6 +540,9 @@ async def _build_two_firms(engine: Bind, files: FileStore) -> Firms:
         session = await add_session(engine, tenant, agreement, people[Role.SUPERVISOR])
         review = await add_review(engine, tenant, agreement)
         invoice, invoice_line = await add_draft_invoice(engine, tenant, org)
+        notification = await add_notification(
+            engine, tenant, people[Role.OWNER], f"inquiries/{inquiry.id}"
+        )
         firms.append(
             Firm(
                 tenant,
@@ -541,6 +564,7 @@ async def _build_two_firms(engine: Bind, files: FileStore) -> Firms:
                 review,
                 invoice,
                 invoice_line,
+                notification,
             )
         )
     both = await make_user(engine, "both@shared.example", "Kaisa Kahdessa")
@@ -612,7 +636,7 @@ async def add_content(backend: Backend, firm: Firm, marker: str = "") -> Content
             db, staff, goal.id, 3, f"Arvio {marker}", evaluated_on=evaluation_day()
         )
         await content.write_limits(db, staff, firm.agreement.id, f"Rajat {marker}")
-        request = await content.request_erasure(db, login)
+        request = await content.request_erasure(db, login, base_url="http://luotsi.test")
     return Content(
         marker,
         login,

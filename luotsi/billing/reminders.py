@@ -30,13 +30,16 @@ from luotsi.platform.db import TENANT_KEY
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.jobs import JobContext, claimed, scheduled
+from luotsi.platform.notifications import Notification, NotificationKind, notify, words_of
 from luotsi.platform.permissions import require
 from luotsi.platform.settings import Settings
-from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants.agreements.service import queue_firm_email
 from luotsi.tenants.clients.models import ClientOrg
 
 FIRST_AFTER_DAYS = 7  # days past the due date
+# Who is notified of an overdue invoice: those who may manage billing.
+BILLING_MANAGERS = (Role.OWNER, Role.ADMIN)
 AGAIN_AFTER_DAYS = 14  # days after the previous reminder
 MAX_REMINDERS = 2  # by the worker; a reminder sent by hand counts too
 
@@ -97,14 +100,57 @@ async def _remind(
     return reminder
 
 
+async def _notify_overdue(job: JobContext, today: date) -> None:
+    """Notify the billing managers of each invoice that fell overdue, once per invoice (its
+    id is the notification's subject)."""
+    db = job.db
+    query, balance = with_balances(
+        select(Invoice.id, Invoice.number, Invoice.due_on, ClientOrg.name).join(
+            ClientOrg, ClientOrg.id == Invoice.org_id
+        ),
+        today,
+    )
+    overdue = list(
+        (await db.execute(query.where(balance.state == InvoiceState.OVERDUE.value))).tuples()
+    )
+    if not overdue:
+        return
+    notified = set(
+        await db.scalars(
+            select(Notification.subject).where(
+                Notification.kind == NotificationKind.INVOICE_OVERDUE.value,
+                Notification.subject.in_([str(row[0]) for row in overdue]),
+            )
+        )
+    )
+    managers = list(
+        await db.scalars(select(Membership.id).where(Membership.role.in_(BILLING_MANAGERS)))
+    )
+    fresh = [row for row in overdue if str(row[0]) not in notified]
+    for invoice_id, number, due_on, organisation in fresh:
+        assert due_on is not None  # an overdue invoice was issued with a due date
+        await notify(
+            db,
+            job.tenant,
+            managers,
+            NotificationKind.INVOICE_OVERDUE,
+            f"billing/invoices/{invoice_id}",
+            words_of(number=str(number), organisation=organisation, due=due_on),
+            base_url=job.settings.base_url,
+            subject=str(invoice_id),
+        )
+
+
 @scheduled("payment_reminders", 3600)
 async def send_payment_reminders(job: JobContext) -> int:
-    """Remind of each overdue invoice a week past due, again two weeks later, at most twice.
+    """Remind of each overdue invoice a week past due, again two weeks later, at most twice;
+    the billing managers are notified of each invoice once, when it falls overdue.
 
-    Only invoices with an open balance and an invoicing e-mail address. Returns how many
-    reminders were queued.
+    Only invoices with an open balance and an invoicing e-mail address are reminded of.
+    Returns how many reminders were queued (a notice is done once, and due again never).
     """
     db, today = job.db, clock.today(job.now)
+    await _notify_overdue(job, today)
     sent = (
         select(
             Reminder.invoice_id,

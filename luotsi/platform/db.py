@@ -118,6 +118,12 @@ class TenantScoped:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, sort_order=-10)
 
 
+class OwnRows:
+    """Mixin for a tenant table whose every row belongs to one user (its ``user_id``): that
+    user may read their own rows in every firm (:func:`unscoped_memberships_of_user`; on
+    PostgreSQL the table's ``own_rows`` policy)."""
+
+
 def inline(value: Any) -> BindParameter[Any]:
     """``value`` written into the SQL text rather than sent as a parameter.
 
@@ -273,29 +279,32 @@ def _tenant_tables_in(state: ORMExecuteState, selects: list[Select[Any]]) -> set
 def _limit_to_memberships_of_user(
     state: ORMExecuteState, selects: list[Select[Any]], user_id: uuid.UUID
 ) -> None:
-    """The one way across tenants in a request: a user's own memberships (the firm switcher).
+    """The one way across tenants in a request: a user's own memberships (the firm switcher)
+    and their own rows of the other :class:`OwnRows` tables (the unread notifications).
 
-    Only ``memberships`` may be read so, and only the user's rows; on PostgreSQL the
-    ``own_rows`` policy admits exactly those.
+    Only such tables may be read so, and only the user's rows; on PostgreSQL their
+    ``own_rows`` policies admit exactly those.
     """
     if not state.is_select:
         raise TenantNotSet("unscoped_memberships_of_user() is for reading memberships")
     tables = _tenant_tables_in(state, selects)
-    if tables != {"memberships"}:
-        others = ", ".join(sorted(tables - {"memberships"})) or "no memberships"
+    own = {
+        m.local_table.description: m.class_
+        for m in Base.registry.mappers
+        if issubclass(m.class_, OwnRows)
+    }
+    if "memberships" not in tables or not tables <= own.keys():
+        others = ", ".join(sorted(tables - own.keys())) or "no memberships"
         raise TenantNotSet(f"unscoped_memberships_of_user() reads memberships only, not {others}")
-    membership = next(
-        m.class_ for m in state.all_mappers if m.local_table.description == "memberships"
-    )
     state.statement = state.statement.options(
-        with_loader_criteria(membership, lambda cls: cls.user_id == user_id)
+        *(with_loader_criteria(own[name], lambda cls: cls.user_id == user_id) for name in tables)
     )
 
 
 def unscoped_memberships_of_user(statement: SelectT, user_id: uuid.UUID) -> SelectT:
     """``statement`` reads ``user_id``'s memberships in every firm, whatever the session's tenant.
 
-    Any other tenant table in the statement is refused.
+    Other tenant tables are refused, but for the user's own rows of :class:`OwnRows` tables.
     """
     return statement.execution_options(**{UNSCOPED_MEMBERSHIPS_OF_USER: user_id})
 

@@ -38,6 +38,8 @@ DISTRIBUTED_TABLES = (
     # platform
     "memberships",
     "invitations",
+    "notifications",
+    "notification_settings",
     # directory
     "firm_areas",
     "firm_area_parts",

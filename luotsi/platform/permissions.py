@@ -217,6 +217,11 @@ def can_share_content_as_supervisee(
     return membership.role == Role.SUPERVISEE and person_id in agreement_supervisee_ids
 
 
+def can_receive_notifications(membership: Membership) -> bool:
+    """A notification list and its e-mail choices: the staff (nothing notifies the portals)."""
+    return membership.role in STAFF_ROLES
+
+
 def can_manage_retention(membership: Membership) -> bool:
     """How long content is kept, and supervisees' erasure requests: the owner."""
     return membership.role == Role.OWNER

@@ -15,7 +15,13 @@ from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fi import ytunnus
 
 from luotsi.platform import clock
-from luotsi.platform.db import Base, TenantScoped, str_enum, unscoped_memberships_of_user
+from luotsi.platform.db import (
+    Base,
+    OwnRows,
+    TenantScoped,
+    str_enum,
+    unscoped_memberships_of_user,
+)
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 
@@ -35,6 +41,7 @@ class Role(enum.StrEnum):
 
 
 DEFAULT_RETENTION_MONTHS = 24
+DEFAULT_REMINDER_HOURS = 48
 RETENTION_MONTHS_CHOICES = (6, 12, 24, 36, 60)
 
 STAFF_ROLES = (Role.OWNER, Role.ADMIN, Role.SUPERVISOR)
@@ -48,6 +55,9 @@ class Tenant(Base):
     """A supervision firm. Global table: holds no content, only what routing needs."""
 
     __tablename__ = "tenants"
+    # A new firm's server defaults (reminder_hours) are not read back: nothing reads them from
+    # the row just inserted, and an INSERT names only the columns it sets.
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     slug: Mapped[str] = mapped_column(String(40), unique=True)
@@ -58,10 +68,13 @@ class Tenant(Base):
     )
     # How long confidential content is kept after an agreement ends (the worker erases it then).
     content_retention_months: Mapped[int] = mapped_column(default=DEFAULT_RETENTION_MONTHS)
+    # How many hours ahead session reminders go out, unless a supervisor chose their own. A
+    # server default: code that reads it loads the firm (the workspace, the worker).
+    reminder_hours: Mapped[int] = mapped_column(server_default=str(DEFAULT_REMINDER_HOURS))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
-class Membership(TenantScoped, Base):
+class Membership(TenantScoped, OwnRows, Base):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
 

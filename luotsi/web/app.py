@@ -56,6 +56,7 @@ from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.dashboard import dashboard, dismiss_setup
 from luotsi.web.firm.exports import ExportsController
 from luotsi.web.firm.members import JoinController, MembersController
+from luotsi.web.firm.notifications import NotificationsController, ReminderHoursController
 from luotsi.web.firm.reports import ReportsController
 from luotsi.web.firm.search import search
 from luotsi.web.firm.settings import FirmDetailsController, settings_hub
@@ -155,6 +156,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ExportsController,
                 ReportsController,
                 RetentionController,
+                NotificationsController,
+                ReminderHoursController,
                 BillingSettingsController,
                 InvoicesController,
                 RunsController,

@@ -51,6 +51,8 @@ FLASH_MESSAGES = {
     "setup_dismissed": N_("The setup checklist is put away. Every step stays in the settings."),
     "signup_link_sent": N_("A new link has been sent."),
     "signup_address_changed": N_("The address has been changed and a new link sent to it."),
+    "notification_choices_saved": N_("Your notification settings have been saved."),
+    "reminder_hours_saved": N_("The reminder time has been saved."),
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your password has been changed."),
     "password_reset": N_("Your password has been changed. Sign in with the new password."),

@@ -32,6 +32,7 @@ from luotsi.billing.subscription.state import PlanState, plan_state
 from luotsi.platform import audit, clock
 from luotsi.platform.db import applying_scope, scope_to_tenant, unscoped_memberships_of_user
 from luotsi.platform.identity import User
+from luotsi.platform.notifications import unread_count_of
 from luotsi.platform.tenancy import (
     Membership,
     Role,
@@ -56,6 +57,7 @@ class Workspace:
     membership: Membership
     user: User
     plan: PlanState = field(default_factory=lambda: PlanState(PlanStatus.UNLIMITED))
+    unread: int = 0  # the member's unread notifications (the header's badge)
 
     def url(self, path: str = "") -> str:
         return f"/t/{self.tenant.slug}/{path.lstrip('/')}"
@@ -95,9 +97,10 @@ async def resolve_workspace(
     slug = connection.path_params.get("tenant_slug", "")
     # The firm and the user's membership in one statement (which also scopes the connection
     # to the firm): an unknown or inactive firm, a firm the user is not a member of, and a
-    # member who has left all get the same 404.
+    # member who has left all get the same 404. The unread notifications are counted in it too
+    # (the header's badge), not in a statement of their own on every page.
     statement = (
-        select(Tenant, Membership)
+        select(Tenant, Membership, unread_count_of(Membership.id, Tenant.id))
         .join(Membership, Membership.tenant_id == Tenant.id)
         .where(
             Tenant.slug == slug,
@@ -111,9 +114,9 @@ async def resolve_workspace(
     found = (await db.execute(applying_scope(db, statement, tenant_id=Tenant.id))).first()
     if found is None:
         raise NotFoundException()
-    tenant, membership = found[0], found[1]
+    tenant, membership, unread = found[0], found[1], found[2]
     await scope_to_tenant(db, tenant.id, applied=True)
-    workspace = Workspace(tenant=tenant, membership=membership, user=user)
+    workspace = Workspace(tenant=tenant, membership=membership, user=user, unread=unread)
     settings = connection.app.state["settings"]
     if settings.subscriptions_enabled:  # off: every firm is unlimited, and no statement
         subscription = await db.get(Subscription, tenant.id)

@@ -36,6 +36,8 @@ STAFF_PAGES = [
     ("/t/demo/staff/", "a[href$='/hours/']"),  # one's own working hours and absences
     "/t/demo/inquiries/",
     "/t/demo/search?q=sari",
+    "/t/demo/notifications/",
+    "/t/demo/notifications/settings",
 ]
 OFFICE_PAGES = [
     "/t/demo/billing/invoices",
@@ -45,6 +47,7 @@ OFFICE_PAGES = [
     "/t/demo/audit/",
     "/t/demo/reports/",
     "/t/demo/exports/firm",
+    "/t/demo/settings/reminders/",
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),

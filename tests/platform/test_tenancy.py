@@ -107,6 +107,7 @@ def expected_policies() -> dict[tuple[str, str], tuple[str, str | None, str | No
         (table, "tenant_isolation"): ("ALL", TENANT_ROWS, TENANT_ROWS) for table in tenant_tables()
     }
     policies[("memberships", "own_rows")] = ("SELECT", USER_ROWS, None)
+    policies[("notifications", "own_rows")] = ("SELECT", USER_ROWS, None)
     # Migration 0009: a firm may only add to the outbox; the worker reads and updates it.
     policies[("outbox", "tenant_enqueue")] = ("INSERT", None, FIRM_OR_PLATFORM_ROWS)
     policies[("outbox", "worker")] = ("ALL", OUTBOX_WORKER, OUTBOX_WORKER)

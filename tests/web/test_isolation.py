@@ -106,6 +106,7 @@ def sample_ids(
         "review_id": firm.review.id,
         "invoice_id": firm.invoice.id,
         "line_id": firm.invoice_line.id,
+        "notification_id": firm.notification.id,
     }
     ids |= {
         "note_id": content.note_id if content else uuid.uuid4(),
@@ -244,6 +245,10 @@ async def test_samples_are_real_objects_for_their_own_firm(
 
 # Routes whose sample object is not one their reader can open, with the answer and why.
 NOT_OPENABLE = {
+    "/t/{tenant_slug:str}/notifications/{notification_id:uuid}": (
+        303,
+        "opening a notification marks it read and goes on to what it is about",
+    ),
     "/t/{tenant_slug:str}/portal/invoices/{invoice_id:uuid}/pdf": (
         404,
         "the sample invoice is a draft and the portal hands out issued ones only, to HR"

@@ -20,6 +20,7 @@ from luotsi.platform.audit import AuditEvent
 from luotsi.platform.crypto import MasterKeys
 from luotsi.platform.db import TENANT_KEY, make_sessionmaker
 from luotsi.platform.identity import new_token
+from luotsi.platform.notifications import Notification, NotificationKind
 from luotsi.platform.tenancy import Role
 from luotsi.tenants import content
 from luotsi.tenants.clients.models import PersonRole
@@ -106,6 +107,15 @@ async def _grow(conn: AsyncConnection, firm: Firm, numbers: range, keys: MasterK
         for i in numbers:
             db.add(AuditEvent(tenant_id=tenant.id, action="agreement.viewed", actor_name=f"A{i}"))
             db.add(ErasureRequest(person_id=firm.supervisee.id, person_name=f"Ohjattava {i}"))
+            db.add(
+                Notification(
+                    recipient_id=firm.owner.id,
+                    user_id=firm.owner.user_id,
+                    kind=NotificationKind.ERASURE_REQUEST.value,
+                    target="settings/erasure-requests/",
+                    words={"person": f"Ohjattava {i}"},
+                )
+            )
         # Content on the supervisor's agreement page: goals with an evaluation each, and the
         # limits of confidentiality (the page view audits what it shows).
         staff = content.Reader(firm.supervisor, keys)
@@ -202,6 +212,7 @@ async def test_list_pages_issue_as_many_statements_for_50_rows_as_for_1(
         "public directory by region": ("public", f"/f/{a.slug}/?place=Uusimaa"),
         "audit log": ("owner", ws + "audit/"),
         "erasure requests": ("owner", ws + "settings/erasure-requests/"),
+        "notifications": ("owner", ws + "notifications/"),
         "supervisee portal": ("supervisee", ws + "me/"),
         "HR portal": ("hr", ws + "portal/"),
         "ICS feed": ("public", f"/ical/{a.slug}/{token}.ics"),

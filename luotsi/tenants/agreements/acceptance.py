@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +19,10 @@ from luotsi.platform import clock, i18n, permissions, storage
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, new_token, token_hash
+from luotsi.platform.notifications import NotificationKind, notify, words_of
 from luotsi.platform.permissions import require
 from luotsi.platform.storage import FileStore
-from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
+from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements.drafts import AgreementInput, check_agreement, decimal_text
 from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
@@ -40,13 +42,14 @@ from luotsi.tenants.agreements.service import (
     MAX_COMMENT,
     MAX_NOTE,
     PARTY_ORDER,
+    firm_email,
     get_agreement,
     mail_language,
     queue_firm_email,
     record_event,
     set_status,
     staff_names,
-    supervisor_users,
+    supervisors_and_office,
 )
 from luotsi.tenants.clients.models import ClientPerson
 
@@ -244,28 +247,14 @@ async def respond_to_acceptance(
     return agreement
 
 
-async def _office(db: AsyncSession) -> list[User]:
-    rows = await db.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.role.in_((Role.OWNER, Role.ADMIN)),
-            active_member(),
-            User.is_active.is_(True),
-        )
-        .order_by(User.email)
-    )
-    return list(rows)
-
-
 async def _notify_office_of_change_request(
     db: AsyncSession, agreement: Agreement, acceptance: Acceptance, base_url: str
 ) -> None:
     # The comment itself is read in Luotsi: nothing a party types is e-mailed onwards.
     tenant = await db.get_one(Tenant, agreement.tenant_id)
-    for user in await _office(db):
-        queue_firm_email(
-            db,
+
+    def change_requested(_member: Membership, user: User) -> dict[str, Any]:
+        return firm_email(
             tenant,
             "agreement_change_requested",
             user.email,
@@ -275,6 +264,17 @@ async def _notify_office_of_change_request(
             party=acceptance.party,
             link=f"{base_url}/t/{tenant.slug}/agreements/{agreement.id}",
         )
+
+    await notify(
+        db,
+        tenant,
+        await supervisors_and_office(db, agreement),
+        NotificationKind.CHANGE_REQUESTED,
+        f"agreements/{agreement.id}",
+        words_of(person=acceptance.person.name, organisation=agreement.org.name),
+        base_url=base_url,
+        email=change_requested,
+    )
 
 
 async def mark_accepted_on_paper(
@@ -326,9 +326,12 @@ async def _activate(
     key = await files.put(db, agreement.tenant_id, storage.AGREEMENTS, pdf, ".pdf")
     document = AgreementDocument(agreement_id=agreement.id, filename=filename, pdf_key=key)
     db.add(document)
-    for user in await supervisor_users(db, agreement):
-        queue_firm_email(
-            db,
+    supervisors = {link.membership_id for link in agreement.supervisors}
+
+    def activated(member: Membership, user: User) -> dict[str, Any] | None:
+        if member.id not in supervisors:
+            return None  # the office gets the plain notice: "you are its supervisor" is not so
+        return firm_email(
             tenant,
             "agreement_activated",
             user.email,
@@ -338,6 +341,17 @@ async def _activate(
             end=agreement.end_date,
             link=f"{base_url}/t/{tenant.slug}/agreements/{agreement.id}",
         )
+
+    await notify(
+        db,
+        tenant,
+        await supervisors_and_office(db, agreement),
+        NotificationKind.AGREEMENT_ACCEPTED,
+        f"agreements/{agreement.id}",
+        words_of(organisation=agreement.org.name),
+        base_url=base_url,
+        email=activated,
+    )
     await db.flush()
     return document
 

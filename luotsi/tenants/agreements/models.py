@@ -166,7 +166,7 @@ class Agreement(TenantScoped, Base):
     vat_basis_points: Mapped[int] = mapped_column(default=DEFAULT_VAT_BASIS_POINTS)
     cancellation_hours: Mapped[int] = mapped_column(default=DEFAULT_CANCELLATION_HOURS)
     review_interval_months: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_MONTHS)
-    reminders_enabled: Mapped[bool] = mapped_column(default=True)  # 48 h before sessions
+    reminders_enabled: Mapped[bool] = mapped_column(default=True)  # the firm's hours before
     status: Mapped[AgreementStatus] = mapped_column(
         str_enum(AgreementStatus), default=AgreementStatus.DRAFT
     )

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import (
@@ -24,9 +25,11 @@ from luotsi.platform import clock, i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date
+from luotsi.platform.identity import User
 from luotsi.platform.jobs import JobContext, claimed, scheduled
+from luotsi.platform.notifications import EmailRenderer, NotificationKind, notify, words_of
 from luotsi.platform.permissions import require
-from luotsi.platform.tenancy import Membership
+from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
     Agreement,
@@ -38,13 +41,13 @@ from luotsi.tenants.agreements.models import (
 from luotsi.tenants.agreements.service import (
     MAX_NOTE,
     REVIEW_DUE_SOON_DAYS,
+    firm_email,
     get_agreement,
     mail_language,
     max_end_date,
     queue_firm_email,
     record_event,
     set_status,
-    supervisor_users,
     visible_to,
 )
 
@@ -253,9 +256,28 @@ async def list_reviews(db: AsyncSession, agreement: Agreement) -> list[Review]:
 # --- review reminders -----------------------------------------------------------------------
 
 
+def _review_context(agreement: Agreement, due: date, today: date, *, staff: bool) -> Any:
+    return {
+        "agreement": agreement,
+        "due": due,
+        "end": agreement.end_date,
+        "overdue": due < today,
+        "staff": staff,
+    }
+
+
+def _staff_reminder(tenant: Tenant, agreement: Agreement, due: date, today: date) -> EmailRenderer:
+    def reminder(_member: Membership, user: User) -> dict[str, Any]:
+        context = _review_context(agreement, due, today, staff=True)
+        return firm_email(tenant, "review_reminder", user.email, user.locale, **context)
+
+    return reminder
+
+
 @scheduled("review_reminders", 3600)
 async def send_review_reminders(job: JobContext) -> int:
-    """E-mail the supervisors and the HR contact when a review is due within two weeks.
+    """Notify the supervisors (by e-mail too if they chose so) and e-mail the HR contact when
+    a review is due within two weeks.
 
     Once per due date (``Agreement.review_reminder_for``); a review moves the due date, so the
     next one is reminded of in its turn. Reads (and on PostgreSQL locks) only the agreements
@@ -279,22 +301,26 @@ async def send_review_reminders(job: JobContext) -> int:
     for agreement in due_now:
         due = agreement.review_due_on
         assert due is not None
-        recipients = [(u.email, u.locale, True) for u in await supervisor_users(db, agreement)]
+        await notify(
+            db,
+            job.tenant,
+            [link.membership_id for link in agreement.supervisors],
+            NotificationKind.REVIEW_DUE,
+            f"agreements/{agreement.id}",
+            words_of(organisation=agreement.org.name, due=due),
+            base_url=job.settings.base_url,
+            subject=f"{agreement.id}:{due.isoformat()}",
+            email=_staff_reminder(job.tenant, agreement, due, today),
+        )
         hr = agreement.hr_contact
         if hr is not None and hr.email and hr.archived_at is None:
-            recipients.append((hr.email, mail_language(agreement.org), False))
-        for email, language, staff in recipients:
             queue_firm_email(
                 db,
                 job.tenant,
                 "review_reminder",
-                email,
-                language,
-                agreement=agreement,
-                due=due,
-                end=agreement.end_date,
-                overdue=due < today,
-                staff=staff,
+                hr.email,
+                mail_language(agreement.org),
+                **_review_context(agreement, due, today, staff=False),
             )
         agreement.review_reminder_for = due
     await db.flush()

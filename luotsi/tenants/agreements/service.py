@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import (
@@ -23,7 +24,7 @@ from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.permissions import require
-from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant, active_member
+from luotsi.platform.tenancy import STAFF_ROLES, Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
     Agreement,
@@ -198,10 +199,10 @@ def mail_language(org: ClientOrg) -> str:
     return org.invoice_language if org.invoice_language in i18n.LANGUAGES else "fi"
 
 
-def queue_firm_email(
-    db: AsyncSession, tenant: Tenant, template: str, to: str, language: str, **context: object
-) -> None:
-    """Queue an e-mail from the firm; dates in ``context`` are written as the reader writes them."""
+def firm_email(
+    tenant: Tenant, template: str, to: str, language: str, **context: object
+) -> dict[str, Any]:
+    """An e-mail from the firm; dates in ``context`` are written as the reader writes them."""
     with i18n.language(language):
         context = {
             key: i18n.format_date(value)
@@ -209,22 +210,23 @@ def queue_firm_email(
             else value
             for key, value in context.items()
         }
-    message = render_email(template, to, language, firm=tenant.name, **context)
-    enqueue_email(db, message, tenant_id=tenant.id)
+    return render_email(template, to, language, firm=tenant.name, **context)
 
 
-async def supervisor_users(db: AsyncSession, agreement: Agreement) -> list[User]:
-    """The agreement's supervisors still in the firm, as active users (to e-mail), by address."""
-    ids = [s.membership_id for s in agreement.supervisors]
-    if not ids:
-        return []
-    rows = await db.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.id.in_(ids), active_member(), User.is_active.is_(True))
-        .order_by(User.email)
+def queue_firm_email(
+    db: AsyncSession, tenant: Tenant, template: str, to: str, language: str, **context: object
+) -> None:
+    """Queue :func:`firm_email` in the caller's transaction."""
+    enqueue_email(db, firm_email(tenant, template, to, language, **context), tenant_id=tenant.id)
+
+
+async def supervisors_and_office(db: AsyncSession, agreement: Agreement) -> list[uuid.UUID]:
+    """Whom an agreement's acceptance concerns: its supervisors and the owners and admins (the
+    members' ids; :func:`~luotsi.platform.notifications.notify` skips those who left)."""
+    office = await db.scalars(
+        select(Membership.id).where(Membership.role.in_((Role.OWNER, Role.ADMIN)))
     )
-    return list(rows)
+    return [*{s.membership_id for s in agreement.supervisors}, *office]
 
 
 # --- status changes -------------------------------------------------------------------------

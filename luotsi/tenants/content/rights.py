@@ -28,6 +28,7 @@ from luotsi.platform.audit import AuditEvent
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.members import record_member_action
+from luotsi.platform.notifications import NotificationKind, notify, words_of
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import Membership, Role, Tenant
 from luotsi.tenants.agreements.models import Acceptance, AgreementSupervisee
@@ -238,9 +239,10 @@ async def pending_request_of(db: AsyncSession, person_id: uuid.UUID) -> ErasureR
 
 
 async def request_erasure(
-    db: AsyncSession, actor: Membership, origin: audit.Origin | None = None
+    db: AsyncSession, actor: Membership, origin: audit.Origin | None = None, *, base_url: str
 ) -> ErasureRequest:
-    """The signed-in supervisee asks the firm to erase their data (once at a time)."""
+    """The signed-in supervisee asks the firm to erase their data (once at a time); the owners,
+    who decide it, are notified."""
     person = await supervisee_portal.supervisee_person(db, actor)
     if await pending_request_of(db, person.id) is not None:
         raise Invalid.field("erasure", _("Your request is already waiting for the firm."))
@@ -254,6 +256,16 @@ async def request_erasure(
     db.add(request)
     await db.flush()
     await _record(db, actor, audit.ERASURE_REQUESTED, person.id, origin)
+    owners = await db.scalars(select(Membership.id).where(Membership.role == Role.OWNER))
+    await notify(
+        db,
+        await db.get_one(Tenant, actor.tenant_id),
+        list(owners),
+        NotificationKind.ERASURE_REQUEST,
+        f"settings/erasure-requests/{request.id}",
+        words_of(person=person.name),
+        base_url=base_url,
+    )
     return request
 
 

@@ -25,6 +25,7 @@ from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User, check_email
 from luotsi.platform.mail import render_email
+from luotsi.platform.notifications import NotificationKind, notify, words_of
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.phones import normalise_phone
@@ -188,20 +189,29 @@ async def submit_inquiry(
     db.add(inquiry)
     await db.flush()
     link = f"{base_url}/t/{tenant.slug}/inquiries/{inquiry.id}"
-    for user in await _notice_recipients(db, profile):
-        enqueue_email(
-            db,
-            _render(
-                "inquiry_notice",
-                user.email,
-                user.locale,
-                tenant,
-                inquiry,
-                link=link,
-                supervisor=profile.display_name if profile else "",
-            ),
-            tenant_id=tenant.id,
+    supervisor = profile.display_name if profile else ""
+
+    def notice(_member: Membership, user: User) -> dict[str, Any]:
+        return _render(
+            "inquiry_notice",
+            user.email,
+            user.locale,
+            tenant,
+            inquiry,
+            link=link,
+            supervisor=supervisor,
         )
+
+    await notify(
+        db,
+        tenant,
+        await _notice_recipients(db, profile),
+        NotificationKind.INQUIRY,
+        f"inquiries/{inquiry.id}",
+        words_of(name=inquiry.name, organisation=inquiry.organisation),
+        base_url=base_url,
+        email=notice,
+    )
     enqueue_email(
         db,
         _render(
@@ -219,17 +229,14 @@ async def submit_inquiry(
     return inquiry
 
 
-async def _notice_recipients(db: AsyncSession, profile: StaffProfile | None) -> list[User]:
+async def _notice_recipients(db: AsyncSession, profile: StaffProfile | None) -> list[uuid.UUID]:
     """The supervisor asked for, else (or if their account is closed) owners and admins."""
     if profile is not None and profile.membership.user.is_active:
-        return [profile.membership.user]
+        return [profile.membership.id]
     rows = await db.scalars(
-        select(Membership)
-        .where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
-        .options(joinedload(Membership.user))
+        select(Membership.id).where(Membership.role.in_((Role.OWNER, Role.ADMIN)), active_member())
     )
-    users = {m.user.email: m.user for m in rows.unique() if m.user.is_active}
-    return [users[email] for email in sorted(users)]
+    return list(rows)
 
 
 def _render(

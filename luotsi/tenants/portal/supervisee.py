@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.tenancy import Membership
+from luotsi.platform.notifications import NotificationKind, notify, words_of
+from luotsi.platform.tenancy import Membership, Tenant
 from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
     Agreement,
@@ -254,6 +255,7 @@ async def own_session(
 class CancellationTerms:
     """What cancelling ``session`` now would mean, shown before the supervisee confirms."""
 
+    person: ClientPerson  # the supervisee
     session: SupervisionSession
     late: bool  # less than the agreement's cancellation hours before the start
     billable: bool  # late, and a kind of meeting that is billed
@@ -268,11 +270,11 @@ async def cancellation_terms(
 ) -> CancellationTerms:
     """Whether the supervisee may cancel the meeting now, and whether that would be billable."""
     now = now or clock.now()
-    _person, session = await own_session(db, actor, session_id)
+    person, session = await own_session(db, actor, session_id)
     if not can_cancel(session, now):
         raise NotFound("session")
     late = is_late_cancellation(session, now)
-    return CancellationTerms(session, late, late and billable_kind(session))
+    return CancellationTerms(person, session, late, late and billable_kind(session))
 
 
 async def cancel_own_session(
@@ -284,11 +286,21 @@ async def cancel_own_session(
     now: datetime | None = None,
 ) -> SupervisionSession:
     """The supervisee cancels a meeting ahead: a cancellation by the client, late (billable)
-    under the same rule as when the staff record it, and everyone gets the cancellation."""
+    under the same rule as when the staff record it, and everyone gets the cancellation; its
+    supervisor is notified."""
     now = now or clock.now()
     terms = await cancellation_terms(db, actor, session_id, now=now)
     session = terms.session
     await apply_cancellation(db, actor, session, mailing, by_client=True, at=now, now=now)
+    await notify(
+        db,
+        await db.get_one(Tenant, actor.tenant_id),
+        [session.supervisor_id],
+        NotificationKind.SESSION_CANCELLED,
+        f"sessions/{session.id}",
+        words_of(person=terms.person.name, starts=session.starts_at),
+        base_url=mailing.base_url,
+    )
     return session
 
 

@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from luotsi.platform import clock, i18n, permissions
+from luotsi.platform import clock, i18n, notifications, permissions
 from luotsi.platform.db import inline
 from luotsi.platform.errors import Forbidden, NotFound
 from luotsi.platform.identity import new_token, token_hash
@@ -31,7 +31,6 @@ from luotsi.tenants.sessions.models import (
 from luotsi.tenants.sessions.service import (
     FEED_AHEAD,
     FEED_HISTORY,
-    REMINDER_AHEAD,
     chosen_sessions,
     client_language,
     ends_at,
@@ -266,13 +265,15 @@ async def feed_calendar(
 
 @scheduled("session_reminders", 900)
 async def send_session_reminders(job: JobContext) -> int:
-    """E-mail supervisees 48 hours before each planned meeting (if the agreement wants it).
+    """E-mail supervisees before each planned meeting (if the agreement wants it): the firm's
+    hours ahead (``Tenant.reminder_hours``), or the hours the session's supervisor chose.
 
     Each session is reminded once: ``reminder_sent_at`` is set in the same transaction that
     queues the e-mail, and on PostgreSQL the rows are locked so parallel workers skip them.
     A reminder is due at a fixed time before the start, so the start is its due time: the
     partial index ``ix_sessions_tenant_unreminded_starts`` holds only the planned, not yet
-    reminded sessions, and the job reads the next 48 hours of it.
+    reminded sessions, and the job reads its range up to the longest hours anyone uses; the
+    supervisors with hours of their own are a handful, named in the condition.
     """
     db, tenant, now = job.db, job.tenant, job.now
     query = (
@@ -281,7 +282,7 @@ async def send_session_reminders(job: JobContext) -> int:
         .where(
             SupervisionSession.status == inline(SessionStatus.PLANNED),
             SupervisionSession.starts_at > now,
-            SupervisionSession.starts_at <= now + REMINDER_AHEAD,
+            *await _reminder_due(db, tenant, now),
             SupervisionSession.reminder_sent_at.is_(None),
             Agreement.reminders_enabled.is_(True),
         )
@@ -294,6 +295,30 @@ async def send_session_reminders(job: JobContext) -> int:
         sent += _queue_reminder(db, tenant, session, now)
     await db.flush()
     return sent
+
+
+async def _reminder_due(
+    db: AsyncSession, tenant: Tenant, now: datetime
+) -> list[ColumnElement[bool]]:
+    """Conditions: the session's reminder is due by ``now``, under the firm's hours or its
+    supervisor's own. The first bounds the start (the index's range) by the longest hours."""
+    overrides = await notifications.reminder_hours_overrides(db)
+    hours = {tenant.reminder_hours, *overrides.values()}
+    by_hours: dict[int, list[uuid.UUID]] = {}
+    for member_id, own in overrides.items():
+        by_hours.setdefault(own, []).append(member_id)
+
+    def starts_within(hours: int) -> ColumnElement[bool]:
+        return SupervisionSession.starts_at <= now + timedelta(hours=hours)
+
+    due = [
+        and_(SupervisionSession.supervisor_id.in_(ids), starts_within(own))
+        for own, ids in sorted(by_hours.items())
+    ]
+    firm_default = starts_within(tenant.reminder_hours)
+    if overrides:
+        firm_default = and_(SupervisionSession.supervisor_id.not_in(overrides), firm_default)
+    return [starts_within(max(hours)), or_(firm_default, *due)]
 
 
 def _queue_reminder(

@@ -70,7 +70,6 @@ MAX_EVERY_WEEKS = 12
 MAX_SERIES = 200
 FEED_HISTORY = timedelta(days=60)  # the private feed's window: 60 days back, a year ahead
 FEED_AHEAD = timedelta(days=365)
-REMINDER_AHEAD = timedelta(hours=48)
 _HOLIDAY_LANGUAGES = {"fi": "fi", "sv": "sv_FI", "en": "en_US"}
 _BABEL_LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_FI"}
 

@@ -367,7 +367,8 @@ class SuperviseeContentController(Controller):
     async def request_erasure(self, request: Req, db: DB, ws: WS) -> Any:
         await _only_supervisees(db, ws)
         try:
-            await content.request_erasure(db, ws.membership, origin(request))
+            base_url = request.app.state["settings"].base_url
+            await content.request_erasure(db, ws.membership, origin(request), base_url=base_url)
         except Invalid as exc:
             return await self._erasurepage(
                 request,

@@ -206,14 +206,14 @@ async def test_an_erasure_request_waits_for_the_owner_alone(world: World) -> Non
     a, app, sanna = world.a, world.app, world.sanna
     watch = AuditWatch(app.backend)
     await watch.new()
-    request = await app.call(a, content.request_erasure, sanna)
+    request = await app.call(a, content.request_erasure, sanna, base_url="http://luotsi.test")
     assert (request.status, request.person_id) == (content.ErasureStatus.PENDING, a.supervisee.id)
     assert request.person_name == "Sanna Supervisee"
     assert await watch.lines() == [
         ("erasure.requested", "person", a.supervisee.id, sanna.user_id, a.supervisee.id)
     ]
     with pytest.raises(Invalid) as caught:
-        await app.call(a, content.request_erasure, sanna)
+        await app.call(a, content.request_erasure, sanna, base_url="http://luotsi.test")
     assert set(caught.value.errors) == {"erasure"}
     latest = await app.call(a, content.latest_request_of, sanna)
     assert latest is not None and latest.id == request.id
@@ -241,7 +241,7 @@ async def test_an_erasure_request_waits_for_the_owner_alone(world: World) -> Non
 async def test_confirming_erases_the_persons_content_and_details(world: World) -> None:
     a, app, group, gp, pieces = world.a, world.app, world.group, world.gp, world.pieces
     backend = app.backend
-    request = await app.call(a, content.request_erasure, world.sanna)
+    request = await app.call(a, content.request_erasure, world.sanna, base_url="http://luotsi.test")
     watch = AuditWatch(backend)
     await watch.new()
 
@@ -309,7 +309,7 @@ async def test_confirming_erases_the_persons_content_and_details(world: World) -
 
 async def test_declining_needs_a_reason(world: World) -> None:
     a, app, sanna = world.a, world.app, world.sanna
-    request = await app.call(a, content.request_erasure, sanna)
+    request = await app.call(a, content.request_erasure, sanna, base_url="http://luotsi.test")
     for reason in ("", "   \n", "x" * 1001):
         with pytest.raises(Invalid) as caught:
             await app.call(a, content.decline_erasure, a.owner, request.id, reason)
@@ -331,7 +331,7 @@ async def test_declining_needs_a_reason(world: World) -> None:
     assert len(await raw_rows(app.backend, content.Goal.__table__)) == 5
     with pytest.raises(Invalid):
         await app.call(a, content.confirm_erasure, a.owner, request.id)
-    again = await app.call(a, content.request_erasure, sanna)
+    again = await app.call(a, content.request_erasure, sanna, base_url="http://luotsi.test")
     latest = await app.call(a, content.latest_request_of, sanna)
     assert latest is not None and latest.id == again.id
     history = await app.call(a, content.access_history, sanna)
@@ -344,7 +344,7 @@ async def test_erasure_in_another_firm_touches_nothing_here(app_db: App, firms: 
     sanna_b = await new_login(backend, b, Role.SUPERVISEE, b.supervisee)
     await write_pieces(app_db, a, sanna_a, tag=" A")
     await write_pieces(app_db, b, sanna_b, tag=" B")
-    request = await app_db.call(b, content.request_erasure, sanna_b)
+    request = await app_db.call(b, content.request_erasure, sanna_b, base_url="http://luotsi.test")
     with pytest.raises(NotFound):  # firm A's owner does not find it
         await app_db.call(a, content.confirm_erasure, a.owner, request.id)
     await app_db.call(b, content.confirm_erasure, b.owner, request.id)

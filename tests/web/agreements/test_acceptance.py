@@ -158,10 +158,13 @@ async def test_a_change_request_returns_the_agreement_to_draft(
     # The other open links stop working.
     hr = await _english(client_factory).get(links["hr@alfa-client.example"])
     assert hr.status_code == 410 and "no longer works" in hr.text
-    # The office is told (without the comment) and reads it on the agreement page.
-    for office in ("owner@alfa.example", "admin@alfa.example"):
+    # The office and the supervisor are told (without the comment), in their notifications
+    # and by e-mail, and read it on the agreement page.
+    for office in ("owner@alfa.example", "admin@alfa.example", "supervisor@alfa.example"):
         mail = await outbox.last_to(office)
         assert "Matti Manager" in mail.text and "90 minuutin" not in mail.text
+    listed = await client.get("/t/alfa/notifications/")
+    assert "Matti Manager asked for a change to the agreement with Esimerkkikunta" in listed.text
     page = await client.get(url)
     assert "Istunnot 90 minuutin mittaisiksi." in page.text
     assert "A party asked for a change" in page.text and "Edit the draft" in page.text

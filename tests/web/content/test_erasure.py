@@ -74,7 +74,7 @@ async def test_owner_lists_requests_waiting_ones_first(
     login = await bind_supervisee_login(clean_db, firms.a, pekka, "pekka@alfa-client.example")
     async with make_sessionmaker(clean_db.owner)() as db, db.begin():
         db.info[TENANT_KEY] = firms.a.tenant.id
-        declined = await content.request_erasure(db, login)
+        declined = await content.request_erasure(db, login, base_url="http://luotsi.test")
         await content.decline_erasure(db, firms.a.owner, declined.id, "Sopimus on kesken.")
     await owner_client(client, firms)
     page = await client.get(LIST)
