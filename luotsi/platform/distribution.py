@@ -49,6 +49,8 @@ DISTRIBUTED_TABLES = (
     "staff_specialties",
     "qualifications",
     "service_areas",
+    "working_hours",
+    "absences",
     "inquiries",
     # clients
     "client_orgs",

@@ -24,6 +24,7 @@ EXPECTED = {
     "can_change_roles": {Role.OWNER},
     "can_manage_firm_settings": {Role.OWNER},
     "can_set_up_firm": {Role.OWNER, Role.ADMIN},
+    "can_receive_notifications": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
     "can_manage_subscription": {Role.OWNER},
     "can_connect_card_payments": {Role.OWNER},
     "can_manage_areas": {Role.OWNER, Role.ADMIN},
