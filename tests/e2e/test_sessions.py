@@ -21,7 +21,9 @@ from luotsi.tenants.agreements.models import (
 )
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, OrgType, PersonRole
 from luotsi.tenants.kinds import SupervisionKind
+from luotsi.tenants.sessions.models import SupervisionSession
 from luotsi.tenants.sessions.service import is_working_day
+from tests.e2e.conftest import sign_in
 
 SUPERVISOR = "aino.ohjaaja@demo.luotsi.localhost"
 PASSWORD = "demo-salasana"
@@ -124,3 +126,60 @@ def test_plan_a_series_mark_one_held_and_see_it_on_the_calendar(
     entry = page.locator(".cal-entry.status-held", has_text="Selkokunta: Sini Selkeä")
     expect(entry).to_have_count(1)
     expect(entry).to_contain_text("Held")
+
+
+def past_sessions_for(database_url: str, agreement_id: uuid.UUID, count: int) -> None:
+    """``count`` sessions of the agreement whose time has passed and that nobody marked yet."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as db, db.begin():
+            db.info[UNSCOPED_KEY] = True
+            agreement = db.scalar(select(Agreement).where(Agreement.id == agreement_id))
+            assert agreement is not None
+            db.info[TENANT_KEY] = agreement.tenant_id
+            supervisor = db.scalar(
+                select(AgreementSupervisor.membership_id).where(
+                    AgreementSupervisor.agreement_id == agreement_id
+                )
+            )
+            assert supervisor is not None
+            for n in range(1, count + 1):
+                db.add(
+                    SupervisionSession(
+                        tenant_id=agreement.tenant_id,
+                        agreement_id=agreement_id,
+                        supervisor_id=supervisor,
+                        starts_at=clock.now() - timedelta(days=n, hours=1),
+                        duration_minutes=60,
+                        uid=f"{uuid.uuid4()}@e2e",
+                    )
+                )
+    finally:
+        engine.dispose()
+
+
+def test_mark_the_chosen_past_sessions_held_at_once(
+    page: Page, live_server: str, live_database_url: str
+) -> None:
+    base = live_server
+    agreement_id = agreement_for(live_database_url, SUPERVISOR, clock.today(), "Joukkokunta")
+    past_sessions_for(live_database_url, agreement_id, 2)
+    sign_in(page, base, SUPERVISOR)
+
+    page.goto(base + "/t/demo/sessions/?when=past&status=planned&q=Joukkokunta")
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Choose every planned session").check()
+    expect(page.locator('input[name="session"]:checked')).to_have_count(2)
+    page.get_by_role("button", name="Mark held…").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mark sessions held")
+    expect(page.locator("form.card li")).to_have_count(2)
+    page.get_by_role("button", name="Mark 2 sessions held").click()
+
+    expect(page.get_by_role("status")).to_contain_text("The chosen sessions are marked held")
+    page.goto(base + "/t/demo/sessions/?when=past&status=planned&q=Joukkokunta")
+    expect(page.get_by_text("No meetings match these filters.")).to_be_visible()
+    page.goto(base + "/t/demo/sessions/?when=past&status=held&q=Joukkokunta")
+    expect(page.locator("table tbody tr")).to_have_count(2)
+    expect(page.locator("table tbody")).not_to_contain_text("Planned")

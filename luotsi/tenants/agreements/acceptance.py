@@ -380,7 +380,11 @@ def agreement_terms(agreement: Agreement, supervisor_names: list[str]) -> list[t
             _("Term"),
             f"{i18n.format_date(agreement.start_date)} – {i18n.format_date(agreement.end_date)}",
         ),
-        (_("Session length"), _("%(n)d minutes") % {"n": agreement.session_minutes}),
+        (
+            _("Session length"),
+            i18n.ngettext("%(num)d minute", "%(num)d minutes", agreement.session_minutes)
+            % {"num": agreement.session_minutes},
+        ),
         (
             _("Cadence"),
             i18n.ngettext("Every week", "Every %(num)d weeks", agreement.cadence_weeks)
