@@ -6,7 +6,9 @@ with the clients, agreements and sessions. Each kind is one statement over the k
 key versions). Confidential content (session notes, assignments and their responses, goals,
 evaluations, the limits of confidentiality) is not in it: its tables are not among the kinds,
 and the README inside the zip says so. Only the content module reads content, and only for
-its author (or, where shared, the supervisee).
+its author (or, where shared, the supervisee): an owner who supervises may add the session
+notes they keep themself (``my_session_notes.json``, from
+:func:`luotsi.tenants.content.export_kept_notes`), never anyone else's.
 """
 
 from __future__ import annotations
@@ -134,7 +136,10 @@ async def firm_tables(db: AsyncSession, actor: Membership) -> list[Table]:
     return tables
 
 
-def _readme(tenant: Tenant, tables: list[Table]) -> str:
+OWN_NOTES_FILE = "my_session_notes.json"
+
+
+def _readme(tenant: Tenant, tables: list[Table], own_notes: list[dict[str, Any]] | None) -> str:
     lines = [
         _("All data of %(firm)s, exported on %(day)s.")
         % {"firm": tenant.name, "day": clock.today().isoformat()},
@@ -154,16 +159,32 @@ def _readme(tenant: Tenant, tables: list[Table]) -> str:
         _("Secrets are not included either: password and link hashes, and storage keys."),
         "",
     ]
+    if own_notes is not None:
+        lines += [
+            _(
+                "%(file)s: the session notes that you, who made this export, keep yourself "
+                "(decrypted; nobody else's notes). Keep this file especially safe."
+            )
+            % {"file": OWN_NOTES_FILE},
+            "",
+        ]
     lines += [f"{table.name}.json, {table.name}.csv: {len(table.rows)}" for table in tables]
+    if own_notes is not None:
+        lines.append(f"{OWN_NOTES_FILE}: {len(own_notes)}")
     return "\r\n".join(lines) + "\r\n"
 
 
-def firm_zip(tenant: Tenant, tables: list[Table]) -> bytes:
+def firm_zip(
+    tenant: Tenant, tables: list[Table], own_notes: list[dict[str, Any]] | None = None
+) -> bytes:
     """The zip of :func:`firm_tables`: ``README.txt``, and ``<kind>.json`` and ``<kind>.csv``
-    for each kind."""
+    for each kind; with ``own_notes`` (the exporter's own, see the module's docstring) also
+    :data:`OWN_NOTES_FILE`."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("README.txt", _readme(tenant, tables))
+        archive.writestr("README.txt", _readme(tenant, tables, own_notes))
+        if own_notes is not None:
+            archive.writestr(OWN_NOTES_FILE, json.dumps(own_notes, ensure_ascii=False, indent=1))
         for table in tables:
             records = [
                 {column: _plain(value) for column, value in zip(table.columns, row, strict=True)}

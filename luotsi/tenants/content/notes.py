@@ -11,6 +11,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,10 +21,12 @@ from luotsi.platform import audit, clock, permissions
 from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.tenancy import STAFF_ROLES, Membership
-from luotsi.tenants.agreements.models import AgreementSupervisor
+from luotsi.tenants.agreements.models import Agreement, AgreementSupervisor
+from luotsi.tenants.clients.models import ClientOrg
 from luotsi.tenants.content.access import TEXT_MAX_CHARS, Reader, check_not_erased, clean_text
 from luotsi.tenants.content.models import NOTE_BODY, SessionNote
 from luotsi.tenants.sessions.models import SupervisionSession
+from luotsi.tenants.sessions.service import to_local
 
 NOTE_OBJECT = "session_note"  # the audit log's object type of a note
 NOTE_MAX_CHARS = TEXT_MAX_CHARS
@@ -189,6 +192,66 @@ async def notes_to_hand_over(db: AsyncSession, actor: Membership, agreement_id: 
         )
     )
     return int(count or 0)
+
+
+async def count_kept_notes(db: AsyncSession, actor: Membership) -> int:
+    """How many notes the actor keeps in the whole firm (nothing is decrypted or audited)."""
+    if actor.role not in STAFF_ROLES:
+        return 0
+    count = await db.scalar(
+        select(func.count())
+        .select_from(SessionNote)
+        .where(SessionNote.author_membership_id == actor.id)
+    )
+    return int(count or 0)
+
+
+async def export_kept_notes(db: AsyncSession, reader: Reader) -> list[dict[str, Any]]:
+    """Every note the actor keeps, decrypted, as plain values for their own copy (the firm's
+    zip, when its owner keeps notes): the session's time, agreement and organisation beside
+    each text. Nobody else's notes, whatever the role; each note is audited as read
+    (``content.read``, one context per agreement) in the caller's transaction."""
+    actor = reader.actor
+    if actor.role not in STAFF_ROLES:
+        return []
+    rows = (
+        await db.execute(
+            select(
+                SessionNote,
+                SupervisionSession.starts_at,
+                SupervisionSession.agreement_id,
+                Agreement.title,
+                ClientOrg.name,
+            )
+            .join(SupervisionSession, SupervisionSession.id == SessionNote.session_id)
+            .join(Agreement, Agreement.id == SupervisionSession.agreement_id)
+            .join(ClientOrg, ClientOrg.id == Agreement.org_id)
+            .where(SessionNote.author_membership_id == actor.id)
+            .order_by(SupervisionSession.starts_at, SessionNote.created_at, SessionNote.id)
+        )
+    ).all()
+    exported: list[dict[str, Any]] = []
+    read_per_agreement: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row, starts_at, agreement_id, title, org_name in rows:
+        if not permissions.can_read_session_note(actor, row.author_membership_id):
+            continue  # cannot happen (the query is the keeper's own); refused all the same
+        exported.append(
+            {
+                "session_starts_at": to_local(starts_at).isoformat(),
+                "agreement": title,
+                "organisation": org_name,
+                "written_at": to_local(row.created_at).isoformat(),
+                "edited_at": to_local(row.updated_at).isoformat(),
+                "handed_over_at": (
+                    to_local(row.handed_over_at).isoformat() if row.handed_over_at else None
+                ),
+                "text": reader.open(NOTE_BODY, row.id, row.body),
+            }
+        )
+        read_per_agreement.setdefault(agreement_id, []).append(row.id)
+    for agreement_id, note_ids in read_per_agreement.items():
+        await reader.audit(db, audit.CONTENT_READ, NOTE_OBJECT, note_ids, agreement_id)
+    return exported
 
 
 async def hand_over_notes(

@@ -19,6 +19,7 @@ from luotsi.billing import firm_export
 from luotsi.platform import audit, clock, permissions
 from luotsi.platform.exports import csv_bytes, csv_day, csv_hours
 from luotsi.platform.i18n import gettext as _
+from luotsi.tenants import content
 from luotsi.tenants.agreements import summaries as agreement_summaries
 from luotsi.tenants.clients import organisations, people
 from luotsi.tenants.clients.models import ClientPerson
@@ -27,9 +28,10 @@ from luotsi.tenants.sessions import service as session_service
 from luotsi.web.agreements.agreements import agreement_filters
 from luotsi.web.clients.clients import org_filters, people_filters
 from luotsi.web.deps import DB, WS, Req
+from luotsi.web.forms import form_value
 from luotsi.web.sessions.sessions import session_filters
 from luotsi.web.templating import attachment, render
-from luotsi.web.workspace import record_in_workspace, requires
+from luotsi.web.workspace import content_reader, record_in_workspace, requires
 
 
 def _csv(name: str, table: list[list[object]]) -> Response[bytes]:
@@ -224,14 +226,20 @@ class ExportsController(Controller):
         return _csv("client-people", people_table(rows))
 
     @get("/firm", name="confirm_firm_export", guards=[requires(permissions.can_export_firm_data)])
-    async def confirm_firm(self, request: Req, ws: WS) -> Any:
+    async def confirm_firm(self, request: Req, db: DB, ws: WS) -> Any:
         kinds = ["staff", *(name for name, _model in firm_export.KINDS)]
-        return render(request, "firm/export.html", {"ws": ws, "kinds": kinds})
+        kept_notes = await content.count_kept_notes(db, ws.membership)
+        return render(
+            request, "firm/export.html", {"ws": ws, "kinds": kinds, "kept_notes": kept_notes}
+        )
 
     @post("/firm.zip", name="export_firm", guards=[requires(permissions.can_export_firm_data)])
     async def firm(self, request: Req, db: DB, ws: WS) -> Response[bytes]:
         tables = await firm_export.firm_tables(db, ws.membership)
-        data = firm_export.firm_zip(ws.tenant, tables)
+        own_notes = None
+        if await form_value(request, "own_notes") == "yes":
+            own_notes = await content.export_kept_notes(db, content_reader(request, ws))
+        data = firm_export.firm_zip(ws.tenant, tables, own_notes)
         await record_in_workspace(
             request, db, ws, audit.FIRM_DATA_EXPORTED, TENANT_OBJECT, ws.tenant.id
         )

@@ -274,3 +274,58 @@ async def test_the_owner_downloads_the_firm_as_a_zip_after_confirming(
     }
     [event] = await _audited(clean_db)
     assert (event.tenant_id, event.actor_user_id) == (a.tenant.id, a.owner.user_id)
+
+
+async def test_an_owner_who_keeps_notes_may_add_only_their_own_to_the_zip(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    from luotsi.platform.db import TENANT_KEY
+    from luotsi.tenants import content
+
+    a = firms.a
+    others = await add_content(clean_db, a)  # the supervisor's note, among other content
+    own_session = await add_session(clean_db.owner, a.tenant, a.agreement, a.owner)
+    async with make_sessionmaker(clean_db.owner)() as db, db.begin():
+        db.info[TENANT_KEY] = a.tenant.id
+        owner_reader = content.Reader(a.owner, clean_db.settings.content_keys)
+        await content.write_note(db, owner_reader, own_session.id, "Omistajan oma muistiinpano")
+    await _login(client, a.owner.user.email)
+
+    confirm = await client.get("/t/alfa/exports/firm")
+    assert "Include the 1 session note that I keep myself" in html.unescape(confirm.text)
+
+    without = await client.post("/t/alfa/exports/firm.zip")
+    with zipfile.ZipFile(io.BytesIO(without.content)) as files:
+        assert firm_export.OWN_NOTES_FILE not in files.namelist()
+
+    archive = await client.post("/t/alfa/exports/firm.zip", data={"own_notes": "yes"})
+    assert archive.status_code in (200, 201)
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as files:
+        notes = json.loads(files.read(firm_export.OWN_NOTES_FILE))
+        readme = files.read("README.txt").decode()
+        everything = b"".join(files.read(info) for info in files.infolist())
+    assert [note["text"] for note in notes] == ["Omistajan oma muistiinpano"]
+    assert notes[0]["agreement"] == a.agreement.title
+    assert f"{firm_export.OWN_NOTES_FILE}: 1" in readme
+    assert others.marker.encode() not in everything  # the supervisor's note stays theirs
+
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        reads = list(
+            await db.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == audit.CONTENT_READ,
+                    AuditEvent.actor_user_id == a.owner.user_id,
+                )
+            )
+        )
+    assert len(reads) == 1  # the notes put in the zip are audited as read by their keeper
+
+
+async def test_staff_who_keep_no_notes_are_not_offered_them(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    await add_content(clean_db, firms.a)  # notes kept by the supervisor, not the owner
+    await _login(client, firms.a.owner.user.email)
+    confirm = await client.get("/t/alfa/exports/firm")
+    assert 'name="own_notes"' not in confirm.text
