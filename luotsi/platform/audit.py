@@ -59,6 +59,10 @@ ERASURE_CONFIRMED = "erasure.confirmed"
 ERASURE_DECLINED = "erasure.declined"
 SETTINGS_CHANGED = "settings.changed"
 FIRM_DATA_EXPORTED = "firm.data_exported"
+WORKING_HOURS_CHANGED = "hours.changed"
+ABSENCE_ADDED = "absence.added"
+ABSENCE_CHANGED = "absence.changed"
+ABSENCE_DELETED = "absence.deleted"
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

@@ -32,6 +32,7 @@ DEFAULT_WEEK: dict[int, Window] = {day: (time(8), time(16)) for day in range(5)}
 """The firm's usual hours, Monday to Friday 8-16: the week of everyone who has not set one."""
 MAX_ABSENCE_DAYS = 366  # one absence at most a year long: a longer one is a typing mistake
 MAX_NOTE = 300
+ABSENCE_OBJECT = "absence"  # the audit log's object type of an absence (never its note)
 
 
 # --- whose hours ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, get, post
 from litestar.params import FromPath
 
-from luotsi.platform import permissions
+from luotsi.platform import audit, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import page_number
 from luotsi.tenants.directory import hours
@@ -17,7 +17,7 @@ from luotsi.tenants.directory.models import AbsenceKind, StaffProfile
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_text
 from luotsi.web.templating import redirect, render
-from luotsi.web.workspace import requires
+from luotsi.web.workspace import record_in_workspace, requires
 
 PER_PAGE = 20
 
@@ -60,6 +60,9 @@ class WorkingHoursController(Controller):
             return await self._page(
                 request, db, ws, profile, week, hours.AbsenceInput(), week_errors=exc.errors
             )
+        await record_in_workspace(
+            request, db, ws, audit.WORKING_HOURS_CHANGED, "membership", profile.membership_id
+        )
         return redirect(request, self._url(ws, profile), flash="working_hours_saved")
 
     @post("/absences", name="add_absence")
@@ -69,10 +72,13 @@ class WorkingHoursController(Controller):
         profile = await hours.keeper_profile(db, ws.membership, profile_id)
         absence = _absence_from(await request.form())
         try:
-            await hours.add_absence(db, ws.membership, profile.membership, absence)
+            added = await hours.add_absence(db, ws.membership, profile.membership, absence)
         except Invalid as exc:
             week = hours.WeekInput.of(await hours.own_week(db, profile.membership_id))
             return await self._page(request, db, ws, profile, week, absence, errors=exc.errors)
+        await record_in_workspace(
+            request, db, ws, audit.ABSENCE_ADDED, hours.ABSENCE_OBJECT, added.id
+        )
         return redirect(request, self._url(ws, profile), flash="absence_saved")
 
     @get("/absences/{absence_id:uuid}", name="edit_absence")
@@ -103,6 +109,9 @@ class WorkingHoursController(Controller):
             await hours.change_absence(db, ws.membership, profile.membership, absence_id, values)
         except Invalid as exc:
             return self._absence_form(request, ws, profile, absence_id, values, exc.errors)
+        await record_in_workspace(
+            request, db, ws, audit.ABSENCE_CHANGED, hours.ABSENCE_OBJECT, absence_id
+        )
         return redirect(request, self._url(ws, profile), flash="absence_saved")
 
     @get("/absences/{absence_id:uuid}/delete", name="confirm_delete_absence")
@@ -130,6 +139,9 @@ class WorkingHoursController(Controller):
     ) -> Any:
         profile = await hours.keeper_profile(db, ws.membership, profile_id)
         await hours.delete_absence(db, ws.membership, profile.membership, absence_id)
+        await record_in_workspace(
+            request, db, ws, audit.ABSENCE_DELETED, hours.ABSENCE_OBJECT, absence_id
+        )
         return redirect(request, self._url(ws, profile), flash="absence_deleted")
 
     @staticmethod

@@ -21,6 +21,7 @@ from luotsi.tenants.content.shared import (
     LIMITS_OBJECT,
     RESPONSE_OBJECT,
 )
+from luotsi.tenants.directory.hours import ABSENCE_OBJECT
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.templating import render
 from luotsi.web.workspace import requires
@@ -47,6 +48,10 @@ def action_label(action: str) -> str:
         audit.ERASURE_DECLINED: _("Declined an erasure request"),
         audit.SETTINGS_CHANGED: _("Changed the firm's settings"),
         audit.FIRM_DATA_EXPORTED: _("Exported all of the firm's data"),
+        audit.WORKING_HOURS_CHANGED: _("Changed a member's working hours"),
+        audit.ABSENCE_ADDED: _("Recorded an absence"),
+        audit.ABSENCE_CHANGED: _("Changed an absence"),
+        audit.ABSENCE_DELETED: _("Deleted an absence"),
     }
     return labels.get(action, action)
 
@@ -56,6 +61,7 @@ def object_label(object_type: str) -> str:
     labels = {
         "membership": _("Member"),
         "invitation": _("Invitation"),
+        ABSENCE_OBJECT: _("Absence"),
         TENANT_OBJECT: _("Firm"),
         AGREEMENT_OBJECT: _("Agreement"),
         PERSON_OBJECT: _("Supervisee"),

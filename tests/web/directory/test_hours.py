@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from markupsafe import escape
@@ -239,3 +240,36 @@ async def test_the_hours_page_stays_within_the_statement_budget(
         page = await client.get(_hours_url(firms) + "?page=2")
     assert page.status_code == 200 and "Page 2 of 2" in page.text
     assert counted.statements <= BUDGET, str(counted)
+
+
+async def test_changes_to_hours_and_absences_are_in_the_audit_log_without_the_note(
+    client: Client, client_factory: Any, firms: Firms
+) -> None:
+    await client.login(firms.a.supervisor.user.email)
+    week = {"week": "own", "works_0": "on", "start_0": "09:00", "end_0": "15:00"}
+    assert (await client.post(_hours_url(firms), data=week)).status_code in (200, 303)
+    first = clock.days(30)
+    absence = {
+        "kind": "sick_leave",
+        "starts_on": first.isoformat(),
+        "ends_on": first.isoformat(),
+        "note": "Polvileikkaus",
+    }
+    await client.post(_hours_url(firms) + "absences", data=absence)
+    absence_id = _absence_id((await client.get(_hours_url(firms))).text)
+    later = {**absence, "ends_on": (first + timedelta(days=2)).isoformat()}
+    await client.post(_hours_url(firms) + f"absences/{absence_id}", data=later)
+    await client.post(_hours_url(firms) + f"absences/{absence_id}/delete")
+
+    owner = client_factory()
+    owner.client.cookies.set("luotsi_lang", "en")
+    await owner.login(firms.a.owner.user.email)
+    log = (await owner.get("/t/alfa/audit/")).text
+    for label in (
+        "Changed a member&#39;s working hours",
+        "Recorded an absence",
+        "Changed an absence",
+        "Deleted an absence",
+    ):
+        assert label in log
+    assert "Polvileikkaus" not in log  # the note is the person's and the office's, never logged
