@@ -26,6 +26,7 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
+from luotsi.platform.paging import Page
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, active_member
 from luotsi.tenants.agreements.models import (
@@ -41,6 +42,7 @@ from luotsi.tenants.clients.models import ClientOrg
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
 
 MAX_MONTHS = 36
+AGREEMENTS_PER_PAGE = 50
 DEFAULT_MONTHS = 12
 REPORTED_AGREEMENTS = (AgreementStatus.ACTIVE, AgreementStatus.PAUSED, AgreementStatus.ENDED)
 CANCELLED = (SessionStatus.CANCELLED_BY_CLIENT, SessionStatus.CANCELLED_BY_SUPERVISOR)
@@ -135,7 +137,7 @@ class Report:
     supervisors: list[tuple[uuid.UUID, str]]  # every current staff member, to choose from
     org_choices: list[tuple[uuid.UUID, str]]  # every organisation, archived ones included
     orgs: list[OrgQuota]
-    agreements: list[AgreementQuota]
+    agreements: Page[AgreementQuota]  # one page of them, :data:`AGREEMENTS_PER_PAGE`
     money: list[MonthMoney]
 
     @property
@@ -263,10 +265,11 @@ def _agreement_conditions(filters: ReportFilter) -> list[ColumnElement[bool]]:
 
 
 async def _quota(
-    db: AsyncSession, filters: ReportFilter, today: date
-) -> tuple[list[OrgQuota], list[AgreementQuota]]:
+    db: AsyncSession, filters: ReportFilter, today: date, agreement_page: int
+) -> tuple[list[OrgQuota], Page[AgreementQuota]]:
     """Quota use of the agreements running in the period (all their sessions, whenever held),
-    per organisation with its reviews due and overdue, and per agreement: two statements."""
+    per organisation with its reviews due and overdue, and per agreement (one page, with the
+    count of all of them in the same statement): two statements."""
     used, planned = session_counts_sql()
     per_agreement = (
         select(
@@ -319,23 +322,26 @@ async def _quota(
         .group_by(org.id, org.name)
         .order_by(org.name, org.id)
     )
+    per_page = AGREEMENTS_PER_PAGE
     agreements = await db.execute(
         select(Agreement.id, org.name, Agreement.title, names_of(AgreementSupervisee))
         .add_columns(Agreement.status, Agreement.session_quota, used, planned)
         .join(org, org.id == Agreement.org_id)
         .where(*_agreement_conditions(filters))
         .order_by(org.name, Agreement.start_date, Agreement.id)
+        .limit(per_page)
+        .offset((agreement_page - 1) * per_page)
     )
-    return (
-        [
-            OrgQuota(oid, name, int(n), int(q), int(u or 0), int(p or 0), int(o or 0), int(d or 0))
-            for oid, name, n, q, u, p, o, d in orgs.tuples()
-        ],
-        [
-            AgreementQuota(aid, name, title, people, status, quota, int(u or 0), int(p or 0))
-            for aid, name, title, people, status, quota, u, p in agreements.tuples()
-        ],
-    )
+    per_org = [
+        OrgQuota(oid, name, int(n), int(q), int(u or 0), int(p or 0), int(o or 0), int(d or 0))
+        for oid, name, n, q, u, p, o, d in orgs.tuples()
+    ]
+    page = [
+        AgreementQuota(aid, name, title, people, status, quota, int(u or 0), int(p or 0))
+        for aid, name, title, people, status, quota, u, p in agreements.tuples()
+    ]
+    total = sum(org.agreements for org in per_org)
+    return per_org, Page(page, agreement_page, per_page, total)
 
 
 async def _money(db: AsyncSession, filters: ReportFilter) -> list[MonthMoney]:
@@ -363,14 +369,20 @@ async def _money(db: AsyncSession, filters: ReportFilter) -> list[MonthMoney]:
 
 
 async def firm_report(
-    db: AsyncSession, actor: Membership, filters: ReportFilter, *, today: date | None = None
+    db: AsyncSession,
+    actor: Membership,
+    filters: ReportFilter,
+    *,
+    agreement_page: int = 1,
+    today: date | None = None,
 ) -> Report:
-    """Every figure of the reports page for ``filters`` (:class:`Invalid` for a bad period)."""
+    """Every figure of the reports page for ``filters`` (:class:`Invalid` for a bad period),
+    the per-agreement table as its page ``agreement_page``."""
     require(permissions.can_view_reports(actor), "reports")
     filters.check()
     today = today or clock.today()
     hours, supervisors = await _hours(db, filters)
-    orgs, agreements = await _quota(db, filters, today)
+    orgs, agreements = await _quota(db, filters, today, agreement_page)
     return Report(
         filters,
         await _sessions_per_month(db, filters),

@@ -14,6 +14,7 @@ from luotsi.billing import reports
 from luotsi.platform import i18n, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
+from luotsi.platform.paging import page_number
 from luotsi.web.charts import Series, bars_svg
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import month_range, query_text
@@ -102,7 +103,10 @@ class ReportsController(Controller):
         report = None
         if not errors:
             try:
-                report = await reports.firm_report(db, ws.membership, filters)
+                page = page_number(query_text(request, "page"))
+                report = await reports.firm_report(
+                    db, ws.membership, filters, agreement_page=page
+                )
             except Invalid as exc:
                 errors = exc.errors
         context = {
@@ -115,5 +119,6 @@ class ReportsController(Controller):
             "errors": errors,
             "hours": hours,
             "month_label": month_label,
+            "query": request.query_params,
         }
         return render(request, "firm/reports.html", context, status_code=422 if errors else 200)

@@ -225,3 +225,29 @@ async def test_owners_and_admins_see_reports_and_the_link_others_do_not(
         home = await client.get("/t/beeta/" if status == 404 else "/t/alfa/", follow_redirects=True)
         assert home.status_code == 200
         assert ('/reports/"' in home.text) == (status != 403), email
+
+
+async def test_the_per_agreement_table_is_paged_and_keeps_the_filters(
+    client: Client, clean_db: Backend, firms: Firms
+) -> None:
+    a = firms.a
+    for number in range(1, 56):  # with the fixture's agreement, 56 in the organisation
+        await add_agreement(
+            clean_db.owner,
+            a.tenant,
+            a.org,
+            a.supervisor,
+            [a.supervisee],
+            title=f"Tiimi {number:02d}",
+        )
+    await _login(client, a.admin.user.email)
+    first = await client.get(f"/t/alfa/reports/?org={a.org.id}")
+    assert cells(first.text, "report-quota", "Esimerkkikunta")[0] == "56"
+    assert len(heads(first.text, "report-agreements")) == 50
+    assert "Page 1 of 2" in first.text
+    [following] = re.findall(r'rel="next" href="\?([^"]*)"', first.text)
+    assert f"org={a.org.id}" in following  # the filter goes along to the next page
+    second = await client.get(f"/t/alfa/reports/?{following.replace('&amp;', '&')}")
+    rest = heads(second.text, "report-agreements")
+    assert len(rest) == 6 and "Page 2 of 2" in second.text
+    assert not set(rest) & set(heads(first.text, "report-agreements"))  # no row twice
