@@ -50,6 +50,7 @@ DISTRIBUTED_TABLES = (
     "qualifications",
     "service_areas",
     "working_hours",
+    "firm_working_hours",
     "absences",
     "inquiries",
     # clients

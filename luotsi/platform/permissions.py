@@ -104,6 +104,11 @@ def can_keep_working_hours(membership: Membership, target: Membership) -> bool:
     return can_edit_staff_profile(membership, target)
 
 
+def can_set_firm_hours(membership: Membership) -> bool:
+    """The firm's usual working week (everyone's without their own): the office."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
 def can_manage_specialties(membership: Membership) -> bool:
     """The firm's specialty vocabulary: owners and admins."""
     return membership.role in (Role.OWNER, Role.ADMIN)

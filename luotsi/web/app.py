@@ -47,7 +47,7 @@ from luotsi.web.clients.clients import ClientsController
 from luotsi.web.content.retention import RetentionController
 from luotsi.web.content.supervisee import SuperviseeContentController
 from luotsi.web.directory.areas import AreasController
-from luotsi.web.directory.hours import WorkingHoursController
+from luotsi.web.directory.hours import FirmHoursController, WorkingHoursController
 from luotsi.web.directory.inquiries import InquiriesController, InquiryFormController
 from luotsi.web.directory.public import DirectoryController, FirmProfileController
 from luotsi.web.directory.staff import SpecialtiesController, StaffController
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 AreasController,
                 StaffController,
                 WorkingHoursController,
+                FirmHoursController,
                 SpecialtiesController,
                 FirmProfileController,
                 InquiriesController,

@@ -28,6 +28,7 @@ EXPECTED = {
     "can_manage_subscription": {Role.OWNER},
     "can_connect_card_payments": {Role.OWNER},
     "can_manage_areas": {Role.OWNER, Role.ADMIN},
+    "can_set_firm_hours": {Role.OWNER, Role.ADMIN},
     "can_view_staff": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
     "can_manage_specialties": {Role.OWNER, Role.ADMIN},
     "can_edit_firm_profile": {Role.OWNER, Role.ADMIN},

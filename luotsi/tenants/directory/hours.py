@@ -2,7 +2,8 @@
 of them: when does this person work on this day (:func:`working_windows`)?
 
 A week is one time range per weekday worked (Helsinki wall-clock time). Someone who has not set
-their own works the firm's usual hours, :data:`DEFAULT_WEEK`. An absence (holiday, sick leave,
+their own works the firm's usual week (:func:`firm_week`, set by the office; until then
+:data:`DEFAULT_WEEK`). An absence (holiday, sick leave,
 other) covers whole days, first and last included; its note is for the person and the office
 alone, so what planning and calendars learn is only that the person is away.
 """
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, time
 
-from sqlalchemy import select
+from sqlalchemy import null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -24,12 +25,18 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date, parse_time
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.tenancy import Membership, active_member
-from luotsi.tenants.directory.models import Absence, AbsenceKind, StaffProfile, WorkingHours
+from luotsi.tenants.directory.models import (
+    Absence,
+    AbsenceKind,
+    FirmWorkingHours,
+    StaffProfile,
+    WorkingHours,
+)
 
 Window = tuple[time, time]  # from, until (Helsinki time)
 WEEKDAYS = range(7)  # 0 Monday ... 6 Sunday
 DEFAULT_WEEK: dict[int, Window] = {day: (time(8), time(16)) for day in range(5)}
-"""The firm's usual hours, Monday to Friday 8-16: the week of everyone who has not set one."""
+"""Monday to Friday 8-16: the usual week of a firm that has not set its own."""
 MAX_ABSENCE_DAYS = 366  # one absence at most a year long: a longer one is a typing mistake
 MAX_NOTE = 300
 ABSENCE_OBJECT = "absence"  # the audit log's object type of an absence (never its note)
@@ -64,6 +71,24 @@ def _require_keeper(actor: Membership, target: Membership) -> None:
 # --- the week -------------------------------------------------------------------------------
 
 
+async def firm_week(db: AsyncSession) -> dict[int, Window]:
+    """The firm's usual week by weekday (:data:`DEFAULT_WEEK` until the office sets one)."""
+    rows = await db.scalars(select(FirmWorkingHours))
+    return {row.weekday: (row.starts_at, row.ends_at) for row in rows} or dict(DEFAULT_WEEK)
+
+
+def week_runs(week: dict[int, Window]) -> list[tuple[int, int, Window]]:
+    """A week as runs of consecutive weekdays with the same hours, for saying it in words:
+    ``[(0, 4, (8.00, 16.00))]`` is "Monday to Friday, 8.00-16.00"."""
+    runs: list[tuple[int, int, Window]] = []
+    for day in sorted(week):
+        if runs and runs[-1][1] == day - 1 and runs[-1][2] == week[day]:
+            runs[-1] = (runs[-1][0], day, week[day])
+        else:
+            runs.append((day, day, week[day]))
+    return runs
+
+
 async def own_week(db: AsyncSession, membership_id: uuid.UUID) -> dict[int, Window]:
     """The person's own week by weekday; empty when they work the firm's usual hours."""
     rows = await db.scalars(select(WorkingHours).where(WorkingHours.membership_id == membership_id))
@@ -81,14 +106,16 @@ class WeekInput:
     ends: dict[int, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, week: dict[int, Window]) -> WeekInput:
-        """A saved week as the form shows it (the usual hours filled in where none is set)."""
-        shown = week or DEFAULT_WEEK
+    def of(cls, week: dict[int, Window], usual: dict[int, Window]) -> WeekInput:
+        """A saved week as the form shows it (the firm's ``usual`` week filled in where none
+        is set, and its first day's hours on the days off)."""
+        shown = week or usual
+        fill = next(iter(shown.values()), DEFAULT_WEEK[0])
         return cls(
             own=bool(week),
             works=set(shown),
-            starts={d: shown.get(d, DEFAULT_WEEK[0])[0].strftime("%H:%M") for d in WEEKDAYS},
-            ends={d: shown.get(d, DEFAULT_WEEK[0])[1].strftime("%H:%M") for d in WEEKDAYS},
+            starts={d: shown.get(d, fill)[0].strftime("%H:%M") for d in WEEKDAYS},
+            ends={d: shown.get(d, fill)[1].strftime("%H:%M") for d in WEEKDAYS},
         )
 
 
@@ -107,7 +134,7 @@ def _check_week(data: WeekInput) -> dict[int, Window]:
         if start is not None and end is not None and end > start:
             week[day] = (start, end)
     if not data.works & set(WEEKDAYS) and not errors:
-        errors["works"] = _("Tick at least one working day, or choose the firm's usual hours.")
+        errors["works"] = _("Tick at least one working day, or choose the usual hours.")
     if errors:
         raise Invalid(errors)
     return week
@@ -134,6 +161,23 @@ async def save_week(
         db.add(row)
     await db.flush()
     return week
+
+
+async def save_firm_week(db: AsyncSession, actor: Membership, data: WeekInput) -> dict[int, Window]:
+    """Set the firm's usual week, or (``own`` off) return it to :data:`DEFAULT_WEEK`. Everyone
+    without a week of their own works it from now on (the office only)."""
+    permissions.require(permissions.can_set_firm_hours(actor), "firm working hours")
+    week = _check_week(data) if data.own else {}
+    rows = {row.weekday: row for row in await db.scalars(select(FirmWorkingHours))}
+    for day, row in rows.items():
+        if day not in week:
+            await db.delete(row)
+    for day, (start, end) in week.items():
+        row = rows.get(day) or FirmWorkingHours(weekday=day)
+        row.starts_at, row.ends_at = start, end
+        db.add(row)
+    await db.flush()
+    return week or dict(DEFAULT_WEEK)
 
 
 # --- absences -------------------------------------------------------------------------------
@@ -270,22 +314,33 @@ async def working_windows(
 ) -> dict[tuple[uuid.UUID, date], Window | None]:
     """For each staff member and day, the hours they work (Helsinki time), or None when they
     do not work that day: away (an absence) or not a weekday of their week. Public holidays
-    are not weighed here (the planner and calendars mark them themselves). Two statements."""
+    are not weighed here (the planner and calendars mark them themselves). Two statements:
+    the people's own weeks with the firm's usual one, and the absences."""
     members = list(dict.fromkeys(member_ids))
     wanted = sorted(set(days))
     if not members or not wanted:
         return {}
     weeks: dict[uuid.UUID, dict[int, Window]] = {m: {} for m in members}
-    rows = await db.execute(
-        select(
-            WorkingHours.membership_id,
-            WorkingHours.weekday,
-            WorkingHours.starts_at,
-            WorkingHours.ends_at,
-        ).where(WorkingHours.membership_id.in_(members))
+    usual: dict[int, Window] = {}
+    own = select(
+        WorkingHours.membership_id,
+        WorkingHours.weekday,
+        WorkingHours.starts_at,
+        WorkingHours.ends_at,
+    ).where(WorkingHours.membership_id.in_(members))
+    firm = select(
+        null().label("membership_id"),
+        FirmWorkingHours.weekday,
+        FirmWorkingHours.starts_at,
+        FirmWorkingHours.ends_at,
     )
-    for member_id, weekday, start, end in rows.tuples():
-        weeks[member_id][weekday] = (start, end)
+    both = union_all(own, firm).subquery()
+    for member_id, weekday, start, end in (await db.execute(select(both))).tuples():
+        if member_id is None:  # the firm's usual week
+            usual[weekday] = (start, end)
+        else:
+            weeks[uuid.UUID(str(member_id))][weekday] = (start, end)
+    usual = usual or DEFAULT_WEEK
     away: dict[uuid.UUID, list[tuple[date, date]]] = {m: [] for m in members}
     absences = await db.execute(
         select(Absence.membership_id, Absence.starts_on, Absence.ends_on).where(
@@ -298,7 +353,7 @@ async def working_windows(
         away[member_id].append((first, last))
     windows: dict[tuple[uuid.UUID, date], Window | None] = {}
     for member_id in members:
-        week = weeks[member_id] or DEFAULT_WEEK
+        week = weeks[member_id] or usual
         for day in wanted:
             absent = any(first <= day <= last for first, last in away[member_id])
             windows[member_id, day] = None if absent else week.get(day.weekday())

@@ -278,8 +278,7 @@ class ServiceArea(TenantScoped, Base):
 
 class WorkingHours(TenantScoped, Base):
     """One weekday of a staff member's own week. Someone with no rows works the firm's usual
-    hours (:data:`luotsi.tenants.directory.hours.DEFAULT_WEEK`); someone with rows works on
-    those weekdays only."""
+    week (:class:`FirmWorkingHours`); someone with rows works on those weekdays only."""
 
     __tablename__ = "working_hours"
     __table_args__ = (
@@ -294,6 +293,22 @@ class WorkingHours(TenantScoped, Base):
     )
 
     membership_id: Mapped[uuid.UUID]
+    weekday: Mapped[int]  # 0 Monday ... 6 Sunday
+    starts_at: Mapped[time]  # Helsinki wall-clock time
+    ends_at: Mapped[time]
+
+
+class FirmWorkingHours(TenantScoped, Base):
+    """One weekday of the firm's usual week: the hours of everyone who has not set their own.
+    A firm with no rows works :data:`luotsi.tenants.directory.hours.DEFAULT_WEEK`."""
+
+    __tablename__ = "firm_working_hours"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "weekday"),
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+
     weekday: Mapped[int]  # 0 Monday ... 6 Sunday
     starts_at: Mapped[time]  # Helsinki wall-clock time
     ends_at: Mapped[time]

@@ -4,6 +4,7 @@ for the office (colleagues get "not found", as for profile forms)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from litestar import Controller, get, post
@@ -12,6 +13,7 @@ from litestar.params import FromPath
 from luotsi.platform import audit, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.paging import page_number
+from luotsi.platform.tenancy import TENANT_OBJECT
 from luotsi.tenants.directory import hours
 from luotsi.tenants.directory.models import AbsenceKind, StaffProfile
 from luotsi.web.deps import DB, WS, Req
@@ -47,8 +49,9 @@ class WorkingHoursController(Controller):
     @get("/", name="working_hours")
     async def index(self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Any:
         profile = await hours.keeper_profile(db, ws.membership, profile_id)
-        week = hours.WeekInput.of(await hours.own_week(db, profile.membership_id))
-        return await self._page(request, db, ws, profile, week, hours.AbsenceInput())
+        usual = await hours.firm_week(db)
+        week = hours.WeekInput.of(await hours.own_week(db, profile.membership_id), usual)
+        return await self._page(request, db, ws, profile, week, hours.AbsenceInput(), usual)
 
     @post("/")
     async def save_week(self, request: Req, db: DB, ws: WS, profile_id: FromPath[uuid.UUID]) -> Any:
@@ -57,8 +60,9 @@ class WorkingHoursController(Controller):
         try:
             await hours.save_week(db, ws.membership, profile.membership, week)
         except Invalid as exc:
+            usual = await hours.firm_week(db)
             return await self._page(
-                request, db, ws, profile, week, hours.AbsenceInput(), week_errors=exc.errors
+                request, db, ws, profile, week, hours.AbsenceInput(), usual, week_errors=exc.errors
             )
         await record_in_workspace(
             request, db, ws, audit.WORKING_HOURS_CHANGED, "membership", profile.membership_id
@@ -74,8 +78,11 @@ class WorkingHoursController(Controller):
         try:
             added = await hours.add_absence(db, ws.membership, profile.membership, absence)
         except Invalid as exc:
-            week = hours.WeekInput.of(await hours.own_week(db, profile.membership_id))
-            return await self._page(request, db, ws, profile, week, absence, errors=exc.errors)
+            usual = await hours.firm_week(db)
+            week = hours.WeekInput.of(await hours.own_week(db, profile.membership_id), usual)
+            return await self._page(
+                request, db, ws, profile, week, absence, usual, errors=exc.errors
+            )
         await record_in_workspace(
             request, db, ws, audit.ABSENCE_ADDED, hours.ABSENCE_OBJECT, added.id
         )
@@ -156,6 +163,7 @@ class WorkingHoursController(Controller):
         profile: StaffProfile,
         week: hours.WeekInput,
         absence: hours.AbsenceInput,
+        usual: dict[int, hours.Window],
         *,
         week_errors: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,  # the absence form's
@@ -171,7 +179,7 @@ class WorkingHoursController(Controller):
             "ws": ws,
             "profile": profile,
             "week": week,
-            "default_week": hours.DEFAULT_WEEK,
+            "usual_runs": hours.week_runs(usual),
             "values": absence,
             "kinds": list(AbsenceKind),
             "absences": absences,
@@ -203,3 +211,44 @@ class WorkingHoursController(Controller):
         }
         status = 422 if errors else 200
         return render(request, "directory/absence_form.html", context, status_code=status)
+
+
+class FirmHoursController(Controller):
+    """``/settings/hours/``: the firm's usual week, worked by everyone without their own."""
+
+    path = "/settings/hours"
+    guards = [requires(permissions.can_set_firm_hours)]
+
+    @get("/", name="firm_hours")
+    async def index(self, request: Req, db: DB, ws: WS) -> Any:
+        usual = await hours.firm_week(db)
+        own = usual != hours.DEFAULT_WEEK
+        return self._page(request, ws, replace(hours.WeekInput.of(usual, usual), own=own))
+
+    @post("/")
+    async def save(self, request: Req, db: DB, ws: WS) -> Any:
+        week = _week_from(await request.form())
+        try:
+            await hours.save_firm_week(db, ws.membership, week)
+        except Invalid as exc:
+            return self._page(request, ws, week, exc.errors)
+        await record_in_workspace(
+            request, db, ws, audit.WORKING_HOURS_CHANGED, TENANT_OBJECT, ws.tenant.id
+        )
+        return redirect(request, ws.url("settings/hours/"), flash="working_hours_saved")
+
+    @staticmethod
+    def _page(
+        request: Req,
+        ws: WS,
+        week: hours.WeekInput,
+        week_errors: dict[str, str] | None = None,
+    ) -> Any:
+        context = {
+            "ws": ws,
+            "week": week,
+            "standard_runs": hours.week_runs(hours.DEFAULT_WEEK),
+            "week_errors": week_errors or {},
+        }
+        status = 422 if week_errors else 200
+        return render(request, "directory/firm_hours.html", context, status_code=status)

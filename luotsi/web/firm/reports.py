@@ -104,9 +104,7 @@ class ReportsController(Controller):
         if not errors:
             try:
                 page = page_number(query_text(request, "page"))
-                report = await reports.firm_report(
-                    db, ws.membership, filters, agreement_page=page
-                )
+                report = await reports.firm_report(db, ws.membership, filters, agreement_page=page)
             except Invalid as exc:
                 errors = exc.errors
         context = {

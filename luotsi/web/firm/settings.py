@@ -14,6 +14,7 @@ from luotsi.platform import permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.firm import FirmDetails, change_firm_details
 from luotsi.tenants.content import retention
+from luotsi.tenants.directory import hours
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import read_form
 from luotsi.web.middleware import origin
@@ -26,9 +27,13 @@ async def settings_hub(request: Req, db: DB, ws: WS) -> Any:
     pending_erasures = None
     if permissions.can_manage_retention(ws.membership):
         pending_erasures = await retention.count_pending_erasure_requests(db, ws.membership)
+    usual_runs = None
+    if permissions.can_set_firm_hours(ws.membership):
+        usual_runs = hours.week_runs(await hours.firm_week(db))
     context = {
         "ws": ws,
         "pending_erasures": pending_erasures,
+        "usual_runs": usual_runs,
         "subscriptions": request.app.state["settings"].subscriptions_enabled,
     }
     return render(request, "firm/settings.html", context)

@@ -81,6 +81,36 @@ async def test_an_own_week_replaces_the_usual_hours_and_can_be_given_back(
     assert await hours.own_week(db, supervisor.id) == {}
 
 
+async def test_the_office_sets_the_firms_usual_week_for_everyone_without_their_own(
+    clean_db: Backend, firms: Firms, db: AsyncSession
+) -> None:
+    a = firms.a
+    await hours.save_week(db, a.supervisor, a.supervisor, _week(sat=("10:00", "14:00")))
+    firm_week = _week(mon=("8:00", "15:00"), tue=("8:00", "15:00"), wed=("12:00", "20:00"))
+    await hours.save_firm_week(db, a.owner, firm_week)
+    monday = _monday()
+    days = [monday + timedelta(days=n) for n in range(7)]
+    people = [a.admin.id, a.supervisor.id]
+    windows = await hours.working_windows(db, people, days)
+    usual = [(time(8), time(15))] * 2 + [(time(12), time(20))] + [None] * 4
+    assert [windows[a.admin.id, d] for d in days] == usual
+    assert [windows[a.supervisor.id, d] for d in days] == [None] * 5 + [(time(10), time(14)), None]
+    assert hours.week_runs(await hours.firm_week(db)) == [
+        (0, 1, (time(8), time(15))),
+        (2, 2, (time(12), time(20))),
+    ]
+    async with scoped(clean_db, firms.b.tenant) as other:  # the other firm keeps its own
+        assert await hours.firm_week(other) == hours.DEFAULT_WEEK
+    await hours.save_firm_week(db, a.admin, WeekInput(own=False))  # back to Mon-Fri 8-16
+    assert await hours.firm_week(db) == hours.DEFAULT_WEEK
+
+
+async def test_only_the_office_sets_the_firms_usual_week(firms: Firms, db: AsyncSession) -> None:
+    with pytest.raises(Forbidden):
+        await hours.save_firm_week(db, firms.a.supervisor, _week(mon=("8:00", "12:00")))
+    assert await hours.firm_week(db) == hours.DEFAULT_WEEK
+
+
 async def test_a_day_must_end_after_it_starts_and_times_must_be_times(
     firms: Firms, db: AsyncSession
 ) -> None:

@@ -273,3 +273,37 @@ async def test_changes_to_hours_and_absences_are_in_the_audit_log_without_the_no
     ):
         assert label in log
     assert "Polvileikkaus" not in log  # the note is the person's and the office's, never logged
+
+
+async def test_the_office_sets_the_firms_usual_hours_which_people_without_their_own_work(
+    client: Client, client_factory: Any, firms: Firms
+) -> None:
+    await client.login(firms.a.admin.user.email)
+    settings = await client.get("/t/alfa/settings/")
+    assert "Monday to Friday, 8.00–16.00" in settings.text
+    page = await client.get("/t/alfa/settings/hours/")
+    assert page.status_code == 200
+    refused = await client.post(
+        "/t/alfa/settings/hours/", data={"week": "own", "works_4": "on", "start_4": "x"}
+    )
+    assert refused.status_code == 422
+    assert "Enter the time as hours and minutes" in refused.text
+    week = {"week": "own", "works_0": "on", "start_0": "09:00", "end_0": "15:00"}
+    week |= {"works_1": "on", "start_1": "09:00", "end_1": "15:00"}
+    saved = await client.post("/t/alfa/settings/hours/", data=week, follow_redirects=False)
+    assert saved.status_code == 303
+    assert "Monday to Tuesday, 9.00–15.00" in (await client.get("/t/alfa/settings/")).text
+
+    supervisor = client_factory()
+    supervisor.client.cookies.set("luotsi_lang", "en")
+    await supervisor.login(firms.a.supervisor.user.email)
+    own = await supervisor.get(_hours_url(firms))
+    assert "The firm's usual hours: Monday to Tuesday, 9.00–15.00" in own.text
+    assert (await supervisor.get("/t/alfa/settings/hours/")).status_code in (403, 404)
+
+
+async def test_another_firm_cannot_set_this_firms_usual_hours(client: Client, firms: Firms) -> None:
+    await client.login(firms.b.owner.user.email)
+    assert (await client.get("/t/alfa/settings/hours/")).status_code == 404
+    week = {"week": "own", "works_0": "on", "start_0": "09:00", "end_0": "15:00"}
+    assert (await client.post("/t/alfa/settings/hours/", data=week)).status_code == 404
