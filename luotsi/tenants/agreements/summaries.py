@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Forbidden
 from luotsi.platform.identity import User
-from luotsi.platform.paging import Page
+from luotsi.platform.paging import Page, Sort
 from luotsi.platform.search import contains, search_words
 from luotsi.platform.tenancy import Membership
 from luotsi.tenants.agreements.acceptance import agreement_terms
@@ -50,6 +50,26 @@ from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 
 STATUS_FILTERS = ("current", "all", *(s.value for s in AgreementStatus))
+AGREEMENT_SORTS = ("organisation", "term", "ends", "review")  # the list's sortable columns
+AGREEMENT_DEFAULT_SORT = Sort("organisation")
+NO_REVIEW = date(9999, 12, 31)  # sorts agreements without a review due after all others
+
+
+def _ordered(org: Any, sort: Sort) -> list[Any]:
+    """ORDER BY of the agreement list and its export: ``sort``'s column, then the
+    organisation's name and the latest start first (the default order)."""
+    name = func.lower(org.name)
+    running = Agreement.status.in_(REVIEWED_STATUSES)
+    review = func.coalesce(case((running, Agreement.review_due_on), else_=None), NO_REVIEW)
+    return sort.order(
+        {
+            "organisation": [name, Agreement.start_date.desc()],
+            "term": [Agreement.start_date, name],
+            "ends": [Agreement.end_date, name],
+            "review": [review, name],
+        },
+        Agreement.id,
+    )
 
 
 @dataclass
@@ -147,8 +167,10 @@ async def search_agreements(
     filters: AgreementFilter,
     page: int = 1,
     per_page: int = 20,
+    sort: Sort = AGREEMENT_DEFAULT_SORT,
 ) -> Page[AgreementSummary]:
-    """Agreements ``actor`` may see that match ``filters``, by organisation name."""
+    """Agreements ``actor`` may see that match ``filters``, by organisation name unless
+    ``sort`` says otherwise."""
     if not permissions.can_work_on_agreements(actor):
         raise Forbidden("agreements")
     conditions = [*filters.conditions(), *visible_to(actor)]
@@ -159,7 +181,7 @@ async def search_agreements(
         select(Agreement)
         .join(org, and_(org.tenant_id == Agreement.tenant_id, org.id == Agreement.org_id))
         .where(*conditions)
-        .order_by(org.name, Agreement.start_date.desc(), Agreement.id)
+        .order_by(*_ordered(org, sort))
         .offset((page - 1) * per_page)
         .limit(per_page)
         .options(*AGREEMENT_NAMES, selectinload(Agreement.supervisors).options(SUPERVISOR_NAMES))
@@ -412,7 +434,10 @@ def names_of(link: type[AgreementSupervisor] | type[AgreementSupervisee]) -> Col
 
 
 async def export_agreements(
-    db: AsyncSession, actor: Membership, filters: AgreementFilter
+    db: AsyncSession,
+    actor: Membership,
+    filters: AgreementFilter,
+    sort: Sort = AGREEMENT_DEFAULT_SORT,
 ) -> list[AgreementExportRow]:
     """Every agreement the list shows with ``filters`` (all pages), in its order, with its
     used and planned sessions (as :func:`~.quota.session_counts` counts them) and the names of
@@ -441,6 +466,6 @@ async def export_agreements(
         )
         .join(org, and_(org.tenant_id == Agreement.tenant_id, org.id == Agreement.org_id))
         .where(*filters.conditions(), *visible_to(actor))
-        .order_by(org.name, Agreement.start_date.desc(), Agreement.id)
+        .order_by(*_ordered(org, sort))
     )
     return [AgreementExportRow(*row) for row in rows.tuples()]

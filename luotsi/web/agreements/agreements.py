@@ -15,7 +15,7 @@ from luotsi.billing import agreements as billing_agreements
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.paging import page_number
+from luotsi.platform.paging import Sort, page_number
 from luotsi.tenants import content
 from luotsi.tenants.agreements import acceptance as agreement_acceptance
 from luotsi.tenants.agreements import drafts as agreement_drafts
@@ -81,6 +81,15 @@ def agreement_filters(request: Req, ws: WS) -> AgreementFilter:
     )
 
 
+def agreement_sort(request: Req) -> Sort:
+    """The agreement list's order from its query string (also its export's)."""
+    return Sort.parse(
+        request.query_params.get("sort"),
+        agreement_summaries.AGREEMENT_SORTS,
+        agreement_summaries.AGREEMENT_DEFAULT_SORT,
+    )
+
+
 class AgreementsController(Controller):
     """Workspace: list, draft, send for acceptance, status changes, reviews, the PDF."""
 
@@ -89,15 +98,21 @@ class AgreementsController(Controller):
 
     @get("/", name="agreements")
     async def index(self, request: Req, db: DB, ws: WS) -> Any:
-        filters = agreement_filters(request, ws)
+        filters, sort = agreement_filters(request, ws), agreement_sort(request)
         page = await agreement_summaries.search_agreements(
-            db, ws.membership, filters, page_number(request.query_params.get("page")), PER_PAGE
+            db,
+            ws.membership,
+            filters,
+            page_number(request.query_params.get("page")),
+            PER_PAGE,
+            sort,
         )
         manager = permissions.can_manage_agreements(ws.membership)
         context = {
             "ws": ws,
             "page": page,
             "filters": filters,
+            "sort": sort,
             "query": request.query_params,
             "statuses": list(AgreementStatus),
             "kinds": list(SupervisionKind),

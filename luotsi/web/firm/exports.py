@@ -25,7 +25,7 @@ from luotsi.tenants.clients import organisations, people
 from luotsi.tenants.clients.models import ClientPerson
 from luotsi.tenants.content.retention import TENANT_OBJECT
 from luotsi.tenants.sessions import service as session_service
-from luotsi.web.agreements.agreements import agreement_filters
+from luotsi.web.agreements.agreements import agreement_filters, agreement_sort
 from luotsi.web.clients.clients import org_filters, people_filters
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value
@@ -209,8 +209,8 @@ class ExportsController(Controller):
         guards=[requires(permissions.can_work_on_agreements)],
     )
     async def agreements(self, request: Req, db: DB, ws: WS) -> Response[bytes]:
-        filters = agreement_filters(request, ws)
-        rows = await agreement_summaries.export_agreements(db, ws.membership, filters)
+        filters, sort = agreement_filters(request, ws), agreement_sort(request)
+        rows = await agreement_summaries.export_agreements(db, ws.membership, filters, sort)
         return _csv("agreements", agreements_table(rows))
 
     @get("/clients.csv", name="export_clients", guards=[requires(permissions.can_view_clients)])

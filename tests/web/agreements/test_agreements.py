@@ -155,6 +155,46 @@ async def test_the_list_pages_and_marks_overdue_reviews(
     assert ">Kunta 20</a>" in second.text
 
 
+async def test_the_list_sorts_by_a_column_keeping_its_filters_and_the_export_follows(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    earlier = clock.today() - timedelta(days=200)
+    for name, start in (("Aakkoskunta", earlier), ("Öljykylä", earlier - timedelta(days=30))):
+        org = await add_client_org(clean_db.owner, a.tenant, name)
+        await add_agreement(
+            clean_db.owner,
+            a.tenant,
+            org,
+            a.supervisor,
+            [a.supervisee],
+            start_date=start,
+            end_date=start + timedelta(days=600),
+        )
+    await client.login(a.owner.user.email)
+
+    def orgs(html: str) -> list[str]:
+        return [n for n in ("Aakkoskunta", "Esimerkkikunta", "Öljykylä") if f">{n}</a>" in html]
+
+    def order(html: str) -> list[str]:
+        return sorted(orgs(html), key=lambda n: html.index(f">{n}</a>"))
+
+    by_name = (await client.get(A)).text
+    assert order(by_name) == ["Aakkoskunta", "Esimerkkikunta", "Öljykylä"]
+    assert 'aria-sort="ascending"' in by_name and "sort=-organisation" in by_name
+    by_term = (await client.get(f"{A}?sort=term")).text
+    assert order(by_term) == ["Öljykylä", "Aakkoskunta", "Esimerkkikunta"]
+    latest_first = (await client.get(f"{A}?sort=-term&kind=individual")).text
+    assert order(latest_first) == ["Esimerkkikunta", "Aakkoskunta", "Öljykylä"]
+    assert 'name="sort" value="-term"' in latest_first  # the filter form keeps the order
+    assert "kind=individual" in latest_first.split('aria-sort="descending"')[1][:300]
+    export = await client.get("/t/alfa/exports/agreements.csv?sort=term")
+    rows = export.content.decode("utf-8-sig").splitlines()[1:]
+    assert [row.split(";")[0] for row in rows] == ["Öljykylä", "Aakkoskunta", "Esimerkkikunta"]
+    nonsense = (await client.get(f"{A}?sort=-<b>")).text  # an unknown column: the usual order
+    assert order(nonsense) == ["Aakkoskunta", "Esimerkkikunta", "Öljykylä"]
+
+
 async def test_empty_state(client: Client, firms: Firms) -> None:
     await client.login(firms.both.email)  # a supervisor of firm A on no agreement
     page = await client.get(A)
