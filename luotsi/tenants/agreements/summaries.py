@@ -50,7 +50,7 @@ from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.kinds import SupervisionKind
 
 STATUS_FILTERS = ("current", "all", *(s.value for s in AgreementStatus))
-AGREEMENT_SORTS = ("organisation", "term", "ends", "review")  # the list's sortable columns
+AGREEMENT_SORTS = ("organisation", "term", "review")  # the list's sortable columns
 AGREEMENT_DEFAULT_SORT = Sort("organisation")
 NO_REVIEW = date(9999, 12, 31)  # sorts agreements without a review due after all others
 
@@ -65,7 +65,6 @@ def _ordered(org: Any, sort: Sort) -> list[Any]:
         {
             "organisation": [name, Agreement.start_date.desc()],
             "term": [Agreement.start_date, name],
-            "ends": [Agreement.end_date, name],
             "review": [review, name],
         },
         Agreement.id,
