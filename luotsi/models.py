@@ -27,6 +27,7 @@ from luotsi.platform.notifications import Notification, NotificationSettings
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.platform.webhooks import WebhookDelivery, WebhookEndpoint
 
 # Modules that register scheduled jobs (review_reminders, session_reminders):
 from luotsi.tenants.agreements.models import (
@@ -120,5 +121,7 @@ __all__ = [
     "Tenant",
     "User",
     "UserSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkerHeartbeat",
 ]

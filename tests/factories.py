@@ -31,6 +31,7 @@ from luotsi.platform.members import Invitation
 from luotsi.platform.notifications import Notification, NotificationKind
 from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+from luotsi.platform.webhooks import WebhookEndpoint, WebhookEvent
 from luotsi.tenants.agreements.models import (
     Agreement,
     AgreementStatus,
@@ -111,6 +112,7 @@ class Firm:
     invoice: Invoice  # a draft to the organisation with one hand-added line
     invoice_line: InvoiceLine
     notification: Notification  # the owner's, unread: the inquiry
+    webhook: WebhookEndpoint  # disabled: no test's event is queued to it
 
     @property
     def slug(self) -> str:
@@ -443,6 +445,21 @@ async def add_notification(
     return row
 
 
+async def add_webhook(engine: Bind, tenant: Tenant) -> WebhookEndpoint:
+    """A disabled webhook endpoint of the firm's (so no event is ever queued to it)."""
+    async with make_sessionmaker(engine)() as db, db.begin():
+        db.info[TENANT_KEY] = tenant.id
+        row = WebhookEndpoint(
+            url=f"https://hooks.{tenant.slug}.example/luotsi",
+            events=frozenset({WebhookEvent.INVOICE_PAID.value}),
+            secret="whsec_" + "0" * 48,
+            active=False,
+        )
+        db.add(row)
+        await db.flush()
+    return row
+
+
 async def add_invoice_run(engine: Bind, tenant: Tenant) -> InvoiceRun:
     """A finished invoice run of last month with nothing drafted."""
     first = clock.today() + relativedelta(months=-1, day=1)
@@ -543,6 +560,7 @@ async def _build_two_firms(engine: Bind, files: FileStore) -> Firms:
         notification = await add_notification(
             engine, tenant, people[Role.OWNER], f"inquiries/{inquiry.id}"
         )
+        webhook = await add_webhook(engine, tenant)
         firms.append(
             Firm(
                 tenant,
@@ -565,6 +583,7 @@ async def _build_two_firms(engine: Bind, files: FileStore) -> Firms:
                 invoice,
                 invoice_line,
                 notification,
+                webhook,
             )
         )
     both = await make_user(engine, "both@shared.example", "Kaisa Kahdessa")

@@ -33,6 +33,7 @@ from luotsi.platform.errors import Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership
+from luotsi.platform.webhooks import WebhookEvent, emit
 from luotsi.tenants.clients.models import ClientOrg
 
 
@@ -161,6 +162,22 @@ async def issue(
     invoice.net_cents, invoice.vat_cents = sums.net_cents, sums.vat_cents
     invoice.gross_cents = sums.gross_cents
     invoice.issued_by, invoice.issued_at = actor.id, clock.now()
+    await emit(
+        db,
+        WebhookEvent.INVOICE_ISSUED,
+        {
+            "invoice_id": invoice.id,
+            "org_id": invoice.org_id,
+            "kind": invoice.kind.value,
+            "number": number,
+            "issued_on": invoice.issued_on,
+            "due_on": invoice.due_on,
+            "net_cents": invoice.net_cents,
+            "vat_cents": invoice.vat_cents,
+            "gross_cents": invoice.gross_cents,
+            "credited_invoice_id": invoice.credited_id,
+        },
+    )
     if invoice.is_credit_note:
         if invoice.restores_sessions:
             await _give_back(db, invoice)

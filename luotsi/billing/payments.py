@@ -42,6 +42,7 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import Page, paginate
 from luotsi.platform.permissions import require
 from luotsi.platform.tenancy import Membership
+from luotsi.platform.webhooks import WebhookEvent, emit
 from luotsi.tenants.clients.models import ClientOrg
 
 MAX_NOTE = 300
@@ -187,6 +188,31 @@ async def balance_of(db: AsyncSession, invoice_id: uuid.UUID, today: date | None
     return found[invoice_id]
 
 
+async def announce_paid(db: AsyncSession, before: dict[uuid.UUID, Balance]) -> None:
+    """Send ``invoice_paid`` to the firm's webhooks for each invoice of ``before`` (their
+    balances before the payments just flushed) that is now paid and was not then."""
+    if not before:
+        return
+    after = await states(db, list(before))
+    await emit(
+        db,
+        WebhookEvent.INVOICE_PAID,
+        *(
+            {
+                "invoice_id": invoice_id,
+                "state": balance.state.value,
+                "gross_cents": balance.gross_cents,
+                "paid_cents": balance.paid_cents,
+                "open_cents": balance.open_cents,
+                "due_on": balance.due_on,
+            }
+            for invoice_id, balance in after.items()
+            if balance.state is InvoiceState.PAID
+            and before[invoice_id].state is not InvoiceState.PAID
+        ),
+    )
+
+
 # --- recording payments by hand -----------------------------------------------------------
 
 
@@ -240,6 +266,7 @@ async def record_payment(
     if errors:
         raise Invalid(errors)
     assert paid_on is not None and amount_cents is not None
+    before = await states(db, [invoice.id])
     payment = Payment(
         invoice_id=invoice.id,
         paid_on=paid_on,
@@ -251,6 +278,7 @@ async def record_payment(
     )
     db.add(payment)
     await db.flush()
+    await announce_paid(db, before)
     return payment
 
 
@@ -321,10 +349,13 @@ async def match_payment(
 ) -> Payment:
     """Match a bank payment to an issued invoice (``None``: back to the unmatched ones)."""
     payment = await get_payment(db, actor, payment_id)
+    before = {}
     if invoice_id is not None:
         invoice_id = (await _payable_invoice(db, invoice_id)).id
+        before = await states(db, [invoice_id])
     payment.invoice_id = invoice_id
     await db.flush()
+    await announce_paid(db, before)
     return payment
 
 
@@ -469,6 +500,7 @@ async def import_statement(db: AsyncSession, actor: Membership, data: bytes) -> 
         raise Invalid.field(
             "file", _("The same payments are being imported right now. Try again in a moment.")
         ) from None
+    await announce_paid(db, balances)
     return result
 
 

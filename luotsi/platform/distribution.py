@@ -40,6 +40,8 @@ DISTRIBUTED_TABLES = (
     "invitations",
     "notifications",
     "notification_settings",
+    "webhook_endpoints",
+    "webhook_deliveries",
     # directory
     "firm_areas",
     "firm_area_parts",

@@ -183,6 +183,12 @@ def can_export_firm_data(membership: Membership) -> bool:
     return membership.role == Role.OWNER
 
 
+def can_manage_webhooks(membership: Membership) -> bool:
+    """The firm's outgoing webhooks (endpoints, secrets, delivery log): the owner alone, as
+    the API tokens: they send the firm's events out of Luotsi."""
+    return membership.role == Role.OWNER
+
+
 def can_write_session_notes(membership: Membership, session_supervisor_id: uuid.UUID) -> bool:
     """Private session notes: only the staff member who holds the session writes them."""
     return membership.role in STAFF_ROLES and membership.id == session_supervisor_id

@@ -4,8 +4,9 @@ Delivered e-mail (the outbox keeps a sent row's recipient and subject), sign-in 
 that have expired, and rate-limit events (sign-in attempts among them) would otherwise grow
 without bound. How long each is kept is a setting (:class:`~luotsi.platform.settings.Retention`).
 With ``LUOTSI_REDIS_URL`` new sessions and events go to Redis, where they expire by themselves;
-the job still prunes what the tables hold. The audit log is not pruned here: it has a
-retention of its own.
+the job still prunes what the tables hold. A firm's webhook delivery log is pruned by a job
+per firm (``webhook_retention``). The audit log is not pruned here: it has a retention of
+its own.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import unscoped_session
 from luotsi.platform.identity import UserSession
-from luotsi.platform.jobs import PlatformJobContext, scheduled_platform
+from luotsi.platform.jobs import JobContext, PlatformJobContext, scheduled, scheduled_platform
 from luotsi.platform.outbox import prune_sent
 from luotsi.platform.ratelimit import RateEvent
+from luotsi.platform.webhooks import WebhookDelivery
 
 BATCH = 1000
 # The audit log's months created ahead of the current one: an insert never waits for the job
@@ -57,6 +59,15 @@ async def prune_operational_rows(job: PlatformJobContext) -> int:
     events_kept = max(timedelta(days=kept.rate_event_days), RATE_EVENTS_KEPT_AT_LEAST)
     events = await _delete_in_batches(job.maker, RateEvent.id, RateEvent.at < job.now - events_kept)
     return mail + sessions + events
+
+
+@scheduled("webhook_retention", 6 * 3600)
+async def prune_webhook_deliveries(job: JobContext) -> int:
+    """Delete the firm's webhook delivery attempts older than
+    ``LUOTSI_RETENTION_WEBHOOK_DAYS``; returns how many went."""
+    cutoff = job.now - timedelta(days=job.settings.retention.webhook_days)
+    result = await job.db.execute(delete(WebhookDelivery).where(WebhookDelivery.at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _months_after(day: date, months: int) -> date:

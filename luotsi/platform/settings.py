@@ -44,6 +44,7 @@ class Retention:
     # The audit log (``audit_retention`` job): on PostgreSQL whole months go once all of the
     # month is older than this, so a row may stay up to a month longer.
     audit_days: int = 1095
+    webhook_days: int = 30  # the delivery log of the firms' webhooks (``webhook_retention``)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,11 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
     s3_secret_access_key: str = field(default="", repr=False)
+    # Outgoing webhooks: endpoints on loopback or private addresses are refused unless this is
+    # on (the tests' local receiver); an extra CA file to trust for their TLS (empty: the
+    # system's trust store).
+    webhooks_allow_loopback: bool = False
+    webhooks_ca_file: str = ""
     plans: Plans = field(default_factory=lambda: Plans())
     retention: Retention = field(default_factory=lambda: Retention())
     worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())
@@ -364,6 +370,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         s3_region=get("S3_REGION", "us-east-1"),
         s3_access_key_id=get("S3_ACCESS_KEY_ID"),
         s3_secret_access_key=get("S3_SECRET_ACCESS_KEY"),
+        webhooks_allow_loopback=_flag(get("WEBHOOKS_ALLOW_LOOPBACK")),
+        webhooks_ca_file=get("WEBHOOKS_CA_FILE"),
         plans=Plans(
             trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),
@@ -374,6 +382,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
             sent_mail_days=int(get("RETENTION_SENT_MAIL_DAYS", "30")),
             rate_event_days=int(get("RETENTION_RATE_EVENT_DAYS", "30")),
             audit_days=int(get("AUDIT_RETENTION_DAYS", "1095")),
+            webhook_days=int(get("RETENTION_WEBHOOK_DAYS", "30")),
         ),
         worker=WorkerTuning(
             poll_seconds=float(get("WORKER_POLL_SECONDS", "2")),

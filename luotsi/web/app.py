@@ -61,6 +61,7 @@ from luotsi.web.firm.reports import ReportsController
 from luotsi.web.firm.search import search
 from luotsi.web.firm.settings import FirmDetailsController, settings_hub
 from luotsi.web.firm.subscription import SubscriptionController
+from luotsi.web.firm.webhooks import WebhooksController
 from luotsi.web.middleware import compression_middleware, response_headers, visitor_middleware
 from luotsi.web.observability import healthz, metrics, observe_requests, readyz
 from luotsi.web.operator.firms import OperatorController
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 RetentionController,
                 NotificationsController,
                 ReminderHoursController,
+                WebhooksController,
                 BillingSettingsController,
                 InvoicesController,
                 RunsController,

@@ -48,6 +48,7 @@ OFFICE_PAGES = [
     "/t/demo/reports/",
     "/t/demo/exports/firm",
     "/t/demo/settings/reminders/",
+    "/t/demo/settings/webhooks/",
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),

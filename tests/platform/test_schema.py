@@ -35,7 +35,9 @@ NOT_IDS = {  # Y-tunnus, 1234567-8
     ("billing_profiles", "business_id"),
 }
 STRIPE_IDS = {("subscription_payments", "stripe_invoice_id")}  # Stripe's in_..., not ours
-NOT_REFERENCES = USER_IDS_KEPT_AS_HISTORY | NOT_IDS | STRIPE_IDS
+# The Luotsi-Delivery header of a webhook: one delivery's id across its attempts, no row's.
+DELIVERY_IDS = {("webhook_deliveries", "delivery_id")}
+NOT_REFERENCES = USER_IDS_KEPT_AS_HISTORY | NOT_IDS | STRIPE_IDS | DELIVERY_IDS
 
 
 def _is_uuid(column: dict[str, Any]) -> bool:

@@ -107,6 +107,7 @@ def sample_ids(
         "invoice_id": firm.invoice.id,
         "line_id": firm.invoice_line.id,
         "notification_id": firm.notification.id,
+        "endpoint_id": firm.webhook.id,
     }
     ids |= {
         "note_id": content.note_id if content else uuid.uuid4(),

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.models import Invoice, InvoiceStatus, Payment, PaymentSource
-from luotsi.billing.payments import OPEN_STATES, InvoiceState, balance_of
+from luotsi.billing.payments import OPEN_STATES, InvoiceState, announce_paid, balance_of, states
 from luotsi.billing.subscription.gateway import (
     GatewayError,
     InvoiceCheckout,
@@ -461,6 +461,7 @@ async def record_card_payment(
     if await db.scalar(select(Payment.id).where(Payment.archive_ref == archive_ref)):
         return tenant_id  # another event about the same payment
     payer = (data.get("customer_details") or {}).get("name") or ""
+    before = await states(db, [invoice.id])
     db.add(
         Payment(
             invoice_id=invoice.id,
@@ -473,6 +474,7 @@ async def record_card_payment(
         )
     )
     await db.flush()
+    await announce_paid(db, before)
     log.info("stripe.connect.payment", tenant_id=str(tenant_id), event_id=event.id)
     return tenant_id
 

@@ -23,6 +23,7 @@ from luotsi.platform.notifications import NotificationKind, notify, words_of
 from luotsi.platform.permissions import require
 from luotsi.platform.storage import FileStore
 from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.platform.webhooks import WebhookEvent, emit
 from luotsi.tenants.agreements.drafts import AgreementInput, check_agreement, decimal_text
 from luotsi.tenants.agreements.models import (
     AGREEMENT_WHOLE,
@@ -342,6 +343,19 @@ async def _activate(
             link=f"{base_url}/t/{tenant.slug}/agreements/{agreement.id}",
         )
 
+    await emit(
+        db,
+        WebhookEvent.AGREEMENT_ACCEPTED,
+        {
+            "agreement_id": agreement.id,
+            "org_id": agreement.org_id,
+            "kind": agreement.kind.value,
+            "status": agreement.status.value,
+            "start_date": agreement.start_date,
+            "end_date": agreement.end_date,
+            "session_quota": agreement.session_quota,
+        },
+    )
     await notify(
         db,
         tenant,

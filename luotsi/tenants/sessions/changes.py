@@ -20,6 +20,7 @@ from luotsi.platform.i18n import N_, parse_date, parse_time
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.tenancy import Membership
+from luotsi.platform.webhooks import WebhookEvent
 from luotsi.tenants.sessions import ics
 from luotsi.tenants.sessions.models import (
     MeetingKind,
@@ -31,6 +32,7 @@ from luotsi.tenants.sessions.service import (
     HELD_MINUTES,
     Mailing,
     Place,
+    announce,
     check_day,
     check_place,
     check_when,
@@ -128,6 +130,7 @@ async def mark_held(
     session.actual_minutes = minutes
     session.billable = billable_kind(session)
     record_change(db, actor, session, SessionStatus.HELD.value)
+    await announce(db, WebhookEvent.SESSION_HELD, [session])
     await db.flush()
     return session
 
@@ -168,6 +171,7 @@ async def mark_many_held(
         session.actual_minutes = session.duration_minutes
         session.billable = billable_kind(session)
         record_change(db, actor, session, SessionStatus.HELD.value)
+    await announce(db, WebhookEvent.SESSION_HELD, sessions)
     await db.flush()
     return sessions
 
@@ -267,6 +271,7 @@ async def apply_cancellation(
         session.billable = False
     session.sequence += 1
     record_change(db, actor, session, session.status.value)
+    await announce(db, WebhookEvent.SESSION_CANCELLED, [session])
     await db.flush()
     await invite_if_ahead(db, session, mailing, ics.CANCEL, now)
     await db.flush()

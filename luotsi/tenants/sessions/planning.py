@@ -19,6 +19,7 @@ from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.i18n import parse_date, parse_time
 from luotsi.platform.tenancy import Membership
+from luotsi.platform.webhooks import WebhookEvent
 from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.sessions import ics
 from luotsi.tenants.sessions.models import MeetingKind, SupervisionSession
@@ -32,6 +33,7 @@ from luotsi.tenants.sessions.service import (
     Place,
     SessionCounts,
     agreement_for_work,
+    announce,
     check_day,
     check_in_period,
     check_place,
@@ -307,6 +309,7 @@ async def plan_series(
     for session in created:
         record_change(db, actor, session, "planned", new=session.starts_at)
         await invite_if_ahead(db, session, mailing, ics.REQUEST, now)
+    await announce(db, WebhookEvent.SESSION_PLANNED, created)
     await db.flush()
     return created
 
@@ -387,5 +390,6 @@ async def plan_meeting(
     await db.flush()
     record_change(db, actor, session, "planned", new=session.starts_at)
     await invite_if_ahead(db, session, mailing, ics.REQUEST, now)
+    await announce(db, WebhookEvent.SESSION_PLANNED, [session])
     await db.flush()
     return session

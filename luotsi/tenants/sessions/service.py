@@ -37,6 +37,7 @@ from luotsi.platform.paging import Page, paginate
 from luotsi.platform.search import contains, search_words
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import STAFF_ROLES, Membership, Tenant
+from luotsi.platform.webhooks import WebhookEvent, emit
 from luotsi.tenants.agreements.models import (
     AGREEMENT_NAMES,
     AGREEMENT_WHOLE,
@@ -661,6 +662,34 @@ def record_change(
             old_starts_at=old,
             new_starts_at=new,
         )
+    )
+
+
+async def announce(
+    db: AsyncSession, event: WebhookEvent, sessions: Iterable[SupervisionSession]
+) -> None:
+    """Send ``event`` of each meeting to the firm's webhooks, in the change's transaction.
+
+    Ids, times, kind and status only: never the place, the link or anyone's name.
+    """
+    await emit(
+        db,
+        event,
+        *(
+            {
+                "session_id": session.id,
+                "agreement_id": session.agreement_id,
+                "kind": session.kind.value,
+                "status": session.status.value,
+                "starts_at": session.starts_at,
+                "duration_minutes": session.duration_minutes,
+                "actual_minutes": session.actual_minutes,
+                "billable": session.billable,
+                "late_cancellation": session.late_cancellation,
+                "cancelled_at": session.cancelled_at,
+            }
+            for session in sessions
+        ),
     )
 
 

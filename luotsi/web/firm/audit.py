@@ -11,6 +11,7 @@ from luotsi.platform import audit, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import TENANT_OBJECT
+from luotsi.platform.webhooks.service import ENDPOINT_OBJECT
 from luotsi.tenants import content
 from luotsi.tenants.content.lifecycle import AGREEMENT_OBJECT
 from luotsi.tenants.content.rights import PERSON_OBJECT
@@ -71,6 +72,7 @@ def object_label(object_type: str) -> str:
         GOAL_OBJECT: _("Goal"),
         EVALUATION_OBJECT: _("Evaluation"),
         LIMITS_OBJECT: _("Limits of confidentiality"),
+        ENDPOINT_OBJECT: _("Webhook endpoint"),
     }
     return labels.get(object_type, object_type)
 
