@@ -27,6 +27,7 @@ from luotsi.platform.notifications import Notification, NotificationSettings
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.platform.twofactor import RecoveryCode, TwoFactor
 
 # Modules that register scheduled jobs (review_reminders, session_reminders):
 from luotsi.tenants.agreements.models import (
@@ -104,6 +105,7 @@ __all__ = [
     "Payment",
     "Qualification",
     "RateEvent",
+    "RecoveryCode",
     "Region",
     "Reminder",
     "Review",
@@ -118,6 +120,7 @@ __all__ = [
     "SubscriptionPayment",
     "SupervisionSession",
     "Tenant",
+    "TwoFactor",
     "User",
     "UserSession",
     "WorkerHeartbeat",

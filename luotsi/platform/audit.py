@@ -59,6 +59,10 @@ ERASURE_CONFIRMED = "erasure.confirmed"
 ERASURE_DECLINED = "erasure.declined"
 SETTINGS_CHANGED = "settings.changed"
 FIRM_DATA_EXPORTED = "firm.data_exported"
+TWO_FACTOR_ENABLED = "two_factor.enabled"
+TWO_FACTOR_DISABLED = "two_factor.disabled"
+TWO_FACTOR_RECOVERY_USED = "two_factor.recovery_code_used"
+TWO_FACTOR_CODES_RENEWED = "two_factor.recovery_codes_renewed"
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

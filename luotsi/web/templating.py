@@ -53,6 +53,12 @@ FLASH_MESSAGES = {
     "signup_address_changed": N_("The address has been changed and a new link sent to it."),
     "notification_choices_saved": N_("Your notification settings have been saved."),
     "reminder_hours_saved": N_("The reminder time has been saved."),
+    "two_factor_needed": N_(
+        "Your firm requires two-factor authentication of its staff. Turn it on to continue."
+    ),
+    "two_factor_disabled": N_("Two-factor authentication is off."),
+    "two_factor_expired": N_("The sign-in took too long. Enter your password again."),
+    "sign_in_security_saved": N_("The sign-in security setting has been saved."),
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your password has been changed."),
     "password_reset": N_("Your password has been changed. Sign in with the new password."),
