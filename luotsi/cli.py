@@ -238,6 +238,7 @@ def keys_rotate() -> None:
     import luotsi.models  # noqa: F401  (every model, so the metadata is complete)
     from luotsi.platform.crypto import ContentUnreadable
     from luotsi.platform.db import make_engine, make_sessionmaker
+    from luotsi.platform.twofactor import rotate_two_factor_secrets
     from luotsi.tenants.content import rotate_keys_all_tenants
 
     settings = running_settings()
@@ -245,9 +246,13 @@ def keys_rotate() -> None:
     async def run() -> None:
         engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
         try:
-            result = await rotate_keys_all_tenants(make_sessionmaker(engine), settings.content_keys)
+            maker = make_sessionmaker(engine)
+            result = await rotate_keys_all_tenants(maker, settings.content_keys)
+            secrets = await rotate_two_factor_secrets(maker, settings.content_keys)
         finally:
             await engine.dispose()
+        if secrets:
+            click.echo(f"two-factor secrets: {secrets} re-encrypted")
         for slug, count in result.per_tenant.items():
             click.echo(f"{slug}: {count} re-encrypted")
         click.echo(

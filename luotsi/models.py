@@ -27,6 +27,7 @@ from luotsi.platform.notifications import Notification, NotificationSettings
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
+from luotsi.platform.twofactor import RecoveryCode, TwoFactor
 from luotsi.platform.webhooks import WebhookDelivery, WebhookEndpoint
 
 # Modules that register scheduled jobs (review_reminders, session_reminders):
@@ -105,6 +106,7 @@ __all__ = [
     "Payment",
     "Qualification",
     "RateEvent",
+    "RecoveryCode",
     "Region",
     "Reminder",
     "Review",
@@ -119,6 +121,7 @@ __all__ = [
     "SubscriptionPayment",
     "SupervisionSession",
     "Tenant",
+    "TwoFactor",
     "User",
     "UserSession",
     "WebhookDelivery",

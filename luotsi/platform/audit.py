@@ -63,6 +63,10 @@ WORKING_HOURS_CHANGED = "hours.changed"
 ABSENCE_ADDED = "absence.added"
 ABSENCE_CHANGED = "absence.changed"
 ABSENCE_DELETED = "absence.deleted"
+TWO_FACTOR_ENABLED = "two_factor.enabled"
+TWO_FACTOR_DISABLED = "two_factor.disabled"
+TWO_FACTOR_RECOVERY_USED = "two_factor.recovery_code_used"
+TWO_FACTOR_CODES_RENEWED = "two_factor.recovery_codes_renewed"
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

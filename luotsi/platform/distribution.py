@@ -118,6 +118,14 @@ PLAN: dict[str, TablePlan] = {
         "a person's sign-ins, not a firm's: written at every sign-in, read by id on every "
         "request; in Redis instead with LUOTSI_REDIS_URL",
     ),
+    "two_factor": TablePlan(
+        Placement.COORDINATOR,
+        "a person's TOTP secret, not a firm's: read by user id at sign-in",
+    ),
+    "recovery_codes": TablePlan(
+        Placement.COORDINATOR,
+        "a person's single-use recovery codes (hashed), read by user id at sign-in",
+    ),
     "auth_tokens": TablePlan(
         Placement.COORDINATOR,
         "single-use links of a person (verification, reset), looked up by their id alone",

@@ -200,6 +200,11 @@ def hash_password(password: str) -> str:
     return _policy.hash(password)
 
 
+def password_matches(user: User, password: str) -> bool:
+    """Whether ``password`` is the account's (no limits: the caller counts the attempts)."""
+    return _policy.verify(user.password_hash, password)
+
+
 # zxcvbn's estimate (its data includes the 30,000 most common passwords from breaches) must
 # reach "safely unguessable", at least 10^8 guesses; it reads the first 72 characters.
 MIN_PASSWORD_SCORE = 3

@@ -69,6 +69,11 @@ def can_manage_firm_settings(membership: Membership) -> bool:
     return membership.role == Role.OWNER
 
 
+def can_manage_sign_in_security(membership: Membership) -> bool:
+    """Whether the firm requires two-factor authentication of its staff: the owner alone."""
+    return membership.role == Role.OWNER
+
+
 def can_set_up_firm(membership: Membership) -> bool:
     """The dashboard's setup checklist: owners and admins, who can do each of its steps
     (billing settings, the public page, areas, inviting supervisors, clients, agreements)."""

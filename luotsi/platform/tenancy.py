@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ForeignKey, String, UniqueConstraint, func, select
+from sqlalchemy import ColumnElement, ForeignKey, String, UniqueConstraint, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -71,6 +71,8 @@ class Tenant(Base):
     # How many hours ahead session reminders go out, unless a supervisor chose their own. A
     # server default: code that reads it loads the firm (the workspace, the worker).
     reminder_hours: Mapped[int] = mapped_column(server_default=str(DEFAULT_REMINDER_HOURS))
+    # Staff (owner, admin, supervisor) must sign in with a second factor (the owner's choice).
+    two_factor_required: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 

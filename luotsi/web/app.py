@@ -30,6 +30,7 @@ from luotsi.platform.mail import Mailer
 from luotsi.platform.settings import Settings, load_settings
 from luotsi.platform.sharedstate import open_shared_state
 from luotsi.platform.storage import make_file_store
+from luotsi.platform.twofactor import configure_two_factor_keys
 from luotsi.platform.worker import run_worker
 from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
@@ -72,6 +73,11 @@ from luotsi.web.sessions.calendar import CalendarController, FeedController
 from luotsi.web.sessions.sessions import SessionsController
 from luotsi.web.signup import SignupController
 from luotsi.web.templating import template_config
+from luotsi.web.twofactor import (
+    SignInSecurityController,
+    TwoFactorController,
+    TwoFactorSignInController,
+)
 from luotsi.web.workspace import workspace_router
 
 CSRF_COOKIE = "luotsi_csrf"
@@ -82,6 +88,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings)
     init_error_reports(settings)
     configure_password_hashing(settings.argon2_time_cost, settings.argon2_memory_kib)
+    if settings.master_keys:  # without them the app refuses to start outside the tests
+        configure_two_factor_keys(settings.content_keys)
 
     engine = make_engine(settings.runtime_database_url, pgbouncer=settings.pgbouncer)
     db_config = SQLAlchemyAsyncConfig(
@@ -129,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pages.home,
         pages.favicon,
         AuthController,
+        TwoFactorController,
+        TwoFactorSignInController,
         SignupController,
         JoinController,
         workspace_router(
@@ -161,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 NotificationsController,
                 ReminderHoursController,
                 WebhooksController,
+                SignInSecurityController,
                 BillingSettingsController,
                 InvoicesController,
                 RunsController,

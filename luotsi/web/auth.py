@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Response, get, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import audit, i18n
+from luotsi.platform import audit, i18n, twofactor
 from luotsi.platform.db import set_session_user
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
@@ -36,6 +37,11 @@ from luotsi.web.errors import rate_limited
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, origin, shared_state, visitor
 from luotsi.web.templating import redirect, render
+
+# The second step of a sign-in with two-factor authentication: a signed, short-lived note that
+# the password was right, sent only to the second step's address (luotsi.web.twofactor).
+TWO_FACTOR_COOKIE = "luotsi_2fa"
+TWO_FACTOR_PATH = "/login/two-factor"
 
 
 def safe_next(value: str | None) -> str | None:
@@ -124,14 +130,18 @@ async def sign_in(
     next_path: str | None = None,
     flash: str | None = None,
 ) -> Response[Any]:
-    """Start a fresh session (the old cookie's session ends: no fixation) and go on."""
+    """Start a fresh session (the old cookie's session ends: no fixation) and go on; staff of
+    a firm that requires two-factor authentication, without it, go to turn it on first."""
     shared = shared_state(request)
     old = visitor(request).session_token
     if old:
         await end_session(db, shared.sessions, old)
     token = await start_session(db, shared.sessions, user, client_ip(request))
     await set_session_user(db, user.id)
-    response = redirect(request, safe_next(next_path) or await landing_path(db, user), flash)
+    destination = safe_next(next_path) or await landing_path(db, user)
+    if await twofactor.must_enrol_at_sign_in(db, user.id):
+        destination, flash = "/account/two-factor/", "two_factor_needed"
+    response = redirect(request, destination, flash)
     settings = request.app.state["settings"]
     response.set_cookie(
         SESSION_COOKIE,
@@ -140,6 +150,25 @@ async def sign_in(
         samesite="lax",
         secure=not settings.debug,
         max_age=14 * 24 * 3600,
+    )
+    return response
+
+
+def to_second_step(request: Req, user: User, next_path: str) -> Response[Any]:
+    """The password was right and the account has two-factor on: ask for a code next."""
+    settings = request.app.state["settings"]
+    wanted = safe_next(next_path)
+    response = redirect(
+        request, TWO_FACTOR_PATH + (f"?next={quote(wanted, safe='/')}" if wanted else "")
+    )
+    response.set_cookie(
+        TWO_FACTOR_COOKIE,
+        twofactor.pending_token(settings.secret_key, user.id),
+        path=TWO_FACTOR_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=not settings.debug,
+        max_age=int(twofactor.PENDING_LIFETIME.total_seconds()),
     )
     return response
 
@@ -205,6 +234,8 @@ class AuthController(Controller):
                 block="form",
                 status_code=422,
             )
+        if await twofactor.is_enabled(db, user.id):
+            return to_second_step(request, user, form.next)
         return await sign_in(request, db, user, form.next)
 
     @post("/logout", name="logout")

@@ -14,8 +14,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from luotsi.platform import i18n
 from luotsi.platform.errors import Forbidden, NotFound, RateLimited
 from luotsi.web.middleware import LANG_COOKIE
-from luotsi.web.templating import render
-from luotsi.web.workspace import ReadOnlyWorkspace
+from luotsi.web.templating import redirect, render
+from luotsi.web.workspace import ReadOnlyWorkspace, TwoFactorNeeded
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +107,11 @@ def read_only_workspace(request: Request[Any, Any, Any], exc: ReadOnlyWorkspace)
     )
 
 
+def two_factor_needed(request: Request[Any, Any, Any], exc: TwoFactorNeeded) -> Response[Any]:
+    """A staff member of a firm that requires two-factor authentication goes to turn it on."""
+    return redirect(request, "/account/two-factor/", flash="two_factor_needed")
+
+
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The route's template, not the path (paths carry tokens); reported to Sentry when on.
     log.exception("request.failed", route=request.scope.get("path_template"), method=request.method)
@@ -116,6 +121,7 @@ def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception,
     ReadOnlyWorkspace: read_only_workspace,
+    TwoFactorNeeded: two_factor_needed,
     NotFound: domain_not_found,
     Forbidden: domain_forbidden,
     Exception: server_error,

@@ -56,6 +56,12 @@ FLASH_MESSAGES = {
     "webhook_saved": N_("The endpoint has been saved."),
     "webhook_test_queued": N_("A test event is on its way. Its delivery shows in the log."),
     "webhook_deleted": N_("The endpoint has been deleted."),
+    "two_factor_needed": N_(
+        "Your firm requires two-factor authentication of its staff. Turn it on to continue."
+    ),
+    "two_factor_disabled": N_("Two-factor authentication is off."),
+    "two_factor_expired": N_("The sign-in took too long. Enter your password again."),
+    "sign_in_security_saved": N_("The sign-in security setting has been saved."),
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your password has been changed."),
     "password_reset": N_("Your password has been changed. Sign in with the new password."),

@@ -29,7 +29,7 @@ from sqlalchemy.orm import joinedload
 
 from luotsi.billing.subscription.models import PlanStatus, Subscription
 from luotsi.billing.subscription.state import PlanState, plan_state
-from luotsi.platform import audit, clock
+from luotsi.platform import audit, clock, twofactor
 from luotsi.platform.db import applying_scope, scope_to_tenant, unscoped_memberships_of_user
 from luotsi.platform.identity import User
 from luotsi.platform.notifications import unread_count_of
@@ -132,6 +132,29 @@ class ReadOnlyWorkspace(PermissionDeniedException):
         self.workspace = workspace
 
 
+class TwoFactorNeeded(PermissionDeniedException):
+    """A staff member without two-factor authentication in a firm that requires it."""
+
+    def __init__(self) -> None:
+        super().__init__(detail="two-factor authentication required")
+
+
+async def refuse_until_enrolled(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """The firm's staff work in it only with two-factor authentication on, when the firm
+    requires it (supervisees and HR contacts are not made to). One statement, and only in
+    such a firm."""
+    workspace: Workspace = connection.state[WORKSPACE_KEY]
+    if not (workspace.tenant.two_factor_required and workspace.membership.is_staff):
+        return
+    db = db_session(connection)  # type: ignore[arg-type]
+    if twofactor.must_enrol(
+        workspace.tenant, workspace.membership, await twofactor.is_enabled(db, workspace.user.id)
+    ):
+        raise TwoFactorNeeded()
+
+
 def opens_when_read_only(route_handler: BaseRouteHandler) -> bool:
     """Whether the route is marked :data:`OPEN_WHEN_READ_ONLY`."""
     return bool(route_handler.opt.get(_OPEN_KEY))
@@ -171,7 +194,7 @@ def workspace_router(route_handlers: list[Any]) -> Router:
     return Router(
         path="/t/{tenant_slug:str}",
         route_handlers=route_handlers,
-        guards=[resolve_workspace, refuse_writes_when_read_only],
+        guards=[resolve_workspace, refuse_until_enrolled, refuse_writes_when_read_only],
         dependencies={"ws": Provide(provide_workspace, sync_to_thread=False)},
     )
 

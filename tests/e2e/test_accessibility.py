@@ -49,13 +49,14 @@ OFFICE_PAGES = [
     "/t/demo/exports/firm",
     "/t/demo/settings/reminders/",
     "/t/demo/settings/webhooks/",
+    "/t/demo/settings/security/",
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),
     "owner": (DEMO_OWNER, STAFF_PAGES + OFFICE_PAGES),
     "admin": (DEMO_ADMIN, ["/t/demo/", *OFFICE_PAGES[:1]]),
     "supervisor": (DEMO_SUPERVISOR, STAFF_PAGES),
-    "supervisee": (DEMO_SUPERVISEE, ["/t/demo/me/", "/account"]),
+    "supervisee": (DEMO_SUPERVISEE, ["/t/demo/me/", "/account", "/account/two-factor/"]),
 }
 
 FIND_SERIOUS = """async () => {

@@ -23,6 +23,7 @@ EXPECTED = {
     "can_invite_members": {Role.OWNER, Role.ADMIN},
     "can_change_roles": {Role.OWNER},
     "can_manage_firm_settings": {Role.OWNER},
+    "can_manage_sign_in_security": {Role.OWNER},
     "can_set_up_firm": {Role.OWNER, Role.ADMIN},
     "can_receive_notifications": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
     "can_manage_subscription": {Role.OWNER},
