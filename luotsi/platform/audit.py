@@ -59,6 +59,10 @@ ERASURE_CONFIRMED = "erasure.confirmed"
 ERASURE_DECLINED = "erasure.declined"
 SETTINGS_CHANGED = "settings.changed"
 FIRM_DATA_EXPORTED = "firm.data_exported"
+FIRM_CLOSURE_REQUESTED = "firm.closure_requested"
+FIRM_CLOSURE_CANCELLED = "firm.closure_cancelled"
+FIRM_ERASED = "firm.erased"
+FIRM_RECORDS_ERASED = "firm.records_erased"  # invoices past the bookkeeping period
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

@@ -44,6 +44,11 @@ class Retention:
     # The audit log (``audit_retention`` job): on PostgreSQL whole months go once all of the
     # month is older than this, so a row may stay up to a month longer.
     audit_days: int = 1095
+    # A firm its owner closed stays, read-only, for this many days; then its data is erased.
+    closure_grace_days: int = 30
+    # Issued invoices (and their lines, payments and reminders) of a closed firm are kept this
+    # many years after the end of the financial year they belong to (the Accounting Act).
+    bookkeeping_years: int = 10
 
 
 @dataclass(frozen=True)
@@ -374,6 +379,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
             sent_mail_days=int(get("RETENTION_SENT_MAIL_DAYS", "30")),
             rate_event_days=int(get("RETENTION_RATE_EVENT_DAYS", "30")),
             audit_days=int(get("AUDIT_RETENTION_DAYS", "1095")),
+            closure_grace_days=int(get("CLOSURE_GRACE_DAYS", "30")),
+            bookkeeping_years=int(get("BOOKKEEPING_YEARS", "10")),
         ),
         worker=WorkerTuning(
             poll_seconds=float(get("WORKER_POLL_SECONDS", "2")),

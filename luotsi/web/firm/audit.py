@@ -47,6 +47,10 @@ def action_label(action: str) -> str:
         audit.ERASURE_DECLINED: _("Declined an erasure request"),
         audit.SETTINGS_CHANGED: _("Changed the firm's settings"),
         audit.FIRM_DATA_EXPORTED: _("Exported all of the firm's data"),
+        audit.FIRM_CLOSURE_REQUESTED: _("Asked to close the firm's account"),
+        audit.FIRM_CLOSURE_CANCELLED: _("Kept the firm's account"),
+        audit.FIRM_ERASED: _("Erased the closed firm's data"),
+        audit.FIRM_RECORDS_ERASED: _("Erased invoices past the bookkeeping period"),
     }
     return labels.get(action, action)
 
