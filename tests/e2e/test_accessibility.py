@@ -48,6 +48,8 @@ OFFICE_PAGES = [
     "/t/demo/reports/",
     "/t/demo/exports/firm",
     "/t/demo/settings/reminders/",
+    "/t/demo/settings/privacy/",
+    "/t/demo/settings/close/",
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),
