@@ -71,6 +71,8 @@ from luotsi.tenants.directory.models import StaffProfile
 log = structlog.get_logger(__name__)
 
 CLOSURE_JOB = "firm_closures"
+# A firm the platform suspended meanwhile is erased all the same: its owner asked for it.
+OPEN_STATUSES = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 # What bookkeeping needs, kept past the erasure (with the organisations invoices name).
 KEPT_TABLES = frozenset(
     {"invoices", "invoice_lines", "payments", "invoice_reminders", "subscription_payments"}
@@ -313,13 +315,12 @@ async def erase_kept_records(
         group = group_of[row.id]
         last_day[group] = max(last_day[group], day)
     due = [row.id for row in rows if last_day[group_of[row.id]] < today]
-    payments = select(Payment.id).where(Payment.invoice_id.is_(None), Payment.paid_on < today)
+    # Payments matched to no invoice (a bank statement's strays) go by their own date.
+    unmatched_rows = await db.execute(
+        select(Payment.id, Payment.paid_on).where(Payment.invoice_id.is_(None))
+    )
     unmatched = [
-        pid
-        for pid, paid_on in (
-            await db.execute(select(Payment.id, Payment.paid_on).where(Payment.id.in_(payments)))
-        ).all()
-        if kept_until(settings, paid_on) < today
+        pid for pid, paid_on in unmatched_rows.all() if kept_until(settings, paid_on) < today
     ]
     erased_payments = await _run(db, delete(Payment).where(Payment.id.in_(unmatched)))
     old_fees = [
@@ -367,7 +368,7 @@ async def close_firms(job: PlatformJobContext) -> int:
         due = list(
             await db.scalars(
                 select(Tenant.id).where(
-                    Tenant.status == TenantStatus.ACTIVE, Tenant.closure_requested_at <= cutoff
+                    Tenant.status.in_(OPEN_STATUSES), Tenant.closure_requested_at <= cutoff
                 )
             )
         )
@@ -379,7 +380,7 @@ async def close_firms(job: PlatformJobContext) -> int:
     for tenant_id in due:
         async with tenant_session(job.maker, tenant_id) as db:
             tenant = await _firm(db, tenant_id)
-            if tenant.status is not TenantStatus.ACTIVE or tenant.closure_requested_at is None:
+            if tenant.status not in OPEN_STATUSES or tenant.closure_requested_at is None:
                 continue  # kept, or erased by another worker, meanwhile
             await erase_firm(db, tenant, job.settings, files, job.now)
             log.info("firm.erased")

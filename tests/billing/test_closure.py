@@ -84,8 +84,9 @@ async def _run_job(backend: Backend, now: datetime, retention: Retention | None 
         await engine.dispose()
 
 
-async def _issued_invoice(backend: Backend, firms: Firms) -> uuid.UUID:
-    """An issued invoice of firm A for its session, with a payment, and a draft beside it."""
+async def _issued_invoice(backend: Backend, firms: Firms, credited: bool = False) -> uuid.UUID:
+    """An issued invoice of firm A for its session, with a payment (and, ``credited``, an
+    issued credit note of it); the fixture's draft is beside it."""
     a = firms.a
     async with scoped(backend, a.tenant) as db:
         await complete_profile(db)
@@ -96,6 +97,9 @@ async def _issued_invoice(backend: Backend, firms: Firms) -> uuid.UUID:
         )
         invoice = await invoices.issue(db, a.owner, draft.id)
         await payments.record_payment(db, a.owner, invoice.id, clock.today(), 5000)
+        if credited:
+            note = await invoices.credit(db, a.owner, invoice.id)
+            await invoices.issue(db, a.owner, note.id)
         await db.commit()
         return invoice.id
 
@@ -263,13 +267,14 @@ async def test_after_the_grace_period_the_job_erases_the_firm_and_keeps_its_invo
 async def test_invoices_go_once_the_bookkeeping_period_after_their_year_is_over(
     client: Client, clean_db: Backend, firms: Firms
 ) -> None:
-    await _issued_invoice(clean_db, firms)
+    await _issued_invoice(clean_db, firms, credited=True)
     requested = await _closed_at(await _owner(client, firms), clean_db, firms)
     await _run_job(clean_db, requested + timedelta(days=31))
     issued_year = clock.today().year
     last_day = datetime.combine(date(issued_year + 10, 12, 31), clock.now().timetz())
     assert await _run_job(clean_db, last_day) == 0
-    assert await _count(clean_db, Invoice, firms.a.tenant) == 1
+    assert await _count(clean_db, Invoice, firms.a.tenant) == 2  # the invoice and its credit
+    assert await _count(clean_db, InvoiceLine, firms.a.tenant) == 2
     assert await _run_job(clean_db, last_day + timedelta(days=1)) >= 1
     for model in (Invoice, InvoiceLine, Payment, ClientOrg):
         assert await _count(clean_db, model, firms.a.tenant) == 0, model.__name__
