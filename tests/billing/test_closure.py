@@ -155,14 +155,14 @@ async def test_members_are_emailed_when_closing_starts_and_when_it_is_cancelled(
 ) -> None:
     owner = await _owner(client, firms)
     await _closed_at(owner, clean_db, firms)
-    mails = await outbox.deliver()
-    closing = {m.to for m in mails if "is closing its Luotsi account" in m.subject}
+    mails = await outbox.deliver()  # in each member's language: Finnish here
+    closing = {m.to for m in mails if "lopettaa Luotsi-tilinsä" in m.subject}
     staff = {"owner@alfa.example", "admin@alfa.example", "supervisor@alfa.example"}
     assert closing == {*staff, firms.both.email}
     kept = await owner.post("/t/alfa/settings/close/keep")
     assert kept.status_code == 303
     mails = await outbox.deliver()
-    cancelled = {m.to for m in mails if "keeps its Luotsi account" in m.subject}
+    cancelled = {m.to for m in mails if "jatkaa Luotsin käyttöä" in m.subject}
     assert cancelled == closing
     assert not any(m.to.endswith("@beeta.example") for m in mails)
 
@@ -256,7 +256,8 @@ async def test_after_the_grace_period_the_job_erases_the_firm_and_keeps_its_invo
     assert (tombstone.name, tombstone.business_id, tombstone.closure_contact) == ("", "", None)
     assert audit.FIRM_ERASED in await _actions(clean_db, firms.a.tenant)
     erased = await outbox.last_to("owner@alfa.example")
-    assert "has been erased" in erased.subject and "Alfa Työnohjaus Oy" in erased.subject
+    # In the owner's language (Finnish here), with the firm's name as it was.
+    assert erased.subject == "Yrityksen Alfa Työnohjaus Oy tiedot on poistettu Luotsista"
     again = client.__class__(client.app)
     await again.login(firms.a.owner.user.email)
     assert (await again.get("/t/alfa/")).status_code == 404
