@@ -4,7 +4,7 @@ It also imports the modules that register scheduled jobs (``@scheduled``) and ou
 (``@outbox_kind``), so the worker knows them all.
 """
 
-from luotsi.billing import reminders, runs  # noqa: F401  (payment_reminders, invoice_runs)
+from luotsi.billing import closure, reminders, runs  # noqa: F401  (firm_closures and the rest)
 from luotsi.billing.models import (
     BilledItem,
     BillingProfile,

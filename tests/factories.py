@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import obstore
 from dateutil.relativedelta import relativedelta
 from PIL import Image
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from luotsi.billing.models import (
@@ -30,7 +31,14 @@ from luotsi.platform.identity import User, hash_password
 from luotsi.platform.members import Invitation
 from luotsi.platform.notifications import Notification, NotificationKind
 from luotsi.platform.storage import FileStore
-from luotsi.platform.tenancy import Membership, Role, Tenant, TenantStatus
+from luotsi.platform.tenancy import (
+    DEFAULT_REMINDER_HOURS,
+    DEFAULT_RETENTION_MONTHS,
+    Membership,
+    Role,
+    Tenant,
+    TenantStatus,
+)
 from luotsi.platform.webhooks import WebhookEndpoint, WebhookEvent
 from luotsi.tenants.agreements.models import (
     Agreement,
@@ -140,11 +148,22 @@ async def make_user(engine: Bind, email: str, name: str, verified: bool = True) 
 
 
 async def make_firm(engine: Bind, slug: str, name: str, business_id: str) -> Tenant:
+    """An active firm. Inserted naming only the columns every revision has (and those with
+    defaults), so the migration tests can make firms at older revisions; the returned row is
+    detached."""
+    values = {
+        "id": uuid.uuid4(),
+        "slug": slug,
+        "name": name,
+        "business_id": business_id,
+        "status": TenantStatus.ACTIVE,
+        "content_retention_months": DEFAULT_RETENTION_MONTHS,
+        "created_at": clock.now(),
+    }
     async with make_sessionmaker(engine)() as db, db.begin():
         db.info[UNSCOPED_KEY] = True
-        tenant = Tenant(slug=slug, name=name, business_id=business_id, status=TenantStatus.ACTIVE)
-        db.add(tenant)
-    return tenant
+        await db.execute(insert(Tenant.__table__).values(values))
+    return Tenant(**values, reminder_hours=DEFAULT_REMINDER_HOURS)
 
 
 async def add_member(engine: Bind, tenant: Tenant, user: User, role: Role) -> Membership:

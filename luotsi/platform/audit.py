@@ -67,6 +67,10 @@ TWO_FACTOR_ENABLED = "two_factor.enabled"
 TWO_FACTOR_DISABLED = "two_factor.disabled"
 TWO_FACTOR_RECOVERY_USED = "two_factor.recovery_code_used"
 TWO_FACTOR_CODES_RENEWED = "two_factor.recovery_codes_renewed"
+FIRM_CLOSURE_REQUESTED = "firm.closure_requested"
+FIRM_CLOSURE_CANCELLED = "firm.closure_cancelled"
+FIRM_ERASED = "firm.erased"
+FIRM_RECORDS_ERASED = "firm.records_erased"  # invoices past the bookkeeping period
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

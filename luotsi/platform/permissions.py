@@ -85,6 +85,16 @@ def can_manage_subscription(membership: Membership) -> bool:
     return membership.role == Role.OWNER
 
 
+def can_close_firm(membership: Membership) -> bool:
+    """Closing the firm's account (and keeping it during the grace period): the owner alone."""
+    return membership.role == Role.OWNER
+
+
+def can_view_firm_privacy(membership: Membership) -> bool:
+    """The firm's privacy page (what is stored, how long, by whom): owners and admins."""
+    return membership.role in (Role.OWNER, Role.ADMIN)
+
+
 def can_connect_card_payments(membership: Membership) -> bool:
     """Connecting the firm's own Stripe account for card payments, and disconnecting it: where
     clients' money goes is the owner's decision (admins see whether it is on)."""

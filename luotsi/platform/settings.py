@@ -45,6 +45,11 @@ class Retention:
     # month is older than this, so a row may stay up to a month longer.
     audit_days: int = 1095
     webhook_days: int = 30  # the delivery log of the firms' webhooks (``webhook_retention``)
+    # A firm its owner closed stays, read-only, for this many days; then its data is erased.
+    closure_grace_days: int = 30
+    # Issued invoices (and their lines, payments and reminders) of a closed firm are kept this
+    # many years after the end of the financial year they belong to (the Accounting Act).
+    bookkeeping_years: int = 10
 
 
 @dataclass(frozen=True)
@@ -383,6 +388,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
             rate_event_days=int(get("RETENTION_RATE_EVENT_DAYS", "30")),
             audit_days=int(get("AUDIT_RETENTION_DAYS", "1095")),
             webhook_days=int(get("RETENTION_WEBHOOK_DAYS", "30")),
+            closure_grace_days=int(get("CLOSURE_GRACE_DAYS", "30")),
+            bookkeeping_years=int(get("BOOKKEEPING_YEARS", "10")),
         ),
         worker=WorkerTuning(
             poll_seconds=float(get("WORKER_POLL_SECONDS", "2")),

@@ -30,6 +30,9 @@ class TenantStatus(enum.StrEnum):
     PENDING = "pending"  # signed up, owner's e-mail not yet verified
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    # Erased after its owner closed it: the row stays as a tombstone, so that the slug is not
+    # given to another firm (links and e-mails out there keep pointing to nobody, not to them).
+    CLOSED = "closed"
 
 
 class Role(enum.StrEnum):
@@ -74,6 +77,12 @@ class Tenant(Base):
     # Staff (owner, admin, supervisor) must sign in with a second factor (the owner's choice).
     two_factor_required: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Closing the firm (luotsi.billing.closure): when the owner asked, and the owner's address
+    # and language for the confirmations (the memberships go with the erasure).
+    closure_requested_at: Mapped[datetime | None]
+    closure_contact: Mapped[str | None] = mapped_column(String(254))
+    closure_language: Mapped[str | None] = mapped_column(String(5))
+    closed_at: Mapped[datetime | None]  # when its data was erased (status closed)
 
 
 class Membership(TenantScoped, OwnRows, Base):

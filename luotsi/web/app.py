@@ -54,6 +54,7 @@ from luotsi.web.directory.public import DirectoryController, FirmProfileControll
 from luotsi.web.directory.staff import SpecialtiesController, StaffController
 from luotsi.web.errors import EXCEPTION_HANDLERS
 from luotsi.web.firm.audit import AuditController
+from luotsi.web.firm.closure import ClosureController, privacy
 from luotsi.web.firm.dashboard import dashboard, dismiss_setup
 from luotsi.web.firm.exports import ExportsController
 from luotsi.web.firm.members import JoinController, MembersController
@@ -148,6 +149,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 search,
                 settings_hub,
                 FirmDetailsController,
+                ClosureController,
+                privacy,
                 *subscription,
                 MembersController,
                 AreasController,

@@ -48,6 +48,12 @@ FLASH_MESSAGES = {
     "erasure_requested": N_("Your request has been sent to the firm."),
     "retention_saved": N_("The retention period has been saved."),
     "firm_details_saved": N_("The firm's details have been saved."),
+    "closure_requested": N_(
+        "The firm's account is being closed. You can still keep it during the grace period."
+    ),
+    "closure_cancelled": N_(
+        "The firm's account is kept, and the workspace is open for work again."
+    ),
     "setup_dismissed": N_("The setup checklist is put away. Every step stays in the settings."),
     "signup_link_sent": N_("A new link has been sent."),
     "signup_address_changed": N_("The address has been changed and a new link sent to it."),

@@ -6,9 +6,11 @@ not belong to get the same 404. Handlers receive the result as the ``ws`` depend
 act as its member through :func:`content_reader` and :func:`record_in_workspace`.
 
 With Stripe on, the workspace also knows the firm's plan, and a second guard is the one wall
-of a read-only workspace: once a canceled plan's grace period is over, staff may only read
+of a read-only workspace: once a canceled plan's grace period is over, or while the firm is
+being closed (:mod:`luotsi.billing.closure`), staff may only read
 (:func:`refuse_writes_when_read_only`). The portals of supervisees and HR contacts are not
-affected, nor are routes marked with :data:`OPEN_WHEN_READ_ONLY` (the owner's subscription).
+affected, nor are routes marked with :data:`OPEN_WHEN_READ_ONLY` (the owner's subscription,
+keeping the account, the firm's export).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Router
@@ -27,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from luotsi.billing import closure
 from luotsi.billing.subscription.models import PlanStatus, Subscription
 from luotsi.billing.subscription.state import PlanState, plan_state
 from luotsi.platform import audit, clock, twofactor
@@ -58,6 +62,8 @@ class Workspace:
     user: User
     plan: PlanState = field(default_factory=lambda: PlanState(PlanStatus.UNLIMITED))
     unread: int = 0  # the member's unread notifications (the header's badge)
+    # The owner asked to close the firm: when its data will be erased (read-only until then).
+    erases_at: datetime | None = None
 
     def url(self, path: str = "") -> str:
         return f"/t/{self.tenant.slug}/{path.lstrip('/')}"
@@ -74,8 +80,14 @@ class Workspace:
     @property
     def read_only(self) -> bool:
         """Whether this member may only read: staff of a firm whose plan ended and whose grace
-        period is over. Supervisees and HR contacts keep their portals."""
-        return self.membership.is_staff and self.plan.is_read_only()
+        period is over, or that is being closed. Supervisees and HR contacts keep their
+        portals."""
+        return self.membership.is_staff and (self.closing or self.plan.is_read_only())
+
+    @property
+    def closing(self) -> bool:
+        """The owner asked to close the firm's account (it can still be kept)."""
+        return self.erases_at is not None
 
     @property
     def trial_days_left(self) -> int | None:
@@ -118,6 +130,7 @@ async def resolve_workspace(
     await scope_to_tenant(db, tenant.id, applied=True)
     workspace = Workspace(tenant=tenant, membership=membership, user=user, unread=unread)
     settings = connection.app.state["settings"]
+    workspace.erases_at = closure.erases_at(settings, tenant)
     if settings.subscriptions_enabled:  # off: every firm is unlimited, and no statement
         subscription = await db.get(Subscription, tenant.id)
         workspace.plan = plan_state(settings, tenant, subscription)

@@ -50,6 +50,8 @@ OFFICE_PAGES = [
     "/t/demo/settings/reminders/",
     "/t/demo/settings/webhooks/",
     "/t/demo/settings/security/",
+    "/t/demo/settings/privacy/",
+    "/t/demo/settings/close/",
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),

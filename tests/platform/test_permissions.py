@@ -27,6 +27,8 @@ EXPECTED = {
     "can_set_up_firm": {Role.OWNER, Role.ADMIN},
     "can_receive_notifications": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},
     "can_manage_subscription": {Role.OWNER},
+    "can_close_firm": {Role.OWNER},
+    "can_view_firm_privacy": {Role.OWNER, Role.ADMIN},
     "can_connect_card_payments": {Role.OWNER},
     "can_manage_areas": {Role.OWNER, Role.ADMIN},
     "can_set_firm_hours": {Role.OWNER, Role.ADMIN},

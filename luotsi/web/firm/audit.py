@@ -53,6 +53,10 @@ def action_label(action: str) -> str:
         audit.ABSENCE_ADDED: _("Recorded an absence"),
         audit.ABSENCE_CHANGED: _("Changed an absence"),
         audit.ABSENCE_DELETED: _("Deleted an absence"),
+        audit.FIRM_CLOSURE_REQUESTED: _("Asked to close the firm's account"),
+        audit.FIRM_CLOSURE_CANCELLED: _("Kept the firm's account"),
+        audit.FIRM_ERASED: _("Erased the closed firm's data"),
+        audit.FIRM_RECORDS_ERASED: _("Erased invoices past the bookkeeping period"),
     }
     return labels.get(action, action)
 

@@ -31,7 +31,7 @@ from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value
 from luotsi.web.sessions.sessions import session_filters
 from luotsi.web.templating import attachment, render
-from luotsi.web.workspace import content_reader, record_in_workspace, requires
+from luotsi.web.workspace import OPEN_WHEN_READ_ONLY, content_reader, record_in_workspace, requires
 
 
 def _csv(name: str, table: list[list[object]]) -> Response[bytes]:
@@ -233,7 +233,13 @@ class ExportsController(Controller):
             request, "firm/export.html", {"ws": ws, "kinds": kinds, "kept_notes": kept_notes}
         )
 
-    @post("/firm.zip", name="export_firm", guards=[requires(permissions.can_export_firm_data)])
+    # A read (and an audit row): open in a read-only workspace, a closing firm's above all.
+    @post(
+        "/firm.zip",
+        name="export_firm",
+        guards=[requires(permissions.can_export_firm_data)],
+        opt=OPEN_WHEN_READ_ONLY,
+    )
     async def firm(self, request: Req, db: DB, ws: WS) -> Response[bytes]:
         tables = await firm_export.firm_tables(db, ws.membership)
         own_notes = None
