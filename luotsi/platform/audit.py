@@ -59,6 +59,12 @@ ERASURE_CONFIRMED = "erasure.confirmed"
 ERASURE_DECLINED = "erasure.declined"
 SETTINGS_CHANGED = "settings.changed"
 FIRM_DATA_EXPORTED = "firm.data_exported"
+# What Luotsi support did (luotsi.platform.operators); the firm sees them as "Luotsi support".
+FIRM_SUSPENDED = "support.firm_suspended"
+FIRM_REACTIVATED = "support.firm_reactivated"
+PLAN_OVERRIDDEN = "support.plan_overridden"
+TRIAL_EXTENDED = "support.trial_extended"
+SUPPORT_ACTIONS = (FIRM_SUSPENDED, FIRM_REACTIVATED, PLAN_OVERRIDDEN, TRIAL_EXTENDED)
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

@@ -47,6 +47,10 @@ def action_label(action: str) -> str:
         audit.ERASURE_DECLINED: _("Declined an erasure request"),
         audit.SETTINGS_CHANGED: _("Changed the firm's settings"),
         audit.FIRM_DATA_EXPORTED: _("Exported all of the firm's data"),
+        audit.FIRM_SUSPENDED: _("Luotsi support suspended the workspace"),
+        audit.FIRM_REACTIVATED: _("Luotsi support reopened the workspace"),
+        audit.PLAN_OVERRIDDEN: _("Luotsi support changed the firm's plan"),
+        audit.TRIAL_EXTENDED: _("Luotsi support extended the firm's trial"),
     }
     return labels.get(action, action)
 
@@ -111,5 +115,6 @@ class AuditController(Controller):
             "item": item,
             "action_label": action_label,
             "object_label": object_label,
+            "support_actions": audit.SUPPORT_ACTIONS,
         }
         return render(request, "firm/audit.html", context, block="audit_list")
