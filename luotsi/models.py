@@ -24,6 +24,7 @@ from luotsi.platform.identity import AuthToken, User, UserSession
 from luotsi.platform.jobs import JobSchedule, WorkerHeartbeat
 from luotsi.platform.members import Invitation
 from luotsi.platform.notifications import Notification, NotificationSettings
+from luotsi.platform.operators import OperatorAction
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.ratelimit import RateEvent
 from luotsi.platform.tenancy import Membership, Tenant
@@ -102,6 +103,7 @@ __all__ = [
     "Municipality",
     "Notification",
     "NotificationSettings",
+    "OperatorAction",
     "OutboxMessage",
     "Payment",
     "Qualification",

@@ -16,6 +16,7 @@ wrong place. There is no JSON API yet; when one comes its GET routes join the cr
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import re
@@ -205,6 +206,7 @@ def url_of(path: str, world: World, tokens: dict[str, str] | None = None) -> str
         "file_path": STATIC_FILE,
         "path": SCHEMA_PAGE,
         "filename": world.feed_url.rsplit("/", 1)[1],
+        "slug": world.firm.slug,  # the platform console's page of the firm
     }
     if "{token" in path:
         known = {**world.tokens, **(tokens or {})}
@@ -387,6 +389,27 @@ async def test_no_log_line_shows_content(
         assert marker not in repr(logs)
         # Posted text echoes back in its author's own 422 page, never into the logs.
         assert marker not in out.out and marker not in out.err
+
+
+async def test_the_operators_console_shows_no_content_and_no_client(
+    app: Litestar, client: Client, world: World
+) -> None:
+    """The console's every page, on the firm with the marked content: no marker, and nothing
+    of its clients (the organisation, its HR contact, manager or supervisee), only what billing
+    needs (the firm and its owner)."""
+    await client.login(world.readers["platform_operator"][0])
+    a = world.firm
+    clients = [a.org.name, a.hr_contact.name, a.manager.name, a.supervisee.name]
+    pages = [path for path in get_routes(app) if path.startswith("/platform")]
+    assert "/platform/firms/{slug:str}" in pages and "/platform/health" in pages
+    for path in pages:
+        response = await client.get(url_of(path, world))
+        assert response.status_code == 200, path
+        assert not leaks_in(response), path
+        text = html.unescape(response.text)
+        assert not [name for name in clients if name in text], path
+    firm = html.unescape((await client.get(f"/platform/firms/{a.slug}")).text)
+    assert a.tenant.name in firm and a.owner.user.email in firm  # positive control
 
 
 def test_tokens_listed_as_unconstructed_have_reasons() -> None:

@@ -71,6 +71,12 @@ FIRM_CLOSURE_REQUESTED = "firm.closure_requested"
 FIRM_CLOSURE_CANCELLED = "firm.closure_cancelled"
 FIRM_ERASED = "firm.erased"
 FIRM_RECORDS_ERASED = "firm.records_erased"  # invoices past the bookkeeping period
+# What Luotsi support did (luotsi.platform.operators); the firm sees them as "Luotsi support".
+FIRM_SUSPENDED = "support.firm_suspended"
+FIRM_REACTIVATED = "support.firm_reactivated"
+PLAN_OVERRIDDEN = "support.plan_overridden"
+TRIAL_EXTENDED = "support.trial_extended"
+SUPPORT_ACTIONS = (FIRM_SUSPENDED, FIRM_REACTIVATED, PLAN_OVERRIDDEN, TRIAL_EXTENDED)
 
 ACTION_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 ACTION_LENGTH = 40

@@ -161,6 +161,11 @@ PLAN: dict[str, TablePlan] = {
         "workers claim due (job, firm) rows of every firm with FOR UPDATE SKIP LOCKED, as "
         "the outbox; platform jobs have no firm",
     ),
+    "operator_actions": TablePlan(
+        Placement.COORDINATOR,
+        "what Luotsi support did to firms and why (suspensions, plan overrides, trials), read "
+        "by the platform console across firms; a few rows per firm",
+    ),
     "worker_heartbeats": TablePlan(
         Placement.COORDINATOR, "the running workers, for readiness and metrics"
     ),

@@ -21,6 +21,27 @@ USER_POLICY = "user_id = nullif(current_setting('app.user_id', true), '')::uuid"
 APPEND_ONLY_TABLES = ("audit_events",)
 # The owner's functions the app's role runs (the audit log's months: migration 0016).
 APP_FUNCTIONS = ("luotsi_audit_partitions(date, date)", "luotsi_audit_drop_before(timestamptz)")
+# The platform console's one way across firms (migration 0030): a role without login that
+# bypasses row-level security and may only SELECT what the console shows. The app's role is
+# made a member so that :func:`luotsi.platform.operators.operator_reading_all_tenants` can
+# switch to it (SET LOCAL ROLE) inside a read-only transaction.
+OPERATOR_READ_ROLE = "luotsi_operator_read"
+# What the console reads: whole global tables of ids, states and times, and of the firms'
+# tables only the columns its counts need (no content, no payload of a message, no person's
+# details beyond the owner's name and e-mail, which billing needs).
+OPERATOR_READABLE: dict[str, tuple[str, ...]] = {
+    "alembic_version": (),
+    "tenants": (),
+    "subscriptions": (),
+    "subscription_payments": (),
+    "operator_actions": (),
+    "job_schedule": (),
+    "worker_heartbeats": (),
+    "users": ("id", "name", "email"),
+    "memberships": ("tenant_id", "id", "user_id", "role", "deactivated_at"),
+    "supervision_sessions": ("tenant_id", "id", "supervisor_id", "starts_at", "status"),
+    "outbox": ("id", "tenant_id", "status", "created_at"),
+}
 
 
 def enable_tenant_rls(table: str) -> None:
@@ -132,3 +153,24 @@ async def ensure_app_role(conn: object, settings: Settings) -> None:
     for function in APP_FUNCTIONS:
         if (await run(text("select to_regprocedure(:f)"), {"f": function})).scalar() is not None:
             await run(text(f"GRANT EXECUTE ON FUNCTION {function} TO {role}"))
+    found = text("select 1 from pg_roles where rolname = :r")
+    if (await run(found, {"r": OPERATOR_READ_ROLE})).scalar():
+        await run(text(f"GRANT {OPERATOR_READ_ROLE} TO {role}"))
+
+
+def grant_operator_reads() -> None:
+    """In a migration: the operator's read-only role exists and may read what the console
+    shows (:data:`OPERATOR_READABLE`), and nothing else. Creating a role with BYPASSRLS takes
+    a superuser: where the schema owner is not one, an administrator creates the role first
+    (``CREATE ROLE luotsi_operator_read NOLOGIN NOINHERIT BYPASSRLS``) and this only grants."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    role = OPERATOR_READ_ROLE
+    exists = op.get_bind().execute(text("select 1 from pg_roles where rolname = :r"), {"r": role})
+    if exists.scalar() is None:
+        op.execute(f"CREATE ROLE {role} NOLOGIN NOINHERIT BYPASSRLS")
+    op.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+    for table, columns in OPERATOR_READABLE.items():
+        listed = f" ({', '.join(columns)})" if columns else ""
+        op.execute(f"GRANT SELECT{listed} ON {table} TO {role}")

@@ -290,3 +290,14 @@ class SignedIn(Protocol):
 def can_view_firm_plans(user: SignedIn | None) -> bool:
     """The platform operator's list of firms with their plans and revenue (no content)."""
     return user is not None and user.is_operator
+
+
+def can_support_firms(user: SignedIn | None) -> bool:
+    """Luotsi support's actions on a firm: suspend and reactivate it, override its plan,
+    extend its trial (each written to the firm's audit log)."""
+    return user is not None and user.is_operator
+
+
+def can_view_platform_health(user: SignedIn | None) -> bool:
+    """The console's health page: database, migrations, workers, jobs and the outbox."""
+    return user is not None and user.is_operator

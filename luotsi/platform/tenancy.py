@@ -225,7 +225,8 @@ async def memberships_of_user(
             .where(
                 Membership.user_id == user_id,
                 Membership.deactivated_at.is_(None),
-                Tenant.status == TenantStatus.ACTIVE,
+                # A suspended firm is listed: opening it shows its members why it is shut.
+                Tenant.status.in_((TenantStatus.ACTIVE, TenantStatus.SUSPENDED)),
             )
             .order_by(Tenant.name),
             user_id,

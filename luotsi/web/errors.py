@@ -15,7 +15,7 @@ from luotsi.platform import i18n
 from luotsi.platform.errors import Forbidden, NotFound, RateLimited
 from luotsi.web.middleware import LANG_COOKIE
 from luotsi.web.templating import redirect, render
-from luotsi.web.workspace import ReadOnlyWorkspace, TwoFactorNeeded
+from luotsi.web.workspace import FirmSuspended, ReadOnlyWorkspace, TwoFactorNeeded
 
 log = structlog.get_logger(__name__)
 
@@ -112,6 +112,17 @@ def two_factor_needed(request: Request[Any, Any, Any], exc: TwoFactorNeeded) -> 
     return redirect(request, "/account/two-factor/", flash="two_factor_needed")
 
 
+def firm_suspended(request: Request[Any, Any, Any], exc: FirmSuspended) -> Response[Any]:
+    """A member of a suspended firm: the page says so (a supervisee: where their data is)."""
+    return render(
+        request,
+        "errors/suspended.html",
+        {"firm": exc.tenant, "export_url": exc.export_url, "status_code": exc.status_code},
+        status_code=exc.status_code,
+        block="error",
+    )
+
+
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The route's template, not the path (paths carry tokens); reported to Sentry when on.
     log.exception("request.failed", route=request.scope.get("path_template"), method=request.method)
@@ -122,6 +133,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception,
     ReadOnlyWorkspace: read_only_workspace,
     TwoFactorNeeded: two_factor_needed,
+    FirmSuspended: firm_suspended,
     NotFound: domain_not_found,
     Forbidden: domain_forbidden,
     Exception: server_error,

@@ -75,6 +75,11 @@ FLASH_MESSAGES = {
     "invitation_revoked": N_("The invitation has been withdrawn."),
     "role_changed": N_("The role has been changed."),
     "member_removed": N_("The member has been removed."),
+    # the platform operator's console
+    "firm_suspended": N_("The firm is suspended: its members can no longer open the workspace."),
+    "firm_reactivated": N_("The firm is active again."),
+    "plan_overridden": N_("The firm's plan has been changed."),
+    "trial_extended": N_("The firm's trial has been extended."),
     "member_work_handed_over": N_("The sessions and agreements have been handed over."),
     "joined": N_("Welcome! You are now a member of the firm."),
     "verified": N_("Your e-mail address is confirmed and the workspace is open."),

@@ -11,6 +11,11 @@ being closed (:mod:`luotsi.billing.closure`), staff may only read
 (:func:`refuse_writes_when_read_only`). The portals of supervisees and HR contacts are not
 affected, nor are routes marked with :data:`OPEN_WHEN_READ_ONLY` (the owner's subscription,
 keeping the account, the firm's export).
+
+A firm that Luotsi support suspended (platform console) stays closed to its members: every
+route answers with the "suspended" page (403; to members only, who know the firm: anyone
+else still gets 404), except the supervisee's copy of their own data, marked
+:data:`OPEN_WHEN_SUSPENDED`, which is theirs whatever happens to the firm.
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ WORKSPACE_KEY = "workspace"
 # A route's ``opt`` that lets it write in a read-only workspace (the owner's subscription).
 _OPEN_KEY = "open_when_read_only"
 OPEN_WHEN_READ_ONLY = {_OPEN_KEY: True}
+# A route's ``opt`` that a supervisee may still use in a suspended firm (their own export).
+_OPEN_SUSPENDED_KEY = "open_when_suspended"
+OPEN_WHEN_SUSPENDED = {_OPEN_SUSPENDED_KEY: True}
+# Firms whose workspace resolves at all: a suspended one, to show its members why it is shut.
+_RESOLVED_STATUSES = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 # The last days of a trial in which its owner sees how many are left.
 TRIAL_NOTICE_DAYS = 7
 
@@ -99,8 +109,28 @@ class Workspace:
         return left if left <= TRIAL_NOTICE_DAYS else None
 
 
+class FirmSuspended(PermissionDeniedException):
+    """A member's request to a firm that Luotsi support has suspended."""
+
+    def __init__(self, tenant: Tenant, membership: Membership) -> None:
+        super().__init__(detail="suspended firm")
+        self.tenant = tenant
+        self.membership = membership
+
+    @property
+    def export_url(self) -> str | None:
+        """Where a supervisee still gets a copy of their own data."""
+        if self.membership.role != Role.SUPERVISEE:
+            return None
+        return f"/t/{self.tenant.slug}/me/export"
+
+
+def _open_when_suspended(membership: Membership, route_handler: BaseRouteHandler) -> bool:
+    return membership.role == Role.SUPERVISEE and bool(route_handler.opt.get(_OPEN_SUSPENDED_KEY))
+
+
 async def resolve_workspace(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], route_handler: BaseRouteHandler
 ) -> None:
     user = visitor(connection).user  # type: ignore[arg-type]
     if user is None:
@@ -116,7 +146,7 @@ async def resolve_workspace(
         .join(Membership, Membership.tenant_id == Tenant.id)
         .where(
             Tenant.slug == slug,
-            Tenant.status == TenantStatus.ACTIVE,
+            Tenant.status.in_(_RESOLVED_STATUSES),
             Membership.user_id == user.id,
             active_member(),
         )
@@ -127,6 +157,10 @@ async def resolve_workspace(
     if found is None:
         raise NotFoundException()
     tenant, membership, unread = found[0], found[1], found[2]
+    if tenant.status is TenantStatus.SUSPENDED and not _open_when_suspended(
+        membership, route_handler
+    ):
+        raise FirmSuspended(tenant, membership)
     await scope_to_tenant(db, tenant.id, applied=True)
     workspace = Workspace(tenant=tenant, membership=membership, user=user, unread=unread)
     settings = connection.app.state["settings"]

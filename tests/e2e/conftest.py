@@ -28,6 +28,7 @@ S3_PREFIX = "e2e"  # where the S3 live server keeps its files in the bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_OWNER = "omistaja@demo.luotsi.localhost"
+DEMO_OPERATOR = "tuki@luotsi.localhost"  # a platform operator, with the demo's password
 CHROMIUM = os.environ.get("LUOTSI_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -67,6 +68,15 @@ def serving(var_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     luotsi = luotsi_command()  # `luotsi`, on the suite's day
     subprocess.run([*luotsi, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
     subprocess.run([*luotsi, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [*luotsi, "create-operator", "--email", DEMO_OPERATOR, "--name", "Tuula Tuki"],
+        input=DEMO_PASSWORD + "\n",
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     log = (var_dir / "server.log").open("w")
     server = subprocess.Popen(
         [*luotsi, "serve"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import DEMO_OWNER, sign_in
+from tests.e2e.conftest import DEMO_OPERATOR, DEMO_OWNER, sign_in
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 DEMO_ADMIN = "toimisto@demo.luotsi.localhost"
@@ -59,6 +59,10 @@ ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "admin": (DEMO_ADMIN, ["/t/demo/", *OFFICE_PAGES[:1]]),
     "supervisor": (DEMO_SUPERVISOR, STAFF_PAGES),
     "supervisee": (DEMO_SUPERVISEE, ["/t/demo/me/", "/account", "/account/two-factor/"]),
+    "operator": (
+        DEMO_OPERATOR,
+        ["/platform/", "/platform/firms/demo", "/platform/firms/demo/suspend", "/platform/health"],
+    ),
 }
 
 FIND_SERIOUS = """async () => {

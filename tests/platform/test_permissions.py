@@ -61,7 +61,7 @@ def test_single_member_permissions(name: str, role: Role) -> None:
 
 
 # Permissions of a signed-in user outside any firm (the platform operator's pages).
-USER_PERMISSIONS = {"can_view_firm_plans"}
+USER_PERMISSIONS = {"can_view_firm_plans", "can_support_firms", "can_view_platform_health"}
 
 
 def test_every_single_member_permission_is_in_the_matrix() -> None:
@@ -73,12 +73,14 @@ def test_every_single_member_permission_is_in_the_matrix() -> None:
     assert single == set(EXPECTED) | USER_PERMISSIONS
 
 
-def test_only_a_platform_operator_views_the_firms_plans() -> None:
+@pytest.mark.parametrize("name", sorted(USER_PERMISSIONS))
+def test_only_a_platform_operator_uses_the_console(name: str) -> None:
     operator = User(email="o@luotsi.example", name="O", is_operator=True)
     owner = User(email="a@alfa.example", name="A", is_operator=False)
-    assert permissions.can_view_firm_plans(operator)
-    assert not permissions.can_view_firm_plans(owner)
-    assert not permissions.can_view_firm_plans(None)
+    allowed = getattr(permissions, name)
+    assert allowed(operator)
+    assert not allowed(owner)
+    assert not allowed(None)
 
 
 @pytest.mark.parametrize(

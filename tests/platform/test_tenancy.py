@@ -33,6 +33,7 @@ GLOBAL_TABLES_WITH_TENANT_REFERENCE = {
     "subscriptions",
     "stripe_events",
     "job_schedule",
+    "operator_actions",
 }
 
 

@@ -30,6 +30,14 @@ class PlanStatus(LabelledEnum):
     ACTIVE = "active", N_("Active")
     PAST_DUE = "past_due", N_("Payment overdue")
     CANCELED = "canceled", N_("Canceled")
+    # Given by Luotsi support (a plan override): unlimited, nothing charged, whatever Stripe says.
+    COMPLIMENTARY = "complimentary", N_("Complimentary")
+
+
+class PlanOverride(LabelledEnum):
+    """A plan Luotsi support gives a firm over what Stripe says (``plan_override``)."""
+
+    COMPLIMENTARY = "complimentary", N_("Complimentary (unlimited, nothing charged)")
 
 
 class PlanInterval(LabelledEnum):
@@ -64,6 +72,8 @@ class Subscription(Base):
     canceled_at: Mapped[datetime | None]
     card_brand: Mapped[str] = mapped_column(String(20), default="")
     card_last4: Mapped[str] = mapped_column(String(4), default="")
+    # Set by Luotsi support (the platform console); None: the plan is what Stripe says.
+    plan_override: Mapped[PlanOverride | None] = mapped_column(str_enum(PlanOverride))
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 

@@ -3,8 +3,10 @@
 Without Stripe keys every firm is on the unlimited plan. With them a new firm is on Luotsi's own
 trial (no card needed) until ``trial_days`` after it signed up; after that, or once a paid
 subscription has ended, the workspace stays writable for ``grace_days`` and then turns
-read-only for staff until the owner subscribes again. A payment that failed (``past_due``)
-changes nothing but a banner: Stripe retries, and the owner can fix the card.
+read-only for staff until the owner subscribes again. Luotsi support may give a firm a
+complimentary plan (``plan_override``): unlimited, over whatever Stripe says. A payment that
+failed (``past_due``) changes nothing but a banner: Stripe retries, and the owner can fix the
+card.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from luotsi.billing.subscription.models import PlanStatus, Subscription
+from luotsi.billing.subscription.models import PlanOverride, PlanStatus, Subscription
 from luotsi.platform import clock
 from luotsi.platform.settings import Settings
 from luotsi.platform.tenancy import Tenant
@@ -52,6 +54,8 @@ def plan_state(
     """The plan of ``tenant`` as its workspace and its owner see it at ``now``."""
     if not settings.subscriptions_enabled:
         return PlanState(PlanStatus.UNLIMITED)
+    if subscription is not None and subscription.plan_override is PlanOverride.COMPLIMENTARY:
+        return PlanState(PlanStatus.COMPLIMENTARY)
     now = now or clock.now()
     grace = timedelta(days=settings.plans.grace_days)
     if subscription is None or subscription.stripe_subscription_id is None:

@@ -52,7 +52,7 @@ from luotsi.web.deps import DB, WS, Req
 from luotsi.web.middleware import origin
 from luotsi.web.portal.supervisee import about_page, no_access_page
 from luotsi.web.templating import attachment, redirect
-from luotsi.web.workspace import content_reader
+from luotsi.web.workspace import OPEN_WHEN_SUSPENDED, content_reader
 
 HISTORY_PER_PAGE = 50
 # The access history in words: what was done, to which of their records.
@@ -301,7 +301,7 @@ class SuperviseeContentController(Controller):
 
     # --- a copy of their data ----------------------------------------------------------------
 
-    @get("/export", name="supervisee_export")
+    @get("/export", name="supervisee_export", opt=OPEN_WHEN_SUSPENDED)
     async def export(self, request: Req, db: DB, ws: WS) -> Any:
         if not permissions.can_use_supervisee_portal(ws.membership):
             return await _not_theirs(request, db, ws, None)
@@ -313,7 +313,7 @@ class SuperviseeContentController(Controller):
             request, "content/supervisee/export.html", {"ws": ws, "person": person}
         )
 
-    @get("/export/download", name="supervisee_export_download")
+    @get("/export/download", name="supervisee_export_download", opt=OPEN_WHEN_SUSPENDED)
     async def download(self, request: Req, db: DB, ws: WS) -> Any:
         if not permissions.can_use_supervisee_portal(ws.membership):
             return await _not_theirs(request, db, ws, None)

@@ -57,6 +57,10 @@ def action_label(action: str) -> str:
         audit.FIRM_CLOSURE_CANCELLED: _("Kept the firm's account"),
         audit.FIRM_ERASED: _("Erased the closed firm's data"),
         audit.FIRM_RECORDS_ERASED: _("Erased invoices past the bookkeeping period"),
+        audit.FIRM_SUSPENDED: _("Luotsi support suspended the workspace"),
+        audit.FIRM_REACTIVATED: _("Luotsi support reopened the workspace"),
+        audit.PLAN_OVERRIDDEN: _("Luotsi support changed the firm's plan"),
+        audit.TRIAL_EXTENDED: _("Luotsi support extended the firm's trial"),
     }
     return labels.get(action, action)
 
@@ -123,5 +127,6 @@ class AuditController(Controller):
             "item": item,
             "action_label": action_label,
             "object_label": object_label,
+            "support_actions": audit.SUPPORT_ACTIONS,
         }
         return render(request, "firm/audit.html", context, block="audit_list")
