@@ -131,6 +131,8 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
     s3_secret_access_key: str = field(default="", repr=False)
+    # Calls one API token may make in a minute; more are answered 429 with Retry-After.
+    api_requests_per_minute: int = 120
     plans: Plans = field(default_factory=lambda: Plans())
     retention: Retention = field(default_factory=lambda: Retention())
     worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())
@@ -364,6 +366,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         s3_region=get("S3_REGION", "us-east-1"),
         s3_access_key_id=get("S3_ACCESS_KEY_ID"),
         s3_secret_access_key=get("S3_SECRET_ACCESS_KEY"),
+        api_requests_per_minute=int(get("API_REQUESTS_PER_MINUTE", "120")),
         plans=Plans(
             trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Controller, get
 
-from luotsi.platform import audit, permissions
+from luotsi.platform import apitokens, audit, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import TENANT_OBJECT
@@ -47,6 +47,9 @@ def action_label(action: str) -> str:
         audit.ERASURE_DECLINED: _("Declined an erasure request"),
         audit.SETTINGS_CHANGED: _("Changed the firm's settings"),
         audit.FIRM_DATA_EXPORTED: _("Exported all of the firm's data"),
+        apitokens.TOKEN_CREATED: _("Created an API token"),
+        apitokens.TOKEN_REVOKED: _("Revoked an API token"),
+        apitokens.API_WRITE: _("Changed data through the API"),
     }
     return labels.get(action, action)
 
@@ -56,6 +59,10 @@ def object_label(object_type: str) -> str:
     labels = {
         "membership": _("Member"),
         "invitation": _("Invitation"),
+        apitokens.TOKEN_OBJECT: _("API token"),
+        "client_org": _("Client organisation"),
+        "client_person": _("Person of a client"),
+        "session": _("Session"),
         TENANT_OBJECT: _("Firm"),
         AGREEMENT_OBJECT: _("Agreement"),
         PERSON_OBJECT: _("Supervisee"),
