@@ -48,6 +48,8 @@ OFFICE_PAGES = [
     "/t/demo/reports/",
     "/t/demo/exports/firm",
     "/t/demo/settings/reminders/",
+    "/t/demo/settings/api-tokens/",
+    ("/t/demo/settings/api-tokens/", "table a[href*='/revoke']"),
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),

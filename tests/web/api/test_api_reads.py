@@ -163,3 +163,16 @@ async def test_another_firms_token_gets_404_on_every_api_route(
                 listed = (await other.get(path)).text
                 assert not any(value in listed for value in a_ids.values()), path
     assert leaks == []
+
+
+async def test_the_published_document_holds_the_api_routes_only(app: Litestar) -> None:
+    async with api_client(app, None) as anonymous:
+        document = (await anonymous.get("/api/v1/schema/openapi.json")).json()
+        root = (await anonymous.get("/api/v1/schema")).json()
+    assert root == document
+    paths = set(document["paths"])
+    assert "/api/v1/client-orgs" in paths and "/api/v1/invoices/{invoice_id}/pdf" in paths
+    assert all(path.startswith("/api/v1/") for path in paths)
+    documented = {path for _method, path in api_routes(app)}
+    assert len(documented) == len(paths)  # every API route, and nothing else
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
