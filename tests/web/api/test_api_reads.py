@@ -9,7 +9,7 @@ from luotsi.billing import invoices
 from luotsi.platform.apitokens import SCOPES
 from tests.billing.arrange import Row, add_draft, complete_profile
 from tests.conftest import Backend, Client, scoped
-from tests.factories import Firms
+from tests.factories import Firms, add_content
 from tests.web.api.conftest import api_client, is_problem, make_token
 
 
@@ -176,3 +176,27 @@ async def test_the_published_document_holds_the_api_routes_only(app: Litestar) -
     documented = {path for _method, path in api_routes(app)}
     assert len(documented) == len(paths)  # every API route, and nothing else
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+async def test_no_api_read_shows_content(
+    api_a: httpx.AsyncClient, app: Litestar, clean_db: Backend, firms: Firms
+) -> None:
+    """Notes, assignments, goals and evaluations on firm A's agreement: no answer of the API,
+    to the firm's own owner's token, holds any of them."""
+    content = await add_content(clean_db, firms.a)
+    a = firms.a
+    ids = {
+        "org_id": str(a.org.id),
+        "person_id": str(a.supervisee.id),
+        "agreement_id": str(a.agreement.id),
+        "session_id": str(a.session.id),
+        "invoice_id": str(a.invoice.id),
+    }
+    opened = 0
+    for method, path in api_routes(app):
+        if method == "GET" and not path.endswith("/pdf"):
+            response = await api_a.get(api_url(path, ids), params={"limit": "100"})
+            assert response.status_code == 200, path
+            assert content.marker not in response.text, path
+            opened += 1
+    assert opened >= 10
