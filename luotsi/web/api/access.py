@@ -199,8 +199,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 
 
 def etag_middleware(app: ASGIApp) -> ASGIApp:
-    """A strong ETag on every successful read (the hash of its body); ``If-None-Match`` with
-    it is answered 304 without the body. Reads are revalidated, never served from a cache."""
+    """An ETag on every successful read (the hash of its body); ``If-None-Match`` with it is
+    answered 304 without the body. Reads are revalidated, never served from a cache."""
 
     async def middleware(scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -233,11 +233,13 @@ async def _finish(scope: Scope, start: Any, body: bytes, send: Any) -> None:
         await send(start)
         await send({"type": "http.response.body", "body": body})
         return
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers["etag"] = etag
+    # Weak: the same JSON may go out gzipped or not (the app's compression), and
+    # If-None-Match compares weakly anyway.
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers["etag"] = f"W/{tag}"
     headers["cache-control"] = "private, no-cache"
     asked = next((v for k, v in scope["headers"] if k == b"if-none-match"), b"").decode("latin-1")
-    if etag in {tag.strip().removeprefix("W/") for tag in asked.split(",")} or asked == "*":
+    if tag in {given.strip().removeprefix("W/") for given in asked.split(",")} or asked == "*":
         not_modified = MutableScopeHeaders()
         for name in ("etag", "cache-control"):
             not_modified[name] = headers[name]
