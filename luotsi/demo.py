@@ -19,7 +19,8 @@ from luotsi.billing import invoices, payments
 from luotsi.billing.drafts import draft_for_org
 from luotsi.billing.models import Invoice
 from luotsi.billing.profile import get_profile
-from luotsi.platform import clock
+from luotsi.platform import apitokens, audit, clock
+from luotsi.platform.apitokens import ApiToken
 from luotsi.platform.db import (
     make_engine,
     make_sessionmaker,
@@ -278,9 +279,24 @@ async def load_demo(settings: Settings) -> bool:
                 created = True
             if not await db.scalar(select(func.count()).select_from(Invoice)):
                 created = await _billing(db) or created
+            if not await db.scalar(select(func.count()).select_from(ApiToken)):
+                await _api_token(db)
+                created = True
             return created
     finally:
         await engine.dispose()
+
+
+async def _api_token(db: AsyncSession) -> None:
+    """The payroll system's read-only token, made by the owner (its text is not kept)."""
+    owner = await db.scalar(select(Membership).where(Membership.role == Role.OWNER))
+    assert owner is not None
+    await apitokens.create_token(
+        db,
+        owner,
+        apitokens.TokenInput(name="Palkkahallinto", scopes=["clients_read", "sessions_read"]),
+        audit.Origin(ip="", user_agent=""),
+    )
 
 
 async def _member(

@@ -19,6 +19,7 @@ from luotsi.billing.models import (
 from luotsi.billing.subscription import sync  # noqa: F401  (the stripe.seats outbox kind)
 from luotsi.billing.subscription.models import StripeEvent, Subscription, SubscriptionPayment
 from luotsi.platform import retention  # noqa: F401  (the retention jobs)
+from luotsi.platform.apitokens import ApiToken
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.identity import AuthToken, User, UserSession
 from luotsi.platform.jobs import JobSchedule, WorkerHeartbeat
@@ -75,6 +76,7 @@ __all__ = [
     "AgreementEvent",
     "AgreementSupervisee",
     "AgreementSupervisor",
+    "ApiToken",
     "Assignment",
     "AssignmentResponse",
     "AuditEvent",

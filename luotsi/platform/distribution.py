@@ -38,6 +38,7 @@ DISTRIBUTED_TABLES = (
     # platform
     "memberships",
     "invitations",
+    "api_tokens",
     "notifications",
     "notification_settings",
     "webhook_endpoints",

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import ExecutableOption
+
+from luotsi.platform.errors import Invalid
+from luotsi.platform.i18n import gettext as _
 
 T = TypeVar("T")
 
@@ -102,3 +111,53 @@ async def paginate(
         .options(*options)
     )
     return Page(list(rows.unique()), number, per_page, total)
+
+
+# --- keyset pages (the JSON API) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page of a keyset list starts: after the row with this time and id.
+
+    Opaque to clients (base64 of JSON); a cursor that does not decode is :class:`Invalid`.
+    Keyset pages stay stable while rows are added: a row is never on two pages, and a row
+    made after the first page comes on a later one."""
+
+    at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        raw = json.dumps([self.at.isoformat(), str(self.id)], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            padded = text + "=" * (-len(text) % 4)
+            at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+            moment = datetime.fromisoformat(at)
+            if moment.tzinfo is None:
+                raise ValueError("naive")
+            return cls(moment.astimezone(UTC), uuid.UUID(row_id))
+        except (ValueError, TypeError, UnicodeError, binascii.Error):
+            raise Invalid.field("cursor", _("The cursor is not one this list gave.")) from None
+
+
+async def keyset_page(
+    db: AsyncSession,
+    statement: Select[tuple[T]],
+    at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    after: Cursor | None,
+    limit: int,
+) -> tuple[list[T], str | None]:
+    """Up to ``limit`` rows of ``statement`` in (``at``, ``row_id``) order after ``after``,
+    and the (encoded) cursor of the page after them (None on the last page)."""
+    if after is not None:
+        statement = statement.where(or_(at > after.at, and_(at == after.at, row_id > after.id)))
+    rows = list((await db.scalars(statement.order_by(at, row_id).limit(limit + 1))).unique())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], Cursor(getattr(last, at.key), getattr(last, row_id.key)).encode()

@@ -188,6 +188,12 @@ def can_view_audit(membership: Membership) -> bool:
     return membership.role == Role.OWNER
 
 
+def can_manage_api_tokens(membership: Membership) -> bool:
+    """The firm's API tokens for integrations (creating, seeing, revoking): the owner. A token
+    acts as the owner who made it, so it ends when they no longer are one."""
+    return membership.role == Role.OWNER
+
+
 def can_view_reports(membership: Membership) -> bool:
     """The firm's reports: sessions, hours, quota, reviews, revenue and receivables."""
     return membership.role in (Role.OWNER, Role.ADMIN)

@@ -142,6 +142,8 @@ class Settings:
     # system's trust store).
     webhooks_allow_loopback: bool = False
     webhooks_ca_file: str = ""
+    # Calls one API token may make in a minute; more are answered 429 with Retry-After.
+    api_requests_per_minute: int = 120
     plans: Plans = field(default_factory=lambda: Plans())
     retention: Retention = field(default_factory=lambda: Retention())
     worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())
@@ -377,6 +379,7 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         s3_secret_access_key=get("S3_SECRET_ACCESS_KEY"),
         webhooks_allow_loopback=_flag(get("WEBHOOKS_ALLOW_LOOPBACK")),
         webhooks_ca_file=get("WEBHOOKS_CA_FILE"),
+        api_requests_per_minute=int(get("API_REQUESTS_PER_MINUTE", "120")),
         plans=Plans(
             trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),

@@ -20,6 +20,8 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 
 from luotsi.platform.db import make_engine, make_sessionmaker
@@ -35,6 +37,7 @@ from luotsi.platform.worker import run_worker
 from luotsi.web import pages
 from luotsi.web.agreements.acceptance import AcceptanceController
 from luotsi.web.agreements.agreements import AgreementsController
+from luotsi.web.api import BEARER, SCHEMA_PATH, api_router
 from luotsi.web.assets import static_file
 from luotsi.web.auth import AuthController
 from luotsi.web.billing.cards import CardPaymentController, stripe_connect_return
@@ -53,6 +56,7 @@ from luotsi.web.directory.inquiries import InquiriesController, InquiryFormContr
 from luotsi.web.directory.public import DirectoryController, FirmProfileController
 from luotsi.web.directory.staff import SpecialtiesController, StaffController
 from luotsi.web.errors import EXCEPTION_HANDLERS
+from luotsi.web.firm.api_tokens import ApiTokensController
 from luotsi.web.firm.audit import AuditController
 from luotsi.web.firm.closure import ClosureController, privacy
 from luotsi.web.firm.dashboard import dashboard, dismiss_setup
@@ -82,6 +86,28 @@ from luotsi.web.twofactor import (
 from luotsi.web.workspace import workspace_router
 
 CSRF_COOKIE = "luotsi_csrf"
+
+
+def api_document() -> OpenAPIConfig:
+    """The OpenAPI document of ``/api/v1``, as JSON at ``/api/v1/schema`` (and its
+    ``openapi.json``): no documentation site, whose scripts would come from a CDN."""
+    return OpenAPIConfig(
+        title="Luotsi API",
+        version="1",
+        description="Client organisations, people, agreements, sessions and invoices of one "
+        "firm, for its integrations. See docs/api.md.",
+        path=SCHEMA_PATH,
+        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        components=Components(
+            security_schemes={
+                BEARER: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An API token of the firm: luotsi_<firm id>_<secret>.",
+                )
+            }
+        ),
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -168,6 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 SessionsController,
                 CalendarController,
                 AuditController,
+                ApiTokensController,
                 ExportsController,
                 ReportsController,
                 RetentionController,
@@ -186,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FeedController,
         OperatorController,
         public_router([DirectoryController, InquiryFormController]),
+        api_router(),
         static_file,
     ]
     if settings.subscriptions_enabled:
@@ -224,10 +252,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         lifespan=[shared_state_lifespan, worker_lifespan],
-        # The route map is for developers; production does not publish it.
-        openapi_config=(
-            OpenAPIConfig(title="Luotsi", version="1", path="/schema") if settings.debug else None
-        ),
+        # The API's document (its routes alone: the pages are left out of the schema here,
+        # the API's router puts its own back in).
+        openapi_config=api_document(),
+        include_in_schema=False,
         debug=False,
     )
     # Around everything Litestar does, unknown routes and error pages included.

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from luotsi.platform import i18n
 from luotsi.platform.errors import Forbidden, NotFound, RateLimited
 from luotsi.web.middleware import LANG_COOKIE
+from luotsi.web.problems import is_api, problem
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import FirmSuspended, ReadOnlyWorkspace, TwoFactorNeeded
 
@@ -63,6 +64,8 @@ def with_retry_after(response: Response[Any], exc: RateLimited) -> Response[Any]
 
 
 def http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if is_api(request):  # no API route matched (404, 405): the API's answer, not a page
+        return problem(exc.status_code)
     if isinstance(exc, NotAuthorizedException):
         return _to_sign_in(request)
     detail = ""
@@ -126,6 +129,8 @@ def firm_suspended(request: Request[Any, Any, Any], exc: FirmSuspended) -> Respo
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The route's template, not the path (paths carry tokens); reported to Sentry when on.
     log.exception("request.failed", route=request.scope.get("path_template"), method=request.method)
+    if is_api(request):
+        return problem(HTTP_500_INTERNAL_SERVER_ERROR)
     return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
 
 

@@ -145,7 +145,8 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
             return
         request: Request[Any, Any, Any] = Request(scope, receive)
         user = None
-        token = request.cookies.get(SESSION_COOKIE)
+        # Cookies never authenticate an API call (its bearer token does, luotsi.web.api).
+        token = None if scope["path"].startswith("/api/") else request.cookies.get(SESSION_COOKIE)
         if token:
             db = db_session(request)
             user = await user_for_session(db, shared_state(request).sessions, token)

@@ -127,6 +127,7 @@ FLASH_MESSAGES = {
     "calendar_feed_revoked": N_("The calendar address has been switched off."),
     # client organisations, people and the HR contact's portal
     "client_saved": N_("The organisation has been saved."),
+    "api_token_revoked": N_("The API token has been revoked. Calls with it are refused."),
     "client_archived": N_("The organisation has been archived."),
     "client_restored": N_("The organisation has been restored."),
     "client_deleted": N_("The organisation has been deleted."),

@@ -52,6 +52,8 @@ OFFICE_PAGES = [
     "/t/demo/settings/security/",
     "/t/demo/settings/privacy/",
     "/t/demo/settings/close/",
+    "/t/demo/settings/api-tokens/",
+    ("/t/demo/settings/api-tokens/", "table a[href*='/revoke']"),
 ]
 ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "public": (None, ["/login", "/signup/", "/f/demo/"]),

@@ -48,6 +48,7 @@ EXPECTED = {
     "can_view_reports": {Role.OWNER, Role.ADMIN},
     "can_export_firm_data": {Role.OWNER},
     "can_manage_webhooks": {Role.OWNER},
+    "can_manage_api_tokens": {Role.OWNER},
     "can_use_supervisee_portal": {Role.SUPERVISEE},
     "can_manage_retention": {Role.OWNER},
     "can_request_manager_invitation": {Role.OWNER, Role.ADMIN, Role.SUPERVISOR},

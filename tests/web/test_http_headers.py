@@ -71,11 +71,13 @@ async def test_pages_and_static_files_carry_the_security_headers(client: Client)
     assert_security_headers(await client.get("/static/luotsi.css"))
 
 
-async def test_no_hsts_and_a_route_map_only_in_debug_mode(
+async def test_no_hsts_in_debug_mode_and_no_route_map_of_the_pages_in_either(
     client: Client, clean_db: Backend
 ) -> None:
+    """Only the API's own document is published (docs/api.md), in both modes."""
     assert (await client.get("/schema")).status_code == 404
     assert (await client.get("/schema/openapi.json")).status_code == 404
+    assert (await client.get("/api/v1/schema/openapi.json")).status_code == 200
     debug_app = create_app(replace(clean_db.settings, debug=True))
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=debug_app), base_url=BASE_URL) as debug,
@@ -83,7 +85,9 @@ async def test_no_hsts_and_a_route_map_only_in_debug_mode(
     ):
         page = await debug.get("/login")
         assert "strict-transport-security" not in page.headers
-        assert (await debug.get("/schema/openapi.json")).status_code == 200
+        assert (await debug.get("/schema/openapi.json")).status_code == 404
+        document = (await debug.get("/api/v1/schema/openapi.json")).json()
+        assert all(path.startswith("/api/v1/") for path in document["paths"])
 
 
 def private_get_routes(app: Litestar) -> list[str]:

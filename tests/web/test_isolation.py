@@ -19,6 +19,7 @@ from litestar.routes import HTTPRoute
 from luotsi.billing import invoices, payments
 from luotsi.billing import settings as billing_settings
 from luotsi.billing.subscription.models import PlanStatus
+from luotsi.platform import apitokens, audit
 from tests import clock
 from tests.billing.arrange import Row, add_draft, complete_profile
 from tests.conftest import Backend, Client, scoped
@@ -61,13 +62,23 @@ async def a_content(clean_db: Backend, firms: Firms) -> Content:
     async with scoped(clean_db, firms.a.tenant) as db:
         await billing_settings.set_logo(db, clean_db.files, firms.a.owner, portrait())
         await db.commit()
+    async with scoped(clean_db, firms.a.tenant) as db:
+        token, _text = await apitokens.create_token(
+            db,
+            firms.a.owner,
+            apitokens.TokenInput(name="HR", scopes=["clients_read"]),
+            audit.Origin(ip="", user_agent=""),
+        )
+        await db.commit()
     BILLING_SAMPLES[firms.a.tenant.id] = {
         "run_id": (await add_invoice_run(clean_db.owner, firms.a.tenant)).id,
+        "api_token_id": token.id,
     }
     return await add_content(clean_db, firms.a)
 
 
-# Billing objects of the firm made by ``a_content`` (by tenant id: ``sample_ids`` is sync).
+# Billing objects and an API token of the firm made by ``a_content`` (by tenant id:
+# ``sample_ids`` is sync).
 BILLING_SAMPLES: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
 
 
@@ -118,6 +129,7 @@ def sample_ids(
     }
     billing = BILLING_SAMPLES.get(firm.tenant.id, {}) if content else {}
     ids["run_id"] = billing.get("run_id", uuid.uuid4())
+    ids["api_token_id"] = billing.get("api_token_id", uuid.uuid4())
     ids["payment_id"] = issued.payment_id if issued else uuid.uuid4()
     if issued:
         ids["invoice_id"] = issued.invoice_id

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Controller, get
 
-from luotsi.platform import audit, permissions
+from luotsi.platform import apitokens, audit, permissions
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.paging import page_number
 from luotsi.platform.tenancy import TENANT_OBJECT
@@ -61,6 +61,9 @@ def action_label(action: str) -> str:
         audit.FIRM_REACTIVATED: _("Luotsi support reopened the workspace"),
         audit.PLAN_OVERRIDDEN: _("Luotsi support changed the firm's plan"),
         audit.TRIAL_EXTENDED: _("Luotsi support extended the firm's trial"),
+        apitokens.TOKEN_CREATED: _("Created an API token"),
+        apitokens.TOKEN_REVOKED: _("Revoked an API token"),
+        apitokens.API_WRITE: _("Changed data through the API"),
     }
     return labels.get(action, action)
 
@@ -71,6 +74,10 @@ def object_label(object_type: str) -> str:
         "membership": _("Member"),
         "invitation": _("Invitation"),
         ABSENCE_OBJECT: _("Absence"),
+        apitokens.TOKEN_OBJECT: _("API token"),
+        "client_org": _("Client organisation"),
+        "client_person": _("Person of a client"),
+        "session": _("Session"),
         TENANT_OBJECT: _("Firm"),
         AGREEMENT_OBJECT: _("Agreement"),
         PERSON_OBJECT: _("Supervisee"),
