@@ -131,6 +131,10 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
     s3_secret_access_key: str = field(default="", repr=False)
+    # A sign-in session ends after this long without a request, and at the latest this long
+    # after the sign-in (LUOTSI_SESSION_IDLE_MINUTES, LUOTSI_SESSION_LIFETIME_HOURS).
+    session_idle_minutes: int = 30
+    session_lifetime_hours: int = 12
     plans: Plans = field(default_factory=lambda: Plans())
     retention: Retention = field(default_factory=lambda: Retention())
     worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())
@@ -364,6 +368,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         s3_region=get("S3_REGION", "us-east-1"),
         s3_access_key_id=get("S3_ACCESS_KEY_ID"),
         s3_secret_access_key=get("S3_SECRET_ACCESS_KEY"),
+        session_idle_minutes=int(get("SESSION_IDLE_MINUTES", "30")),
+        session_lifetime_hours=int(get("SESSION_LIFETIME_HOURS", "12")),
         plans=Plans(
             trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),

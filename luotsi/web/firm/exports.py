@@ -27,6 +27,7 @@ from luotsi.tenants.sessions import service as session_service
 from luotsi.web.agreements.agreements import agreement_filters
 from luotsi.web.clients.clients import org_filters, people_filters
 from luotsi.web.deps import DB, WS, Req
+from luotsi.web.reauth import require_recent_authentication
 from luotsi.web.sessions.sessions import session_filters
 from luotsi.web.templating import attachment, render
 from luotsi.web.workspace import record_in_workspace, requires
@@ -225,11 +226,13 @@ class ExportsController(Controller):
 
     @get("/firm", name="confirm_firm_export", guards=[requires(permissions.can_export_firm_data)])
     async def confirm_firm(self, request: Req, ws: WS) -> Any:
+        require_recent_authentication(request)
         kinds = ["staff", *(name for name, _model in firm_export.KINDS)]
         return render(request, "firm/export.html", {"ws": ws, "kinds": kinds})
 
     @post("/firm.zip", name="export_firm", guards=[requires(permissions.can_export_firm_data)])
     async def firm(self, request: Req, db: DB, ws: WS) -> Response[bytes]:
+        require_recent_authentication(request, ws.url("exports/firm"))
         tables = await firm_export.firm_tables(db, ws.membership)
         data = firm_export.firm_zip(ws.tenant, tables)
         await record_in_workspace(
