@@ -54,7 +54,10 @@ ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "owner": (DEMO_OWNER, STAFF_PAGES + OFFICE_PAGES),
     "admin": (DEMO_ADMIN, ["/t/demo/", *OFFICE_PAGES[:1]]),
     "supervisor": (DEMO_SUPERVISOR, STAFF_PAGES),
-    "supervisee": (DEMO_SUPERVISEE, ["/t/demo/me/", "/account"]),
+    "supervisee": (
+        DEMO_SUPERVISEE,
+        ["/t/demo/me/", "/account", "/account/confirm?next=/account", "/account/sessions/end-all"],
+    ),
 }
 
 FIND_SERIOUS = """async () => {
