@@ -120,8 +120,13 @@ async def sign_in(
 def sign_out_response(request: Req, path: str, flash: str | None = None) -> Response[Any]:
     """To ``path`` with the session's cookies gone (its CSRF token with it)."""
     response = redirect(request, path, flash=flash)
-    response.delete_cookie(session_cookie(request))
-    response.delete_cookie(csrf_config(request.app.state["settings"]).cookie_name)
+    settings = request.app.state["settings"]
+    # Expired with the attributes they were set with: a browser ignores a __Host- cookie
+    # (even an expired one) that comes without Secure and Path=/.
+    for name in (session_cookie(request), csrf_config(settings).cookie_name):
+        response.set_cookie(
+            name, "", max_age=0, httponly=True, samesite="lax", secure=not settings.debug, path="/"
+        )
     return response
 
 

@@ -60,6 +60,11 @@ async def test_cookies_carry_the_host_prefix_outside_debug(client: Client, firms
     for cookie in (session, csrf):
         assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
     assert not any(c.startswith("luotsi_session=") for c in cookies)
+    # Signing out expires them with the same attributes, or a browser would keep them.
+    gone = (await client.post("/logout")).headers.get_list("set-cookie")
+    for name in ("__Host-luotsi_session=", "__Host-luotsi_csrf="):
+        cookie = next(c for c in gone if c.startswith(name))
+        assert "Max-Age=0" in cookie and "Secure" in cookie and "Path=/" in cookie
 
 
 @pytest.fixture(scope="module")
