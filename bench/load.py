@@ -142,22 +142,32 @@ async def firm_people(database_url: str, slug: str) -> FirmPeople:
     )
 
 
-def csrf_cookie(base: str) -> str:
-    response = httpx.get(f"{base}/login")
-    return str(response.cookies["luotsi_csrf"])
+def _named(cookies: httpx.Cookies, name: str) -> tuple[str, str]:
+    """A cookie's name and value: ``__Host-<name>`` outside debug mode, ``<name>`` in it."""
+    for full in (f"__Host-{name}", name):
+        if full in cookies:
+            return full, str(cookies[full])
+    raise SystemExit(f"no {name} cookie")
+
+
+def csrf_cookie(base: str) -> tuple[str, str]:
+    return _named(httpx.get(f"{base}/login").cookies, "luotsi_csrf")
 
 
 def sign_in(base: str, email: str) -> str:
-    """The Cookie header of a session signed in through the login form."""
-    csrf = csrf_cookie(base)
+    """The Cookie header of a session signed in through the login form (its CSRF token is
+    the session's own, set by the sign-in)."""
+    name, csrf = csrf_cookie(base)
     response = httpx.post(
         f"{base}/login",
         data={"email": email, "password": BENCH_PASSWORD},
-        headers={"x-csrftoken": csrf, "Cookie": f"luotsi_csrf={csrf}"},
+        headers={"x-csrftoken": csrf, "Cookie": f"{name}={csrf}"},
     )
-    if response.status_code != 303 or "luotsi_session" not in response.cookies:
+    if response.status_code != 303:
         raise SystemExit(f"sign-in as {email} failed: HTTP {response.status_code}")
-    return f"luotsi_csrf={csrf}; luotsi_session={response.cookies['luotsi_session']}"
+    session, token = _named(response.cookies, "luotsi_session")
+    csrf_name, bound = _named(response.cookies, "luotsi_csrf")
+    return f"{csrf_name}={bound}; {session}={token}"
 
 
 def targets(base: str, bare: str, firms: list[tuple[str, FirmPeople]]) -> list[Target]:
@@ -184,13 +194,13 @@ def targets(base: str, bare: str, firms: list[tuple[str, FirmPeople]]) -> list[T
             Target(f"{label}: invoice list (owner)", f"{ws}/billing/invoices", owner),
         ]
     small = firms[-1][1]
-    csrf = csrf_cookie(base)
+    csrf_name, csrf = csrf_cookie(base)
     found.append(
         Target(
             "login POST (right password)",
             f"{base}/login",
             {
-                "Cookie": f"luotsi_csrf={csrf}",
+                "Cookie": f"{csrf_name}={csrf}",
                 "x-csrftoken": csrf,
                 "Content-Type": "application/x-www-form-urlencoded",
             },

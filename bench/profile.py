@@ -62,7 +62,7 @@ async def profile(args: argparse.Namespace) -> Profiler:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="https://luotsi.test") as web:
             await web.get("/login")
-            csrf = web.cookies["luotsi_csrf"]
+            csrf = web.cookies.get("__Host-luotsi_csrf") or web.cookies["luotsi_csrf"]
             signed = await web.post(
                 "/login",
                 data={"email": getattr(people, who), "password": BENCH_PASSWORD},

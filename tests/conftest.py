@@ -387,10 +387,10 @@ class Client:
         return await self.client.get(path, **kwargs)
 
     async def _csrf(self) -> str:
-        token = self.client.cookies.get("luotsi_csrf")
+        token = self.client.cookies.get("__Host-luotsi_csrf")
         if not token:
             await self.client.get("/login")
-            token = self.client.cookies.get("luotsi_csrf")
+            token = self.client.cookies.get("__Host-luotsi_csrf")
         assert token, "no CSRF cookie was set"
         return token
 

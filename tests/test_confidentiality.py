@@ -148,6 +148,9 @@ async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
     async with make_sessionmaker(clean_db.owner)() as db, db.begin():
         db.info[UNSCOPED_KEY] = True
         reset_token = await issue_token(db, a.owner.user, TokenPurpose.RESET_PASSWORD)
+        email_token = await issue_token(
+            db, a.owner.user, TokenPurpose.CHANGE_EMAIL, email="uusi@alfa.example"
+        )
     # Mail that names the session: the author moves it, and the participants are told.
     author = Client(client.app)
     await author.login(a.supervisor.user.email)
@@ -184,6 +187,7 @@ async def world(clean_db: Backend, firms: Firms, client: Client) -> World:
         supervisee=marked.supervisee_login.user.email,
         tokens={
             "/password/reset/{token:str}": reset_token,
+            "/account/email/{token:str}": email_token,
             "/join/{tenant_slug:str}/{token:str}": join_token,
             "/accept/{tenant_slug:str}/{token:str}": "x" * 43,
         },

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import ipaddress
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, ForeignKey, String, delete, select
+from sqlalchemy import Boolean, ForeignKey, String, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from zxcvbn import zxcvbn
@@ -23,8 +24,8 @@ from luotsi.platform.db import Base, applying_scope, set_session_user, str_enum
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.ratelimit import RateLimits
+from luotsi.platform.useragent import device_of
 
-SESSION_LIFETIME = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 10
 # An account's failed sign-ins: the first few are free, then each further attempt waits twice
 # as long as the one before (30 s, 1 min, 2 min ... at most 15 min) after the last one. Refused
@@ -72,76 +73,193 @@ class UserSession(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    expires_at: Mapped[datetime] = mapped_column(index=True)  # retention prunes the expired
-    ip: Mapped[str] = mapped_column(String(45), default="")
+    # The absolute end (sign-in + lifetime); retention prunes the expired and the idle.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    # The last time its user proved who they are: the sign-in or a re-confirmation.
+    confirmed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    ip: Mapped[str] = mapped_column(String(45), default="")  # the range only (ip_range)
+    device: Mapped[str] = mapped_column(String(60), default="", server_default="")
+
+
+# A request refreshes its session's last-seen time at most this often: not a write per request.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionTimes:
+    """How long a sign-in session lasts: ``idle`` without a request, ``lifetime`` at most."""
+
+    idle: timedelta = timedelta(minutes=30)
+    lifetime: timedelta = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One active sign-in session as its owner may see it (never the token or its hash)."""
+
+    id: str  # the hash of the cookie's token: the stores' key, not shown
+    user_id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime
+    ip_range: str
+    device: str
+
+    @property
+    def handle(self) -> str:
+        """What a page names the session by (sign out this one): derived, not the key."""
+        return hashlib.sha256(f"handle:{self.id}".encode()).hexdigest()[:24]
+
+
+def ip_range(ip: str) -> str:
+    """The network an address belongs to, never the address: /24 for IPv4, /48 for IPv6."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 class SignInSessions(Protocol):
     """Where sign-in sessions live, each under the hash of its cookie's token. Every method
     takes the caller's database session: the database store writes in the caller's
-    transaction, another store ignores it (but reads the account through it)."""
+    transaction, another store ignores it (but reads the account through it).
+
+    A session is active until ``times.idle`` passes without a request or ``times.lifetime``
+    after its sign-in, whichever comes first; both are measured with the app's clock."""
+
+    times: SessionTimes
 
     async def add(
-        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip: str, expires_at: datetime
+        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip_range: str, device: str
     ) -> None: ...
 
-    async def user(self, db: AsyncSession, session_id: str) -> User | None:
-        """The active account of an unexpired session, or None."""
+    async def find(self, db: AsyncSession, session_id: str) -> tuple[User, SessionInfo] | None:
+        """The active account and the session, or None. Refreshes the session's last-seen
+        time when it is older than :data:`LAST_SEEN_PRECISION`."""
+        ...
+
+    async def active_of(self, db: AsyncSession, user_id: uuid.UUID) -> list[SessionInfo]:
+        """The account's active sessions, the latest seen first."""
+        ...
+
+    async def confirm(self, db: AsyncSession, session_id: str) -> None:
+        """Note that the session's user proved who they are just now."""
         ...
 
     async def remove(self, db: AsyncSession, session_id: str) -> None: ...
 
-    async def remove_all_of(self, db: AsyncSession, user_id: uuid.UUID) -> None:
-        """End every session of the account (its password changed)."""
+    async def remove_all_of(
+        self, db: AsyncSession, user_id: uuid.UUID, *, keep: str | None = None
+    ) -> None:
+        """End every session of the account (but ``keep``, when given)."""
         ...
 
 
 class DatabaseSessions:
     """Sessions as rows of ``user_sessions``: written and ended in the caller's transaction;
-    retention prunes the expired (:mod:`luotsi.platform.retention`)."""
+    retention prunes the expired and the idle (:mod:`luotsi.platform.retention`)."""
+
+    def __init__(self, times: SessionTimes | None = None) -> None:
+        self.times = times or SessionTimes()
+
+    def _active(self, now: datetime) -> tuple[Any, ...]:
+        return (UserSession.expires_at > now, UserSession.last_seen_at > now - self.times.idle)
 
     async def add(
-        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip: str, expires_at: datetime
+        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip_range: str, device: str
     ) -> None:
-        db.add(UserSession(id=session_id, user_id=user_id, ip=ip, expires_at=expires_at))
+        now = clock.now()
+        db.add(
+            UserSession(
+                id=session_id,
+                user_id=user_id,
+                ip=ip_range,
+                device=device,
+                created_at=now,
+                last_seen_at=now,
+                confirmed_at=now,
+                expires_at=now + self.times.lifetime,
+            )
+        )
         await db.flush()
 
-    async def user(self, db: AsyncSession, session_id: str) -> User | None:
+    async def find(self, db: AsyncSession, session_id: str) -> tuple[User, SessionInfo] | None:
         # One statement finds the account and names it on the connection for the policies
         # that show a user their own rows (:func:`~luotsi.platform.db.set_session_user`).
+        now = clock.now()
         statement = (
-            select(User)
+            select(User, UserSession)
             .join(UserSession, UserSession.user_id == User.id)
-            .where(
-                UserSession.id == session_id,
-                UserSession.expires_at > clock.now(),
-                User.is_active.is_(True),
-            )
+            .where(UserSession.id == session_id, *self._active(now), User.is_active.is_(True))
         )
         found = (await db.execute(applying_scope(db, statement, user_id=User.id))).first()
         if found is None:
             return None
-        await set_session_user(db, found[0].id, applied=True)
-        user: User = found[0]
-        return user
+        user, row = found[0], found[1]
+        await set_session_user(db, user.id, applied=True)
+        if row.last_seen_at <= now - LAST_SEEN_PRECISION:
+            await db.execute(
+                update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+            )
+            row.last_seen_at = now
+        return user, _info(row)
+
+    async def active_of(self, db: AsyncSession, user_id: uuid.UUID) -> list[SessionInfo]:
+        rows = await db.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user_id, *self._active(clock.now()))
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id)
+        )
+        return [_info(row) for row in rows]
+
+    async def confirm(self, db: AsyncSession, session_id: str) -> None:
+        await db.execute(
+            update(UserSession).where(UserSession.id == session_id).values(confirmed_at=clock.now())
+        )
 
     async def remove(self, db: AsyncSession, session_id: str) -> None:
         await db.execute(delete(UserSession).where(UserSession.id == session_id))
 
-    async def remove_all_of(self, db: AsyncSession, user_id: uuid.UUID) -> None:
-        await db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    async def remove_all_of(
+        self, db: AsyncSession, user_id: uuid.UUID, *, keep: str | None = None
+    ) -> None:
+        statement = delete(UserSession).where(UserSession.user_id == user_id)
+        if keep is not None:
+            statement = statement.where(UserSession.id != keep)
+        await db.execute(statement)
+
+
+def _info(row: UserSession) -> SessionInfo:
+    return SessionInfo(
+        id=row.id,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        confirmed_at=row.confirmed_at,
+        ip_range=row.ip,
+        device=row.device,
+    )
 
 
 class TokenPurpose(enum.StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a secret
     STRIPE_CONNECT = "stripe_connect"  # the OAuth state of connecting a firm's Stripe account
+    CHANGE_EMAIL = "change_email"  # the link sent to a new address; ``AuthToken.email`` holds it
 
 
 TOKEN_LIFETIME = {
     TokenPurpose.VERIFY_EMAIL: timedelta(days=2),
     TokenPurpose.RESET_PASSWORD: timedelta(hours=1),
     TokenPurpose.STRIPE_CONNECT: timedelta(minutes=30),
+    TokenPurpose.CHANGE_EMAIL: timedelta(hours=24),
 }
 
 
@@ -164,6 +282,8 @@ class AuthToken(Base):
     # writes them to an account, so nobody can set the password of an address they do not own.
     password_hash: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(200))
+    # The new address of an e-mail change, set when its link is followed.
+    email: Mapped[str | None] = mapped_column(String(254))
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -351,10 +471,13 @@ async def authenticate(
     return user
 
 
-async def start_session(db: AsyncSession, sessions: SignInSessions, user: User, ip: str) -> str:
-    """A new server-side session for ``user``; returns the cookie value."""
+async def start_session(
+    db: AsyncSession, sessions: SignInSessions, user: User, ip: str, user_agent: str = ""
+) -> str:
+    """A new server-side session for ``user``; returns the cookie value. The session keeps
+    the address's range and the browser's summary only."""
     token, hashed = new_token()
-    await sessions.add(db, hashed, user.id, ip, clock.now() + SESSION_LIFETIME)
+    await sessions.add(db, hashed, user.id, ip_range(ip), device_of(user_agent))
     return token
 
 
@@ -362,9 +485,24 @@ async def end_session(db: AsyncSession, sessions: SignInSessions, token: str) ->
     await sessions.remove(db, token_hash(token))
 
 
-async def user_for_session(db: AsyncSession, sessions: SignInSessions, token: str) -> User | None:
-    """The signed-in account of a session cookie, or None (unknown, expired or deactivated)."""
-    return await sessions.user(db, token_hash(token))
+async def session_of(
+    db: AsyncSession, sessions: SignInSessions, token: str
+) -> tuple[User, SessionInfo] | None:
+    """The signed-in account of a session cookie and its session, or None (unknown, idle,
+    expired or deactivated)."""
+    return await sessions.find(db, token_hash(token))
+
+
+async def end_session_by_handle(
+    db: AsyncSession, sessions: SignInSessions, user: User, handle: str
+) -> None:
+    """End one of the user's own sessions, named as the account page names it; another
+    account's session is not found (:class:`NotFound`)."""
+    for info in await sessions.active_of(db, user.id):
+        if secrets.compare_digest(info.handle, handle):
+            await sessions.remove(db, info.id)
+            return
+    raise NotFound("session")
 
 
 async def issue_token(
@@ -375,6 +513,7 @@ async def issue_token(
     *,
     password_hash: str | None = None,
     name: str | None = None,
+    email: str | None = None,
 ) -> str:
     token, hashed = new_token()
     db.add(
@@ -386,6 +525,7 @@ async def issue_token(
             expires_at=clock.now() + TOKEN_LIFETIME[purpose],
             password_hash=password_hash,
             name=name,
+            email=email,
         )
     )
     await db.flush()
@@ -510,3 +650,67 @@ async def get_user(db: AsyncSession, user_id: uuid.UUID) -> User:
     if user is None:
         raise NotFound("user")
     return user
+
+
+# --- e-mail change --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailChange:
+    """A requested change: the new address and its confirmation link's token, or no token
+    when the address already belongs to an account (its mailbox is told so instead)."""
+
+    new_email: str
+    token: str | None
+
+
+async def request_email_change(db: AsyncSession, user: User, new_email: str) -> EmailChange:
+    """Start moving ``user`` to ``new_email``: nothing changes until the link e-mailed to the
+    new address is followed (:func:`confirm_email_change`).
+
+    Raises :class:`Invalid` for a malformed address or the user's own. An address that has an
+    account gets no link; the caller answers alike either way and tells only that mailbox, as
+    signup does, so the page never says whether an address is registered.
+    """
+    address = check_email(new_email, "new_email")
+    if address == user.email:
+        raise Invalid.field("new_email", _("This is already your e-mail address."))
+    if await get_user_by_email(db, address) is not None:
+        return EmailChange(address, None)
+    await db.execute(
+        delete(AuthToken).where(
+            AuthToken.user_id == user.id, AuthToken.purpose == TokenPurpose.CHANGE_EMAIL
+        )
+    )
+    token = await issue_token(db, user, TokenPurpose.CHANGE_EMAIL, email=address)
+    return EmailChange(address, token)
+
+
+class EmailTaken(Exception):
+    """The new address got an account between the request and the confirmation."""
+
+
+async def confirm_email_change(db: AsyncSession, token: str) -> tuple[User, str]:
+    """Follow an e-mail change link: the account's address becomes the new one (proven by
+    the link); returns the account and its old address. The link works once (:class:`NotFound`
+    for an unknown, used or expired one); :class:`EmailTaken` when the address has an account
+    by now (the caller's error response rolls back, so nothing is used up)."""
+    row = await use_token(db, token, TokenPurpose.CHANGE_EMAIL)
+    user = await get_user(db, row.user_id)
+    if not row.email or not user.is_active:
+        raise NotFound("token")
+    if await get_user_by_email(db, row.email) is not None:
+        raise EmailTaken(row.email)
+    old = user.email
+    user.email = row.email
+    user.email_verified_at = clock.now()
+    # Reset links went to the old address: they no longer lead to this account.
+    await db.execute(
+        delete(AuthToken).where(
+            AuthToken.user_id == user.id,
+            AuthToken.purpose.in_([TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAIL]),
+            AuthToken.id != row.id,
+        )
+    )
+    await db.flush()
+    return user, old

@@ -1,8 +1,9 @@
 """Retention of operational tables: rows that only the running system needs, pruned by a job.
 
 Delivered e-mail (the outbox keeps a sent row's recipient and subject), sign-in sessions
-that have expired, and rate-limit events (sign-in attempts among them) would otherwise grow
-without bound. How long each is kept is a setting (:class:`~luotsi.platform.settings.Retention`).
+that have expired or gone idle, and rate-limit events (sign-in attempts among them) would
+otherwise grow without bound. How long each is kept is a setting
+(:class:`~luotsi.platform.settings.Retention`).
 With ``LUOTSI_REDIS_URL`` new sessions and events go to Redis, where they expire by themselves;
 the job still prunes what the tables hold. A firm's webhook delivery log is pruned by a job
 per firm (``webhook_retention``). The audit log is not pruned here: it has a retention of
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luotsi.platform.audit import AuditEvent
@@ -52,10 +53,15 @@ async def _delete_in_batches(
 @scheduled_platform("operational_retention", 3600)
 async def prune_operational_rows(job: PlatformJobContext) -> int:
     """Delete delivered e-mail and rate-limit events older than their retention, and
-    expired sign-in sessions; returns how many rows went."""
+    sign-in sessions that have expired or gone idle; returns how many rows went."""
     kept = job.settings.retention
     mail = await prune_sent(job.maker, job.now - timedelta(days=kept.sent_mail_days))
-    sessions = await _delete_in_batches(job.maker, UserSession.id, UserSession.expires_at < job.now)
+    idle_since = job.now - timedelta(minutes=job.settings.session_idle_minutes)
+    sessions = await _delete_in_batches(
+        job.maker,
+        UserSession.id,
+        or_(UserSession.expires_at < job.now, UserSession.last_seen_at < idle_since),
+    )
     events_kept = max(timedelta(days=kept.rate_event_days), RATE_EVENTS_KEPT_AT_LEAST)
     events = await _delete_in_batches(job.maker, RateEvent.id, RateEvent.at < job.now - events_kept)
     return mail + sessions + events

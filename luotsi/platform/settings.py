@@ -144,6 +144,10 @@ class Settings:
     webhooks_ca_file: str = ""
     # Calls one API token may make in a minute; more are answered 429 with Retry-After.
     api_requests_per_minute: int = 120
+    # A sign-in session ends after this long without a request, and at the latest this long
+    # after the sign-in (LUOTSI_SESSION_IDLE_MINUTES, LUOTSI_SESSION_LIFETIME_HOURS).
+    session_idle_minutes: int = 30
+    session_lifetime_hours: int = 12
     plans: Plans = field(default_factory=lambda: Plans())
     retention: Retention = field(default_factory=lambda: Retention())
     worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())
@@ -380,6 +384,8 @@ def load_settings(environ: dict[str, str] | None = None, env_file: str | Path = 
         webhooks_allow_loopback=_flag(get("WEBHOOKS_ALLOW_LOOPBACK")),
         webhooks_ca_file=get("WEBHOOKS_CA_FILE"),
         api_requests_per_minute=int(get("API_REQUESTS_PER_MINUTE", "120")),
+        session_idle_minutes=int(get("SESSION_IDLE_MINUTES", "30")),
+        session_lifetime_hours=int(get("SESSION_LIFETIME_HOURS", "12")),
         plans=Plans(
             trial_days=int(get("PLAN_TRIAL_DAYS", "30")),
             monthly_seat_cents=int(get("PLAN_MONTHLY_SEAT_CENTS", "2900")),

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +31,14 @@ from luotsi.platform import clock
 from luotsi.platform.db import set_session_user
 from luotsi.platform.errors import RateLimited
 from luotsi.platform.health import NotUsed, Probe, readiness_check
-from luotsi.platform.identity import DatabaseSessions, SignInSessions, User
+from luotsi.platform.identity import (
+    LAST_SEEN_PRECISION,
+    DatabaseSessions,
+    SessionInfo,
+    SessionTimes,
+    SignInSessions,
+    User,
+)
 from luotsi.platform.ratelimit import KEY_LENGTH, Counted, DatabaseRateLimits, RateLimits
 from luotsi.platform.settings import Settings
 
@@ -55,8 +64,12 @@ class SharedState:
 def open_shared_state(settings: Settings) -> SharedState:
     """Redis stores when ``LUOTSI_REDIS_URL`` is set, else the database's. Connects lazily:
     a Redis that does not answer fails the requests that need it and ``/readyz``."""
+    times = SessionTimes(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        lifetime=timedelta(hours=settings.session_lifetime_hours),
+    )
     if not settings.redis_url:
-        return SharedState(DatabaseSessions(), DatabaseRateLimits())
+        return SharedState(DatabaseSessions(times), DatabaseRateLimits())
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=REDIS_CONNECTIONS,
@@ -65,7 +78,9 @@ def open_shared_state(settings: Settings) -> SharedState:
     )
     client = Redis.from_pool(pool)
     prefix = settings.redis_prefix
-    return SharedState(RedisSessions(client, prefix), RedisRateLimits(client, prefix), client)
+    return SharedState(
+        RedisSessions(client, prefix, times), RedisRateLimits(client, prefix), client
+    )
 
 
 def _ms(moment: datetime) -> int:
@@ -78,23 +93,32 @@ def _ms_of(duration: timedelta) -> int:
 
 # --- sessions -------------------------------------------------------------------------------
 
-# Ends every session of an account at once, so a sign-in at the same moment either ends too or
-# starts after (and stays): never a session that escaped the list.
+# Ends every session of an account at once (but ARGV[2], when not empty), so a sign-in at the
+# same moment either ends too or starts after (and stays): never a session that escaped the list.
 _END_ALL = """
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  redis.call('DEL', ARGV[1] .. id)
+  if id ~= ARGV[2] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('SREM', KEYS[1], id)
+  end
 end
-redis.call('DEL', KEYS[1])
 """
+_FIELDS = ["user", "created", "last", "expires", "confirmed", "ip", "device"]
+
+
+def _moment(ms: str) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, UTC)
 
 
 class RedisSessions:
-    """A session is a hash (account, expiry, address) that expires with the session; each
-    account has a set of its sessions' ids, so that a password change ends them all."""
+    """A session is a hash (account, times, address range, device) that expires by itself
+    when it would have gone idle or reached its lifetime; each account has a set of its
+    sessions' ids, so that its sessions can be listed and ended together."""
 
-    def __init__(self, client: Redis, prefix: str) -> None:
+    def __init__(self, client: Redis, prefix: str, times: SessionTimes | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self.times = times or SessionTimes()
         self._end_all = client.register_script(_END_ALL)
 
     def _session(self, session_id: str) -> str:
@@ -103,36 +127,103 @@ class RedisSessions:
     def _of(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}sessions-of:{user_id}"
 
+    def _ttl(self, expires_ms: int) -> int:
+        # Relative lifetimes: Redis's clock need not agree with the app's. The app's clock
+        # decides (:meth:`_read`); the key's own expiry only cleans up.
+        remaining = expires_ms - _ms(clock.now())
+        return max(min(remaining, _ms_of(self.times.idle)), 1)
+
     async def add(
-        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip: str, expires_at: datetime
+        self, db: AsyncSession, session_id: str, user_id: uuid.UUID, ip_range: str, device: str
     ) -> None:
-        # Relative lifetimes: Redis's clock need not agree with the app's.
-        lifetime = max(_ms_of(expires_at - clock.now()), 1)
+        now = clock.now()
+        expires = _ms(now + self.times.lifetime)
         key, of = self._session(session_id), self._of(user_id)
+        fields: dict[Any, Any] = {
+            "user": str(user_id),
+            "created": _ms(now),
+            "last": _ms(now),
+            "expires": expires,
+            "confirmed": _ms(now),
+            "ip": ip_range,
+            "device": device,
+        }
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"user": str(user_id), "expires": _ms(expires_at), "ip": ip})
-            pipe.pexpire(key, lifetime)
+            pipe.hset(key, mapping=fields)
+            pipe.pexpire(key, self._ttl(expires))
             pipe.sadd(of, session_id)
-            pipe.pexpire(of, lifetime)  # the newest session lives longest
+            pipe.pexpire(of, _ms_of(self.times.lifetime))  # the newest session lives longest
             await pipe.execute()
 
-    async def user(self, db: AsyncSession, session_id: str) -> User | None:
-        user_id, expires = await self.client.hmget(self._session(session_id), ["user", "expires"])
-        if user_id is None or expires is None or int(expires) <= _ms(clock.now()):
+    def _read(self, session_id: str, values: Sequence[object]) -> SessionInfo | None:
+        found = dict(zip(_FIELDS, values, strict=True))
+        if any(found[name] is None for name in ("user", "created", "last", "expires")):
             return None
-        user = await db.get(User, uuid.UUID(str(user_id)))
+        now = _ms(clock.now())
+        last, expires = int(str(found["last"])), int(str(found["expires"]))
+        if expires <= now or last + _ms_of(self.times.idle) <= now:
+            return None
+        return SessionInfo(
+            id=session_id,
+            user_id=uuid.UUID(str(found["user"])),
+            created_at=_moment(str(found["created"])),
+            last_seen_at=_moment(str(last)),
+            expires_at=_moment(str(expires)),
+            confirmed_at=_moment(str(found["confirmed"] or found["created"])),
+            ip_range=str(found["ip"] or ""),
+            device=str(found["device"] or ""),
+        )
+
+    async def find(self, db: AsyncSession, session_id: str) -> tuple[User, SessionInfo] | None:
+        key = self._session(session_id)
+        info = self._read(session_id, await self.client.hmget(key, _FIELDS))
+        if info is None:
+            return None
+        user = await db.get(User, info.user_id)
         if user is None or not user.is_active:
             return None
         await set_session_user(db, user.id)  # the policies that show a user their own rows
-        return user
+        now = clock.now()
+        if info.last_seen_at <= now - LAST_SEEN_PRECISION:
+            expires = _ms(info.expires_at)
+            async with self.client.pipeline(transaction=True) as pipe:
+                # Only while the key exists: a session ended meanwhile is not brought back.
+                pipe.hset(key, "last", _ms(now))
+                pipe.pexpire(key, self._ttl(expires))
+                pipe.hexists(key, "user")
+                written = await pipe.execute()
+            if not written[2]:
+                await self.client.delete(key)
+                return None
+            info = replace(info, last_seen_at=now)
+        return user, info
+
+    async def active_of(self, db: AsyncSession, user_id: uuid.UUID) -> list[SessionInfo]:
+        ids = sorted(str(member) for member in await self.client.smembers(self._of(user_id)))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                pipe.hmget(self._session(session_id), _FIELDS)
+            rows = await pipe.execute() if ids else []
+        found = [
+            self._read(session_id, values) for session_id, values in zip(ids, rows, strict=True)
+        ]
+        active = [info for info in found if info is not None and info.user_id == user_id]
+        return sorted(active, key=lambda info: info.last_seen_at, reverse=True)
+
+    async def confirm(self, db: AsyncSession, session_id: str) -> None:
+        key = self._session(session_id)
+        if await self.client.exists(key):
+            await self.client.hset(key, "confirmed", _ms(clock.now()))
 
     async def remove(self, db: AsyncSession, session_id: str) -> None:
         # Its id stays in the account's set until the set expires: ending a missing key is a
-        # no-op for :meth:`remove_all_of`.
+        # no-op for :meth:`remove_all_of`, and :meth:`active_of` skips it.
         await self.client.delete(self._session(session_id))
 
-    async def remove_all_of(self, db: AsyncSession, user_id: uuid.UUID) -> None:
-        await self._end_all(keys=[self._of(user_id)], args=[self._session("")])
+    async def remove_all_of(
+        self, db: AsyncSession, user_id: uuid.UUID, *, keep: str | None = None
+    ) -> None:
+        await self._end_all(keys=[self._of(user_id)], args=[self._session(""), keep or ""])
 
 
 # --- rate limits ----------------------------------------------------------------------------

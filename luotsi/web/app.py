@@ -16,7 +16,6 @@ from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import (
     autocommit_handler_maker,
 )
 from litestar import Litestar
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -35,6 +34,7 @@ from luotsi.platform.storage import make_file_store
 from luotsi.platform.twofactor import configure_two_factor_keys
 from luotsi.platform.worker import run_worker
 from luotsi.web import pages
+from luotsi.web.account import AccountController
 from luotsi.web.agreements.acceptance import AcceptanceController
 from luotsi.web.agreements.agreements import AgreementsController
 from luotsi.web.api import BEARER, SCHEMA_PATH, api_router
@@ -50,6 +50,7 @@ from luotsi.web.billing.webhook import stripe_webhook
 from luotsi.web.clients.clients import ClientsController
 from luotsi.web.content.retention import RetentionController
 from luotsi.web.content.supervisee import SuperviseeContentController
+from luotsi.web.csrf import csrf_middleware
 from luotsi.web.directory.areas import AreasController
 from luotsi.web.directory.hours import FirmHoursController, WorkingHoursController
 from luotsi.web.directory.inquiries import InquiriesController, InquiryFormController
@@ -74,6 +75,7 @@ from luotsi.web.operator.firms import OperatorController
 from luotsi.web.portal.hr import PortalController
 from luotsi.web.portal.supervisee import SuperviseePortalController
 from luotsi.web.public import public_router
+from luotsi.web.reauth import ReauthController, ReauthenticationRequired, to_confirmation
 from luotsi.web.sessions.calendar import CalendarController, FeedController
 from luotsi.web.sessions.sessions import SessionsController
 from luotsi.web.signup import SignupController
@@ -84,8 +86,6 @@ from luotsi.web.twofactor import (
     TwoFactorSignInController,
 )
 from luotsi.web.workspace import workspace_router
-
-CSRF_COOKIE = "luotsi_csrf"
 
 
 def api_document() -> OpenAPIConfig:
@@ -166,6 +166,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         AuthController,
         TwoFactorController,
         TwoFactorSignInController,
+        AccountController,
+        ReauthController,
         SignupController,
         JoinController,
         workspace_router(
@@ -228,18 +230,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=handlers,
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPlugin()],
-        middleware=[compression_middleware, visitor_middleware],
+        # CSRF after the visitor: control characters in a form are refused before it is read.
+        middleware=[compression_middleware, visitor_middleware, csrf_middleware(settings)],
         dependencies={"files": Provide(lambda: files, sync_to_thread=False)},
         template_config=template_config(),
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name=CSRF_COOKIE,
-            header_name="x-csrftoken",
-            cookie_secure=not settings.debug,
-            cookie_samesite="lax",
-            cookie_httponly=True,
-        ),
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, ReauthenticationRequired: to_confirmation},
         logging_config=None,  # luotsi.platform.logs configures logging, Litestar's too
         before_send=[response_headers],
         state=State(

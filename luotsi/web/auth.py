@@ -11,7 +11,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.platform import audit, i18n, twofactor
+from luotsi.platform import i18n, twofactor
 from luotsi.platform.db import set_session_user
 from luotsi.platform.errors import Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
@@ -20,7 +20,6 @@ from luotsi.platform.identity import (
     TokenPurpose,
     User,
     authenticate,
-    change_password,
     count_mail_request,
     end_session,
     get_user_by_email,
@@ -32,10 +31,11 @@ from luotsi.platform.identity import (
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
 from luotsi.platform.tenancy import memberships_of_user
+from luotsi.web.csrf import csrf_config, set_csrf_cookie
 from luotsi.web.deps import DB, Req
 from luotsi.web.errors import rate_limited
 from luotsi.web.forms import form_value, read_form
-from luotsi.web.middleware import LANG_COOKIE, SESSION_COOKIE, origin, shared_state, visitor
+from luotsi.web.middleware import LANG_COOKIE, origin, session_cookie, shared_state, visitor
 from luotsi.web.templating import redirect, render
 
 # The second step of a sign-in with two-factor authentication: a signed, short-lived note that
@@ -55,39 +55,7 @@ def client_ip(request: Req) -> str:
     return request.client.host if request.client else "unknown"
 
 
-# First match wins: Edge and Opera also say "Chrome", Android also says "Linux", an iPhone
-# also says "Mac OS X".
-_BROWSERS = (
-    ("Edg", "Edge"),
-    ("OPR/", "Opera"),
-    ("Firefox/", "Firefox"),
-    ("FxiOS/", "Firefox"),
-    ("Chrome/", "Chrome"),
-    ("CriOS/", "Chrome"),
-    ("Safari/", "Safari"),
-)
-_SYSTEMS = (
-    ("Windows", "Windows"),
-    ("iPhone", "iOS"),
-    ("iPad", "iPadOS"),
-    ("Android", "Android"),
-    ("CrOS", "ChromeOS"),
-    ("Mac OS X", "macOS"),
-    ("Linux", "Linux"),
-)
-USER_AGENT_SHOWN = 40
 SIGN_INS_SHOWN = 20
-
-
-def browser_summary(user_agent: str) -> str:
-    """ "Firefox on Windows" for a known browser, else the start of the user agent."""
-    browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
-    system = next((name for mark, name in _SYSTEMS if mark in user_agent), None)
-    if browser and system:
-        return _("%(browser)s on %(system)s") % {"browser": browser, "system": system}
-    if len(user_agent) > USER_AGENT_SHOWN:
-        return user_agent[: USER_AGENT_SHOWN - 1] + "…"
-    return user_agent
 
 
 def sign_in_wait(exc: RateLimited) -> str:
@@ -136,7 +104,9 @@ async def sign_in(
     old = visitor(request).session_token
     if old:
         await end_session(db, shared.sessions, old)
-    token = await start_session(db, shared.sessions, user, client_ip(request))
+    token = await start_session(
+        db, shared.sessions, user, client_ip(request), origin(request)["user_agent"]
+    )
     await set_session_user(db, user.id)
     destination = safe_next(next_path) or await landing_path(db, user)
     if await twofactor.must_enrol_at_sign_in(db, user.id):
@@ -144,13 +114,16 @@ async def sign_in(
     response = redirect(request, destination, flash)
     settings = request.app.state["settings"]
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie(request),
         token,
         httponly=True,
         samesite="lax",
         secure=not settings.debug,
-        max_age=14 * 24 * 3600,
+        path="/",
+        max_age=int(shared.sessions.times.lifetime.total_seconds()),
     )
+    # The CSRF token of before the sign-in is worth nothing now: the new one is the session's.
+    set_csrf_cookie(response, settings, token)
     return response
 
 
@@ -173,17 +146,17 @@ def to_second_step(request: Req, user: User, next_path: str) -> Response[Any]:
     return response
 
 
-async def _account_context(db: AsyncSession, user: User, **extra: Any) -> dict[str, Any]:
-    """The account page: the user's firms, the password form and their own sign-in history
-    (readable on PostgreSQL because the middleware named the user on the session)."""
-    return {
-        "firms": await memberships_of_user(db, user.id),
-        "form": PasswordForm(),
-        "sign_ins": await audit.own_sign_ins(db, user.id, limit=SIGN_INS_SHOWN),
-        "succeeded": audit.LOGIN_SUCCEEDED,
-        "browser_summary": browser_summary,
-        **extra,
-    }
+def sign_out_response(request: Req, path: str, flash: str | None = None) -> Response[Any]:
+    """To ``path`` with the session's cookies gone (its CSRF token with it)."""
+    response = redirect(request, path, flash=flash)
+    settings = request.app.state["settings"]
+    # Expired with the attributes they were set with: a browser ignores a __Host- cookie
+    # (even an expired one) that comes without Secure and Path=/.
+    for name in (session_cookie(request), csrf_config(settings).cookie_name):
+        response.set_cookie(
+            name, "", max_age=0, httponly=True, samesite="lax", secure=not settings.debug, path="/"
+        )
+    return response
 
 
 @dataclass
@@ -191,13 +164,6 @@ class LoginForm:
     email: str = ""
     password: str = ""
     next: str = ""
-
-
-@dataclass
-class PasswordForm:
-    current_password: str = ""
-    new_password: str = ""
-    confirm_password: str = ""
 
 
 class AuthController(Controller):
@@ -243,9 +209,7 @@ class AuthController(Controller):
         token = visitor(request).session_token
         if token:
             await end_session(db, shared_state(request).sessions, token)
-        response = redirect(request, "/login", flash="signed_out")
-        response.delete_cookie(SESSION_COOKIE)
-        return response
+        return sign_out_response(request, "/login", flash="signed_out")
 
     @get("/password/forgot", name="forgot_password")
     async def forgot_page(self, request: Req) -> Any:
@@ -311,40 +275,7 @@ class AuthController(Controller):
                 block="form",
                 status_code=422,
             )
-        response = redirect(request, "/login", flash="password_reset")
-        response.delete_cookie(SESSION_COOKIE)
-        return response
-
-    @get("/account", name="account")
-    async def account(self, request: Req, db: DB) -> Any:
-        user = signed_in_user(request)
-        return render(request, "auth/account.html", await _account_context(db, user))
-
-    @post("/account/password", name="change_password")
-    async def change_password(self, request: Req, db: DB) -> Any:
-        user = signed_in_user(request)
-        form = await read_form(request, PasswordForm)
-        shared = shared_state(request)
-        try:
-            await change_password(
-                db,
-                shared.sessions,
-                shared.limits,
-                user,
-                form.current_password,
-                form.new_password,
-                form.confirm_password,
-            )
-        except Invalid as exc:
-            return render(
-                request,
-                "auth/account.html",
-                await _account_context(db, user, errors=exc.errors),
-                block="password_form",
-                status_code=422,
-            )
-        # Every other session ended with the change; this browser gets a new one.
-        return await sign_in(request, db, user, "/account")
+        return sign_out_response(request, "/login", flash="password_reset")
 
     @post("/language", name="language")
     async def set_language(self, request: Req, db: DB) -> Any:

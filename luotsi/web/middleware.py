@@ -16,12 +16,29 @@ from litestar.middleware.compression import CompressionMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from luotsi.platform import audit, i18n
-from luotsi.platform.identity import User, user_for_session
+from luotsi.platform.identity import SessionInfo, User, session_of
 from luotsi.platform.logs import bind_ids
 from luotsi.platform.sharedstate import SharedState
 
 SESSION_COOKIE = "luotsi_session"
+CSRF_COOKIE = "luotsi_csrf"
 LANG_COOKIE = "luotsi_lang"
+# Outside debug mode the session and CSRF cookies carry the prefix: a browser keeps such a
+# cookie only from a secure origin, for the whole host (Path=/, no Domain), so neither a
+# sibling subdomain nor a page over plain http can set or overwrite it. The debug server
+# runs over plain http, where the browser would refuse them.
+HOST_PREFIX = "__Host-"
+
+
+def cookie_name(name: str, debug: bool) -> str:
+    """The name a cookie has in this mode (:data:`HOST_PREFIX` outside debug)."""
+    return name if debug else HOST_PREFIX + name
+
+
+def session_cookie(request: Request[Any, Any, Any]) -> str:
+    return cookie_name(SESSION_COOKIE, request.app.state["settings"].debug)
+
+
 CSP_DIRECTIVES = {
     "default-src": "'self'",
     "img-src": "'self' data:",
@@ -81,6 +98,7 @@ OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 @dataclass
 class Visitor:
     user: User | None
+    session: SessionInfo | None
     # Read once: the layout shows it even after a failed flush has expired ``user``.
     user_name: str
     language: str
@@ -95,7 +113,7 @@ def db_session(request: Request[Any, Any, Any]) -> Any:
 
 # A response is compressed from this size on (smaller ones gain less than gzip's own bytes).
 COMPRESS_FROM_BYTES = 1024
-SIGNED_IN = re.compile(rf"(?:^|;)\s*{SESSION_COOKIE}=")
+SIGNED_IN = re.compile(rf"(?:^|;)\s*(?:{HOST_PREFIX})?{SESSION_COOKIE}=")
 
 
 def compression_middleware(app: ASGIApp) -> ASGIApp:
@@ -144,20 +162,26 @@ def visitor_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         request: Request[Any, Any, Any] = Request(scope, receive)
-        user = None
+        user, session = None, None
         # Cookies never authenticate an API call (its bearer token does, luotsi.web.api).
-        token = None if scope["path"].startswith("/api/") else request.cookies.get(SESSION_COOKIE)
+        api = scope["path"].startswith("/api/")
+        token = None if api else request.cookies.get(session_cookie(request))
         if token:
             db = db_session(request)
-            user = await user_for_session(db, shared_state(request).sessions, token)
-            if user is not None:
+            found = await session_of(db, shared_state(request).sessions, token)
+            if found is not None:
+                user, session = found
                 bind_ids(user_id=user.id)  # every later log line of the request names them
         language = request.cookies.get(LANG_COOKIE) or (user.locale if user else None)
         if language not in i18n.LANGUAGES:
             language = i18n.pick_language(request.headers.get("accept-language"))
         i18n.set_language(language)
         request.state.visitor = Visitor(
-            user=user, user_name=user.name if user else "", language=language, session_token=token
+            user=user,
+            session=session,
+            user_name=user.name if user else "",
+            language=language,
+            session_token=token,
         )
         await refuse_control_characters(request)
         await app(scope, receive, send)
@@ -205,7 +229,11 @@ def visitor(request: Request[Any, Any, Any]) -> Visitor:
     found = request.state.get("visitor")
     if found is None:
         return Visitor(
-            user=None, user_name="", language=i18n.current_language(), session_token=None
+            user=None,
+            session=None,
+            user_name="",
+            language=i18n.current_language(),
+            session_token=None,
         )
     return found
 

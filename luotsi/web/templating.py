@@ -70,6 +70,13 @@ FLASH_MESSAGES = {
     "sign_in_security_saved": N_("The sign-in security setting has been saved."),
     "signed_out": N_("You have signed out."),
     "password_changed": N_("Your password has been changed."),
+    "session_ended": N_("That device has been signed out."),
+    "other_sessions_ended": N_("Your other devices have been signed out."),
+    "signed_out_everywhere": N_("You have signed out on every device."),
+    "email_change_sent": N_(
+        "We sent a link to the new address. Your address changes when you follow it."
+    ),
+    "email_changed": N_("Your e-mail address has been changed."),
     "password_reset": N_("Your password has been changed. Sign in with the new password."),
     "invited": N_("The invitation has been sent."),
     "invitation_revoked": N_("The invitation has been withdrawn."),

@@ -60,7 +60,16 @@ ROLES: dict[str, tuple[str | None, list[Any]]] = {
     "owner": (DEMO_OWNER, STAFF_PAGES + OFFICE_PAGES),
     "admin": (DEMO_ADMIN, ["/t/demo/", *OFFICE_PAGES[:1]]),
     "supervisor": (DEMO_SUPERVISOR, STAFF_PAGES),
-    "supervisee": (DEMO_SUPERVISEE, ["/t/demo/me/", "/account", "/account/two-factor/"]),
+    "supervisee": (
+        DEMO_SUPERVISEE,
+        [
+            "/t/demo/me/",
+            "/account",
+            "/account/two-factor/",
+            "/account/confirm?next=/account",
+            "/account/sessions/end-all",
+        ],
+    ),
     "operator": (
         DEMO_OPERATOR,
         ["/platform/", "/platform/firms/demo", "/platform/firms/demo/suspend", "/platform/health"],

@@ -178,7 +178,7 @@ class Browser:
         if self.cookies:
             headers["cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if method == "POST":
-            headers["x-csrftoken"] = self.cookies["luotsi_csrf"]
+            headers["x-csrftoken"] = self.cookies["__Host-luotsi_csrf"]
         self.http.cookies.clear()  # only the cookies above
         url = (node or next(self.nodes)) + path
         response = await self.http.request(method, url, headers=headers, **kwargs)
@@ -236,9 +236,11 @@ async def test_sign_ins_throttling_and_content_are_the_same_on_every_node(
         page = await browser.get(session_page, node)
         assert page.status_code == 200 and marker in html.unescape(page.text)
 
-    token = browser.cookies["luotsi_session"]
+    token = browser.cookies["__Host-luotsi_session"]
     assert (await browser.post("/logout", {}, cluster.nodes[1])).status_code == 303
-    browser.cookies["luotsi_session"] = token  # a copy kept after signing out is worth nothing
+    browser.cookies["__Host-luotsi_session"] = (
+        token  # a copy kept after signing out is worth nothing
+    )
     for node in cluster.nodes:
         gone = await browser.get("/account", node)
         assert gone.status_code in (302, 303) and "/login" in gone.headers["location"]

@@ -39,7 +39,16 @@ async def _arrange(backend: Backend, firms: Firms, now: datetime) -> None:
         db.add_all(
             [
                 UserSession(id="expired", user_id=user, expires_at=now - timedelta(minutes=1)),
-                UserSession(id="valid", user_id=user, expires_at=now + timedelta(days=1)),
+                UserSession(
+                    id="valid", user_id=user, expires_at=now + timedelta(hours=1), last_seen_at=now
+                ),
+                # Not expired, but no request for longer than LUOTSI_SESSION_IDLE_MINUTES.
+                UserSession(
+                    id="idle",
+                    user_id=user,
+                    expires_at=now + timedelta(hours=1),
+                    last_seen_at=now - timedelta(minutes=31),
+                ),
                 RateEvent(bucket="login-ip", key="192.0.2.1", at=now - timedelta(days=31)),
                 RateEvent(bucket="login-ip", key="192.0.2.1", at=now - timedelta(days=29)),
                 RateEvent(bucket="inquiry", key="192.0.2.2", at=now - timedelta(days=40)),
@@ -72,7 +81,7 @@ async def test_retention_deletes_only_rows_older_than_their_setting(
 ) -> None:
     now = clock.now()
     await _arrange(clean_db, firms, now)
-    assert await _prune(clean_db, now) == 4  # a sent e-mail, a session, two rate events
+    assert await _prune(clean_db, now) == 5  # a sent e-mail, two sessions, two rate events
     mail, sessions, events = await _left(clean_db)
     # Failed and pending e-mail stays whatever its age: someone has to look at it.
     assert mail == {"new-sent@example.fi", "old-failed@example.fi", "old-pending@example.fi"}
@@ -93,7 +102,9 @@ async def test_a_shorter_setting_prunes_more_but_rate_events_outlive_every_limit
             .where(OutboxMessage.status == "sent")
             .values(done_at=now - timedelta(days=8))
         )
-    assert await _prune(clean_db, now, Retention(sent_mail_days=7, rate_event_days=0)) == 6
+    assert (
+        await _prune(clean_db, now, Retention(sent_mail_days=7, rate_event_days=0)) == 7
+    )  # two e-mails, two sessions, three rate events
     mail, _sessions, events = await _left(clean_db)
     assert mail == {"old-failed@example.fi", "old-pending@example.fi"}
     # Kept two days at least: a day-long limit's events are all still counted.

@@ -25,7 +25,7 @@ from luotsi.platform.identity import (
     MAIL_REQUESTS_PER_IP,
     MAX_FAILURES_PER_IP,
 )
-from luotsi.web.auth import browser_summary
+from luotsi.platform.useragent import browser_summary
 from tests.conftest import Backend, Client, Outbox, link_in
 from tests.factories import PASSWORD, Firms
 
@@ -59,7 +59,7 @@ async def test_wrong_password_gives_a_form_error(client: Client, firms: Firms) -
         "/login", {"email": firms.a.owner.user.email, "password": "nope nope nope"}
     )
     assert response.status_code == 422
-    assert "luotsi_session" not in response.cookies
+    assert "__Host-luotsi_session" not in response.cookies
 
 
 async def test_login_is_rate_limited_per_account(client: Client, firms: Firms) -> None:
@@ -210,22 +210,22 @@ async def test_session_cookie_is_httponly_secure_and_rotated(client: Client, fir
         and "Secure" in cookie
         and "SameSite=lax" in cookie.replace("Lax", "lax")
     )
-    old = client.client.cookies.get("luotsi_session")
+    old = client.client.cookies.get("__Host-luotsi_session")
     await client.login(firms.a.owner.user.email)
-    new = client.client.cookies.get("luotsi_session")
+    new = client.client.cookies.get("__Host-luotsi_session")
     assert old != new
     # The old session no longer works.
     stale = Client(client.app)
-    stale.client.cookies.set("luotsi_session", old)
+    stale.client.cookies.set("__Host-luotsi_session", old)
     assert (await stale.get("/t/alfa/", follow_redirects=False)).status_code == 303
 
 
 async def test_logout_ends_the_session(client: Client, firms: Firms) -> None:
     await client.login(firms.a.owner.user.email)
-    token = client.client.cookies.get("luotsi_session")
+    token = client.client.cookies.get("__Host-luotsi_session")
     await client.post("/logout")
     again = Client(client.app)
-    again.client.cookies.set("luotsi_session", token)
+    again.client.cookies.set("__Host-luotsi_session", token)
     response = await again.get("/t/alfa/", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=")
@@ -259,7 +259,7 @@ async def test_post_without_csrf_token_is_refused(client: Client, firms: Firms) 
         "/login", data={"email": firms.a.owner.user.email, "password": PASSWORD}
     )
     assert response.status_code == 403
-    assert "luotsi_session" not in response.cookies
+    assert "__Host-luotsi_session" not in response.cookies
 
 
 async def test_forgot_password_link_works_once(

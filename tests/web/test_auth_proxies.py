@@ -67,14 +67,14 @@ class Browser:
 
     async def sign_in(self, email: str, password: str, forwarded_for: str) -> int:
         if not self.csrf:
-            self.csrf = (await self.http.get("/login")).cookies["luotsi_csrf"]
+            self.csrf = (await self.http.get("/login")).cookies["__Host-luotsi_csrf"]
         response = await self.http.post(
             "/login",
             data={"email": email, "password": password},
             # The cookie is Secure, so httpx keeps it from plain http: sent by hand.
             headers={
                 "x-csrftoken": self.csrf,
-                "cookie": f"luotsi_csrf={self.csrf}",
+                "cookie": f"__Host-luotsi_csrf={self.csrf}",
                 "x-forwarded-for": forwarded_for,
             },
         )

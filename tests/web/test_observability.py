@@ -207,7 +207,7 @@ async def test_a_stale_heartbeat_is_reported(observed: Client, clean_db: Backend
 
 
 async def test_probes_need_no_visitor_session_or_csrf(observed: Client) -> None:
-    observed.client.cookies.set("luotsi_session", "not-a-session")
+    observed.client.cookies.set("__Host-luotsi_session", "not-a-session")
     response = await observed.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     assert "set-cookie" not in response.headers

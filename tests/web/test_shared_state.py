@@ -40,7 +40,9 @@ async def test_a_sign_in_on_one_node_holds_on_another_until_signed_out_there(
     on_one = Client(one)
     await on_one.login(firms.a.owner.user.email)
     on_two = Client(two)  # the same browser, sent to the other node by the load balancer
-    on_two.client.cookies.set("luotsi_session", on_one.client.cookies["luotsi_session"])
+    on_two.client.cookies.set(
+        "__Host-luotsi_session", on_one.client.cookies["__Host-luotsi_session"]
+    )
     assert (await on_two.get("/account")).status_code == 200
     assert (await on_two.post("/logout")).status_code == 303
     assert (await on_one.get("/account", follow_redirects=False)).status_code == 303

@@ -29,6 +29,7 @@ from luotsi.web.agreements.agreements import agreement_filters, agreement_sort
 from luotsi.web.clients.clients import org_filters, people_filters
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value
+from luotsi.web.reauth import require_recent_authentication
 from luotsi.web.sessions.sessions import session_filters
 from luotsi.web.templating import attachment, render
 from luotsi.web.workspace import OPEN_WHEN_READ_ONLY, content_reader, record_in_workspace, requires
@@ -227,6 +228,7 @@ class ExportsController(Controller):
 
     @get("/firm", name="confirm_firm_export", guards=[requires(permissions.can_export_firm_data)])
     async def confirm_firm(self, request: Req, db: DB, ws: WS) -> Any:
+        require_recent_authentication(request)
         kinds = ["staff", *(name for name, _model in firm_export.KINDS)]
         kept_notes = await content.count_kept_notes(db, ws.membership)
         return render(
@@ -241,6 +243,7 @@ class ExportsController(Controller):
         opt=OPEN_WHEN_READ_ONLY,
     )
     async def firm(self, request: Req, db: DB, ws: WS) -> Response[bytes]:
+        require_recent_authentication(request, ws.url("exports/firm"))
         tables = await firm_export.firm_tables(db, ws.membership)
         own_notes = None
         if await form_value(request, "own_notes") == "yes":

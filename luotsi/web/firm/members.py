@@ -24,6 +24,7 @@ from luotsi.web.auth import sign_in
 from luotsi.web.deps import DB, WS, Req
 from luotsi.web.forms import form_value, read_form
 from luotsi.web.middleware import visitor
+from luotsi.web.reauth import require_recent_authentication
 from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import record_in_workspace, requires
 
@@ -120,6 +121,7 @@ class MembersController(Controller):
         ws: WS,
         membership_id: FromPath[uuid.UUID],
     ) -> Any:
+        require_recent_authentication(request, ws.url("members/"))
         role = await form_value(request, "role")
         try:
             await members.change_role(db, ws.membership, membership_id, role)

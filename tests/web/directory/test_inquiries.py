@@ -186,7 +186,7 @@ async def test_an_anonymous_visitor_gets_a_csrf_cookie_and_the_form_carries_it(
 ) -> None:
     browser = client.client  # plain requests: the token travels only in the form
     page = await browser.get("/f/alfa/inquiry")
-    assert page.status_code == 200 and browser.cookies.get("luotsi_csrf")
+    assert page.status_code == 200 and browser.cookies.get("__Host-luotsi_csrf")
     data = filled(clean_db, _csrf_token=input_value(page.text, "_csrf_token"))
     response = await browser.post("/f/alfa/inquiry", data=data)
     assert response.status_code == 303, response.text
