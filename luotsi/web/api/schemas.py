@@ -310,6 +310,11 @@ class SessionCancellation:
     cancelled_at: datetime | None = None  # when the client cancelled; now when not given
 
 
+@dataclass
+class SessionHeld:
+    actual_minutes: int | None = None  # how long it lasted; its planned length when not given
+
+
 # --- invoices -------------------------------------------------------------------------------
 
 

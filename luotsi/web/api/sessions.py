@@ -1,7 +1,7 @@
 """``/api/v1/sessions``: sessions and meetings as dates, statuses and counts (never content).
 
-Planning, moving and cancelling go through the planning page's own service functions, with
-its rules: within the agreement and its quota, not over the supervisor's other meetings, on a
+Planning, moving, cancelling and marking held go through the pages' own service functions, with
+their rules: within the agreement and its quota, not over the supervisor's other meetings, on a
 working day within working hours unless ``anyway``; the participants get the same invitations.
 Reads need ``sessions_read``, changes ``sessions_write``; changes are audited as the token.
 """
@@ -33,6 +33,7 @@ from luotsi.web.api.access import (
 )
 from luotsi.web.api.schemas import (
     SessionCancellation,
+    SessionHeld,
     SessionIn,
     SessionOut,
     SessionPage,
@@ -171,6 +172,28 @@ class SessionsController(Controller):
             session = await changes.cancel_session(
                 db, caller.actor, session_id, values, _mailing(request)
             )
+        await record_api_write(db, caller, "session", session.id, origin(request))
+        return SessionOut.of(session)
+
+    @post(
+        "/{session_id:uuid}/held",
+        guards=WRITE,
+        status_code=200,
+        responses=problem_responses(409, 422),
+    )
+    async def held(
+        self,
+        request: Req,
+        db: DB,
+        caller: CALLER,
+        session_id: FromPath[uuid.UUID],
+        data: JSONBody[SessionHeld],
+    ) -> SessionOut:
+        """Record that a planned meeting took place (on its day or later), and how long it
+        lasted: its planned length unless ``actual_minutes`` says otherwise (1-240)."""
+        session = await session_service.get_session(db, caller.actor, session_id)
+        minutes = data.actual_minutes or session.duration_minutes
+        session = await changes.mark_held(db, caller.actor, session.id, str(minutes))
         await record_api_write(db, caller, "session", session.id, origin(request))
         return SessionOut.of(session)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from tests import clock
-from tests.conftest import Client
-from tests.factories import Firms
+from tests.conftest import Backend, Client
+from tests.factories import Firms, add_session
 from tests.web.api.conftest import is_problem
 
 
@@ -70,3 +70,23 @@ async def test_a_time_without_its_offset_is_refused(api_a: httpx.AsyncClient, fi
         json={"starts_at": f"{day.isoformat()}T13:00:00"},
     )
     assert is_problem(naive, 422) and "starts_at" in naive.json()["errors"]
+
+
+async def test_a_past_session_is_marked_held_once_and_a_coming_one_not_yet(
+    api_a: httpx.AsyncClient, clean_db: Backend, firms: Firms
+) -> None:
+    a = firms.a
+    past = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(clock.days(-2), 9)
+    )
+    too_long = await api_a.post(f"/api/v1/sessions/{past.id}/held", json={"actual_minutes": 500})
+    assert is_problem(too_long, 422) and set(too_long.json()["errors"]) == {"actual_minutes"}
+    held = await api_a.post(f"/api/v1/sessions/{past.id}/held", json={})
+    assert held.status_code == 200, held.text
+    assert held.json()["status"] == "held"
+    assert held.json()["actual_minutes"] == a.agreement.session_minutes  # the planned length
+    assert is_problem(await api_a.post(f"/api/v1/sessions/{past.id}/held", json={}), 409)
+    coming = await api_a.post(f"/api/v1/sessions/{a.session.id}/held", json={"actual_minutes": 45})
+    assert is_problem(coming, 409)  # next week's session is not held yet
+    after = await api_a.get(f"/api/v1/sessions/{a.session.id}")
+    assert after.json()["status"] == "planned"
