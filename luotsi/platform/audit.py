@@ -59,6 +59,7 @@ ERASURE_CONFIRMED = "erasure.confirmed"
 ERASURE_DECLINED = "erasure.declined"
 SETTINGS_CHANGED = "settings.changed"
 FIRM_DATA_EXPORTED = "firm.data_exported"
+EMAIL_CHANGED = "account.email_changed"  # an account's event (no firm); never the addresses
 WORKING_HOURS_CHANGED = "hours.changed"
 ABSENCE_ADDED = "absence.added"
 ABSENCE_CHANGED = "absence.changed"

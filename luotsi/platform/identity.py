@@ -690,11 +690,14 @@ class EmailTaken(Exception):
     """The new address got an account between the request and the confirmation."""
 
 
-async def confirm_email_change(db: AsyncSession, token: str) -> tuple[User, str]:
+async def confirm_email_change(
+    db: AsyncSession, token: str, origin: audit.Origin | None = None
+) -> tuple[User, str]:
     """Follow an e-mail change link: the account's address becomes the new one (proven by
     the link); returns the account and its old address. The link works once (:class:`NotFound`
     for an unknown, used or expired one); :class:`EmailTaken` when the address has an account
-    by now (the caller's error response rolls back, so nothing is used up)."""
+    by now (the caller's error response rolls back, so nothing is used up). Audited as the
+    account's event (``account.email_changed``; the addresses are not in the log)."""
     row = await use_token(db, token, TokenPurpose.CHANGE_EMAIL)
     user = await get_user(db, row.user_id)
     if not row.email or not user.is_active:
@@ -711,6 +714,13 @@ async def confirm_email_change(db: AsyncSession, token: str) -> tuple[User, str]
             AuthToken.purpose.in_([TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAIL]),
             AuthToken.id != row.id,
         )
+    )
+    await audit.record(
+        db,
+        audit.EMAIL_CHANGED,
+        actor_user_id=user.id,
+        actor_name=user.name,
+        **(origin or audit.Origin(ip="", user_agent="")),
     )
     await db.flush()
     return user, old

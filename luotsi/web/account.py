@@ -37,7 +37,7 @@ from luotsi.web.auth import (
 from luotsi.web.deps import DB, Req
 from luotsi.web.errors import rate_limited
 from luotsi.web.forms import read_form
-from luotsi.web.middleware import shared_state, visitor
+from luotsi.web.middleware import origin, shared_state, visitor
 from luotsi.web.reauth import require_recent_authentication
 from luotsi.web.templating import redirect, render
 
@@ -181,7 +181,7 @@ class AccountController(Controller):
     @post("/email/{token:str}")
     async def confirm_email(self, request: Req, db: DB, token: FromPath[str]) -> Any:
         try:
-            await confirm_email_change(db, token)
+            await confirm_email_change(db, token, origin(request))
         except NotFound:
             return render(request, "auth/link_invalid.html", status_code=404)
         except EmailTaken:

@@ -12,8 +12,11 @@ from urllib.parse import quote
 import pytest
 import time_machine
 from litestar import Litestar
+from sqlalchemy import select
 
-from luotsi.platform import clock
+from luotsi.platform import audit, clock
+from luotsi.platform.audit import AuditEvent
+from luotsi.platform.db import UNSCOPED_KEY, make_sessionmaker
 from luotsi.platform.identity import TOKEN_LIFETIME, TokenPurpose
 from luotsi.web.reauth import RECENT
 from tests.conftest import Backend, Client, Outbox, link_in, start_app
@@ -186,7 +189,7 @@ async def test_the_confirmation_page_refuses_an_open_redirect(client: Client, fi
 
 
 async def test_an_email_change_happens_only_when_the_new_address_confirms(
-    client: Client, outbox: Outbox, firms: Firms
+    client: Client, outbox: Outbox, firms: Firms, clean_db: Backend
 ) -> None:
     old, new = firms.a.admin.user.email, "uusi.osoite@example.fi"
     await client.login(old)
@@ -207,6 +210,13 @@ async def test_an_email_change_happens_only_when_the_new_address_confirms(
     assert refused.status_code == 422
     assert (await stranger.get(link)).status_code == 404  # used
     assert (await stranger.post(link)).status_code == 404
+    async with make_sessionmaker(clean_db.owner)() as db:
+        db.info[UNSCOPED_KEY] = True
+        [event] = await db.scalars(
+            select(AuditEvent).where(AuditEvent.action == audit.EMAIL_CHANGED)
+        )
+    assert event.actor_user_id == firms.a.admin.user_id and event.tenant_id is None
+    assert new not in repr(vars(event)) and old not in repr(vars(event))  # ids, not addresses
 
 
 async def test_an_email_change_link_expires(client: Client, outbox: Outbox, firms: Firms) -> None:
