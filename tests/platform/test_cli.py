@@ -390,9 +390,11 @@ def test_the_worker_knows_every_scheduled_job() -> None:
     assert listed.stdout.split() == [
         "audit_retention",
         "content_retention",
+        "firm_closures",
         "invoice_runs",
         "operational_retention",
         "payment_reminders",
         "review_reminders",
         "session_reminders",
+        "webhook_retention",
     ]
