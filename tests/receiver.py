@@ -12,7 +12,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from luotsi.platform.settings import Settings
+from tests import clock
 
 
 @dataclass
@@ -52,8 +53,8 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     # TLS checks the validity against the machine's time, which the suite's clock may not be:
-    # a century that any test day falls in.
-    start = datetime(2020, 1, 1, tzinfo=UTC)
+    # fifty years either side of the suite's day hold both.
+    start = clock.now() - timedelta(days=365 * 50)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
