@@ -15,12 +15,13 @@ import hashlib
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
+from litestar.di import NamedDependency
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -30,15 +31,19 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock
 from luotsi.platform.apitokens import TokenHolder, firm_of_token, holder_of_token, mark_used
 from luotsi.platform.db import scope_to_tenant, tenant_session
 from luotsi.platform.errors import Forbidden, Invalid, NotFound, RateLimited
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.paging import Cursor
+from luotsi.platform.paging import Cursor, keyset_page
 from luotsi.web.middleware import CONTROL_IN_FORM, db_session
 from luotsi.web.problems import PROBLEM_JSON, problem
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +100,10 @@ def needs(scope: str) -> Any:
     return guard
 
 
+CALLER = NamedDependency[TokenHolder]
+"""The calling token's holder, as a handler's ``caller`` parameter."""
+
+
 def provide_caller(request: Request[Any, Any, Any]) -> TokenHolder:
     holder: TokenHolder = request.state[CALLER_KEY]
     return holder
@@ -140,6 +149,20 @@ def page_cursor(cursor: str | None) -> Cursor | None:
         raise ValidationException(
             detail=message, extra=[{"key": "cursor", "message": message}]
         ) from None
+
+
+async def oldest_first(
+    db: AsyncSession,
+    statement: Select[tuple[T]],
+    model: Any,
+    cursor: str | None,
+    limit: int | None,
+) -> tuple[list[T], str | None]:
+    """One page of a list in the API's order (``model``'s creation time, then its id), from
+    the request's ``cursor`` and ``limit``, and the cursor of the next page."""
+    return await keyset_page(
+        db, statement, model.created_at, model.id, page_cursor(cursor), page_limit(limit)
+    )
 
 
 # --- errors as problem details --------------------------------------------------------------

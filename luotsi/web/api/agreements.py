@@ -5,23 +5,18 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, get
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from luotsi.platform import permissions
-from luotsi.platform.apitokens import TokenHolder
 from luotsi.platform.errors import NotFound
-from luotsi.platform.paging import keyset_page
 from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.agreements.quota import quota_usage, session_counts, usage_from_counts
 from luotsi.tenants.agreements.service import get_agreement, visible_to
-from luotsi.web.api.access import needs, page_cursor, page_limit, problem_responses
+from luotsi.web.api.access import CALLER, needs, oldest_first, problem_responses
 from luotsi.web.api.schemas import AgreementOut, AgreementPage
 from luotsi.web.deps import DB
-
-CALLER = NamedDependency[TokenHolder]
 
 
 class AgreementsController(Controller):
@@ -48,14 +43,7 @@ class AgreementsController(Controller):
         )
         if org_id is not None:
             statement = statement.where(Agreement.org_id == org_id)
-        rows, after = await keyset_page(
-            db,
-            statement,
-            Agreement.created_at,
-            Agreement.id,
-            page_cursor(cursor),
-            page_limit(limit),
-        )
+        rows, after = await oldest_first(db, statement, Agreement, cursor, limit)
         counts = await session_counts(db, [a.id for a in rows])
         data = [AgreementOut.of(a, usage_from_counts(a, *counts.get(a.id, (0, 0)))) for a in rows]
         return AgreementPage(data, after)

@@ -11,22 +11,20 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from litestar import Controller, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 
 from luotsi.platform import permissions
-from luotsi.platform.apitokens import TokenHolder, record_api_write
-from luotsi.platform.paging import keyset_page
+from luotsi.platform.apitokens import record_api_write
 from luotsi.platform.permissions import require
 from luotsi.tenants.clients import organisations, people
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
 from luotsi.tenants.clients.organisations import OrgInput
 from luotsi.tenants.clients.people import PersonInput
 from luotsi.web.api.access import (
+    CALLER,
     needs,
-    page_cursor,
-    page_limit,
+    oldest_first,
     problem_responses,
     refuse_control_characters,
 )
@@ -43,7 +41,6 @@ from luotsi.web.api.schemas import (
 from luotsi.web.deps import DB, Req
 from luotsi.web.middleware import origin
 
-CALLER = NamedDependency[TokenHolder]
 READ = [needs("clients_read")]
 WRITE = [needs("clients_write")]
 
@@ -67,14 +64,7 @@ class ClientOrgsController(Controller):
     ) -> ClientOrgPage:
         """Every organisation of the firm, archived ones too, oldest first."""
         require(permissions.can_view_clients(caller.actor), "clients")
-        rows, after = await keyset_page(
-            db,
-            select(ClientOrg),
-            ClientOrg.created_at,
-            ClientOrg.id,
-            page_cursor(cursor),
-            page_limit(limit),
-        )
+        rows, after = await oldest_first(db, select(ClientOrg), ClientOrg, cursor, limit)
         return ClientOrgPage([ClientOrgOut.of(o) for o in rows], after)
 
     @get("/{org_id:uuid}", guards=READ, responses=problem_responses())
@@ -120,13 +110,12 @@ class ClientOrgsController(Controller):
     ) -> PersonPage:
         """The organisation's people, archived ones too, oldest first."""
         org = await organisations.get_org(db, caller.actor, org_id)
-        rows, after = await keyset_page(
+        rows, after = await oldest_first(
             db,
             select(ClientPerson).where(ClientPerson.org_id == org.id),
-            ClientPerson.created_at,
-            ClientPerson.id,
-            page_cursor(cursor),
-            page_limit(limit),
+            ClientPerson,
+            cursor,
+            limit,
         )
         return PersonPage([PersonOut.of(p) for p in rows], after)
 
@@ -161,14 +150,7 @@ class PeopleController(Controller):
     ) -> PersonPage:
         """The people of every organisation, archived ones too, oldest first."""
         require(permissions.can_view_clients(caller.actor), "clients")
-        rows, after = await keyset_page(
-            db,
-            select(ClientPerson),
-            ClientPerson.created_at,
-            ClientPerson.id,
-            page_cursor(cursor),
-            page_limit(limit),
-        )
+        rows, after = await oldest_first(db, select(ClientPerson), ClientPerson, cursor, limit)
         return PersonPage([PersonOut.of(p) for p in rows], after)
 
     @get("/{person_id:uuid}", guards=READ, responses=problem_responses())

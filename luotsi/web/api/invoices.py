@@ -5,24 +5,19 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from luotsi.billing import delivery, invoices
 from luotsi.billing.models import Invoice
 from luotsi.platform import permissions
-from luotsi.platform.apitokens import TokenHolder
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import gettext as _
-from luotsi.platform.paging import keyset_page
 from luotsi.platform.permissions import require
-from luotsi.web.api.access import needs, page_cursor, page_limit, problem_responses
+from luotsi.web.api.access import CALLER, needs, oldest_first, problem_responses
 from luotsi.web.api.schemas import InvoiceOut, InvoicePage
 from luotsi.web.deps import DB, FILES
 from luotsi.web.templating import attachment
-
-CALLER = NamedDependency[TokenHolder]
 
 
 class InvoicesController(Controller):
@@ -44,9 +39,7 @@ class InvoicesController(Controller):
         statement = select(Invoice)
         if org_id is not None:
             statement = statement.where(Invoice.org_id == org_id)
-        rows, after = await keyset_page(
-            db, statement, Invoice.created_at, Invoice.id, page_cursor(cursor), page_limit(limit)
-        )
+        rows, after = await oldest_first(db, statement, Invoice, cursor, limit)
         return InvoicePage([InvoiceOut.of(i) for i in rows], after)
 
     @get("/{invoice_id:uuid}", responses=problem_responses())

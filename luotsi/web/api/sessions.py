@@ -14,20 +14,18 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from litestar import Controller, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 
-from luotsi.platform.apitokens import TokenHolder, record_api_write
+from luotsi.platform.apitokens import record_api_write
 from luotsi.platform.errors import Invalid
-from luotsi.platform.paging import keyset_page
 from luotsi.tenants.sessions import changes, planning
 from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.models import SupervisionSession
 from luotsi.web.api.access import (
+    CALLER,
     needs,
-    page_cursor,
-    page_limit,
+    oldest_first,
     problem_responses,
     refuse_control_characters,
 )
@@ -43,7 +41,6 @@ from luotsi.web.api.schemas import (
 from luotsi.web.deps import DB, Req
 from luotsi.web.middleware import origin
 
-CALLER = NamedDependency[TokenHolder]
 READ = [needs("sessions_read")]
 WRITE = [needs("sessions_write")]
 
@@ -98,14 +95,7 @@ class SessionsController(Controller):
         )
         if agreement_id is not None:
             statement = statement.where(SupervisionSession.agreement_id == agreement_id)
-        rows, after = await keyset_page(
-            db,
-            statement,
-            SupervisionSession.created_at,
-            SupervisionSession.id,
-            page_cursor(cursor),
-            page_limit(limit),
-        )
+        rows, after = await oldest_first(db, statement, SupervisionSession, cursor, limit)
         return SessionPage([SessionOut.of(s) for s in rows], after)
 
     @get("/{session_id:uuid}", guards=READ, responses=problem_responses())
