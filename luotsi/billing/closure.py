@@ -253,16 +253,32 @@ async def erase_firm(
     keys += [k for k in await db.scalars(select(BillingProfile.logo_key)) if k]
     for key in keys:
         files.delete_after_commit(db, key)
-    deleted = await _run(db, delete(Invoice).where(Invoice.status == InvoiceStatus.DRAFT))
-    await _run(db, update(Invoice).values(created_by=None, issued_by=None, run_id=None))
-    await _run(db, update(InvoiceLine).values(agreement_id=None, session_id=None))
-    await _run(db, update(Payment).values(created_by=None))
-    billed_orgs = select(Invoice.org_id).select_from(Invoice)
+    # Every statement names the firm although the session is scoped to it: the wall and row
+    # security are the second line here, not the only one.
+    firm = tenant.id
+    deleted = await _run(
+        db,
+        delete(Invoice).where(Invoice.tenant_id == firm, Invoice.status == InvoiceStatus.DRAFT),
+    )
+    await _run(
+        db,
+        update(Invoice)
+        .where(Invoice.tenant_id == firm)
+        .values(created_by=None, issued_by=None, run_id=None),
+    )
+    await _run(
+        db,
+        update(InvoiceLine)
+        .where(InvoiceLine.tenant_id == firm)
+        .values(agreement_id=None, session_id=None),
+    )
+    await _run(db, update(Payment).where(Payment.tenant_id == firm).values(created_by=None))
+    billed_orgs = select(Invoice.org_id).where(Invoice.tenant_id == firm)
     for model in _firm_models_children_first():
         table = model.__table__.name
         if table in KEPT_TABLES:
             continue
-        statement = delete(model)
+        statement = delete(model).where(model.tenant_id == firm)
         if model is ClientOrg:
             statement = statement.where(ClientOrg.id.not_in(billed_orgs))
         deleted += await _run(db, statement)
@@ -306,7 +322,10 @@ async def erase_kept_records(
     """Erase a closed firm's invoices (with their credit notes, lines, payments and reminders)
     whose bookkeeping period is over, and the organisations no invoice names any more; returns
     how many invoices went."""
-    rows = (await db.execute(select(Invoice.id, Invoice.issued_on, Invoice.credited_id))).all()
+    invoices = select(Invoice.id, Invoice.issued_on, Invoice.credited_id).where(
+        Invoice.tenant_id == tenant.id
+    )
+    rows = (await db.execute(invoices)).all()
     # An invoice goes with the credit notes that correct it, once the latest of them is due.
     group_of = {row.id: row.credited_id or row.id for row in rows}
     last_day: dict[uuid.UUID, date] = defaultdict(lambda: date.min)
@@ -344,8 +363,13 @@ async def erase_kept_records(
         await _run(db, delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(due)))
         await _run(db, update(Invoice).values(credited_id=None).where(Invoice.id.in_(due)))
         await _run(db, delete(Invoice).where(Invoice.id.in_(due)))
-        billed_orgs = select(Invoice.org_id).select_from(Invoice)
-        await _run(db, delete(ClientOrg).where(ClientOrg.id.not_in(billed_orgs)))
+        billed_orgs = select(Invoice.org_id).where(Invoice.tenant_id == tenant.id)
+        await _run(
+            db,
+            delete(ClientOrg).where(
+                ClientOrg.tenant_id == tenant.id, ClientOrg.id.not_in(billed_orgs)
+            ),
+        )
     if due or erased_payments:
         await audit.record(
             db,
