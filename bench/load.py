@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -35,12 +37,19 @@ import asyncpg
 import httpx
 
 from bench.seed import BENCH_PASSWORD, DOMAIN
+from luotsi.platform.apitokens import PREFIX
 
 # Prints one JSON line when wrk is done: the percentiles wrk's own --latency leaves out (p95).
 WRK_SCRIPT = """
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY") or ""
 if body ~= "" then wrk.body = body end
+-- With --think: each connection is a person who reads the page before the next request.
+local think = tonumber(os.getenv("BENCH_THINK_MS") or "0")
+if think > 0 then
+  local half = math.floor(think / 2)
+  delay = function() return math.random(half, think + half) end
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -83,6 +92,7 @@ class FirmPeople:
     supervisor: str
     hr_contact: str
     agreement_id: str
+    api_token: str  # the owner's, reading sessions (the JSON API)
 
 
 def free_port() -> int:
@@ -116,6 +126,7 @@ async def firm_people(database_url: str, slug: str) -> FirmPeople:
     conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
         tenant_id = await conn.fetchval("SELECT id FROM tenants WHERE slug = $1", slug)
+        api_token = await _api_token(conn, tenant_id, f"omistaja@{slug}.{DOMAIN}")
         row = await conn.fetchrow(
             """
             SELECT u.email, a.id AS agreement_id
@@ -139,7 +150,29 @@ async def firm_people(database_url: str, slug: str) -> FirmPeople:
         supervisor=row["email"],
         hr_contact=f"hr@{slug}-asiakas.{DOMAIN}",
         agreement_id=str(row["agreement_id"]),
+        api_token=api_token,
     )
+
+
+async def _api_token(conn: asyncpg.Connection, tenant_id: object, owner: str) -> str:
+    """A new API token of the firm's owner reading sessions, as the owner's page would make
+    one (only its hash is stored; it is revoked at once by no one: the bench's database)."""
+    text = f"{PREFIX}{tenant_id.hex}_{secrets.token_urlsafe(32)}"  # type: ignore[attr-defined]
+    await conn.execute(
+        """
+        INSERT INTO api_tokens (tenant_id, id, name, scopes, secret_hash, hint, created_by,
+                                created_at)
+        SELECT m.tenant_id, gen_random_uuid(), 'bench', ',sessions_read,', $3, right($4, 4),
+               m.id, now()
+        FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.tenant_id = $1 AND u.email = $2
+        """,
+        tenant_id,
+        owner,
+        hashlib.sha256(text.encode()).hexdigest(),
+        text,
+    )
+    return text
 
 
 def _named(cookies: httpx.Cookies, name: str) -> tuple[str, str]:
@@ -192,6 +225,11 @@ def targets(base: str, bare: str, firms: list[tuple[str, FirmPeople]]) -> list[T
                 {"HX-Request": "true", "HX-Target": "results"},
             ),
             Target(f"{label}: invoice list (owner)", f"{ws}/billing/invoices", owner),
+            Target(
+                f"{label}: JSON API, sessions list",
+                f"{base}/api/v1/sessions",
+                {"Authorization": f"Bearer {people.api_token}"},
+            ),
         ]
     small = firms[-1][1]
     csrf_name, csrf = csrf_cookie(base)
@@ -211,9 +249,16 @@ def targets(base: str, bare: str, firms: list[tuple[str, FirmPeople]]) -> list[T
     return found
 
 
-def measure(target: Target, script: Path, connections: int, seconds: int) -> Result:
+def measure(
+    target: Target, script: Path, connections: int, seconds: int, think_ms: int = 0
+) -> Result:
     headers = [arg for k, v in target.headers.items() for arg in ("-H", f"{k}: {v}")]
-    env = {**os.environ, "BENCH_METHOD": target.method, "BENCH_BODY": target.body}
+    env = {
+        **os.environ,
+        "BENCH_METHOD": target.method,
+        "BENCH_BODY": target.body,
+        "BENCH_THINK_MS": str(think_ms),
+    }
     warm = httpx.request(
         target.method, target.url, headers=target.headers, content=target.body or None, timeout=60
     )
@@ -262,6 +307,8 @@ def run(args: argparse.Namespace) -> str:
         "LUOTSI_DATABASE_URL": args.database_url,
         "LUOTSI_LOG_LEVEL": "WARNING",
         "LUOTSI_WORKER_IN_PROCESS": "0",  # the worker's jobs would compete with the pages
+        # The API allows a token 120 calls a minute by default: the load would measure 429s.
+        "LUOTSI_API_REQUESTS_PER_MINUTE": "100000000",
     }
     bare_port, port = free_port(), free_port()
     python = sys.executable
@@ -282,7 +329,8 @@ def run(args: argparse.Namespace) -> str:
             script.write_text(WRK_SCRIPT)
             results = []
             for target in targets(base, bare, firms):
-                results.append(measure(target, script, args.connections, args.duration))
+                think = 0 if target.url.startswith(bare) else args.think
+                results.append(measure(target, script, args.connections, args.duration, think))
                 print(f"{target.name}: {results[-1].rate:,.1f}/s", file=sys.stderr)
     finally:
         for process in processes:
@@ -297,6 +345,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="luotsi serve --workers")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=int, default=10, help="seconds per page")
+    parser.add_argument(
+        "--think",
+        type=int,
+        default=0,
+        help="milliseconds each connection waits between requests (uniform from half to one "
+        "and a half times this): people reading pages; 0 (the default) asks as fast as answered",
+    )
     parser.add_argument("--large", default="f0001", help="the largest firm's slug")
     parser.add_argument("--small", default="f2000", help="the smallest firm's slug")
     args = parser.parse_args()
@@ -308,8 +363,10 @@ def main() -> None:
 
 def table_header(args: argparse.Namespace) -> str:
     return (
-        f"wrk -t2 -c{args.connections} -d{args.duration}s per page, luotsi serve "
-        f"--workers {args.workers}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
+        f"wrk -t2 -c{args.connections} -d{args.duration}s per page"
+        + (f", {args.think} ms to think between requests" if args.think else "")
+        + f", luotsi serve --workers {args.workers}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n"
     )
 
 

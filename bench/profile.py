@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -74,12 +76,19 @@ async def profile(args: argparse.Namespace) -> Profiler:
             if warm.status_code != 200:
                 raise SystemExit(f"{url}: HTTP {warm.status_code}")
             profiler = Profiler(async_mode="enabled", interval=0.0005)
+            counting = cProfile.Profile()
             started, cpu = time.perf_counter(), time.process_time()
-            if not args.plain:
+            if args.calls:
+                counting.enable()
+            elif not args.plain:
                 profiler.start()
             for _ in range(args.requests):
                 await web.get(url)
-            if not args.plain:
+            if args.calls:
+                counting.disable()
+                stats = pstats.Stats(counting).sort_stats("tottime")
+                stats.print_stats(40)
+            elif not args.plain:
                 profiler.stop()
             took, cpu = time.perf_counter() - started, time.process_time() - cpu
     each, each_cpu = 1000 * took / args.requests, 1000 * cpu / args.requests
@@ -95,14 +104,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--html", default="")
     parser.add_argument("--plain", action="store_true", help="only time it, no profiler")
+    parser.add_argument("--flat", action="store_true", help="functions by their own time")
+    parser.add_argument(
+        "--calls", action="store_true", help="cProfile instead: functions by own time, with calls"
+    )
     args = parser.parse_args()
     profiler = asyncio.run(profile(args))
-    if args.plain:
+    if args.plain or args.calls:
         return
     if args.html:
         Path(args.html).write_text(profiler.output_html())
     else:
-        print(profiler.output_text(unicode=True, show_all=False))
+        print(profiler.output_text(unicode=True, show_all=False, flat=args.flat))
 
 
 if __name__ == "__main__":

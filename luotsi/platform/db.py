@@ -14,6 +14,7 @@ the tenant is also set as ``app.tenant_id`` for row-level security.
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.sql import Executable, Insert, Select, Update, visitors
+from sqlalchemy.sql.base import ExecutableOption
 from sqlalchemy.sql.elements import BindParameter, ClauseElement, ColumnClause, TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.sql.util import find_tables
@@ -96,6 +98,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # asyncpg's, for every value: nothing to convert
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
@@ -145,26 +149,43 @@ def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:
     )
 
 
-class _TenantTableNames:
-    """The names of tenant tables, recomputed only when a model is added."""
+class _Models:
+    """What the checks below need of the models, recomputed only when a model is defined
+    (counting the registry's mappers builds a set of them all: too slow for every statement)."""
 
     def __init__(self) -> None:
-        self._names: frozenset[str] = frozenset()
-        self._mapper_count = -1
+        self.generation = 0
+        self._seen = -1
+        self._tenant: frozenset[str] = frozenset()
+        self._own: dict[str, type[Any]] = {}
 
-    def current(self) -> frozenset[str]:
-        """The names as of now (one look at the registry: callers test many names at once)."""
-        count = len(Base.registry.mappers)
-        if count != self._mapper_count:
-            self._names = frozenset(tenant_tables())
-            self._mapper_count = count
-        return self._names
+    def _refresh(self) -> None:
+        if self._seen != self.generation:
+            self._tenant = frozenset(tenant_tables())
+            self._own = {
+                m.local_table.description: m.class_
+                for m in Base.registry.mappers
+                if issubclass(m.class_, OwnRows)
+            }
+            self._seen = self.generation
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.current()
+    def tenant_tables(self) -> frozenset[str]:
+        """The names of the tenant tables."""
+        self._refresh()
+        return self._tenant
+
+    def own_rows(self) -> dict[str, type[Any]]:
+        """The :class:`OwnRows` models by their table's name."""
+        self._refresh()
+        return self._own
 
 
-_TENANT_TABLE_NAMES = _TenantTableNames()
+_MODELS = _Models()
+
+
+@event.listens_for(Base, "after_mapper_constructed", propagate=True)
+def _model_defined(mapper: Any, cls: type[Any]) -> None:
+    _MODELS.generation += 1
 
 
 def tenant_tables() -> list[str]:
@@ -187,6 +208,11 @@ def _scope_orm_execute(state: ORMExecuteState) -> Result[Any] | None:
     user_id = state.execution_options.get(UNSCOPED_MEMBERSHIPS_OF_USER)
     if unscoped and user_id is None:
         return None
+    if tenant_id is not None and user_id is None and not state.is_insert:
+        # The criterion first: the analysis below then computes the cache key of the very
+        # statement SQLAlchemy compiles, which keeps it (one key a statement, not two).
+        # Options are not part of the tree the analysis walks, so it finds the same tables.
+        state.statement = state.statement.options(_tenant_criterion(tenant_id))
     tables = _tenant_tables_of(state, raw_allowed=unscoped)
     if user_id is not None:
         _limit_to_memberships_of_user(state, tables, user_id)
@@ -199,14 +225,19 @@ def _scope_orm_execute(state: ORMExecuteState) -> Result[Any] | None:
         return _stamp_insert(state, tenant_id)
     if state.is_update:
         _check_update_values(state, tenant_id)
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantScoped,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
-        )
-    )
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _tenant_criterion(tenant_id: uuid.UUID) -> ExecutableOption:
+    """The criterion limiting every tenant table of a statement to ``tenant_id``'s rows.
+
+    Kept per tenant (SQLAlchemy analyses the lambda each time one is made: a fifth of a
+    statement's own time in Python); the value reaches the SQL as a bound parameter.
+    """
+    return with_loader_criteria(
+        TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+    )
 
 
 # What the checks below found for a statement's shape: its cache key (SQLAlchemy's, which
@@ -222,7 +253,7 @@ def _tenant_tables_of(state: ORMExecuteState, *, raw_allowed: bool) -> frozenset
     analysed once per statement shape: the walks over the tree were a quarter of a dashboard's
     time in Python."""
     cache_key = cast(ClauseElement, state.statement)._generate_cache_key()
-    key = None if cache_key is None else (cache_key.key, raw_allowed, len(Base.registry.mappers))
+    key = None if cache_key is None else (cache_key.key, raw_allowed, _MODELS.generation)
     if key is not None and (known := _ANALYSED.get(key)) is not None:
         return known
     selects = _selects_refusing_raw_sql(state.statement, raw_allowed=raw_allowed)
@@ -294,7 +325,7 @@ def _tenant_tables_in(state: ORMExecuteState, selects: list[Select[Any]]) -> set
             include_crud=True,
         )
     }
-    tables = (named | covered) & _TENANT_TABLE_NAMES.current()
+    tables = (named | covered) & _MODELS.tenant_tables()
     for name in sorted(tables - covered):
         raise TenantNotSet(f"{name} queried without its entity; use select_from()")
     return tables
@@ -311,16 +342,21 @@ def _limit_to_memberships_of_user(
     """
     if not state.is_select:
         raise TenantNotSet("unscoped_memberships_of_user() is for reading memberships")
-    own = {
-        m.local_table.description: m.class_
-        for m in Base.registry.mappers
-        if issubclass(m.class_, OwnRows)
-    }
+    own = _MODELS.own_rows()
     if "memberships" not in tables or not tables <= own.keys():
         others = ", ".join(sorted(tables - own.keys())) or "no memberships"
         raise TenantNotSet(f"unscoped_memberships_of_user() reads memberships only, not {others}")
-    state.statement = state.statement.options(
-        *(with_loader_criteria(own[name], lambda cls: cls.user_id == user_id) for name in tables)
+    state.statement = state.statement.options(*_own_rows_criteria(tables, user_id))
+
+
+@functools.lru_cache(maxsize=1024)
+def _own_rows_criteria(tables: frozenset[str], user_id: uuid.UUID) -> tuple[ExecutableOption, ...]:
+    """The criteria limiting the :class:`OwnRows` ``tables`` to ``user_id``'s rows, kept as
+    :func:`_tenant_criterion` is (the sign-in session and the workspace use them every request)."""
+    own = _MODELS.own_rows()
+    return tuple(
+        with_loader_criteria(own[name], lambda cls: cls.user_id == user_id)
+        for name in sorted(tables)
     )
 
 
@@ -364,7 +400,7 @@ def _stamp_insert(state: ORMExecuteState, tenant_id: uuid.UUID) -> Result[Any] |
     """Give an ``insert()`` into a tenant table the session's tenant; refuse another tenant's."""
     statement = cast(Insert, state.statement)
     table = statement.table.description
-    if table not in _TENANT_TABLE_NAMES:
+    if table not in _MODELS.tenant_tables():
         return None
     what = f"insert into {table}"
     if statement.select is not None:
