@@ -164,6 +164,7 @@ class Invoice(TenantScoped, Base):
         CheckConstraint("(status = 'draft') = (number IS NULL)", name="number_when_issued"),
         Index("ix_invoices_tenant_org", "tenant_id", "org_id"),
         Index("ix_invoices_tenant_issued", "tenant_id", "issued_on"),
+        Index("ix_invoices_tenant_created", "tenant_id", "created_at", "id"),  # the API's list
     )
 
     org_id: Mapped[uuid.UUID]

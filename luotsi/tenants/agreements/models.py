@@ -138,6 +138,7 @@ class Agreement(TenantScoped, Base):
             ["tenant_id", "hr_contact_id"], ["client_people.tenant_id", "client_people.id"]
         ),
         Index("ix_agreements_tenant_org", "tenant_id", "org_id"),
+        Index("ix_agreements_tenant_created", "tenant_id", "created_at", "id"),  # the API's list
         # The reviews due (dashboards, the review reminders): a range of one status's rows.
         Index("ix_agreements_tenant_status_review_due", "tenant_id", "status", "review_due_on"),
         # The agreements whose content the retention rule has still to erase.

@@ -89,25 +89,30 @@ def overruns_query(actor: Membership) -> tuple[Subquery, Select[tuple[Agreement]
     """The per-agreement session counts (a subquery) and the active agreements ``actor`` may
     see whose used and planned sessions exceed the quota, joined to them."""
     s = SupervisionSession
+    candidates = (
+        Agreement.status == AgreementStatus.ACTIVE,
+        *visible_to(actor),
+        Agreement.session_quota.is_not(None),
+    )
+    # Only the sessions of the candidates are counted (few agreements have a quota): grouping
+    # the whole firm's sessions read all of them, 42 ms in the largest benchmark firm.
     counts = (
         select(
             s.agreement_id,
             func.sum(case((uses_quota_sql(), 1), else_=0)).label("used"),
             func.sum(case((s.status == SessionStatus.PLANNED, 1), else_=0)).label("planned"),
         )
-        .where(s.kind == MeetingKind.SESSION)
+        .where(
+            s.kind == MeetingKind.SESSION,
+            s.agreement_id.in_(select(Agreement.id).where(*candidates)),
+        )
         .group_by(s.agreement_id)
         .subquery()
     )
     query = (
         select(Agreement)
         .join(counts, counts.c.agreement_id == Agreement.id)
-        .where(
-            Agreement.status == AgreementStatus.ACTIVE,
-            *visible_to(actor),
-            Agreement.session_quota.is_not(None),
-            counts.c.used + counts.c.planned > Agreement.session_quota,
-        )
+        .where(*candidates, counts.c.used + counts.c.planned > Agreement.session_quota)
     )
     return counts, query
 

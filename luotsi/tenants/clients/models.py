@@ -42,6 +42,7 @@ class ClientOrg(TenantScoped, Base):
     __tablename__ = "client_orgs"
     __table_args__ = (
         Index("ix_client_orgs_tenant_name", "tenant_id", "name"),
+        Index("ix_client_orgs_tenant_created", "tenant_id", "created_at", "id"),  # the API's list
         trigram_index("client_orgs", "name"),
     )
 
@@ -88,6 +89,7 @@ class ClientPerson(TenantScoped, Base):
             ["tenant_id", "invitation_id"], ["invitations.tenant_id", "invitations.id"]
         ),
         Index("ix_client_people_tenant_org", "tenant_id", "org_id"),
+        Index("ix_client_people_tenant_created", "tenant_id", "created_at", "id"),  # the API's
         # Who a portal login speaks for.
         Index("ix_client_people_tenant_membership", "tenant_id", "membership_id"),
         trigram_index("client_people", "name"),

@@ -84,6 +84,8 @@ class SupervisionSession(TenantScoped, Base):
             postgresql_where=text("status = 'planned' AND reminder_sent_at IS NULL"),
             sqlite_where=text("status = 'planned' AND reminder_sent_at IS NULL"),
         ),
+        # The JSON API's list, oldest first (luotsi.web.api.access.oldest_first).
+        Index("ix_sessions_tenant_created", "tenant_id", "created_at", "id"),
         UniqueConstraint("tenant_id", "uid"),
     )
 
