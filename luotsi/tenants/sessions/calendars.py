@@ -59,9 +59,10 @@ class CalendarEntry:
 
 async def calendar_supervisors(db: AsyncSession, actor: Membership) -> list[tuple[uuid.UUID, str]]:
     """Whose calendars ``actor`` may open: everyone's for owners and admins, else their own."""
-    names = await supervisor_names(db)
     if not permissions.can_view_all_calendars(actor):
-        return [(actor.id, names.get(actor.id, ""))]
+        own = await supervisor_names(db, only=[actor.id])
+        return [(actor.id, own.get(actor.id, ""))]
+    names = await supervisor_names(db)
     return sorted(names.items(), key=lambda pair: pair[1].lower())
 
 

@@ -6,7 +6,7 @@ The tables are in :mod:`.models`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parseaddr
@@ -744,14 +744,18 @@ def check_in_period(agreement: Agreement, day: date, field: str, errors: dict[st
         }
 
 
-async def supervisor_names(db: AsyncSession) -> dict[uuid.UUID, str]:
-    """Names of the firm's staff by membership id."""
-    rows = await db.execute(
+async def supervisor_names(
+    db: AsyncSession, only: Collection[uuid.UUID] | None = None
+) -> dict[uuid.UUID, str]:
+    """Names of the firm's staff by membership id (``only`` these, if given)."""
+    statement = (
         select(Membership.id, User.name)
         .join(User, Membership.user_id == User.id)
         .where(Membership.role.in_(STAFF_ROLES))
     )
-    return dict(rows.tuples().all())
+    if only is not None:
+        statement = statement.where(Membership.id.in_(only))
+    return dict((await db.execute(statement)).tuples().all())
 
 
 # --- lists and calendars --------------------------------------------------------------------
