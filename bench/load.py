@@ -329,6 +329,8 @@ def run(args: argparse.Namespace) -> str:
             script.write_text(WRK_SCRIPT)
             results = []
             for target in targets(base, bare, firms):
+                if target.url != f"{bare}/" and args.only not in target.name:
+                    continue
                 think = 0 if target.url.startswith(bare) else args.think
                 results.append(measure(target, script, args.connections, args.duration, think))
                 print(f"{target.name}: {results[-1].rate:,.1f}/s", file=sys.stderr)
@@ -352,6 +354,7 @@ def main() -> None:
         help="milliseconds each connection waits between requests (uniform from half to one "
         "and a half times this): people reading pages; 0 (the default) asks as fast as answered",
     )
+    parser.add_argument("--only", default="", help="only the pages whose name contains this")
     parser.add_argument("--large", default="f0001", help="the largest firm's slug")
     parser.add_argument("--small", default="f2000", help="the smallest firm's slug")
     args = parser.parse_args()

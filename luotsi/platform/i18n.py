@@ -176,6 +176,8 @@ def format_money(cents: int) -> str:
 
 
 def format_number(value: float | int) -> str:
+    if type(value) is int and 0 <= value < 1000:  # no grouping, no minus sign: as it is
+        return str(value)
     return format_decimal(value, locale=_locale())
 
 
