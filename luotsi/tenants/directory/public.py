@@ -116,7 +116,9 @@ async def directory_choices(db: AsyncSession) -> DirectoryChoices:
     )
     kinds: set[str] = set()
     languages: set[str] = set()
-    for row in await db.execute(select(StaffProfile.kinds, StaffProfile.languages).where(*public)):
+    # Distinct combinations only: a large firm's people share a handful of them.
+    combinations = select(StaffProfile.kinds, StaffProfile.languages).where(*public).distinct()
+    for row in await db.execute(combinations):
         kinds |= row.kinds
         languages |= row.languages
     return DirectoryChoices(
