@@ -8,13 +8,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luotsi.billing import invoices, payments
+from luotsi.billing import invoices, overview, payments
 from luotsi.billing.models import Invoice, Payment
 from luotsi.billing.payments import InvoiceState
 from luotsi.billing.profile import get_profile
 from luotsi.billing.references import ReferenceType, formatted
 from luotsi.platform import clock, i18n
 from luotsi.platform.errors import Forbidden, Invalid
+from luotsi.platform.paging import Sort
 from tests.billing.arrange import Row, add_draft, complete_profile
 from tests.billing.statements import ENTITY_BOMB, Credit, camt054
 from tests.conftest import Backend, scoped
@@ -299,3 +300,41 @@ async def test_another_firms_invoice_with_the_same_reference_is_not_paid(
         db, firms.a.owner, camt054(clock.today(), Credit(100, ours.reference, archive="X"))
     )
     assert [p.invoice_id for p in mine.partial] == [ours.id]
+
+
+async def test_each_page_of_the_invoice_list_shows_its_own_invoices_balances(
+    db: AsyncSession, firms: Firms
+) -> None:
+    """A page is chosen first and only its invoices' payments and credit notes are summed:
+    every page, in every order, still shows each invoice's own state and open amount."""
+    await complete_profile(db)
+    draft = await add_draft(db, firms.a.org)
+    unpaid, partly, whole, credited = [await issued(db, firms) for _ in range(4)]
+    await payments.record_payment(db, firms.a.owner, partly.id, clock.today(), 5000)
+    await payments.record_payment(db, firms.a.owner, whole.id, clock.today(), 15060)
+    note = await invoices.issue(
+        db, firms.a.owner, (await invoices.credit(db, firms.a.owner, credited.id)).id
+    )
+    expected = {
+        draft.id: (InvoiceState.DRAFT, 0),
+        unpaid.id: (InvoiceState.OPEN, 15060),
+        partly.id: (InvoiceState.PARTLY_PAID, 10060),
+        whole.id: (InvoiceState.PAID, 0),
+        credited.id: (InvoiceState.CREDITED, 0),
+        note.id: (InvoiceState.CREDIT_NOTE, 0),
+    }
+    for sort in (overview.INVOICE_DEFAULT_SORT, *(Sort(k) for k in overview.INVOICE_SORTS)):
+        seen = []
+        page, pages = 1, 1
+        while page <= pages:
+            listed = await overview.list_invoices(
+                db, firms.a.owner, overview.InvoiceFilter(), page, 1, sort
+            )
+            [row] = listed.page.items
+            # Other drafts (the firm's fixture data) are drafts with nothing open.
+            wanted = expected.get(row.invoice.id, (InvoiceState.DRAFT, 0))
+            assert (row.state, row.open_cents) == wanted, (sort, page)
+            seen.append(row.invoice.id)
+            page, pages = page + 1, listed.page.pages
+        assert len(seen) == len(set(seen)) and set(expected) <= set(seen), sort
+        assert listed.open_cents == 15060 + 10060
