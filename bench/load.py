@@ -44,11 +44,12 @@ WRK_SCRIPT = """
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY") or ""
 if body ~= "" then wrk.body = body end
--- With --think: each connection is a person who reads the page before the next request.
+-- With --think: each connection is a person who reads the page before the next request,
+-- for an exponentially distributed time of that mean (people who click independently: the
+-- connections, which all start at once, fall out of step within a few requests).
 local think = tonumber(os.getenv("BENCH_THINK_MS") or "0")
 if think > 0 then
-  local half = math.floor(think / 2)
-  delay = function() return math.random(half, think + half) end
+  delay = function() return math.floor(-math.log(1 - math.random()) * think) end
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -329,7 +330,8 @@ def run(args: argparse.Namespace) -> str:
             script.write_text(WRK_SCRIPT)
             results = []
             for target in targets(base, bare, firms):
-                if target.url != f"{bare}/" and args.only not in target.name:
+                wanted = [part.strip() for part in args.only.split(",")]
+                if target.url != f"{bare}/" and not any(p in target.name for p in wanted):
                     continue
                 think = 0 if target.url.startswith(bare) else args.think
                 results.append(measure(target, script, args.connections, args.duration, think))
@@ -351,10 +353,14 @@ def main() -> None:
         "--think",
         type=int,
         default=0,
-        help="milliseconds each connection waits between requests (uniform from half to one "
-        "and a half times this): people reading pages; 0 (the default) asks as fast as answered",
+        help="milliseconds each connection waits between requests on average (exponentially "
+        "distributed): people reading pages; 0 (the default) asks as fast as answered",
     )
-    parser.add_argument("--only", default="", help="only the pages whose name contains this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="only the pages whose name contains one of these (commas between)",
+    )
     parser.add_argument("--large", default="f0001", help="the largest firm's slug")
     parser.add_argument("--small", default="f2000", help="the smallest firm's slug")
     args = parser.parse_args()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 import secrets
 import signal
@@ -65,7 +66,17 @@ def server_process_app() -> Any:
     keys, and never the in-process worker (it would run once per process)."""
     from luotsi.web.app import create_app
 
-    return create_app(replace(running_settings(), run_worker_in_process=False))
+    return kept_for_good(create_app(replace(running_settings(), run_worker_in_process=False)))
+
+
+def kept_for_good(app: Any) -> Any:
+    """``app``, with everything made so far (modules, models, routes: a server process's
+    lifetime) moved out of the garbage collector's sight. Its full collections then walk the
+    requests' objects only: with the 360,000 objects of start-up in them, each stopped every
+    request in flight for up to a quarter of a second (docs/performance.md)."""
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 @click.group()
@@ -100,7 +111,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             "would run its own worker. Leave it unset and run `luotsi worker` beside the servers."
         )
     in_process = settings.worker_in_process and workers == 1
-    app = create_app(settings) if workers == 1 else None
+    app = kept_for_good(create_app(settings)) if workers == 1 else None
     click.echo(
         f"Luotsi is serving on http://{host}:{port}  (database: {_backend(settings)}, "
         f"worker: {'in-process' if in_process else 'separate, run `luotsi worker`'}, "
