@@ -90,7 +90,7 @@ class BalanceColumns(NamedTuple):
 
 
 def with_balances(
-    query: Select[T], today: date | None = None, *, only: Any = None
+    query: Select[T], today: date | None = None, *, only: Select[tuple[uuid.UUID]] | None = None
 ) -> tuple[Select[T], BalanceColumns]:
     """``query`` (whose first FROM is :class:`Invoice`) joined to each invoice's payments and
     credit notes, and the columns that give its balance and state on ``today``.

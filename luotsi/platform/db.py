@@ -242,7 +242,7 @@ def _tenant_criterion(tenant_id: uuid.UUID) -> ExecutableOption:
 
 # What the checks below found for a statement's shape: its cache key (SQLAlchemy's, which
 # also keys its compiled SQL, so equal keys mean the same tables and the same raw SQL), whether
-# raw SQL was allowed, and the number of mappers (a model defined later may add a tenant table).
+# raw SQL was allowed, and the models' generation (a model defined later may add a tenant table).
 # Refusals are never kept: a statement that failed fails again. Bounded: cleared when full.
 _ANALYSED: dict[tuple[Any, ...], frozenset[str]] = {}
 _ANALYSED_MAX = 4096
