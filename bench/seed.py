@@ -319,6 +319,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "net_cents",
         "vat_cents",
         "gross_cents",
+        "paid_cents",
         "created_by",
         "created_at",
         "updated_at",
@@ -740,6 +741,7 @@ class Seeder:
                 net = sum(s[4] for s in sessions)
                 vat = round(net * 0.255)
                 reference = reference_for(number, ReferenceType.NATIONAL)
+                paid = due_on < self.today - timedelta(days=14)
                 await self.w.add(
                     "invoices",
                     (
@@ -764,6 +766,7 @@ class Seeder:
                         net,
                         vat,
                         net + vat,
+                        net + vat if paid else 0,
                         owner,
                         issued_at,
                         issued_at,
@@ -794,7 +797,7 @@ class Seeder:
                             minutes,
                         ),
                     )
-                if due_on < self.today - timedelta(days=14):
+                if paid:
                     await self.w.add(
                         "payments",
                         (

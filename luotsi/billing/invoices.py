@@ -26,6 +26,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.models import BilledItem, BillingProfile, Invoice, InvoiceLine, InvoiceStatus
 from luotsi.billing.money import totals
+from luotsi.billing.payments import count_credited
 from luotsi.billing.profile import ready_profile
 from luotsi.billing.references import reference_for
 from luotsi.platform import clock, permissions
@@ -162,6 +163,8 @@ async def issue(
     invoice.net_cents, invoice.vat_cents = sums.net_cents, sums.vat_cents
     invoice.gross_cents = sums.gross_cents
     invoice.issued_by, invoice.issued_at = actor.id, clock.now()
+    if invoice.is_credit_note:
+        await count_credited(db, invoice)
     await emit(
         db,
         WebhookEvent.INVOICE_ISSUED,

@@ -191,6 +191,11 @@ class Invoice(TenantScoped, Base):
     net_cents: Mapped[int] = mapped_column(default=0)
     vat_cents: Mapped[int] = mapped_column(default=0)
     gross_cents: Mapped[int] = mapped_column(default=0)
+    # An issued invoice's payments and the credit notes that credit it, summed (credited as a
+    # positive sum): kept by ``luotsi.billing.payments.count_paid`` and ``count_credited``
+    # as payments and credit notes are written, so that a balance is read, not aggregated.
+    paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    credited_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

@@ -36,9 +36,9 @@ from luotsi.billing.payments import (
     Balance,
     BalanceColumns,
     InvoiceState,
+    balance_columns,
     balance_of,
     payments_of,
-    with_balances,
 )
 from luotsi.billing.references import formatted
 from luotsi.billing.reminders import reminders_of
@@ -123,13 +123,9 @@ class InvoiceFilter:
                 conditions.append(or_(Invoice.number == int(word), named))
             else:
                 conditions.append(named)
+        if self.state:
+            conditions.append(balance_columns().state == self.state.value)
         return conditions
-
-    def state_conditions(self, balance: BalanceColumns) -> list[ColumnElement[bool]]:
-        """The state filter on the columns of the statement's own :func:`with_balances`
-        join (one join per statement: :func:`~luotsi.billing.payments.state_filter` joins
-        its own, which a statement that also selects the balance cannot join twice)."""
-        return [balance.state == self.state.value] if self.state else []
 
 
 STATE_ORDER = (
@@ -216,8 +212,8 @@ INVOICE_SORTS = ("number", "org", "issued", "due", "open")  # the list's sortabl
 INVOICE_DEFAULT_SORT = Sort("number", descending=True)  # drafts, then the newest number first
 
 
-def _order(sort: Sort, balance: BalanceColumns | None) -> list[Any]:
-    """The list's ORDER BY; ``balance`` is needed for the "open" column only."""
+def _order(sort: Sort, balance: BalanceColumns) -> list[Any]:
+    """The list's ORDER BY."""
     drafts_first = case((Invoice.status == InvoiceStatus.DRAFT, 0), else_=1)
     newest = [drafts_first, Invoice.number.desc(), Invoice.created_at.desc()]
     if sort == INVOICE_DEFAULT_SORT:
@@ -230,7 +226,7 @@ def _order(sort: Sort, balance: BalanceColumns | None) -> list[Any]:
             "org": [func.lower(ClientOrg.name), Invoice.number.desc()],
             "issued": [Invoice.issued_on, Invoice.number],
             "due": [Invoice.due_on, Invoice.number],
-            "open": [balance.open_cents if balance is not None else 0, Invoice.number.desc()],
+            "open": [balance.open_cents, Invoice.number.desc()],
         },
         Invoice.id,
     )
@@ -267,35 +263,15 @@ async def _rows(
     offset: int | None = None,
     limit: int | None = None,
 ) -> list[InvoiceRow]:
-    listed = select(Invoice, ClientOrg.name, ClientOrg.business_id).join(
-        ClientOrg, ClientOrg.id == Invoice.org_id
-    )
-    only = None
-    if limit is not None and filters.state is None and sort.key != "open":
-        # The page is chosen without the balances, and only its invoices' payments are
-        # summed: summing every payment of a firm with thousands of invoices was most of the
-        # page's time in the database.
-        page = (
-            select(Invoice.id)
-            .join(ClientOrg, ClientOrg.id == Invoice.org_id)
-            .where(*filters.conditions())
-            .order_by(*_order(sort, None))
-            .offset(offset)
-            .limit(limit)
-            .cte("page")
-        )
-        only = select(page.c.id)
-        listed = listed.where(Invoice.id.in_(only))
-    else:
-        listed = listed.where(*filters.conditions())
-    statement, balance = with_balances(listed, only=only)
+    balance = balance_columns()
     statement = (
-        statement.add_columns(balance.state, balance.open_cents)
-        .where(*filters.state_conditions(balance))
+        select(Invoice, ClientOrg.name, ClientOrg.business_id, balance.state, balance.open_cents)
+        .join(ClientOrg, ClientOrg.id == Invoice.org_id)
+        .where(*filters.conditions())
         .order_by(*_order(sort, balance))
+        .offset(offset)
+        .limit(limit)
     )
-    if limit is not None and only is None:
-        statement = statement.offset(offset).limit(limit)
     items = []
     found: Any = (await db.execute(statement)).all()
     for invoice, org_name, business_id, state, open_cents in found:
@@ -326,18 +302,19 @@ async def list_invoices(
     state of everything the filters match, and the organisations that have invoices."""
     require(permissions.can_manage_billing(actor), "billing")
     conditions = filters.conditions()
-    matching, balance = with_balances(
+    balance = balance_columns()
+    # Grouped outside a subquery: PostgreSQL does not see a CASE with bound values in the
+    # select list and the same CASE in GROUP BY as one expression.
+    inner = (
         select(
             Invoice.net_cents.label("net"),
             Invoice.vat_cents.label("vat"),
             Invoice.gross_cents.label("gross"),
-        ).select_from(Invoice)
-    )
-    # Grouped outside a subquery: PostgreSQL does not see a CASE with bound values in the
-    # select list and the same CASE in GROUP BY as one expression.
-    inner = (
-        matching.add_columns(balance.state, balance.open_cents)
-        .where(*conditions, *filters.state_conditions(balance))
+            balance.state,
+            balance.open_cents,
+        )
+        .select_from(Invoice)
+        .where(*conditions)
         .subquery("matching")
     )
     per_state = await db.execute(

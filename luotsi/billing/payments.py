@@ -2,10 +2,13 @@
 
 An invoice's state is **derived, never stored**: its gross total less the payments matched to
 it and the issued credit notes that credit it is its open balance, and the state follows from
-that balance, the due date and today (:class:`InvoiceState`). :func:`with_balances` joins two
-grouped aggregates (payments per invoice, credit notes per credited invoice) to any query of
-invoices, so a single statement gives the balances of any number of invoices (:func:`states`)
-and an invoice list can filter by state in SQL (:func:`state_filter`).
+that balance, the due date and today (:class:`InvoiceState`). The two sums are kept on the
+invoice (``paid_cents``, ``credited_cents``) by the only functions that change them:
+:func:`count_paid` wherever a payment is added, deleted or matched, :func:`count_credited`
+when a credit note is issued. :func:`balance_columns` gives the balance and state as column
+expressions of any query of invoices, so a single statement gives the balances of any number
+of invoices (:func:`states`) and an invoice list filters, sorts and totals by state in SQL
+(:func:`state_filter`) without aggregating the firm's payments.
 
 Payments are recorded by hand (:func:`record_payment`) or read from a bank's camt.053/054 file
 (:func:`import_statement`): each incoming credit is matched to an issued invoice by its
@@ -19,15 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from stdnum.iso7064 import mod_97_10
 
 from luotsi.billing import references
@@ -81,7 +84,7 @@ class Balance:
 
 
 class BalanceColumns(NamedTuple):
-    """Column expressions of a query joined by :func:`with_balances`."""
+    """Column expressions of an invoice's balance and state (:func:`balance_columns`)."""
 
     paid_cents: ColumnElement[int]
     credited_cents: ColumnElement[int]
@@ -89,39 +92,13 @@ class BalanceColumns(NamedTuple):
     state: ColumnElement[str]
 
 
-def with_balances(
-    query: Select[T], today: date | None = None, *, only: Select[tuple[uuid.UUID]] | None = None
-) -> tuple[Select[T], BalanceColumns]:
-    """``query`` (whose first FROM is :class:`Invoice`) joined to each invoice's payments and
-    credit notes, and the columns that give its balance and state on ``today``.
-
-    Use the columns to select, filter or order: ``q, b = with_balances(select(Invoice));
-    q.add_columns(b.open_cents, b.state).where(b.state == InvoiceState.OVERDUE)``.
-    ``only`` (a select of invoice ids) sums the payments and credit notes of those invoices
-    alone: for a query that returns a few invoices of a firm that has thousands.
-    """
+def balance_columns(today: date | None = None) -> BalanceColumns:
+    """The columns that give an invoice's balance and state on ``today``, for any query of
+    :class:`Invoice`: ``b = balance_columns(); select(Invoice, b.open_cents).where(b.state ==
+    InvoiceState.OVERDUE)``. They read the invoice's own sums: nothing is joined."""
     today = today or clock.today()
-    payments = select(Payment.invoice_id, func.sum(Payment.amount_cents).label("cents")).where(
-        Payment.invoice_id.is_not(None)
-    )
-    note = aliased(Invoice, name="credit_notes")
-    notes = select(
-        note.credited_id.label("invoice_id"), (-func.sum(note.gross_cents)).label("cents")
-    ).where(
-        note.kind == DocumentKind.CREDIT_NOTE,
-        note.status == InvoiceStatus.ISSUED,
-        note.credited_id.is_not(None),
-    )
-    if only is not None:
-        payments = payments.where(Payment.invoice_id.in_(only))
-        notes = notes.where(note.credited_id.in_(only))
-    paid = payments.group_by(Payment.invoice_id).subquery("paid")
-    credited = notes.group_by(note.credited_id).subquery("credited")
-    query = query.outerjoin(paid, paid.c.invoice_id == Invoice.id).outerjoin(
-        credited, credited.c.invoice_id == Invoice.id
-    )
-    paid_cents = func.coalesce(paid.c.cents, 0)
-    credited_cents = func.coalesce(credited.c.cents, 0)
+    paid_cents = Invoice.paid_cents
+    credited_cents = Invoice.credited_cents
     is_invoice = and_(Invoice.status == InvoiceStatus.ISSUED, Invoice.kind == DocumentKind.INVOICE)
     open_cents = case(
         (is_invoice, Invoice.gross_cents - paid_cents - credited_cents), else_=literal(0)
@@ -140,7 +117,7 @@ def with_balances(
         (paid_cents > 0, literal(InvoiceState.PARTLY_PAID.value)),
         else_=literal(InvoiceState.OPEN.value),
     )
-    return query, BalanceColumns(
+    return BalanceColumns(
         paid_cents.label("paid_cents"),
         credited_cents.label("credited_cents"),
         open_cents.label("open_cents"),
@@ -148,10 +125,45 @@ def with_balances(
     )
 
 
+async def count_paid(db: AsyncSession, cents_by_invoice: Mapping[uuid.UUID, int]) -> None:
+    """Add each amount to its invoice's paid sum (a negative amount takes it away).
+
+    Called in the transaction that adds, deletes or re-matches the payments, after they are
+    flushed. Each invoice's row is updated by adding to what it holds, so two payments of
+    one invoice written at once both count: the second waits for the first's row lock.
+    """
+    for invoice_id, cents in cents_by_invoice.items():
+        if cents:
+            await db.execute(
+                update(Invoice)
+                .where(Invoice.id == invoice_id)
+                .values(paid_cents=Invoice.paid_cents + cents)
+            )
+
+
+async def count_credited(db: AsyncSession, credit_note: Invoice) -> None:
+    """Count a credit note just issued in the credited sum of the invoice it credits."""
+    if credit_note.credited_id is not None:
+        await db.execute(
+            update(Invoice)
+            .where(Invoice.id == credit_note.credited_id)
+            .values(credited_cents=Invoice.credited_cents - credit_note.gross_cents)
+        )
+
+
+def _paid_by(payments: Iterable[Payment]) -> dict[uuid.UUID, int]:
+    """The matched ``payments``' amounts summed per invoice."""
+    sums: dict[uuid.UUID, int] = defaultdict(int)
+    for payment in payments:
+        if payment.invoice_id is not None:
+            sums[payment.invoice_id] += payment.amount_cents
+    return sums
+
+
 def state_filter(query: Select[T], *wanted: InvoiceState, today: date | None = None) -> Select[T]:
     """``query`` of invoices narrowed to those in one of the states ``wanted`` on ``today``."""
-    joined, columns = with_balances(query, today)
-    return joined.where(columns.state.in_([state.value for state in wanted]))
+    state = balance_columns(today).state
+    return query.where(state.in_([wanted_state.value for wanted_state in wanted]))
 
 
 async def states(
@@ -160,14 +172,19 @@ async def states(
     """The balance and state of each of ``invoice_ids`` on ``today``, in one statement."""
     if not invoice_ids:
         return {}
-    query, b = with_balances(
-        select(Invoice.id, Invoice.gross_cents, Invoice.due_on, Invoice.kind, Invoice.status),
-        today,
-    )
+    b = balance_columns(today)
     rows = await db.execute(
-        query.add_columns(b.paid_cents, b.credited_cents, b.open_cents, b.state).where(
-            Invoice.id.in_(invoice_ids)
-        )
+        select(
+            Invoice.id,
+            Invoice.gross_cents,
+            Invoice.due_on,
+            Invoice.kind,
+            Invoice.status,
+            b.paid_cents,
+            b.credited_cents,
+            b.open_cents,
+            b.state,
+        ).where(Invoice.id.in_(invoice_ids))
     )
     found = {}
     for row in rows:
@@ -281,6 +298,7 @@ async def record_payment(
     )
     db.add(payment)
     await db.flush()
+    await count_paid(db, _paid_by([payment]))
     await announce_paid(db, before)
     return payment
 
@@ -330,6 +348,8 @@ async def delete_payment(db: AsyncSession, actor: Membership, payment_id: uuid.U
             ),
         )
     await db.execute(delete(Payment).where(Payment.id == payment.id))
+    if payment.invoice_id is not None:
+        await count_paid(db, {payment.invoice_id: -payment.amount_cents})
 
 
 async def unmatched_payments(
@@ -356,8 +376,14 @@ async def match_payment(
     if invoice_id is not None:
         invoice_id = (await _payable_invoice(db, invoice_id)).id
         before = await states(db, [invoice_id])
+    moved: dict[uuid.UUID, int] = defaultdict(int)
+    if payment.invoice_id is not None:
+        moved[payment.invoice_id] -= payment.amount_cents
+    if invoice_id is not None:
+        moved[invoice_id] += payment.amount_cents
     payment.invoice_id = invoice_id
     await db.flush()
+    await count_paid(db, moved)
     await announce_paid(db, before)
     return payment
 
@@ -503,6 +529,7 @@ async def import_statement(db: AsyncSession, actor: Membership, data: bytes) -> 
         raise Invalid.field(
             "file", _("The same payments are being imported right now. Try again in a moment.")
         ) from None
+    await count_paid(db, _paid_by(result.matched))
     await announce_paid(db, balances)
     return result
 
@@ -511,10 +538,10 @@ async def open_invoices(db: AsyncSession, actor: Membership) -> list[tuple[Invoi
     """Issued invoices with something still to pay, with the organisation's name and the
     open amount, by number: what an unmatched payment can be matched to."""
     require(permissions.can_manage_billing(actor), "billing")
-    query, b = with_balances(select(Invoice, ClientOrg.name))
+    b = balance_columns()
     rows = await db.execute(
-        query.join(ClientOrg, ClientOrg.id == Invoice.org_id)
-        .add_columns(b.open_cents)
+        select(Invoice, ClientOrg.name, b.open_cents)
+        .join(ClientOrg, ClientOrg.id == Invoice.org_id)
         .where(b.state.in_([s.value for s in OPEN_STATES]))
         .order_by(Invoice.number)
     )

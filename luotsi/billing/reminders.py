@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.billing.models import Invoice, Reminder
-from luotsi.billing.payments import Balance, InvoiceState, balance_of, with_balances
+from luotsi.billing.payments import Balance, InvoiceState, balance_columns, balance_of
 from luotsi.billing.profile import get_profile
 from luotsi.billing.references import formatted
 from luotsi.billing.subscription import connect
@@ -104,15 +104,12 @@ async def _notify_overdue(job: JobContext, today: date) -> None:
     """Notify the billing managers of each invoice that fell overdue, once per invoice (its
     id is the notification's subject)."""
     db = job.db
-    query, balance = with_balances(
-        select(Invoice.id, Invoice.number, Invoice.due_on, ClientOrg.name).join(
-            ClientOrg, ClientOrg.id == Invoice.org_id
-        ),
-        today,
+    query = (
+        select(Invoice.id, Invoice.number, Invoice.due_on, ClientOrg.name)
+        .join(ClientOrg, ClientOrg.id == Invoice.org_id)
+        .where(balance_columns(today).state == InvoiceState.OVERDUE.value)
     )
-    overdue = list(
-        (await db.execute(query.where(balance.state == InvoiceState.OVERDUE.value))).tuples()
-    )
+    overdue = list((await db.execute(query)).tuples())
     if not overdue:
         return
     notified = set(
@@ -160,12 +157,10 @@ async def send_payment_reminders(job: JobContext) -> int:
         .group_by(Reminder.invoice_id)
         .subquery("sent")
     )
-    query, balance = with_balances(
-        select(Invoice, ClientOrg.invoice_email).join(ClientOrg, ClientOrg.id == Invoice.org_id),
-        today,
-    )
+    balance = balance_columns(today)
     query = (
-        query.add_columns(balance.open_cents)
+        select(Invoice, ClientOrg.invoice_email, balance.open_cents)
+        .join(ClientOrg, ClientOrg.id == Invoice.org_id)
         .outerjoin(sent, sent.c.invoice_id == Invoice.id)
         .where(
             balance.state == InvoiceState.OVERDUE.value,

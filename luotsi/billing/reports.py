@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from luotsi.billing.models import Invoice, InvoiceStatus
-from luotsi.billing.payments import with_balances
+from luotsi.billing.payments import balance_columns
 from luotsi.platform import clock, permissions
 from luotsi.platform.errors import Invalid
 from luotsi.platform.i18n import HELSINKI
@@ -350,7 +350,7 @@ async def _money(db: AsyncSession, filters: ReportFilter) -> list[MonthMoney]:
     months = filters.months()
     year = extract("year", Invoice.issued_on).label("year")
     month = extract("month", Invoice.issued_on).label("month")
-    query, balance = with_balances(select(year, month))
+    balance = balance_columns()
     conditions = [
         Invoice.status == InvoiceStatus.ISSUED,
         Invoice.issued_on >= filters.start,
@@ -360,7 +360,8 @@ async def _money(db: AsyncSession, filters: ReportFilter) -> list[MonthMoney]:
         conditions.append(Invoice.org_id == filters.org_id)
     open_cents = case((balance.open_cents > 0, balance.open_cents), else_=0)
     rows = await db.execute(
-        query.add_columns(func.sum(Invoice.gross_cents), func.sum(open_cents))
+        select(year, month, func.sum(Invoice.gross_cents), func.sum(open_cents))
+        .select_from(Invoice)
         .where(*conditions)
         .group_by(year, month)
     )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Column, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.billing import invoices
-from luotsi.billing.models import Invoice, InvoiceLine
+from luotsi.billing.document import DocumentKind
+from luotsi.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from luotsi.billing.references import ReferenceType, is_valid
 from luotsi.platform import clock
 from luotsi.platform.errors import Forbidden, Invalid
@@ -57,16 +61,57 @@ async def test_an_issued_invoice_and_its_lines_are_frozen_in_the_database(
     await complete_profile(db)
     issued_id = (await invoices.issue(db, firms.a.owner, (await add_draft(db, firms.a.org)).id)).id
     await db.commit()
+    # Every column of the invoice is the document, but the sums its payments and credit
+    # notes keep (and the time of the change). The tenant wall refuses a new tenant_id
+    # before the database sees it.
+    kept = {"paid_cents", "credited_cents", "updated_at", "tenant_id"}
     attempts = [
-        update(Invoice).where(Invoice.id == issued_id).values(gross_cents=1),
-        update(InvoiceLine).where(InvoiceLine.invoice_id == issued_id).values(net_cents=1),
+        update(Invoice).where(Invoice.id == issued_id).values({column.name: _other(column)})
+        for column in Invoice.__table__.columns
+        if column.name not in kept
     ]
+    attempts.append(
+        update(InvoiceLine).where(InvoiceLine.invoice_id == issued_id).values(net_cents=1)
+    )
     for attempt in attempts:
         with pytest.raises(DBAPIError, match="credit note"):
             await db.execute(attempt)
         await db.rollback()
+    await db.execute(
+        update(Invoice)
+        .where(Invoice.id == issued_id)
+        .values(paid_cents=Invoice.paid_cents + 5, credited_cents=Invoice.credited_cents + 7)
+    )
+    await db.commit()
+    sums = select(Invoice.paid_cents, Invoice.credited_cents).where(Invoice.id == issued_id)
+    stored = (await db.execute(sums)).one()
+    assert tuple(stored) == (5, 7)
     with pytest.raises(Invalid):
         await invoices.delete_draft(db, firms.a.owner, issued_id)
+
+
+def _other(column: Column[object]) -> object:
+    """A value of ``column``'s type that no issued invoice holds."""
+    if column.name == "kind":
+        return DocumentKind.CREDIT_NOTE
+    if column.name == "status":
+        return InvoiceStatus.DRAFT
+    if column.name == "reference_type":
+        return ReferenceType.RF
+    try:
+        python_type = column.type.python_type
+    except NotImplementedError:  # a type of our own: its underlying type's
+        python_type = column.type.impl_instance.python_type  # type: ignore[attr-defined]
+    samples: dict[type, object] = {
+        uuid.UUID: uuid.uuid4(),
+        str: "x",
+        int: 7,
+        bool: True,
+        date: date(2001, 2, 3),
+        datetime: datetime(2001, 2, 3, tzinfo=UTC),
+        dict: {"name": "x"},
+    }
+    return samples[python_type]
 
 
 async def test_a_session_is_billed_once_until_a_credit_note_gives_it_back(

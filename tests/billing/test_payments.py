@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -88,7 +89,7 @@ async def test_a_credited_invoice_and_its_credit_note(db: AsyncSession, firms: F
     assert found[two_lines.id].open_cents == 12550  # 100.00 + 25.5 % VAT left to pay
 
 
-async def test_state_filter_narrows_an_invoice_list_in_sql(db: AsyncSession, firms: Firms) -> None:
+async def test_state_filter_and_balance_columns_work_in_sql(db: AsyncSession, firms: Firms) -> None:
     await complete_profile(db)
     unpaid, paid = await issued(db, firms), await issued(db, firms)
     await payments.record_payment(db, firms.a.owner, paid.id, clock.today(), paid.gross_cents)
@@ -106,10 +107,12 @@ async def test_state_filter_narrows_an_invoice_list_in_sql(db: AsyncSession, fir
         unpaid.number,
         paid.number,
     ]
-    query, balance = payments.with_balances(
-        select(Invoice.number).where(Invoice.number.is_not(None)), today=later
+    balance = payments.balance_columns(today=later)
+    rows = await db.execute(
+        select(Invoice.number, balance.open_cents)
+        .where(Invoice.number.is_not(None))
+        .order_by(Invoice.number)
     )
-    rows = await db.execute(query.add_columns(balance.open_cents).order_by(Invoice.number))
     assert rows.tuples().all() == [(unpaid.number, 15060), (paid.number, 0)]
 
 
@@ -236,6 +239,63 @@ async def test_an_unmatched_payment_is_matched_by_hand(db: AsyncSession, firms: 
     assert (await payments.balance_of(db, invoice.id)).state is InvoiceState.PAID
     with pytest.raises(Invalid, match="Tiliotteelta"):
         await payments.delete_payment(db, firms.a.owner, waiting.id)
+
+
+async def test_a_payment_matched_elsewhere_leaves_one_invoice_and_pays_the_other(
+    db: AsyncSession, firms: Firms
+) -> None:
+    await complete_profile(db)
+    first, second = await issued(db, firms), await issued(db, firms)
+    data = camt054(clock.today(), Credit(15060, formatted(first.reference), archive="M-1"))
+    [payment] = (await payments.import_statement(db, firms.a.owner, data)).matched
+
+    async def paid() -> tuple[int, int]:
+        found = await payments.states(db, [first.id, second.id])
+        return found[first.id].paid_cents, found[second.id].paid_cents
+
+    assert await paid() == (15060, 0)
+    await payments.match_payment(db, firms.a.owner, payment.id, second.id)
+    assert await paid() == (0, 15060)
+    assert (await payments.balance_of(db, first.id)).state is InvoiceState.OPEN
+    await payments.match_payment(db, firms.a.owner, payment.id, second.id)  # no change
+    assert await paid() == (0, 15060)
+    await payments.match_payment(db, firms.a.owner, payment.id, None)
+    assert await paid() == (0, 0)
+    assert [p.id for p in (await payments.unmatched_payments(db, firms.a.owner)).items] == [
+        payment.id
+    ]
+
+
+async def test_payments_recorded_at_once_on_one_invoice_all_count(
+    clean_db: Backend, firms: Firms
+) -> None:
+    """Each request adds its payment to the invoice's sum under the row's lock, so none is
+    lost when several land at the same moment (through separate connections)."""
+    if not clean_db.is_postgres:
+        pytest.skip(
+            "SQLite lets one connection write at a time: concurrent writes are PostgreSQL's"
+        )
+    async with scoped(clean_db, firms.a.tenant) as db:
+        await complete_profile(db)
+        invoice = await issued(db, firms)
+        await db.commit()
+    start = asyncio.Event()
+
+    async def pay(cents: int) -> None:
+        async with scoped(clean_db, firms.a.tenant) as db:
+            await db.connection()
+            await start.wait()
+            await payments.record_payment(db, firms.a.owner, invoice.id, clock.today(), cents)
+            await db.commit()
+
+    tasks = [asyncio.ensure_future(pay(cents)) for cents in (1000, 2000, 3000, 4000, 5000)]
+    start.set()
+    await asyncio.gather(*tasks)
+    async with scoped(clean_db, firms.a.tenant) as db:
+        balance = await payments.balance_of(db, invoice.id)
+        recorded = await db.scalar(select(func.sum(Payment.amount_cents)))
+    assert balance.paid_cents == recorded == 15000
+    assert balance.open_cents == 60 and balance.state is InvoiceState.PARTLY_PAID
 
 
 async def test_importing_the_same_file_again_adds_nothing_and_says_so(

@@ -12,10 +12,12 @@ from alembic import command
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Integer, LargeBinary, String, Uuid, column, inspect, select, table, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import joinedload
 
-from luotsi.billing.models import BillingProfile
+from luotsi.billing.document import DocumentKind
+from luotsi.billing.models import BillingProfile, Invoice, InvoiceStatus, Payment
 from luotsi.platform import clock
 from luotsi.platform.audit import AuditEvent
 from luotsi.platform.db import TENANT_KEY, Base, UTCDateTime, make_engine, make_sessionmaker
@@ -480,5 +482,84 @@ async def test_migration_0017_moves_file_bytes_into_the_store_and_back(
 
         await _downgrade(settings, "0016")
         assert await _file_columns(engine, 0) == contents
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0034_sums_what_each_invoice_was_paid_and_credited(
+    unmigrated: Settings,
+) -> None:
+    await upgrade(unmigrated, "0033")
+    engine = make_engine(unmigrated.owner_database_url)
+    try:
+        firm = await make_firm(engine, "a", "Firm Oy", "0737546-2")
+        org = await add_client_org(engine, firm)
+
+        async def invoice(number: int | None, gross: int, **values: object) -> uuid.UUID:
+            status = InvoiceStatus.DRAFT if number is None else InvoiceStatus.ISSUED
+            return await _insert_as_of(
+                engine,
+                Invoice,
+                tenant_id=firm.id,
+                org_id=org.id,
+                status=status,
+                number=number,
+                gross_cents=gross,
+                **values,
+            )
+
+        async def payment(invoice_id: uuid.UUID | None, cents: int) -> None:
+            await _insert_as_of(
+                engine,
+                Payment,
+                tenant_id=firm.id,
+                invoice_id=invoice_id,
+                paid_on=clock.today(),
+                amount_cents=cents,
+            )
+
+        paid = await invoice(1, 10000)
+        credited = await invoice(2, 5000)
+        untouched = await invoice(3, 700)
+        note = await invoice(4, -2000, kind=DocumentKind.CREDIT_NOTE, credited_id=credited)
+        draft_note = await invoice(None, -1000, kind=DocumentKind.CREDIT_NOTE, credited_id=paid)
+        for invoice_id, cents in ((paid, 6000), (paid, 4000), (credited, 500), (None, 999)):
+            await payment(invoice_id, cents)
+
+        await upgrade(unmigrated)
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("select id, paid_cents, credited_cents from invoices"))
+            sums = {uuid.UUID(str(row[0])): (row[1], row[2]) for row in rows}
+        assert sums == {
+            paid: (10000, 0),
+            credited: (500, 2000),
+            untouched: (0, 0),
+            note: (0, 0),
+            draft_note: (0, 0),
+        }
+        # The issued invoice takes a payment; its document stays frozen.
+        invoices = table(
+            "invoices",
+            column("id", Uuid()),
+            column("paid_cents", Integer()),
+            column("gross_cents", Integer()),
+            column("notes", String()),
+        )
+        of_paid = invoices.update().where(invoices.c.id == paid)
+        async with engine.begin() as conn:
+            await conn.execute(of_paid.values(paid_cents=1))
+        with pytest.raises(DBAPIError, match="credit note"):
+            async with engine.begin() as conn:
+                await conn.execute(of_paid.values(gross_cents=1))
+
+        await _downgrade(unmigrated, "0033")
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("invoices")}
+            )
+        assert "paid_cents" not in columns and "gross_cents" in columns
+        with pytest.raises(DBAPIError, match="credit note"):
+            async with engine.begin() as conn:
+                await conn.execute(of_paid.values(notes="x"))
     finally:
         await engine.dispose()

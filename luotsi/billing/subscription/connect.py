@@ -34,7 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.billing.document import DocumentKind
 from luotsi.billing.models import Invoice, InvoiceStatus, Payment, PaymentSource
-from luotsi.billing.payments import OPEN_STATES, InvoiceState, announce_paid, balance_of, states
+from luotsi.billing.payments import (
+    OPEN_STATES,
+    InvoiceState,
+    announce_paid,
+    balance_of,
+    count_paid,
+    states,
+)
 from luotsi.billing.subscription.gateway import (
     GatewayError,
     InvoiceCheckout,
@@ -474,6 +481,7 @@ async def record_card_payment(
         )
     )
     await db.flush()
+    await count_paid(db, {invoice.id: amount})
     await announce_paid(db, before)
     log.info("stripe.connect.payment", tenant_id=str(tenant_id), event_id=event.id)
     return tenant_id
