@@ -15,6 +15,9 @@
 //   once focused (15 minutes up and down, a day left and right); Enter or dropping it opens
 //   the meeting's own "change the time" form with the new time filled in, so every rule of a
 //   reschedule (clashes, holidays, notifications, history) applies as without this.
+// - A click on an empty time of the grid plans a meeting then (the new-meeting form with the
+//   column's day, supervisor and the time filled in), and a marker shows the row under the
+//   pointer; without this each column's "+" link plans a meeting on its day.
 (function () {
   "use strict";
 
@@ -105,6 +108,14 @@
 
   function slotsOf(entry) {
     return entry.parentElement;
+  }
+
+  // The row (from 0, with the fraction within it) at ``y`` in a column. The rows have no
+  // elements of their own: each is as high as the grid's rows, whatever the column's height
+  // (a meeting dragged past the end of the day makes it taller).
+  function rowAt(slots, y) {
+    var height = parseFloat(window.getComputedStyle(slots).gridAutoRows);
+    return (y - slots.getBoundingClientRect().top) / height;
   }
 
   function setRow(entry, minute) {
@@ -220,6 +231,7 @@
   });
 
   document.addEventListener("pointerdown", function (event) {
+    dragged = false; // a drag by touch ends without the click that would say so
     var entry = event.target.closest ? event.target.closest("a.cal-entry[data-move]") : null;
     if (!entry || event.button !== 0) {
       return;
@@ -227,7 +239,6 @@
     var start = { x: event.clientX, y: event.clientY };
     var rect = entry.getBoundingClientRect();
     var grab = event.clientY - rect.top;
-    dragged = false;
 
     function onMove(move) {
       if (!dragged && Math.abs(move.clientX - start.x) + Math.abs(move.clientY - start.y) < 6) {
@@ -240,9 +251,7 @@
       if (!column || column.dataset.who !== slotsOf(entry).dataset.who) {
         column = slotsOf(entry);
       }
-      var box = column.getBoundingClientRect();
-      var height = box.height / Number(column.dataset.rows);
-      var row = Math.floor((move.clientY - grab - box.top) / height + 0.5);
+      var row = Math.floor(rowAt(column, move.clientY - grab) + 0.5);
       moveTo(column.dataset.day, (Number(column.dataset.first) + row) * SLOT);
       state.entry.focus();
     }
@@ -266,13 +275,70 @@
     }
   });
 
-  // A drag ends with a click on the meeting: that click must not open its page.
+  // A drag ends with a click on the meeting, or on the empty time it was let go over: that
+  // click must neither open the meeting's page nor plan a new meeting.
   document.addEventListener("click", function (event) {
-    if (dragged && event.target.closest && event.target.closest("a.cal-entry[data-move]")) {
+    if (dragged && event.target.closest && event.target.closest(".cal-grid")) {
       event.preventDefault();
       dragged = false;
     }
   }, true);
+
+  // An empty time: each column has the new-meeting form's address for its day and supervisor
+  // (data-new), and a click adds the time of the row clicked. The rows are only lines drawn by
+  // CSS (an element and a link for each quarter hour made a week's page too heavy), so one
+  // marker, moved by the pointer, shows which row a click would choose.
+  var marker = null;
+
+  // The column whose empty time (not a meeting in it) the event is on, or null.
+  function emptyColumn(event) {
+    var target = event.target;
+    return target.matches && target.matches(".cal-slots[data-new]") ? target : null;
+  }
+
+  function emptyRow(slots, y) {
+    return Math.min(Math.max(Math.floor(rowAt(slots, y)), 0), Number(slots.dataset.rows) - 1);
+  }
+
+  function hideMarker() {
+    if (marker && marker.parentElement) {
+      marker.parentElement.removeChild(marker);
+    }
+  }
+
+  // Not for a finger: it has no hover, and a swipe that scrolls would leave the marker behind.
+  document.addEventListener("pointermove", function (event) {
+    var slots = emptyColumn(event);
+    if (!slots || dragged || event.pointerType === "touch") {
+      hideMarker();
+      return;
+    }
+    if (!marker) {
+      marker = document.createElement("div");
+      marker.setAttribute("aria-hidden", "true");
+    }
+    marker.className = "cal-mark r" + (emptyRow(slots, event.clientY) + 1);
+    if (marker.parentElement !== slots) {
+      slots.appendChild(marker);
+    }
+  });
+
+  document.addEventListener("pointerout", function (event) {
+    if (marker && event.target === marker.parentElement) {
+      hideMarker();
+    }
+  });
+
+  // A click with a modifier key asks for a new tab or window, and there is no link to open.
+  document.addEventListener("click", function (event) {
+    var slots = emptyColumn(event);
+    var modified = event.ctrlKey || event.metaKey || event.shiftKey || event.altKey;
+    if (!slots || event.defaultPrevented || event.button !== 0 || modified) {
+      return;
+    }
+    var minute = (Number(slots.dataset.first) + emptyRow(slots, event.clientY)) * SLOT;
+    window.location.assign(slots.dataset.new + "&time=" + encodeURIComponent(timeText(minute)));
+  });
 
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) {

@@ -52,6 +52,14 @@ def _column(page: str, day: date, who: object = "") -> str:
     return page[start : end if end > 0 else page.index('id="cal-move-status"')]
 
 
+def _new_meeting(page: str, day: date, who: object = "") -> str:
+    """A column's address for a new meeting (data-new), to which luotsi.js adds the time of the
+    empty row clicked."""
+    match = re.search(r'<div class="cal-slots [^>]*data-new="([^"]*)"', _column(page, day, who))
+    assert match, (day, who)
+    return html.unescape(match.group(1))
+
+
 async def test_the_week_grid_places_a_meeting_on_its_day_and_rows(
     client: Client, firms: Firms
 ) -> None:
@@ -176,11 +184,11 @@ async def test_the_office_day_view_has_a_column_per_supervisor_and_filters(
     assert str(a.session.id) in _column(page.text, day, a.supervisor.id)
     assert str(owners.id) in _column(page.text, day, a.owner.id)
     assert str(owners.id) not in _column(page.text, day, a.supervisor.id)
-    # An empty time in a supervisor's column plans a meeting for them.
-    assert (
-        f'href="/t/alfa/sessions/new?date={day.isoformat()}&amp;time=09%3A15'
-        f'&amp;supervisor={a.supervisor.id}"'
-    ) in _column(page.text, day, a.supervisor.id)
+    # An empty time in a supervisor's column plans a meeting for them, as the column's "+" does.
+    for member in (a.supervisor, a.owner):
+        new = f"/t/alfa/sessions/new?date={day.isoformat()}&supervisor={member.id}"
+        assert _new_meeting(page.text, day, member.id) == new
+        assert f'<a class="cal-add" href="{html.escape(new)}">' in page.text
 
     one = await client.get(
         f"/t/alfa/calendar/?view=day&day={day.isoformat()}&supervisor={a.supervisor.id}"
@@ -226,16 +234,16 @@ async def test_an_empty_time_leads_to_the_meeting_form_with_the_time_filled_in(
     a = firms.a
     day = clock.working_day(10)
     await client.login(a.owner.user.email)
-    wanted = f"date={day.isoformat()}&time=09:15&supervisor={a.supervisor.id}"
-    choose = await client.get(f"/t/alfa/sessions/new?{wanted}")
+    grid = await client.get(f"/t/alfa/calendar/?view=day&day={day.isoformat()}")
+    # What luotsi.js asks for on a click on the 9.15 row of the supervisor's column.
+    wanted = _new_meeting(grid.text, day, a.supervisor.id) + "&time=09%3A15"
+    choose = await client.get(wanted)
     assert choose.status_code == 200
     assert 'id="choose-agreement"' in choose.text and "Esimerkkikunta" in choose.text
     assert f'<option value="{a.agreement.id}">' in choose.text
     assert f'name="supervisor" value="{a.supervisor.id}"' in choose.text
 
-    chosen = await client.get(
-        f"/t/alfa/sessions/new?{wanted}&agreement={a.agreement.id}", follow_redirects=False
-    )
+    chosen = await client.get(f"{wanted}&agreement={a.agreement.id}", follow_redirects=False)
     assert chosen.status_code in (302, 303)
     form_url = chosen.headers["location"]
     assert form_url.startswith(f"/t/alfa/sessions/new/{a.agreement.id}?")
@@ -304,5 +312,9 @@ async def test_a_new_supervisor_gets_an_empty_column(
     await client.login(a.owner.user.email)
     page = await client.get(f"/t/alfa/calendar/?view=day&day={_day(a).isoformat()}")
     column = _column(page.text, _day(a), member.id)
-    # Every quarter hour of the firm's usual day (8.00-16.00) is free to plan.
-    assert "cal-entry" not in column and column.count('class="cal-slot r') == 32
+    # Every quarter hour of the firm's usual day is free to plan for them: 8.00-16.00 is 32 rows
+    # from the day's quarter hour 32 (8.00).
+    assert "cal-entry" not in column
+    assert 'data-first="32" data-rows="32"' in column
+    new = f"/t/alfa/sessions/new?date={_day(a).isoformat()}&supervisor={member.id}"
+    assert _new_meeting(page.text, _day(a), member.id) == new
