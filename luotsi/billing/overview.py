@@ -214,10 +214,11 @@ INVOICE_DEFAULT_SORT = Sort("number", descending=True)  # drafts, then the newes
 
 def _order(sort: Sort, balance: BalanceColumns) -> list[Any]:
     """The list's ORDER BY."""
-    drafts_first = case((Invoice.status == InvoiceStatus.DRAFT, 0), else_=1)
-    newest = [drafts_first, Invoice.number.desc(), Invoice.created_at.desc()]
     if sort == INVOICE_DEFAULT_SORT:
-        return [*newest, Invoice.id]
+        # Drafts (no number) first: the order of the (tenant_id, number) index read backwards,
+        # so a page of a firm with thousands of invoices reads its own rows only.
+        return [Invoice.number.desc().nulls_first(), Invoice.created_at.desc(), Invoice.id]
+    drafts_first = case((Invoice.status == InvoiceStatus.DRAFT, 0), else_=1)
     # Drafts have no number nor dates: they come first whatever the column (PostgreSQL and
     # SQLite would put their NULLs at opposite ends).
     chosen = sort.order(

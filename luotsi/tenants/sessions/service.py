@@ -849,6 +849,11 @@ def _listed(
     return conditions, order
 
 
+# The sessions list counts this many pages past the one shown, then says "more": a large firm
+# plans hundreds of thousands of meetings, and an exact count of them cost more than the page.
+SESSION_PAGES_COUNTED = 20
+
+
 async def list_sessions(
     db: AsyncSession,
     actor: Membership,
@@ -860,7 +865,16 @@ async def list_sessions(
 ) -> Page[SupervisionSession]:
     """Sessions ``actor`` may see that match ``filters`` (see :func:`_listed`)."""
     conditions, order = _listed(actor, filters, now or clock.now())
-    return await paginate(db, SupervisionSession, conditions, order, page, per_page, SESSION_NAMES)
+    return await paginate(
+        db,
+        SupervisionSession,
+        conditions,
+        order,
+        page,
+        per_page,
+        SESSION_NAMES,
+        pages_ahead=SESSION_PAGES_COUNTED,
+    )
 
 
 @dataclass

@@ -22,8 +22,10 @@ from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.outbox import OutboxMessage
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.sessions import service as session_service
 from luotsi.tenants.sessions.models import MeetingKind, SessionStatus, SupervisionSession
 from luotsi.tenants.sessions.service import is_working_day
+from luotsi.web.sessions import sessions as sessions_web
 from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import Firm, Firms, add_agreement, add_member, add_session, make_user
@@ -538,6 +540,29 @@ async def test_the_session_list_filters_and_pages(
     assert "Esimerkkikunta" in by_name.text
     odd = await client.get("/t/alfa/sessions/?when=x&status=y&supervisor=z&page=-1")
     assert odd.status_code == 200
+
+
+async def test_a_long_session_list_counts_some_pages_ahead_and_then_says_more(
+    client: Client, firms: Firms, clean_db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firm plans hundreds of thousands of meetings: the list counts a few pages past the
+    one shown (here two pages of two) instead of all of them, and says "more than"."""
+    monkeypatch.setattr(sessions_web, "PER_PAGE", 2)
+    monkeypatch.setattr(session_service, "SESSION_PAGES_COUNTED", 2)
+    a = firms.a
+    for days in range(6):  # seven with the fixture's
+        starts = clock.at(clock.working_day(20 + days), 9)
+        await add_session(clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=starts)
+    await client.login(a.admin.user.email)
+
+    first = await client.get("/t/alfa/sessions/?when=all")
+    assert "More than 4 meetings" in first.text and "Page 1 of more than 2" in first.text
+    assert 'rel="next" href="?when=all&amp;page=2"' in first.text
+    third = await client.get("/t/alfa/sessions/?when=all&page=3")
+    assert "7 meetings" in third.text and "Page 3 of 4" in third.text
+    past_the_end = await client.get("/t/alfa/sessions/?when=all&page=9")
+    assert "Page 4 of 4" in past_the_end.text and 'rel="next"' not in past_the_end.text
+    assert len(re.findall(r'<td><a href="/t/alfa/sessions/[0-9a-f-]{36}">', past_the_end.text)) == 1
 
 
 async def test_a_supervisor_sees_their_own_week_and_an_admin_everyones(
