@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock, permissions
@@ -19,6 +19,9 @@ from luotsi.tenants.agreements.models import Agreement
 from luotsi.tenants.sessions.models import SESSION_NAMES, SessionStatus, SupervisionSession
 
 AWAITING_LIMIT = 20
+# The most sessions each of today's and the rest of the week's lists shows: the whole firm's
+# week can hold thousands (the calendar shows them all).
+AGENDA_LIMIT = 25
 
 
 @dataclass
@@ -27,6 +30,8 @@ class Agenda:
     rest_of_week: list[SupervisionSession] = field(default_factory=list)
     awaiting_marking: list[SupervisionSession] = field(default_factory=list)  # past, planned
     whole_firm: bool = False
+    today_total: int = 0  # of which ``today`` holds the first AGENDA_LIMIT
+    rest_of_week_total: int = 0
 
 
 def _local_midnight(day: date) -> datetime:
@@ -51,18 +56,40 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
         .scalar_subquery()
     )
     awaits = s.id.in_(awaiting)
-    # Both lists in one statement, each row saying which it belongs to (it may be both).
-    rows = await db.execute(
-        select(s, this_week.label("this_week"), awaits.label("awaits"))
+    tomorrow = _local_midnight(today + timedelta(days=1))
+    # Which of the week's lists a session is on (none: it only waits to be marked); each list
+    # numbered and counted in the same statement, so only its first AGENDA_LIMIT are loaded.
+    week_list = case((~this_week, None), (s.starts_at < tomorrow, 1), else_=2)
+    ranked = (
+        select(
+            s.id,
+            week_list.label("week_list"),
+            awaits.label("awaits"),
+            func.row_number().over(partition_by=week_list, order_by=(s.starts_at, s.id)).label("n"),
+            func.count().over(partition_by=week_list).label("total"),
+        )
+        .select_from(s)
         .where(*planned, or_(this_week, awaits))
-        .order_by(s.starts_at)
+        .subquery("ranked")
+    )
+    # The lists in one statement, each row saying which it belongs to (it may be both).
+    rows = await db.execute(
+        select(s, ranked.c.week_list, ranked.c.awaits, ranked.c.n, ranked.c.total)
+        .join(ranked, ranked.c.id == s.id)
+        .where(
+            or_(and_(ranked.c.week_list.is_not(None), ranked.c.n <= AGENDA_LIMIT), ranked.c.awaits)
+        )
+        .order_by(s.starts_at, s.id)
         .options(*SESSION_NAMES)
     )
-    tomorrow = _local_midnight(today + timedelta(days=1))
     agenda = Agenda(whole_firm=whole_firm)
-    for session, in_week, to_mark in rows.tuples():
-        if in_week:
-            (agenda.today if session.starts_at < tomorrow else agenda.rest_of_week).append(session)
+    for session, week_list_of, to_mark, number, total in rows.tuples():
+        if week_list_of == 1 and number <= AGENDA_LIMIT:
+            agenda.today.append(session)
+            agenda.today_total = total
+        elif week_list_of == 2 and number <= AGENDA_LIMIT:
+            agenda.rest_of_week.append(session)
+            agenda.rest_of_week_total = total
         if to_mark and _ended(session, now):
             agenda.awaiting_marking.insert(0, session)  # the latest first
     return agenda
