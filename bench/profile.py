@@ -38,6 +38,10 @@ from luotsi.web.app import create_app
 PAGES = {
     "dashboard": ("supervisor", "/"),
     "calendar": ("supervisor", "/calendar/?view=week"),
+    "everyone-week": ("owner", "/calendar/?view=week"),
+    "everyone-day": ("owner", "/calendar/?view=day"),
+    "owner-dashboard": ("owner", "/"),
+    "sessions": ("owner", "/sessions/"),
     "agreement": ("supervisor", "/agreements/{agreement}"),
     "portal": ("hr_contact", "/portal/"),
     "invoices": ("owner", "/billing/invoices"),

@@ -46,16 +46,21 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
     week_end = today + timedelta(days=7 - today.weekday())  # next Monday
     s = SupervisionSession
     planned = [*mine, s.status == SessionStatus.PLANNED]
-    this_week = and_(s.starts_at >= _local_midnight(today), s.starts_at < _local_midnight(week_end))
+    week_start, week_stop = _local_midnight(today), _local_midnight(week_end)
+    this_week = and_(s.starts_at >= week_start, s.starts_at < week_stop)
     # The latest that have started, for "waiting to be marked".
     awaiting = (
-        select(s.id)
+        select(s.id, s.starts_at)
         .where(*planned, s.starts_at < now)
         .order_by(s.starts_at.desc())
         .limit(AWAITING_LIMIT)
-        .scalar_subquery()
+        .subquery("awaiting")
     )
-    awaits = s.id.in_(awaiting)
+    awaits = s.id.in_(select(awaiting.c.id))
+    # Both lists lie in one range of planned sessions: from the earliest waiting to be marked
+    # (or today) to the week's end, so the firm's planned sessions are read by one index range.
+    earliest = select(func.min(awaiting.c.starts_at)).scalar_subquery()
+    since = case((earliest < week_start, earliest), else_=week_start)
     tomorrow = _local_midnight(today + timedelta(days=1))
     # Which of the week's lists a session is on (none: it only waits to be marked); each list
     # numbered and counted in the same statement, so only its first AGENDA_LIMIT are loaded.
@@ -69,7 +74,7 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
             func.count().over(partition_by=week_list).label("total"),
         )
         .select_from(s)
-        .where(*planned, or_(this_week, awaits))
+        .where(*planned, s.starts_at >= since, s.starts_at < week_stop, or_(this_week, awaits))
         .subquery("ranked")
     )
     # The lists in one statement, each row saying which it belongs to (it may be both).
