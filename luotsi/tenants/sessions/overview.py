@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock, permissions
@@ -60,7 +60,8 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
     # Both lists lie in one range of planned sessions: from the earliest waiting to be marked
     # (or today) to the week's end, so the firm's planned sessions are read by one index range.
     earliest = select(func.min(awaiting.c.starts_at)).scalar_subquery()
-    since = case((earliest < week_start, earliest), else_=week_start)
+    # (Typed as the column, so that SQLite compares the stored form of the time.)
+    since = case((earliest < week_start, earliest), else_=literal(week_start, s.starts_at.type))
     tomorrow = _local_midnight(today + timedelta(days=1))
     # Which of the week's lists a session is on (none: it only waits to be marked); each list
     # numbered and counted in the same statement, so only its first AGENDA_LIMIT are loaded.
