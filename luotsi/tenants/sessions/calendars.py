@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -91,18 +91,20 @@ async def calendar_entries(
     last_day: date,
     supervisor_id: uuid.UUID | None,
     *,
-    limit: int | None = None,
+    only: Collection[uuid.UUID] | None = None,
     names: dict[uuid.UUID, str] | None = None,
 ) -> list[CalendarEntry]:
     """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor (or
-    everyone's: None), the earliest first; at most ``limit`` of them. ``names``: the staff's
-    names when the caller has them already (:func:`calendar_supervisors`), else loaded."""
+    everyone's: None), the earliest first; only those of ``only`` when given. ``names``: the
+    staff's names when the caller has them already (:func:`calendar_supervisors`), else
+    loaded."""
     conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
+    if only is not None:
+        conditions.append(SupervisionSession.id.in_(only))
     rows = await db.scalars(
         select(SupervisionSession)
         .where(*conditions)
         .order_by(SupervisionSession.starts_at, SupervisionSession.id)
-        .limit(limit)
         .options(*SESSION_NAMES)
     )
     if names is None:
@@ -140,45 +142,41 @@ async def calendar_days(
     supervisor_id: uuid.UUID | None,
     *,
     per_day: int | None = None,
-    limit: int | None = None,
     names: dict[uuid.UUID, str] | None = None,
 ) -> CalendarDays:
-    """:func:`calendar_entries` by day; with ``per_day``, at most that many a day (and at most
-    ``limit`` loaded in all), the others counted in ``more`` for a "+3 more" link."""
+    """:func:`calendar_entries` by day; with ``per_day``, only the first that many of each
+    day are loaded, the others counted in ``more`` for a "+3 more" link (a firm-wide week or
+    month can hold thousands of meetings).
+
+    The day of each meeting is found from its start time alone (one narrow statement, no row
+    becomes an object); the local day is counted in Python, as SQLite knows no time zones.
+    """
+    only: list[uuid.UUID] | None = None
+    more: dict[date, int] = {}
+    if per_day is not None:
+        conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
+        starts = await db.execute(
+            select(SupervisionSession.id, SupervisionSession.starts_at)
+            .select_from(SupervisionSession)
+            .where(*conditions)
+            .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+        )
+        seen: Counter[date] = Counter()
+        only = []
+        for session_id, start in starts.tuples():
+            day = to_local(start).date()
+            seen[day] += 1
+            if seen[day] <= per_day:
+                only.append(session_id)
+            else:
+                more[day] = seen[day] - per_day
     entries = await calendar_entries(
-        db, actor, first_day, last_day, supervisor_id, limit=limit, names=names
+        db, actor, first_day, last_day, supervisor_id, only=only, names=names
     )
     by_day: dict[date, list[CalendarEntry]] = {}
     for entry in entries:
         by_day.setdefault(entry.day, []).append(entry)
-    more: dict[date, int] = {}
-    if per_day is not None:
-        counts = await meetings_per_day(db, actor, first_day, last_day, supervisor_id)
-        for day, count in counts.items():
-            by_day[day] = by_day.get(day, [])[:per_day]
-            if count > len(by_day[day]):
-                more[day] = count - len(by_day[day])
     return CalendarDays(entries, by_day, more)
-
-
-async def meetings_per_day(
-    db: AsyncSession,
-    actor: Membership,
-    first_day: date,
-    last_day: date,
-    supervisor_id: uuid.UUID | None,
-) -> dict[date, int]:
-    """How many meetings each Helsinki day from ``first_day`` to ``last_day`` has (days
-    without any are missing), for "+3 more" in a calendar that shows only some of them.
-
-    Reads start times only (no rows become objects); the local day is counted in Python, as
-    SQLite knows no time zones.
-    """
-    conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
-    starts = await db.scalars(
-        select(SupervisionSession.starts_at).select_from(SupervisionSession).where(*conditions)
-    )
-    return dict(Counter(to_local(start).date() for start in starts))
 
 
 # --- the supervisor's private feed ----------------------------------------------------------

@@ -28,10 +28,11 @@ from luotsi.web.templating import redirect, render
 from luotsi.web.workspace import requires
 
 VIEWS = ("day", "week", "month")
-# The month view shows at most this many meetings a day ("+3 more" links to the day view)
-# and loads at most this many meetings in all (a firm-wide month can hold thousands).
+# The month view shows at most this many meetings a day, and everyone's week at most this
+# many in a day's column ("+3 more" links to the day view): a firm-wide week can hold
+# thousands. One supervisor's week and the day views show every meeting.
 MONTH_DAY_LIMIT = 4
-MONTH_LIMIT = 300
+WEEK_DAY_LIMIT = 12
 
 
 @dataclass(frozen=True)
@@ -193,15 +194,14 @@ class CalendarController(Controller):
             wanted = query.get("supervisor", "")
             ids = {str(i) for i, _n in supervisors}
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
-        bounds = (MONTH_DAY_LIMIT, MONTH_LIMIT) if shown.view == "month" else (None, None)
+        per_day = {"month": MONTH_DAY_LIMIT, "week": WEEK_DAY_LIMIT if chosen is None else None}
         days = await calendars.calendar_days(
             db,
             ws.membership,
             shown.first,
             shown.last,
             chosen,
-            per_day=bounds[0],
-            limit=bounds[1],
+            per_day=per_day.get(shown.view),
             names=dict(supervisors),
         )
         by_supervisor = supervisors if shown.view == "day" and chosen is None else None

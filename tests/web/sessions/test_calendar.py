@@ -13,6 +13,7 @@ import time_machine
 from luotsi.platform.i18n import HELSINKI
 from luotsi.platform.tenancy import Role
 from luotsi.tenants.sessions.models import SessionStatus
+from luotsi.web.sessions import calendar as calendar_web
 from tests import clock
 from tests.conftest import Backend, Client
 from tests.factories import (
@@ -318,3 +319,34 @@ async def test_a_new_supervisor_gets_an_empty_column(
     assert 'data-first="32" data-rows="32"' in column
     new = f"/t/alfa/sessions/new?date={_day(a).isoformat()}&supervisor={member.id}"
     assert _new_meeting(page.text, _day(a), member.id) == new
+
+
+async def test_everyones_week_shows_the_first_meetings_of_a_busy_day_and_counts_the_rest(
+    client: Client, firms: Firms, clean_db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firm-wide week can hold thousands of meetings: a day's column shows its first ones
+    (two here) and links the rest to the day view, which shows them all."""
+    monkeypatch.setattr(calendar_web, "WEEK_DAY_LIMIT", 2)
+    a = firms.a
+    day = _day(a)  # the fixture's meeting at 10.00
+    later = [
+        await add_session(
+            clean_db.owner, a.tenant, a.agreement, a.supervisor, starts_at=clock.at(day, hour)
+        )
+        for hour in (12, 14)
+    ]
+    await client.login(a.owner.user.email)
+    year, week, _weekday = day.isocalendar()
+    page = await client.get(f"/t/alfa/calendar/?week={year}-W{week:02d}")
+    column = _column(page.text, day)
+    assert str(a.session.id) in column and str(later[0].id) in column
+    assert str(later[1].id) not in page.text
+    more = f'<a class="cal-more" href="?view=day&amp;day={day.isoformat()}">+1 more</a>'
+    assert page.text.count(more) == 2  # in the column's heading and in the narrow list
+
+    mine = await client.get(
+        f"/t/alfa/calendar/?week={year}-W{week:02d}&supervisor={a.supervisor.id}"
+    )
+    assert str(later[1].id) in mine.text and "cal-more" not in mine.text
+    whole_day = await client.get(f"/t/alfa/calendar/?view=day&day={day.isoformat()}")
+    assert all(str(s.id) in whole_day.text for s in (a.session, *later))
