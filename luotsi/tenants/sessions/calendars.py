@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -84,47 +83,6 @@ def _calendar_conditions(
     return conditions
 
 
-async def calendar_entries(
-    db: AsyncSession,
-    actor: Membership,
-    first_day: date,
-    last_day: date,
-    supervisor_id: uuid.UUID | None,
-    *,
-    only: Collection[uuid.UUID] | None = None,
-    names: dict[uuid.UUID, str] | None = None,
-) -> list[CalendarEntry]:
-    """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor (or
-    everyone's: None), the earliest first; only those of ``only`` when given. ``names``: the
-    staff's names when the caller has them already (:func:`calendar_supervisors`), else
-    loaded."""
-    conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
-    if only is not None:
-        conditions.append(SupervisionSession.id.in_(only))
-    rows = await db.scalars(
-        select(SupervisionSession)
-        .where(*conditions)
-        .order_by(SupervisionSession.starts_at, SupervisionSession.id)
-        .options(*SESSION_NAMES)
-    )
-    if names is None:
-        names = await supervisor_names(db)
-    entries = []
-    for session in rows.unique():
-        agreement = session.agreement
-        entries.append(
-            CalendarEntry(
-                session=session,
-                starts=to_local(session.starts_at),
-                ends=to_local(ends_at(session)),
-                organisation=agreement.org.name if agreement.org else "",
-                supervisees=[link.person.name for link in agreement.supervisees],
-                supervisor=names.get(session.supervisor_id, ""),
-            )
-        )
-    return entries
-
-
 @dataclass(frozen=True)
 class CalendarDays:
     """A calendar's meetings by Helsinki day, and per day how many are not shown."""
@@ -144,38 +102,65 @@ async def calendar_days(
     per_day: int | None = None,
     names: dict[uuid.UUID, str] | None = None,
 ) -> CalendarDays:
-    """:func:`calendar_entries` by day; with ``per_day``, only the first that many of each
-    day are loaded, the others counted in ``more`` for a "+3 more" link (a firm-wide week or
-    month can hold thousands of meetings).
+    """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor (or
+    everyone's: None), the earliest first, by day. With ``per_day`` only the first that many
+    of each day are loaded and the others counted in ``more``, for a "+3 more" link (a
+    firm-wide week or month can hold thousands of meetings). ``names``: the staff's names when
+    the caller has them already (:func:`calendar_supervisors`), else loaded.
 
-    The day of each meeting is found from its start time alone (one narrow statement, no row
-    becomes an object); the local day is counted in Python, as SQLite knows no time zones.
+    One statement: with ``per_day``, each meeting's day is the number of local midnights its
+    start has passed (a CASE over the range's days, as SQLite knows no time zones), and window
+    functions number and count the meetings of each day.
     """
-    only: list[uuid.UUID] | None = None
-    more: dict[date, int] = {}
+    s = SupervisionSession
+    conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
+    query = select(s).where(*conditions).order_by(s.starts_at, s.id).options(*SESSION_NAMES)
     if per_day is not None:
-        conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
-        starts = await db.execute(
-            select(SupervisionSession.id, SupervisionSession.starts_at)
-            .select_from(SupervisionSession)
-            .where(*conditions)
-            .order_by(SupervisionSession.starts_at, SupervisionSession.id)
+        days = (last_day - first_day).days + 1
+        day_of = case(
+            *(
+                (s.starts_at < from_local(first_day + timedelta(days=n + 1), time(0)), n)
+                for n in range(days)
+            )
         )
-        seen: Counter[date] = Counter()
-        only = []
-        for session_id, start in starts.tuples():
-            day = to_local(start).date()
-            seen[day] += 1
-            if seen[day] <= per_day:
-                only.append(session_id)
-            else:
-                more[day] = seen[day] - per_day
-    entries = await calendar_entries(
-        db, actor, first_day, last_day, supervisor_id, only=only, names=names
-    )
+        ranked = (
+            select(
+                s.id,
+                func.row_number()
+                .over(partition_by=day_of, order_by=(s.starts_at, s.id))
+                .label("n"),
+                func.count().over(partition_by=day_of).label("total"),
+            )
+            .select_from(s)
+            .where(*conditions)
+            .subquery("ranked")
+        )
+        query = query.add_columns(ranked.c.total).join(ranked, ranked.c.id == s.id)
+        query = query.where(ranked.c.n <= per_day)
+    rows = (await db.execute(query)).unique().all()
+    if names is None:
+        names = await supervisor_names(db)
+    entries: list[CalendarEntry] = []
     by_day: dict[date, list[CalendarEntry]] = {}
-    for entry in entries:
+    totals: dict[date, int] = {}
+    for row in rows:
+        session = row[0]
+        agreement = session.agreement
+        entry = CalendarEntry(
+            session=session,
+            starts=to_local(session.starts_at),
+            ends=to_local(ends_at(session)),
+            organisation=agreement.org.name if agreement.org else "",
+            supervisees=[link.person.name for link in agreement.supervisees],
+            supervisor=names.get(session.supervisor_id, ""),
+        )
+        entries.append(entry)
         by_day.setdefault(entry.day, []).append(entry)
+        if per_day is not None:
+            totals[entry.day] = row[1]
+    more = {
+        day: total - len(by_day[day]) for day, total in totals.items() if total > len(by_day[day])
+    }
     return CalendarDays(entries, by_day, more)
 
 
