@@ -137,6 +137,10 @@ async def ensure_app_role(conn: object, settings: Settings) -> None:
     if settings.app_db_password:
         quoted = settings.app_db_password.replace("'", "''")
         await run(text(f"ALTER ROLE {role} PASSWORD '{quoted}'"))
+    # Plan every statement for its own values: after five runs PostgreSQL may keep a prepared
+    # statement's generic plan, one plan for every firm, which fits the largest firm's data or
+    # the smallest's but not both (docs/decisions.md, "Custom plans for a firm's own data").
+    await run(text(f"ALTER ROLE {role} SET plan_cache_mode = force_custom_plan"))
     db_name = (await run(text("select current_database()"))).scalar()
     await run(text(f'GRANT CONNECT ON DATABASE "{db_name}" TO {role}'))
     await run(text(f"GRANT USAGE ON SCHEMA public TO {role}"))

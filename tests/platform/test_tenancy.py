@@ -241,6 +241,17 @@ async def test_app_role_cannot_bypass_rls(clean_db: Backend) -> None:
     assert tuple(row) == (False, False)
 
 
+@postgres_only
+async def test_the_app_role_plans_each_statement_for_its_own_firm(clean_db: Backend) -> None:
+    engine = make_engine(clean_db.settings.runtime_database_url)
+    try:
+        async with engine.connect() as conn:
+            mode = (await conn.execute(text("show plan_cache_mode"))).scalar()
+    finally:
+        await engine.dispose()
+    assert mode == "force_custom_plan"
+
+
 async def test_count_without_entity_fails_closed_and_with_entity_is_scoped(
     clean_db: Backend, firms: Firms
 ) -> None:

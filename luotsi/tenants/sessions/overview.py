@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform import clock, permissions
@@ -57,47 +57,58 @@ async def agenda(db: AsyncSession, actor: Membership, now: datetime) -> Agenda:
         .subquery("awaiting")
     )
     awaits = s.id.in_(select(awaiting.c.id))
-    # Both lists lie in one range of planned sessions: from the earliest waiting to be marked
-    # (or today) to the week's end, so the firm's planned sessions are read by one index range.
-    earliest = select(func.min(awaiting.c.starts_at)).scalar_subquery()
-    # (Typed as the column, so that SQLite compares the stored form of the time.)
-    since = case((earliest < week_start, earliest), else_=literal(week_start, s.starts_at.type))
     tomorrow = _local_midnight(today + timedelta(days=1))
-    # Which of the week's lists a session is on (none: it only waits to be marked); each list
-    # numbered and counted in the same statement, so only its first AGENDA_LIMIT are loaded.
+    # Which of the week's lists a session is on: today's (1), the rest of the week's (2) or
+    # none (it only waits to be marked). A row may be on a list and wait to be marked.
     week_list = case((~this_week, None), (s.starts_at < tomorrow, 1), else_=2)
-    ranked = (
-        select(
-            s.id,
-            week_list.label("week_list"),
-            awaits.label("awaits"),
-            func.row_number().over(partition_by=week_list, order_by=(s.starts_at, s.id)).label("n"),
-            func.count().over(partition_by=week_list).label("total"),
+    if whole_firm:
+        # The firm's week can hold thousands: each list is numbered and counted in the
+        # statement and only its first AGENDA_LIMIT are loaded. Both lists lie in one range of
+        # planned sessions, from the earliest waiting to be marked (or today) to the week's
+        # end, so the firm's planned sessions are read by one index range. (The bound is typed
+        # as the column, so that SQLite compares the stored form of the time.)
+        earliest = select(func.min(awaiting.c.starts_at)).scalar_subquery()
+        since = case((earliest < week_start, earliest), else_=literal(week_start, s.starts_at.type))
+        ranked = (
+            select(
+                s.id,
+                week_list.label("week_list"),
+                awaits.label("awaits"),
+                func.row_number()
+                .over(partition_by=week_list, order_by=(s.starts_at, s.id))
+                .label("n"),
+                func.count().over(partition_by=week_list).label("total"),
+            )
+            .select_from(s)
+            .where(*planned, s.starts_at >= since, s.starts_at < week_stop, or_(this_week, awaits))
+            .subquery("ranked")
         )
-        .select_from(s)
-        .where(*planned, s.starts_at >= since, s.starts_at < week_stop, or_(this_week, awaits))
-        .subquery("ranked")
-    )
-    # The lists in one statement, each row saying which it belongs to (it may be both).
-    rows = await db.execute(
-        select(s, ranked.c.week_list, ranked.c.awaits, ranked.c.n, ranked.c.total)
-        .join(ranked, ranked.c.id == s.id)
-        .where(
-            or_(and_(ranked.c.week_list.is_not(None), ranked.c.n <= AGENDA_LIMIT), ranked.c.awaits)
+        listed = (
+            select(s, ranked.c.week_list, ranked.c.awaits, ranked.c.total)
+            .join(ranked, ranked.c.id == s.id)
+            .where(
+                or_(
+                    and_(ranked.c.week_list.is_not(None), ranked.c.n <= AGENDA_LIMIT),
+                    ranked.c.awaits,
+                )
+            )
         )
-        .order_by(s.starts_at, s.id)
-        .options(*SESSION_NAMES)
-    )
+    else:
+        # A supervisor's own week is a few dozen meetings: loaded whole, counted here (building
+        # the ranked statement cost more of the page's time than it saves).
+        listed = select(s, week_list, awaits, null()).where(*planned, or_(this_week, awaits))
+    rows = await db.execute(listed.order_by(s.starts_at, s.id).options(*SESSION_NAMES))
     agenda = Agenda(whole_firm=whole_firm)
-    for session, week_list_of, to_mark, number, total in rows.tuples():
-        if week_list_of == 1 and number <= AGENDA_LIMIT:
-            agenda.today.append(session)
-            agenda.today_total = total
-        elif week_list_of == 2 and number <= AGENDA_LIMIT:
-            agenda.rest_of_week.append(session)
-            agenda.rest_of_week_total = total
+    counted = {1: 0, 2: 0}
+    for session, week_list_of, to_mark, total in rows.tuples():
+        if week_list_of in counted:
+            shown = agenda.today if week_list_of == 1 else agenda.rest_of_week
+            if len(shown) < AGENDA_LIMIT:
+                shown.append(session)
+            counted[week_list_of] = total if total is not None else counted[week_list_of] + 1
         if to_mark and _ended(session, now):
             agenda.awaiting_marking.insert(0, session)  # the latest first
+    agenda.today_total, agenda.rest_of_week_total = counted[1], counted[2]
     return agenda
 
 
