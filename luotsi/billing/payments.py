@@ -130,9 +130,11 @@ async def count_paid(db: AsyncSession, cents_by_invoice: Mapping[uuid.UUID, int]
 
     Called in the transaction that adds, deletes or re-matches the payments, after they are
     flushed. Each invoice's row is updated by adding to what it holds, so two payments of
-    one invoice written at once both count: the second waits for the first's row lock.
+    one invoice written at once both count: the second waits for the first's row lock. The
+    rows are taken in the order of their ids, so two bank files paying the same invoices
+    cannot wait for each other.
     """
-    for invoice_id, cents in cents_by_invoice.items():
+    for invoice_id, cents in sorted(cents_by_invoice.items()):
         if cents:
             await db.execute(
                 update(Invoice)
