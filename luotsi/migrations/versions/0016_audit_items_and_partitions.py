@@ -146,8 +146,11 @@ def _postgresql_upgrade() -> None:
         "luotsi_audit_drop_before(timestamptz)",
     ):
         op.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
-    # A partition for every month that has rows and the months just ahead, then the rows.
-    ahead = f"(now() + interval '{MONTHS_AHEAD} months')::date"
+    # A partition for every month that has rows and the months just ahead, then the rows (the
+    # latest row's month too: rows written by a clock ahead of the server's, as the suite's
+    # other days write them, would otherwise land in the default partition).
+    latest = "(SELECT max(at) FROM audit_events_0015)"
+    ahead = f"greatest({latest}, now() + interval '{MONTHS_AHEAD} months')::date"
     first = "coalesce((SELECT min(at) FROM audit_events_0015), now())::date"
     op.execute(f"SELECT luotsi_audit_partitions({first}, {ahead})")
     op.execute(f"INSERT INTO audit_events ({COLUMNS}) SELECT {COLUMNS} FROM audit_events_0015")  # noqa: S608
