@@ -129,18 +129,26 @@ async def count_paid(db: AsyncSession, cents_by_invoice: Mapping[uuid.UUID, int]
     """Add each amount to its invoice's paid sum (a negative amount takes it away).
 
     Called in the transaction that adds, deletes or re-matches the payments, after they are
-    flushed. Each invoice's row is updated by adding to what it holds, so two payments of
-    one invoice written at once both count: the second waits for the first's row lock. The
-    rows are taken in the order of their ids, so two bank files paying the same invoices
-    cannot wait for each other.
+    flushed: two statements however many invoices a bank file pays. The rows are locked first
+    in the order of their ids (so two files paying the same invoices cannot wait for each
+    other), then each is updated by adding to what it holds, so two payments of one invoice
+    written at once both count: the second waits for the first's lock.
     """
-    for invoice_id, cents in sorted(cents_by_invoice.items()):
-        if cents:
-            await db.execute(
-                update(Invoice)
-                .where(Invoice.id == invoice_id)
-                .values(paid_cents=Invoice.paid_cents + cents)
-            )
+    wanted = {invoice_id: cents for invoice_id, cents in cents_by_invoice.items() if cents}
+    if not wanted:
+        return
+    await db.execute(
+        select(Invoice.id)
+        .where(Invoice.id.in_(wanted))
+        .order_by(Invoice.id)
+        .with_for_update(key_share=True)  # the UPDATE's own lock: payments' keys may share it
+    )
+    await db.execute(
+        update(Invoice)
+        .where(Invoice.id.in_(wanted))
+        .values(paid_cents=Invoice.paid_cents + case(wanted, value=Invoice.id, else_=0))
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 async def count_credited(db: AsyncSession, credit_note: Invoice) -> None:
