@@ -6,6 +6,9 @@ supervision sessions with the quota used, and when the next continuation review 
 notes, assignments, goals or evaluations (evaluation meetings are not listed either), nor a
 session's place or meeting link. The contact may also update the organisation's billing details
 and ask the firm for a new agreement.
+
+The agreements come a page at a time (an organisation may hold dozens over the years), their
+figures counted by the database; the reviews due are chosen from all of them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -24,16 +27,17 @@ from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
 from luotsi.platform.outbox import enqueue_email
+from luotsi.platform.paging import Page
 from luotsi.platform.ratelimit import RateLimits
 from luotsi.platform.tenancy import Membership, Role, Tenant, active_member
 from luotsi.tenants.agreements.models import (
-    AGREEMENT_NAMES,
     Agreement,
     AgreementStatus,
+    AgreementSupervisee,
     AgreementSupervisor,
     Review,
 )
-from luotsi.tenants.agreements.reviews import running_review_due
+from luotsi.tenants.agreements.reviews import REVIEWED_STATUSES
 from luotsi.tenants.clients import billing_details, logins, organisations
 from luotsi.tenants.clients.billing_details import BillingInput
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson
@@ -43,7 +47,7 @@ from luotsi.tenants.sessions.models import (
     MeetingKind,
     SessionStatus,
     SupervisionSession,
-    uses_quota,
+    uses_quota_sql,
 )
 
 MAX_REQUEST = 2000
@@ -51,45 +55,43 @@ REQUEST_BUCKET = "agreement_request"
 REQUEST_LIMIT = 5  # per contact and day: a message to the firm, not a chat
 REQUEST_WINDOW = timedelta(days=1)
 CANCELLED = (SessionStatus.CANCELLED_BY_CLIENT, SessionStatus.CANCELLED_BY_SUPERVISOR)
+AGREEMENTS_PER_PAGE = 10
+REVIEWS_SHOWN = 10  # the most urgent; the section says how many more there are
+
+
+def next_review_on(agreement: Agreement) -> date | None:
+    """The agreement's next continuation review while it runs (what
+    :func:`~luotsi.tenants.agreements.reviews.running_review_due` says), from the date the
+    database keeps on it; None for an ended agreement."""
+    return agreement.review_due_on if agreement.status in REVIEWED_STATUSES else None
+
+
+def _overdue(due: date | None, today: date) -> bool:
+    return due is not None and due < today
 
 
 @dataclass
 class SessionLine:
     starts_at: datetime
     status: SessionStatus
-    billable: bool
 
 
 @dataclass
 class AgreementSummary:
-    """One agreement as the HR contact sees it."""
+    """One agreement as the HR contact sees it, its session figures counted by the database."""
 
     agreement: Agreement
+    held: int
+    planned: int
+    cancelled: int
+    used: int  # held ones and billable ones that were not held (late cancellations, no-shows)
     supervisors: list[str] = field(default_factory=list)
     supervisees: list[str] = field(default_factory=list)
     sessions: list[SessionLine] = field(default_factory=list)
-    last_review_on: date | None = None
-    next_review_on: date | None = None
-
-    def _count(self, *statuses: SessionStatus) -> int:
-        return sum(1 for s in self.sessions if s.status in statuses)
 
     @property
-    def held(self) -> int:
-        return self._count(SessionStatus.HELD)
-
-    @property
-    def planned(self) -> int:
-        return self._count(SessionStatus.PLANNED)
-
-    @property
-    def cancelled(self) -> int:
-        return self._count(*CANCELLED)
-
-    @property
-    def used(self) -> int:
-        """Held sessions and billable ones that were not held (late cancellations, no-shows)."""
-        return sum(1 for s in self.sessions if uses_quota(s.status, s.billable))
+    def next_review_on(self) -> date | None:
+        return next_review_on(self.agreement)
 
     @property
     def remaining(self) -> int | None:
@@ -98,20 +100,29 @@ class AgreementSummary:
         return None if quota is None else max(0, quota - self.used)
 
     def review_overdue(self, today: date) -> bool:
-        return self.next_review_on is not None and self.next_review_on < today
+        return _overdue(self.next_review_on, today)
+
+
+@dataclass
+class ReviewDue:
+    """A running agreement's next continuation review, and when the last one was held."""
+
+    agreement: Agreement
+    next_review_on: date
+    last_review_on: date | None
+    supervisees: list[str] = field(default_factory=list)
+
+    def review_overdue(self, today: date) -> bool:
+        return _overdue(self.next_review_on, today)
 
 
 @dataclass
 class PortalView:
     org: ClientOrg
-    agreements: list[AgreementSummary]
+    agreements: Page[AgreementSummary]
+    reviews: list[ReviewDue]  # the most urgent first, at most REVIEWS_SHOWN
+    reviews_total: int  # of all the organisation's agreements
     today: date
-
-    @property
-    def reviews(self) -> list[AgreementSummary]:
-        """Agreements with a review ahead or overdue, the most urgent first."""
-        due = [a for a in self.agreements if a.next_review_on is not None]
-        return sorted(due, key=lambda a: (a.next_review_on, a.agreement.start_date))
 
 
 async def contact_person(db: AsyncSession, actor: Membership) -> ClientPerson:
@@ -125,77 +136,191 @@ async def contact_person(db: AsyncSession, actor: Membership) -> ClientPerson:
     return person
 
 
-async def portal_view(db: AsyncSession, org: ClientOrg, today: date | None = None) -> PortalView:
-    """Everything the portal shows of ``org``: only what the module docstring lists."""
-    rows = await db.scalars(
-        select(Agreement)
-        .where(Agreement.org_id == org.id, Agreement.status != AgreementStatus.DRAFT)
-        .order_by(Agreement.start_date.desc(), Agreement.id)
-        .options(*AGREEMENT_NAMES)
+async def portal_view(
+    db: AsyncSession, org: ClientOrg, page: int = 1, today: date | None = None
+) -> PortalView:
+    """Everything the portal shows of ``org``: only what the module docstring lists.
+
+    Page ``page`` of its agreements (the last page if ``page`` is past the end), the latest
+    start first, and the most urgent reviews of all its agreements: four statements, however
+    many agreements and sessions the organisation has.
+    """
+    agreements = await _agreements_page(db, org.id, page)
+    reviews, reviews_total = await _reviews_due(db, org.id)
+    await _add_sessions(db, agreements.items)
+    await _add_names(db, agreements.items, reviews)
+    return PortalView(org, agreements, reviews, reviews_total, today or clock.today())
+
+
+async def _agreements_page(
+    db: AsyncSession, org_id: uuid.UUID, page: int
+) -> Page[AgreementSummary]:
+    """The agreements (drafts aside) of page ``page`` with their session figures, in one
+    statement: window functions number the organisation's agreements and count them (so that a
+    page past the end can be the last one, and the pager's total comes along), and only the
+    page's sessions are grouped."""
+    per_page = AGREEMENTS_PER_PAGE
+    order = (Agreement.start_date.desc(), Agreement.id)
+    ranked = (
+        select(
+            Agreement.id,
+            func.row_number().over(order_by=order).label("position"),
+            func.count().over().label("total"),
+        )
+        .where(Agreement.org_id == org_id, Agreement.status != AgreementStatus.DRAFT)
+        .subquery()
     )
-    summaries = {
-        a.id: AgreementSummary(a, supervisees=sorted(s.person.name for s in a.supervisees))
-        for a in rows.unique()
-    }
-    ids = list(summaries)
-    if ids:
-        await _add_supervisors(db, summaries)
-        sessions = await db.execute(
-            select(
-                SupervisionSession.agreement_id,
-                SupervisionSession.starts_at,
-                SupervisionSession.status,
-                SupervisionSession.billable,
-            )
-            .where(
-                SupervisionSession.agreement_id.in_(ids),
-                SupervisionSession.kind == MeetingKind.SESSION,
-            )
-            .order_by(SupervisionSession.starts_at)
+    # The page asked for starts after ``skipped`` rows; past the end, the last page's start.
+    skipped = (page - 1) * per_page
+    last_page_start = (ranked.c.total - 1) // per_page * per_page
+    start = case((ranked.c.total > skipped, skipped), else_=last_page_start)
+    on_page = (
+        select(ranked)
+        .where(ranked.c.position > start, ranked.c.position <= start + per_page)
+        .cte("on_page")
+    )
+    s = SupervisionSession
+    counts = (
+        select(
+            s.agreement_id,
+            func.count().filter(s.status == SessionStatus.HELD).label("held"),
+            func.count().filter(s.status == SessionStatus.PLANNED).label("planned"),
+            func.count().filter(s.status.in_(CANCELLED)).label("cancelled"),
+            func.count().filter(uses_quota_sql()).label("used"),
         )
-        for agreement_id, starts_at, status, billable in sessions.tuples():
-            summaries[agreement_id].sessions.append(SessionLine(starts_at, status, billable))
-        reviews = await db.execute(
-            select(Review.agreement_id, func.max(Review.held_on))
-            .where(Review.agreement_id.in_(ids))
-            .group_by(Review.agreement_id)
-        )
-        for agreement_id, held_on in reviews.tuples():
-            summaries[agreement_id].last_review_on = held_on
-    for summary in summaries.values():
-        summary.next_review_on = running_review_due(summary.agreement, summary.last_review_on)
-    return PortalView(org, list(summaries.values()), today or clock.today())
-
-
-async def _add_supervisors(db: AsyncSession, summaries: dict[uuid.UUID, AgreementSummary]) -> None:
-    """Supervisors by the name they show clients (their profile), else their account's."""
+        .join(on_page, on_page.c.id == s.agreement_id)
+        .where(s.kind == MeetingKind.SESSION)
+        .group_by(s.agreement_id)
+        .subquery()
+    )
     rows = await db.execute(
-        select(AgreementSupervisor.agreement_id, StaffProfile.display_name, User.name)
+        select(
+            Agreement,
+            on_page.c.total,
+            counts.c.held,
+            counts.c.planned,
+            counts.c.cancelled,
+            counts.c.used,
+        )
+        .join(on_page, on_page.c.id == Agreement.id)
+        .outerjoin(counts, counts.c.agreement_id == Agreement.id)
+        .order_by(on_page.c.position)
+    )
+    found = rows.tuples().all()
+    items = [
+        AgreementSummary(agreement, held or 0, planned or 0, cancelled or 0, used or 0)
+        for agreement, _total, held, planned, cancelled, used in found
+    ]
+    total = found[0][1] if found else 0
+    number = max(1, min(page, Page.last_page(total, per_page)))
+    return Page(items, number, per_page, total)
+
+
+async def _reviews_due(db: AsyncSession, org_id: uuid.UUID) -> tuple[list[ReviewDue], int]:
+    """The organisation's running agreements by their next review (then by start), the first
+    :data:`REVIEWS_SHOWN` with their last review's date, and how many there are in all."""
+    last_review = (
+        select(func.max(Review.held_on))
+        .select_from(Review)
+        .where(Review.agreement_id == Agreement.id)
+        .correlate(Agreement)
+        .scalar_subquery()
+    )
+    rows = await db.execute(
+        select(Agreement, last_review, func.count().over())
+        .where(
+            Agreement.org_id == org_id,
+            Agreement.status.in_(REVIEWED_STATUSES),
+            Agreement.review_due_on.is_not(None),
+        )
+        .order_by(Agreement.review_due_on, Agreement.start_date, Agreement.id)
+        .limit(REVIEWS_SHOWN)
+    )
+    found = rows.tuples().all()
+    reviews = [
+        ReviewDue(agreement, agreement.review_due_on, last_review_on)
+        for agreement, last_review_on, _total in found
+        if agreement.review_due_on is not None  # always, by the condition
+    ]
+    return reviews, found[0][2] if found else 0
+
+
+async def _add_sessions(db: AsyncSession, summaries: list[AgreementSummary]) -> None:
+    """The dates and statuses of the supervision sessions of the page's agreements."""
+    if not summaries:
+        return
+    by_id = {summary.agreement.id: summary for summary in summaries}
+    s = SupervisionSession
+    rows = await db.execute(
+        select(s.agreement_id, s.starts_at, s.status)
+        .where(s.agreement_id.in_(list(by_id)), s.kind == MeetingKind.SESSION)
+        .order_by(s.starts_at)
+    )
+    for agreement_id, starts_at, status in rows.tuples():
+        by_id[agreement_id].sessions.append(SessionLine(starts_at, status))
+
+
+async def _add_names(
+    db: AsyncSession, summaries: list[AgreementSummary], reviews: list[ReviewDue]
+) -> None:
+    """The supervisors' and supervisees' names of the listed agreements, in one statement (the
+    two sources by UNION ALL). Supervisors by the name they show clients (their profile), else
+    their account's."""
+    ids = list({s.agreement.id for s in summaries} | {r.agreement.id for r in reviews})
+    if not ids:
+        return
+    supervisors = (
+        select(
+            literal("supervisor").label("side"),
+            AgreementSupervisor.agreement_id.label("agreement_id"),
+            func.coalesce(func.nullif(StaffProfile.display_name, ""), User.name).label("name"),
+        )
         .select_from(AgreementSupervisor)
         .outerjoin(Membership, Membership.id == AgreementSupervisor.membership_id)
         .outerjoin(User, User.id == Membership.user_id)
         .outerjoin(StaffProfile, StaffProfile.membership_id == AgreementSupervisor.membership_id)
-        .where(AgreementSupervisor.agreement_id.in_(list(summaries)))
+        .where(AgreementSupervisor.agreement_id.in_(ids))
     )
-    for agreement_id, display_name, user_name in rows.tuples():
-        name = display_name or user_name
+    supervisees = (
+        select(literal("supervisee"), AgreementSupervisee.agreement_id, ClientPerson.name)
+        .select_from(AgreementSupervisee)
+        .join(
+            ClientPerson,
+            and_(
+                ClientPerson.tenant_id == AgreementSupervisee.tenant_id,
+                ClientPerson.id == AgreementSupervisee.person_id,
+            ),
+        )
+        .where(AgreementSupervisee.agreement_id.in_(ids))
+    )
+    names = union_all(supervisors, supervisees).subquery()
+    rows = await db.execute(select(names.c.side, names.c.agreement_id, names.c.name))
+    found: dict[tuple[str, uuid.UUID], list[str]] = {}
+    for side, agreement_id, name in rows.tuples():
         if name:
-            summaries[agreement_id].supervisors.append(name)
-    for summary in summaries.values():
-        summary.supervisors.sort()
+            found.setdefault((side, agreement_id), []).append(name)
+    for summary in summaries:
+        summary.supervisors = sorted(found.get(("supervisor", summary.agreement.id), []))
+        summary.supervisees = sorted(found.get(("supervisee", summary.agreement.id), []))
+    for review in reviews:
+        review.supervisees = sorted(found.get(("supervisee", review.agreement.id), []))
 
 
-async def contact_view(db: AsyncSession, actor: Membership) -> tuple[ClientPerson, PortalView]:
+async def contact_view(
+    db: AsyncSession, actor: Membership, page: int = 1
+) -> tuple[ClientPerson, PortalView]:
     """The portal of the signed-in HR contact: their own organisation, nothing else."""
     person = await contact_person(db, actor)
-    return person, await portal_view(db, person.org)
+    return person, await portal_view(db, person.org, page)
 
 
-async def preview(db: AsyncSession, actor: Membership, org_id: uuid.UUID) -> PortalView:
+async def preview(
+    db: AsyncSession, actor: Membership, org_id: uuid.UUID, page: int = 1
+) -> PortalView:
     """The portal of ``org_id`` as its HR contacts see it, for the firm's owners and admins."""
     if not permissions.can_manage_clients(actor):
         raise Forbidden("portal")
-    return await portal_view(db, await organisations.get_org(db, actor, org_id))
+    return await portal_view(db, await organisations.get_org(db, actor, org_id), page)
 
 
 async def update_billing_details(

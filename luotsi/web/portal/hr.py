@@ -57,10 +57,12 @@ class PortalController(Controller):
         org_id = _org_param(request.query_params.get("org"))
         if org_id is None:
             return render(request, "portal/hr/preview_start.html", {"ws": ws})
-        view = await portal.preview(db, ws.membership, org_id)
+        page = page_number(request.query_params.get("page"))
+        view = await portal.preview(db, ws.membership, org_id, page)
         context = {
             "ws": ws,
             "view": view,
+            "query": request.query_params,
             "preview": True,
             "billing": billing_values(view.org),
             "request_form": AgreementRequestInput(),
@@ -201,7 +203,8 @@ class PortalController(Controller):
         """The contact's portal; a login no longer bound to a current organisation gets a
         page that says so (403)."""
         try:
-            person, view = await portal.contact_view(db, ws.membership)
+            page = page_number(request.query_params.get("page"))
+            person, view = await portal.contact_view(db, ws.membership, page)
         except Forbidden:
             return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
         if status_code is None:
@@ -209,6 +212,7 @@ class PortalController(Controller):
         context = {
             "ws": ws,
             "view": view,
+            "query": request.query_params,
             "person": person,
             "preview": False,
             "billing": extra.pop("billing", None) or billing_values(view.org),

@@ -32,7 +32,6 @@ from tests.factories import (
     add_client_org,
     add_member,
     add_person,
-    add_review,
     add_session,
     make_user,
 )
@@ -355,19 +354,54 @@ async def test_the_portal_counts_used_planned_and_remaining_sessions(
     await session(35, status=SessionStatus.NO_SHOW, billable=True)
     # An evaluation meeting is not a supervision session, and not the HR contact's business.
     await session(34, kind=MeetingKind.EVALUATION)
-    held_on = clock.days(-3)  # after the fixture's review a month ago: the last one
-    next_review = held_on + relativedelta(months=6)
-    await add_review(engine, a.tenant, a.agreement, held_on=held_on)
     async with db.begin():
-        view = await portal.portal_view(db, a.org, today=next_review + timedelta(days=14))
-    [item] = view.agreements
+        view = await portal.portal_view(db, a.org)
+    [item] = view.agreements.items
     assert (item.held, item.planned, item.cancelled) == (2, 1, 2)  # the fixture's own is planned
     assert item.used == 4  # two held, a late cancellation, a no-show
     assert item.remaining == 15 - 4
     assert item.supervisors == ["Maija Supervisor"] and item.supervisees == ["Sanna Supervisee"]
-    assert len(item.sessions) == 6
-    assert item.last_review_on == held_on
-    assert item.next_review_on == next_review and item.review_overdue(view.today)
+    assert [line.status for line in item.sessions] == [
+        SessionStatus.HELD,
+        SessionStatus.HELD,
+        SessionStatus.CANCELLED_BY_CLIENT,
+        SessionStatus.CANCELLED_BY_SUPERVISOR,
+        SessionStatus.NO_SHOW,
+        SessionStatus.PLANNED,
+    ]
+
+
+async def test_the_portals_next_review_is_the_kept_date_and_a_review_moves_it(
+    db: AsyncSession, firms: Firms
+) -> None:
+    a = firms.a
+
+    async def shown() -> tuple[portal.AgreementSummary, portal.ReviewDue]:
+        async with db.begin():
+            view = await portal.portal_view(db, a.org)
+        [item] = view.agreements.items
+        [review] = view.reviews
+        assert view.reviews_total == 1 and review.agreement is item.agreement
+        return item, review
+
+    item, review = await shown()
+    due = agreement_reviews.running_review_due(item.agreement, a.review.held_on)
+    assert item.next_review_on == review.next_review_on == due
+    assert review.last_review_on == a.review.held_on
+    held_on = clock.days(-3)
+    async with db.begin():
+        await agreement_reviews.record_review(
+            db,
+            a.supervisor,
+            a.agreement.id,
+            agreement_reviews.ReviewInput(held_on=clock.fi(held_on)),
+        )
+    item, review = await shown()
+    due = agreement_reviews.running_review_due(item.agreement, held_on)
+    assert due == held_on + relativedelta(months=6)
+    assert item.next_review_on == review.next_review_on == due
+    assert review.last_review_on == held_on
+    assert not item.review_overdue(clock.today()) and item.review_overdue(due + timedelta(days=1))
 
 
 async def test_the_portal_leaves_out_drafts_and_other_organisations(
@@ -380,4 +414,5 @@ async def test_the_portal_leaves_out_drafts_and_other_organisations(
     await add_agreement(engine, a.tenant, other, a.supervisor, [])
     async with db.begin():
         view = await portal.portal_view(db, a.org)
-    assert [item.agreement.id for item in view.agreements] == [a.agreement.id]
+    assert [item.agreement.id for item in view.agreements.items] == [a.agreement.id]
+    assert [review.agreement.id for review in view.reviews] == [a.agreement.id]

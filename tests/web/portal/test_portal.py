@@ -4,6 +4,9 @@ requests for new agreements; and a client contact sees nothing else of the works
 from __future__ import annotations
 
 import html
+import re
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from litestar import Litestar
 
 from luotsi.platform.i18n import format_date, language
 from luotsi.platform.tenancy import Role
-from luotsi.tenants.agreements.models import AgreementStatus
+from luotsi.tenants.agreements.models import Agreement, AgreementStatus
 from luotsi.tenants.clients.models import ClientOrg, ClientPerson, PersonRole
 from luotsi.tenants.sessions.models import SessionStatus
 from tests import clock
@@ -25,6 +28,7 @@ from tests.factories import (
     add_member,
     add_person,
     add_session,
+    agreement_start,
     make_user,
 )
 from tests.web.test_isolation import fill, sample_ids, workspace_routes
@@ -63,18 +67,72 @@ async def _contact(
     )
 
 
-async def _session(backend: Backend, firm: Firm, days_ago: int, **fields: Any) -> None:
-    """A session of ``firm``'s agreement (which started 91 days ago) ``days_ago`` days ago."""
+async def _session(
+    backend: Backend, firm: Firm, days_ago: int, agreement: Agreement | None = None, **fields: Any
+) -> None:
+    """A session ``days_ago`` days ago of ``agreement``, by default ``firm``'s (which started
+    91 days ago)."""
     starts_at = clock.at(clock.days(-days_ago))
     await add_session(
-        backend.owner, firm.tenant, firm.agreement, firm.supervisor, starts_at=starts_at, **fields
+        backend.owner,
+        firm.tenant,
+        agreement or firm.agreement,
+        firm.supervisor,
+        starts_at=starts_at,
+        **fields,
     )
+
+
+async def _older_agreements(
+    backend: Backend, firm: Firm, count: int, **fields: Any
+) -> list[Agreement]:
+    """``count`` more running agreements of ``firm``'s organisation, "Tiimi 01" started a week
+    before the fixture's, each next a week before that: in the portal's order after it, and
+    (never reviewed, every six months) their reviews are due the earlier the later they come."""
+    made = []
+    for n in range(1, count + 1):
+        start = agreement_start() - timedelta(weeks=n)
+        made.append(
+            await add_agreement(
+                backend.owner,
+                firm.tenant,
+                firm.org,
+                firm.supervisor,
+                [firm.supervisee],
+                title=f"Tiimi {n:02d}",
+                start_date=start,
+                end_date=start + relativedelta(years=1),
+                **fields,
+            )
+        )
+    return made
 
 
 def _stat(page: str, label: str) -> str:
     """The number shown before ``label`` in the portal's counts."""
     before = page.split(f"</span>{label}", 1)[0]
     return before.rsplit('<span class="stat-number">', 1)[1]
+
+
+def _listed(page: str) -> list[uuid.UUID]:
+    """The ids of the agreements the page shows, in its order."""
+    return [uuid.UUID(found) for found in re.findall(r'<h3 id="agreement-([0-9a-f-]+)"', page)]
+
+
+def _article(page: str, agreement: Agreement) -> str:
+    """One agreement's part of the page."""
+    return page.split(f'aria-labelledby="agreement-{agreement.id}"', 1)[1].split("</article>")[0]
+
+
+def _reviews(page: str) -> str:
+    """The page's section of reviews of continuation."""
+    return page.split('id="reviews"', 1)[1].split("</section>", 1)[0]
+
+
+def _due(agreement: Agreement) -> str:
+    """The next review of a never reviewed agreement, as the English page writes it."""
+    with language("en"):
+        return format_date(agreement.start_date + relativedelta(months=6))
 
 
 async def test_hr_contact_is_invited_accepts_and_lands_in_the_portal(
@@ -301,3 +359,102 @@ async def test_only_hr_contacts_are_invited_to_the_portal(client: Client, firms:
     assert "Invite to the portal" not in (await client.get(manager)).text
     refused = await client.post(manager + "/invite")
     assert refused.status_code == 422 and "Only HR contacts get a portal login." in refused.text
+
+
+async def test_agreements_come_ten_a_page_the_latest_start_first(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    older = await _older_agreements(clean_db, a, 11)
+    await _contact(clean_db, a, a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    first = (await client.get("/t/alfa/portal/")).text
+    assert _listed(first) == [a.agreement.id] + [x.id for x in older[:9]]
+    assert "Page 1 of 2" in first and 'rel="next" href="?page=2"' in first
+    assert 'rel="prev"' not in first
+    second = (await client.get("/t/alfa/portal/?page=2")).text
+    assert _listed(second) == [older[9].id, older[10].id]
+    assert "Page 2 of 2" in second and 'rel="prev" href="?page=1"' in second
+    assert 'rel="next"' not in second
+    # A page past the end is the last page; a page number that is none is the first.
+    assert _listed((await client.get("/t/alfa/portal/?page=9")).text) == _listed(second)
+    assert _listed((await client.get("/t/alfa/portal/?page=x")).text) == _listed(first)
+
+
+async def test_each_agreement_shows_its_own_session_counts(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    [team] = await _older_agreements(clean_db, a, 1, session_quota=10)
+    # The fixture's agreement: its planned session next week, a held one, a late (billable)
+    # cancellation by the client and a cancellation by the supervisor.
+    await _session(clean_db, a, 64, status=SessionStatus.HELD, billable=True)
+    late = {"billable": True, "late_cancellation": True}
+    await _session(clean_db, a, 57, status=SessionStatus.CANCELLED_BY_CLIENT, **late)
+    await _session(clean_db, a, 50, status=SessionStatus.CANCELLED_BY_SUPERVISOR)
+    # The team's: two held and a cancellation in time (not billable), of a quota of ten.
+    await _session(clean_db, a, 70, team, status=SessionStatus.HELD, billable=True)
+    await _session(clean_db, a, 63, team, status=SessionStatus.HELD, billable=True)
+    await _session(clean_db, a, 56, team, status=SessionStatus.CANCELLED_BY_CLIENT)
+    await _contact(clean_db, a, a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    page = (await client.get("/t/alfa/portal/")).text
+
+    own = _article(page, a.agreement)
+    assert [_stat(own, label) for label in ("held", "planned", "cancelled")] == ["1", "1", "2"]
+    assert _stat(own, "left of 15 sessions") == "13"  # the held one and the late cancellation
+    assert "Used: 2 sessions, including late cancellations" in own
+    assert "4 sessions" in own  # the list of their dates
+    theirs = _article(page, team)
+    assert [_stat(theirs, label) for label in ("held", "planned", "cancelled")] == ["2", "0", "1"]
+    assert _stat(theirs, "left of 10 sessions") == "8"
+    assert "Used:" not in theirs  # only the held ones
+
+
+async def test_the_reviews_list_takes_the_most_urgent_of_all_the_agreements(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    older = await _older_agreements(clean_db, a, 11)
+    await _contact(clean_db, a, a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    # The oldest are due first, those on the second page of agreements too; the fixture's
+    # (reviewed a month ago) and "Tiimi 01" are the two more.
+    urgent = [_due(x) for x in reversed(older[1:])]
+    for number in (1, 2):
+        reviews = _reviews((await client.get(f"/t/alfa/portal/?page={number}")).text)
+        assert reviews.count("<li>") == 10
+        shown = [reviews.index(due) for due in urgent]
+        assert shown == sorted(shown)
+        assert _due(older[0]) not in reviews
+        assert "and 2 more" in reviews
+
+
+async def test_the_preview_pages_the_agreements_of_its_organisation(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    older = await _older_agreements(clean_db, a, 11)
+    await client.login(a.admin.user.email)
+    first = (await client.get(f"/t/alfa/portal/?org={a.org.id}")).text
+    assert len(_listed(first)) == 10
+    assert f'rel="next" href="?org={a.org.id}&amp;page=2"' in first
+    second = (await client.get(f"/t/alfa/portal/?org={a.org.id}&page=2")).text
+    assert "Preview: this is what the HR contacts of Esimerkkikunta see" in second
+    assert _listed(second) == [older[9].id, older[10].id]
+    assert f'rel="prev" href="?org={a.org.id}&amp;page=1"' in second
+
+
+async def test_an_organisation_without_agreements_says_so(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    a = firms.a
+    empty = await add_client_org(clean_db.owner, a.tenant, "Tyhjä Oy", business_id="1234567-1")
+    await _contact(clean_db, a, empty, "helmi@tyhja.fi")
+    await client.login("helmi@tyhja.fi")
+    for url in ("/t/alfa/portal/", "/t/alfa/portal/?page=3"):
+        page = await client.get(url)
+        assert page.status_code == 200 and _listed(page.text) == []
+        assert "No agreements yet. You can ask the firm for one below." in page.text
+        assert "No reviews due." in _reviews(page.text)
+        assert 'class="pager"' not in page.text and "more</p>" not in page.text
