@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -25,6 +26,9 @@ from tests.clock import luotsi_command
 from tests.s3 import S3Server
 
 S3_PREFIX = "e2e"  # where the S3 live server keeps its files in the bucket
+# A request answered with an error, a line logged as an error, a traceback's lines.
+WORTH_REPORTING = re.compile(r"status=[45]\d\d|\[(error|critical)|Traceback|^\s+File |^\w+Error")
+SERVER_LOGS: list[Path] = []  # the logs of this process's live servers, for failure reports
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_OWNER = "omistaja@demo.luotsi.localhost"
@@ -78,6 +82,7 @@ def serving(var_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
         capture_output=True,
     )
     log = (var_dir / "server.log").open("w")
+    SERVER_LOGS.append(var_dir / "server.log")
     server = subprocess.Popen(
         [*luotsi, "serve"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )
@@ -98,6 +103,20 @@ def serving(var_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """A failed browser test's report carries what its servers logged of requests answered
+    with an error (4xx, 5xx) and of failures: what the browser saw, from the server's side."""
+    report = yield
+    if report.failed and call.when == "call":
+        for path in SERVER_LOGS:
+            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            wanted = [line for line in lines if WORTH_REPORTING.search(line)]
+            if wanted:
+                report.sections.append((f"server log {path.parent.name}", "\n".join(wanted[-40:])))
+    return report
 
 
 @pytest.fixture(scope="session")
