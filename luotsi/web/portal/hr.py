@@ -175,6 +175,7 @@ class PortalController(Controller):
             "ws": ws,
             "org": org,
             "page": page,
+            "query": request.query_params,  # the pager's links keep the preview's ``org``
             "preview": preview,
             "takes_cards": not preview and await connect.takes_cards(db, settings, ws.tenant.id),
             "paid": request.query_params.get("paid") == "1",

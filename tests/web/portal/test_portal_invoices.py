@@ -129,6 +129,13 @@ async def test_the_invoice_list_pages(client: Client, firms: Firms, clean_db: Ba
     assert "Page 1 of 2" in first and "Page 2 of 2" in second
     assert f" {numbers[-1]} " in first and f" {numbers[-1]} " not in second  # newest first
     assert f" {numbers[0]} " in second and f" {numbers[0]} " not in first
+    # The firm's preview pages too, its links keeping the organisation.
+    await client.login(a.owner.user.email)
+    preview = await client.get(f"/t/{a.slug}/portal/invoices?org={a.org.id}")
+    assert preview.status_code == 200 and "Page 1 of 2" in text_of(preview)
+    assert f"?org={a.org.id}&amp;page=2" in preview.text
+    later = text_of(await client.get(f"/t/{a.slug}/portal/invoices?org={a.org.id}&page=2"))
+    assert "Page 2 of 2" in later and f" {numbers[0]} " in later
 
 
 async def test_others_get_no_invoices(client: Client, firms: Firms, clean_db: Backend) -> None:
