@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, time
 
-from sqlalchemy import null, select, union_all
+from sqlalchemy import func, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -307,6 +307,34 @@ async def list_absences(
 
 
 # --- what planning and calendars ask ----------------------------------------------------------
+
+
+async def working_span(db: AsyncSession) -> Window:
+    """The earliest start and the latest end of a working day in the firm, of its people's own
+    weeks and of the usual week (the firm's, else ours: someone without a week of their own
+    works it), absences aside: the hours of everyone's week calendar, in one statement
+    however many people the firm has (:func:`working_windows` answers per person and day)."""
+    own = (
+        select(WorkingHours.starts_at, WorkingHours.ends_at)
+        .join(Membership, Membership.id == WorkingHours.membership_id)
+        .where(active_member())
+    )
+    firm = select(FirmWorkingHours.starts_at, FirmWorkingHours.ends_at)
+    hours = union_all(own, firm).subquery()
+    row = (
+        await db.execute(
+            select(
+                func.min(hours.c.starts_at),
+                func.max(hours.c.ends_at),
+                select(FirmWorkingHours.id).exists(),
+            )
+        )
+    ).one()
+    first, last, firm_has_week = row
+    spans = [] if first is None else [(first, last)]
+    if not firm_has_week:
+        spans += DEFAULT_WEEK.values()
+    return min(start for start, _end in spans), max(end for _start, end in spans)
 
 
 async def working_windows(

@@ -17,7 +17,7 @@ from luotsi.platform import clock, permissions
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
-from luotsi.tenants.directory.hours import Window, working_windows
+from luotsi.tenants.directory.hours import Window, working_span, working_windows
 from luotsi.tenants.sessions import calendars, grid
 from luotsi.tenants.sessions.calendars import CalendarEntry
 from luotsi.tenants.sessions.models import SessionStatus
@@ -138,11 +138,13 @@ def time_grid(
     chosen: uuid.UUID | None,
     now: datetime,
     windows: dict[tuple[uuid.UUID, date], Window | None],
+    span: Window | None = None,
 ) -> TimeGrid:
     """Lay out the day or week: a column per day, or per supervisor (``supervisors``) in the
     day view; the shown people's working hours (``windows``, see
-    :func:`luotsi.tenants.directory.hours.working_windows`) widened to fit every meeting; a
-    column whose person is not working that day is marked off; today's line if it shows."""
+    :func:`luotsi.tenants.directory.hours.working_windows`; everyone's week: their ``span``)
+    widened to fit every meeting; a column whose person is not working that day is marked off;
+    today's line if it shows."""
     keys: dict[object, GridColumn] = (
         {sid: GridColumn(shown.first, sid, name) for sid, name in supervisors}
         if supervisors is not None
@@ -159,7 +161,7 @@ def time_grid(
         meetings.setdefault(key, []).append(
             (entry, begins, grid.minute_of_day(entry.ends, key.day))
         )
-    hours = [w for w in windows.values() if w is not None] or [grid.DEFAULT_HOURS]
+    hours = [w for w in windows.values() if w is not None] or [span or grid.DEFAULT_HOURS]
     window, columns = grid.layout(
         [(key, meetings.get(key, [])) for key in keys.values()],
         min(start for start, _end in hours),
@@ -205,13 +207,17 @@ class CalendarController(Controller):
             names=dict(supervisors),
         )
         by_supervisor = supervisors if shown.view == "day" and chosen is None else None
+        # The grid's hours: the shown people's, each day's; everyone's week (a column a day)
+        # needs only the span of them all, not every person's every day.
+        everyones_week = shown.view == "week" and chosen is None
         windows = (
             {}
-            if shown.view == "month"
+            if shown.view == "month" or everyones_week
             else await working_windows(
                 db, [chosen] if chosen else [sid for sid, _n in supervisors], shown.weeks[0]
             )
         )
+        span = await working_span(db) if everyones_week else None
         context = {
             "ws": ws,
             "shown": shown,
@@ -220,7 +226,7 @@ class CalendarController(Controller):
             "more": days.more,
             "grid": None
             if shown.view == "month"
-            else time_grid(shown, days.entries, by_supervisor, chosen, clock.now(), windows),
+            else time_grid(shown, days.entries, by_supervisor, chosen, clock.now(), windows, span),
             "movable": SessionStatus.PLANNED,
             "supervisors": supervisors,
             "chosen": chosen,

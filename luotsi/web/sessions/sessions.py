@@ -160,13 +160,19 @@ class SessionsController(Controller):
         page = await session_service.list_sessions(
             db, ws.membership, filters, page_number(query.get("page")), PER_PAGE
         )
+        # The filter's choices name the supervisors the member may pick (everyone, for the
+        # office); the page's rows need the names of theirs only, most of them among those.
+        supervisors = await calendars.calendar_supervisors(db, ws.membership)
+        names = dict(supervisors)
+        if unnamed := {s.supervisor_id for s in page.items} - names.keys():
+            names |= await session_service.supervisor_names(db, only=unnamed)
         context = {
             "ws": ws,
             "page": page,
             "filters": filters,
             "query": query,
-            "supervisors": await calendars.calendar_supervisors(db, ws.membership),
-            "names": await session_service.supervisor_names(db),
+            "supervisors": supervisors,
+            "names": names,
             # Planned sessions can be chosen for a bulk action (marking held, reminding).
             "choosable": {s.id for s in page.items if s.status == SessionStatus.PLANNED},
             **session_helpers(),

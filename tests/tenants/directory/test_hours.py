@@ -7,12 +7,13 @@ from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import language
+from luotsi.platform.tenancy import Membership
 from luotsi.tenants.directory import hours, staff
 from luotsi.tenants.directory.hours import AbsenceInput, WeekInput
 from luotsi.tenants.directory.models import Absence, AbsenceKind, WorkingHours
@@ -103,6 +104,29 @@ async def test_the_office_sets_the_firms_usual_week_for_everyone_without_their_o
         assert await hours.firm_week(other) == hours.DEFAULT_WEEK
     await hours.save_firm_week(db, a.admin, WeekInput(own=False))  # back to Mon-Fri 8-16
     assert await hours.firm_week(db) == hours.DEFAULT_WEEK
+
+
+async def test_everyones_span_reaches_from_the_earliest_start_to_the_latest_end(
+    clean_db: Backend, firms: Firms, db: AsyncSession
+) -> None:
+    """Everyone's week calendar shows from the firm's earliest start to its latest end: the
+    people's own weeks and the usual week (ours, until the firm sets one), but not the weeks of
+    people who have left, nor another firm's."""
+    a = firms.a
+    assert await hours.working_span(db) == (time(8), time(16))
+    await hours.save_week(db, a.supervisor, a.supervisor, _week(sat=("10:00", "18:30")))
+    assert await hours.working_span(db) == (time(8), time(18, 30))
+    await hours.save_week(db, a.admin, a.admin, _week(tue=("7:15", "12:00")))
+    assert await hours.working_span(db) == (time(7, 15), time(18, 30))
+    await hours.save_firm_week(db, a.owner, _week(mon=("9:00", "15:00")))
+    assert await hours.working_span(db) == (time(7, 15), time(18, 30))  # the own weeks reach
+    left = await db.scalar(select(Membership).where(Membership.id == a.admin.id))
+    assert left is not None
+    left.deactivate()
+    await db.flush()
+    assert await hours.working_span(db) == (time(9), time(18, 30))
+    async with scoped(clean_db, firms.b.tenant) as other:
+        assert await hours.working_span(other) == (time(8), time(16))
 
 
 async def test_only_the_office_sets_the_firms_usual_week(firms: Firms, db: AsyncSession) -> None:
