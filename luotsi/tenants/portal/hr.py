@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from luotsi.platform import clock, i18n, permissions
-from luotsi.platform.errors import Forbidden, Invalid
+from luotsi.platform.errors import Forbidden, Invalid, NotFound
 from luotsi.platform.i18n import gettext as _
 from luotsi.platform.identity import User
 from luotsi.platform.mail import render_email
@@ -85,9 +85,9 @@ class AgreementSummary:
     planned: int
     cancelled: int
     used: int  # held ones and billable ones that were not held (late cancellations, no-shows)
+    sessions: int  # supervision sessions of any status: their list is a page of its own
     supervisors: list[str] = field(default_factory=list)
     supervisees: list[str] = field(default_factory=list)
-    sessions: list[SessionLine] = field(default_factory=list)
 
     @property
     def next_review_on(self) -> date | None:
@@ -142,12 +142,12 @@ async def portal_view(
     """Everything the portal shows of ``org``: only what the module docstring lists.
 
     Page ``page`` of its agreements (the last page if ``page`` is past the end), the latest
-    start first, and the most urgent reviews of all its agreements: four statements, however
-    many agreements and sessions the organisation has.
+    start first, and the most urgent reviews of all its agreements: three statements, however
+    many agreements and sessions the organisation has (an agreement's sessions are listed on
+    their own page, :func:`agreement_sessions`).
     """
     agreements = await _agreements_page(db, org.id, page)
     reviews, reviews_total = await _reviews_due(db, org.id)
-    await _add_sessions(db, agreements.items)
     await _add_names(db, agreements.items, reviews)
     return PortalView(org, agreements, reviews, reviews_total, today or clock.today())
 
@@ -187,6 +187,7 @@ async def _agreements_page(
             func.count().filter(s.status == SessionStatus.PLANNED).label("planned"),
             func.count().filter(s.status.in_(CANCELLED)).label("cancelled"),
             func.count().filter(uses_quota_sql()).label("used"),
+            func.count().label("sessions"),
         )
         .join(on_page, on_page.c.id == s.agreement_id)
         .where(s.kind == MeetingKind.SESSION)
@@ -201,6 +202,7 @@ async def _agreements_page(
             counts.c.planned,
             counts.c.cancelled,
             counts.c.used,
+            counts.c.sessions,
         )
         .join(on_page, on_page.c.id == Agreement.id)
         .outerjoin(counts, counts.c.agreement_id == Agreement.id)
@@ -208,8 +210,10 @@ async def _agreements_page(
     )
     found = rows.tuples().all()
     items = [
-        AgreementSummary(agreement, held or 0, planned or 0, cancelled or 0, used or 0)
-        for agreement, _total, held, planned, cancelled, used in found
+        AgreementSummary(
+            agreement, held or 0, planned or 0, cancelled or 0, used or 0, sessions or 0
+        )
+        for agreement, _total, held, planned, cancelled, used, sessions in found
     ]
     total = found[0][1] if found else 0
     number = max(1, min(page, Page.last_page(total, per_page)))
@@ -245,19 +249,28 @@ async def _reviews_due(db: AsyncSession, org_id: uuid.UUID) -> tuple[list[Review
     return reviews, found[0][2] if found else 0
 
 
-async def _add_sessions(db: AsyncSession, summaries: list[AgreementSummary]) -> None:
-    """The dates and statuses of the supervision sessions of the page's agreements."""
-    if not summaries:
-        return
-    by_id = {summary.agreement.id: summary for summary in summaries}
+async def agreement_sessions(
+    db: AsyncSession, org: ClientOrg, agreement_id: uuid.UUID
+) -> tuple[Agreement, list[SessionLine]]:
+    """One of ``org``'s agreements (drafts aside) and the dates and statuses of its supervision
+    sessions, the earliest first: what the portal lists when the contact opens an agreement's
+    sessions. Another organisation's agreement, or a draft, is :class:`NotFound`."""
+    agreement = await db.scalar(
+        select(Agreement).where(
+            Agreement.id == agreement_id,
+            Agreement.org_id == org.id,
+            Agreement.status != AgreementStatus.DRAFT,
+        )
+    )
+    if agreement is None:
+        raise NotFound("agreement")
     s = SupervisionSession
     rows = await db.execute(
-        select(s.agreement_id, s.starts_at, s.status)
-        .where(s.agreement_id.in_(list(by_id)), s.kind == MeetingKind.SESSION)
-        .order_by(s.starts_at)
+        select(s.starts_at, s.status)
+        .where(s.agreement_id == agreement.id, s.kind == MeetingKind.SESSION)
+        .order_by(s.starts_at, s.id)
     )
-    for agreement_id, starts_at, status in rows.tuples():
-        by_id[agreement_id].sessions.append(SessionLine(starts_at, status))
+    return agreement, [SessionLine(starts_at, status) for starts_at, status in rows.tuples()]
 
 
 async def _add_names(
@@ -321,6 +334,19 @@ async def preview(
     if not permissions.can_manage_clients(actor):
         raise Forbidden("portal")
     return await portal_view(db, await organisations.get_org(db, actor, org_id), page)
+
+
+async def preview_org_of_agreement(
+    db: AsyncSession, actor: Membership, agreement_id: uuid.UUID
+) -> ClientOrg:
+    """The organisation of one of the firm's agreements, for its owners and admins to preview
+    the agreement's sessions as the organisation's contacts see them."""
+    if not permissions.can_manage_clients(actor):
+        raise Forbidden("portal")
+    org_id = await db.scalar(select(Agreement.org_id).where(Agreement.id == agreement_id))
+    if org_id is None:
+        raise NotFound("agreement")
+    return await organisations.get_org(db, actor, org_id)
 
 
 async def update_billing_details(

@@ -70,6 +70,40 @@ class PortalController(Controller):
         }
         return render(request, "portal/hr/index.html", context)
 
+    @get("/agreements/{agreement_id:uuid}/sessions", name="portal_agreement_sessions")
+    async def agreement_sessions(
+        self, request: Req, db: DB, ws: WS, agreement_id: FromPath[uuid.UUID]
+    ) -> Any:
+        """The dates and statuses of one agreement's sessions: a page of its own, and the
+        fragment the portal's "N sessions" loads when opened. Owners and admins preview any
+        agreement's, as its organisation's contacts see it."""
+        preview = not permissions.can_use_client_portal(ws.membership)
+        if not preview:
+            try:
+                org = (await portal.contact_person(db, ws.membership)).org
+            except Forbidden:
+                return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+        else:
+            org = await portal.preview_org_of_agreement(db, ws.membership, agreement_id)
+        agreement, sessions = await portal.agreement_sessions(db, org, agreement_id)
+        htmx: Any = getattr(request, "htmx", None)
+        fragment = bool(htmx) and not htmx.history_restore_request
+        context = {
+            "ws": ws,
+            "org": org,
+            "agreement": agreement,
+            "sessions": sessions,
+            "preview": preview,
+        }
+        response = render(
+            request,
+            "portal/hr/sessions.html",
+            context,
+            block="sessions" if fragment else None,
+        )
+        response.headers["Vary"] = "HX-Request"
+        return response
+
     @post("/billing", name="portal_billing", guards=CONTACT)
     async def billing(self, request: Req, db: DB, ws: WS) -> Any:
         values = await read_form(request, BillingInput)

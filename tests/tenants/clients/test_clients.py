@@ -361,7 +361,11 @@ async def test_the_portal_counts_used_planned_and_remaining_sessions(
     assert item.used == 4  # two held, a late cancellation, a no-show
     assert item.remaining == 15 - 4
     assert item.supervisors == ["Maija Supervisor"] and item.supervisees == ["Sanna Supervisee"]
-    assert [line.status for line in item.sessions] == [
+    assert item.sessions == 6  # the evaluation meeting aside
+    async with db.begin():
+        agreement, lines = await portal.agreement_sessions(db, a.org, a.agreement.id)
+    assert agreement.id == a.agreement.id
+    assert [line.status for line in lines] == [
         SessionStatus.HELD,
         SessionStatus.HELD,
         SessionStatus.CANCELLED_BY_CLIENT,

@@ -404,11 +404,56 @@ async def test_each_agreement_shows_its_own_session_counts(
     assert [_stat(own, label) for label in ("held", "planned", "cancelled")] == ["1", "1", "2"]
     assert _stat(own, "left of 15 sessions") == "13"  # the held one and the late cancellation
     assert "Used: 2 sessions, including late cancellations" in own
-    assert "4 sessions" in own  # the list of their dates
+    assert "4 sessions" in own  # their dates a click away
     theirs = _article(page, team)
     assert [_stat(theirs, label) for label in ("held", "planned", "cancelled")] == ["2", "0", "1"]
     assert _stat(theirs, "left of 10 sessions") == "8"
     assert "Used:" not in theirs  # only the held ones
+
+
+async def test_an_agreements_sessions_open_on_a_page_of_their_own(
+    client: Client, firms: Firms, clean_db: Backend
+) -> None:
+    """The portal counts an agreement's sessions; their dates and statuses load when the
+    contact opens them (a page of their own without script), for that agreement only."""
+    a = firms.a
+    await _session(clean_db, a, 64, status=SessionStatus.HELD, billable=True)
+    await _session(clean_db, a, 50, status=SessionStatus.CANCELLED_BY_SUPERVISOR)
+    other = await add_client_org(clean_db.owner, a.tenant, "Naapurikunta", business_id="1234567-1")
+    olli = await add_person(clean_db.owner, a.tenant, other, PersonRole.SUPERVISEE, "Olli Other")
+    theirs = await add_agreement(clean_db.owner, a.tenant, other, a.supervisor, [olli])
+    draft = await add_agreement(
+        clean_db.owner, a.tenant, a.org, a.supervisor, [a.supervisee], status=AgreementStatus.DRAFT
+    )
+    await _contact(clean_db, a, a.org, "helmi@esimerkki.fi")
+    await client.login("helmi@esimerkki.fi")
+    own = _article((await client.get("/t/alfa/portal/")).text, a.agreement)
+    url = f"/t/alfa/portal/agreements/{a.agreement.id}/sessions"
+    assert "3 sessions" in own and url in own and "<table" not in own
+
+    whole = await client.get(url)
+    assert whole.status_code == 200 and "Esimerkkikunta" in whole.text
+    rows = whole.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    statuses = [html.unescape(cell) for cell in re.findall(r"<td>([^<]*)</td></tr>", rows)]
+    assert statuses == ["Held", "Cancelled by the supervisor", "Planned"]  # the earliest first
+    assert "Kunnantie 1, Hyvinkää" not in whole.text  # never the place
+    fragment = await client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and fragment.text.count("<tr>") == 4
+    assert "<html" not in fragment.text and "Esimerkkikunta" not in fragment.text
+
+    for foreign in (theirs, draft, firms.b.agreement):  # another organisation's, a draft
+        missing = await client.get(f"/t/alfa/portal/agreements/{foreign.id}/sessions")
+        assert missing.status_code == 404, foreign.title
+
+    # The firm previews it (its organisation's portal links to it); a supervisor may not.
+    await client.login(a.owner.user.email)
+    assert url in (await client.get(f"/t/alfa/portal/?org={a.org.id}")).text
+    preview = await client.get(url)
+    assert preview.status_code == 200 and "Preview" in preview.text
+    assert f"/t/alfa/portal/?org={a.org.id}" in preview.text  # back to the preview
+    assert (await client.get(f"/t/alfa/portal/agreements/{draft.id}/sessions")).status_code == 404
+    await client.login(a.supervisor.user.email)
+    assert (await client.get(url)).status_code == 403
 
 
 async def test_the_reviews_list_takes_the_most_urgent_of_all_the_agreements(
