@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -101,12 +101,14 @@ async def calendar_days(
     *,
     per_day: int | None = None,
     names: dict[uuid.UUID, str] | None = None,
+    among: Collection[uuid.UUID] | None = None,
 ) -> CalendarDays:
     """Meetings from ``first_day`` to ``last_day`` (Helsinki days) of one supervisor (or
-    everyone's: None), the earliest first, by day. With ``per_day`` only the first that many
-    of each day are loaded and the others counted in ``more``, for a "+3 more" link (a
-    firm-wide week or month can hold thousands of meetings). ``names``: the staff's names when
-    the caller has them already (:func:`calendar_supervisors`), else loaded.
+    everyone's: None; ``among``: of these people only), the earliest first, by day. With
+    ``per_day`` only the first that many of each day are loaded and the others counted in
+    ``more``, for a "+3 more" link (a firm-wide week or month can hold thousands of meetings).
+    ``names``: the staff's names when the caller has them already
+    (:func:`calendar_supervisors`), else loaded.
 
     One statement: with ``per_day``, each meeting's day is the number of local midnights its
     start has passed (a CASE over the range's days, as SQLite knows no time zones), and window
@@ -114,6 +116,8 @@ async def calendar_days(
     """
     s = SupervisionSession
     conditions = _calendar_conditions(actor, first_day, last_day, supervisor_id)
+    if among is not None:
+        conditions.append(s.supervisor_id.in_(list(among)))
     query = select(s).where(*conditions).order_by(s.starts_at, s.id).options(*SESSION_NAMES)
     if per_day is not None:
         days = (last_day - first_day).days + 1

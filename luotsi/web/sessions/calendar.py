@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from luotsi.platform import clock, permissions
 from luotsi.platform.db import scope_to_tenant
 from luotsi.platform.errors import NotFound
+from luotsi.platform.paging import Page, page_number
 from luotsi.platform.tenancy import TenantStatus, get_tenant_by_slug
 from luotsi.tenants.directory.hours import Window, working_span, working_windows
 from luotsi.tenants.sessions import calendars, grid
@@ -33,6 +34,7 @@ VIEWS = ("day", "week", "month")
 # thousands. One supervisor's week and the day views show every meeting.
 MONTH_DAY_LIMIT = 4
 WEEK_DAY_LIMIT = 12
+DAY_COLUMNS = 12  # people a page of everyone's day shows, each a column
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,15 @@ class CalendarController(Controller):
             wanted = query.get("supervisor", "")
             ids = {str(i) for i, _n in supervisors}
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
+        by_supervisor = supervisors if shown.view == "day" and chosen is None else None
+        # Everyone's day has a column a person: a firm of more people than fit shows them a
+        # page at a time, each page's meetings and working hours only.
+        people: Page[tuple[uuid.UUID, str]] | None = None
+        if by_supervisor is not None and len(by_supervisor) > DAY_COLUMNS:
+            last = Page.last_page(len(by_supervisor), DAY_COLUMNS)
+            number = min(page_number(query.get("page")), last)
+            by_supervisor = by_supervisor[(number - 1) * DAY_COLUMNS : number * DAY_COLUMNS]
+            people = Page(by_supervisor, number, DAY_COLUMNS, len(supervisors))
         per_day = {"month": MONTH_DAY_LIMIT, "week": WEEK_DAY_LIMIT if chosen is None else None}
         days = await calendars.calendar_days(
             db,
@@ -205,8 +216,8 @@ class CalendarController(Controller):
             chosen,
             per_day=per_day.get(shown.view),
             names=dict(supervisors),
+            among=None if people is None else [sid for sid, _n in people.items],
         )
-        by_supervisor = supervisors if shown.view == "day" and chosen is None else None
         # The grid's hours: the shown people's, each day's; everyone's week (a column a day)
         # needs only the span of them all, not every person's every day.
         everyones_week = shown.view == "week" and chosen is None
@@ -214,7 +225,9 @@ class CalendarController(Controller):
             {}
             if shown.view == "month" or everyones_week
             else await working_windows(
-                db, [chosen] if chosen else [sid for sid, _n in supervisors], shown.weeks[0]
+                db,
+                [chosen] if chosen else [sid for sid, _n in by_supervisor or supervisors],
+                shown.weeks[0],
             )
         )
         span = await working_span(db) if everyones_week else None
@@ -230,6 +243,7 @@ class CalendarController(Controller):
             "movable": SessionStatus.PLANNED,
             "supervisors": supervisors,
             "chosen": chosen,
+            "people": people,
             "query": query,
             "feed": await calendars.active_feed(db, ws.membership),
             "in_month": (lambda d: shown.month is None or d.month == shown.month.month),

@@ -198,6 +198,52 @@ async def test_the_office_day_view_has_a_column_per_supervisor_and_filters(
     assert one.text.count('<div class="cal-column') == 1
 
 
+async def test_everyones_day_shows_a_large_firms_people_a_page_at_a_time(
+    client: Client, firms: Firms, clean_db: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column a person does not scale to a firm of hundreds: the day shows a page of its
+    people (two here) in the order of their names, each page with its people's meetings."""
+    monkeypatch.setattr(calendar_web, "DAY_COLUMNS", 2)
+    a = firms.a
+    day = _day(a)
+    owners = await add_session(
+        clean_db.owner, a.tenant, a.agreement, a.owner, starts_at=clock.at(day, 14, 15)
+    )
+    await client.login(a.admin.user.email)
+    url = f"/t/alfa/calendar/?view=day&day={day.isoformat()}"
+    first = (await client.get(url)).text
+    found = re.search(r"Page 1 of (\d+)", first)
+    assert found and int(found.group(1)) >= 2
+    pages = [first] + [
+        (await client.get(f"{url}&page={n}")).text for n in range(2, int(found.group(1)) + 1)
+    ]
+    people = [re.findall(r'data-day="[^"]+" data-who="([^"]+)"', page) for page in pages]
+    assert all(len(shown) == 2 for shown in people[:-1]) and 1 <= len(people[-1]) <= 2
+    everyone = [who for shown in people for who in shown]
+    assert len(set(everyone)) == len(everyone)  # each person on one page
+    assert {str(m.id) for m in (a.owner, a.admin, a.supervisor)} <= set(everyone)
+    for member, meeting in ((a.owner, owners), (a.supervisor, a.session)):
+        [page] = [
+            page for page, shown in zip(pages, people, strict=True) if str(member.id) in shown
+        ]
+        assert str(meeting.id) in _column(page, day, member.id)
+        assert sum(str(meeting.id) in other for other in pages) == 1  # on their page only
+    nxt = f'href="?view=day&amp;day={day.isoformat()}&amp;page=2"'
+    assert nxt in first and f"Page 2 of {len(pages)}" in pages[1]
+    past_end = (await client.get(f"{url}&page=99")).text  # the last page
+    assert re.findall(r'data-day="[^"]+" data-who="([^"]+)"', past_end) == people[-1]
+    # One person chosen is their day, unpaged; a page without meetings says so.
+    chosen = await client.get(f"{url}&supervisor={a.supervisor.id}")
+    assert "Page 1 of" not in chosen.text and str(a.session.id) in chosen.text
+    monkeypatch.setattr(calendar_web, "DAY_COLUMNS", 1)
+    admins = everyone.index(str(a.admin.id)) + 1  # a page each, in the same order
+    quiet = (await client.get(f"{url}&page={admins}")).text
+    assert f'data-who="{a.admin.id}"' in quiet and "cal-entry" not in quiet
+    assert "None of these people has meetings this day." in quiet
+    owners_page = (await client.get(f"{url}&page={everyone.index(str(a.owner.id)) + 1}")).text
+    assert str(owners.id) in owners_page and "None of these people" not in owners_page
+
+
 async def test_a_supervisor_sees_only_their_own_day(
     client: Client, firms: Firms, clean_db: Backend
 ) -> None:
