@@ -200,7 +200,8 @@ class CalendarController(Controller):
             chosen = uuid.UUID(wanted) if wanted in ids else None  # None: everyone
         by_supervisor = supervisors if shown.view == "day" and chosen is None else None
         # Everyone's day has a column a person: a firm of more people than fit shows them a
-        # page at a time, each page's meetings and working hours only.
+        # page at a time (in the order of the picker), each page's meetings and working hours
+        # only; the meetings of someone no longer on the staff then show in the week view.
         people: Page[tuple[uuid.UUID, str]] | None = None
         if by_supervisor is not None and len(by_supervisor) > DAY_COLUMNS:
             last = Page.last_page(len(by_supervisor), DAY_COLUMNS)
