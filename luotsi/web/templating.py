@@ -270,6 +270,13 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     )
 
 
+def wants_fragment(request: Request[Any, Any, Any]) -> bool:
+    """Whether an htmx request asks for a part of the page. The back button's history restore
+    asks with htmx headers but wants the whole page."""
+    htmx: Any = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
@@ -279,13 +286,14 @@ def render(
     status_code: int = 200,
     private: bool = False,
 ) -> Template:
-    """The whole page, or for an htmx request only ``block`` of it. A ``private`` page (one
-    showing confidential content) is never kept in a browser's or proxy's cache."""
+    """The whole page, or for an htmx request only ``block`` of it (:func:`wants_fragment`;
+    such a page varies by ``HX-Request``). A ``private`` page (one showing confidential
+    content) is never kept in a browser's or proxy's cache."""
     context = dict(context or {})
     flash = request.cookies.get(FLASH_COOKIE)
     if flash in FLASH_MESSAGES:
         context.setdefault("flash", i18n.gettext(FLASH_MESSAGES[flash]))
-    if block and getattr(request, "htmx", False):
+    if block and wants_fragment(request):
         response: Template = HTMXBlockTemplate(
             template_name=template,
             block_name=block,
@@ -300,6 +308,8 @@ def render(
             status_code=status_code,
             media_type=MediaType.HTML,
         )
+    if block:
+        response.headers["Vary"] = "HX-Request"
     if flash:
         response.delete_cookie(FLASH_COOKIE)
     if private:

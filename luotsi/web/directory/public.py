@@ -46,7 +46,7 @@ from luotsi.web.deps import DB, FILES, FIRM, WS, Req
 from luotsi.web.directory.inquiries import inquiry_form_context
 from luotsi.web.forms import form_text, query_text
 from luotsi.web.public import PublicFirm
-from luotsi.web.templating import redirect, render
+from luotsi.web.templating import redirect, render, wants_fragment
 from luotsi.web.workspace import requires
 
 PER_PAGE = 20
@@ -316,17 +316,12 @@ class DirectoryController(Controller):
             "json_ld": json_ld(_firm_data(request, firm, description, results.items)),
             **inquiry_form_context(request, firm),
         }
-        htmx: Any = getattr(request, "htmx", None)
-        # The back button's history restore asks with htmx headers but wants the whole page.
-        fragment = bool(htmx) and not htmx.history_restore_request
-        response = render(
+        return render(
             request,
             "directory/public/firm.html",
-            {**context, "fragment": fragment},
-            block="results" if fragment else None,
+            {**context, "fragment": wants_fragment(request)},
+            block="results",
         )
-        response.headers["Vary"] = "HX-Request"
-        return response
 
     @get("/places", name="public_directory_places")
     async def place_options(self, request: Req, firm: FIRM) -> Any:

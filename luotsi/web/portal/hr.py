@@ -38,6 +38,19 @@ from luotsi.web.workspace import requires
 CONTACT = [requires(permissions.can_use_client_portal)]
 
 
+async def _contacts_org(db: DB, ws: WS) -> ClientOrg | None:
+    """The signed-in HR contact's organisation; None for a login no longer bound to a current
+    one (:func:`_no_access` says so)."""
+    try:
+        return (await portal.contact_person(db, ws.membership)).org
+    except Forbidden:
+        return None
+
+
+def _no_access(request: Req, ws: WS) -> Any:
+    return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+
+
 def _org_param(raw: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw) if raw else None
@@ -79,15 +92,11 @@ class PortalController(Controller):
         agreement's, as its organisation's contacts see it."""
         preview = not permissions.can_use_client_portal(ws.membership)
         if not preview:
-            try:
-                org = (await portal.contact_person(db, ws.membership)).org
-            except Forbidden:
-                return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+            if (org := await _contacts_org(db, ws)) is None:
+                return _no_access(request, ws)
         else:
             org = await portal.preview_org_of_agreement(db, ws.membership, agreement_id)
         agreement, sessions = await portal.agreement_sessions(db, org, agreement_id)
-        htmx: Any = getattr(request, "htmx", None)
-        fragment = bool(htmx) and not htmx.history_restore_request
         context = {
             "ws": ws,
             "org": org,
@@ -95,14 +104,7 @@ class PortalController(Controller):
             "sessions": sessions,
             "preview": preview,
         }
-        response = render(
-            request,
-            "portal/hr/sessions.html",
-            context,
-            block="sessions" if fragment else None,
-        )
-        response.headers["Vary"] = "HX-Request"
-        return response
+        return render(request, "portal/hr/sessions.html", context, block="sessions")
 
     @post("/billing", name="portal_billing", guards=CONTACT)
     async def billing(self, request: Req, db: DB, ws: WS) -> Any:
@@ -150,10 +152,8 @@ class PortalController(Controller):
         admins preview an organisation's list with ``?org=<id>``, as they do the portal."""
         preview = not permissions.can_use_client_portal(ws.membership)
         if not preview:
-            try:
-                org = (await portal.contact_person(db, ws.membership)).org
-            except Forbidden:
-                return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+            if (org := await _contacts_org(db, ws)) is None:
+                return _no_access(request, ws)
         else:
             if not permissions.can_manage_billing(ws.membership):  # money: the office only
                 raise Forbidden("portal")
@@ -241,7 +241,7 @@ class PortalController(Controller):
             page = page_number(request.query_params.get("page"))
             person, view = await portal.contact_view(db, ws.membership, page)
         except Forbidden:
-            return render(request, "portal/hr/no_access.html", {"ws": ws}, status_code=403)
+            return _no_access(request, ws)
         if status_code is None:
             status_code = 422 if extra.get("billing_errors") or extra.get("request_errors") else 200
         context = {
