@@ -114,6 +114,11 @@ def test_an_assignment_goes_to_the_supervisee_and_back_and_never_to_hr(
     hr = browser.new_page()
     sign_in(hr, base, HR_EMAIL)
     expect(hr).to_have_url(re.compile(r"/t/demo/portal/$"))
+    # An agreement's session dates load when its "N sessions" is opened.
+    sessions = hr.locator("#agreements details").first
+    expect(sessions.locator("table")).to_have_count(0)
+    sessions.locator("summary").click()
+    expect(sessions.locator("table tbody tr").first).to_be_visible()
     seen = {hr.url}
     links = [
         href
