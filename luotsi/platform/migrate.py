@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from alembic import command, op
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from luotsi.platform.db import make_engine
 from luotsi.platform.settings import Settings
@@ -100,8 +103,41 @@ async def upgrade(settings: Settings, revision: str = "head") -> None:
                 await ensure_app_role(conn, settings)
             else:
                 await conn.run_sync(_check_sqlite_foreign_keys)
+        if settings.is_postgres:
+            await _plan_each_statement(engine, settings.app_db_role)
     finally:
         await engine.dispose()
+
+
+_PLAN = "force_custom_plan"
+_PLAN_SETTING = f"plan_cache_mode={_PLAN}"  # as pg_db_role_setting keeps it
+
+
+async def _plan_each_statement(engine: AsyncEngine, role: str) -> None:
+    """Have PostgreSQL plan every statement of the app's role for its own values: after five
+    runs it may keep a prepared statement's generic plan, one plan for every firm, which fits
+    the largest firm's data or the smallest's but not both (docs/decisions.md, "Custom plans
+    for a firm's own data").
+
+    A role's settings are one row for the whole cluster, which PostgreSQL refuses to change
+    from two transactions at once ("tuple concurrently updated"): so it is written only when
+    missing, in a transaction of its own (not the migrations' long one), and an upgrade that
+    met another's write looks again."""
+    is_set = text(
+        "select 1 from pg_db_role_setting s join pg_roles r on r.oid = s.setrole "
+        "where r.rolname = :r and s.setdatabase = 0 and :setting = any(s.setconfig)"
+    )
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                found = await conn.execute(is_set, {"r": role, "setting": _PLAN_SETTING})
+                if not found.scalar():
+                    await conn.execute(text(f"ALTER ROLE {role} SET plan_cache_mode TO {_PLAN}"))
+            return
+        except DBAPIError as exc:
+            if "tuple concurrently updated" not in str(exc) or attempt == 4:
+                raise
+        await asyncio.sleep(0.2 * (attempt + 1))
 
 
 def _sqlite_foreign_keys_off(connection: Connection) -> None:
@@ -137,10 +173,6 @@ async def ensure_app_role(conn: object, settings: Settings) -> None:
     if settings.app_db_password:
         quoted = settings.app_db_password.replace("'", "''")
         await run(text(f"ALTER ROLE {role} PASSWORD '{quoted}'"))
-    # Plan every statement for its own values: after five runs PostgreSQL may keep a prepared
-    # statement's generic plan, one plan for every firm, which fits the largest firm's data or
-    # the smallest's but not both (docs/decisions.md, "Custom plans for a firm's own data").
-    await run(text(f"ALTER ROLE {role} SET plan_cache_mode = force_custom_plan"))
     db_name = (await run(text("select current_database()"))).scalar()
     await run(text(f'GRANT CONNECT ON DATABASE "{db_name}" TO {role}'))
     await run(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
